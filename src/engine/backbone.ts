@@ -1,0 +1,185 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { selectBackend } from './backend.js';
+
+/** How a backbone wants its RGB input scaled. */
+export type InputRange = '0,1' | '-1,1' | '0,255';
+
+export type BackboneSpec =
+  | { kind: 'builtin'; id: typeof DEFAULT_BACKBONE_ID }
+  /** A TF.js model folder (model.json + weight shards), layers or graph format. */
+  | { kind: 'folder'; path: string; output?: string; inputRange: InputRange; inputSize: number };
+
+export const DEFAULT_BACKBONE_ID = 'nsfwjs-mobilenetv2-1.4';
+
+export interface Backbone {
+  /** Stable key for caches and the models table, e.g. "nsfwjs-mobilenetv2-1.4" or "folder:/path#out_relu". */
+  key: string;
+  /** What to show a person. */
+  description: string;
+  dim: number;
+  inputSize: number;
+  /** Pooled features of a batch of decoded RGB images (inputSize^2 x 3 bytes each). */
+  embed(images: Uint8Array[]): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+const BUILTIN_NODE =
+  'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Logits/AvgPool';
+
+export function describeSpec(spec: BackboneSpec): string {
+  return spec.kind === 'builtin' ? spec.id : `folder:${spec.path}${spec.output ? `#${spec.output}` : ''}`;
+}
+
+export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: DEFAULT_BACKBONE_ID }): Promise<Backbone> {
+  await selectBackend();
+  if (spec.kind === 'builtin') {
+    if (spec.id !== DEFAULT_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
+    const graph = await loadGraphModel(tf.io.fromMemory(await readBuiltinArtifacts()));
+    return fromGraph(graph, {
+      key: DEFAULT_BACKBONE_ID,
+      description: 'MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features',
+      output: BUILTIN_NODE,
+      inputRange: '0,1',
+      inputSize: 224,
+    });
+  }
+  const artifacts = await readFolderArtifacts(spec.path);
+  const common = { key: describeSpec(spec), inputRange: spec.inputRange, inputSize: spec.inputSize };
+  if (artifacts.format === 'graph-model') {
+    if (!spec.output) throw new Error(`${spec.path}: a graph model needs the feature node named (--backbone-output)`);
+    const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
+    return fromGraph(graph, { ...common, output: spec.output, description: `graph model ${spec.path} at ${spec.output}` });
+  }
+  const layers = await loadLayersModel(tf.io.fromMemory(artifacts));
+  return fromLayers(layers, spec.output, { ...common, description: `layers model ${spec.path}${spec.output ? ` at ${spec.output}` : ''}` });
+}
+
+interface Wiring {
+  key: string;
+  description: string;
+  inputRange: InputRange;
+  inputSize: number;
+}
+
+function fromGraph(graph: GraphModel, wiring: Wiring & { output: string }): Backbone {
+  const run = (batch: tf.Tensor4D) => pool(graph.execute(batch, wiring.output) as tf.Tensor);
+  return finish(wiring, run, () => graph.dispose());
+}
+
+function fromLayers(layers: LayersModel, output: string | undefined, wiring: Wiring): Backbone {
+  const truncated = output ? truncateAt(layers, output) : layers;
+  const run = (batch: tf.Tensor4D) => pool(truncated.predict(batch) as tf.Tensor);
+  return finish(wiring, run, () => layers.dispose());
+}
+
+function finish(wiring: Wiring, run: (batch: tf.Tensor4D) => tf.Tensor2D, dispose: () => void): Backbone {
+  const probe = tf.tidy(() => run(tf.zeros([1, wiring.inputSize, wiring.inputSize, 3])));
+  const dim = probe.shape[1];
+  probe.dispose();
+  return {
+    ...wiring,
+    dim,
+    async embed(images) {
+      if (images.length === 0) return [];
+      const features = tf.tidy(() => run(toBatch(images, wiring.inputSize, wiring.inputRange)));
+      const flat = (await features.data()) as Float32Array;
+      features.dispose();
+      return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
+    },
+    dispose,
+  };
+}
+
+function toBatch(images: Uint8Array[], size: number, range: InputRange): tf.Tensor4D {
+  const pixels = new Float32Array(images.length * size * size * 3);
+  const [scale, offset] = range === '0,1' ? [1 / 255, 0] : range === '-1,1' ? [1 / 127.5, -1] : [1, 0];
+  images.forEach((image, i) => {
+    if (image.length !== size * size * 3) throw new Error(`image ${i} has ${image.length} bytes, expected ${size * size * 3}`);
+    const base = i * size * size * 3;
+    for (let j = 0; j < image.length; j++) pixels[base + j] = image[j] * scale + offset;
+  });
+  return tf.tensor4d(pixels, [images.length, size, size, 3]);
+}
+
+/** Feature maps (NHWC) are global-average-pooled; vectors pass through flattened. */
+function pool(output: tf.Tensor): tf.Tensor2D {
+  if (output.rank === 4) return tf.mean(output, [1, 2]) as tf.Tensor2D;
+  return output.reshape([output.shape[0], -1]) as tf.Tensor2D;
+}
+
+/** A sub-model from the image input to the named layer, found in nested models too. */
+function truncateAt(root: LayersModel, layerName: string): LayersModel {
+  const path = findLayerPath(root, layerName);
+  if (!path) throw new Error(`no layer named "${layerName}" in the model`);
+  const container = path.length > 1 ? (path[path.length - 2] as unknown as LayersModel) : root;
+  const target = path[path.length - 1];
+  return functionalModel({ inputs: container.inputs, outputs: target.output as SymbolicTensor });
+}
+
+interface NamedLayer {
+  name: string;
+  output: SymbolicTensor | SymbolicTensor[];
+  layers?: NamedLayer[];
+}
+
+function findLayerPath(container: { layers?: NamedLayer[] }, name: string): NamedLayer[] | undefined {
+  for (const layer of container.layers ?? []) {
+    if (layer.name === name) return [layer];
+    const inner = findLayerPath(layer, name);
+    if (inner) return [layer, ...inner];
+  }
+  return undefined;
+}
+
+/** The nsfwjs package ships its graph model as modules holding the model JSON and base64 weight shards. */
+async function readBuiltinArtifacts(): Promise<tf.io.ModelArtifacts> {
+  const { MobileNetV2MidModel } = (await import('nsfwjs/models/mobilenet_v2_mid')) as unknown as { MobileNetV2MidModel: BundledModel };
+  const modelJson = unwrap<tf.io.ModelJSON>(await MobileNetV2MidModel.modelJson());
+  const shards = await Promise.all(MobileNetV2MidModel.weightBundles.map(async (load) => Buffer.from(unwrap<string>(await load()), 'base64')));
+  return toArtifacts(modelJson, shards);
+}
+
+interface BundledModel {
+  modelJson: () => Promise<unknown>;
+  weightBundles: Array<() => Promise<unknown>>;
+}
+
+/** A CommonJS module imported from ESM arrives as { default: module.exports }. */
+function unwrap<T>(imported: unknown): T {
+  const value = imported as { default?: unknown };
+  return (typeof value === 'object' && value !== null && 'default' in value ? value.default : value) as T;
+}
+
+async function readFolderArtifacts(folder: string): Promise<tf.io.ModelArtifacts> {
+  let modelJson: tf.io.ModelJSON;
+  try {
+    modelJson = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+  } catch (error) {
+    throw new Error(`${join(folder, 'model.json')}: cannot read a TF.js model (${(error as Error).message})`);
+  }
+  const shards = await Promise.all(modelJson.weightsManifest.flatMap((group) => group.paths).map((path) => readFile(join(folder, path))));
+  return toArtifacts(modelJson, shards);
+}
+
+function toArtifacts(modelJson: tf.io.ModelJSON, shards: Buffer[]): tf.io.ModelArtifacts {
+  const weightData = new Uint8Array(shards.reduce((total, shard) => total + shard.length, 0));
+  let offset = 0;
+  for (const shard of shards) {
+    weightData.set(shard, offset);
+    offset += shard.length;
+  }
+  const format = modelJson.format ?? (JSON.stringify(modelJson.modelTopology).includes('"class_name"') ? 'layers-model' : 'graph-model');
+  return {
+    modelTopology: modelJson.modelTopology,
+    format,
+    weightSpecs: modelJson.weightsManifest.flatMap((group) => group.weights),
+    weightData: weightData.buffer,
+    signature: modelJson.signature,
+    userDefinedMetadata: modelJson.userDefinedMetadata,
+    modelInitializer: modelJson.modelInitializer,
+  };
+}

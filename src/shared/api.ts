@@ -1,0 +1,212 @@
+/**
+ * The one contract between the UI and the engine. Both transports (Electron IPC through the
+ * preload bridge, and the local HTTP/WebSocket bridge) serve exactly these calls and events.
+ * Plain data only: everything here must survive structured clone and JSON.
+ */
+
+export interface ClassSummary {
+  id: number;
+  name: string;
+  photoCount: number;
+}
+
+export interface Problem {
+  /** Path relative to the library root (or absolute for files from outside it). */
+  path: string;
+  reason: string;
+}
+
+export interface LibrarySummary {
+  libraryId: number;
+  root: string;
+  photoCount: number;
+  unlabelledCount: number;
+  classes: ClassSummary[];
+  problems: Problem[];
+}
+
+export interface PhotoItem {
+  id: number;
+  /** Relative to the library root, '/'-separated. */
+  path: string;
+  className: string | null;
+  split: 'train' | 'validation' | null;
+}
+
+export interface PhotoPage {
+  total: number;
+  offset: number;
+  items: PhotoItem[];
+}
+
+export interface PhotoQuery {
+  classId?: number;
+  offset: number;
+  limit: number;
+}
+
+export type FineTuneMode = 'head' | 'last-blocks';
+
+export interface TrainSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** The gap g of the deep-ranking loss; must be > 0. */
+  gap: number;
+  /** Embedding size. */
+  dim: number;
+  validationFraction: number;
+  seed: number;
+  /** 'nsfwjs-mobilenetv2-1.4' (built in) or a TF.js model folder. */
+  backbone: string;
+  fineTune: FineTuneMode;
+  /** Triplets sampled per epoch; 0 means one per training photo times 8. */
+  tripletsPerEpoch: number;
+}
+
+export interface RetrievalMetrics {
+  k: number;
+  queries: number;
+  database: number;
+  precision_at_k: number;
+  map_at_r: number;
+}
+
+export interface ModelInfo {
+  id: number;
+  name: string;
+  kind: 'baseline' | 'trained';
+  backbone: string;
+  dim: number;
+  createdAt: string;
+  runId: number | null;
+  metrics: RetrievalMetrics | null;
+  indexedCount: number;
+}
+
+export type RunStatus = 'running' | 'paused' | 'stopped' | 'done' | 'failed';
+
+export interface RunInfo {
+  id: number;
+  modelId: number | null;
+  status: RunStatus;
+  settings: TrainSettings;
+  startedAt: string;
+  finishedAt: string | null;
+  epochsDone: number;
+  finalLoss: number | null;
+  baseline: RetrievalMetrics | null;
+  trained: RetrievalMetrics | null;
+  error: string | null;
+}
+
+export interface Neighbour {
+  rank: number;
+  photoId: number;
+  path: string;
+  className: string | null;
+  distance: number;
+}
+
+export type SimilarQuery =
+  | { photoId: number; k: number; modelId?: number }
+  /** An image from outside the library, as bytes (base64) with its file name for messages. */
+  | { imageBase64: string; fileName: string; k: number; modelId?: number };
+
+export interface SimilarResult {
+  query: { photoId: number | null; path: string; className: string | null };
+  modelId: number;
+  results: Neighbour[];
+}
+
+export interface BackendInfo {
+  name: string;
+  reason: string;
+  gpu: boolean;
+}
+
+export interface AppStatus {
+  library: LibrarySummary | null;
+  backend: BackendInfo | null;
+  job: JobState | null;
+  defaults: TrainSettings;
+}
+
+export type JobKind = 'scan' | 'features' | 'train' | 'index';
+
+export interface JobState {
+  kind: JobKind;
+  state: 'running' | 'paused' | 'stopping' | 'done' | 'failed' | 'stopped';
+  runId: number | null;
+  message: string | null;
+}
+
+/** Events the engine pushes while work runs. */
+export type EngineEvent =
+  | { type: 'job'; job: JobState }
+  | { type: 'progress'; kind: JobKind; phase: string; done: number; total: number; etaSeconds: number | null }
+  | { type: 'loss'; runId: number; step: number; epoch: number; loss: number }
+  | {
+      type: 'epoch';
+      runId: number;
+      epoch: number;
+      epochs: number;
+      meanLoss: number;
+      validation: RetrievalMetrics;
+      baseline: RetrievalMetrics;
+    }
+  | { type: 'problem'; problem: Problem }
+  | { type: 'library'; library: LibrarySummary };
+
+/** Every call: name -> [argument, result]. */
+export interface ApiCalls {
+  status: [void, AppStatus];
+  openLibrary: [{ root: string }, LibrarySummary];
+  listPhotos: [PhotoQuery, PhotoPage];
+  startTraining: [Partial<TrainSettings>, { runId: number }];
+  pauseTraining: [void, JobState | null];
+  resumeTraining: [void, JobState | null];
+  stopTraining: [void, JobState | null];
+  listRuns: [void, RunInfo[]];
+  runHistory: [{ runId: number }, { losses: Array<{ step: number; epoch: number; loss: number }>; epochs: Array<{ epoch: number; meanLoss: number; validation: RetrievalMetrics }> }];
+  listModels: [void, ModelInfo[]];
+  findSimilar: [SimilarQuery, SimilarResult];
+}
+
+export type ApiName = keyof ApiCalls;
+export type ApiArg<N extends ApiName> = ApiCalls[N][0];
+export type ApiResult<N extends ApiName> = ApiCalls[N][1];
+
+/** The same shape on every side: what the renderer calls, what each transport serves. */
+export type Api = { [N in ApiName]: (arg: ApiArg<N>) => Promise<ApiResult<N>> };
+
+export type ApiHandlers = Api;
+
+export const API_NAMES: readonly ApiName[] = [
+  'status',
+  'openLibrary',
+  'listPhotos',
+  'startTraining',
+  'pauseTraining',
+  'resumeTraining',
+  'stopTraining',
+  'listRuns',
+  'runHistory',
+  'listModels',
+  'findSimilar',
+] as const;
+
+/** Electron IPC channel names, one per call plus one for events. */
+export const ipcChannel = (name: ApiName): string => `lookalike:${name}`;
+export const EVENT_CHANNEL = 'lookalike:event';
+
+/** URL of a photo's image: thumbnails are made once by sharp and cached on disk. */
+export type PhotoSize = 'thumb' | 'full';
+
+/** A transport: the API plus an event subscription and a way to turn a photo into an image URL. */
+export interface Transport {
+  api: Api;
+  onEvent(listener: (event: EngineEvent) => void): () => void;
+  photoUrl(photoId: number, size: PhotoSize): string;
+  kind: 'electron' | 'bridge';
+}
