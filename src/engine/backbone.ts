@@ -183,3 +183,17 @@ function toArtifacts(modelJson: tf.io.ModelJSON, shards: Buffer[]): tf.io.ModelA
     modelInitializer: modelJson.modelInitializer,
   };
 }
+
+/**
+ * A backbone named in one string, as settings and the CLI carry it: the built-in id, or a TF.js
+ * model folder with the feature layer/node after '#' and the input range after '@', e.g.
+ * `models/mobilenetv2-0.35#out_relu@-1,1`.
+ */
+export function parseBackboneSpec(text: string, inputSize = 224): BackboneSpec {
+  if (text === DEFAULT_BACKBONE_ID || text === '') return { kind: 'builtin', id: DEFAULT_BACKBONE_ID };
+  const match = /^(?<path>[^#@]+)(?:#(?<output>[^@]+))?(?:@(?<range>.+))?$/.exec(text);
+  if (!match?.groups) throw new Error(`cannot read backbone "${text}" (expected ${DEFAULT_BACKBONE_ID} or FOLDER[#LAYER][@RANGE])`);
+  const range = (match.groups.range ?? '0,1') as InputRange;
+  if (!['0,1', '-1,1', '0,255'].includes(range)) throw new Error(`backbone input range must be 0,1 or -1,1 or 0,255 (got "${range}")`);
+  return { kind: 'folder', path: match.groups.path, output: match.groups.output, inputRange: range, inputSize };
+}

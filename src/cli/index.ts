@@ -1,0 +1,326 @@
+import { realpathSync, readFileSync } from 'node:fs';
+import { basename, relative, resolve, sep } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
+import { selectBackend } from '../engine/backend.js';
+import { describeSpec, parseBackboneSpec } from '../engine/backbone.js';
+import { defaultDbPath } from '../engine/paths.js';
+import {
+  cacheFeatures,
+  defaultModel,
+  ensureBaselineModel,
+  evaluateModel,
+  findSimilar,
+  indexLibrary,
+  openLibrary,
+  trainModel,
+  type JobContext,
+} from '../engine/pipeline.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/settings.js';
+import { Store } from '../engine/store.js';
+import { createProgressPrinter } from './progress.js';
+
+class UsageError extends Error {}
+
+const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
+
+  lookalike scan <folder> [--db F] [--json]
+  lookalike index <folder> [--db F] [--backbone B] [--json]
+  lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
+                  [--validation F] [--triplets N] [--backbone B] [--workers N] [-k N] [--json]
+  lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
+  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
+  lookalike serve [<folder>] [--db F] [--port N]
+  lookalike bench <name> [--json]
+
+Sub-folders of <folder> are classes; photos directly in it are searchable but not trained on.
+--backbone: ${DEFAULT_SETTINGS.backbone} (built in) or FOLDER[#LAYER][@RANGE] for a TF.js model folder,
+            e.g. models/mobilenetv2-0.35#out_relu@-1,1
+Database: --db, else ${defaultDbPath()}`;
+
+const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'scan':
+        return await scanCommand(rest);
+      case 'index':
+        return await indexCommand(rest);
+      case 'train':
+        return await trainCommand(rest);
+      case 'eval':
+        return await evalCommand(rest);
+      case 'similar':
+        return await similarCommand(rest);
+      case 'serve':
+        return await serveCommand(rest);
+      case 'bench':
+        return await benchCommand(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof RangeError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`lookalike: ${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`lookalike: ${(error as Error).message}`);
+    if (process.env.LOOKALIKE_DEBUG) console.error(error);
+    return 1;
+  }
+}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals: number) {
+  const parsed = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  if (parsed.positionals.length !== positionals) {
+    throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`);
+  }
+  return parsed;
+}
+
+function openStore(db: string | undefined): Store {
+  return Store.open(db ? resolve(db) : defaultDbPath());
+}
+
+function context(store: Store): JobContext {
+  return { store, emit: createProgressPrinter(process.stderr) };
+}
+
+function output(json: boolean | undefined, value: unknown, text: string): void {
+  console.log(json ? JSON.stringify(value) : text);
+}
+
+async function scanCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {}, 1);
+  const store = openStore(values.db);
+  try {
+    const opened = await openLibrary(context(store), positionals[0]);
+    const { summary, sync } = opened;
+    output(values.json, { ...summary, sync }, [
+      `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
+      ...summary.classes.map((c) => `  ${c.name}: ${c.photoCount}`),
+      `changes: ${sync.added} added, ${sync.changed} changed, ${sync.removed} removed`,
+      ...(summary.problems.length ? [`${summary.problems.length} files skipped:`, ...summary.problems.map((p) => `  ${p.path}: ${p.reason}`)] : []),
+    ].join('\n'));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function indexCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' } }, 1);
+  const store = openStore(values.db);
+  try {
+    const ctx = context(store);
+    const { libraryId } = await openLibrary(ctx, positionals[0]);
+    const spec = parseBackboneSpec(values.backbone ?? DEFAULT_SETTINGS.backbone);
+    const features = await cacheFeatures(ctx, libraryId, spec, intOption(values.workers, 'workers'));
+    const dim = store.features(describeSpec(spec), store.photos(libraryId, { limit: 1 }).map((p) => p.hash)).values().next().value?.length ?? 0;
+    const baselineId = await ensureBaselineModel(ctx, libraryId, spec, dim);
+    const indexed = [{ modelId: baselineId, ...(await indexLibrary(ctx, libraryId, baselineId)) }];
+    const trained = defaultModel(store, libraryId);
+    if (trained && trained.id !== baselineId) indexed.push({ modelId: trained.id, ...(await indexLibrary(ctx, libraryId, trained.id)) });
+    output(values.json, { features: { computed: features.computed, cached: features.cached, failed: features.failed }, indexed }, indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos embedded`).join('\n'));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function trainCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      gap: { type: 'string' },
+      dim: { type: 'string' },
+      seed: { type: 'string' },
+      validation: { type: 'string' },
+      triplets: { type: 'string' },
+      backbone: { type: 'string' },
+      workers: { type: 'string' },
+      k: { type: 'string', short: 'k' },
+    },
+    1,
+  );
+  const settings: Partial<TrainSettings> = {
+    epochs: intOption(values.epochs, 'epochs'),
+    batchSize: intOption(values.batch, 'batch'),
+    learningRate: numberOption(values.lr, 'lr'),
+    gap: numberOption(values.gap, 'gap'),
+    dim: intOption(values.dim, 'dim'),
+    seed: intOption(values.seed, 'seed'),
+    validationFraction: numberOption(values.validation, 'validation'),
+    tripletsPerEpoch: intOption(values.triplets, 'triplets'),
+    backbone: values.backbone,
+  };
+  const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
+  const { resolveSettings } = await import('../engine/settings.js');
+  resolveSettings(settings); // bad settings are refused before any work starts
+  const store = openStore(values.db);
+  try {
+    const ctx = context(store);
+    const backend = await selectBackend();
+    console.error(`TF.js backend: ${backend.name} (${backend.reason})`);
+    const { libraryId } = await openLibrary(ctx, positionals[0]);
+    const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
+    const summary = {
+      run: result.runId,
+      model: result.modelId,
+      backbone: result.backbone,
+      backend: backend.name,
+      epochs: result.epochsDone,
+      resumed: result.resumed,
+      final_loss: result.finalLoss,
+      seconds: Math.round(result.seconds * 10) / 10,
+      eval: evalObject(result.baseline, result.trained),
+    };
+    output(values.json, summary, [
+      `run ${result.runId}: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
+      formatEval(summary.eval),
+    ].join('\n'));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function evalCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { k: { type: 'string', short: 'k' }, model: { type: 'string' } }, 1);
+  const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
+  const store = openStore(values.db);
+  try {
+    const libraryId = requireLibrary(store, positionals[0]);
+    const modelId = intOption(values.model, 'model') ?? defaultModel(store, libraryId)?.id;
+    if (modelId === undefined) throw new Error('no model stored for this library: run `lookalike train` first');
+    const { baseline, trained, model } = evaluateModel(store, libraryId, modelId, k);
+    const result = { model: model.id, ...evalObject(baseline, trained) };
+    output(values.json, result, formatEval(result));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function similarCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { k: { type: 'string', short: 'k' }, model: { type: 'string' }, library: { type: 'string' } }, 1);
+  const k = checkK(intOption(values.k, 'k') ?? 10);
+  const store = openStore(values.db);
+  try {
+    const file = resolve(positionals[0]);
+    let real: string;
+    try {
+      real = realpathSync(file);
+    } catch {
+      throw new Error(`${file}: file not found`);
+    }
+    const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
+    const root = store.libraryRoot(libraryId);
+    const inside = real.startsWith(root + sep) ? relative(root, real).split(sep).join('/') : null;
+    const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
+    const modelId = intOption(values.model, 'model');
+    const result = photo
+      ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
+      : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
+    output(
+      values.json,
+      { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
+      [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
+    );
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
+  // A computed specifier: the bridge is optional for the engine's own build.
+  const bridgeModule = '../bridge/serve.js';
+  const { serve } = (await import(bridgeModule)) as { serve: (options: { dbPath?: string; port?: number; libraryRoot?: string }) => Promise<{ url: string; close: () => Promise<void> }> };
+  const server = await serve({
+    dbPath: parsed.values.db ? resolve(parsed.values.db) : undefined,
+    port: intOption(parsed.values.port, 'port'),
+    libraryRoot: parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined,
+  });
+  console.log(`Lookalike is running: open ${server.url}`);
+  await new Promise<void>((resolveStop) => {
+    const stop = () => void server.close().then(resolveStop);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
+
+async function benchCommand(args: string[]): Promise<number> {
+  const { spawnSync } = await import('node:child_process');
+  const root = resolve(new URL('../../..', import.meta.url).pathname);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', resolve(root, 'bench/index.ts'), ...args], { stdio: 'inherit', cwd: root });
+  return result.status ?? 1;
+}
+
+function requireLibrary(store: Store, folder: string): number {
+  let root: string;
+  try {
+    root = realpathSync(resolve(folder));
+  } catch {
+    throw new Error(`${resolve(folder)}: folder not found`);
+  }
+  const id = store.findLibrary(root);
+  if (id === null) throw new Error(`${root} is not in the database yet: run \`lookalike train ${folder}\` first`);
+  return id;
+}
+
+function libraryFor(store: Store, file: string): number {
+  const libraries = store.db.prepare('SELECT id, root FROM libraries ORDER BY length(root) DESC').all() as Array<{ id: number; root: string }>;
+  const containing = libraries.find((l) => file.startsWith(l.root + sep));
+  if (containing) return containing.id;
+  if (libraries.length === 1) return libraries[0].id;
+  if (libraries.length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
+  throw new UsageError(`${basename(file)} is outside every library; name one with --library <folder>`);
+}
+
+function evalObject(baseline: RetrievalMetrics, trained: RetrievalMetrics | null) {
+  return {
+    k: baseline.k,
+    queries: baseline.queries,
+    database: baseline.database,
+    baseline: { precision_at_k: round(baseline.precision_at_k), map_at_r: round(baseline.map_at_r) },
+    trained: trained ? { precision_at_k: round(trained.precision_at_k), map_at_r: round(trained.map_at_r) } : null,
+  };
+}
+
+function formatEval(e: ReturnType<typeof evalObject>): string {
+  const line = (name: string, m: { precision_at_k: number; map_at_r: number }) => `  ${name.padEnd(9)} P@${e.k} ${m.precision_at_k.toFixed(3)}   mAP@R ${m.map_at_r.toFixed(3)}`;
+  return [`${e.queries} validation queries against ${e.database} training photos:`, line('untrained', e.baseline), ...(e.trained ? [line('trained', e.trained)] : [])].join('\n');
+}
+
+function round(value: number): number {
+  return Math.round(value * 10000) / 10000;
+}
+
+function intOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number (got "${value}")`);
+  return n;
+}
+
+function numberOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${value}")`);
+  return n;
+}

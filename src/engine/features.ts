@@ -1,0 +1,118 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Problem } from '../shared/api.js';
+import { describeSpec, type BackboneSpec } from './backbone.js';
+import type { JobControl } from './control.js';
+
+export interface FeatureJob {
+  index: number;
+  absPath: string;
+  /** The path shown in messages (relative to the library). */
+  label: string;
+}
+
+export type WorkerReply =
+  | { type: 'ready'; backend: string; dim: number }
+  | { type: 'fatal'; message: string }
+  | { type: 'batch'; results: Array<{ index: number; vector: Float32Array } | { index: number; error: string }> };
+
+export interface ExtractOptions {
+  /** Threads; default one per core. */
+  workers?: number;
+  /** Photos per backbone call. */
+  batchSize?: number;
+  control?: JobControl;
+  /** Called as each batch finishes, in no particular order: store the vectors here so a crash loses little. */
+  onFeatures: (items: Array<{ index: number; vector: Float32Array }>) => void;
+  onProblem?: (problem: Problem) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ExtractSummary {
+  extracted: number;
+  failed: number;
+  stopped: boolean;
+  backend: string | null;
+}
+
+/** Backbone features for many photos, decoded and embedded on worker threads (one per core). */
+export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], options: ExtractOptions): Promise<ExtractSummary> {
+  const summary: ExtractSummary = { extracted: 0, failed: 0, stopped: false, backend: null };
+  if (jobs.length === 0) return summary;
+  const batchSize = options.batchSize ?? 8;
+  const threadCount = Math.max(1, Math.min(options.workers ?? Math.min(2, availableParallelism()), Math.ceil(jobs.length / batchSize)));
+  const batches: FeatureJob[][] = [];
+  for (let i = 0; i < jobs.length; i += batchSize) batches.push(jobs.slice(i, i + batchSize));
+  let done = 0;
+
+  const runThread = async (): Promise<void> => {
+    const worker = startWorker(spec);
+    try {
+      const ready = await nextReply(worker);
+      if (ready.type === 'fatal') throw new Error(`backbone ${describeSpec(spec)} failed to load: ${ready.message}`);
+      if (ready.type === 'ready') summary.backend = ready.backend;
+      for (;;) {
+        await options.control?.checkpoint();
+        if (options.control?.isStopped) {
+          summary.stopped = true;
+          return;
+        }
+        const batch = batches.shift();
+        if (!batch) return;
+        worker.postMessage(batch);
+        const reply = await nextReply(worker);
+        if (reply.type !== 'batch') throw new Error(reply.type === 'fatal' ? reply.message : 'feature worker answered out of turn');
+        const good = reply.results.filter((r): r is { index: number; vector: Float32Array } => 'vector' in r);
+        for (const bad of reply.results.filter((r): r is { index: number; error: string } => 'error' in r)) {
+          summary.failed++;
+          options.onProblem?.({ path: jobs[bad.index].label, reason: stripPath(bad.error, jobs[bad.index].label) });
+        }
+        if (good.length) options.onFeatures(good);
+        summary.extracted += good.length;
+        done += batch.length;
+        options.onProgress?.(done, jobs.length);
+      }
+    } finally {
+      await worker.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: threadCount }, runThread));
+  return summary;
+}
+
+function startWorker(spec: BackboneSpec): Worker {
+  // From TypeScript sources (tests, tsx) the worker is a .ts file run through tsx's loader.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(fromSource ? './feature-worker.ts' : './feature-worker.js', import.meta.url);
+  return new Worker(url, { workerData: { spec }, execArgv: fromSource ? ['--import', 'tsx'] : [] });
+}
+
+function nextReply(worker: Worker): Promise<WorkerReply> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (reply: WorkerReply) => {
+      cleanup();
+      resolve(reply);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new Error(`feature worker exited (code ${code})`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+/** ImageError messages start with the absolute path; problems carry the library-relative one. */
+function stripPath(message: string, label: string): string {
+  return message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message;
+}

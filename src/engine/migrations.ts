@@ -1,0 +1,101 @@
+/**
+ * Schema migrations, in order; PRAGMA user_version counts how many have run. Never edit one that
+ * has shipped: add the next. Each runs in a transaction, after a backup copy of an older file.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE libraries (
+    id INTEGER PRIMARY KEY,
+    root TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    scanned_at TEXT
+  );
+  CREATE TABLE classes (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    UNIQUE (library_id, name)
+  );
+  CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    rel_path TEXT NOT NULL,
+    class_id INTEGER REFERENCES classes(id) ON DELETE SET NULL,
+    size INTEGER NOT NULL,
+    mtime_ms REAL NOT NULL,
+    hash TEXT NOT NULL,
+    split TEXT CHECK (split IN ('train', 'validation')),
+    UNIQUE (library_id, rel_path)
+  );
+  CREATE INDEX photos_by_class ON photos(library_id, class_id, rel_path);
+  CREATE INDEX photos_by_hash ON photos(hash);
+  CREATE TABLE problems (
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (library_id, stage, path)
+  );
+  CREATE TABLE features (
+    backbone TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (backbone, hash)
+  ) WITHOUT ROWID;
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    model_id INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('running', 'paused', 'stopped', 'done', 'failed')),
+    settings TEXT NOT NULL,
+    started_at TEXT NOT NULL DEFAULT (datetime('now')),
+    finished_at TEXT,
+    epochs_done INTEGER NOT NULL DEFAULT 0,
+    final_loss REAL,
+    baseline TEXT,
+    trained TEXT,
+    error TEXT
+  );
+  CREATE TABLE run_steps (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss REAL NOT NULL,
+    PRIMARY KEY (run_id, step)
+  ) WITHOUT ROWID;
+  CREATE TABLE run_epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    mean_loss REAL NOT NULL,
+    metrics TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+  ) WITHOUT ROWID;
+  CREATE TABLE checkpoints (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+  );
+  CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('baseline', 'trained')),
+    backbone TEXT NOT NULL,
+    backbone_dim INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    metrics TEXT,
+    weights BLOB,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  CREATE TABLE embeddings (
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (model_id, photo_id)
+  ) WITHOUT ROWID;
+  `,
+];

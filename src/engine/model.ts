@@ -1,0 +1,144 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * The embedding head f = head(backbone(x)). One set of weights serves the query, positive and
+ * negative branches: the three are the same function applied to three batches.
+ */
+export interface HeadConfig {
+  inputDim: number;
+  /** Embedding size. */
+  dim: number;
+  /** Width of a hidden ReLU layer; 0 for a linear projection. */
+  hidden: number;
+  /** L2-normalise the output, so distances live in [0, 2] whatever the weights' scale. */
+  normalize: boolean;
+}
+
+export class EmbeddingHead {
+  private constructor(
+    readonly config: HeadConfig,
+    readonly variables: tf.Variable[],
+  ) {}
+
+  static create(config: HeadConfig, seed: number): EmbeddingHead {
+    checkConfig(config);
+    const shapes = layerShapes(config);
+    const variables = shapes.map(([rows, cols], i) =>
+      cols === undefined
+        ? tf.variable(tf.zeros([rows]), true, `head_b${i}`)
+        : tf.variable(glorotUniform(rows, cols, seed + i), true, `head_w${i}`),
+    );
+    return new EmbeddingHead(config, variables);
+  }
+
+  static fromWeights(config: HeadConfig, weights: tf.NamedTensorMap): EmbeddingHead {
+    checkConfig(config);
+    const shapes = layerShapes(config);
+    const variables = shapes.map((shape, i) => {
+      const name = shape[1] === undefined ? `head_b${i}` : `head_w${i}`;
+      const tensor = weights[name];
+      if (!tensor) throw new Error(`checkpoint lacks ${name}`);
+      const expected = shape.filter((n) => n !== undefined);
+      if (tensor.shape.join('x') !== expected.join('x')) throw new Error(`${name} has shape ${tensor.shape.join('x')}, expected ${expected.join('x')}`);
+      return tf.variable(tensor, true, name);
+    });
+    return new EmbeddingHead(config, variables);
+  }
+
+  apply(features: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let x: tf.Tensor2D = features;
+      for (let i = 0; i < this.variables.length; i += 2) {
+        x = tf.add(tf.matMul(x, this.variables[i] as tf.Tensor2D), this.variables[i + 1]);
+        if (i + 2 < this.variables.length) x = tf.relu(x);
+      }
+      return this.config.normalize ? l2Normalize(x) : x;
+    });
+  }
+
+  /** Embeds plain vectors in batches; no tensors outlive the call. */
+  embed(vectors: Float32Array[], batchSize = 256): Float32Array[] {
+    const out: Float32Array[] = [];
+    for (let start = 0; start < vectors.length; start += batchSize) {
+      const batch = vectors.slice(start, start + batchSize);
+      const result = tf.tidy(() => this.apply(stack(batch, this.config.inputDim)));
+      const flat = result.dataSync() as Float32Array;
+      result.dispose();
+      for (let i = 0; i < batch.length; i++) out.push(flat.slice(i * this.config.dim, (i + 1) * this.config.dim));
+    }
+    return out;
+  }
+
+  namedWeights(): tf.NamedTensorMap {
+    return Object.fromEntries(this.variables.map((v) => [v.name, v]));
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+  }
+}
+
+export function l2Normalize<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.div(x, tf.add(tf.norm(x, 'euclidean', -1, true), 1e-12)) as T);
+}
+
+export function normalizeVector(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (const v of vector) sum += v * v;
+  const norm = Math.sqrt(sum) || 1;
+  return vector.map((v) => v / norm);
+}
+
+export function stack(vectors: Float32Array[], dim: number): tf.Tensor2D {
+  const flat = new Float32Array(vectors.length * dim);
+  vectors.forEach((vector, i) => {
+    if (vector.length !== dim) throw new Error(`vector ${i} has ${vector.length} values, expected ${dim}`);
+    flat.set(vector, i * dim);
+  });
+  return tf.tensor2d(flat, [vectors.length, dim]);
+}
+
+function layerShapes(config: HeadConfig): Array<[number, number?]> {
+  const widths = config.hidden > 0 ? [config.inputDim, config.hidden, config.dim] : [config.inputDim, config.dim];
+  const shapes: Array<[number, number?]> = [];
+  for (let i = 0; i + 1 < widths.length; i++) shapes.push([widths[i], widths[i + 1]], [widths[i + 1]]);
+  return shapes;
+}
+
+function glorotUniform(rows: number, cols: number, seed: number): tf.Tensor2D {
+  const limit = Math.sqrt(6 / (rows + cols));
+  return tf.randomUniform([rows, cols], -limit, limit, 'float32', seed);
+}
+
+function checkConfig(config: HeadConfig): void {
+  for (const key of ['inputDim', 'dim'] as const) {
+    if (!(Number.isInteger(config[key]) && config[key] > 0)) throw new RangeError(`${key} must be a positive whole number (got ${config[key]})`);
+  }
+  if (!(Number.isInteger(config.hidden) && config.hidden >= 0)) throw new RangeError(`hidden must be 0 or a positive whole number (got ${config.hidden})`);
+}
+
+/** Tensors to one Buffer: a JSON header (names, shapes) then float32 data. For checkpoints and stored models. */
+export function packTensors(tensors: tf.NamedTensorMap | Array<{ name: string; tensor: tf.Tensor }>): Buffer {
+  const entries = Array.isArray(tensors) ? tensors : Object.entries(tensors).map(([name, tensor]) => ({ name, tensor }));
+  const header = JSON.stringify(entries.map(({ name, tensor }) => ({ name, shape: tensor.shape })));
+  const headerBytes = Buffer.from(header, 'utf8');
+  const parts = entries.map(({ tensor }) => Buffer.from((tensor.dataSync() as Float32Array).slice().buffer));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(headerBytes.length);
+  return Buffer.concat([length, headerBytes, ...parts]);
+}
+
+export function unpackTensors(blob: Buffer): tf.NamedTensorMap {
+  const headerLength = blob.readUInt32LE(0);
+  const header = JSON.parse(blob.subarray(4, 4 + headerLength).toString('utf8')) as Array<{ name: string; shape: number[] }>;
+  let offset = 4 + headerLength;
+  const out: tf.NamedTensorMap = {};
+  for (const { name, shape } of header) {
+    const count = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(count);
+    new Uint8Array(values.buffer).set(blob.subarray(offset, offset + count * 4));
+    offset += count * 4;
+    out[name] = tf.tensor(values, shape);
+  }
+  return out;
+}

@@ -1,0 +1,21 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The per-user data folder: XDG on Linux, Application Support on macOS, AppData on Windows. */
+export function userDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (env.LOOKALIKE_HOME) return env.LOOKALIKE_HOME;
+  if (platform === 'win32') return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'Lookalike');
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'Lookalike');
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'lookalike');
+}
+
+export function userCacheDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (env.LOOKALIKE_HOME) return join(env.LOOKALIKE_HOME, 'cache');
+  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'Lookalike', 'Cache');
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Caches', 'Lookalike');
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'lookalike');
+}
+
+export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  return join(userDataDir(env, platform), 'lookalike.db');
+}

@@ -1,0 +1,176 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { RetrievalMetrics } from '../shared/api.js';
+import type { JobControl } from './control.js';
+import { evaluateRetrieval, type LabelledVectors } from './eval.js';
+import { checkGap, tripletLoss } from './loss.js';
+import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './model.js';
+import { sampleTriplets } from './triplets.js';
+
+interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+export interface TrainerSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  gap: number;
+  seed: number;
+  /** Triplets sampled ahead of each epoch. */
+  tripletsPerEpoch: number;
+  /** k of precision@k for the per-epoch validation. */
+  k: number;
+}
+
+export interface TrainData {
+  /** Backbone features (L2-normalised) of the training split, with class ids. */
+  train: LabelledVectors;
+  validation: LabelledVectors;
+}
+
+export interface StepReport {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+
+export interface EpochReport {
+  epoch: number;
+  meanLoss: number;
+  validation: RetrievalMetrics;
+  seconds: number;
+  losses: StepReport[];
+  /** Head weights and optimiser state after this epoch: enough to resume. */
+  checkpoint: () => Buffer;
+}
+
+export interface TrainOptions {
+  control?: JobControl;
+  onStep?: (step: StepReport) => void;
+  /** Awaited before the next epoch starts: save the checkpoint here. */
+  onEpoch?: (epoch: EpochReport) => void | Promise<void>;
+  /** Resume after this epoch from its checkpoint. */
+  resumeFrom?: { epoch: number; state: Buffer };
+}
+
+export interface TrainOutcome {
+  head: EmbeddingHead;
+  epochsDone: number;
+  finalLoss: number | null;
+  stopped: boolean;
+}
+
+export function checkTrainerSettings(settings: TrainerSettings): void {
+  checkGap(settings.gap);
+  const positiveWhole = { epochs: settings.epochs, batchSize: settings.batchSize, tripletsPerEpoch: settings.tripletsPerEpoch, k: settings.k };
+  for (const [name, value] of Object.entries(positiveWhole)) {
+    if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive whole number (got ${value})`);
+  }
+  if (!(Number.isFinite(settings.learningRate) && settings.learningRate > 0)) {
+    throw new RangeError(`learning rate must be a positive number (got ${settings.learningRate})`);
+  }
+}
+
+/**
+ * Trains the head with the deep-ranking loss on cached backbone features. Each epoch's triplets
+ * are sampled up front from (seed, epoch), so a resumed run sees exactly the triplets it would have.
+ */
+export async function trainHead(data: TrainData, headConfig: HeadConfig, settings: TrainerSettings, options: TrainOptions = {}): Promise<TrainOutcome> {
+  checkTrainerSettings(settings);
+  const { head, optimizer, startEpoch } = await restoreOrCreate(headConfig, settings, options.resumeFrom);
+  const items = data.train.classIds.map((classId, id) => ({ id, classId }));
+  const features = stack(data.train.vectors, headConfig.inputDim);
+  const stepsPerEpoch = Math.ceil(settings.tripletsPerEpoch / settings.batchSize);
+  let finalLoss: number | null = null;
+  let epochsDone = startEpoch;
+  try {
+    for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
+      const started = Date.now();
+      const { triplets } = sampleTriplets(items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch);
+      const losses: StepReport[] = [];
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        await options.control?.checkpoint();
+        if (options.control?.isStopped) return { head, epochsDone, finalLoss, stopped: true };
+        const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
+        const loss = trainStep(head, optimizer, features, batch, settings.gap);
+        const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
+        losses.push(report);
+        options.onStep?.(report);
+      }
+      const meanLoss = losses.reduce((sum, s) => sum + s.loss, 0) / losses.length;
+      const validation = evaluateHead(head, data, settings.k);
+      finalLoss = meanLoss;
+      epochsDone = epoch;
+      await options.onEpoch?.({
+        epoch,
+        meanLoss,
+        validation,
+        seconds: (Date.now() - started) / 1000,
+        losses,
+        checkpoint: () => packCheckpoint(head, optimizer),
+      });
+    }
+    return { head, epochsDone, finalLoss, stopped: false };
+  } finally {
+    features.dispose();
+    optimizer.dispose();
+  }
+}
+
+function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: tf.Tensor2D, batch: Array<{ query: number; positive: number; negative: number }>, gap: number): number {
+  const indices = (pick: 'query' | 'positive' | 'negative') => tf.tensor1d(batch.map((t) => t[pick]), 'int32');
+  const lossTensor = tf.tidy(() => {
+    const [q, p, n] = (['query', 'positive', 'negative'] as const).map((pick) => tf.gather(features, indices(pick)) as tf.Tensor2D);
+    return optimizer.minimize(() => tripletLoss(head.apply(q), head.apply(p), head.apply(n), gap), true, head.variables) as tf.Scalar;
+  });
+  const loss = lossTensor.dataSync()[0];
+  lossTensor.dispose();
+  return loss;
+}
+
+/** Validation photos query the training photos, both through the head. */
+export function evaluateHead(head: EmbeddingHead, data: TrainData, k: number): RetrievalMetrics {
+  const embed = (set: LabelledVectors): LabelledVectors => ({ vectors: head.embed(set.vectors), classIds: set.classIds });
+  return evaluateRetrieval(embed(data.validation), embed(data.train), k);
+}
+
+async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings, resumeFrom: TrainOptions['resumeFrom']) {
+  const optimizer = tf.train.adam(settings.learningRate);
+  if (!resumeFrom) return { head: EmbeddingHead.create(headConfig, settings.seed), optimizer, startEpoch: 0 };
+  const tensors = unpackTensors(resumeFrom.state);
+  const headWeights: tf.NamedTensorMap = {};
+  const optimizerWeights: NamedTensor[] = [];
+  for (const [name, tensor] of Object.entries(tensors)) {
+    if (name.startsWith('opt:')) optimizerWeights.push({ name: name.slice(4), tensor });
+    else headWeights[name] = tensor;
+  }
+  const head = EmbeddingHead.fromWeights(headConfig, headWeights);
+  // The optimiser's slots are created lazily; one zero-loss step makes them so they can be set.
+  optimizer.minimize(() => tf.mul(tf.sum(head.apply(tf.zeros([1, headConfig.inputDim]))), 0) as tf.Scalar, false, head.variables);
+  await optimizer.setWeights(optimizerWeights);
+  tf.dispose(Object.values(headWeights));
+  return { head, optimizer, startEpoch: resumeFrom.epoch };
+}
+
+function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Buffer {
+  const optimizerWeights = optimizerState(optimizer);
+  return packTensors([
+    ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
+    ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
+  ]);
+}
+
+/** Adam's iteration count and moment estimates, read synchronously (getWeights() is async). */
+function optimizerState(optimizer: tf.AdamOptimizer): NamedTensor[] {
+  const internals = optimizer as unknown as {
+    iterations: number;
+    accumulatedFirstMoment: Array<{ originalName: string; variable: tf.Variable }>;
+    accumulatedSecondMoment: Array<{ originalName: string; variable: tf.Variable }>;
+  };
+  return [
+    { name: 'iter', tensor: tf.scalar(internals.iterations, 'float32') },
+    ...internals.accumulatedFirstMoment.map((m) => ({ name: `${m.originalName}/m`, tensor: m.variable as tf.Tensor })),
+    ...internals.accumulatedSecondMoment.map((v) => ({ name: `${v.originalName}/v`, tensor: v.variable as tf.Tensor })),
+  ];
+}
