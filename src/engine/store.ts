@@ -93,19 +93,21 @@ export class Store {
     let db: Database;
     try {
       db = new BetterSqlite3(path);
-      db.pragma('journal_mode = WAL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      db.pragma('synchronous = NORMAL');
     } catch (error) {
       throw new StoreError(`${path}: cannot open the database (${(error as Error).message})`);
     }
     const store = new Store(db, path);
     try {
+      store.refuseForeignSchema();
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('synchronous = NORMAL');
       store.migrate();
     } catch (error) {
       db.close();
-      throw error;
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(`${path}: cannot use the database (${(error as Error).message}); left untouched`);
     }
     return store;
   }
@@ -114,13 +116,17 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 
-  private migrate(): void {
+  /** Reads only: nothing is written to a file that turns out not to be ours. */
+  private refuseForeignSchema(): void {
     const applicationId = this.db.pragma('application_id', { simple: true }) as number;
-    const version = this.db.pragma('user_version', { simple: true }) as number;
     const tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
     if (applicationId !== APPLICATION_ID && (applicationId !== 0 || tables > 0)) {
       throw new StoreError(`${this.path}: not a Lookalike database (it holds other tables); left untouched`);
     }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) {
       throw new StoreError(`${this.path}: made by a newer Lookalike (schema ${version}, this one knows ${MIGRATIONS.length}); left untouched`);
     }

@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from './migrations.js';
+import { APPLICATION_ID, Store, StoreError } from './store.js';
+
+let dir: string;
+let dbPath: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lookalike-store-'));
+  dbPath = join(dir, 'nested', 'lookalike.db');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const photo = (relPath: string, className: string | null, hash: string, size = 100) => ({ relPath, className, size, mtimeMs: 1000, hash });
+
+describe('store on a real SQLite file', () => {
+  it('creates the schema in WAL mode and reopens it', () => {
+    const store = Store.open(dbPath);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    const id = store.upsertLibrary('/photos');
+    store.close();
+    const again = Store.open(dbPath);
+    expect(again.findLibrary('/photos')).toBe(id);
+    expect(again.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    again.close();
+  });
+
+  it('syncs a library: adds, relabels, updates changed content and removes what is gone', () => {
+    const store = Store.open(dbPath);
+    const lib = store.upsertLibrary('/photos');
+    expect(store.syncLibrary(lib, ['cats', 'dogs'], [photo('cats/a.jpg', 'cats', 'h1'), photo('dogs/b.jpg', 'dogs', 'h2'), photo('loose.jpg', null, 'h3')])).toEqual({
+      added: 3,
+      changed: 0,
+      removed: 0,
+      unchanged: 0,
+    });
+    expect(store.classes(lib).map((c) => [c.name, c.photoCount])).toEqual([
+      ['cats', 1],
+      ['dogs', 1],
+    ]);
+    const result = store.syncLibrary(lib, ['cats', 'dogs'], [photo('cats/a.jpg', 'cats', 'h1-edited', 120), photo('loose.jpg', 'dogs', 'h3')]);
+    expect(result).toEqual({ added: 0, changed: 2, removed: 1, unchanged: 0 });
+    const rows = store.photos(lib);
+    expect(rows.map((r) => [r.relPath, r.className, r.hash])).toEqual([
+      ['cats/a.jpg', 'cats', 'h1-edited'],
+      ['loose.jpg', 'dogs', 'h3'],
+    ]);
+    store.close();
+  });
+
+  it('caches features by content hash and stores embeddings searchable by Euclidean distance', () => {
+    const store = Store.open(dbPath);
+    const lib = store.upsertLibrary('/photos');
+    store.syncLibrary(lib, ['a', 'b'], [photo('a/1.jpg', 'a', 'h1'), photo('a/2.jpg', 'a', 'h2'), photo('b/3.jpg', 'b', 'h3')]);
+    store.putFeatures('bb', [{ hash: 'h1', vector: Float32Array.from([1, 0]) }]);
+    expect(store.features('bb', ['h1', 'h2']).get('h1')).toEqual(Float32Array.from([1, 0]));
+    expect(store.features('bb', ['h1', 'h2']).has('h2')).toBe(false);
+
+    const modelId = store.createModel({ libraryId: lib, name: 'base', kind: 'baseline', backbone: 'bb', backboneDim: 2, dim: 2, config: {}, runId: null });
+    const [p1, p2, p3] = store.photos(lib);
+    store.putEmbeddings(modelId, 2, [
+      { photoId: p1.id, hash: p1.hash, vector: Float32Array.from([0, 0]) },
+      { photoId: p2.id, hash: p2.hash, vector: Float32Array.from([3, 4]) },
+      { photoId: p3.id, hash: p3.hash, vector: Float32Array.from([1, 0]) },
+    ]);
+    const hits = store.vectorIndex(modelId, 2).knn(Float32Array.from([0, 0]), 3);
+    expect(hits.map((h) => h.id)).toEqual([p1.id, p3.id, p2.id]);
+    expect(hits.map((h) => h.distance)).toEqual([0, 1, 5]);
+    expect(store.photosToEmbed(lib, modelId)).toEqual([]);
+
+    // A photo whose content changed needs embedding again; a removed one leaves the index.
+    store.syncLibrary(lib, ['a', 'b'], [photo('a/1.jpg', 'a', 'h1-new'), photo('b/3.jpg', 'b', 'h3')]);
+    expect(store.photosToEmbed(lib, modelId).map((p) => p.relPath)).toEqual(['a/1.jpg']);
+    expect(store.vectorIndex(modelId, 2).knn(Float32Array.from([0, 0]), 3).map((h) => h.id)).not.toContain(p2.id);
+    store.close();
+  });
+
+  it('records epochs and checkpoints atomically and finds a run to resume', () => {
+    const store = Store.open(dbPath);
+    const lib = store.upsertLibrary('/photos');
+    const settings = { epochs: 3, gap: 1 };
+    const run = store.createRun(lib, settings);
+    const metrics = { k: 30, queries: 2, database: 8, precision_at_k: 0.5, map_at_r: 0.4 };
+    store.saveEpoch(run, { epoch: 1, meanLoss: 0.8, validation: metrics, seconds: 1 }, [{ step: 1, epoch: 1, loss: 0.9 }], Buffer.from('state-1'));
+    store.saveEpoch(run, { epoch: 2, meanLoss: 0.6, validation: metrics, seconds: 1 }, [{ step: 2, epoch: 2, loss: 0.7 }], Buffer.from('state-2'));
+    expect(store.latestCheckpoint(run)).toMatchObject({ epoch: 2, state: Buffer.from('state-2') });
+    expect(store.epochs(run).map((e) => e.meanLoss)).toEqual([0.8, 0.6]);
+    expect(store.lossPoints(run).map((p) => p.loss)).toEqual([0.9, 0.7]);
+    expect(store.run(run)).toMatchObject({ epochsDone: 2, finalLoss: 0.6, status: 'running' });
+    expect(store.resumableRun(lib, settings)?.id).toBe(run);
+    expect(store.resumableRun(lib, { ...settings, gap: 2 })).toBeNull();
+    store.updateRun(run, { status: 'done', finished: true });
+    expect(store.resumableRun(lib, settings)).toBeNull();
+    store.close();
+  });
+
+  it('refuses a file that is not an SQLite database and leaves it untouched', () => {
+    const path = join(dir, 'notes.db');
+    writeFileSync(path, 'these are my notes, not a database');
+    expect(() => Store.open(path)).toThrow(StoreError);
+    expect(() => Store.open(path)).toThrow(/not an SQLite database/);
+    expect(readFileSync(path, 'utf8')).toBe('these are my notes, not a database');
+  });
+
+  it('refuses a foreign SQLite database and leaves it untouched', () => {
+    const path = join(dir, 'other.db');
+    const other = new BetterSqlite3(path);
+    other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL); INSERT INTO invoices(amount) VALUES (12.5)');
+    other.close();
+    const before = readFileSync(path);
+    expect(() => Store.open(path)).toThrow(/not a Lookalike database/);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it('migrates an older schema after writing a backup copy', () => {
+    const path = join(dir, 'old.db');
+    const old = new BetterSqlite3(path);
+    old.exec(MIGRATIONS[0]);
+    old.pragma(`application_id = ${APPLICATION_ID}`);
+    old.pragma('user_version = 1');
+    old.close();
+    // Pretend the file is one version behind a newer build with an extra migration.
+    MIGRATIONS_EXTRA.push('CREATE TABLE upgraded (id INTEGER PRIMARY KEY);');
+    try {
+      const store = Store.open(path);
+      expect(store.schemaVersion).toBe(MIGRATIONS.length);
+      expect(existsSync(`${path}.schema-v1.bak`)).toBe(true);
+      store.close();
+    } finally {
+      MIGRATIONS_EXTRA.pop();
+    }
+  });
+});
+
+const MIGRATIONS_EXTRA = MIGRATIONS as string[];
