@@ -137,7 +137,12 @@ export interface TrainResult {
  * The whole "Train" button: features cached, split fixed, baseline measured, head trained with
  * checkpoints each epoch (a killed run with the same settings resumes), model stored and indexed.
  */
-export async function trainModel(ctx: JobContext, libraryId: number, partial: Partial<TrainSettings>, options: { k?: number; workers?: number } = {}): Promise<TrainResult> {
+export async function trainModel(
+  ctx: JobContext,
+  libraryId: number,
+  partial: Partial<TrainSettings>,
+  options: { k?: number; workers?: number; runId?: number } = {},
+): Promise<TrainResult> {
   const started = Date.now();
   const settings = resolveSettings(partial);
   const k = checkK(options.k ?? DEFAULT_K);
@@ -154,9 +159,8 @@ export async function trainModel(ctx: JobContext, libraryId: number, partial: Pa
   const baseline = evaluateBaseline(sets, k);
   await ensureBaselineModel(ctx, libraryId, spec, sets.train.vectors[0]?.length ?? 0, baseline);
 
-  const resumable = store.resumableRun(libraryId, { ...settings });
-  const runId = resumable?.id ?? store.createRun(libraryId, { ...settings });
-  const checkpoint = resumable ? store.latestCheckpoint(runId) : null;
+  const runId = options.runId ?? prepareRun(store, libraryId, settings);
+  const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: checkpoint ? `resuming after epoch ${checkpoint.epoch}` : null } });
 
@@ -226,6 +230,11 @@ export async function trainModel(ctx: JobContext, libraryId: number, partial: Pa
     if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
     throw error;
   }
+}
+
+/** The run a training continues: the newest unfinished one with the same settings (after a crash), else a new one. */
+export function prepareRun(store: Store, libraryId: number, settings: TrainSettings): number {
+  return store.resumableRun(libraryId, { ...settings })?.id ?? store.createRun(libraryId, { ...settings });
 }
 
 /** The untrained model: the backbone's own (L2-normalised) features, for comparison and search before training. */
