@@ -81,10 +81,11 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
 }
 
 function startWorker(spec: BackboneSpec): Worker {
-  // From TypeScript sources (tests, tsx) the worker is a .ts file run through tsx's loader.
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './feature-worker.ts' : './feature-worker.js', import.meta.url);
-  return new Worker(url, { workerData: { spec }, execArgv: fromSource ? ['--import', 'tsx'] : [] });
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./feature-worker.js', import.meta.url), { workerData: { spec } });
+  // From TypeScript sources (tests, tsx) the worker registers tsx's loader before importing itself.
+  const source = new URL('./feature-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: { spec } });
 }
 
 function nextReply(worker: Worker): Promise<WorkerReply> {
