@@ -1,0 +1,345 @@
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
+import type { EngineService } from '../engine/service-contract.js';
+import { MAX_BODY, MAX_IMAGE_BODY, startBridge, type Bridge } from './server.js';
+
+const FLOWERS = join(import.meta.dirname, '..', '..', '..', 'shared', 'datasets', 'flowers17');
+
+let dir: string;
+let library: string;
+let cache: string;
+let renderer: string;
+let bridge: Bridge;
+const listeners = new Set<(event: EngineEvent) => void>();
+const calls: Array<{ name: string; arg: unknown }> = [];
+
+/** Photo ids the test service knows, and the file it answers for each. */
+let photoFiles: Record<number, string>;
+
+function notHere(): never {
+  throw new Error('not used in this test');
+}
+
+/** A small real handler table: enough to see calls, arguments, results and errors cross the bridge. */
+function testService(): EngineService {
+  const handlers: ApiHandlers = {
+    status: async () => {
+      calls.push({ name: 'status', arg: undefined });
+      return { library: null, backend: null, job: null, defaults: {} as never };
+    },
+    openLibrary: async ({ root }) => {
+      calls.push({ name: 'openLibrary', arg: root });
+      throw new Error(`cannot open ${root}`);
+    },
+    listPhotos: async (query) => {
+      calls.push({ name: 'listPhotos', arg: query });
+      if (!(query.limit > 0)) throw new RangeError('limit must be positive');
+      return { total: 0, offset: query.offset, items: [] };
+    },
+    startTraining: notHere,
+    pauseTraining: async () => null,
+    resumeTraining: async () => null,
+    stopTraining: async () => null,
+    listRuns: async () => [],
+    runHistory: notHere,
+    listModels: async () => [],
+    findSimilar: async (query) => {
+      calls.push({ name: 'findSimilar', arg: 'imageBase64' in query ? query.imageBase64.length : query });
+      return { query: { photoId: null, path: 'dropped', className: null }, modelId: 1, results: [] };
+    },
+  };
+  return {
+    handlers,
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async photoFile(photoId: number, _size: PhotoSize) {
+      return photoFiles[photoId] ?? null;
+    },
+    libraryRoot: () => library,
+    close: async () => undefined,
+  };
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** One raw HTTP request: the path is sent exactly as given (no client-side normalisation of `..`). */
+function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: bridge.port, path, method: init.method ?? 'GET', headers: { host: `127.0.0.1:${bridge.port}`, ...init.headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    // Writing a refused body may fail once the server has answered; the answer is what we check.
+    req.on('error', (error) => (req.writableEnded ? undefined : reject(error)));
+    req.end(init.body);
+  });
+}
+
+const auth = () => ({ 'x-lookalike-token': bridge.token });
+const json = (value: unknown) => ({ method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify(value) });
+const parsed = (reply: Reply) => JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lookalike-bridge-'));
+  library = join(dir, 'library');
+  cache = join(dir, 'cache');
+  renderer = join(dir, 'renderer');
+  await mkdir(join(library, 'daisy'), { recursive: true });
+  await mkdir(cache, { recursive: true });
+  await mkdir(join(renderer, 'assets'), { recursive: true });
+  await copyFile(join(FLOWERS, 'daisy', 'image_0801.jpg'), join(library, 'daisy', 'a.jpg'));
+  await copyFile(join(FLOWERS, 'daisy', 'image_0802.jpg'), join(cache, 'thumb.webp'));
+  await writeFile(join(dir, 'secret.jpg'), 'outside the library');
+  await writeFile(join(dir, 'secret.txt'), 'outside the renderer');
+  await symlink(join(dir, 'secret.jpg'), join(library, 'daisy', 'link.jpg'));
+  await symlink(join(dir, 'secret.txt'), join(renderer, 'assets', 'link.txt'));
+  await writeFile(join(library, 'daisy', 'notes.txt'), 'not an image');
+  await writeFile(join(renderer, 'index.html'), '<!doctype html><title>Lookalike</title><script type="module" src="/assets/app.js"></script>');
+  await writeFile(join(renderer, 'assets', 'app.js'), 'console.log("hi")');
+  photoFiles = {
+    1: join(library, 'daisy', 'a.jpg'),
+    2: join(library, 'daisy', '..', '..', 'secret.jpg'),
+    3: join(library, 'daisy', 'link.jpg'),
+    4: 'daisy/a.jpg',
+    5: join(cache, 'thumb.webp'),
+    6: join(library, 'daisy', 'notes.txt'),
+  };
+  bridge = await startBridge({ service: testService(), rendererDir: renderer, cacheDir: cache });
+});
+
+afterAll(async () => {
+  await bridge?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('startBridge', () => {
+  it('listens on 127.0.0.1 only, with a long random token in the page URL', async () => {
+    expect(bridge.url).toBe(`http://127.0.0.1:${bridge.port}/?token=${encodeURIComponent(bridge.token)}`);
+    expect(bridge.token.length).toBeGreaterThanOrEqual(32);
+    const other = await startBridge({ service: testService(), rendererDir: renderer });
+    expect(other.token).not.toBe(bridge.token);
+    await other.close();
+    // Nothing answers on the machine's other addresses: the socket is bound to loopback.
+    const { networkInterfaces } = await import('node:os');
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal);
+    if (external) {
+      const refused = await new Promise<boolean>((resolve) => {
+        const req = request({ host: external.address, port: bridge.port, path: '/' }, () => resolve(false));
+        req.on('error', () => resolve(true));
+        req.end();
+      });
+      expect(refused).toBe(true);
+    }
+  });
+
+  it('serves calls with the token, as JSON, and turns handler errors into JSON errors', async () => {
+    const ok = await send('/api/listPhotos', json({ offset: 5, limit: 10 }));
+    expect(ok.status).toBe(200);
+    expect(parsed(ok)).toEqual({ total: 0, offset: 5, items: [] });
+
+    const voidCall = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' } });
+    expect(voidCall.status).toBe(200);
+    expect(parsed(voidCall).library).toBeNull();
+
+    const bad = await send('/api/listPhotos', json({ offset: 0, limit: 0 }));
+    expect(bad.status).toBe(400);
+    expect(parsed(bad).error).toBe('limit must be positive');
+
+    const failed = await send('/api/openLibrary', json({ root: '/nowhere' }));
+    expect(failed.status).toBe(500);
+    expect(parsed(failed).error).toBe('cannot open /nowhere');
+
+    const notJson = await send('/api/listPhotos', { ...json(null), body: '{oops' });
+    expect(notJson.status).toBe(400);
+  });
+
+  it('refuses calls without a token or with a wrong one', async () => {
+    const before = calls.length;
+    const none = await send('/api/status', { method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect(none.status).toBe(401);
+    expect(parsed(none).error).toMatch(/token/);
+    const wrong = await send('/api/status', { method: 'POST', headers: { 'x-lookalike-token': `${bridge.token.slice(0, -1)}x`, 'content-type': 'application/json' } });
+    expect(wrong.status).toBe(401);
+    const short = await send('/api/status', { method: 'POST', headers: { 'x-lookalike-token': 'x', 'content-type': 'application/json' } });
+    expect(short.status).toBe(401);
+    const queryOnCall = await send(`/api/status?token=${bridge.token}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect(queryOnCall.status).toBe(401);
+    expect(calls.length).toBe(before);
+
+    expect((await send('/photo/1?size=thumb')).status).toBe(401);
+    expect((await send('/assets/app.js')).status).toBe(401);
+    const page = await send('/');
+    expect(page.status).toBe(401);
+    expect(page.body.toString()).toMatch(/access token/);
+    expect((await send(`/?token=${bridge.token}x`)).status).toBe(401);
+  });
+
+  it('swaps the token in the page URL for an HttpOnly, SameSite=Strict cookie that then works', async () => {
+    const first = await send(`/?token=${encodeURIComponent(bridge.token)}`);
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    const cookie = String(first.headers['set-cookie']);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const pair = cookie.split(';')[0];
+
+    const page = await send('/', { headers: { cookie: pair } });
+    expect(page.status).toBe(200);
+    expect(page.body.toString()).toMatch(/<title>Lookalike<\/title>/);
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).not.toMatch(/unsafe/);
+    expect(page.headers['x-frame-options']).toBe('DENY');
+
+    const call = await send('/api/status', { method: 'POST', headers: { cookie: pair, 'content-type': 'application/json' } });
+    expect(call.status).toBe(200);
+    const asset = await send('/assets/app.js', { headers: { cookie: pair } });
+    expect(asset.status).toBe(200);
+    expect(asset.headers['content-type']).toMatch(/javascript/);
+  });
+
+  it('refuses foreign Origins, cross-site fetches and foreign Host headers (DNS rebinding)', async () => {
+    const before = calls.length;
+    const origin = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: 'https://evil.example' } });
+    expect(origin.status).toBe(403);
+    const otherPort = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: `http://127.0.0.1:${bridge.port + 1}` } });
+    expect(otherPort.status).toBe(403);
+    const site = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' } });
+    expect(site.status).toBe(403);
+    const host = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', host: `evil.example:${bridge.port}` } });
+    expect(host.status).toBe(403);
+    expect(calls.length).toBe(before);
+
+    const sameOrigin = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: `http://127.0.0.1:${bridge.port}` } });
+    expect(sameOrigin.status).toBe(200);
+  });
+
+  it('only calls names from API_NAMES, as POST with a JSON body', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'close', 'subscribe', 'photoFile', 'status/../openLibrary']) {
+      expect((await send(`/api/${name}`, json({}))).status).toBe(404);
+    }
+    expect((await send('/api/status', { headers: auth() })).status).toBe(405);
+    const form = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: '{}' });
+    expect(form.status).toBe(415);
+  });
+
+  it('bounds the request body: small for calls, 32 MiB for a dropped image', async () => {
+    const before = calls.length;
+    const big = await send('/api/listPhotos', json({ offset: 0, limit: 1, pad: 'x'.repeat(MAX_BODY) }));
+    expect(big.status).toBe(413);
+    expect(parsed(big).error).toMatch(/larger than/);
+
+    const image = Buffer.alloc(1024 * 1024, 7).toString('base64');
+    const fine = await send('/api/findSimilar', json({ imageBase64: image, fileName: 'x.jpg', k: 5 }));
+    expect(fine.status).toBe(200);
+    expect(calls.at(-1)).toEqual({ name: 'findSimilar', arg: image.length });
+
+    const huge = await send('/api/findSimilar', json({ imageBase64: 'A'.repeat(MAX_IMAGE_BODY), fileName: 'x.jpg', k: 5 }));
+    expect(huge.status).toBe(413);
+    expect(calls.length).toBe(before + 1);
+  });
+
+  it('bounds a chunked body that declares no length', async () => {
+    const reply = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: bridge.port, path: '/api/listPhotos', method: 'POST', headers: { ...auth(), host: `127.0.0.1:${bridge.port}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', (error) => (req.writableEnded ? undefined : reject(error)));
+      for (let i = 0; i < 8; i++) req.write('x'.repeat(MAX_BODY / 4));
+      req.end();
+    });
+    expect(reply).toBe(413);
+  });
+
+  it('serves photos the service names, inside the library or the thumbnail cache only', async () => {
+    const photo = await send('/photo/1?size=full', { headers: auth() });
+    expect(photo.status).toBe(200);
+    expect(photo.headers['content-type']).toBe('image/jpeg');
+    expect(photo.body.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    const etag = String(photo.headers.etag);
+    expect((await send('/photo/1?size=full', { headers: { ...auth(), 'if-none-match': etag } })).status).toBe(304);
+
+    const thumb = await send('/photo/5?size=thumb', { headers: auth() });
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers['content-type']).toBe('image/webp');
+    // The cache holds thumbnails, not originals.
+    expect((await send('/photo/5?size=full', { headers: auth() })).status).toBe(403);
+
+    expect((await send('/photo/2?size=full', { headers: auth() })).status).toBe(403); // `..` out of the library
+    expect((await send('/photo/3?size=full', { headers: auth() })).status).toBe(403); // symlink out of the library
+    expect((await send('/photo/4?size=full', { headers: auth() })).status).toBe(403); // relative path
+    expect((await send('/photo/6?size=full', { headers: auth() })).status).toBe(403); // not an image
+    expect((await send('/photo/99?size=full', { headers: auth() })).status).toBe(404);
+    expect((await send('/photo/1?size=huge', { headers: auth() })).status).toBe(400);
+    for (const path of ['/photo/..%2f..%2fsecret.jpg', '/photo/%2e%2e/secret.jpg', '/photo/-1', '/photo/1e3', '/photo/%2Fetc%2Fpasswd']) {
+      expect((await send(path, { headers: auth() })).status).toBe(404);
+    }
+  });
+
+  it('serves the renderer folder and nothing outside it', async () => {
+    expect((await send('/assets/app.js', { headers: auth() })).status).toBe(200);
+    for (const path of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/%2e%2e/%2e%2e/secret.txt',
+      '/assets/%2E%2E%2F%2E%2E%2Fsecret.txt',
+      '/..%5csecret.txt',
+      '/assets/link.txt',
+      `/${encodeURIComponent(join(dir, 'secret.txt'))}`,
+      '//etc/passwd',
+      '/%00',
+      '/%E0%A4%A',
+    ]) {
+      const reply = await send(path, { headers: auth() });
+      expect(reply.status, path).toBe(404);
+      expect(reply.body.toString()).not.toMatch(/outside the renderer/);
+    }
+  });
+
+  it('pushes engine events on /events to a client with the token, and refuses the rest', async () => {
+    const wsUrl = `ws://127.0.0.1:${bridge.port}/events`;
+    const refused = (headers: Record<string, string>, url = wsUrl) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(url, { headers });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => undefined);
+      });
+    expect(await refused({})).toBe(401);
+    expect(await refused({ 'x-lookalike-token': 'nope-nope-nope-nope' })).toBe(401);
+    expect(await refused({ ...auth(), origin: 'https://evil.example' })).toBe(403);
+    expect(await refused({ ...auth() }, `ws://127.0.0.1:${bridge.port}/other`)).toBe(404);
+
+    const ws = new WebSocket(wsUrl, { headers: { ...auth(), origin: `http://127.0.0.1:${bridge.port}` } });
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    const received = new Promise<EngineEvent>((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)) as EngineEvent)));
+    const event: EngineEvent = { type: 'loss', runId: 1, step: 3, epoch: 0, loss: 0.25 };
+    for (const listener of listeners) listener(event);
+    expect(await received).toEqual(event);
+    ws.close();
+  });
+});

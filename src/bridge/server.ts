@@ -1,0 +1,337 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { extname } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { API_NAMES, type ApiName, type EngineEvent, type PhotoSize } from '../shared/api.js';
+import type { EngineService } from '../engine/service-contract.js';
+import { imageContentType, servableFile, staticFile, STATIC_TYPES } from './files.js';
+
+/** The bridge only ever listens on the loopback interface. */
+export const BRIDGE_HOST = '127.0.0.1';
+/** Request body limits: a dropped image travels as base64 in findSimilar; every other call is small. */
+export const MAX_IMAGE_BODY = 32 * 1024 * 1024;
+export const MAX_BODY = 64 * 1024;
+export const TOKEN_HEADER = 'x-lookalike-token';
+
+export interface BridgeOptions {
+  service: EngineService;
+  /** 0 or absent: any free port. */
+  port?: number;
+  /** The built renderer (out/renderer). */
+  rendererDir: string;
+  /** Access token; absent: 32 random bytes. */
+  token?: string;
+  /** The engine's cache folder: thumbnails are served from here as well as from the library. */
+  cacheDir?: string;
+}
+
+export interface Bridge {
+  /** The page URL, token included: the only way in. */
+  url: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const API = new Set<string>(API_NAMES);
+const SIZES = new Set<string>(['thumb', 'full']);
+
+/**
+ * The local bridge: the same API as Electron's IPC over HTTP and a WebSocket, for a browser on this
+ * machine. Loopback only; every request needs the token (in the page URL once, then a cookie or
+ * header); foreign origins, foreign Host headers and oversized bodies are refused; photos are served
+ * only from the open library (and the thumbnail cache), after resolving symlinks.
+ */
+export async function startBridge(options: BridgeOptions): Promise<Bridge> {
+  const { service, rendererDir } = options;
+  const token = options.token ?? randomBytes(32).toString('base64url');
+  if (token.length < 16) throw new Error('the bridge token must be at least 16 characters');
+  const tokenBytes = Buffer.from(token);
+  let port = 0;
+  const cookieName = () => `lookalike_${port}`;
+  const allowedHosts = () => new Set([`${BRIDGE_HOST}:${port}`, `localhost:${port}`]);
+  const allowedOrigins = () => new Set([`http://${BRIDGE_HOST}:${port}`, `http://localhost:${port}`]);
+
+  const tokenMatches = (candidate: string | undefined | null): boolean => {
+    if (!candidate) return false;
+    const bytes = Buffer.from(candidate);
+    return bytes.length === tokenBytes.length && timingSafeEqual(bytes, tokenBytes);
+  };
+
+  const presentedToken = (req: IncomingMessage): string | null => {
+    const header = req.headers[TOKEN_HEADER];
+    if (typeof header === 'string') return header;
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ')) return auth.slice(7);
+    return parseCookies(req.headers.cookie ?? '')[cookieName()] ?? null;
+  };
+
+  /** Host (DNS rebinding), Origin and Fetch-Metadata checks shared by HTTP and the WebSocket. */
+  const refuseForeign = (req: IncomingMessage): HttpError | null => {
+    if (!allowedHosts().has(String(req.headers.host ?? '').toLowerCase())) return new HttpError(403, 'foreign Host header');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedOrigins().has(origin)) return new HttpError(403, 'foreign Origin');
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return new HttpError(403, 'cross-site request');
+    return null;
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : 500;
+      const message = error instanceof Error ? error.message : String(error);
+      sendJson(res, status, { error: message });
+    });
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const foreign = refuseForeign(req);
+    if (foreign) throw foreign;
+    const url = new URL(req.url ?? '/', `http://${BRIDGE_HOST}:${port}`);
+    const raw = rawPath(req.url ?? '/');
+
+    // The page URL carries the token once; swap it for a cookie and drop it from the address bar.
+    const queryToken = url.searchParams.get('token');
+    if (req.method === 'GET' && queryToken !== null && (raw === '/' || raw === '/index.html')) {
+      if (!tokenMatches(queryToken)) throw new HttpError(401, 'wrong token');
+      res.writeHead(303, {
+        location: '/',
+        'set-cookie': `${cookieName()}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+      });
+      res.end();
+      return;
+    }
+
+    if (!tokenMatches(presentedToken(req))) {
+      if (req.method === 'GET' && (raw === '/' || raw === '/index.html')) return sendText(res, 401, NO_TOKEN_PAGE, 'text/html; charset=utf-8');
+      throw new HttpError(401, 'missing or wrong token');
+    }
+
+    if (raw.startsWith('/api/')) return handleCall(req, res, raw.slice('/api/'.length));
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method not allowed');
+    if (raw.startsWith('/photo/')) return handlePhoto(req, res, raw.slice('/photo/'.length), url.searchParams.get('size') ?? 'thumb');
+    return handleStatic(req, res, raw);
+  };
+
+  const handleCall = async (req: IncomingMessage, res: ServerResponse, name: string) => {
+    if (req.method !== 'POST') throw new HttpError(405, 'calls are POST');
+    if (!API.has(name)) throw new HttpError(404, `unknown call "${name.slice(0, 64)}"`);
+    const type = String(req.headers['content-type'] ?? '');
+    if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'calls take application/json');
+    const body = await readBody(req, res, name === 'findSimilar' ? MAX_IMAGE_BODY : MAX_BODY);
+    let arg: unknown;
+    try {
+      arg = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'the body is not valid JSON');
+    }
+    const handler = service.handlers[name as ApiName] as (arg: unknown) => Promise<unknown>;
+    let result: unknown;
+    try {
+      result = await handler(arg);
+    } catch (error) {
+      const status = error instanceof RangeError || error instanceof TypeError ? 400 : 500;
+      throw new HttpError(status, error instanceof Error ? error.message : String(error));
+    }
+    sendJson(res, 200, result ?? null);
+  };
+
+  const handlePhoto = async (req: IncomingMessage, res: ServerResponse, idText: string, size: string) => {
+    if (!/^[0-9]{1,15}$/.test(idText)) throw new HttpError(404, 'no such photo');
+    if (!SIZES.has(size)) throw new HttpError(400, 'size is thumb or full');
+    const file = await service.photoFile(Number(idText), size as PhotoSize);
+    if (!file) throw new HttpError(404, 'no such photo');
+    // Originals only from the library; thumbnails from the library or the thumbnail cache.
+    const roots = size === 'full' ? [service.libraryRoot()] : [service.libraryRoot(), options.cacheDir];
+    const real = await servableFile(file, roots);
+    const type = real && imageContentType(real);
+    if (!real || !type) throw new HttpError(403, 'that file is not served');
+    await sendFile(req, res, real, type, 'private, max-age=3600');
+  };
+
+  const handleStatic = async (req: IncomingMessage, res: ServerResponse, raw: string) => {
+    const file = await staticFile(rendererDir, raw);
+    if (!file) throw new HttpError(404, 'not found');
+    const type = STATIC_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+    const isPage = type.startsWith('text/html');
+    if (isPage) {
+      res.setHeader('content-security-policy', contentSecurityPolicy(port));
+      res.setHeader('x-frame-options', 'DENY');
+    }
+    await sendFile(req, res, file, type, isPage ? 'no-store' : 'no-cache');
+  };
+
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  const clients = new Set<WebSocket>();
+  const unsubscribe = service.subscribe((event: EngineEvent) => {
+    const text = JSON.stringify(event);
+    for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(text);
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const foreign = refuseForeign(req);
+    if (foreign) return refuse(403, 'Forbidden');
+    if (rawPath(req.url ?? '/') !== '/events') return refuse(404, 'Not Found');
+    if (!tokenMatches(presentedToken(req))) return refuse(401, 'Unauthorized');
+    sockets.handleUpgrade(req, socket, head, (ws) => {
+      clients.add(ws);
+      ws.on('close', () => clients.delete(ws));
+      ws.on('error', () => clients.delete(ws));
+      // Clients have nothing to say; anything they send is ignored.
+      ws.on('message', () => undefined);
+    });
+  });
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(options.port ?? 0, BRIDGE_HOST, () => {
+      server.off('error', rejectListen);
+      resolveListen();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  server.requestTimeout = 5 * 60_000;
+  server.headersTimeout = 30_000;
+
+  return {
+    url: `http://${BRIDGE_HOST}:${port}/?token=${encodeURIComponent(token)}`,
+    port,
+    token,
+    async close() {
+      unsubscribe();
+      for (const ws of clients) ws.terminate();
+      clients.clear();
+      sockets.close();
+      await new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** The CSP of the page: scripts and styles only from the bridge itself; nothing inline, no frames. */
+export function contentSecurityPolicy(port: number): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' blob: data:",
+    `connect-src 'self' ws://${BRIDGE_HOST}:${port} ws://localhost:${port}`,
+    "font-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The path part of a request target, exactly as sent (not normalised, still percent-encoded). */
+function rawPath(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
+function parseCookies(header: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** Reads a body up to `limit` bytes; past it, answers 413 and closes the connection. */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
+  return new Promise((resolveBody, rejectBody) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    const tooLarge = () => {
+      res.setHeader('connection', 'close');
+      // Keep reading (and discarding) so the client sees the answer instead of a reset connection.
+      req.removeAllListeners('data');
+      req.resume();
+      rejectBody(new HttpError(413, `the request body is larger than ${limit} bytes`));
+    };
+    if (Number.isFinite(declared) && declared > limit) return tooLarge();
+    const chunks: Buffer[] = [];
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) return tooLarge();
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolveBody(Buffer.concat(chunks)));
+    req.on('error', rejectBody);
+  });
+}
+
+async function sendFile(req: IncomingMessage, res: ServerResponse, file: string, type: string, cacheControl: string): Promise<void> {
+  const info = await stat(file);
+  const etag = `"${info.size.toString(16)}-${Math.trunc(info.mtimeMs).toString(16)}"`;
+  const headers = {
+    'content-type': type,
+    'cache-control': cacheControl,
+    etag,
+    'x-content-type-options': 'nosniff',
+    'cross-origin-resource-policy': 'same-origin',
+    'referrer-policy': 'no-referrer',
+  };
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': info.size });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  await new Promise<void>((done, fail) => {
+    const stream = createReadStream(file);
+    stream.on('error', fail);
+    res.on('close', () => {
+      stream.destroy();
+      done();
+    });
+    stream.pipe(res);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8');
+}
+
+function sendText(res: ServerResponse, status: number, text: string, type: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
+
+const NO_TOKEN_PAGE = `<!doctype html><meta charset="utf-8"><title>Lookalike</title>
+<p style="font:16px system-ui;margin:3em">This Lookalike page needs its access token. Open the full address that
+<code>lookalike serve</code> printed (it ends in <code>?token=…</code>).</p>`;
