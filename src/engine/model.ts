@@ -23,11 +23,8 @@ export class EmbeddingHead {
   static create(config: HeadConfig, seed: number): EmbeddingHead {
     checkConfig(config);
     const shapes = layerShapes(config);
-    const variables = shapes.map(([rows, cols], i) =>
-      cols === undefined
-        ? tf.variable(tf.zeros([rows]), true, `head_b${i}`)
-        : tf.variable(glorotUniform(rows, cols, seed + i), true, `head_w${i}`),
-    );
+    // Variables stay unnamed (TF.js names must be unique per process; several heads may be alive).
+    const variables = shapes.map(([rows, cols], i) => tf.variable(cols === undefined ? tf.zeros([rows]) : glorotUniform(rows, cols, seed + i), true));
     return new EmbeddingHead(config, variables);
   }
 
@@ -35,12 +32,12 @@ export class EmbeddingHead {
     checkConfig(config);
     const shapes = layerShapes(config);
     const variables = shapes.map((shape, i) => {
-      const name = shape[1] === undefined ? `head_b${i}` : `head_w${i}`;
+      const name = weightName(shape, i);
       const tensor = weights[name];
       if (!tensor) throw new Error(`checkpoint lacks ${name}`);
       const expected = shape.filter((n) => n !== undefined);
       if (tensor.shape.join('x') !== expected.join('x')) throw new Error(`${name} has shape ${tensor.shape.join('x')}, expected ${expected.join('x')}`);
-      return tf.variable(tensor, true, name);
+      return tf.variable(tensor, true);
     });
     return new EmbeddingHead(config, variables);
   }
@@ -70,7 +67,8 @@ export class EmbeddingHead {
   }
 
   namedWeights(): tf.NamedTensorMap {
-    return Object.fromEntries(this.variables.map((v) => [v.name, v]));
+    const shapes = layerShapes(this.config);
+    return Object.fromEntries(this.variables.map((v, i) => [weightName(shapes[i], i), v]));
   }
 
   dispose(): void {
@@ -96,6 +94,10 @@ export function stack(vectors: Float32Array[], dim: number): tf.Tensor2D {
     flat.set(vector, i * dim);
   });
   return tf.tensor2d(flat, [vectors.length, dim]);
+}
+
+function weightName(shape: [number, number?], index: number): string {
+  return shape[1] === undefined ? `head_b${index}` : `head_w${index}`;
 }
 
 function layerShapes(config: HeadConfig): Array<[number, number?]> {

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all on import.
+import '@tensorflow/tfjs-layers';
 import type { RetrievalMetrics } from '../shared/api.js';
 import type { JobControl } from './control.js';
 import { evaluateRetrieval, type LabelledVectors } from './eval.js';
@@ -146,8 +148,7 @@ async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings
     else headWeights[name] = tensor;
   }
   const head = EmbeddingHead.fromWeights(headConfig, headWeights);
-  // The optimiser's slots are created lazily; one zero-loss step makes them so they can be set.
-  optimizer.minimize(() => tf.mul(tf.sum(head.apply(tf.zeros([1, headConfig.inputDim]))), 0) as tf.Scalar, false, head.variables);
+  // Adam matches its moment slots to variables by position (iterations first, then m's, then v's).
   await optimizer.setWeights(optimizerWeights);
   tf.dispose(Object.values(headWeights));
   return { head, optimizer, startEpoch: resumeFrom.epoch };
@@ -165,12 +166,12 @@ function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Buffe
 function optimizerState(optimizer: tf.AdamOptimizer): NamedTensor[] {
   const internals = optimizer as unknown as {
     iterations: number;
-    accumulatedFirstMoment: Array<{ originalName: string; variable: tf.Variable }>;
-    accumulatedSecondMoment: Array<{ originalName: string; variable: tf.Variable }>;
+    accumulatedFirstMoment: Array<{ variable: tf.Variable }>;
+    accumulatedSecondMoment: Array<{ variable: tf.Variable }>;
   };
   return [
     { name: 'iter', tensor: tf.scalar(internals.iterations, 'float32') },
-    ...internals.accumulatedFirstMoment.map((m) => ({ name: `${m.originalName}/m`, tensor: m.variable as tf.Tensor })),
-    ...internals.accumulatedSecondMoment.map((v) => ({ name: `${v.originalName}/v`, tensor: v.variable as tf.Tensor })),
+    ...internals.accumulatedFirstMoment.map((m, i) => ({ name: `m${i}`, tensor: m.variable as tf.Tensor })),
+    ...internals.accumulatedSecondMoment.map((v, i) => ({ name: `v${i}`, tensor: v.variable as tf.Tensor })),
   ];
 }
