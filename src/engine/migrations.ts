@@ -42,6 +42,12 @@ export const MIGRATIONS: readonly string[] = [
     vector BLOB NOT NULL,
     PRIMARY KEY (backbone, hash)
   ) WITHOUT ROWID;
+  CREATE TABLE feature_failures (
+    backbone TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (backbone, hash)
+  ) WITHOUT ROWID;
   CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,

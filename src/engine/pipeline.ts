@@ -75,7 +75,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const key = describeSpec(spec);
   const photos = store.photos(libraryId);
   const cached = store.features(key, photos.map((p) => p.hash));
-  const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash)));
+  const failed = store.featureFailures(key);
+  const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !failed.has(p.hash)));
   const root = store.libraryRoot(libraryId);
   const started = Date.now();
   ctx.emit?.({ type: 'progress', kind: 'features', phase: 'Computing backbone features', done: 0, total: missing.length, etaSeconds: null });
@@ -89,6 +90,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       onFeatures: (items) => store.putFeatures(key, items.map(({ index, vector }) => ({ hash: missing[index].hash, vector }))),
       onProblem: (problem) => {
         problems.push(problem);
+        const photo = missing.find((p) => p.relPath === problem.path);
+        if (photo) store.putFeatureFailure(key, photo.hash, problem.reason);
         store.addProblem(libraryId, 'features', problem);
         ctx.emit?.({ type: 'problem', problem });
       },

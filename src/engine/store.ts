@@ -316,6 +316,15 @@ export class Store {
     })();
   }
 
+  /** Content the backbone could not read: not retried until the file changes (its hash with it). */
+  putFeatureFailure(backbone: string, hash: string, reason: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO feature_failures(backbone, hash, reason) VALUES (?, ?, ?)').run(backbone, hash, reason);
+  }
+
+  featureFailures(backbone: string): Set<string> {
+    return new Set((this.db.prepare('SELECT hash FROM feature_failures WHERE backbone = ?').all(backbone) as Array<{ hash: string }>).map((r) => r.hash));
+  }
+
   // ---- models and their embeddings ---------------------------------------------------------------
 
   createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics'> & { weights?: Buffer }): number {
