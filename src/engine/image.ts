@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 
 /** Decompression-bomb guard: sharp refuses to decode anything larger (about 16k x 16k). */
@@ -34,6 +34,8 @@ export class ImageError extends Error {
  */
 export async function decodeForModel(input: string | Buffer, size: number, label = describe(input)): Promise<DecodedImage> {
   try {
+    const bytes = typeof input === 'string' ? (await stat(input)).size : input.length;
+    if (bytes === 0) throw new Error('empty');
     const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'error' });
     const meta = await image.metadata();
     const swapsSides = (meta.orientation ?? 1) >= 5;
@@ -66,9 +68,9 @@ function explainDecodeFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/pixel limit/i.test(message)) return `image is larger than the ${MAX_INPUT_PIXELS.toLocaleString('en')} pixel limit (refused as a possible decompression bomb)`;
   if (/unsupported image format|Input buffer contains unsupported/i.test(message)) return 'not a supported image (JPEG, PNG, WebP, GIF, TIFF or AVIF)';
-  if (/empty/i.test(message)) return 'file is empty';
+  if (message === 'empty') return 'file is empty';
+  if (/ENOENT|Input file is missing/.test(message)) return 'file not found';
   if (/premature end|truncated|VipsJpeg|corrupt/i.test(message)) return `damaged or truncated image (${message.split('\n')[0]})`;
-  if (/ENOENT/.test(message)) return 'file not found';
   return message.split('\n')[0];
 }
 
