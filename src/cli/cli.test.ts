@@ -1,0 +1,125 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, copyFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FLOWERS17, makeSampleLibrary, photosOf } from '../engine/testing/sample-library.js';
+
+// The CLI as a user runs it: the compiled bin (`npm test` builds it first).
+const BIN = resolve(__dirname, '../../bin/lookalike.js');
+let root: string;
+let work: string;
+let db: string;
+
+function lookalike(args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const lines = result.stdout.trim().split('\n');
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr, json: () => JSON.parse(lines[lines.length - 1]) as Record<string, unknown> };
+}
+
+beforeAll(() => {
+  root = makeSampleLibrary({ classes: ['crocus', 'daffodil', 'iris'], perClass: 8, unlabelled: true });
+  work = mkdtempSync(join(tmpdir(), 'lookalike-cli-'));
+  db = join(work, 'lookalike.db');
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+const SMALL = ['--epochs', '2', '--batch', '16', '--triplets', '64', '--dim', '32', '-k', '5'];
+
+describe('lookalike CLI', () => {
+  it('train --json ends with one JSON object: run, epochs, loss, time and baseline vs trained scores', () => {
+    const run = lookalike(['train', root, '--db', db, ...SMALL, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const out = run.json();
+    expect(out).toMatchObject({ epochs: 2, eval: { k: 5, queries: 6, database: 18 } });
+    expect(typeof out.run).toBe('number');
+    expect(typeof out.final_loss).toBe('number');
+    expect(typeof out.seconds).toBe('number');
+    const evalPart = out.eval as { baseline: { precision_at_k: number; map_at_r: number }; trained: { precision_at_k: number; map_at_r: number } };
+    for (const scores of [evalPart.baseline, evalPart.trained]) {
+      expect(scores.precision_at_k).toBeGreaterThan(0);
+      expect(scores.map_at_r).toBeGreaterThan(0);
+    }
+    expect(run.stderr).toMatch(/TF.js backend: \w+/);
+    expect(run.stderr).toMatch(/epoch 2\/2: loss/);
+  });
+
+  it('eval --json re-measures the stored model', () => {
+    const run = lookalike(['eval', root, '--db', db, '-k', '5', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ k: 5, queries: 6, database: 18 });
+  });
+
+  it('similar --json ranks library photos nearest first, for a library photo and for an outside image', () => {
+    const inside = join(root, 'iris', readdirSync(join(root, 'iris'))[0]);
+    const run = lookalike(['similar', inside, '--db', db, '-k', '4', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const out = run.json() as { query: string; results: Array<{ rank: number; path: string; class: string | null; distance: number }> };
+    expect(out.query).toMatch(/^iris\//);
+    expect(out.results.map((r) => r.rank)).toEqual([1, 2, 3, 4]);
+    expect(out.results[0].distance).toBeLessThan(1e-3);
+    expect(out.results[1].distance).toBeGreaterThanOrEqual(out.results[0].distance);
+
+    const outside = join(work, 'from-elsewhere.jpg');
+    copyFileSync(join(FLOWERS17, 'daffodil', photosOf('daffodil')[50]), outside);
+    const external = lookalike(['similar', outside, '--db', db, '-k', '3', '--json']);
+    expect(external.code, external.stderr).toBe(0);
+    const results = (external.json() as { results: Array<{ class: string; distance: number }> }).results;
+    expect(results).toHaveLength(3);
+    expect(results[0].distance).toBeGreaterThan(0);
+  });
+
+  it('refuses bad settings with exit code 2 before any work, and names what failed with exit code 1', () => {
+    for (const bad of [['--gap', '0'], ['--gap=-1'], ['--epochs', '0'], ['-k', '0']]) {
+      const run = lookalike(['train', root, '--db', join(work, 'untouched.db'), ...bad]);
+      expect(run.code, bad.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(/must be a positive/);
+    }
+    expect(readdirSync(work)).not.toContain('untouched.db');
+    const missing = lookalike(['train', join(work, 'no-such-folder'), '--db', db]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no-such-folder: folder not found/);
+    const oneClass = join(work, 'one-class');
+    mkdirSync(join(oneClass, 'only'), { recursive: true });
+    for (const f of photosOf('tulip').slice(0, 3)) copyFileSync(join(FLOWERS17, 'tulip', f), join(oneClass, 'only', f));
+    const single = lookalike(['train', oneClass, '--db', db]);
+    expect(single.code).toBe(1);
+    expect(single.stderr).toMatch(/at least 2 classes/);
+    expect(lookalike(['frobnicate']).code).toBe(2);
+  });
+
+  it('resumes after kill -9 during training: same run, from its last checkpoint, database intact', async () => {
+    const killDb = join(work, 'killed.db');
+    const args = ['train', root, '--db', killDb, '--epochs', '6', '--batch', '8', '--triplets', '400', '--dim', '32', '-k', '5', '--json'];
+    await new Promise<void>((done, fail) => {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/epoch 1\/6/.test(stderr)) child.kill('SIGKILL');
+      });
+      child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? done() : fail(new Error(`not killed: ${stderr}`))));
+    });
+    const check = new BetterSqlite3(killDb, { readonly: true });
+    expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    const killedRun = check.prepare('SELECT id, status, epochs_done AS epochs FROM runs').get() as { id: number; status: string; epochs: number };
+    check.close();
+    expect(killedRun.status).toBe('running');
+    expect(killedRun.epochs).toBeGreaterThanOrEqual(1);
+
+    const again = lookalike(args);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json()).toMatchObject({ run: killedRun.id, resumed: true, epochs: 6 });
+    expect(again.stderr).toMatch(new RegExp(`resuming after epoch ${killedRun.epochs}`));
+    const after = new BetterSqlite3(killDb, { readonly: true });
+    expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
+    const counts = after.prepare('SELECT model_id AS model, count(*) AS n, count(DISTINCT photo_id) AS distinct_photos FROM embeddings GROUP BY model_id').all() as Array<{ n: number; distinct_photos: number }>;
+    after.close();
+    expect(counts.length).toBe(2);
+    for (const c of counts) expect(c.n).toBe(25);
+  });
+});
