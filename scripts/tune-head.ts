@@ -1,10 +1,10 @@
 // One-off: which gap g and whether L2-normalising f gives the best validation P@30 on flowers17.
 import { readFileSync } from 'node:fs';
-import { selectBackend } from '../src/engine/backend.ts';
-import { evaluateRetrieval } from '../src/engine/eval.ts';
-import { normalizeVector } from '../src/engine/model.ts';
-import { stratifiedSplit } from '../src/engine/split.ts';
-import { trainHead } from '../src/engine/trainer.ts';
+import { selectBackend } from '../src/engine/backend.js';
+import { evaluateRetrieval } from '../src/engine/eval.js';
+import { normalizeVector } from '../src/engine/model.js';
+import { stratifiedSplit } from '../src/engine/split.js';
+import { trainHead } from '../src/engine/trainer.js';
 
 await selectBackend();
 const { classIds, vectors } = JSON.parse(readFileSync(process.argv[2] ?? '/tmp/flowers-features.json', 'utf8')) as { classIds: number[]; vectors: number[][] };

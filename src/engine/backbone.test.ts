@@ -33,8 +33,13 @@ function separates(vectors: Float32Array[], classOf: (i: number) => number) {
   for (let i = 0; i < vectors.length; i++) {
     for (let j = i + 1; j < vectors.length; j++) {
       const d = Math.sqrt(squaredDistance(vectors[i], vectors[j]));
-      if (classOf(i) === classOf(j)) (within += d), nWithin++;
-      else (across += d), nAcross++;
+      if (classOf(i) === classOf(j)) {
+        within += d;
+        nWithin++;
+      } else {
+        across += d;
+        nAcross++;
+      }
     }
   }
   return { within: within / nWithin, across: across / nAcross };
