@@ -32,6 +32,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
+  lookalike sample <folder>          draw a small labelled sample library to try the app on
 
 Sub-folders of <folder> are classes; photos directly in it are searchable but not trained on.
 --backbone: ${DEFAULT_SETTINGS.backbone} (built in) or FOLDER[#LAYER][@RANGE] for a TF.js model folder,
@@ -58,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serveCommand(rest);
       case 'bench':
         return await benchCommand(rest);
+      case 'sample':
+        return await sampleCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -269,6 +272,14 @@ async function benchCommand(args: string[]): Promise<number> {
   const root = resolve(new URL('../../..', import.meta.url).pathname);
   const result = spawnSync(process.execPath, ['--import', 'tsx', resolve(root, 'bench/index.ts'), ...args], { stdio: 'inherit', cwd: root });
   return result.status ?? 1;
+}
+
+async function sampleCommand(args: string[]): Promise<number> {
+  const { positionals } = parse(args, {}, 1);
+  const { makeSampleLibrary, SAMPLE_CLASSES } = await import('../engine/sample-library.js');
+  const root = await makeSampleLibrary(resolve(positionals[0]));
+  console.log(`${root}: sample library with classes ${SAMPLE_CLASSES.join(', ')}`);
+  return 0;
 }
 
 function requireLibrary(store: Store, folder: string): number {
