@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../shared/api.js';
@@ -10,6 +11,7 @@ import {
   cacheFeatures,
   ensureBaselineModel,
   findSimilar,
+  indexLibrary,
   librarySummary,
   openLibrary,
   prepareRun,
@@ -22,6 +24,8 @@ import { Store, type RunRow } from './store.js';
 import { thumbnailFile } from './thumbnails.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
+
+const WATCH_SETTLE_MS = 1500;
 
 interface RunningJob {
   state: JobState;
@@ -78,16 +82,54 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     await job.done;
   };
 
-  /** Makes the open library searchable before any training: backbone features and the untrained model. */
-  const indexInBackground = (id: number) =>
+  /**
+   * Makes the open library searchable without waiting for training: backbone features, the
+   * untrained model, and every stored model brought up to date. With `rescan`, the folder is read
+   * again first (photos added, edited, moved or deleted while the app was open).
+   */
+  const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
+      if (rescan) await openLibrary(ctx, store.libraryRoot(id));
       const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
       const features = await cacheFeatures(ctx, id, spec);
-      if (ctx.control?.isStopped) return 'indexing paused for training';
-      const dim = store.features(`${DEFAULT_SETTINGS.backbone}`, store.photos(id, { limit: 1 }).map((p) => p.hash)).values().next().value?.length;
+      if (ctx.control?.isStopped) return 'indexing paused';
+      const anyHash = store.photos(id).map((p) => p.hash);
+      const dim = [...store.features(DEFAULT_SETTINGS.backbone, anyHash.slice(0, 50)).values()][0]?.length;
       if (dim) await ensureBaselineModel(ctx, id, spec, dim);
+      for (const model of store.models(id)) {
+        if (ctx.control?.isStopped) break;
+        await indexLibrary(ctx, id, model.id);
+      }
       return `${features.computed} photos analysed, ${features.cached} already known`;
     });
+
+  /** Folder changes while the app is open are picked up after they settle, when no job is running. */
+  let watcher: FSWatcher | null = null;
+  let settle: NodeJS.Timeout | undefined;
+  let changedWhileBusy = false;
+  const onFolderChange = () => {
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      if (libraryId === null) return;
+      if (job) changedWhileBusy = true;
+      else indexInBackground(libraryId, true);
+    }, WATCH_SETTLE_MS);
+  };
+  const watchFolder = (root: string) => {
+    watcher?.close();
+    try {
+      watcher = watch(root, { recursive: true }, onFolderChange);
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = null; // no recursive watching here: changes are picked up on the next open
+    }
+  };
+  events.on('event', (event: EngineEvent) => {
+    if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
+      changedWhileBusy = false;
+      setImmediate(() => libraryId !== null && !job && indexInBackground(libraryId, true));
+    }
+  });
 
   const handlers: ApiHandlers = {
     async status() {
@@ -106,6 +148,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const opened = await openLibrary({ store, emit }, resolve(root.trim()));
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
+      watchFolder(libraryRoot);
       if (opened.summary.photoCount > 0) indexInBackground(opened.libraryId);
       return opened.summary;
     },
@@ -213,6 +256,8 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
     libraryRoot: () => libraryRoot,
     async close() {
+      clearTimeout(settle);
+      watcher?.close();
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();
