@@ -154,7 +154,13 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const handlePhoto = async (req: IncomingMessage, res: ServerResponse, idText: string, size: string) => {
     if (!/^[0-9]{1,15}$/.test(idText)) throw new HttpError(404, 'no such photo');
     if (!SIZES.has(size)) throw new HttpError(400, 'size is thumb or full');
-    const file = await service.photoFile(Number(idText), size as PhotoSize);
+    let file: string | null;
+    try {
+      file = await service.photoFile(Number(idText), size as PhotoSize);
+    } catch (error) {
+      // An unreadable photo has no thumbnail: that is the photo's problem, not the server's.
+      throw new HttpError(422, `no preview: ${error instanceof Error ? error.message : String(error)}`);
+    }
     if (!file) throw new HttpError(404, 'no such photo');
     // Originals only from the library; thumbnails from the library or the thumbnail cache.
     const roots = size === 'full' ? [service.libraryRoot()] : [service.libraryRoot(), options.cacheDir];
