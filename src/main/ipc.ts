@@ -1,0 +1,66 @@
+import { BrowserWindow, dialog, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
+import { pathToFileURL } from 'node:url';
+import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName, type PhotoSize } from '../shared/api.js';
+import type { EngineService } from '../engine/service-contract.js';
+import { imageContentType, servableFile } from '../bridge/files.js';
+import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL } from '../preload/contract.js';
+
+/** Must run before the app is ready: the photo scheme behaves like https (secure, fetchable, streamed). */
+export function registerPhotoScheme(): void {
+  protocol.registerSchemesAsPrivileged([{ scheme: PHOTO_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }]);
+}
+
+/**
+ * Wires every API call to the engine's handler table, forwards engine events to every window, serves
+ * photos on lookalike-photo:// and answers the folder picker. Calls from anything but our own page
+ * are refused. Returns a function that undoes it all.
+ */
+export function wireIpc(service: EngineService, options: { cacheDir: string; isTrusted: (frameUrl: string) => boolean }): () => void {
+  const guard = (event: IpcMainInvokeEvent) => {
+    const url = event.senderFrame?.url ?? '';
+    if (!options.isTrusted(url)) throw new Error(`refused a call from ${url || 'an unknown frame'}`);
+  };
+
+  for (const name of API_NAMES) {
+    ipcMain.handle(ipcChannel(name), async (event, arg) => {
+      guard(event);
+      const handler = service.handlers[name as ApiName] as (arg: unknown) => Promise<unknown>;
+      return handler(arg);
+    });
+  }
+
+  ipcMain.handle(PICK_FOLDER_CHANNEL, async (event) => {
+    guard(event);
+    const window = BrowserWindow.fromWebContents(event.sender);
+    const options = { title: 'Open a photo library', buttonLabel: 'Open library', properties: ['openDirectory' as const] };
+    const picked = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+    return picked.canceled ? null : (picked.filePaths[0] ?? null);
+  });
+
+  const unsubscribe = service.subscribe((event) => {
+    for (const window of BrowserWindow.getAllWindows()) {
+      if (!window.isDestroyed() && !window.webContents.isDestroyed()) window.webContents.send(EVENT_CHANNEL, event);
+    }
+  });
+
+  protocol.handle(PHOTO_SCHEME, async (request) => {
+    const url = new URL(request.url);
+    const id = url.pathname.replace(/^\/+/, '');
+    const size = url.searchParams.get('size') ?? 'thumb';
+    if (url.hostname !== 'photo' || !/^[0-9]{1,15}$/.test(id) || (size !== 'thumb' && size !== 'full')) return new Response('not found', { status: 404 });
+    const file = await service.photoFile(Number(id), size as PhotoSize).catch(() => null);
+    if (!file) return new Response('not found', { status: 404 });
+    const roots = size === 'full' ? [service.libraryRoot()] : [service.libraryRoot(), options.cacheDir];
+    const real = await servableFile(file, roots);
+    const type = real && imageContentType(real);
+    if (!real || !type) return new Response('forbidden', { status: 403 });
+    const response = await net.fetch(pathToFileURL(real).href, { bypassCustomProtocolHandlers: true });
+    return new Response(response.body, { status: 200, headers: { 'content-type': type, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' } });
+  });
+
+  return () => {
+    unsubscribe();
+    for (const name of API_NAMES) ipcMain.removeHandler(ipcChannel(name));
+    ipcMain.removeHandler(PICK_FOLDER_CHANNEL);
+  };
+}

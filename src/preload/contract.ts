@@ -1,0 +1,20 @@
+import type { Api, EngineEvent, PhotoSize } from '../shared/api.js';
+
+/** What the preload script puts on `window.lookalike`: the API channels, events, photo URLs and the folder picker. */
+export interface PreloadBridge {
+  api: Api;
+  onEvent(listener: (event: EngineEvent) => void): () => void;
+  photoUrl(photoId: number, size: PhotoSize): string;
+  /** The native folder picker; null when the person cancels. */
+  pickFolder(): Promise<string | null>;
+}
+
+/** Electron-only, outside the API: the native folder picker. */
+export const PICK_FOLDER_CHANNEL = 'lookalike:pick-folder';
+
+/** Photos reach the Electron renderer through this scheme, served by src/main from the engine's files. */
+export const PHOTO_SCHEME = 'lookalike-photo';
+
+export function photoUrl(photoId: number, size: PhotoSize): string {
+  return `${PHOTO_SCHEME}://photo/${Math.trunc(Number(photoId))}?size=${size === 'full' ? 'full' : 'thumb'}`;
+}
