@@ -1,0 +1,43 @@
+/** "42 s", "3 min", "1 h 05 min". */
+export function formatEta(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s left`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min left`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min left`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function formatMetric(value: number | null | undefined): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(3);
+}
+
+export function formatDistance(value: number): string {
+  return value < 10 ? value.toFixed(3) : value.toFixed(1);
+}
+
+export function formatLoss(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  return Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3);
+}
+
+export function formatDate(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/** Signed difference, e.g. "+0.124". */
+export function formatDelta(after: number | null | undefined, before: number | null | undefined): string {
+  if (after === null || after === undefined || before === null || before === undefined) return '';
+  const d = after - before;
+  return `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`;
+}
+
+export function fileName(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}

@@ -1,0 +1,289 @@
+import type {
+  AppStatus,
+  EngineEvent,
+  JobState,
+  LibrarySummary,
+  ModelInfo,
+  PhotoItem,
+  RetrievalMetrics,
+  RunInfo,
+  SimilarResult,
+  TrainSettings,
+} from '../../../shared/api';
+import type { AppTransport } from '../transport';
+
+export type View = 'library' | 'train' | 'similar';
+export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
+
+export interface EpochRow {
+  epoch: number;
+  meanLoss: number;
+  validation: RetrievalMetrics;
+}
+
+export interface LossPoint {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+
+/** What "Find similar" was asked about: a photo of the library, or an image from outside it. */
+export type SimilarQuerySource =
+  | { kind: 'photo'; photoId: number; path: string; className: string | null }
+  | { kind: 'file'; name: string; base64: string; previewUrl: string };
+
+export interface Notice {
+  id: number;
+  message: string;
+}
+
+const FINISHED = new Set<JobState['state']>(['done', 'failed', 'stopped']);
+
+/**
+ * The app's state and the calls that change it. Components read it and call its methods; engine
+ * events flow in through `handleEvent` and nowhere else.
+ */
+export class AppState {
+  readonly transport: AppTransport;
+
+  view = $state<View>('library');
+  ready = $state(false);
+  connected = $state(true);
+  status = $state.raw<AppStatus | null>(null);
+  library = $state.raw<LibrarySummary | null>(null);
+  job = $state.raw<JobState | null>(null);
+  progress = $state.raw<ProgressEvent | null>(null);
+  models = $state.raw<ModelInfo[]>([]);
+  runs = $state.raw<RunInfo[]>([]);
+  notices = $state<Notice[]>([]);
+  opening = $state(false);
+  /** The class the library grid shows; undefined: all photos. */
+  classFilter = $state<number | undefined>(undefined);
+  /** The photo context menu, where it was opened. */
+  menu = $state.raw<{ x: number; y: number; photo: PhotoItem } | null>(null);
+  /** The photo shown full size. */
+  viewing = $state.raw<PhotoItem | null>(null);
+
+  /** The run whose loss curve and epochs are shown: the live one, or one picked from the list. */
+  chartRunId = $state<number | null>(null);
+  /** Loss points of the shown run. Not deeply reactive (there can be many); `lossVersion` ticks on change. */
+  losses: LossPoint[] = [];
+  lossVersion = $state(0);
+  epochs = $state.raw<EpochRow[]>([]);
+  baseline = $state.raw<RetrievalMetrics | null>(null);
+
+  similarSource = $state.raw<SimilarQuerySource | null>(null);
+  similarResult = $state.raw<SimilarResult | null>(null);
+  similarLoading = $state(false);
+  similarError = $state<string | null>(null);
+  similarK = $state(30);
+  /** undefined: the engine's default (the newest trained model, else the baseline). */
+  similarModelId = $state<number | undefined>(undefined);
+
+  private nextNoticeId = 1;
+  private similarSerial = 0;
+
+  constructor(transport: AppTransport) {
+    this.transport = transport;
+  }
+
+  get defaults(): TrainSettings | null {
+    return this.status?.defaults ?? null;
+  }
+
+  get training(): boolean {
+    return this.job?.kind === 'train' && !FINISHED.has(this.job.state);
+  }
+
+  /** Subscribes to events and loads what the engine already has. */
+  async start(): Promise<() => void> {
+    const offEvents = this.transport.onEvent((event) => this.handleEvent(event));
+    const offConnection = this.transport.onConnection?.((connected) => {
+      const wasDown = !this.connected;
+      this.connected = connected;
+      // Events may have been missed while the stream was down: catch up.
+      if (connected && wasDown) void this.refresh();
+    });
+    await this.refresh();
+    this.ready = true;
+    return () => {
+      offEvents();
+      offConnection?.();
+    };
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const status = await this.transport.api.status();
+      this.status = status;
+      this.library = status.library;
+      this.job = status.job;
+      await this.refreshRunsAndModels();
+      const liveRun = status.job?.kind === 'train' && !FINISHED.has(status.job.state) ? status.job.runId : null;
+      const shown = liveRun ?? this.chartRunId ?? this.runs[0]?.id ?? null;
+      if (shown !== null) await this.showRun(shown);
+    } catch (error) {
+      this.notify(error);
+    }
+  }
+
+  async refreshRunsAndModels(): Promise<void> {
+    if (!this.library) {
+      this.runs = [];
+      this.models = [];
+      return;
+    }
+    const [runs, models] = await Promise.all([this.transport.api.listRuns(), this.transport.api.listModels()]);
+    this.runs = runs;
+    this.models = models;
+    if (this.similarModelId !== undefined && !models.some((m) => m.id === this.similarModelId)) this.similarModelId = undefined;
+  }
+
+  handleEvent(event: EngineEvent): void {
+    switch (event.type) {
+      case 'job': {
+        if (this.job?.kind !== event.job.kind) this.progress = null;
+        this.job = event.job;
+        if (event.job.kind === 'train' && event.job.runId !== null && event.job.state === 'running') {
+          const runId = event.job.runId;
+          if (this.chartRunId !== runId) this.resetChart(runId);
+          // Once training proper starts, the run has its untrained baseline: show it before the first epoch ends.
+          if (!this.baseline) {
+            void this.refreshRunsAndModels()
+              .then(() => {
+                if (this.chartRunId === runId && !this.baseline) this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
+              })
+              .catch((error: unknown) => this.notify(error));
+          }
+        }
+        if (FINISHED.has(event.job.state)) {
+          this.progress = null;
+          if (event.job.state === 'failed' && event.job.message) this.notify(`${jobLabel(event.job)} failed: ${event.job.message}`);
+          void this.refreshRunsAndModels().catch((error: unknown) => this.notify(error));
+        }
+        break;
+      }
+      case 'progress':
+        this.progress = event;
+        break;
+      case 'loss':
+        if (this.chartRunId === null) this.resetChart(event.runId);
+        if (event.runId === this.chartRunId) {
+          this.losses.push({ step: event.step, epoch: event.epoch, loss: event.loss });
+          this.lossVersion++;
+        }
+        break;
+      case 'epoch':
+        if (event.runId === this.chartRunId) {
+          this.epochs = [...this.epochs.filter((e) => e.epoch !== event.epoch), { epoch: event.epoch, meanLoss: event.meanLoss, validation: event.validation }];
+          this.baseline = event.baseline;
+        }
+        break;
+      case 'problem':
+        if (this.library && !this.library.problems.some((p) => p.path === event.problem.path)) {
+          this.library = { ...this.library, problems: [...this.library.problems, event.problem] };
+        }
+        break;
+      case 'library':
+        this.library = event.library;
+        void this.refreshRunsAndModels().catch((error: unknown) => this.notify(error));
+        break;
+    }
+  }
+
+  private resetChart(runId: number): void {
+    this.chartRunId = runId;
+    this.losses = [];
+    this.lossVersion++;
+    this.epochs = [];
+    this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
+  }
+
+  /** Shows a run's stored loss curve and epochs (a past run, or the live one after a reload). */
+  async showRun(runId: number): Promise<void> {
+    const history = await this.transport.api.runHistory({ runId });
+    this.chartRunId = runId;
+    this.losses = history.losses.slice();
+    this.lossVersion++;
+    this.epochs = history.epochs;
+    this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
+  }
+
+  async openLibrary(root: string): Promise<boolean> {
+    if (this.opening) return false;
+    this.opening = true;
+    try {
+      this.library = await this.transport.api.openLibrary({ root });
+      this.classFilter = undefined;
+      this.chartRunId = null;
+      this.losses = [];
+      this.lossVersion++;
+      this.epochs = [];
+      this.similarSource = null;
+      this.similarResult = null;
+      this.similarModelId = undefined;
+      await this.refreshRunsAndModels();
+      if (this.runs[0]) await this.showRun(this.runs[0].id);
+      return true;
+    } catch (error) {
+      this.notify(error);
+      return false;
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  async findSimilarTo(source: SimilarQuerySource): Promise<void> {
+    if (this.similarSource?.kind === 'file' && this.similarSource !== source) URL.revokeObjectURL(this.similarSource.previewUrl);
+    this.similarSource = source;
+    this.view = 'similar';
+    await this.runSimilar();
+  }
+
+  findSimilarToPhoto(photo: PhotoItem): Promise<void> {
+    return this.findSimilarTo({ kind: 'photo', photoId: photo.id, path: photo.path, className: photo.className });
+  }
+
+  /** Asks again with the current query, k and model; a newer request wins over an older one. */
+  async runSimilar(): Promise<void> {
+    const source = this.similarSource;
+    if (!source) return;
+    const serial = ++this.similarSerial;
+    this.similarLoading = true;
+    this.similarError = null;
+    try {
+      const k = this.similarK;
+      const modelId = this.similarModelId;
+      const result =
+        source.kind === 'photo'
+          ? await this.transport.api.findSimilar({ photoId: source.photoId, k, modelId })
+          : await this.transport.api.findSimilar({ imageBase64: source.base64, fileName: source.name, k, modelId });
+      if (serial === this.similarSerial) this.similarResult = result;
+    } catch (error) {
+      if (serial === this.similarSerial) {
+        this.similarError = messageOf(error);
+        this.similarResult = null;
+      }
+    } finally {
+      if (serial === this.similarSerial) this.similarLoading = false;
+    }
+  }
+
+  notify(error: unknown): void {
+    const message = messageOf(error);
+    if (this.notices.some((n) => n.message === message)) return;
+    this.notices.push({ id: this.nextNoticeId++, message });
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function jobLabel(job: Pick<JobState, 'kind'>): string {
+  return { scan: 'Reading the folder', features: 'Analysing photos', train: 'Training', index: 'Indexing' }[job.kind];
+}

@@ -1,0 +1,38 @@
+import { API_NAMES, type Api, type ApiName } from '../../../shared/api';
+import type { PreloadBridge } from '../../../preload/contract';
+import type { AppTransport } from './types';
+
+declare global {
+  interface Window {
+    lookalike?: PreloadBridge;
+  }
+}
+
+/** Electron's ipcRenderer.invoke wraps errors as "Error invoking remote method 'x': Error: message". */
+function plainMessage(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(message.replace(/^Error invoking remote method '[^']*': (?:[A-Za-z]*Error: )?/, ''));
+}
+
+/** The Electron transport: what the preload script exposed on window.lookalike. */
+export function electronTransport(bridge: PreloadBridge): AppTransport {
+  const api = Object.fromEntries(
+    API_NAMES.map((name: ApiName) => [
+      name,
+      async (arg: unknown) => {
+        try {
+          return await (bridge.api[name] as (arg: unknown) => Promise<unknown>)(arg);
+        } catch (error) {
+          throw plainMessage(error);
+        }
+      },
+    ]),
+  ) as unknown as Api;
+  return {
+    kind: 'electron',
+    api,
+    onEvent: (listener) => bridge.onEvent(listener),
+    photoUrl: (photoId, size) => bridge.photoUrl(photoId, size),
+    pickFolder: () => bridge.pickFolder(),
+  };
+}
