@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { selectBackend } from './backend.js';
+import { downloadModel } from './model-download.js';
+import { userCacheDir } from './paths.js';
 
 /** How a backbone wants its RGB input scaled. */
 export type InputRange = '0,1' | '-1,1' | '0,255';
@@ -11,7 +13,9 @@ export type InputRange = '0,1' | '-1,1' | '0,255';
 export type BackboneSpec =
   | { kind: 'builtin'; id: typeof DEFAULT_BACKBONE_ID }
   /** A TF.js model folder (model.json + weight shards), layers or graph format. */
-  | { kind: 'folder'; path: string; output?: string; inputRange: InputRange; inputSize: number };
+  | { kind: 'folder'; path: string; output?: string; inputRange: InputRange; inputSize: number }
+  /** Downloaded on first use into the cache, checked against its sha256 (see model-download.ts). */
+  | { kind: 'url'; url: string; sha256: string; output?: string; inputRange: InputRange; inputSize: number };
 
 export const DEFAULT_BACKBONE_ID = 'nsfwjs-mobilenetv2-1.4';
 
@@ -31,7 +35,9 @@ const BUILTIN_NODE =
   'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Logits/AvgPool';
 
 export function describeSpec(spec: BackboneSpec): string {
-  return spec.kind === 'builtin' ? spec.id : `folder:${spec.path}${spec.output ? `#${spec.output}` : ''}`;
+  if (spec.kind === 'builtin') return spec.id;
+  const at = spec.output ? `#${spec.output}` : '';
+  return spec.kind === 'folder' ? `folder:${spec.path}${at}` : `url:${spec.url}${at}=sha256:${spec.sha256}`;
 }
 
 export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: DEFAULT_BACKBONE_ID }): Promise<Backbone> {
@@ -47,15 +53,16 @@ export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: D
       inputSize: 224,
     });
   }
-  const artifacts = await readFolderArtifacts(spec.path);
+  const folder = spec.kind === 'folder' ? spec.path : await downloadModel(spec.url, spec.sha256, join(userCacheDir(), 'backbones'));
+  const artifacts = await readFolderArtifacts(folder);
   const common = { key: describeSpec(spec), inputRange: spec.inputRange, inputSize: spec.inputSize };
   if (artifacts.format === 'graph-model') {
-    if (!spec.output) throw new Error(`${spec.path}: a graph model needs the feature node named (--backbone-output)`);
+    if (!spec.output) throw new Error(`${folder}: a graph model needs its feature node named (FOLDER#NODE)`);
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
-    return fromGraph(graph, { ...common, output: spec.output, description: `graph model ${spec.path} at ${spec.output}` });
+    return fromGraph(graph, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
   }
   const layers = await loadLayersModel(tf.io.fromMemory(artifacts));
-  return fromLayers(layers, spec.output, { ...common, description: `layers model ${spec.path}${spec.output ? ` at ${spec.output}` : ''}` });
+  return fromLayers(layers, spec.output, { ...common, description: `layers model ${folder}${spec.output ? ` at ${spec.output}` : ''}` });
 }
 
 interface Wiring {
@@ -191,9 +198,14 @@ function toArtifacts(modelJson: tf.io.ModelJSON, shards: Buffer[]): tf.io.ModelA
  */
 export function parseBackboneSpec(text: string, inputSize = 224): BackboneSpec {
   if (text === DEFAULT_BACKBONE_ID || text === '') return { kind: 'builtin', id: DEFAULT_BACKBONE_ID };
-  const match = /^(?<path>[^#@]+)(?:#(?<output>[^@]+))?(?:@(?<range>.+))?$/.exec(text);
-  if (!match?.groups) throw new Error(`cannot read backbone "${text}" (expected ${DEFAULT_BACKBONE_ID} or FOLDER[#LAYER][@RANGE])`);
+  const match = /^(?<path>[^#@=]+)(?:#(?<output>[^@=]+))?(?:@(?<range>[^=]+))?(?:=sha256:(?<sha256>.*))?$/.exec(text);
+  if (!match?.groups) throw new Error(`cannot read backbone "${text}" (expected ${DEFAULT_BACKBONE_ID}, FOLDER[#LAYER][@RANGE] or URL[#LAYER][@RANGE]=sha256:HEX)`);
   const range = (match.groups.range ?? '0,1') as InputRange;
   if (!['0,1', '-1,1', '0,255'].includes(range)) throw new Error(`backbone input range must be 0,1 or -1,1 or 0,255 (got "${range}")`);
-  return { kind: 'folder', path: match.groups.path, output: match.groups.output, inputRange: range, inputSize };
+  const { path, output, sha256 } = match.groups;
+  if (/^https?:\/\//.test(path)) {
+    if (!sha256) throw new Error(`${path}: a downloaded backbone needs its checksum (URL…=sha256:HEX)`);
+    return { kind: 'url', url: path, sha256, output, inputRange: range, inputSize };
+  }
+  return { kind: 'folder', path, output, inputRange: range, inputSize };
 }

@@ -47,7 +47,8 @@ describe('engine service (the handler table both transports serve)', () => {
     const indexed = nextEvent(jobEnded('index'));
     const summary = await service.handlers.openLibrary({ root });
     expect(summary.classes.map((c) => c.photoCount)).toEqual([6, 6, 6]);
-    expect((await indexed).type === 'job' && (await indexed).job.state).toBe('done');
+    const ended = await indexed;
+    expect(ended.type === 'job' ? ended.job.state : null).toBe('done');
     const page = await service.handlers.listPhotos({ offset: 0, limit: 5 });
     expect(page.total).toBe(18);
     expect(page.items).toHaveLength(5);
