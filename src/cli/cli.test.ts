@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, copyFileSync, readdirSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLOWERS17, makeSampleLibrary, photosOf } from '../engine/testing/sample-library.js';
 
@@ -121,5 +122,44 @@ describe('lookalike CLI', () => {
     after.close();
     expect(counts.length).toBe(2);
     for (const c of counts) expect(c.n).toBe(25);
+  });
+
+  it('resumes after kill -9 during feature caching: nothing computed twice, nothing missing or duplicated', async () => {
+    const bigger = makeSampleLibrary({ classes: ['pansy', 'tigerlily', 'cowslip'], perClass: 16 });
+    const killDb = join(work, 'killed-features.db');
+    try {
+      await new Promise<void>((done, fail) => {
+        const child = spawn(process.execPath, [BIN, 'index', bigger, '--db', killDb, '--workers', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (/Computing backbone features (1[6-9]|[2-3]\d)\/48/.test(stderr)) child.kill('SIGKILL');
+        });
+        child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? done() : fail(new Error(`not killed: ${stderr}`))));
+      });
+      const partial = new BetterSqlite3(killDb, { readonly: true });
+      expect(partial.pragma('integrity_check', { simple: true })).toBe('ok');
+      const cachedBefore = (partial.prepare('SELECT count(*) AS n FROM features').get() as { n: number }).n;
+      partial.close();
+      expect(cachedBefore).toBeGreaterThan(0);
+      expect(cachedBefore).toBeLessThan(48);
+
+      const again = lookalike(['index', bigger, '--db', killDb, '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      const out = again.json() as { features: { computed: number; cached: number } };
+      expect(out.features.cached).toBe(cachedBefore);
+      expect(out.features.computed).toBe(48 - cachedBefore);
+      const after = new BetterSqlite3(killDb, { readonly: true });
+      sqliteVec.load(after);
+      expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
+      const [model] = after.prepare('SELECT id FROM models').all() as Array<{ id: number }>;
+      const stored = (after.prepare('SELECT count(*) AS n, count(DISTINCT photo_id) AS d FROM embeddings WHERE model_id = ?').get(model.id) as { n: number; d: number });
+      const inIndex = (after.prepare(`SELECT count(*) AS n FROM vec_model_${model.id}`).get() as { n: number }).n;
+      after.close();
+      expect(stored).toEqual({ n: 48, d: 48 });
+      expect(inIndex).toBe(48);
+    } finally {
+      rmSync(bigger, { recursive: true, force: true });
+    }
   });
 });
