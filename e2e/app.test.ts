@@ -1,0 +1,130 @@
+import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, _electron, type Browser, type ConsoleMessage } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngineService } from '../src/engine/service.js';
+import type { EngineService } from '../src/engine/service-contract.js';
+import { startBridge, type Bridge } from '../src/bridge/server.js';
+import { journey } from './journey.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const FLOWERS = join(ROOT, '..', 'shared', 'datasets', 'flowers17');
+const CLASSES = ['daisy', 'pansy', 'sunflower'];
+const PER_CLASS = 12;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** The Electron binary when the optional electron package is installed with its binary, else null. */
+function electronBinary(): string | null {
+  try {
+    const path = createRequire(import.meta.url)('electron') as unknown;
+    return typeof path === 'string' && existsSync(path) ? path : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A small labelled library: 3 classes x 12 real photos from flowers17. */
+async function makeLibrary(dir: string): Promise<string> {
+  const library = join(dir, 'library');
+  for (const name of CLASSES) {
+    await mkdir(join(library, name), { recursive: true });
+    const files = (await readdir(join(FLOWERS, name))).filter((f) => f.endsWith('.jpg')).sort().slice(0, PER_CLASS);
+    for (const file of files) await cp(join(FLOWERS, name, file), join(library, name, file));
+  }
+  return library;
+}
+
+/** Builds the renderer from the current sources with the app's own Vite config, into `outDir`. */
+async function buildRenderer(outDir: string): Promise<void> {
+  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
+  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
+  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
+}
+
+const expectedClasses = Object.fromEntries(CLASSES.map((c) => [c, PER_CLASS]));
+
+/** Console errors that mean the page is broken: CSP refusals and uncaught errors. */
+function watchConsole(messages: string[]) {
+  return (message: ConsoleMessage) => {
+    const text = message.text();
+    if (message.type() === 'error' && !/Failed to load resource/.test(text)) messages.push(text);
+  };
+}
+
+describe('the app in a browser, through the bridge', () => {
+  let dir: string;
+  let service: EngineService;
+  let bridge: Bridge;
+  let browser: Browser;
+  let library: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-'));
+    library = await makeLibrary(dir);
+    const rendererDir = join(dir, 'renderer');
+    await buildRenderer(rendererDir);
+    const cacheDir = join(dir, 'cache');
+    service = await createEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
+    bridge = await startBridge({ service, rendererDir, cacheDir });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await bridge?.close();
+    await service?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('opens a library, trains two epochs, and finds similar photos', { timeout: 900_000 }, async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const errors: string[] = [];
+    page.on('console', watchConsole(errors));
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    // The token left the address bar for a cookie.
+    expect(page.url()).toBe(`http://127.0.0.1:${bridge.port}/`);
+    expect(await page.getAttribute('[data-testid=app]', 'data-transport')).toBe('bridge');
+    await journey(page, { openPath: library, classes: expectedClasses, screenshots: true, resizable: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a page opened without the token', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const response = await page.goto(`http://127.0.0.1:${bridge.port}/`);
+    expect(response?.status()).toBe(401);
+    expect(await page.textContent('body')).toMatch(/access token/);
+    await context.close();
+  });
+});
+
+const electron = electronBinary();
+describe.skipIf(!electron)(electron ? 'the app in Electron' : 'the app in Electron (skipped: the electron package or its binary is not installed here)', () => {
+  it('opens a library, trains two epochs, and finds similar photos', { timeout: 900_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-electron-'));
+    const { build } = await import('electron-vite');
+    await build({ root: ROOT, logLevel: 'warn' });
+    const library = await makeLibrary(dir);
+    const app = await _electron.launch({
+      executablePath: electron!,
+      args: [ROOT, ...(process.platform === 'linux' ? ['--no-sandbox'] : [])],
+      env: { ...process.env, LOOKALIKE_HOME: dir, LOOKALIKE_DB: join(dir, 'lookalike.db'), LOOKALIKE_LIBRARY: library },
+    });
+    try {
+      const page = await app.firstWindow();
+      const errors: string[] = [];
+      page.on('console', watchConsole(errors));
+      expect(await page.getAttribute('[data-testid=app]', 'data-transport')).toBe('electron');
+      await journey(page, { classes: expectedClasses, screenshots: false });
+      expect(errors).toEqual([]);
+    } finally {
+      await app.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

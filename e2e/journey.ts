@@ -1,0 +1,146 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+export const SCREENSHOTS = join(import.meta.dirname, '..', 'docs', 'screenshots');
+
+export interface JourneyOptions {
+  /** Open the library by typing its path (the bridge); absent: it is open already (Electron, LOOKALIKE_LIBRARY). */
+  openPath?: string;
+  classes: Record<string, number>;
+  /** The test may resize the viewport (a browser page; not an Electron window). */
+  resizable?: boolean;
+  /** Save the three views to docs/screenshots. */
+  screenshots: boolean;
+}
+
+/** Waits until every thumbnail on screen has loaded (or failed), so a screenshot shows photos. */
+async function thumbnailsSettled(page: Page): Promise<void> {
+  await page.waitForFunction(() => {
+    const images = [...document.querySelectorAll<HTMLImageElement>('[data-testid=photo-tile] img, [data-testid=similar-result] img')];
+    return images.length > 0 && images.every((img) => img.complete);
+  });
+  await animationsDone(page);
+}
+
+/** Fades and bar transitions finished: a screenshot shows the settled page. */
+async function animationsDone(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
+}
+
+async function shot(page: Page, options: JourneyOptions, name: string): Promise<void> {
+  if (!options.screenshots) return;
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+/**
+ * What a person does on first use: open the library, see the classes and photos, train two short
+ * epochs while the loss falls, then right-click a photo and find similar ones.
+ */
+export async function journey(page: Page, options: JourneyOptions): Promise<void> {
+  await page.waitForSelector('[data-testid=app][data-ready=true]');
+  const expectedTotal = Object.values(options.classes).reduce((a, b) => a + b, 0);
+
+  // Library: open the folder, see each class with its count, and thumbnails.
+  if (options.openPath) {
+    await expect.poll(() => page.locator('[data-testid=library-empty]').count()).toBe(1);
+    await page.fill('[data-testid=library-path]', options.openPath);
+    await page.click('[data-testid=open-button]');
+  }
+  await page.waitForSelector('[data-testid=class-row]');
+  const counts = await page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
+  expect(counts).toEqual(options.classes);
+  await expect.poll(() => page.getAttribute('[data-testid=photo-grid]', 'data-total')).toBe(String(expectedTotal));
+  await page.waitForSelector('[data-testid=photo-tile] img');
+  await thumbnailsSettled(page);
+  const shown = await page.$$eval('[data-testid=photo-tile] img', (imgs) => (imgs as HTMLImageElement[]).filter((img) => img.naturalWidth > 0).length);
+  expect(shown).toBeGreaterThan(0);
+  // A narrower window re-flows the grid: photos already loaded stay visible.
+  if (options.resizable) {
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: size.width - 300, height: size.height });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=photo-tile]').length > 0);
+    await thumbnailsSettled(page);
+    await page.setViewportSize(size);
+    await thumbnailsSettled(page);
+  }
+  const hidden = await page.$$eval('[data-testid=photo-tile] img', (imgs) => (imgs as HTMLImageElement[]).filter((img) => img.naturalWidth > 0 && getComputedStyle(img).opacity !== '1').length);
+  expect(hidden).toBe(0);
+  // Filtering by class shows only that class.
+  const firstClass = Object.keys(options.classes)[0];
+  await page.click(`[data-testid=class-row][data-class-name=${firstClass}]`);
+  await expect.poll(() => page.getAttribute('[data-testid=photo-grid]', 'data-total')).toBe(String(options.classes[firstClass]));
+  const filtered = await page.$$eval('[data-testid=photo-tile]', (tiles) => [...new Set(tiles.map((t) => t.getAttribute('data-class-name')))]);
+  expect(filtered).toEqual([firstClass]);
+  await page.click('[data-testid=class-all]');
+  await expect.poll(() => page.getAttribute('[data-testid=photo-grid]', 'data-total')).toBe(String(expectedTotal));
+  await thumbnailsSettled(page);
+  await page.mouse.move(0, 0);
+  await shot(page, options, 'library');
+
+  // Train: a bad gap is refused before anything starts; two short epochs draw the loss and the metrics.
+  await page.click('[data-testid=tab-train]');
+  await page.fill('[data-testid=setting-gap]', '0');
+  await page.waitForSelector('[data-testid=setting-error-gap]');
+  expect(await page.isDisabled('[data-testid=train-start]')).toBe(true);
+  await page.fill('[data-testid=setting-gap]', '1');
+  await page.fill('[data-testid=setting-epochs]', '2');
+  await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
+  await page.fill('[data-testid=setting-batchSize]', '16');
+  await expect.poll(() => page.isEnabled('[data-testid=train-start]')).toBe(true);
+  await page.click('[data-testid=train-start]');
+  await page.waitForSelector('[data-testid=loss-chart]:not([data-points="0"])', { timeout: 300_000 });
+  await page.waitForSelector('[data-testid=epoch-row][data-epoch="2"]', { timeout: 300_000 });
+  await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 120_000 });
+  const points = Number(await page.getAttribute('[data-testid=loss-chart]', 'data-points'));
+  expect(points).toBeGreaterThanOrEqual(2);
+  // uPlot drew the curve on its canvas.
+  expect(await page.locator('[data-testid=loss-chart] canvas').count()).toBe(1);
+  expect(await page.locator('[data-testid=epoch-row]').count()).toBe(2);
+  await page.waitForSelector('[data-testid=baseline-row]');
+  const metrics = await page.$$eval('[data-testid=epoch-row] td', (cells) => cells.map((c) => c.textContent?.trim() ?? ''));
+  expect(metrics.some((text) => /^\d\.\d{3}/.test(text))).toBe(true);
+  await page.waitForSelector('[data-testid=run-row]');
+  await animationsDone(page);
+  await shot(page, options, 'train');
+
+  // Find similar: right-click a photo, choose "Find similar", see ranked neighbours nearest first.
+  await page.click('[data-testid=tab-library]');
+  const tile = page.locator('[data-testid=photo-tile]').nth(3);
+  const queryClass = await tile.getAttribute('data-class-name');
+  const queryId = await tile.getAttribute('data-photo-id');
+  await tile.click({ button: 'right' });
+  await page.waitForSelector('[data-testid=photo-menu]');
+  await page.click('[data-testid=menu-find-similar]');
+  await page.waitForSelector('[data-testid=similar-result]');
+  expect(await page.getAttribute('[data-testid=tab-similar]', 'aria-current')).toBe('page');
+  expect(await page.textContent('[data-testid=similar-query]')).toContain(queryClass);
+  const results = await page.$$eval('[data-testid=similar-result]', (tiles) =>
+    tiles.map((t) => ({ rank: Number(t.getAttribute('data-rank')), distance: Number(t.getAttribute('data-distance')), id: t.getAttribute('data-photo-id'), same: t.getAttribute('data-same-class') })),
+  );
+  expect(results.length).toBe(Math.min(30, expectedTotal));
+  expect(results.map((r) => r.rank)).toEqual(results.map((_, i) => i + 1));
+  for (let i = 1; i < results.length; i++) expect(results[i].distance).toBeGreaterThanOrEqual(results[i - 1].distance);
+  expect(results.every((r) => Number.isFinite(r.distance) && r.distance >= 0)).toBe(true);
+  // The distances are shown, and photos of the query's class are marked.
+  const shownDistance = await page.textContent('[data-testid=similar-result] [data-testid=similar-distance]');
+  expect(shownDistance?.trim()).toMatch(/^\d+\.\d+$/);
+  const marked = results.filter((r) => r.id !== queryId && r.same === 'true').length;
+  expect(marked).toBeGreaterThan(0);
+  // After training on so few photos, most of the nearest neighbours share the query's class.
+  const nearest = results.filter((r) => r.id !== queryId).slice(0, 5);
+  expect(nearest.filter((r) => r.same === 'true').length).toBeGreaterThanOrEqual(3);
+
+  // k changes the number of results.
+  await page.fill('[data-testid=similar-k]', '8');
+  await page.press('[data-testid=similar-k]', 'Enter');
+  await expect.poll(() => page.locator('[data-testid=similar-result]').count()).toBe(8);
+  await page.fill('[data-testid=similar-k]', '18');
+  await page.press('[data-testid=similar-k]', 'Enter');
+  await expect.poll(() => page.locator('[data-testid=similar-result]').count()).toBe(18);
+  await thumbnailsSettled(page);
+  await page.mouse.move(0, 0);
+  await shot(page, options, 'similar');
+}
