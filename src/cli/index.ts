@@ -27,7 +27,8 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike scan <folder> [--db F] [--json]
   lookalike index <folder> [--db F] [--backbone B] [--json]
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
-                  [--validation F] [--triplets N] [--backbone B] [--workers N] [-k N] [--json]
+                  [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks]
+                  [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
   lookalike serve [<folder>] [--db F] [--port N]
@@ -35,8 +36,9 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike sample <folder>          draw a small labelled sample library to try the app on
 
 Sub-folders of <folder> are classes; photos directly in it are searchable but not trained on.
---backbone: ${DEFAULT_SETTINGS.backbone} (built in) or FOLDER[#LAYER][@RANGE] for a TF.js model folder,
-            e.g. models/mobilenetv2-0.35#out_relu@-1,1
+--backbone: ${DEFAULT_SETTINGS.backbone} (built in), FOLDER[#LAYER][@RANGE] for a TF.js model folder,
+            e.g. models/mobilenetv2-0.35#out_relu@-1,1, or URL[#LAYER][@RANGE]=sha256:HEX to download
+            one on first use (cached, checked against the checksum)
 Database: --db, else ${defaultDbPath()}`;
 
 const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
@@ -152,6 +154,7 @@ async function trainCommand(args: string[]): Promise<number> {
       validation: { type: 'string' },
       triplets: { type: 'string' },
       backbone: { type: 'string' },
+      'fine-tune': { type: 'string' },
       workers: { type: 'string' },
       k: { type: 'string', short: 'k' },
     },
@@ -167,6 +170,7 @@ async function trainCommand(args: string[]): Promise<number> {
     validationFraction: numberOption(values.validation, 'validation'),
     tripletsPerEpoch: intOption(values.triplets, 'triplets'),
     backbone: values.backbone,
+    fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const { resolveSettings } = await import('../engine/settings.js');

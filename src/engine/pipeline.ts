@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, TrainSettings } from '../shared/api.js';
+import { selectBackend } from './backend.js';
 import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from './backbone.js';
 import { JobControl } from './control.js';
 import { evaluateRetrieval, type LabelledVectors } from './eval.js';
@@ -153,6 +154,15 @@ export async function trainModel(
   const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
   if (usable.length < 2) {
     throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
+  }
+  if (settings.fineTune === 'last-blocks') {
+    const backend = await selectBackend();
+    // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
+    throw new Error(
+      backend.gpu
+        ? 'fine-tuning the last backbone blocks is not available yet; train the head (--fine-tune head)'
+        : `fine-tuning backbone blocks needs a GPU backend (tfjs-node-gpu); this machine runs ${backend.name}, so only the head is trained (--fine-tune head)`,
+    );
   }
   const spec = parseBackboneSpec(settings.backbone);
   const backboneKey = describeSpec(spec);
