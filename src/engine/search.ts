@@ -35,7 +35,7 @@ export function openVectorIndex(db: Database, table: string, dim: number): Vecto
   const insert = db.prepare(`INSERT INTO ${table}(rowid, embedding) VALUES (?, ?)`);
   const remove = db.prepare(`DELETE FROM ${table} WHERE rowid = ?`);
   const count = db.prepare(`SELECT count(*) AS n FROM ${table}`);
-  const knn = db.prepare(`SELECT rowid AS id, distance FROM ${table} WHERE embedding MATCH ? AND k = ? ORDER BY distance, rowid`);
+  const knn = db.prepare(`SELECT rowid AS id, distance FROM ${table} WHERE embedding MATCH ? AND k = ? ORDER BY distance`);
   const upsertMany = db.transaction((items: Array<{ id: number; vector: Float32Array }>) => {
     for (const { id, vector } of items) {
       if (vector.length !== dim) throw new Error(`vector for ${id} has ${vector.length} values, the index holds ${dim}`);
@@ -56,7 +56,7 @@ export function openVectorIndex(db: Database, table: string, dim: number): Vecto
       if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive whole number (got ${k})`);
       if (query.length !== dim) throw new Error(`query has ${query.length} values, the index holds ${dim}`);
       const rows = knn.all(Buffer.from(query.buffer, query.byteOffset, query.byteLength), k) as Array<{ id: number | bigint; distance: number }>;
-      return rows.map((row) => ({ id: Number(row.id), distance: row.distance }));
+      return rows.map((row) => ({ id: Number(row.id), distance: row.distance })).sort((a, b) => a.distance - b.distance || a.id - b.id);
     },
     drop: () => db.exec(`DROP TABLE IF EXISTS ${table}`),
   };
