@@ -22,6 +22,7 @@ export function formatDistance(value: number): string {
 
 export function formatLoss(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  if (value === 0) return '0';
   return Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3);
 }
 

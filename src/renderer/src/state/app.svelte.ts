@@ -167,6 +167,8 @@ export class AppState {
         this.progress = event;
         break;
       case 'loss':
+        // Steps are running: whatever preparation reported before is over.
+        if (this.progress && this.progress.kind !== 'train') this.progress = null;
         if (this.chartRunId === null) this.resetChart(event.runId);
         if (event.runId === this.chartRunId) {
           this.losses.push({ step: event.step, epoch: event.epoch, loss: event.loss });
