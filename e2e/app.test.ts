@@ -29,7 +29,7 @@ function electronBinary(): string | null {
 
 /** A small labelled library: 3 classes x 12 real photos from flowers17. */
 async function makeLibrary(dir: string): Promise<string> {
-  const library = join(dir, 'library');
+  const library = join(dir, 'flowers');
   for (const name of CLASSES) {
     await mkdir(join(library, name), { recursive: true });
     const files = (await readdir(join(FLOWERS, name))).filter((f) => f.endsWith('.jpg')).sort().slice(0, PER_CLASS);

@@ -140,6 +140,7 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
   await page.fill('[data-testid=similar-k]', '18');
   await page.press('[data-testid=similar-k]', 'Enter');
   await expect.poll(() => page.locator('[data-testid=similar-result]').count()).toBe(18);
+  await page.locator('[data-testid=similar-k]').blur();
   await thumbnailsSettled(page);
   await page.mouse.move(0, 0);
   await shot(page, options, 'similar');
