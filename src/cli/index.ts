@@ -211,7 +211,7 @@ async function evalCommand(args: string[]): Promise<number> {
     const libraryId = requireLibrary(store, positionals[0]);
     const modelId = intOption(values.model, 'model') ?? defaultModel(store, libraryId)?.id;
     if (modelId === undefined) throw new Error('no model stored for this library: run `lookalike train` first');
-    const { baseline, trained, model } = evaluateModel(store, libraryId, modelId, k);
+    const { baseline, trained, model } = await evaluateModel(store, libraryId, modelId, k);
     const result = { model: model.id, ...evalObject(baseline, trained) };
     output(values.json, result, formatEval(result));
     return 0;

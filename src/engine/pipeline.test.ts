@@ -51,7 +51,7 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
     // Every photo that decodes (24 labelled + 1 unlabelled) is indexed under both models.
     for (const model of store.models(libraryId)) expect(store.embeddingCount(model.id)).toBe(25);
     expect(store.run(result.runId)).toMatchObject({ status: 'done', epochsDone: 2, modelId: result.modelId });
-    const again = evaluateModel(store, libraryId, result.modelId, 5);
+    const again = await evaluateModel(store, libraryId, result.modelId, 5);
     expect(again.trained?.precision_at_k).toBeCloseTo(result.trained.precision_at_k, 6);
     expect(again.baseline.precision_at_k).toBeCloseTo(result.baseline.precision_at_k, 6);
   });

@@ -149,6 +149,7 @@ export async function trainModel(
 ): Promise<TrainResult> {
   const started = Date.now();
   const settings = resolveSettings(partial);
+  await selectBackend();
   const k = checkK(options.k ?? DEFAULT_K);
   const { store } = ctx;
   const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
@@ -288,6 +289,7 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
 /** Backbone features to the model's embedding: normalisation, then the trained head if any. */
 async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: Float32Array[]) => Float32Array[]> {
   if (model.kind === 'baseline') return (features) => features.map(normalizeVector);
+  await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
   const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(weights));
@@ -307,12 +309,18 @@ export function defaultModel(store: Store, libraryId: number): ModelRow | null {
 }
 
 /** Re-measures a stored model the way training did: validation photos query the training photos. */
-export function evaluateModel(store: Store, libraryId: number, modelId: number, k = DEFAULT_K): { baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow } {
+export async function evaluateModel(
+  store: Store,
+  libraryId: number,
+  modelId: number,
+  k = DEFAULT_K,
+): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
   const model = requireModel(store, modelId);
   const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
   const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
+  await selectBackend();
   const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
   try {
     const trained = evaluateRetrieval(
