@@ -22,6 +22,8 @@ export interface EngineServiceOptions {
   dbPath?: string;
   /** Where thumbnails and other caches go; default: the user's cache directory. */
   cacheDir?: string;
-  /** A library to open at start. */
+  /** A library to open at start; by default the one used last (when its folder still exists). */
   libraryRoot?: string;
+  /** Set false to start with no library open even if one was used before. */
+  reopenLast?: boolean;
 }

@@ -98,4 +98,14 @@ describe('engine service (the handler table both transports serve)', () => {
     const models = await service.handlers.listModels();
     expect(models.every((m) => m.indexedCount === 19)).toBe(true);
   });
+
+  it('reopens the library used last when the app starts again', async () => {
+    const again = await createEngineService({ dbPath: join(work, 'l.db'), cacheDir: join(work, 'cache') });
+    try {
+      expect((await again.handlers.status()).library?.root).toBe(service.libraryRoot());
+      expect((await again.handlers.listRuns()).length).toBe(1);
+    } finally {
+      await again.close();
+    }
+  });
 });

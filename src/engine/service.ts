@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../shared/api.js';
@@ -264,7 +264,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
   };
 
-  if (options.libraryRoot) await handlers.openLibrary({ root: options.libraryRoot });
+  const reopen = options.libraryRoot ?? (options.reopenLast === false ? null : store.recentLibraryRoot());
+  if (reopen && existsSync(reopen)) {
+    await handlers.openLibrary({ root: reopen }).catch((error: Error) => emit({ type: 'problem', problem: { path: reopen, reason: error.message } }));
+  }
   return service;
 }
 

@@ -160,6 +160,12 @@ export class Store {
     return row.root;
   }
 
+  /** The library scanned last: the app reopens it at start. */
+  recentLibraryRoot(): string | null {
+    const row = this.db.prepare('SELECT root FROM libraries ORDER BY scanned_at DESC, id DESC LIMIT 1').get() as { root: string } | undefined;
+    return row?.root ?? null;
+  }
+
   findLibrary(root: string): number | null {
     const row = this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number } | undefined;
     return row?.id ?? null;
