@@ -187,8 +187,7 @@ export class AppState {
         }
         break;
       case 'library':
-        this.library = event.library;
-        void this.refreshRunsAndModels().catch((error: unknown) => this.notify(error));
+        void this.adoptLibrary(event.library).catch((error: unknown) => this.notify(error));
         break;
     }
   }
@@ -215,17 +214,7 @@ export class AppState {
     if (this.opening) return false;
     this.opening = true;
     try {
-      this.library = await this.transport.api.openLibrary({ root });
-      this.classFilter = undefined;
-      this.chartRunId = null;
-      this.losses = [];
-      this.lossVersion++;
-      this.epochs = [];
-      this.similarSource = null;
-      this.similarResult = null;
-      this.similarModelId = undefined;
-      await this.refreshRunsAndModels();
-      if (this.runs[0]) await this.showRun(this.runs[0].id);
+      await this.adoptLibrary(await this.transport.api.openLibrary({ root }));
       return true;
     } catch (error) {
       this.notify(error);
@@ -233,6 +222,29 @@ export class AppState {
     } finally {
       this.opening = false;
     }
+  }
+
+  /**
+   * A library summary from a call or an event (the menu's Open, a re-scan after the folder changed).
+   * Another library starts the views over; the same one only updates counts and lists.
+   */
+  private async adoptLibrary(summary: LibrarySummary): Promise<void> {
+    const another = this.library?.libraryId !== summary.libraryId;
+    this.library = summary;
+    if (another) {
+      this.classFilter = undefined;
+      this.chartRunId = null;
+      this.losses = [];
+      this.lossVersion++;
+      this.epochs = [];
+      this.baseline = null;
+      this.similarSource = null;
+      this.similarResult = null;
+      this.similarError = null;
+      this.similarModelId = undefined;
+    }
+    await this.refreshRunsAndModels();
+    if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);
   }
 
   async findSimilarTo(source: SimilarQuerySource): Promise<void> {
