@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
 
-export const SCREENSHOTS = join(import.meta.dirname, '..', 'docs', 'screenshots');
+/** Every run saves the three views under test-results/; LOOKALIKE_UPDATE_SCREENSHOTS=1 refreshes the README's copies. */
+export const SCREENSHOTS = process.env.LOOKALIKE_UPDATE_SCREENSHOTS
+  ? join(import.meta.dirname, '..', 'docs', 'screenshots')
+  : join(import.meta.dirname, '..', 'test-results', 'screenshots');
 
 export interface JourneyOptions {
   /** Open the library by typing its path (the bridge); absent: it is open already (Electron, LOOKALIKE_LIBRARY). */
@@ -11,7 +14,7 @@ export interface JourneyOptions {
   classes: Record<string, number>;
   /** The test may resize the viewport (a browser page; not an Electron window). */
   resizable?: boolean;
-  /** Save the three views to docs/screenshots. */
+  /** Save the three views (see SCREENSHOTS). */
   screenshots: boolean;
 }
 

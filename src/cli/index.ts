@@ -262,7 +262,6 @@ async function serveCommand(args: string[]): Promise<number> {
     port: intOption(parsed.values.port, 'port'),
     libraryRoot: parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined,
   });
-  console.log(`Lookalike is running: open ${server.url}`);
   await new Promise<void>((resolveStop) => {
     const stop = () => void server.close().then(resolveStop);
     process.once('SIGINT', stop);
