@@ -190,11 +190,8 @@ export async function trainModel(
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        if (step.step % 10 === 0 || step.step === totalSteps) {
-          const done = step.step - firstStep;
-          const etaSeconds = ((Date.now() - trainStarted) / 1000 / done) * (totalSteps - step.step);
-          ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
-        }
+        const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
+        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
       },
       onEpoch: (epoch) => {
         store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());

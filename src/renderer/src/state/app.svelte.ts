@@ -180,6 +180,8 @@ export class AppState {
           this.epochs = [...this.epochs.filter((e) => e.epoch !== event.epoch), { epoch: event.epoch, meanLoss: event.meanLoss, validation: event.validation }];
           this.baseline = event.baseline;
         }
+        // The runs list shows epochs done and the last loss: keep it current as epochs finish.
+        void this.refreshRunsAndModels().catch((error: unknown) => this.notify(error));
         break;
       case 'problem':
         if (this.library && !this.library.problems.some((p) => p.path === event.problem.path)) {
