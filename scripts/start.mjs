@@ -27,7 +27,20 @@ const electronBinary = (() => {
   }
 })();
 
+/**
+ * Native modules are built for Node (tests, CLI). Electron has its own ABI: where better-sqlite3 does
+ * not load inside Electron, rebuild it for Electron (this fetches Electron's headers, so it needs the
+ * internet); `npm rebuild better-sqlite3` switches back for Node.
+ */
+function ensureNativeModulesForElectron(binary) {
+  const probe = spawnSync(binary, ['-e', "require('better-sqlite3')(':memory:').close()"], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  if (probe.status === 0) return;
+  console.log('Rebuilding better-sqlite3 for Electron (run `npm rebuild better-sqlite3` before `npm test` afterwards)…');
+  run('npx', ['--yes', '@electron/rebuild', '--only', 'better-sqlite3']);
+}
+
 if (electronBinary && !process.env.LOOKALIKE_BROWSER) {
+  ensureNativeModulesForElectron(electronBinary);
   console.log(`Opening Lookalike on ${library}`);
   spawn(electronBinary, ['.'], { stdio: 'inherit', env: { ...process.env, LOOKALIKE_LIBRARY: library } }).on('exit', (code) => process.exit(code ?? 0));
 } else {
