@@ -7,6 +7,9 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // The JSON report lets CI print a plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
     maxWorkers: 2,
     env: { LOOKALIKE_BACKEND: process.env.LOOKALIKE_BACKEND ?? '' },
   },
