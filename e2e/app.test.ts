@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, _electron, type Browser, type ConsoleMessage } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngineService } from '../src/engine/service.js';
+import { createThreadedEngineService } from '../src/engine/service-thread.js';
 import type { EngineService } from '../src/engine/service-contract.js';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
 import { journey } from './journey.js';
@@ -68,7 +68,7 @@ describe('the app in a browser, through the bridge', () => {
     const rendererDir = join(dir, 'renderer');
     await buildRenderer(rendererDir);
     const cacheDir = join(dir, 'cache');
-    service = await createEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
+    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
     bridge = await startBridge({ service, rendererDir, cacheDir });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEngineService } from '../engine/service.js';
+import { createThreadedEngineService } from '../engine/service-thread.js';
 import { userCacheDir } from '../engine/paths.js';
 import { startBridge } from './server.js';
 
@@ -39,7 +39,7 @@ export async function serve(options: ServeOptions = {}): Promise<Serving> {
     throw new Error(`the app is not built (no ${rendererDir ?? 'out/renderer'}/index.html); run \`npm run build\` first`);
   }
   const cacheDir = options.cacheDir ?? userCacheDir();
-  const service = await createEngineService({ dbPath: options.dbPath, cacheDir, libraryRoot: options.libraryRoot });
+  const service = await createThreadedEngineService({ dbPath: options.dbPath, cacheDir, libraryRoot: options.libraryRoot });
   let bridge;
   try {
     bridge = await startBridge({ service, port: options.port, rendererDir, cacheDir });

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { EngineService } from '../engine/service-contract.js';
 import { registerPhotoScheme, wireIpc } from './ipc.js';
 
-type EngineModule = typeof import('../engine/service.js');
+type EngineModule = typeof import('../engine/service-thread.js');
 type PathsModule = typeof import('../engine/paths.js');
 
 // The engine runs from its Node build (out/node), not bundled: its feature workers are separate files.
@@ -138,10 +138,11 @@ void app.whenReady().then(async () => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
 
-  const [{ createEngineService }, { userCacheDir }] = (await Promise.all([import(/* @vite-ignore */ engineUrl('service.js')), import(/* @vite-ignore */ engineUrl('paths.js'))])) as [EngineModule, PathsModule];
+  const [{ createThreadedEngineService }, { userCacheDir }] = (await Promise.all([import(/* @vite-ignore */ engineUrl('service-thread.js')), import(/* @vite-ignore */ engineUrl('paths.js'))])) as [EngineModule, PathsModule];
   const cacheDir = userCacheDir();
   try {
-    service = await createEngineService({ cacheDir, dbPath: process.env.LOOKALIKE_DB || undefined, libraryRoot: process.env.LOOKALIKE_LIBRARY || undefined });
+    // The engine runs on its own thread: training and indexing never hold up the window's process.
+    service = await createThreadedEngineService({ cacheDir, dbPath: process.env.LOOKALIKE_DB || undefined, libraryRoot: process.env.LOOKALIKE_LIBRARY || undefined });
   } catch (error) {
     dialog.showErrorBox('Lookalike could not start', (error as Error).message);
     app.quit();
