@@ -17,7 +17,7 @@ try {
   const { libraryId, summary } = await openLibrary({ store }, root);
   const spec = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
   const features = await cacheFeatures({ store }, libraryId, spec, workers);
-  const modelId = await ensureBaselineModel({ store }, libraryId, spec, 1792);
+  const modelId = await ensureBaselineModel({ store }, libraryId, spec);
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(
     JSON.stringify({

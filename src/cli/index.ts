@@ -3,7 +3,7 @@ import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/backend.js';
-import { describeSpec, parseBackboneSpec } from '../engine/backbone.js';
+import { parseBackboneSpec } from '../engine/backbone.js';
 import { defaultDbPath } from '../engine/paths.js';
 import {
   cacheFeatures,
@@ -129,12 +129,14 @@ async function indexCommand(args: string[]): Promise<number> {
     const { libraryId } = await openLibrary(ctx, positionals[0]);
     const spec = parseBackboneSpec(values.backbone ?? DEFAULT_SETTINGS.backbone);
     const features = await cacheFeatures(ctx, libraryId, spec, intOption(values.workers, 'workers'));
-    const dim = store.features(describeSpec(spec), store.photos(libraryId, { limit: 1 }).map((p) => p.hash)).values().next().value?.length ?? 0;
-    const baselineId = await ensureBaselineModel(ctx, libraryId, spec, dim);
-    const indexed = [{ modelId: baselineId, ...(await indexLibrary(ctx, libraryId, baselineId)) }];
-    const trained = defaultModel(store, libraryId);
-    if (trained && trained.id !== baselineId) indexed.push({ modelId: trained.id, ...(await indexLibrary(ctx, libraryId, trained.id)) });
-    output(values.json, { features: { computed: features.computed, cached: features.cached, failed: features.failed }, indexed }, indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos embedded`).join('\n'));
+    const baselineId = await ensureBaselineModel(ctx, libraryId, spec);
+    const modelIds = [baselineId, ...store.models(libraryId).filter((m) => m.id !== baselineId).map((m) => m.id)];
+    const indexed = [];
+    for (const modelId of modelIds) {
+      const { missingFeatures } = await indexLibrary(ctx, libraryId, modelId);
+      indexed.push({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures });
+    }
+    output(values.json, { features: { computed: features.computed, cached: features.cached, failed: features.failed }, indexed }, indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`).join('\n'));
     return 0;
   } finally {
     store.close();

@@ -171,12 +171,19 @@ export async function trainModel(
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const sets = labelledFeatures(store, libraryId, backboneKey, settings.validationFraction, settings.seed);
   const baseline = evaluateBaseline(sets, k);
-  await ensureBaselineModel(ctx, libraryId, spec, sets.train.vectors[0]?.length ?? 0, baseline);
+  await ensureBaselineModel(ctx, libraryId, spec, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
-  ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: checkpoint ? `resuming after epoch ${checkpoint.epoch}` : null } });
+  const notes = [
+    ...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []),
+    ...store
+      .classes(libraryId)
+      .filter((c) => c.photoCount < 2)
+      .map((c) => `class "${c.name}" has ${c.photoCount} photo${c.photoCount === 1 ? '' : 's'}: it cannot give a query and a positive${c.photoCount ? ', so it serves only as a negative' : ''}`),
+  ];
+  ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
   const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
@@ -249,11 +256,13 @@ export function prepareRun(store: Store, libraryId: number, settings: TrainSetti
 }
 
 /** The untrained model: the backbone's own (L2-normalised) features, for comparison and search before training. */
-export async function ensureBaselineModel(ctx: JobContext, libraryId: number, spec: BackboneSpec, dim: number, metrics?: RetrievalMetrics): Promise<number> {
+export async function ensureBaselineModel(ctx: JobContext, libraryId: number, spec: BackboneSpec, metrics?: RetrievalMetrics): Promise<number> {
   const { store } = ctx;
   const key = describeSpec(spec);
   let model = store.models(libraryId).find((m) => m.kind === 'baseline' && m.backbone === key);
   if (!model) {
+    const dim = store.featureDim(key);
+    if (dim === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
     const id = store.createModel({ libraryId, name: `Untrained ${key}`, kind: 'baseline', backbone: key, backboneDim: dim, dim, config: { backboneSpec: spec }, runId: null });
     model = store.model(id)!;
   }

@@ -93,9 +93,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
       const features = await cacheFeatures(ctx, id, spec);
       if (ctx.control?.isStopped) return 'indexing paused';
-      const anyHash = store.photos(id).map((p) => p.hash);
-      const dim = [...store.features(DEFAULT_SETTINGS.backbone, anyHash.slice(0, 50)).values()][0]?.length;
-      if (dim) await ensureBaselineModel(ctx, id, spec, dim);
+      if (store.featureDim(DEFAULT_SETTINGS.backbone) !== null) await ensureBaselineModel(ctx, id, spec);
       for (const model of store.models(id)) {
         if (ctx.control?.isStopped) break;
         await indexLibrary(ctx, id, model.id);

@@ -322,6 +322,12 @@ export class Store {
     })();
   }
 
+  /** Length of the feature vectors cached for a backbone, or null before any. */
+  featureDim(backbone: string): number | null {
+    const row = this.db.prepare('SELECT length(vector) / 4 AS dim FROM features WHERE backbone = ? LIMIT 1').get(backbone) as { dim: number } | undefined;
+    return row?.dim ?? null;
+  }
+
   /** Content the backbone could not read: not retried until the file changes (its hash with it). */
   putFeatureFailure(backbone: string, hash: string, reason: string): void {
     this.db.prepare('INSERT OR REPLACE INTO feature_failures(backbone, hash, reason) VALUES (?, ?, ?)').run(backbone, hash, reason);
@@ -334,6 +340,7 @@ export class Store {
   // ---- models and their embeddings ---------------------------------------------------------------
 
   createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics'> & { weights?: Buffer }): number {
+    if (!(Number.isInteger(model.dim) && model.dim > 0)) throw new StoreError(`a model needs a positive embedding size (got ${model.dim})`);
     const info = this.db
       .prepare(
         `INSERT INTO models(library_id, name, kind, backbone, backbone_dim, dim, config, run_id, weights)
