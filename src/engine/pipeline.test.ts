@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../shared/api.js';
 import { JobControl } from './control.js';
-import { findSimilar, indexLibrary, openLibrary, trainModel, evaluateModel } from './pipeline.js';
+import { parseBackboneSpec } from './backbone.js';
+import { cacheFeatures, ensureBaselineModel, findSimilar, indexLibrary, openLibrary, trainModel, evaluateModel } from './pipeline.js';
 import { Store } from './store.js';
 import { FLOWERS17, makeSampleLibrary, photosOf } from './testing/sample-library.js';
 
@@ -103,5 +104,20 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
     expect((await indexLibrary({ store }, libraryId, model.id)).embedded).toBe(0);
     const hits = store.vectorIndex(model.id, model.dim).knn(new Float32Array(model.dim), 100);
     expect(hits.map((h) => h.id)).not.toContain(gone.id);
+  });
+
+  it('indexes a library whose first photo is unreadable (the model takes its size from what could be read)', async () => {
+    const fresh = Store.open(join(dbDir, 'fresh.db'));
+    try {
+      const { libraryId } = await openLibrary({ store: fresh }, root);
+      expect(fresh.photos(libraryId)[0].relPath).toBe('daisy/damaged.jpg');
+      const spec = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
+      await cacheFeatures({ store: fresh }, libraryId, spec);
+      const modelId = await ensureBaselineModel({ store: fresh }, libraryId, spec);
+      expect(fresh.model(modelId)?.dim).toBe(1792);
+      expect(fresh.embeddingCount(modelId)).toBe(fresh.countPhotos(libraryId) - 1);
+    } finally {
+      fresh.close();
+    }
   });
 });
