@@ -13,12 +13,12 @@ let root: string;
 let work: string;
 let db: string;
 
-/** Features stored so far, read without disturbing the writer (0 before the table exists). */
-function countFeatures(dbPath: string): number {
+/** Rows stored so far, read without disturbing the writer (0 before the table exists). */
+function countRows(dbPath: string, table: 'features' | 'embeddings'): number {
   try {
     const db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare('SELECT count(*) AS n FROM features').get() as { n: number }).n;
+      return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
     } finally {
       db.close();
     }
@@ -148,7 +148,7 @@ describe('lookalike CLI', () => {
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
         // Killed as soon as the database holds some of the features, mid-way through the photos.
         const poll = setInterval(() => {
-          const cached = countFeatures(killDb);
+          const cached = countRows(killDb, 'features');
           if (cached >= 8) child.kill('SIGKILL');
         }, 50);
         child.on('exit', (_code, signal) => {
@@ -180,6 +180,53 @@ describe('lookalike CLI', () => {
       expect(inIndex).toBe(48);
     } finally {
       rmSync(bigger, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes after kill -9 during indexing: no embedding missing or duplicated, earlier runs intact', async () => {
+    // 6,000 photos of one small image: one feature computation, then a long indexing phase.
+    const many = mkdtempSync(join(tmpdir(), 'lookalike-many-'));
+    const source = join(FLOWERS17, 'lily_valley', photosOf('lily_valley')[0]);
+    for (const cls of ['a', 'b']) {
+      mkdirSync(join(many, cls));
+      for (let i = 0; i < 3000; i++) copyFileSync(source, join(many, cls, `${i}.jpg`));
+    }
+    const killDb = join(work, 'killed-index.db');
+    try {
+      let killedAt = -1;
+      await new Promise<void>((done, fail) => {
+        const child = spawn(process.execPath, [BIN, 'index', many, '--db', killDb, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const poll = setInterval(() => {
+          const embedded = countRows(killDb, 'embeddings');
+          if (embedded > 0 && killedAt < 0) {
+            killedAt = embedded;
+            child.kill('SIGKILL');
+          }
+        }, 5);
+        child.on('exit', (_code, signal) => {
+          clearInterval(poll);
+          if (signal === 'SIGKILL') done();
+          else fail(new Error(`not killed: ${stderr}`));
+        });
+      });
+      const partial = countRows(killDb, 'embeddings');
+      console.log(`killed with ${partial} of 6000 embeddings stored`);
+      expect(partial).toBeGreaterThan(0);
+      expect(partial).toBeLessThan(6000);
+      const again = lookalike(['index', many, '--db', killDb, '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      const after = new BetterSqlite3(killDb, { readonly: true });
+      sqliteVec.load(after);
+      expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
+      const stored = after.prepare('SELECT count(*) AS n, count(DISTINCT photo_id) AS d FROM embeddings').get() as { n: number; d: number };
+      const inIndex = (after.prepare('SELECT count(*) AS n FROM vec_model_1').get() as { n: number }).n;
+      after.close();
+      expect(stored).toEqual({ n: 6000, d: 6000 });
+      expect(inIndex).toBe(6000);
+    } finally {
+      rmSync(many, { recursive: true, force: true });
     }
   });
 });
