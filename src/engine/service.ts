@@ -279,18 +279,6 @@ export function validationK(classSizes: number[], validationFraction: number): n
   return Math.max(1, Math.min(DEFAULT_K, smallestTrainCount));
 }
 
-function toRunInfo(run: RunRow): RunInfo {
-  return {
-    id: run.id,
-    modelId: run.modelId,
-    status: run.status,
-    settings: run.settings as unknown as TrainSettings,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
-    epochsDone: run.epochsDone,
-    finalLoss: run.finalLoss,
-    baseline: run.baseline,
-    trained: run.trained,
-    error: run.error,
-  };
+function toRunInfo({ libraryId: _libraryId, settings, ...run }: RunRow): RunInfo {
+  return { ...run, settings: settings as unknown as TrainSettings };
 }

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import type { Problem, RetrievalMetrics, RunStatus } from '../shared/api.js';
+import type { Problem, RetrievalMetrics, RunInfo, RunStatus } from '../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -45,19 +45,10 @@ export interface ModelRow {
   createdAt: string;
 }
 
-export interface RunRow {
-  id: number;
+/** A run as stored: the API's RunInfo, plus its library; settings as saved (validated on the way in). */
+export interface RunRow extends Omit<RunInfo, 'settings'> {
   libraryId: number;
-  modelId: number | null;
-  status: RunStatus;
   settings: Record<string, unknown>;
-  startedAt: string;
-  finishedAt: string | null;
-  epochsDone: number;
-  finalLoss: number | null;
-  baseline: RetrievalMetrics | null;
-  trained: RetrievalMetrics | null;
-  error: string | null;
 }
 
 export interface Checkpoint {
