@@ -1,64 +1,86 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { openVectorIndex } from '../src/engine/search.js';
 import { createRng } from '../src/engine/rng.js';
+import { openVectorIndex, QUANTISED_FROM, type VectorIndex, type VectorIndexOptions } from '../src/engine/search.js';
 import { flag, percentile, printReport, type BenchReport } from './report.js';
 
 const DIM = 128;
+const CHUNK_ROWS = 10_000;
+const TARGET_RECALL = 0.95;
+const QUANTISED_ENGINE = 'sqlite-vec-int8-l1+rerank';
+const QUANTISED_ONE_CORE = `${QUANTISED_ENGINE} (1 core)`;
+
+type Row = Record<string, unknown>;
+interface Faiss {
+  python: string | null;
+  reason: string;
+}
 
 /**
- * knn: seeded random 128-d vectors; 200 queries one at a time, k = 30. Engines: `sqlite-vec` (the
- * app's exact vec0 search), `sqlite-vec-int8+rerank` (int8 vec0 scan for candidates, exact float
- * re-rank; an experiment, not what the app ships), `bruteforce` (a scan over one Float32Array in JS)
- * and `faiss` (IndexFlatL2 through Debian's python3-faiss). Recall against the exact answer; p50
- * ratios against FAISS and brute force from this same run.
+ * knn: seeded uniform random 128-d vectors, queries one at a time. Engines: `sqlite-vec` (the exact
+ * vec0 scan), `sqlite-vec-int8-l1+rerank` (the app's large-table path, forced at every size here:
+ * int8 L1 candidates re-ranked by exact float distance, half of the scan on a worker thread; the
+ * `(1 core)` row is the same index without the worker), `bruteforce` (a scan over one Float32Array
+ * in JS, also the reference answer) and `faiss` (IndexFlatL2 through python3). Recall against the
+ * exact answer; p50 ratios against FAISS and brute force from this same run.
  *   --sizes 10000,100000,1000000  --queries 200  --k 30
  */
 export async function run(args: string[]): Promise<BenchReport> {
   const sizes = flag(args, 'sizes', '10000,100000,1000000').split(',').map(Number);
   const queryCount = Number(flag(args, 'queries', '200'));
   const k = Number(flag(args, 'k', '30'));
-  const python = faissPython();
-  const results: Array<Record<string, unknown>> = [];
-  const notes: string[] = [];
-  if (!python.ok) notes.push(`faiss skipped: ${python.reason}`);
-  for (const n of sizes) {
-    const dir = mkdtempSync(join(tmpdir(), 'lookalike-bench-knn-'));
-    try {
-      process.stderr.write(`knn: ${n} vectors…\n`);
-      const base = randomVectors(n, 1);
-      const queries = randomVectors(queryCount, 2);
-      const exact = bruteForceAll(base, queries, k); // the reference answer (also the bruteforce engine's timings)
-      const rows: Array<Record<string, unknown>> = [];
-      rows.push({ n, engine: 'bruteforce', ...latency(exact.latencies), recall_at_k: 1 });
-      rows.push({ n, engine: 'sqlite-vec', ...sqliteExact(join(dir, 'exact.db'), base, queries, k, exact.ids) });
-      rows.push({ n, engine: 'sqlite-vec-int8+rerank', ...sqliteInt8(join(dir, 'int8.db'), base, queries, k, exact.ids) });
-      if (python.ok) rows.push({ n, engine: 'faiss', ...faiss(python.path, dir, base, queries, k, exact.ids) });
-      const p50 = (engine: string) => rows.find((r) => r.engine === engine)?.p50_ms as number | undefined;
-      for (const row of rows) {
-        const faissP50 = p50('faiss');
-        row.p50_ratio_vs_faiss = faissP50 ? (row.p50_ms as number) / faissP50 : null;
-        row.p50_ratio_vs_bruteforce = (row.p50_ms as number) / p50('bruteforce')!;
-      }
-      results.push(...rows);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  const faiss = findFaiss();
+  const results: Row[] = [];
+  for (const n of sizes) results.push(...measureSize(n, queryCount, k, faiss));
+  return { bench: 'knn', results, notes: notesFor(results, k, faiss) };
+}
+
+function measureSize(n: number, queryCount: number, k: number, faiss: Faiss): Row[] {
+  const dir = mkdtempSync(join(tmpdir(), 'lookalike-bench-knn-'));
+  try {
+    progress(`knn: ${n} vectors, ${queryCount} queries, k = ${k}: generating`);
+    const base = seededVectors(n, 1, join(dir, 'base.f32'));
+    const queries = seededVectors(queryCount, 2, join(dir, 'queries.f32'));
+    progress('  bruteforce (the reference answer)');
+    const exact = bruteForceAll(base, queries, k);
+    const rows: Row[] = [
+      { n, engine: 'bruteforce', ...latency(exact.latencies), recall_at_k: 1 },
+      ...sqliteEngine(join(dir, 'exact.db'), base, queries, k, exact.ids, { quantisedFrom: Infinity }).map((row) => ({ n, ...row })),
+      ...sqliteEngine(join(dir, 'int8.db'), base, queries, k, exact.ids, { quantisedFrom: 0 }).map((row) => ({ n, ...row })),
+      { n, engine: 'faiss', ...faissEngine(faiss, dir, k, exact.ids) },
+    ];
+    addRatios(rows);
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return { bench: 'knn', results, notes };
 }
 
-function randomVectors(n: number, seed: number): Float32Array {
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** n vectors uniform in [-1, 1), made CHUNK_ROWS at a time: into one Float32Array (brute force) and a raw file (FAISS). */
+function seededVectors(n: number, seed: number, file: string): Float32Array {
   const rng = createRng(seed);
-  const out = new Float32Array(n * DIM);
-  for (let i = 0; i < out.length; i++) out[i] = rng() * 2 - 1;
-  return out;
+  const all = new Float32Array(n * DIM);
+  const fd = openSync(file, 'w');
+  try {
+    for (let start = 0; start < n; start += CHUNK_ROWS) {
+      const chunk = all.subarray(start * DIM, Math.min(n, start + CHUNK_ROWS) * DIM);
+      for (let i = 0; i < chunk.length; i++) chunk[i] = rng() * 2 - 1;
+      writeSync(fd, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return all;
 }
 
-const row = (all: Float32Array, i: number) => all.subarray(i * DIM, (i + 1) * DIM);
+const vectorAt = (all: Float32Array, i: number) => all.subarray(i * DIM, (i + 1) * DIM);
 
 function latency(ms: number[]) {
   const sorted = [...ms].sort((a, b) => a - b);
@@ -71,128 +93,150 @@ function recall(found: number[][], truth: number[][]): number {
     const expected = new Set(truth[q]);
     hits += found[q].filter((id) => expected.has(id)).length;
   }
-  return hits / (truth.length * truth[0].length);
+  return hits / truth.reduce((sum, ids) => sum + ids.length, 0);
 }
 
-/** Exact k nearest by a scan over the Float32Array; ids are 1-based rowids like the tables'. */
+/** Exact k nearest by a scan over the Float32Array; ids are 1-based like the tables' rowids. */
 function bruteForceAll(base: Float32Array, queries: Float32Array, k: number) {
   const n = base.length / DIM;
-  const distances = new Float32Array(n);
   const ids: number[][] = [];
   const latencies: number[] = [];
   for (let q = 0; q < queries.length / DIM; q++) {
-    const query = row(queries, q);
+    const query = vectorAt(queries, q);
     const started = performance.now();
-    for (let i = 0; i < n; i++) {
-      let sum = 0;
-      const offset = i * DIM;
-      for (let j = 0; j < DIM; j++) {
-        const d = base[offset + j] - query[j];
-        sum += d * d;
-      }
-      distances[i] = sum;
-    }
-    ids.push(topK(distances, k).map((i) => i + 1));
+    const nearest = new NearestK(k);
+    for (let i = 0; i < n; i++) nearest.offer(i + 1, squaredDistance(base, i * DIM, query));
+    ids.push(nearest.ids());
     latencies.push(performance.now() - started);
   }
   return { ids, latencies };
 }
 
-/** Indices of the k smallest values, nearest first (a bounded max-heap would be faster; this is the plain baseline). */
-function topK(values: Float32Array, k: number): number[] {
-  const best: number[] = [];
-  for (let i = 0; i < values.length; i++) {
-    if (best.length === k && values[i] >= values[best[k - 1]]) continue;
-    let at = best.length === k ? k - 1 : best.length;
-    if (best.length < k) best.push(i);
-    while (at > 0 && values[best[at - 1]] > values[i]) {
-      best[at] = best[at - 1];
+function squaredDistance(base: Float32Array, offset: number, query: Float32Array): number {
+  // Four running sums: one long chain of dependent additions would bound the loop by add latency.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let j = 0; j < DIM; j += 4) {
+    const d0 = base[offset + j] - query[j];
+    const d1 = base[offset + j + 1] - query[j + 1];
+    const d2 = base[offset + j + 2] - query[j + 2];
+    const d3 = base[offset + j + 3] - query[j + 3];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  return s0 + s1 + s2 + s3;
+}
+
+/** The k smallest (distance, id) offered, kept sorted; ids arrive ascending, so equal distances keep id order. */
+class NearestK {
+  private readonly distances: number[] = [];
+  private readonly found: number[] = [];
+  constructor(private readonly k: number) {}
+
+  offer(id: number, distance: number): void {
+    const full = this.found.length === this.k;
+    if (full && distance >= this.distances[this.k - 1]) return;
+    let at = full ? this.k - 1 : this.found.length;
+    while (at > 0 && this.distances[at - 1] > distance) {
+      this.distances[at] = this.distances[at - 1];
+      this.found[at] = this.found[at - 1];
       at--;
     }
-    best[at] = i;
+    this.distances[at] = distance;
+    this.found[at] = id;
   }
-  return best;
+
+  ids(): number[] {
+    return [...this.found];
+  }
 }
 
-function sqliteExact(path: string, base: Float32Array, queries: Float32Array, k: number, truth: number[][]) {
+/** The app's VectorIndex on a file of its own: insert rate and file size, then one query at a time (the quantised index also without its worker). */
+function sqliteEngine(path: string, base: Float32Array, queries: Float32Array, k: number, truth: number[][], options: VectorIndexOptions): Row[] {
+  const engine = options.quantisedFrom === Infinity ? 'sqlite-vec' : QUANTISED_ENGINE;
   const db = new BetterSqlite3(path);
-  db.pragma('journal_mode = WAL');
-  const index = openVectorIndex(db, 'vectors', DIM);
-  const n = base.length / DIM;
-  const started = performance.now();
-  for (let start = 0; start < n; start += 10_000) {
-    index.upsert(Array.from({ length: Math.min(10_000, n - start) }, (_, i) => ({ id: start + i + 1, vector: row(base, start + i) })));
-  }
-  const insertSeconds = (performance.now() - started) / 1000;
-  const latencies: number[] = [];
-  const found: number[][] = [];
-  for (let q = 0; q < queries.length / DIM; q++) {
-    const t = performance.now();
-    found.push(index.knn(row(queries, q), k).map((hit) => hit.id));
-    latencies.push(performance.now() - t);
-  }
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-  return { ...latency(latencies), recall_at_k: recall(found, truth), insert_rows_per_s: n / insertSeconds, db_bytes: statSync(path).size };
-}
-
-/** int8 vec0 scan for k candidates, then exact float distances from a plain blob table re-rank them. */
-function sqliteInt8(path: string, base: Float32Array, queries: Float32Array, k: number, truth: number[][]) {
-  const db = new BetterSqlite3(path);
-  db.pragma('journal_mode = WAL');
-  openVectorIndex(db, 'unused', DIM).drop(); // loads the extension
-  db.exec(`CREATE VIRTUAL TABLE coarse USING vec0(embedding int8[${DIM}]); CREATE TABLE exact (id INTEGER PRIMARY KEY, vector BLOB NOT NULL)`);
-  const insertCoarse = db.prepare("INSERT INTO coarse(rowid, embedding) VALUES (?, vec_quantize_int8(?, 'unit'))");
-  const insertExact = db.prepare('INSERT INTO exact(id, vector) VALUES (?, ?)');
-  const n = base.length / DIM;
-  const started = performance.now();
-  db.transaction(() => {
-    for (let i = 0; i < n; i++) {
-      const blob = Buffer.from(row(base, i).slice().buffer);
-      insertCoarse.run(BigInt(i + 1), blob);
-      insertExact.run(i + 1, blob);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL'); // as the app's Store opens it
+    const index = openVectorIndex(db, 'vectors', DIM, options);
+    const n = base.length / DIM;
+    progress(`  ${engine}: inserting`);
+    const started = performance.now();
+    for (let start = 0; start < n; start += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, n - start);
+      index.upsert(Array.from({ length: rows }, (_, i) => ({ id: start + i + 1, vector: vectorAt(base, start + i) })));
     }
-  })();
-  const insertSeconds = (performance.now() - started) / 1000;
-  const candidates = db.prepare("SELECT rowid AS id FROM coarse WHERE embedding MATCH vec_quantize_int8(?, 'unit') AND k = ?");
-  const rerank = db.prepare('SELECT id, vec_distance_l2(vector, ?) AS distance FROM exact WHERE id IN (SELECT value FROM json_each(?)) ORDER BY distance, id LIMIT ?');
+    const built = { insert_rows_per_s: Math.round(n / ((performance.now() - started) / 1000)) };
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const stored = { db_bytes: statSync(path).size };
+    const rows = [{ engine, ...timeQueries(engine, index, queries, k, truth), ...built, ...stored }];
+    if (engine === QUANTISED_ENGINE) {
+      const oneCore = openVectorIndex(db, 'vectors', DIM, { ...options, secondCore: false });
+      rows.push({ engine: QUANTISED_ONE_CORE, ...timeQueries(QUANTISED_ONE_CORE, oneCore, queries, k, truth), ...built, ...stored });
+    }
+    return rows;
+  } finally {
+    db.close();
+  }
+}
+
+function timeQueries(engine: string, index: VectorIndex, queries: Float32Array, k: number, truth: number[][]) {
+  progress(`  ${engine}: querying`);
   const latencies: number[] = [];
   const found: number[][] = [];
   for (let q = 0; q < queries.length / DIM; q++) {
-    const query = Buffer.from(row(queries, q).slice().buffer);
     const t = performance.now();
-    const ids = (candidates.all(query, k) as Array<{ id: number }>).map((c) => c.id);
-    found.push((rerank.all(query, JSON.stringify(ids), k) as Array<{ id: number }>).map((r) => r.id));
+    found.push(index.knn(vectorAt(queries, q), k).map((hit) => hit.id));
     latencies.push(performance.now() - t);
   }
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-  return { ...latency(latencies), recall_at_k: recall(found, truth), insert_rows_per_s: n / insertSeconds, db_bytes: statSync(path).size };
+  return { ...latency(latencies), recall_at_k: recall(found, truth) };
 }
 
-function faiss(python: string, dir: string, base: Float32Array, queries: Float32Array, k: number, truth: number[][]) {
-  const write = (name: string, data: Float32Array) => {
-    const fd = openSync(join(dir, name), 'w');
-    writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    closeSync(fd);
-  };
-  write('base.f32', base);
-  write('queries.f32', queries);
+/** IndexFlatL2 in python3 over the same files; it times its own queries (one at a time). */
+function faissEngine(faiss: Faiss, dir: string, k: number, truth: number[][]): Row {
+  if (!faiss.python) return { skipped: faiss.reason };
+  progress('  faiss: loading and querying');
   const script = resolve(import.meta.dirname, 'faiss_knn.py');
-  const out = execFileSync(python, [script, join(dir, 'base.f32'), join(dir, 'queries.f32'), String(DIM), String(k), join(dir, 'ids.i64')], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const { latencies_ms: latencies } = JSON.parse(out) as { latencies_ms: number[] };
+  const out = spawnSync(faiss.python, [script, join(dir, 'base.f32'), join(dir, 'queries.f32'), String(DIM), String(k), join(dir, 'ids.i64')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (out.status !== 0) return { skipped: `faiss_knn.py failed: ${out.stderr.trim().split('\n').at(-1)}` };
+  const { latencies_ms: latencies } = JSON.parse(out.stdout) as { latencies_ms: number[] };
   const raw = new BigInt64Array(new Uint8Array(readFileSync(join(dir, 'ids.i64'))).buffer);
   const found = truth.map((_, q) => Array.from(raw.subarray(q * k, (q + 1) * k), (id) => Number(id) + 1));
   return { ...latency(latencies), recall_at_k: recall(found, truth) };
 }
 
-/** Debian's python3-faiss lives with the system python, which may not be the first python3 on PATH. */
-function faissPython(): { ok: true; path: string } | { ok: false; reason: string } {
-  for (const candidate of ['/usr/bin/python3', 'python3']) {
-    const probe = spawnSync(candidate, ['-c', 'import faiss, numpy'], { encoding: 'utf8' });
-    if (probe.status === 0) return { ok: true, path: candidate };
+function addRatios(rows: Row[]): void {
+  const p50 = (engine: string) => rows.find((r) => r.engine === engine)?.p50_ms as number | undefined;
+  const faiss = p50('faiss');
+  const bruteforce = p50('bruteforce')!;
+  for (const row of rows) {
+    if (row.p50_ms === undefined) continue;
+    row.p50_ratio_vs_faiss = faiss ? (row.p50_ms as number) / faiss : null;
+    row.p50_ratio_vs_bruteforce = (row.p50_ms as number) / bruteforce;
   }
-  return { ok: false, reason: 'python3 cannot import faiss (install Debian package python3-faiss)' };
+}
+
+function notesFor(results: Row[], k: number, faiss: Faiss): string[] {
+  const notes = [`the app switches to ${QUANTISED_ENGINE} from ${QUANTISED_FROM} rows; below that it runs the exact sqlite-vec scan`];
+  if (!faiss.python) return [...notes, `faiss skipped: ${faiss.reason}`];
+  for (const row of results.filter((r) => r.engine === QUANTISED_ENGINE || r.engine === QUANTISED_ONE_CORE)) {
+    const ratio = row.p50_ratio_vs_faiss as number | null;
+    const met = ratio !== null && ratio <= 1 && (row.recall_at_k as number) >= TARGET_RECALL;
+    notes.push(`${row.engine} at ${row.n}: target (p50 <= faiss, recall@${k} >= ${TARGET_RECALL}) ${met ? 'met' : 'missed'}: ×${ratio?.toFixed(2)} faiss, recall ${(row.recall_at_k as number).toFixed(3)}`);
+  }
+  return notes;
+}
+
+/** Debian's python3-faiss lives with the system python, which may not be the first python3 on PATH. */
+function findFaiss(): Faiss {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(python, ['-c', 'import faiss, numpy'], { encoding: 'utf8' }).status === 0) return { python, reason: '' };
+  }
+  return { python: null, reason: 'python3 cannot import faiss and numpy (Debian: apt-get install python3-faiss)' };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) printReport(await run(process.argv.slice(2)), process.argv.includes('--json'));
