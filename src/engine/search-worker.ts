@@ -3,10 +3,10 @@
  * read-only connection to the same database file and writes the rows into the caller's shared
  * buffer, while the calling thread scans the other half. See `onScanWorker` in search.ts.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import { MMAP_BYTES, SCAN_DONE, SCAN_FAILED, type ScanRequest } from './search.js';
+import { MMAP_BYTES, SCAN_DONE, SCAN_FAILED, WORKER_READY, type ScanRequest } from './search.js';
 
 /** Connections close after this long unused, so the file is not held open after the app is done with it. */
 const IDLE_MS = 10_000;
@@ -58,3 +58,7 @@ parentPort!.on('message', ({ path, sql, args, reply }: ScanRequest) => {
   clearTimeout(idle);
   idle = setTimeout(closeAll, IDLE_MS);
 });
+
+// Imports done and listening: from now on the caller may hand this thread half of a scan.
+const { ready } = workerData as { ready: Int32Array };
+Atomics.store(ready, 0, WORKER_READY);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
@@ -37,6 +38,7 @@ export interface ScanRequest {
 export const SCAN_PENDING = 0;
 export const SCAN_DONE = 1;
 export const SCAN_FAILED = 2;
+export const WORKER_READY = 1;
 /** SQLite clamps this to its compile-time maximum (2 GB by default). */
 export const MMAP_BYTES = 2 ** 31;
 
@@ -257,9 +259,10 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
       const scan = (from: number, to: number) => within.all(floats, code, cap, from, to, radius) as DistanceRow[];
       const found: DistanceRow[] = [...sampled];
       // The worker reads the file, so it sees committed rows only.
-      if (!secondCore || db.memory || db.inTransaction) found.push(...scan(1, LAST_BUCKET));
+      const usable = secondCore && !db.memory && !db.inTransaction;
+      const theirs = usable ? onScanWorker(resolve(db.name), withinSql, [floats, code, cap, WORKER_BUCKETS_FROM, LAST_BUCKET, radius], cap) : undefined;
+      if (!theirs) found.push(...scan(1, LAST_BUCKET));
       else {
-        const theirs = onScanWorker(resolve(db.name), withinSql, [floats, code, cap, WORKER_BUCKETS_FROM, LAST_BUCKET, radius], cap);
         found.push(...scan(1, WORKER_BUCKETS_FROM - 1));
         found.push(...(theirs() ?? scan(WORKER_BUCKETS_FROM, LAST_BUCKET)));
       }
@@ -272,36 +275,75 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
   };
 }
 
-let scanWorker: Worker | undefined;
+interface ScanWorker {
+  worker: Worker;
+  /** search-worker.ts stores WORKER_READY here once it can take requests. */
+  ready: Int32Array;
+}
+let scanWorker: ScanWorker | undefined;
+/**
+ * Set when the worker could not start, died or missed a deadline: from then on this thread scans
+ * alone. (A worker that cannot load would otherwise cost every large knn a full SCAN_TIMEOUT_MS.)
+ */
+let scanWorkerRetired = false;
 
-function startScanWorker(): Worker {
+function startScanWorker(): ScanWorker {
+  const ready = new Int32Array(new SharedArrayBuffer(4));
   let worker: Worker;
-  if (!import.meta.url.endsWith('.ts')) worker = new Worker(new URL('./search-worker.js', import.meta.url));
+  if (!import.meta.url.endsWith('.ts')) worker = new Worker(new URL('./search-worker.js', import.meta.url), { workerData: { ready } });
   else {
     // From TypeScript sources (tests, tsx) the worker registers tsx's loader before importing itself.
     const source = new URL('./search-worker.ts', import.meta.url).href;
-    worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`, { eval: true });
+    worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`, {
+      eval: true,
+      workerData: { ready },
+    });
   }
   worker.unref(); // idle, it must not keep the process alive
-  const forget = () => {
-    if (scanWorker === worker) scanWorker = undefined;
-  };
-  worker.on('error', forget).on('exit', forget);
-  return worker;
+  worker.on('error', retireScanWorker).on('exit', retireScanWorker);
+  return { worker, ready };
 }
 
-/** Starts an (id, distance) statement on the worker thread; the function returned waits for its rows (undefined if it failed). */
-function onScanWorker(path: string, sql: string, args: unknown[], capacity: number): () => DistanceRow[] | undefined {
-  const reply = new SharedArrayBuffer(8 + 16 * capacity);
+function retireScanWorker(): void {
+  scanWorkerRetired = true;
+  void scanWorker?.worker.terminate();
+  scanWorker = undefined;
+}
+
+/** The worker if it is ready; the first call starts it, and until it is ready callers scan alone rather than wait. */
+function readyScanWorker(): Worker | undefined {
+  if (scanWorkerRetired) return undefined;
   try {
     scanWorker ??= startScanWorker();
-    scanWorker.postMessage({ path, sql, args, reply } satisfies ScanRequest);
   } catch {
-    return () => undefined; // no worker thread here: the caller scans it all
+    retireScanWorker(); // no worker threads here
+    return undefined;
   }
+  return Atomics.load(scanWorker.ready, 0) === WORKER_READY ? scanWorker.worker : undefined;
+}
+
+/**
+ * Starts the second-core worker and resolves true once it takes requests (false if it cannot run
+ * here), so that the first large knn does not scan alone. Optional: knn starts it by itself.
+ */
+export async function warmScanWorker(timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!readyScanWorker() && !scanWorkerRetired && Date.now() < deadline) await sleep(5);
+  return readyScanWorker() !== undefined;
+}
+
+/** Starts an (id, distance) statement on a ready worker; the function returned waits for its rows (undefined if it failed). */
+function onScanWorker(path: string, sql: string, args: unknown[], capacity: number): (() => DistanceRow[] | undefined) | undefined {
+  const worker = readyScanWorker();
+  if (!worker) return undefined;
+  const reply = new SharedArrayBuffer(8 + 16 * capacity);
+  worker.postMessage({ path, sql, args, reply } satisfies ScanRequest);
   return () => {
     const state = new Int32Array(reply, 0, 2);
-    Atomics.wait(state, 0, SCAN_PENDING, SCAN_TIMEOUT_MS);
+    if (Atomics.wait(state, 0, SCAN_PENDING, SCAN_TIMEOUT_MS) === 'timed-out') {
+      retireScanWorker();
+      return undefined;
+    }
     if (Atomics.load(state, 0) !== SCAN_DONE) return undefined;
     const pairs = new Float64Array(reply, 8, 2 * state[1]);
     return Array.from({ length: state[1] }, (_, i) => ({ id: pairs[2 * i], distance: pairs[2 * i + 1] }));
