@@ -63,7 +63,7 @@ async function openFolderFromMenu(): Promise<void> {
 
 function applicationMenu(): Menu {
   const template: MenuItemConstructorOptions[] = [
-    ...(process.platform === 'darwin' ? [{ role: 'appMenu' }] : []),
+    ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
     {
       label: 'File',
       submenu: [{ label: 'Open Library Folder…', accelerator: 'CmdOrCtrl+O', click: () => void openFolderFromMenu() }, { type: 'separator' }, { role: process.platform === 'darwin' ? 'close' : 'quit' }],
@@ -73,7 +73,7 @@ function applicationMenu(): Menu {
       label: 'View',
       submenu: [
         { role: 'reload' },
-        ...(app.isPackaged ? [] : [{ role: 'toggleDevTools' }]),
+        ...(app.isPackaged ? [] : [{ role: 'toggleDevTools' as const }]),
         { type: 'separator' },
         { role: 'resetZoom' },
         { role: 'zoomIn' },
