@@ -22,6 +22,7 @@ try {
   process.stdout.write(
     JSON.stringify({
       backend: backend.name,
+      runtime: features.runtime,
       workers,
       photos: summary.photoCount,
       embedded: store.embeddingCount(modelId),

@@ -5,6 +5,7 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { selectBackend } from './backend.js';
 import { downloadModel } from './model-download.js';
+import { openOnnxRunner, preferredRuntime } from './onnx-backbone.js';
 import { userCacheDir } from './paths.js';
 
 /** How a backbone wants its RGB input scaled. */
@@ -26,6 +27,10 @@ export interface Backbone {
   description: string;
   dim: number;
   inputSize: number;
+  /** What computes the features: "onnxruntime", or "tfjs-" and the TF.js backend, e.g. "tfjs-wasm". */
+  runtime: string;
+  /** Why a faster runtime was passed over, when one was. */
+  runtimeNote?: string;
   /** Pooled features of a batch of decoded RGB images (inputSize^2 x 3 bytes each). */
   embed(images: Uint8Array[]): Promise<Float32Array[]>;
   dispose(): void;
@@ -44,8 +49,9 @@ export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: D
   await selectBackend();
   if (spec.kind === 'builtin') {
     if (spec.id !== DEFAULT_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
-    const graph = await loadGraphModel(tf.io.fromMemory(await readBuiltinArtifacts()));
-    return fromGraph(graph, {
+    const artifacts = await readBuiltinArtifacts();
+    const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
+    return await fromGraph(graph, artifacts, {
       key: DEFAULT_BACKBONE_ID,
       description: 'MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features',
       output: BUILTIN_NODE,
@@ -59,7 +65,7 @@ export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: D
   if (artifacts.format === 'graph-model') {
     if (!spec.output) throw new Error(`${folder}: a graph model needs its feature node named (FOLDER#NODE)`);
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
-    return fromGraph(graph, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
+    return await fromGraph(graph, artifacts, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
   }
   const layers = await loadLayersModel(tf.io.fromMemory(artifacts));
   return fromLayers(layers, spec.output, { ...common, description: `layers model ${folder}${spec.output ? ` at ${spec.output}` : ''}` });
@@ -72,9 +78,37 @@ interface Wiring {
   inputSize: number;
 }
 
-function fromGraph(graph: GraphModel, wiring: Wiring & { output: string }): Backbone {
+/**
+ * Graph models run on ONNX Runtime where that is the faster choice (see onnx-backbone.ts), else on
+ * TF.js. A graph the exporter cannot express falls back to TF.js, which computes the same features.
+ */
+async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, wiring: Wiring & { output: string }): Promise<Backbone> {
+  let onnxFailure: string | undefined;
+  if (preferredRuntime(tf.getBackend()) === 'onnxruntime') {
+    try {
+      const runner = await openOnnxRunner(graph, artifacts.modelTopology, wiring.output);
+      graph.dispose();
+      const dim = (await runner.run(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize)).length;
+      return {
+        ...wiring,
+        dim,
+        runtime: 'onnxruntime',
+        async embed(images) {
+          if (images.length === 0) return [];
+          const flat = await runner.run(scalePixels(images, wiring.inputSize, wiring.inputRange), images.length, wiring.inputSize);
+          return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
+        },
+        dispose: () => void runner.dispose(),
+      };
+    } catch (error) {
+      if (process.env.LOOKALIKE_BACKBONE_RUNTIME === 'onnxruntime') throw error;
+      // Not exportable or ONNX Runtime missing: TF.js below gives the same features, only slower.
+      onnxFailure = (error as Error).message.split('\n')[0];
+    }
+  }
   const run = (batch: tf.Tensor4D) => pool(graph.execute(batch, wiring.output) as tf.Tensor);
-  return finish(wiring, run, () => graph.dispose());
+  const backbone = finish(wiring, run, () => graph.dispose());
+  return onnxFailure ? { ...backbone, runtimeNote: `ONNX Runtime not used: ${onnxFailure}` } : backbone;
 }
 
 function fromLayers(layers: LayersModel, output: string | undefined, wiring: Wiring): Backbone {
@@ -90,9 +124,12 @@ function finish(wiring: Wiring, run: (batch: tf.Tensor4D) => tf.Tensor2D, dispos
   return {
     ...wiring,
     dim,
+    runtime: `tfjs-${tf.getBackend()}`,
     async embed(images) {
       if (images.length === 0) return [];
-      const features = tf.tidy(() => run(toBatch(images, wiring.inputSize, wiring.inputRange)));
+      const batch = tf.tensor4d(scalePixels(images, wiring.inputSize, wiring.inputRange), [images.length, wiring.inputSize, wiring.inputSize, 3]);
+      const features = tf.tidy(() => run(batch));
+      batch.dispose();
       const flat = (await features.data()) as Float32Array;
       features.dispose();
       return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
@@ -101,7 +138,8 @@ function finish(wiring: Wiring, run: (batch: tf.Tensor4D) => tf.Tensor2D, dispos
   };
 }
 
-function toBatch(images: Uint8Array[], size: number, range: InputRange): tf.Tensor4D {
+/** RGB bytes -> NHWC floats in the model's input range. */
+function scalePixels(images: Uint8Array[], size: number, range: InputRange): Float32Array {
   const pixels = new Float32Array(images.length * size * size * 3);
   const [scale, offset] = range === '0,1' ? [1 / 255, 0] : range === '-1,1' ? [1 / 127.5, -1] : [1, 0];
   images.forEach((image, i) => {
@@ -109,7 +147,7 @@ function toBatch(images: Uint8Array[], size: number, range: InputRange): tf.Tens
     const base = i * size * size * 3;
     for (let j = 0; j < image.length; j++) pixels[base + j] = image[j] * scale + offset;
   });
-  return tf.tensor4d(pixels, [images.length, size, size, 3]);
+  return pixels;
 }
 
 /** Feature maps (NHWC) are global-average-pooled; vectors pass through flattened. */

@@ -1,9 +1,10 @@
 /**
  * One feature-extraction thread: decodes photos with sharp and runs the backbone on them.
- * Several run side by side, one per core; each has its own TF.js backend instance.
+ * Several run side by side, one per core; each has its own backbone instance. A batch is decoded as
+ * soon as it arrives, while the backbone still runs on the one before (sharp decodes off this thread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadBackbone, type BackboneSpec } from './backbone.js';
+import { loadBackbone, type Backbone, type BackboneSpec } from './backbone.js';
 import { selectBackend } from './backend.js';
 import { decodeForModel } from './image.js';
 import type { FeatureJob, WorkerReply } from './features.js';
@@ -14,22 +15,36 @@ const port = parentPort!;
 const ready = (async () => {
   const backend = await selectBackend();
   const backbone = await loadBackbone(spec);
-  port.postMessage({ type: 'ready', backend: backend.name, dim: backbone.dim } satisfies WorkerReply);
+  port.postMessage({ type: 'ready', backend: backend.name, runtime: backbone.runtime, dim: backbone.dim } satisfies WorkerReply);
   return backbone;
 })();
 ready.catch((error: unknown) => port.postMessage({ type: 'fatal', message: (error as Error).message } satisfies WorkerReply));
 
-port.on('message', async (jobs: FeatureJob[]) => {
-  const backbone = await ready;
-  const decoded = await Promise.all(
-    jobs.map(async (job) => {
+let previous: Promise<void> = Promise.resolve();
+
+port.on('message', (jobs: FeatureJob[]) => {
+  const decoding = ready.then((backbone) => decodeAll(jobs, backbone.inputSize));
+  previous = previous.then(async () => {
+    const backbone = await ready;
+    port.postMessage(...(await embedDecoded(backbone, jobs, await decoding)));
+  }).catch(() => undefined); // only a backbone that failed to load gets here, and 'fatal' has said so
+});
+
+type Decoded = { job: FeatureJob; pixels: Uint8Array } | { job: FeatureJob; error: string };
+
+function decodeAll(jobs: FeatureJob[], size: number): Promise<Decoded[]> {
+  return Promise.all(
+    jobs.map(async (job): Promise<Decoded> => {
       try {
-        return { job, pixels: (await decodeForModel(job.absPath, backbone.inputSize, job.label)).pixels };
+        return { job, pixels: (await decodeForModel(job.absPath, size, job.label)).pixels };
       } catch (error) {
         return { job, error: (error as Error).message };
       }
     }),
   );
+}
+
+async function embedDecoded(backbone: Backbone, jobs: FeatureJob[], decoded: Decoded[]): Promise<[WorkerReply, ArrayBuffer[]]> {
   const good = decoded.filter((d): d is { job: FeatureJob; pixels: Uint8Array } => 'pixels' in d);
   try {
     const vectors = await backbone.embed(good.map((d) => d.pixels));
@@ -40,8 +55,8 @@ port.on('message', async (jobs: FeatureJob[]) => {
         ...decoded.filter((d): d is { job: FeatureJob; error: string } => 'error' in d).map((d) => ({ index: d.job.index, error: d.error })),
       ],
     };
-    port.postMessage(reply, reply.results.flatMap((r) => ('vector' in r ? [r.vector.buffer as ArrayBuffer] : [])));
+    return [reply, reply.results.flatMap((r) => ('vector' in r ? [r.vector.buffer as ArrayBuffer] : []))];
   } catch (error) {
-    port.postMessage({ type: 'batch', results: jobs.map((job) => ({ index: job.index, error: `backbone failed: ${(error as Error).message}` })) } satisfies WorkerReply);
+    return [{ type: 'batch', results: jobs.map((job) => ({ index: job.index, error: `backbone failed: ${(error as Error).message}` })) }, []];
   }
-});
+}

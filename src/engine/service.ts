@@ -6,6 +6,7 @@ import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize,
 import { selectBackend } from './backend.js';
 import { parseBackboneSpec } from './backbone.js';
 import { JobControl } from './control.js';
+import { expectedRuntime } from './onnx-backbone.js';
 import { defaultDbPath, userCacheDir } from './paths.js';
 import {
   cacheFeatures,
@@ -134,7 +135,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const backend = await selectBackend().catch(() => null);
       return {
         library: libraryId === null ? null : librarySummary(store, libraryId),
-        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu } : null,
+        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend.tfBackend) } : null,
         job: job?.state ?? null,
         defaults: DEFAULT_SETTINGS,
       };

@@ -120,9 +120,12 @@ export interface SimilarResult {
 }
 
 export interface BackendInfo {
+  /** The TF.js backend (training, the head). */
   name: string;
   reason: string;
   gpu: boolean;
+  /** What runs the backbone: "onnxruntime", or "tfjs-" and the TF.js backend. */
+  backboneRuntime: string;
 }
 
 export interface AppStatus {
