@@ -59,7 +59,9 @@ describe('lookalike CLI', () => {
       expect(scores.precision_at_k).toBeGreaterThan(0);
       expect(scores.map_at_r).toBeGreaterThan(0);
     }
-    expect(run.stderr).toMatch(/TF.js backend: \w+/);
+    expect(run.stderr).toMatch(/TF.js backend: \w+ .*; backbone on (onnxruntime|tfjs-\w+)/);
+    // ONNX Runtime is installed with the app and preferred unless TF.js has native TensorFlow.
+    expect(out.backbone_runtime).toBe(out.backend === 'wasm' || out.backend === 'cpu' ? 'onnxruntime' : 'tfjs-tensorflow');
     expect(run.stderr).toMatch(/epoch 2\/2: loss/);
   });
 

@@ -3,6 +3,7 @@ import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/backend.js';
+import { expectedRuntime } from '../engine/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/backbone.js';
 import { defaultDbPath } from '../engine/paths.js';
 import {
@@ -181,7 +182,8 @@ async function trainCommand(args: string[]): Promise<number> {
   try {
     const ctx = context(store);
     const backend = await selectBackend();
-    console.error(`TF.js backend: ${backend.name} (${backend.reason})`);
+    const backboneRuntime = await expectedRuntime(backend.tfBackend);
+    console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
     const { libraryId } = await openLibrary(ctx, positionals[0]);
     const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
     const summary = {
@@ -189,6 +191,7 @@ async function trainCommand(args: string[]): Promise<number> {
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
+      backbone_runtime: backboneRuntime,
       epochs: result.epochsDone,
       resumed: result.resumed,
       final_loss: result.finalLoss,
