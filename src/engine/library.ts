@@ -22,6 +22,11 @@ export interface ScanResult {
   /** Sorted by relPath. */
   files: ScannedFile[];
   problems: Problem[];
+  /**
+   * What could not be read this time, as relPaths: files, and folders ending in '/'. Photos stored
+   * from there are kept as they were (a folder that is briefly unreadable must not cost its embeddings).
+   */
+  unreadable: string[];
 }
 
 const STAT_CONCURRENCY = 64;
@@ -36,10 +41,13 @@ export async function scanLibrary(rootPath: string): Promise<ScanResult> {
   const root = await openRoot(rootPath);
   const walker = new FolderWalker(root);
   await walker.walk();
-  const files = await statCandidates(walker.candidates, (path, reason) => walker.problem(path, reason));
+  const files = await statCandidates(walker.candidates, (file, reason) => {
+    walker.problem(file.location, reason);
+    walker.unreadable.push(file.relPath);
+  });
   files.sort((a, b) => compare(a.relPath, b.relPath));
   const problems = walker.problems.sort((a, b) => compare(a.path, b.path) || compare(a.reason, b.reason));
-  return { root, classes: [...walker.classes].sort(compare), files, problems };
+  return { root, classes: [...walker.classes].sort(compare), files, problems, unreadable: walker.unreadable.sort(compare) };
 }
 
 interface Candidate {
@@ -81,6 +89,7 @@ interface Entry {
 class FolderWalker {
   readonly classes = new Set<string>();
   readonly candidates: Candidate[] = [];
+  readonly unreadable: string[] = [];
   private readonly realFolders: Folder[] = [];
   private readonly linkedFolders: Folder[] = [];
   private readonly walked = new Set<string>();
@@ -116,6 +125,7 @@ class FolderWalker {
       const reason = `cannot read folder (${describeFsError(error)})`;
       if (folder.parent === null) throw new Error(`${folder.absPath}: ${reason}`);
       this.problem(folder.location, reason);
+      this.unreadable.push(`${folder.relPath}/`);
       return;
     }
     dirents.sort((a, b) => Buffer.compare(a.name, b.name));
@@ -199,17 +209,18 @@ class FolderWalker {
   }
 }
 
-async function statCandidates(candidates: Candidate[], problem: (path: string, reason: string) => void): Promise<ScannedFile[]> {
+async function statCandidates(candidates: Candidate[], problem: (file: Candidate, reason: string) => void): Promise<ScannedFile[]> {
   const files: ScannedFile[] = [];
-  await forEachLimited(candidates, STAT_CONCURRENCY, async ({ absPath, relPath, className, location }) => {
+  await forEachLimited(candidates, STAT_CONCURRENCY, async (candidate) => {
+    const { absPath, relPath, className } = candidate;
     let info: Stats;
     try {
       info = await stat(absPath);
     } catch (error) {
-      problem(location, `cannot read file (${describeFsError(error)})`);
+      problem(candidate, `cannot read file (${describeFsError(error)})`);
       return;
     }
-    if (info.size === 0) problem(location, 'file is empty');
+    if (info.size === 0) problem(candidate, 'file is empty');
     else files.push({ relPath, absPath, className, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
   });
   return files;

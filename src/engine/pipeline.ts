@@ -33,6 +33,7 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
   const libraryId = store.upsertLibrary(scan.root);
   const known = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
   const problems: Problem[] = [...scan.problems];
+  const unreadable = [...scan.unreadable];
   const scanned = [];
   let done = 0;
   for (const file of scan.files) {
@@ -43,13 +44,14 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
         hash = await hashFile(file.absPath);
       } catch (error) {
         problems.push({ path: file.relPath, reason: `cannot read (${(error as Error).message})` });
+        unreadable.push(file.relPath);
         continue;
       }
     }
     scanned.push({ relPath: file.relPath, className: file.className, size: file.size, mtimeMs: file.mtimeMs, hash: hash! });
     if (++done % 200 === 0) ctx.emit?.({ type: 'progress', kind: 'scan', phase: 'Reading photos', done, total: scan.files.length, etaSeconds: null });
   }
-  const sync = store.syncLibrary(libraryId, scan.classes, scanned);
+  const sync = store.syncLibrary(libraryId, scan.classes, scanned, unreadable);
   store.replaceProblems(libraryId, 'scan', problems);
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);

@@ -52,6 +52,23 @@ describe('store on a real SQLite file', () => {
     store.close();
   });
 
+  it('keeps photos, and their features, that a scan could not read this time, whole folders included', () => {
+    const store = Store.open(dbPath);
+    const lib = store.upsertLibrary('/photos');
+    store.syncLibrary(lib, ['cats', 'dogs'], [photo('cats/a.jpg', 'cats', 'h1'), photo('cats/deep/b.jpg', 'cats', 'h2'), photo('dogs/c.jpg', 'dogs', 'h3'), photo('dogs/d.jpg', 'dogs', 'h4')]);
+    const modelId = store.createModel({ libraryId: lib, name: 'base', kind: 'baseline', backbone: 'bb', backboneDim: 2, dim: 2, config: {}, runId: null });
+    store.putEmbeddings(modelId, 2, store.photos(lib).map((p, i) => ({ photoId: p.id, hash: p.hash, vector: Float32Array.from([i, 1]) })));
+    // cats/deep could not be listed and dogs/c.jpg not read: only dogs/d.jpg is really gone.
+    const result = store.syncLibrary(lib, ['cats', 'dogs'], [photo('cats/a.jpg', 'cats', 'h1')], ['cats/deep/', 'dogs/c.jpg']);
+    expect(result).toEqual({ added: 0, changed: 0, removed: 1, unchanged: 1 });
+    expect(store.photos(lib).map((r) => r.relPath)).toEqual(['cats/a.jpg', 'cats/deep/b.jpg', 'dogs/c.jpg']);
+    expect(store.embeddingCount(modelId)).toBe(3);
+    // 'cats/deep/' keeps what is under it, not a sibling that merely starts alike.
+    store.syncLibrary(lib, ['cats'], [photo('cats/deepest.jpg', 'cats', 'h5')], ['cats/deep/']);
+    expect(store.photos(lib).map((r) => r.relPath)).toEqual(['cats/deep/b.jpg', 'cats/deepest.jpg']);
+    store.close();
+  });
+
   it('caches features by content hash and stores embeddings searchable by Euclidean distance', () => {
     const store = Store.open(dbPath);
     const lib = store.upsertLibrary('/photos');

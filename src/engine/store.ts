@@ -203,9 +203,10 @@ export class Store {
 
   /**
    * Makes the stored library match a scan, in one transaction: new photos added, changed ones
-   * (content hash) updated, moved ones relabelled, missing ones removed (with their embeddings).
+   * (content hash) updated, moved ones relabelled, missing ones removed (with their embeddings)
+   * unless `unreadable` names them or a folder above them ('/'-terminated): those stay as they were.
    */
-  syncLibrary(libraryId: number, classNames: string[], scanned: ScannedPhoto[]): SyncResult {
+  syncLibrary(libraryId: number, classNames: string[], scanned: ScannedPhoto[], unreadable: string[] = []): SyncResult {
     return this.db.transaction(() => {
       const insertClass = this.db.prepare('INSERT INTO classes(library_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING');
       for (const name of classNames) insertClass.run(libraryId, name);
@@ -236,7 +237,8 @@ export class Store {
           result.unchanged++;
         }
       }
-      const gone = [...existing.values()].map((p) => p.id);
+      const stillThere = (relPath: string) => unreadable.some((u) => (u.endsWith('/') ? relPath.startsWith(u) : relPath === u));
+      const gone = [...existing.values()].filter((p) => !stillThere(p.relPath)).map((p) => p.id);
       this.removePhotos(gone);
       result.removed = gone.length;
       this.db.prepare(
