@@ -69,6 +69,27 @@ describe('store on a real SQLite file', () => {
     store.close();
   });
 
+  it('splits each class near the fraction, and keeps copies of one photo (same content) on the same side', () => {
+    const store = Store.open(dbPath);
+    const lib = store.upsertLibrary('/photos');
+    const cats = Array.from({ length: 10 }, (_, i) => photo(`cats/${i}.jpg`, 'cats', `h${i}`));
+    store.syncLibrary(lib, ['cats'], [...cats, photo('cats/copy-of-0.jpg', 'cats', 'h0'), photo('cats/copy-of-1.jpg', 'cats', 'h1')]);
+    // Validation takes the first candidates offered: the copies' originals among them.
+    store.assignSplit(lib, 0.2, (_, candidates, wanted) => candidates.slice(0, wanted));
+    const splitOf = () => new Map(store.photos(lib).map((p) => [p.relPath, p.split]));
+    let split = splitOf();
+    expect([...split.values()].filter((s) => s === 'validation')).toHaveLength(4); // 2 of 10 distinct photos, 2 files each
+    expect(split.get('cats/copy-of-0.jpg')).toBe(split.get('cats/0.jpg'));
+    expect(split.get('cats/copy-of-1.jpg')).toBe(split.get('cats/1.jpg'));
+    expect(split.get('cats/0.jpg')).toBe('validation');
+    // A copy added later joins its original's side, whatever the chooser would pick.
+    store.syncLibrary(lib, ['cats'], [...cats, photo('cats/copy-of-0.jpg', 'cats', 'h0'), photo('cats/copy-of-1.jpg', 'cats', 'h1'), photo('cats/again-0.jpg', 'cats', 'h0')]);
+    store.assignSplit(lib, 0.2, () => []);
+    split = splitOf();
+    expect(split.get('cats/again-0.jpg')).toBe('validation');
+    store.close();
+  });
+
   it('caches features by content hash and stores embeddings searchable by Euclidean distance', () => {
     const store = Store.open(dbPath);
     const lib = store.upsertLibrary('/photos');

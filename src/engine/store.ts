@@ -258,22 +258,35 @@ export class Store {
     for (const id of photoIds) remove.run(id);
   }
 
-  /** Assigns train/validation to labelled photos without one, keeping each class near the fraction. */
+  /**
+   * Assigns train/validation to labelled photos without one, keeping each class near the fraction.
+   * Copies of one photo (same content hash) always share a split, so no query finds itself.
+   */
   assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number) => number[]): void {
     this.db.transaction(() => {
       const rows = this.db
-        .prepare('SELECT id, class_id AS classId, split FROM photos WHERE library_id = ? AND class_id IS NOT NULL ORDER BY id')
-        .all(libraryId) as Array<{ id: number; classId: number; split: string | null }>;
+        .prepare('SELECT id, class_id AS classId, hash, split FROM photos WHERE library_id = ? AND class_id IS NOT NULL ORDER BY id')
+        .all(libraryId) as Array<{ id: number; classId: number; hash: string; split: string | null }>;
       const setSplit = this.db.prepare('UPDATE photos SET split = ? WHERE id = ?');
-      const byClass = new Map<number, typeof rows>();
-      for (const row of rows) byClass.set(row.classId, [...(byClass.get(row.classId) ?? []), row]);
-      for (const [classId, members] of byClass) {
-        const unassigned = members.filter((m) => m.split === null).map((m) => m.id);
+      const byClass = new Map<number, Map<string, typeof rows>>();
+      for (const row of rows) {
+        const copies = byClass.get(row.classId) ?? new Map<string, typeof rows>();
+        byClass.set(row.classId, copies);
+        copies.set(row.hash, [...(copies.get(row.hash) ?? []), row]);
+      }
+      for (const [classId, copiesByHash] of byClass) {
+        const groups = [...copiesByHash.values()];
+        const unassigned: typeof groups = [];
+        for (const group of groups) {
+          const decided = group.find((m) => m.split !== null)?.split;
+          if (decided) for (const m of group.filter((m) => m.split === null)) setSplit.run(decided, m.id);
+          else unassigned.push(group);
+        }
         if (unassigned.length === 0) continue;
-        const target = members.length < 2 ? 0 : Math.max(1, Math.round(members.length * validationFraction));
-        const have = members.filter((m) => m.split === 'validation').length;
-        const validation = new Set(choose(classId, unassigned, Math.max(0, Math.min(unassigned.length, target - have))));
-        for (const id of unassigned) setSplit.run(validation.has(id) ? 'validation' : 'train', id);
+        const target = groups.length < 2 ? 0 : Math.max(1, Math.round(groups.length * validationFraction));
+        const have = groups.filter((g) => g.some((m) => m.split === 'validation')).length;
+        const validation = new Set(choose(classId, unassigned.map((g) => g[0].id), Math.max(0, Math.min(unassigned.length, target - have))));
+        for (const group of unassigned) for (const m of group) setSplit.run(validation.has(group[0].id) ? 'validation' : 'train', m.id);
       }
     })();
   }
