@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers'; // registers TF.js's own gradients, the reference below
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors } from './model.js';
@@ -16,6 +18,28 @@ describe('embedding head', () => {
     for (const v of out) {
       expect(v).toHaveLength(3);
       expect(Math.hypot(...v)).toBeCloseTo(1, 5);
+    }
+    head.dispose();
+  });
+
+  it('has the gradients TF.js itself derives (its hand-written x·w gradient), through a hidden layer too', () => {
+    const head = EmbeddingHead.create({ ...config, hidden: 4 }, 3);
+    const x = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i)), [5, 6]);
+    const target = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => Math.cos(i)), [5, 3]);
+    const [w0, b0, w1, b1] = head.variables;
+    const reference = () => {
+      const hidden = tf.relu(tf.add(tf.matMul(x, w0 as tf.Tensor2D), b0));
+      const out = tf.add(tf.matMul(hidden, w1 as tf.Tensor2D), b1);
+      return tf.sum(tf.mul(tf.div(out, tf.norm(out, 'euclidean', -1, true)), target)) as tf.Scalar;
+    };
+    const ours = () => tf.sum(tf.mul(head.apply(x), target)) as tf.Scalar;
+    const expected = tf.variableGrads(reference, head.variables);
+    const got = tf.variableGrads(ours, head.variables);
+    expect(got.value.dataSync()[0]).toBeCloseTo(expected.value.dataSync()[0], 5);
+    for (const name of Object.keys(expected.grads)) {
+      const [e, g] = [expected.grads[name].dataSync(), got.grads[name].dataSync()];
+      expect(Math.max(...e.map(Math.abs))).toBeGreaterThan(1e-4);
+      e.forEach((v, i) => expect(g[i]).toBeCloseTo(v, 5));
     }
     head.dispose();
   });

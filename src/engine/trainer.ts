@@ -82,7 +82,9 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   checkTrainerSettings(settings);
   const { head, optimizer, startEpoch } = await restoreOrCreate(headConfig, settings, options.resumeFrom);
   const items = data.train.classIds.map((classId, id) => ({ id, classId }));
-  const features = stack(data.train.vectors, headConfig.inputDim);
+  for (const [i, v] of data.train.vectors.entries()) {
+    if (v.length !== headConfig.inputDim) throw new Error(`training vector ${i} has ${v.length} values, expected ${headConfig.inputDim}`);
+  }
   const stepsPerEpoch = Math.ceil(settings.tripletsPerEpoch / settings.batchSize);
   let finalLoss: number | null = null;
   let epochsDone = startEpoch;
@@ -95,7 +97,7 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
         await options.control?.checkpoint();
         if (options.control?.isStopped) return { head, epochsDone, finalLoss, stopped: true };
         const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
-        const loss = trainStep(head, optimizer, features, batch, settings.gap);
+        const loss = trainStep(head, optimizer, data.train.vectors, batch, settings.gap);
         const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
         losses.push(report);
         options.onStep?.(report);
@@ -115,16 +117,26 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
     }
     return { head, epochsDone, finalLoss, stopped: false };
   } finally {
-    features.dispose();
     optimizer.dispose();
   }
 }
 
-function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: tf.Tensor2D, batch: Array<{ query: number; positive: number; negative: number }>, gap: number): number {
-  const indices = (pick: 'query' | 'positive' | 'negative') => tf.tensor1d(batch.map((t) => t[pick]), 'int32');
+/**
+ * One optimiser step. The three branches share the head: one pass over q, p and n stacked, then
+ * split. The batch is copied together here rather than gathered by TF.js (slow on wasm).
+ */
+function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: Float32Array[], batch: Array<{ query: number; positive: number; negative: number }>, gap: number): number {
+  const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
   const lossTensor = tf.tidy(() => {
-    const [q, p, n] = (['query', 'positive', 'negative'] as const).map((pick) => tf.gather(features, indices(pick)) as tf.Tensor2D);
-    return optimizer.minimize(() => tripletLoss(head.apply(q), head.apply(p), head.apply(n), gap), true, head.variables) as tf.Scalar;
+    const stacked = stack(order.map((i) => features[i]), features[0].length);
+    return optimizer.minimize(
+      () => {
+        const [q, p, n] = tf.split(head.apply(stacked), 3) as tf.Tensor2D[];
+        return tripletLoss(q, p, n, gap);
+      },
+      true,
+      head.variables,
+    ) as tf.Scalar;
   });
   const loss = lossTensor.dataSync()[0];
   lossTensor.dispose();
