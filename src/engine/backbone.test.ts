@@ -1,4 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +46,21 @@ function separates(vectors: Float32Array[], classOf: (i: number) => number) {
   return { within: within / nWithin, across: across / nAcross };
 }
 
+/** The built-in graph model as a plain TF.js model folder (model.json + one weights file). */
+async function writeBuiltinAsFolder(): Promise<string> {
+  const { MobileNetV2MidModel } = (await import('nsfwjs/models/mobilenet_v2_mid')) as unknown as {
+    MobileNetV2MidModel: { modelJson: () => Promise<unknown>; weightBundles: Array<() => Promise<unknown>> };
+  };
+  const unwrap = (m: unknown) => ((m as { default?: unknown }).default ?? m) as never;
+  const modelJson = unwrap(await MobileNetV2MidModel.modelJson()) as { weightsManifest: Array<{ paths: string[] }> };
+  const shards = await Promise.all(MobileNetV2MidModel.weightBundles.map(async (load) => Buffer.from(unwrap(await load()) as string, 'base64')));
+  const folder = mkdtempSync(join(tmpdir(), 'lookalike-graph-'));
+  writeFileSync(join(folder, 'weights.bin'), Buffer.concat(shards));
+  const manifest = [{ ...modelJson.weightsManifest[0], paths: ['weights.bin'], weights: modelJson.weightsManifest.flatMap((g) => (g as unknown as { weights: unknown[] }).weights) }];
+  writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...modelJson, weightsManifest: manifest }));
+  return folder;
+}
+
 describe('backbones on real photos', () => {
   it('finds the photos the test needs', () => {
     for (const file of [...SUNFLOWER, ...SNOWDROP]) expect(existsSync(file), file).toBe(true);
@@ -74,6 +90,21 @@ describe('backbones on real photos', () => {
     const { within, across } = separates(vectors, (i) => (i < 4 ? 0 : 1));
     expect(within).toBeLessThan(across);
     expect(leaked).toBe(0);
+  });
+
+  it('runs a graph the ONNX exporter cannot express on TF.js instead, and says why', async () => {
+    const folder = await writeBuiltinAsFolder();
+    try {
+      // The classifier's output node sits behind a Softmax, which the exporter does not know.
+      const spec = parseBackboneSpec(`${folder}#Identity@0,1`);
+      const { backbone, vectors } = await features(spec, SUNFLOWER.slice(0, 2));
+      expect(backbone.runtime).toMatch(/^tfjs-/);
+      expect(backbone.runtimeNote).toMatch(/ONNX Runtime not used: .*op Softmax is not exported/);
+      expect(backbone.dim).toBe(5);
+      expect(vectors).toHaveLength(2);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('refuses a folder without a model and a layer that does not exist, naming them', async () => {

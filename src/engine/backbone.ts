@@ -153,7 +153,7 @@ function scalePixels(images: Uint8Array[], size: number, range: InputRange): Flo
 /** Feature maps (NHWC) are global-average-pooled; vectors pass through flattened. */
 function pool(output: tf.Tensor): tf.Tensor2D {
   if (output.rank === 4) return tf.mean(output, [1, 2]) as tf.Tensor2D;
-  return output.reshape([output.shape[0], -1]) as tf.Tensor2D;
+  return tf.reshape(output, [output.shape[0], -1]) as tf.Tensor2D;
 }
 
 /** A sub-model from the image input to the named layer, found in nested models too. */

@@ -15,7 +15,7 @@ const port = parentPort!;
 const ready = (async () => {
   const backend = await selectBackend();
   const backbone = await loadBackbone(spec);
-  port.postMessage({ type: 'ready', backend: backend.name, runtime: backbone.runtime, dim: backbone.dim } satisfies WorkerReply);
+  port.postMessage({ type: 'ready', backend: backend.name, runtime: backbone.runtime, runtimeNote: backbone.runtimeNote, dim: backbone.dim } satisfies WorkerReply);
   return backbone;
 })();
 ready.catch((error: unknown) => port.postMessage({ type: 'fatal', message: (error as Error).message } satisfies WorkerReply));

@@ -12,7 +12,7 @@ export interface FeatureJob {
 }
 
 export type WorkerReply =
-  | { type: 'ready'; backend: string; runtime: string; dim: number }
+  | { type: 'ready'; backend: string; runtime: string; runtimeNote?: string; dim: number }
   | { type: 'fatal'; message: string }
   | { type: 'batch'; results: Array<{ index: number; vector: Float32Array } | { index: number; error: string }> };
 
@@ -26,6 +26,8 @@ export interface ExtractOptions {
   onFeatures: (items: Array<{ index: number; vector: Float32Array }>) => void;
   onProblem?: (problem: Problem) => void;
   onProgress?: (done: number, total: number) => void;
+  /** Once the first worker has its backbone: what runs it, and why not something faster, if so. */
+  onRuntime?: (runtime: string, note: string | undefined) => void;
 }
 
 export interface ExtractSummary {
@@ -67,9 +69,10 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
     try {
       const ready = await worker.reply();
       if (ready.type === 'fatal') throw new Error(`backbone ${describeSpec(spec)} failed to load: ${ready.message}`);
-      if (ready.type === 'ready') {
+      if (ready.type === 'ready' && summary.runtime === null) {
         summary.backend = ready.backend;
         summary.runtime = ready.runtime;
+        options.onRuntime?.(ready.runtime, ready.runtimeNote);
       }
       for (;;) {
         await options.control?.checkpoint();

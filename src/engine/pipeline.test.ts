@@ -47,6 +47,8 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
     expect(events.filter((e) => e.type === 'loss')).toHaveLength(2 * 6);
     expect(events.filter((e) => e.type === 'epoch')).toHaveLength(2);
     expect(events.some((e) => e.type === 'problem' && e.problem.path === 'daisy/damaged.jpg')).toBe(true);
+    const featureProgress = events.filter((e) => e.type === 'progress' && e.kind === 'features');
+    expect(featureProgress.some((e) => e.type === 'progress' && e.phase === 'Computing backbone features (ONNX Runtime)')).toBe(true);
     expect(store.problems(libraryId)).toContainEqual({ path: 'daisy/damaged.jpg', reason: expect.stringMatching(/not a supported image|damaged/) });
 
     // Every photo that decodes (24 labelled + 1 unlabelled) is indexed under both models.

@@ -82,7 +82,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !failed.has(p.hash)));
   const root = store.libraryRoot(libraryId);
   const started = Date.now();
-  ctx.emit?.({ type: 'progress', kind: 'features', phase: 'Computing backbone features', done: 0, total: missing.length, etaSeconds: null });
+  let phase = 'Computing backbone features';
+  ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
   const problems: Problem[] = [];
   const summary = await extractFeatures(
     spec,
@@ -98,11 +99,17 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
         store.addProblem(libraryId, 'features', problem);
         ctx.emit?.({ type: 'problem', problem });
       },
-      onProgress: (done, total) =>
-        ctx.emit?.({ type: 'progress', kind: 'features', phase: 'Computing backbone features', done, total, etaSeconds: eta(started, done, total) }),
+      onRuntime: (runtime, note) => {
+        phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
+      },
+      onProgress: (done, total) => ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total) }),
     },
   );
   return { ...summary, cached: cached.size, computed: summary.extracted, problems };
+}
+
+function describeRuntime(runtime: string): string {
+  return runtime === 'onnxruntime' ? 'ONNX Runtime' : runtime.replace(/^tfjs-/, 'TF.js ');
 }
 
 /** Labelled photos with features, split into train and validation (the split is stored once per photo). */
