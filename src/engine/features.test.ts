@@ -57,6 +57,29 @@ describe('feature extraction on worker threads', () => {
     }
   });
 
+  it('pauses between batches, storing the batches a worker already holds, and resumes to the end', async () => {
+    const control = new JobControl();
+    let heldWhilePaused: () => void = () => undefined;
+    const bothStored = new Promise<void>((resolve) => (heldWhilePaused = resolve));
+    const progress: number[] = [];
+    const running = extract('onnxruntime', {
+      workers: 1,
+      batchSize: 1,
+      control,
+      onProgress: (done) => {
+        progress.push(done);
+        if (done === 1) control.pause();
+        if (done === 2) heldWhilePaused();
+      },
+    });
+    await bothStored;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(progress).toEqual([1, 2]); // the two batches in flight when pause came, and nothing more
+    control.resume();
+    const run = await running;
+    expect(run.summary).toMatchObject({ stopped: false, extracted: 10, failed: 1 });
+  });
+
   it('stops between batches, keeping every batch already handed to a worker', async () => {
     const control = new JobControl();
     const run = await extract('onnxruntime', {

@@ -75,9 +75,10 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
         options.onRuntime?.(ready.runtime, ready.runtimeNote);
       }
       for (;;) {
-        await options.control?.checkpoint();
+        // Paused: store what the worker already holds, then wait. Stopped: the same, then finish.
+        if (inFlight.length === 0 || !options.control?.isPaused) await options.control?.checkpoint();
         if (options.control?.isStopped) summary.stopped = true;
-        while (!summary.stopped && inFlight.length < 2 && batches.length > 0) {
+        while (!summary.stopped && !options.control?.isPaused && inFlight.length < 2 && batches.length > 0) {
           const batch = batches.shift()!;
           inFlight.push(batch);
           worker.post(batch);
