@@ -9,7 +9,25 @@ import { encodeModel } from './onnx-proto.js';
 
 export type BackboneRuntime = 'onnxruntime' | 'tfjs';
 
-type Ort = typeof import('onnxruntime-node');
+/** The part of onnxruntime-node used here, typed locally: the package is optional and may be absent at build time. */
+export interface OnnxRuntime {
+  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OnnxSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OnnxTensor;
+}
+export interface OnnxSession {
+  run(feeds: Record<string, OnnxTensor>): Promise<Record<string, OnnxTensor>>;
+  release(): Promise<void>;
+}
+export interface OnnxTensor {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
+/** onnxruntime-node, imported by a computed name so the build does not need it installed. */
+export async function loadOnnxRuntime(): Promise<OnnxRuntime> {
+  const specifier = 'onnxruntime-node';
+  return (await import(specifier)) as OnnxRuntime;
+}
 
 export interface OnnxFeatureRunner {
   /** Pooled features, [batch, dim] row-major, of NHWC float input already scaled to the model's range. */
@@ -32,7 +50,7 @@ export async function expectedRuntime(tfBackend: string): Promise<string> {
   const fallback = `tfjs-${tfBackend}`;
   try {
     if (preferredRuntime(tfBackend) === 'tfjs') return fallback;
-    await import('onnxruntime-node');
+    await loadOnnxRuntime();
     return 'onnxruntime';
   } catch {
     return fallback;
@@ -41,7 +59,7 @@ export async function expectedRuntime(tfBackend: string): Promise<string> {
 
 /** Exports the graph up to `outputNode` and opens it in ONNX Runtime (one intra-op thread: callers run one per core). */
 export async function openOnnxRunner(graph: GraphModel, topology: unknown, outputNode: string, threads = 1): Promise<OnnxFeatureRunner> {
-  const ort = (await import('onnxruntime-node')) as Ort;
+  const ort = await loadOnnxRuntime();
   const nodes = (topology as { node?: TfNode[] } | undefined)?.node;
   if (!nodes) throw new Error('the graph model has no topology to export');
   const weights = graph.weights;

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exportGraphToOnnx, UnsupportedGraphError, type TfNode, type TfWeight } from './onnx-export.js';
+import { loadOnnxRuntime, type OnnxTensor } from './onnx-backbone.js';
 import { encodeModel } from './onnx-proto.js';
 import { createRng } from './rng.js';
 
@@ -62,7 +62,8 @@ function reference(input: tf.Tensor4D): Float32Array {
   });
 }
 
-async function runOnnx(output: string, input: Float32Array, batch: number): Promise<ort.Tensor> {
+async function runOnnx(output: string, input: Float32Array, batch: number): Promise<OnnxTensor> {
+  const ort = await loadOnnxRuntime();
   const model = exportGraphToOnnx(NODES, (name) => WEIGHTS[name], output);
   const session = await ort.InferenceSession.create(encodeModel(model));
   try {
