@@ -12,6 +12,7 @@ import { startBridge, type Bridge } from '../src/bridge/server.js';
 const TOTAL = 100_000;
 const CLASSES = ['alpha', 'beta', 'gamma', 'delta'];
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const MISSING = 3;
 
 /** A library of 100,000 photos, served by a handler table (no engine): what the grid does at scale. */
 function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineService {
@@ -49,7 +50,9 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     listModels: async () => [],
     findSimilar: none,
   };
-  return { handlers, subscribe: () => () => undefined, photoFile: async () => thumb, libraryRoot: () => root, close: async () => undefined };
+  // Photo 3's file has gone missing since the library was listed.
+  const photoFile = async (id: number) => (id === MISSING ? null : thumb);
+  return { handlers, subscribe: () => () => undefined, photoFile, libraryRoot: () => root, close: async () => undefined };
 }
 
 const tileIds = (page: Page) => page.$$eval('[data-testid=photo-tile]', (tiles) => tiles.map((t) => Number(t.getAttribute('data-photo-id'))));
@@ -85,6 +88,9 @@ describe('the library grid at 100,000 photos', () => {
     const first = await tileIds(page);
     expect(Math.min(...first)).toBe(1);
     expect(first.length).toBeLessThan(120);
+    // A thumbnail that cannot be served says so instead of staying an empty square.
+    await page.waitForSelector(`[data-testid=photo-tile][data-photo-id="${MISSING}"] >> text=no preview`);
+    expect(await page.locator(`[data-testid=photo-tile][data-photo-id="${MISSING - 1}"] img`).count()).toBe(1);
 
     // Jump to the middle: the tiles there appear, still a screenful, from one or two more pages.
     const before = calls.length;
