@@ -46,7 +46,8 @@ export class EmbeddingHead {
     return tf.tidy(() => {
       let x: tf.Tensor2D = features;
       for (let i = 0; i < this.variables.length; i += 2) {
-        x = tf.add(linear(x, this.variables[i]), this.variables[i + 1]);
+        const w = this.variables[i] as tf.Tensor2D;
+        x = tf.add(tf.getBackend() === 'wasm' ? linear(x, w) : tf.matMul(x, w), this.variables[i + 1]);
         if (i + 2 < this.variables.length) x = tf.relu(x);
       }
       return this.config.normalize ? l2Normalize(x) : x;
@@ -79,6 +80,7 @@ export class EmbeddingHead {
 /**
  * x·w with its gradient written out: TF.js derives matMul's gradients with transposed-operand
  * matMuls, which the wasm backend runs about 10x slower than an explicit transpose and a plain one.
+ * Used on wasm only: the plain cpu backend is faster with its own gradient.
  */
 const linear = tf.customGrad((x, w, save) => {
   const [input, weights] = [x as tf.Tensor2D, w as tf.Tensor2D];
