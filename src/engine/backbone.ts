@@ -87,8 +87,15 @@ async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, wir
   if (preferredRuntime(tf.getBackend()) === 'onnxruntime') {
     try {
       const runner = await openOnnxRunner(graph, artifacts.modelTopology, wiring.output);
+      // Probe before letting go of the TF.js graph: if ONNX Runtime cannot run it, TF.js still can.
+      const dim = await runner.run(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize).then(
+        (probe) => probe.length,
+        async (error: unknown) => {
+          await runner.dispose();
+          throw error;
+        },
+      );
       graph.dispose();
-      const dim = (await runner.run(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize)).length;
       return {
         ...wiring,
         dim,
