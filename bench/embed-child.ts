@@ -3,10 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '../src/engine/backend.js';
-import { parseBackboneSpec } from '../src/engine/backbone.js';
-import { cacheFeatures, ensureBaselineModel, openLibrary } from '../src/engine/pipeline.js';
-import { Store } from '../src/engine/store.js';
+import { selectBackend } from '../src/engine/ml/compute-backend.js';
+import { parseBackboneSpec } from '../src/engine/ml/backbone.js';
+import { cacheFeatures, ensureBaselineModel, openLibrary } from '../src/engine/jobs/pipeline.js';
+import { Store } from '../src/engine/store/store.js';
 
 const [root, workers] = [process.argv[2], Number(process.argv[3])];
 const dir = mkdtempSync(join(tmpdir(), 'lookalike-bench-embed-'));

@@ -3,8 +3,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { createRng } from '../src/engine/rng.js';
-import { openVectorIndex, QUANTISED_FROM, warmScanWorker, type VectorIndex, type VectorIndexOptions } from '../src/engine/search.js';
+import { createRng } from '../src/engine/common/rng.js';
+import { openVectorIndex, QUANTISED_FROM, warmScanWorker, type VectorIndex, type VectorIndexOptions } from '../src/engine/store/search.js';
 import { flag, percentile, printReport, type BenchReport } from './report.js';
 
 const DIM = 128;

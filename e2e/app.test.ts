@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, _electron, type Browser, type ConsoleMessage } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createThreadedEngineService } from '../src/engine/service-thread.js';
-import type { EngineService } from '../src/engine/service-contract.js';
+import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
+import type { EngineService } from '../src/engine/jobs/service-contract.js';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
 import { journey } from './journey.js';
 

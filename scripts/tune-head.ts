@@ -1,10 +1,10 @@
 // One-off: which gap g and whether L2-normalising f gives the best validation P@30 on flowers17.
 import { readFileSync } from 'node:fs';
-import { selectBackend } from '../src/engine/backend.js';
-import { evaluateRetrieval } from '../src/engine/eval.js';
-import { normalizeVector } from '../src/engine/model.js';
-import { stratifiedSplit } from '../src/engine/split.js';
-import { trainHead } from '../src/engine/trainer.js';
+import { selectBackend } from '../src/engine/ml/compute-backend.js';
+import { evaluateRetrieval } from '../src/engine/ml/eval.js';
+import { normalizeVector } from '../src/engine/ml/head.js';
+import { stratifiedSplit } from '../src/engine/ml/split.js';
+import { trainHead } from '../src/engine/ml/trainer.js';
 
 await selectBackend();
 const { classIds, vectors } = JSON.parse(readFileSync(process.argv[2] ?? '/tmp/flowers-features.json', 'utf8')) as { classIds: number[]; vectors: number[][] };

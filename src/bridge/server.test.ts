@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
-import type { EngineService } from '../engine/service-contract.js';
+import type { EngineService } from '../engine/jobs/service-contract.js';
 import { MAX_BODY, MAX_IMAGE_BODY, startBridge, type Bridge } from './server.js';
 
 const FLOWERS = join(import.meta.dirname, '..', '..', '..', 'shared', 'datasets', 'flowers17');

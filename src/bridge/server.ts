@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { extname } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_NAMES, type ApiName, type EngineEvent, type PhotoSize } from '../shared/api.js';
-import type { EngineService } from '../engine/service-contract.js';
+import type { EngineService } from '../engine/jobs/service-contract.js';
 import { imageContentType, servableFile, staticFile, STATIC_TYPES } from './files.js';
 
 /** The bridge only ever listens on the loopback interface. */

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLOWERS17, makeSampleLibrary, photosOf } from '../engine/testing/sample-library.js';
+import { FLOWERS17, copyFlowersLibrary, photosOf } from '../engine/testing/test-photos.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');
@@ -34,7 +34,7 @@ function lookalike(args: string[]) {
 }
 
 beforeAll(() => {
-  root = makeSampleLibrary({ classes: ['crocus', 'daffodil', 'iris'], perClass: 8, unlabelled: true });
+  root = copyFlowersLibrary({ classes: ['crocus', 'daffodil', 'iris'], perClass: 8, unlabelled: true });
   work = mkdtempSync(join(tmpdir(), 'lookalike-cli-'));
   db = join(work, 'lookalike.db');
 });
@@ -141,7 +141,7 @@ describe('lookalike CLI', () => {
   });
 
   it('resumes after kill -9 during feature caching: nothing computed twice, nothing missing or duplicated', async () => {
-    const bigger = makeSampleLibrary({ classes: ['pansy', 'tigerlily', 'cowslip'], perClass: 16 });
+    const bigger = copyFlowersLibrary({ classes: ['pansy', 'tigerlily', 'cowslip'], perClass: 16 });
     const killDb = join(work, 'killed-features.db');
     try {
       await new Promise<void>((done, fail) => {

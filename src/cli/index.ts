@@ -2,10 +2,10 @@ import { realpathSync, readFileSync } from 'node:fs';
 import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
-import { selectBackend } from '../engine/backend.js';
-import { expectedRuntime } from '../engine/onnx-backbone.js';
-import { parseBackboneSpec } from '../engine/backbone.js';
-import { defaultDbPath } from '../engine/paths.js';
+import { selectBackend } from '../engine/ml/compute-backend.js';
+import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
+import { parseBackboneSpec } from '../engine/ml/backbone.js';
+import { defaultDbPath } from '../engine/common/paths.js';
 import {
   cacheFeatures,
   defaultModel,
@@ -16,9 +16,9 @@ import {
   openLibrary,
   trainModel,
   type JobContext,
-} from '../engine/pipeline.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/settings.js';
-import { Store } from '../engine/store.js';
+} from '../engine/jobs/pipeline.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
+import { Store } from '../engine/store/store.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -176,7 +176,7 @@ async function trainCommand(args: string[]): Promise<number> {
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
-  const { resolveSettings } = await import('../engine/settings.js');
+  const { resolveSettings } = await import('../engine/jobs/settings.js');
   resolveSettings(settings); // bad settings are refused before any work starts
   const store = openStore(values.db);
   try {
@@ -284,7 +284,7 @@ async function benchCommand(args: string[]): Promise<number> {
 
 async function sampleCommand(args: string[]): Promise<number> {
   const { positionals } = parse(args, {}, 1);
-  const { makeSampleLibrary, SAMPLE_CLASSES } = await import('../engine/sample-library.js');
+  const { makeSampleLibrary, SAMPLE_CLASSES } = await import('../engine/library/sample-library.js');
   const root = await makeSampleLibrary(resolve(positionals[0]));
   console.log(`${root}: sample library with classes ${SAMPLE_CLASSES.join(', ')}`);
   return 0;

@@ -1,11 +1,11 @@
 import { app, BrowserWindow, dialog, Menu, session, shell, type MenuItemConstructorOptions } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { EngineService } from '../engine/service-contract.js';
+import type { EngineService } from '../engine/jobs/service-contract.js';
 import { registerPhotoScheme, wireIpc } from './ipc.js';
 
-type EngineModule = typeof import('../engine/service-thread.js');
-type PathsModule = typeof import('../engine/paths.js');
+type EngineModule = typeof import('../engine/jobs/service-thread.js');
+type PathsModule = typeof import('../engine/common/paths.js');
 
 // The engine runs from its Node build (out/node), not bundled: its feature workers are separate files.
 const engineUrl = (file: string) => new URL(`../node/engine/${file}`, import.meta.url).href;
@@ -138,7 +138,7 @@ void app.whenReady().then(async () => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
 
-  const [{ createThreadedEngineService }, { userCacheDir }] = (await Promise.all([import(/* @vite-ignore */ engineUrl('service-thread.js')), import(/* @vite-ignore */ engineUrl('paths.js'))])) as [EngineModule, PathsModule];
+  const [{ createThreadedEngineService }, { userCacheDir }] = (await Promise.all([import(/* @vite-ignore */ engineUrl('jobs/service-thread.js')), import(/* @vite-ignore */ engineUrl('common/paths.js'))])) as [EngineModule, PathsModule];
   const cacheDir = userCacheDir();
   try {
     // The engine runs on its own thread: training and indexing never hold up the window's process.

@@ -1,7 +1,7 @@
 import { BrowserWindow, dialog, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName, type PhotoSize } from '../shared/api.js';
-import type { EngineService } from '../engine/service-contract.js';
+import type { EngineService } from '../engine/jobs/service-contract.js';
 import { imageContentType, servableFile } from '../bridge/files.js';
 import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL } from '../preload/contract.js';
 

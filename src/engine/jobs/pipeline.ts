@@ -1,0 +1,424 @@
+import { isAbsolute, resolve } from 'node:path';
+import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import { selectBackend } from '../ml/compute-backend.js';
+import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
+import { JobControl } from '../common/job-control.js';
+import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
+import { extractFeatures } from '../ml/features.js';
+import { decodeForModel, hashFile } from '../library/image.js';
+import { scanLibrary } from '../library/scan.js';
+import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
+import { createRng, shuffle } from '../common/rng.js';
+import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
+import type { ModelRow, PhotoRow, Store } from '../store/store.js';
+import { trainHead } from '../ml/trainer.js';
+
+/** What every long operation gets: the store, where to send events, and its pause/stop control. */
+export interface JobContext {
+  store: Store;
+  emit?: (event: EngineEvent) => void;
+  control?: JobControl;
+}
+
+export interface OpenedLibrary {
+  libraryId: number;
+  summary: LibrarySummary;
+  sync: { added: number; changed: number; removed: number; unchanged: number };
+}
+
+/** Scans the folder, hashes new and changed photos, and makes the store match it. */
+export async function openLibrary(ctx: JobContext, root: string): Promise<OpenedLibrary> {
+  const scan = await scanLibrary(isAbsolute(root) ? root : resolve(root));
+  const { store } = ctx;
+  const libraryId = store.upsertLibrary(scan.root);
+  const known = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
+  const problems: Problem[] = [...scan.problems];
+  const unreadable = [...scan.unreadable];
+  const scanned = [];
+  let done = 0;
+  for (const file of scan.files) {
+    const before = known.get(file.relPath);
+    let hash = before?.hash;
+    if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
+      try {
+        hash = await hashFile(file.absPath);
+      } catch (error) {
+        problems.push({ path: file.relPath, reason: `cannot read (${(error as Error).message})` });
+        unreadable.push(file.relPath);
+        continue;
+      }
+    }
+    scanned.push({ relPath: file.relPath, className: file.className, size: file.size, mtimeMs: file.mtimeMs, hash: hash! });
+    if (++done % 200 === 0) ctx.emit?.({ type: 'progress', kind: 'scan', phase: 'Reading photos', done, total: scan.files.length, etaSeconds: null });
+  }
+  const sync = store.syncLibrary(libraryId, scan.classes, scanned, unreadable);
+  store.replaceProblems(libraryId, 'scan', problems);
+  for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
+  const summary = librarySummary(store, libraryId);
+  ctx.emit?.({ type: 'library', library: summary });
+  return { libraryId, summary, sync };
+}
+
+export function librarySummary(store: Store, libraryId: number): LibrarySummary {
+  const classes = store.classes(libraryId);
+  const photoCount = store.countPhotos(libraryId);
+  return {
+    libraryId,
+    root: store.libraryRoot(libraryId),
+    photoCount,
+    unlabelledCount: photoCount - classes.reduce((sum, c) => sum + c.photoCount, 0),
+    classes,
+    problems: store.problems(libraryId),
+  };
+}
+
+/** Computes backbone features for photos whose content has none yet; stored as they come. */
+export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: BackboneSpec, workers?: number) {
+  const { store } = ctx;
+  const key = describeSpec(spec);
+  const photos = store.photos(libraryId);
+  const cached = store.features(key, photos.map((p) => p.hash));
+  const failed = store.featureFailures(key);
+  const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !failed.has(p.hash)));
+  const root = store.libraryRoot(libraryId);
+  const started = Date.now();
+  let phase = 'Computing backbone features';
+  ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
+  const problems: Problem[] = [];
+  const summary = await extractFeatures(
+    spec,
+    missing.map((photo, index) => ({ index, absPath: resolve(root, photo.relPath), label: photo.relPath })),
+    {
+      workers,
+      control: ctx.control,
+      onFeatures: (items) => store.putFeatures(key, items.map(({ index, vector }) => ({ hash: missing[index].hash, vector }))),
+      onProblem: (problem) => {
+        problems.push(problem);
+        const photo = missing.find((p) => p.relPath === problem.path);
+        if (photo) store.putFeatureFailure(key, photo.hash, problem.reason);
+        store.addProblem(libraryId, 'features', problem);
+        ctx.emit?.({ type: 'problem', problem });
+      },
+      onRuntime: (runtime, note) => {
+        phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
+      },
+      onProgress: (done, total) => ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total) }),
+    },
+  );
+  return { ...summary, cached: cached.size, computed: summary.extracted, problems };
+}
+
+function describeRuntime(runtime: string): string {
+  return runtime === 'onnxruntime' ? 'ONNX Runtime' : runtime.replace(/^tfjs-/, 'TF.js ');
+}
+
+/** Labelled photos with features, split into train and validation (the split is stored once per photo). */
+export function labelledFeatures(store: Store, libraryId: number, backboneKey: string, validationFraction: number, seed: number) {
+  store.assignSplit(libraryId, validationFraction, (classId, candidates, wanted) => shuffle(createRng(seed * 7919 + classId), [...candidates]).slice(0, wanted));
+  const photos = store.photos(libraryId).filter((p) => p.classId !== null);
+  const features = store.features(backboneKey, photos.map((p) => p.hash));
+  const sets = { train: emptySet(), validation: emptySet() };
+  const trainPhotos: PhotoRow[] = [];
+  for (const photo of photos) {
+    const vector = features.get(photo.hash);
+    if (!vector || !photo.split) continue;
+    sets[photo.split].vectors.push(normalizeVector(vector));
+    sets[photo.split].classIds.push(photo.classId!);
+    if (photo.split === 'train') trainPhotos.push(photo);
+  }
+  return { ...sets, trainPhotos };
+}
+
+export function evaluateBaseline(sets: { train: LabelledVectors; validation: LabelledVectors }, k = DEFAULT_K): RetrievalMetrics {
+  return evaluateRetrieval(sets.validation, sets.train, checkK(k));
+}
+
+export interface TrainResult {
+  runId: number;
+  modelId: number;
+  epochsDone: number;
+  finalLoss: number | null;
+  stopped: boolean;
+  resumed: boolean;
+  baseline: RetrievalMetrics;
+  trained: RetrievalMetrics;
+  seconds: number;
+  backbone: string;
+}
+
+/**
+ * The whole "Train" button: features cached, split fixed, baseline measured, head trained with
+ * checkpoints each epoch (a killed run with the same settings resumes), model stored and indexed.
+ */
+export async function trainModel(
+  ctx: JobContext,
+  libraryId: number,
+  partial: Partial<TrainSettings>,
+  options: { k?: number; workers?: number; runId?: number } = {},
+): Promise<TrainResult> {
+  const started = Date.now();
+  const settings = resolveSettings(partial);
+  await selectBackend();
+  const k = checkK(options.k ?? DEFAULT_K);
+  const { store } = ctx;
+  const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
+  if (usable.length < 2) {
+    throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
+  }
+  if (settings.fineTune === 'last-blocks') {
+    const backend = await selectBackend();
+    // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
+    throw new Error(
+      backend.gpu
+        ? 'fine-tuning the last backbone blocks is not available yet; train the head (--fine-tune head)'
+        : `fine-tuning backbone blocks needs a GPU backend (tfjs-node-gpu); this machine runs ${backend.name}, so only the head is trained (--fine-tune head)`,
+    );
+  }
+  const spec = parseBackboneSpec(settings.backbone);
+  const backboneKey = describeSpec(spec);
+  await cacheFeatures(ctx, libraryId, spec, options.workers);
+  if (ctx.control?.isStopped) throw new Error('stopped before training started');
+  const sets = labelledFeatures(store, libraryId, backboneKey, settings.validationFraction, settings.seed);
+  const baseline = evaluateBaseline(sets, k);
+  await ensureBaselineModel(ctx, libraryId, spec, baseline);
+
+  const runId = options.runId ?? prepareRun(store, libraryId, settings);
+  const checkpoint = store.latestCheckpoint(runId);
+  store.updateRun(runId, { status: 'running', baseline });
+  const notes = [
+    ...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []),
+    ...store
+      .classes(libraryId)
+      .filter((c) => c.photoCount < 2)
+      .map((c) => `class "${c.name}" has ${c.photoCount} photo${c.photoCount === 1 ? '' : 's'}: it cannot give a query and a positive${c.photoCount ? ', so it serves only as a negative' : ''}`),
+  ];
+  ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
+
+  const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
+  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
+  const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
+  const trainStarted = Date.now();
+  let firstStep: number | null = null;
+  try {
+    const outcome = await trainHead(sets, headConfig, trainer, {
+      control: ctx.control,
+      resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state } : undefined,
+      onStep: (step) => {
+        firstStep ??= step.step - 1;
+        ctx.emit?.({ type: 'loss', runId, ...step });
+        const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
+        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
+      },
+      onEpoch: (epoch) => {
+        store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
+        ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
+      },
+    });
+    if (outcome.stopped && outcome.epochsDone === 0) {
+      store.updateRun(runId, { status: 'stopped', finished: true });
+      outcome.head.dispose();
+      throw new Error('training stopped before the first epoch finished; nothing to keep');
+    }
+    const trained = evaluateRetrieval(
+      { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
+      { vectors: outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
+      k,
+    );
+    const modelId = store.createModel({
+      libraryId,
+      name: `Trained run ${runId}`,
+      kind: 'trained',
+      backbone: backboneKey,
+      backboneDim: headConfig.inputDim,
+      dim: headConfig.dim,
+      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone },
+      runId,
+      weights: packTensors(outcome.head.namedWeights()),
+    });
+    outcome.head.dispose();
+    store.setModelMetrics(modelId, trained);
+    store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, finished: true });
+    await indexLibrary(ctx, libraryId, modelId);
+    ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
+    return {
+      runId,
+      modelId,
+      epochsDone: outcome.epochsDone,
+      finalLoss: outcome.finalLoss,
+      stopped: outcome.stopped,
+      resumed: checkpoint !== null,
+      baseline,
+      trained,
+      seconds: (Date.now() - started) / 1000,
+      backbone: backboneKey,
+    };
+  } catch (error) {
+    const run = store.run(runId);
+    if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
+    throw error;
+  }
+}
+
+/** The run a training continues: the newest unfinished one with the same settings (after a crash), else a new one. */
+export function prepareRun(store: Store, libraryId: number, settings: TrainSettings): number {
+  return store.resumableRun(libraryId, { ...settings })?.id ?? store.createRun(libraryId, { ...settings });
+}
+
+/** The untrained model: the backbone's own (L2-normalised) features, for comparison and search before training. */
+export async function ensureBaselineModel(ctx: JobContext, libraryId: number, spec: BackboneSpec, metrics?: RetrievalMetrics): Promise<number> {
+  const { store } = ctx;
+  const key = describeSpec(spec);
+  let model = store.models(libraryId).find((m) => m.kind === 'baseline' && m.backbone === key);
+  if (!model) {
+    const dim = store.featureDim(key);
+    if (dim === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
+    const id = store.createModel({ libraryId, name: `Untrained ${key}`, kind: 'baseline', backbone: key, backboneDim: dim, dim, config: { backboneSpec: spec }, runId: null });
+    model = store.model(id)!;
+  }
+  if (metrics) store.setModelMetrics(model.id, metrics);
+  await indexLibrary(ctx, libraryId, model.id);
+  return model.id;
+}
+
+/** Embeds every photo (labelled or not) whose embedding under the model is missing or stale. */
+export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: number): Promise<{ embedded: number; missingFeatures: number }> {
+  const { store } = ctx;
+  const model = requireModel(store, modelId);
+  const spec = model.config.backboneSpec as BackboneSpec;
+  await cacheFeatures(ctx, libraryId, spec);
+  const todo = store.photosToEmbed(libraryId, modelId);
+  const features = store.features(model.backbone, todo.map((p) => p.hash));
+  const ready = todo.filter((p) => features.has(p.hash));
+  const embedder = await loadEmbedder(store, model);
+  const batchSize = 512;
+  for (let start = 0; start < ready.length; start += batchSize) {
+    await ctx.control?.checkpoint();
+    const batch = ready.slice(start, start + batchSize);
+    const vectors = embedder(batch.map((p) => features.get(p.hash)!));
+    store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
+    ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
+  }
+  return { embedded: ready.length, missingFeatures: todo.length - ready.length };
+}
+
+/** Backbone features to the model's embedding: normalisation, then the trained head if any. */
+async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: Float32Array[]) => Float32Array[]> {
+  if (model.kind === 'baseline') return (features) => features.map(normalizeVector);
+  await selectBackend();
+  const weights = store.modelWeights(model.id);
+  if (!weights) throw new Error(`model ${model.id} has no stored weights`);
+  const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(weights));
+  return (features) => head.embed(features.map(normalizeVector));
+}
+
+export function requireModel(store: Store, modelId: number): ModelRow {
+  const model = store.model(modelId);
+  if (!model) throw new Error(`no model ${modelId}`);
+  return model;
+}
+
+/** The model a search uses when none is named: the newest trained one, else the baseline. */
+export function defaultModel(store: Store, libraryId: number): ModelRow | null {
+  const models = store.models(libraryId);
+  return [...models].reverse().find((m) => m.kind === 'trained') ?? models.find((m) => m.kind === 'baseline') ?? null;
+}
+
+/** Re-measures a stored model the way training did: validation photos query the training photos. */
+export async function evaluateModel(
+  store: Store,
+  libraryId: number,
+  modelId: number,
+  k = DEFAULT_K,
+): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
+  const model = requireModel(store, modelId);
+  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  const baseline = evaluateBaseline(sets, k);
+  if (model.kind === 'baseline') return { baseline, trained: null, model };
+  await selectBackend();
+  const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
+  try {
+    const trained = evaluateRetrieval(
+      { vectors: head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
+      { vectors: head.embed(sets.train.vectors), classIds: sets.train.classIds },
+      k,
+    );
+    return { baseline, trained, model };
+  } finally {
+    head.dispose();
+  }
+}
+
+export interface SimilarHit {
+  rank: number;
+  photoId: number;
+  path: string;
+  className: string | null;
+  distance: number;
+}
+
+/** Keeps the backbone of the last query loaded: dropping in several photos in a row is common. */
+const backboneCache = new Map<string, Promise<Backbone>>();
+
+/** k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. */
+export async function findSimilar(
+  store: Store,
+  libraryId: number,
+  query: { photoId: number } | { image: string | Buffer; label: string },
+  k: number,
+  modelId?: number,
+): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
+  checkK(k);
+  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
+  if (!model) throw new Error('no model yet: index or train the library first');
+  const embedder = await loadEmbedder(store, model);
+  let feature: Float32Array;
+  let described: { photoId: number | null; path: string; className: string | null };
+  if ('photoId' in query) {
+    const photo = store.photo(query.photoId);
+    if (!photo || photo.libraryId !== libraryId) throw new Error(`no photo ${query.photoId} in this library`);
+    const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
+    feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
+    described = { photoId: photo.id, path: photo.relPath, className: photo.className };
+  } else {
+    feature = await backboneFeature(model, query.image, query.label);
+    described = { photoId: null, path: query.label, className: null };
+  }
+  const [vector] = embedder([feature]);
+  const index = store.vectorIndex(model.id, model.dim);
+  const hits = index.knn(vector, k);
+  const results = hits.map((hit, i) => {
+    const photo = store.photo(hit.id);
+    return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
+  });
+  return { modelId: model.id, query: described, results };
+}
+
+async function backboneFeature(model: ModelRow, image: string | Buffer, label: string): Promise<Float32Array> {
+  const spec = model.config.backboneSpec as BackboneSpec;
+  const key = describeSpec(spec);
+  let loading = backboneCache.get(key);
+  if (!loading) {
+    loading = loadBackbone(spec);
+    backboneCache.set(key, loading);
+    loading.catch(() => backboneCache.delete(key));
+  }
+  const backbone = await loading;
+  const decoded = await decodeForModel(image, backbone.inputSize, label);
+  const [feature] = await backbone.embed([decoded.pixels]);
+  return feature;
+}
+
+function uniqueByHash(photos: PhotoRow[]): PhotoRow[] {
+  const seen = new Set<string>();
+  return photos.filter((p) => (seen.has(p.hash) ? false : (seen.add(p.hash), true)));
+}
+
+function emptySet(): LabelledVectors {
+  return { vectors: [], classIds: [] };
+}
+
+function eta(started: number, done: number, total: number): number | null {
+  if (done === 0) return null;
+  return ((Date.now() - started) / 1000 / done) * (total - done);
+}

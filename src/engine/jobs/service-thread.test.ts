@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../shared/api.js';
+import type { EngineService } from './service-contract.js';
+import { createThreadedEngineService } from './service-thread.js';
+import { copyFlowersLibrary } from '../testing/test-photos.js';
+
+let root: string;
+let work: string;
+let service: EngineService;
+
+beforeAll(async () => {
+  root = copyFlowersLibrary({ classes: ['iris', 'tulip'], perClass: 5 });
+  work = mkdtempSync(join(tmpdir(), 'lookalike-thread-'));
+  service = await createThreadedEngineService({ dbPath: join(work, 'l.db'), cacheDir: join(work, 'cache'), reopenLast: false });
+});
+afterAll(async () => {
+  await service.close();
+  rmSync(root, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('the engine on its own thread', () => {
+  it('serves the same calls, events, errors and files through the proxy, and keeps this thread free', async () => {
+    const events: EngineEvent[] = [];
+    service.subscribe((e) => events.push(e));
+    await expect(service.handlers.listPhotos({ offset: 0, limit: 1 })).rejects.toThrow(/open a library folder first/);
+    expect(service.libraryRoot()).toBeNull();
+
+    const summary = await service.handlers.openLibrary({ root });
+    expect(summary.photoCount).toBe(10);
+    expect(service.libraryRoot()).toBe(summary.root);
+    const indexed = new Promise<void>((resolve) => service.subscribe((e) => e.type === 'job' && e.job.kind === 'index' && e.job.state === 'done' && resolve()));
+
+    // While the engine thread computes features, this thread keeps running its own timers.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    await indexed;
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(5);
+
+    const [photo] = (await service.handlers.listPhotos({ offset: 0, limit: 1 })).items;
+    const similar = await service.handlers.findSimilar({ photoId: photo.id, k: 3 });
+    expect(similar.results[0].photoId).toBe(photo.id);
+    expect(await service.photoFile(photo.id, 'full')).toBe(join(summary.root, photo.path));
+    expect(events.some((e) => e.type === 'progress')).toBe(true);
+  });
+});

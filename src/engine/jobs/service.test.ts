@@ -1,0 +1,111 @@
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../shared/api.js';
+import { createEngineService, type EngineService } from './service.js';
+import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
+
+let root: string;
+let work: string;
+let service: EngineService;
+const events: EngineEvent[] = [];
+
+/** Resolves at the first event (from now on) that matches. */
+function nextEvent(match: (e: EngineEvent) => boolean, timeoutMs = 120_000): Promise<EngineEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('event did not come')), timeoutMs);
+    const stop = service.subscribe((e) => {
+      if (!match(e)) return;
+      clearTimeout(timer);
+      stop();
+      resolve(e);
+    });
+  });
+}
+const jobEnded = (kind: string) => (e: EngineEvent) => e.type === 'job' && e.job.kind === kind && ['done', 'failed', 'stopped'].includes(e.job.state);
+
+beforeAll(async () => {
+  root = copyFlowersLibrary({ classes: ['bluebell', 'buttercup', 'windflower'], perClass: 6 });
+  work = mkdtempSync(join(tmpdir(), 'lookalike-service-'));
+  service = await createEngineService({ dbPath: join(work, 'l.db'), cacheDir: join(work, 'cache') });
+  service.subscribe((e) => events.push(e));
+});
+afterAll(async () => {
+  await service.close();
+  rmSync(root, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('engine service (the handler table both transports serve)', () => {
+  it('asks for a library first, with a clear message', async () => {
+    await expect(service.handlers.listPhotos({ offset: 0, limit: 10 })).rejects.toThrow(/open a library folder first/);
+    expect((await service.handlers.status()).library).toBeNull();
+  });
+
+  it('opens a library, indexes it in the background, and finds similar photos before any training', async () => {
+    const indexed = nextEvent(jobEnded('index'));
+    const summary = await service.handlers.openLibrary({ root });
+    expect(summary.classes.map((c) => c.photoCount)).toEqual([6, 6, 6]);
+    const ended = await indexed;
+    expect(ended.type === 'job' ? ended.job.state : null).toBe('done');
+    const page = await service.handlers.listPhotos({ offset: 0, limit: 5 });
+    expect(page.total).toBe(18);
+    expect(page.items).toHaveLength(5);
+    const similar = await service.handlers.findSimilar({ photoId: page.items[0].id, k: 5 });
+    expect(similar.results[0].photoId).toBe(page.items[0].id);
+    expect((await service.handlers.listModels()).map((m) => m.kind)).toEqual(['baseline']);
+  });
+
+  it('serves thumbnails from its cache and originals only for photos of the open library', async () => {
+    const [photo] = (await service.handlers.listPhotos({ offset: 0, limit: 1 })).items;
+    const thumb = await service.photoFile(photo.id, 'thumb');
+    expect(thumb && thumb.startsWith(join(work, 'cache'))).toBe(true);
+    expect(existsSync(thumb!)).toBe(true);
+    expect(await service.photoFile(photo.id, 'full')).toBe(join(service.libraryRoot()!, photo.path));
+    expect(await service.photoFile(999_999, 'full')).toBeNull();
+  });
+
+  it('refuses bad training settings before starting anything', async () => {
+    await expect(service.handlers.startTraining({ gap: 0 })).rejects.toThrow(/gap g must be a positive number/);
+    await expect(service.handlers.startTraining({ epochs: -2 })).rejects.toThrow(/epochs must be a positive whole number/);
+    expect((await service.handlers.status()).job).toBeNull();
+  });
+
+  it('trains in the background, streaming loss points and epoch metrics, and keeps the run', async () => {
+    const done = nextEvent(jobEnded('train'));
+    const { runId } = await service.handlers.startTraining({ epochs: 2, tripletsPerEpoch: 64, batchSize: 16, dim: 16 });
+    const ended = await done;
+    expect(ended.type === 'job' && ended.job).toMatchObject({ state: 'done', runId });
+    expect(events.filter((e) => e.type === 'loss' && e.runId === runId)).toHaveLength(8);
+    expect(events.filter((e) => e.type === 'epoch' && e.runId === runId)).toHaveLength(2);
+    const [run] = await service.handlers.listRuns();
+    expect(run).toMatchObject({ id: runId, status: 'done', epochsDone: 2 });
+    const history = await service.handlers.runHistory({ runId });
+    expect(history.losses).toHaveLength(8);
+    expect(history.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    const models = await service.handlers.listModels();
+    expect(models.map((m) => m.kind)).toEqual(['baseline', 'trained']);
+    expect(models.every((m) => m.indexedCount === 18)).toBe(true);
+  });
+
+  it('picks up a photo added to the folder while it is open, without a restart', async () => {
+    const refreshed = nextEvent((e) => e.type === 'library' && e.library.photoCount === 19);
+    const added = photosOf('buttercup')[40];
+    copyFileSync(join(FLOWERS17, 'buttercup', added), join(root, 'buttercup', added));
+    await refreshed;
+    await nextEvent(jobEnded('index'));
+    const models = await service.handlers.listModels();
+    expect(models.every((m) => m.indexedCount === 19)).toBe(true);
+  });
+
+  it('reopens the library used last when the app starts again', async () => {
+    const again = await createEngineService({ dbPath: join(work, 'l.db'), cacheDir: join(work, 'cache') });
+    try {
+      expect((await again.handlers.status()).library?.root).toBe(service.libraryRoot());
+      expect((await again.handlers.listRuns()).length).toBe(1);
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -1,0 +1,285 @@
+import { EventEmitter } from 'node:events';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import { selectBackend } from '../ml/compute-backend.js';
+import { parseBackboneSpec } from '../ml/backbone.js';
+import { JobControl } from '../common/job-control.js';
+import { expectedRuntime } from '../ml/onnx-backbone.js';
+import { defaultDbPath, userCacheDir } from '../common/paths.js';
+import {
+  cacheFeatures,
+  ensureBaselineModel,
+  findSimilar,
+  indexLibrary,
+  librarySummary,
+  openLibrary,
+  prepareRun,
+  trainModel,
+  type JobContext,
+} from './pipeline.js';
+import type { EngineService, EngineServiceOptions } from './service-contract.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, resolveSettings } from './settings.js';
+import { Store, type RunRow } from '../store/store.js';
+import { thumbnailFile } from '../library/thumbnails.js';
+
+export type { EngineService, EngineServiceOptions } from './service-contract.js';
+
+const WATCH_SETTLE_MS = 1500;
+
+interface RunningJob {
+  state: JobState;
+  control: JobControl;
+  done: Promise<void>;
+}
+
+/**
+ * The handler table behind both transports. One long job at a time (scan, features, training,
+ * indexing); its progress streams as events; bad input is refused before any work starts.
+ */
+export async function createEngineService(options: EngineServiceOptions = {}): Promise<EngineService> {
+  const store = Store.open(options.dbPath ?? defaultDbPath());
+  const cacheDir = options.cacheDir ?? userCacheDir();
+  const events = new EventEmitter();
+  const emit = (event: EngineEvent) => events.emit('event', event);
+  let libraryId: number | null = null;
+  let libraryRoot: string | null = null;
+  let job: RunningJob | null = null;
+
+  const requireLibrary = (): number => {
+    if (libraryId === null) throw new Error('open a library folder first');
+    return libraryId;
+  };
+
+  const setJobState = (state: JobState) => {
+    if (job) job.state = state;
+    emit({ type: 'job', job: state });
+  };
+
+  /** Starts a background job; its failure becomes a 'failed' job event, never an unhandled rejection. */
+  const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => {
+    const control = new JobControl();
+    const ctx: JobContext = { store, emit, control };
+    const state: JobState = { kind, state: 'running', runId, message: null };
+    const running: RunningJob = { state, control, done: Promise.resolve() };
+    job = running;
+    emit({ type: 'job', job: state });
+    running.done = (async () => {
+      try {
+        const message = await work(ctx);
+        setJobState({ kind, state: control.isStopped ? 'stopped' : 'done', runId, message });
+      } catch (error) {
+        setJobState({ kind, state: control.isStopped ? 'stopped' : 'failed', runId, message: (error as Error).message });
+      } finally {
+        if (job === running) job = null;
+      }
+    })();
+  };
+
+  const stopCurrentJob = async () => {
+    if (!job) return;
+    job.control.stop();
+    await job.done;
+  };
+
+  /**
+   * Makes the open library searchable without waiting for training: backbone features, the
+   * untrained model, and every stored model brought up to date. With `rescan`, the folder is read
+   * again first (photos added, edited, moved or deleted while the app was open).
+   */
+  const indexInBackground = (id: number, rescan = false) =>
+    startJob('index', null, async (ctx) => {
+      if (rescan) await openLibrary(ctx, store.libraryRoot(id));
+      const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
+      const features = await cacheFeatures(ctx, id, spec);
+      if (ctx.control?.isStopped) return 'indexing paused';
+      if (store.featureDim(DEFAULT_SETTINGS.backbone) !== null) await ensureBaselineModel(ctx, id, spec);
+      for (const model of store.models(id)) {
+        if (ctx.control?.isStopped) break;
+        await indexLibrary(ctx, id, model.id);
+      }
+      return `${features.computed} photos analysed, ${features.cached} already known`;
+    });
+
+  /** Folder changes while the app is open are picked up after they settle, when no job is running. */
+  let watcher: FSWatcher | null = null;
+  let settle: NodeJS.Timeout | undefined;
+  let changedWhileBusy = false;
+  const onFolderChange = () => {
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      if (libraryId === null) return;
+      if (job) changedWhileBusy = true;
+      else indexInBackground(libraryId, true);
+    }, WATCH_SETTLE_MS);
+  };
+  const watchFolder = (root: string) => {
+    watcher?.close();
+    try {
+      watcher = watch(root, { recursive: true }, onFolderChange);
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = null; // no recursive watching here: changes are picked up on the next open
+    }
+  };
+  events.on('event', (event: EngineEvent) => {
+    if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
+      changedWhileBusy = false;
+      setImmediate(() => libraryId !== null && !job && indexInBackground(libraryId, true));
+    }
+  });
+
+  const handlers: ApiHandlers = {
+    async status() {
+      const backend = await selectBackend().catch(() => null);
+      return {
+        library: libraryId === null ? null : librarySummary(store, libraryId),
+        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend.tfBackend) } : null,
+        job: job?.state ?? null,
+        defaults: DEFAULT_SETTINGS,
+      };
+    },
+
+    async openLibrary({ root }) {
+      if (typeof root !== 'string' || root.trim() === '') throw new Error('choose a folder to open');
+      await stopCurrentJob();
+      const opened = await openLibrary({ store, emit }, resolve(root.trim()));
+      libraryId = opened.libraryId;
+      libraryRoot = opened.summary.root;
+      watchFolder(libraryRoot);
+      if (opened.summary.photoCount > 0) indexInBackground(opened.libraryId);
+      return opened.summary;
+    },
+
+    async listPhotos({ classId, offset, limit }) {
+      const id = requireLibrary();
+      const safeLimit = Math.max(0, Math.min(Number(limit) || 0, 1000));
+      const safeOffset = Math.max(0, Number(offset) || 0);
+      const rows = store.photos(id, { classId, offset: safeOffset, limit: safeLimit });
+      return {
+        total: store.countPhotos(id, classId),
+        offset: safeOffset,
+        items: rows.map((p) => ({ id: p.id, path: p.relPath, className: p.className, split: p.split })),
+      };
+    },
+
+    async startTraining(partial) {
+      const id = requireLibrary();
+      const settings = resolveSettings(partial ?? {});
+      if (job?.state.kind === 'train') throw new Error('a training run is already going; stop it first');
+      const usable = store.classes(id).filter((c) => c.photoCount >= 2);
+      if (usable.length < 2) throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length})`);
+      await stopCurrentJob();
+      const runId = prepareRun(store, id, settings);
+      const k = validationK(usable.map((c) => c.photoCount), settings.validationFraction);
+      startJob('train', runId, async (ctx) => {
+        const result = await trainModel(ctx, id, settings, { runId, k });
+        return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
+      });
+      return { runId };
+    },
+
+    async pauseTraining() {
+      if (!job) return null;
+      job.control.pause();
+      setJobState({ ...job.state, state: 'paused' });
+      return job.state;
+    },
+
+    async resumeTraining() {
+      if (!job) return null;
+      job.control.resume();
+      setJobState({ ...job.state, state: 'running' });
+      return job.state;
+    },
+
+    async stopTraining() {
+      if (!job) return null;
+      const current = job;
+      current.control.stop();
+      setJobState({ ...current.state, state: 'stopping' });
+      await current.done;
+      return current.state;
+    },
+
+    async listRuns() {
+      if (libraryId === null) return [];
+      return store.runs(libraryId).map(toRunInfo);
+    },
+
+    async runHistory({ runId }) {
+      return { losses: store.lossPoints(runId), epochs: store.epochs(runId) };
+    },
+
+    async listModels() {
+      if (libraryId === null) return [];
+      return store.models(libraryId).map(
+        (m): ModelInfo => ({
+          id: m.id,
+          name: m.name,
+          kind: m.kind,
+          backbone: m.backbone,
+          dim: m.dim,
+          createdAt: m.createdAt,
+          runId: m.runId,
+          metrics: m.metrics,
+          indexedCount: store.embeddingCount(m.id),
+        }),
+      );
+    },
+
+    async findSimilar(query) {
+      const id = requireLibrary();
+      const k = Number(query.k);
+      const result =
+        'photoId' in query
+          ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
+          : await findSimilar(store, id, { image: Buffer.from(query.imageBase64, 'base64'), label: String(query.fileName || 'dropped image') }, k, query.modelId);
+      return result;
+    },
+  };
+
+  const service: EngineService = {
+    handlers,
+    subscribe(listener) {
+      events.on('event', listener);
+      return () => events.off('event', listener);
+    },
+    async photoFile(photoId: number, size: PhotoSize) {
+      if (libraryId === null || libraryRoot === null || !Number.isInteger(photoId)) return null;
+      const photo = store.photo(photoId);
+      if (!photo || photo.libraryId !== libraryId) return null;
+      const file = await realpath(resolve(libraryRoot, photo.relPath)).catch(() => null);
+      if (!file || !file.startsWith(libraryRoot + sep)) return null;
+      return size === 'thumb' ? thumbnailFile(file, cacheDir) : file;
+    },
+    libraryRoot: () => libraryRoot,
+    async close() {
+      clearTimeout(settle);
+      watcher?.close();
+      await stopCurrentJob();
+      events.removeAllListeners();
+      store.close();
+    },
+  };
+
+  const reopen = options.libraryRoot ?? (options.reopenLast === false ? null : store.recentLibraryRoot());
+  if (reopen && existsSync(reopen)) {
+    await handlers.openLibrary({ root: reopen }).catch((error: Error) => emit({ type: 'problem', problem: { path: reopen, reason: error.message } }));
+  }
+  return service;
+}
+
+/**
+ * P@30 says little when a class has fewer than 30 training photos (it cannot reach 1): small
+ * libraries are scored at k = the smallest class's training count, and the k used is shown.
+ */
+export function validationK(classSizes: number[], validationFraction: number): number {
+  const smallestTrainCount = Math.min(...classSizes.map((n) => n - Math.max(1, Math.round(n * validationFraction))));
+  return Math.max(1, Math.min(DEFAULT_K, smallestTrainCount));
+}
+
+function toRunInfo({ libraryId: _libraryId, settings, ...run }: RunRow): RunInfo {
+  return { ...run, settings: settings as unknown as TrainSettings };
+}

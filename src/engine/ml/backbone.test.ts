@@ -1,0 +1,115 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { loadBackbone, parseBackboneSpec } from './backbone.js';
+import { selectBackend } from './compute-backend.js';
+import { squaredDistance } from './eval.js';
+import { decodeForModel } from '../library/image.js';
+import { normalizeVector } from './head.js';
+
+const FLOWERS = resolve(__dirname, '../../../../shared/datasets/flowers17');
+const SHARED_MODEL = resolve(__dirname, '../../../../shared/models/mobilenetv2-0.35-imagenet');
+const firstPhotos = (cls: string, n: number) => readdirSync(join(FLOWERS, cls)).sort().slice(0, n).map((f) => join(FLOWERS, cls, f));
+const SUNFLOWER = firstPhotos('sunflower', 4);
+const SNOWDROP = firstPhotos('snowdrop', 4);
+
+async function features(spec: Parameters<typeof loadBackbone>[0], files: string[]) {
+  const backbone = await loadBackbone(spec);
+  const images = await Promise.all(files.map(async (f) => (await decodeForModel(f, backbone.inputSize)).pixels));
+  const before = tf.memory().numTensors;
+  const vectors = (await backbone.embed(images)).map(normalizeVector);
+  const leaked = tf.memory().numTensors - before;
+  backbone.dispose();
+  return { backbone, vectors, leaked };
+}
+
+/** Mean distance within each class is below the mean distance across the two classes. */
+function separates(vectors: Float32Array[], classOf: (i: number) => number) {
+  let within = 0;
+  let across = 0;
+  let nWithin = 0;
+  let nAcross = 0;
+  for (let i = 0; i < vectors.length; i++) {
+    for (let j = i + 1; j < vectors.length; j++) {
+      const d = Math.sqrt(squaredDistance(vectors[i], vectors[j]));
+      if (classOf(i) === classOf(j)) {
+        within += d;
+        nWithin++;
+      } else {
+        across += d;
+        nAcross++;
+      }
+    }
+  }
+  return { within: within / nWithin, across: across / nAcross };
+}
+
+/** The built-in graph model as a plain TF.js model folder (model.json + one weights file). */
+async function writeBuiltinAsFolder(): Promise<string> {
+  const { MobileNetV2MidModel } = (await import('nsfwjs/models/mobilenet_v2_mid')) as unknown as {
+    MobileNetV2MidModel: { modelJson: () => Promise<unknown>; weightBundles: Array<() => Promise<unknown>> };
+  };
+  const unwrap = (m: unknown) => ((m as { default?: unknown }).default ?? m) as never;
+  const modelJson = unwrap(await MobileNetV2MidModel.modelJson()) as { weightsManifest: Array<{ paths: string[] }> };
+  const shards = await Promise.all(MobileNetV2MidModel.weightBundles.map(async (load) => Buffer.from(unwrap(await load()) as string, 'base64')));
+  const folder = mkdtempSync(join(tmpdir(), 'lookalike-graph-'));
+  writeFileSync(join(folder, 'weights.bin'), Buffer.concat(shards));
+  const manifest = [{ ...modelJson.weightsManifest[0], paths: ['weights.bin'], weights: modelJson.weightsManifest.flatMap((g) => (g as unknown as { weights: unknown[] }).weights) }];
+  writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...modelJson, weightsManifest: manifest }));
+  return folder;
+}
+
+describe('backbones on real photos', () => {
+  it('finds the photos the test needs', () => {
+    for (const file of [...SUNFLOWER, ...SNOWDROP]) expect(existsSync(file), file).toBe(true);
+  });
+
+  it('runs on the fallback backend it picked and says why', async () => {
+    const choice = await selectBackend();
+    expect(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).toContain(choice.name);
+    expect(choice.reason).toContain(choice.name);
+  });
+
+  it('built-in MobileNetV2 1.4 from nsfwjs gives 1792-d features that tell two flowers apart, without leaking tensors', async () => {
+    const { backbone, vectors, leaked } = await features(undefined, [...SUNFLOWER, ...SNOWDROP]);
+    expect(backbone.dim).toBe(1792);
+    expect(backbone.key).toBe('nsfwjs-mobilenetv2-1.4');
+    expect(vectors).toHaveLength(8);
+    expect(vectors.every((v) => v.length === 1792 && v.every(Number.isFinite))).toBe(true);
+    const { within, across } = separates(vectors, (i) => (i < 4 ? 0 : 1));
+    expect(within).toBeLessThan(across);
+    expect(leaked).toBe(0);
+  });
+
+  it('loads a user-supplied TF.js layers model folder, truncated at a named inner layer and pooled', async () => {
+    const spec = parseBackboneSpec(`${SHARED_MODEL}#out_relu@-1,1`);
+    const { backbone, vectors, leaked } = await features(spec, [...SUNFLOWER, ...SNOWDROP]);
+    expect(backbone.dim).toBe(1280);
+    const { within, across } = separates(vectors, (i) => (i < 4 ? 0 : 1));
+    expect(within).toBeLessThan(across);
+    expect(leaked).toBe(0);
+  });
+
+  it('runs a graph the ONNX exporter cannot express on TF.js instead, and says why', async () => {
+    const folder = await writeBuiltinAsFolder();
+    try {
+      // The classifier's output node sits behind a Softmax, which the exporter does not know.
+      const spec = parseBackboneSpec(`${folder}#Identity@0,1`);
+      const { backbone, vectors } = await features(spec, SUNFLOWER.slice(0, 2));
+      expect(backbone.runtime).toMatch(/^tfjs-/);
+      expect(backbone.runtimeNote).toMatch(/ONNX Runtime not used: .*op Softmax is not exported/);
+      expect(backbone.dim).toBe(5);
+      expect(vectors).toHaveLength(2);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a folder without a model and a layer that does not exist, naming them', async () => {
+    await expect(loadBackbone(parseBackboneSpec('/nonexistent/model-folder'))).rejects.toThrow(/nonexistent\/model-folder\/model.json: cannot read/);
+    await expect(loadBackbone(parseBackboneSpec(`${SHARED_MODEL}#no_such_layer@-1,1`))).rejects.toThrow(/no layer named "no_such_layer"/);
+    expect(() => parseBackboneSpec(`${SHARED_MODEL}#out_relu@0,2`)).toThrow(/input range/);
+  });
+});

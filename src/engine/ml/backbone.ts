@@ -1,0 +1,256 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { selectBackend } from './compute-backend.js';
+import { downloadModel } from './model-download.js';
+import { openOnnxRunner, preferredRuntime } from './onnx-backbone.js';
+import { userCacheDir } from '../common/paths.js';
+
+/** How a backbone wants its RGB input scaled. */
+export type InputRange = '0,1' | '-1,1' | '0,255';
+
+export type BackboneSpec =
+  | { kind: 'builtin'; id: typeof DEFAULT_BACKBONE_ID }
+  /** A TF.js model folder (model.json + weight shards), layers or graph format. */
+  | { kind: 'folder'; path: string; output?: string; inputRange: InputRange; inputSize: number }
+  /** Downloaded on first use into the cache, checked against its sha256 (see model-download.ts). */
+  | { kind: 'url'; url: string; sha256: string; output?: string; inputRange: InputRange; inputSize: number };
+
+export const DEFAULT_BACKBONE_ID = 'nsfwjs-mobilenetv2-1.4';
+
+export interface Backbone {
+  /** Stable key for caches and the models table, e.g. "nsfwjs-mobilenetv2-1.4" or "folder:/path#out_relu". */
+  key: string;
+  /** What to show a person. */
+  description: string;
+  dim: number;
+  inputSize: number;
+  /** What computes the features: "onnxruntime", or "tfjs-" and the TF.js backend, e.g. "tfjs-wasm". */
+  runtime: string;
+  /** Why a faster runtime was passed over, when one was. */
+  runtimeNote?: string;
+  /** Pooled features of a batch of decoded RGB images (inputSize^2 x 3 bytes each). */
+  embed(images: Uint8Array[]): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+const BUILTIN_NODE =
+  'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Logits/AvgPool';
+
+export function describeSpec(spec: BackboneSpec): string {
+  if (spec.kind === 'builtin') return spec.id;
+  const at = spec.output ? `#${spec.output}` : '';
+  return spec.kind === 'folder' ? `folder:${spec.path}${at}` : `url:${spec.url}${at}=sha256:${spec.sha256}`;
+}
+
+export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: DEFAULT_BACKBONE_ID }): Promise<Backbone> {
+  await selectBackend();
+  if (spec.kind === 'builtin') {
+    if (spec.id !== DEFAULT_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
+    const artifacts = await readBuiltinArtifacts();
+    const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
+    return await fromGraph(graph, artifacts, {
+      key: DEFAULT_BACKBONE_ID,
+      description: 'MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features',
+      output: BUILTIN_NODE,
+      inputRange: '0,1',
+      inputSize: 224,
+    });
+  }
+  const folder = spec.kind === 'folder' ? spec.path : await downloadModel(spec.url, spec.sha256, join(userCacheDir(), 'backbones'));
+  const artifacts = await readFolderArtifacts(folder);
+  const common = { key: describeSpec(spec), inputRange: spec.inputRange, inputSize: spec.inputSize };
+  if (artifacts.format === 'graph-model') {
+    if (!spec.output) throw new Error(`${folder}: a graph model needs its feature node named (FOLDER#NODE)`);
+    const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
+    return await fromGraph(graph, artifacts, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
+  }
+  const layers = await loadLayersModel(tf.io.fromMemory(artifacts));
+  return fromLayers(layers, spec.output, { ...common, description: `layers model ${folder}${spec.output ? ` at ${spec.output}` : ''}` });
+}
+
+interface Wiring {
+  key: string;
+  description: string;
+  inputRange: InputRange;
+  inputSize: number;
+}
+
+/**
+ * Graph models run on ONNX Runtime where that is the faster choice (see onnx-backbone.ts), else on
+ * TF.js. A graph the exporter cannot express falls back to TF.js, which computes the same features.
+ */
+async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, wiring: Wiring & { output: string }): Promise<Backbone> {
+  let onnxFailure: string | undefined;
+  if (preferredRuntime(tf.getBackend()) === 'onnxruntime') {
+    try {
+      const runner = await openOnnxRunner(graph, artifacts.modelTopology, wiring.output);
+      // Probe before letting go of the TF.js graph: if ONNX Runtime cannot run it, TF.js still can.
+      const dim = await runner.run(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize).then(
+        (probe) => probe.length,
+        async (error: unknown) => {
+          await runner.dispose();
+          throw error;
+        },
+      );
+      graph.dispose();
+      return {
+        ...wiring,
+        dim,
+        runtime: 'onnxruntime',
+        async embed(images) {
+          if (images.length === 0) return [];
+          const flat = await runner.run(scalePixels(images, wiring.inputSize, wiring.inputRange), images.length, wiring.inputSize);
+          return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
+        },
+        dispose: () => void runner.dispose(),
+      };
+    } catch (error) {
+      if (process.env.LOOKALIKE_BACKBONE_RUNTIME === 'onnxruntime') throw error;
+      // Not exportable or ONNX Runtime missing: TF.js below gives the same features, only slower.
+      onnxFailure = (error as Error).message.split('\n')[0];
+    }
+  }
+  const run = (batch: tf.Tensor4D) => pool(graph.execute(batch, wiring.output) as tf.Tensor);
+  const backbone = finish(wiring, run, () => graph.dispose());
+  return onnxFailure ? { ...backbone, runtimeNote: `ONNX Runtime not used: ${onnxFailure}` } : backbone;
+}
+
+function fromLayers(layers: LayersModel, output: string | undefined, wiring: Wiring): Backbone {
+  const truncated = output ? truncateAt(layers, output) : layers;
+  const run = (batch: tf.Tensor4D) => pool(truncated.predict(batch) as tf.Tensor);
+  return finish(wiring, run, () => layers.dispose());
+}
+
+function finish(wiring: Wiring, run: (batch: tf.Tensor4D) => tf.Tensor2D, dispose: () => void): Backbone {
+  const probe = tf.tidy(() => run(tf.zeros([1, wiring.inputSize, wiring.inputSize, 3])));
+  const dim = probe.shape[1];
+  probe.dispose();
+  return {
+    ...wiring,
+    dim,
+    runtime: `tfjs-${tf.getBackend()}`,
+    async embed(images) {
+      if (images.length === 0) return [];
+      const batch = tf.tensor4d(scalePixels(images, wiring.inputSize, wiring.inputRange), [images.length, wiring.inputSize, wiring.inputSize, 3]);
+      const features = tf.tidy(() => run(batch));
+      batch.dispose();
+      const flat = (await features.data()) as Float32Array;
+      features.dispose();
+      return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
+    },
+    dispose,
+  };
+}
+
+/** RGB bytes -> NHWC floats in the model's input range. */
+function scalePixels(images: Uint8Array[], size: number, range: InputRange): Float32Array {
+  const pixels = new Float32Array(images.length * size * size * 3);
+  const [scale, offset] = range === '0,1' ? [1 / 255, 0] : range === '-1,1' ? [1 / 127.5, -1] : [1, 0];
+  images.forEach((image, i) => {
+    if (image.length !== size * size * 3) throw new Error(`image ${i} has ${image.length} bytes, expected ${size * size * 3}`);
+    const base = i * size * size * 3;
+    for (let j = 0; j < image.length; j++) pixels[base + j] = image[j] * scale + offset;
+  });
+  return pixels;
+}
+
+/** Feature maps (NHWC) are global-average-pooled; vectors pass through flattened. */
+function pool(output: tf.Tensor): tf.Tensor2D {
+  if (output.rank === 4) return tf.mean(output, [1, 2]) as tf.Tensor2D;
+  return tf.reshape(output, [output.shape[0], -1]) as tf.Tensor2D;
+}
+
+/** A sub-model from the image input to the named layer, found in nested models too. */
+function truncateAt(root: LayersModel, layerName: string): LayersModel {
+  const path = findLayerPath(root, layerName);
+  if (!path) throw new Error(`no layer named "${layerName}" in the model`);
+  const container = path.length > 1 ? (path[path.length - 2] as unknown as LayersModel) : root;
+  const target = path[path.length - 1];
+  return functionalModel({ inputs: container.inputs, outputs: target.output as SymbolicTensor });
+}
+
+interface NamedLayer {
+  name: string;
+  output: SymbolicTensor | SymbolicTensor[];
+  layers?: NamedLayer[];
+}
+
+function findLayerPath(container: { layers?: NamedLayer[] }, name: string): NamedLayer[] | undefined {
+  for (const layer of container.layers ?? []) {
+    if (layer.name === name) return [layer];
+    const inner = findLayerPath(layer, name);
+    if (inner) return [layer, ...inner];
+  }
+  return undefined;
+}
+
+/** The nsfwjs package ships its graph model as modules holding the model JSON and base64 weight shards. */
+async function readBuiltinArtifacts(): Promise<tf.io.ModelArtifacts> {
+  const { MobileNetV2MidModel } = (await import('nsfwjs/models/mobilenet_v2_mid')) as unknown as { MobileNetV2MidModel: BundledModel };
+  const modelJson = unwrap<tf.io.ModelJSON>(await MobileNetV2MidModel.modelJson());
+  const shards = await Promise.all(MobileNetV2MidModel.weightBundles.map(async (load) => Buffer.from(unwrap<string>(await load()), 'base64')));
+  return toArtifacts(modelJson, shards);
+}
+
+interface BundledModel {
+  modelJson: () => Promise<unknown>;
+  weightBundles: Array<() => Promise<unknown>>;
+}
+
+/** A CommonJS module imported from ESM arrives as { default: module.exports }. */
+function unwrap<T>(imported: unknown): T {
+  const value = imported as { default?: unknown };
+  return (typeof value === 'object' && value !== null && 'default' in value ? value.default : value) as T;
+}
+
+async function readFolderArtifacts(folder: string): Promise<tf.io.ModelArtifacts> {
+  let modelJson: tf.io.ModelJSON;
+  try {
+    modelJson = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+  } catch (error) {
+    throw new Error(`${join(folder, 'model.json')}: cannot read a TF.js model (${(error as Error).message})`);
+  }
+  const shards = await Promise.all(modelJson.weightsManifest.flatMap((group) => group.paths).map((path) => readFile(join(folder, path))));
+  return toArtifacts(modelJson, shards);
+}
+
+function toArtifacts(modelJson: tf.io.ModelJSON, shards: Buffer[]): tf.io.ModelArtifacts {
+  const weightData = new Uint8Array(shards.reduce((total, shard) => total + shard.length, 0));
+  let offset = 0;
+  for (const shard of shards) {
+    weightData.set(shard, offset);
+    offset += shard.length;
+  }
+  const format = modelJson.format ?? (JSON.stringify(modelJson.modelTopology).includes('"class_name"') ? 'layers-model' : 'graph-model');
+  return {
+    modelTopology: modelJson.modelTopology,
+    format,
+    weightSpecs: modelJson.weightsManifest.flatMap((group) => group.weights),
+    weightData: weightData.buffer,
+    signature: modelJson.signature,
+    userDefinedMetadata: modelJson.userDefinedMetadata,
+    modelInitializer: modelJson.modelInitializer,
+  };
+}
+
+/**
+ * A backbone named in one string, as settings and the CLI carry it: the built-in id, or a TF.js
+ * model folder with the feature layer/node after '#' and the input range after '@', e.g.
+ * `models/mobilenetv2-0.35#out_relu@-1,1`.
+ */
+export function parseBackboneSpec(text: string, inputSize = 224): BackboneSpec {
+  if (text === DEFAULT_BACKBONE_ID || text === '') return { kind: 'builtin', id: DEFAULT_BACKBONE_ID };
+  const match = /^(?<path>[^#@=]+)(?:#(?<output>[^@=]+))?(?:@(?<range>[^=]+))?(?:=sha256:(?<sha256>.*))?$/.exec(text);
+  if (!match?.groups) throw new Error(`cannot read backbone "${text}" (expected ${DEFAULT_BACKBONE_ID}, FOLDER[#LAYER][@RANGE] or URL[#LAYER][@RANGE]=sha256:HEX)`);
+  const range = (match.groups.range ?? '0,1') as InputRange;
+  if (!['0,1', '-1,1', '0,255'].includes(range)) throw new Error(`backbone input range must be 0,1 or -1,1 or 0,255 (got "${range}")`);
+  const { path, output, sha256 } = match.groups;
+  if (/^https?:\/\//.test(path)) {
+    if (!sha256) throw new Error(`${path}: a downloaded backbone needs its checksum (URL…=sha256:HEX)`);
+    return { kind: 'url', url: path, sha256, output, inputRange: range, inputSize };
+  }
+  return { kind: 'folder', path, output, inputRange: range, inputSize };
+}

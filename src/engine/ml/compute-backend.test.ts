@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const FLOWERS = resolve(__dirname, '../../../../shared/datasets/flowers17');
+const PHOTOS = ['daisy', 'tulip'].map((cls) => join(FLOWERS, cls, readdirSync(join(FLOWERS, cls)).sort()[0]));
+
+interface Features {
+  name: string;
+  reason: string;
+  runtime: string;
+  vectors: number[][];
+}
+
+/** Runs the built-in backbone in a fresh process on a forced backend (and backbone runtime); returns its choice and features. */
+function featuresOn(backend: string, runtime = 'tfjs'): Features {
+  const script = `
+    const { selectBackend } = await import(${JSON.stringify(new URL('./compute-backend.ts', import.meta.url).href)});
+    const { loadBackbone } = await import(${JSON.stringify(new URL('./backbone.ts', import.meta.url).href)});
+    const { decodeForModel } = await import(${JSON.stringify(new URL('../library/image.ts', import.meta.url).href)});
+    const choice = await selectBackend();
+    const backbone = await loadBackbone();
+    const images = await Promise.all(${JSON.stringify(PHOTOS)}.map(async (f) => (await decodeForModel(f, 224)).pixels));
+    const vectors = (await backbone.embed(images)).map((v) => Array.from(v));
+    process.stdout.write(JSON.stringify({ name: choice.name, reason: choice.reason, runtime: backbone.runtime, vectors }));
+  `;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, LOOKALIKE_BACKEND: backend, LOOKALIKE_BACKBONE_RUNTIME: runtime },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out) as Features;
+}
+
+function expectSameFeatures(a: Features, b: Features): void {
+  for (let i = 0; i < PHOTOS.length; i++) {
+    expect(a.vectors[i]).toHaveLength(1792);
+    const maxDiff = Math.max(...a.vectors[i].map((v, j) => Math.abs(v - b.vectors[i][j])));
+    const scale = Math.max(...a.vectors[i].map(Math.abs));
+    expect(maxDiff / scale).toBeLessThan(1e-3);
+  }
+}
+
+describe('TF.js backend fallbacks', () => {
+  it('passes over tfjs-node-gpu and tfjs-node where they are absent and says so', () => {
+    const choice = featuresOn('');
+    expect(['tensorflow-gpu', 'tensorflow', 'wasm']).toContain(choice.name);
+    if (choice.name === 'wasm') expect(choice.reason).toMatch(/tensorflow-gpu: .+; tensorflow: .+; wasm: available/);
+  });
+
+  it('gives the same features on the wasm and the plain cpu backend', () => {
+    const wasm = featuresOn('wasm');
+    const cpu = featuresOn('cpu');
+    expect(wasm.name).toBe('wasm');
+    expect(cpu.name).toBe('cpu');
+    expect(cpu.reason).toContain('forced');
+    expect([wasm.runtime, cpu.runtime]).toEqual(['tfjs-wasm', 'tfjs-cpu']);
+    expectSameFeatures(wasm, cpu);
+  });
+
+  it('gives the same features with the backbone exported to ONNX Runtime, which it prefers over TF.js wasm', () => {
+    const onnx = featuresOn('wasm', '');
+    expect(onnx.runtime).toBe('onnxruntime');
+    expectSameFeatures(featuresOn('wasm'), onnx);
+  });
+
+  it('refuses an unknown backend name', () => {
+    expect(() => featuresOn('quantum')).toThrow(/unknown backend "quantum"/);
+  });
+});

@@ -1,0 +1,147 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Problem } from '../../shared/api.js';
+import { describeSpec, type BackboneSpec } from './backbone.js';
+import type { JobControl } from '../common/job-control.js';
+
+export interface FeatureJob {
+  index: number;
+  absPath: string;
+  /** The path shown in messages (relative to the library). */
+  label: string;
+}
+
+export type WorkerReply =
+  | { type: 'ready'; backend: string; runtime: string; runtimeNote?: string; dim: number }
+  | { type: 'fatal'; message: string }
+  | { type: 'batch'; results: Array<{ index: number; vector: Float32Array } | { index: number; error: string }> };
+
+export interface ExtractOptions {
+  /** Threads; default one per core. */
+  workers?: number;
+  /** Photos per backbone call. */
+  batchSize?: number;
+  control?: JobControl;
+  /** Called as each batch finishes, in no particular order: store the vectors here so a crash loses little. */
+  onFeatures: (items: Array<{ index: number; vector: Float32Array }>) => void;
+  onProblem?: (problem: Problem) => void;
+  onProgress?: (done: number, total: number) => void;
+  /** Once the first worker has its backbone: what runs it, and why not something faster, if so. */
+  onRuntime?: (runtime: string, note: string | undefined) => void;
+}
+
+export interface ExtractSummary {
+  extracted: number;
+  failed: number;
+  stopped: boolean;
+  backend: string | null;
+  /** What computed the features, e.g. "onnxruntime" or "tfjs-wasm". */
+  runtime: string | null;
+}
+
+/** Backbone features for many photos, decoded and embedded on worker threads (one per core). */
+export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], options: ExtractOptions): Promise<ExtractSummary> {
+  const summary: ExtractSummary = { extracted: 0, failed: 0, stopped: false, backend: null, runtime: null };
+  if (jobs.length === 0) return summary;
+  const batchSize = options.batchSize ?? 8;
+  const threadCount = Math.max(1, Math.min(options.workers ?? Math.min(2, availableParallelism()), Math.ceil(jobs.length / batchSize)));
+  const batches: FeatureJob[][] = [];
+  for (let i = 0; i < jobs.length; i += batchSize) batches.push(jobs.slice(i, i + batchSize));
+  let done = 0;
+
+  const handleReply = (batch: FeatureJob[], reply: WorkerReply) => {
+    if (reply.type !== 'batch') throw new Error(reply.type === 'fatal' ? reply.message : 'feature worker answered out of turn');
+    const good = reply.results.filter((r): r is { index: number; vector: Float32Array } => 'vector' in r);
+    for (const bad of reply.results.filter((r): r is { index: number; error: string } => 'error' in r)) {
+      summary.failed++;
+      options.onProblem?.({ path: jobs[bad.index].label, reason: stripPath(bad.error, jobs[bad.index].label) });
+    }
+    if (good.length) options.onFeatures(good);
+    summary.extracted += good.length;
+    done += batch.length;
+    options.onProgress?.(done, jobs.length);
+  };
+
+  // Each worker holds two batches, so it decodes the next while the backbone runs on this one.
+  const runThread = async (): Promise<void> => {
+    const worker = new FeatureWorker(spec);
+    const inFlight: FeatureJob[][] = [];
+    try {
+      const ready = await worker.reply();
+      if (ready.type === 'fatal') throw new Error(`backbone ${describeSpec(spec)} failed to load: ${ready.message}`);
+      if (ready.type === 'ready' && summary.runtime === null) {
+        summary.backend = ready.backend;
+        summary.runtime = ready.runtime;
+        options.onRuntime?.(ready.runtime, ready.runtimeNote);
+      }
+      for (;;) {
+        // Paused: store what the worker already holds, then wait. Stopped: the same, then finish.
+        if (inFlight.length === 0 || !options.control?.isPaused) await options.control?.checkpoint();
+        if (options.control?.isStopped) summary.stopped = true;
+        while (!summary.stopped && !options.control?.isPaused && inFlight.length < 2 && batches.length > 0) {
+          const batch = batches.shift()!;
+          inFlight.push(batch);
+          worker.post(batch);
+        }
+        const batch = inFlight.shift();
+        if (!batch) return;
+        handleReply(batch, await worker.reply());
+      }
+    } finally {
+      await worker.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: threadCount }, runThread));
+  return summary;
+}
+
+/** A feature thread and the replies it has sent, in order (each batch is answered once). */
+class FeatureWorker {
+  private readonly worker: Worker;
+  private readonly replies: WorkerReply[] = [];
+  private readonly waiting: Array<{ resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }> = [];
+  private failure: Error | undefined;
+
+  constructor(spec: BackboneSpec) {
+    this.worker = startWorker(spec);
+    this.worker.on('message', (reply: WorkerReply) => {
+      const waiter = this.waiting.shift();
+      if (waiter) waiter.resolve(reply);
+      else this.replies.push(reply);
+    });
+    const fail = (error: Error) => {
+      this.failure ??= error;
+      for (const waiter of this.waiting.splice(0)) waiter.reject(this.failure);
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`feature worker exited (code ${code})`)));
+  }
+
+  post(batch: FeatureJob[]): void {
+    this.worker.postMessage(batch);
+  }
+
+  reply(): Promise<WorkerReply> {
+    const ready = this.replies.shift();
+    if (ready) return Promise.resolve(ready);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+function startWorker(spec: BackboneSpec): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./feature-worker.js', import.meta.url), { workerData: { spec } });
+  // From TypeScript sources (tests, tsx) the worker registers tsx's loader before importing itself.
+  const source = new URL('./feature-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: { spec } });
+}
+
+/** ImageError messages start with the absolute path; problems carry the library-relative one. */
+function stripPath(message: string, label: string): string {
+  return message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message;
+}

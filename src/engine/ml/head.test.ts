@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers'; // registers TF.js's own gradients, the reference below
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from './compute-backend.js';
+import { EmbeddingHead, normalizeVector, packTensors, unpackTensors } from './head.js';
+
+beforeAll(async () => {
+  await selectBackend();
+});
+
+describe('embedding head', () => {
+  const config = { inputDim: 6, dim: 3, hidden: 0, normalize: true };
+
+  it('maps features to unit-length embeddings of the configured size', () => {
+    const head = EmbeddingHead.create(config, 1);
+    const out = head.embed([Float32Array.from([1, 2, 3, 4, 5, 6]), Float32Array.from([0, 1, 0, 1, 0, 1])]);
+    expect(out).toHaveLength(2);
+    for (const v of out) {
+      expect(v).toHaveLength(3);
+      expect(Math.hypot(...v)).toBeCloseTo(1, 5);
+    }
+    head.dispose();
+  });
+
+  it('has the gradients TF.js itself derives (its hand-written x·w gradient), through a hidden layer too', () => {
+    const head = EmbeddingHead.create({ ...config, hidden: 4 }, 3);
+    const x = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i)), [5, 6]);
+    const target = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => Math.cos(i)), [5, 3]);
+    const [w0, b0, w1, b1] = head.variables;
+    const reference = () => {
+      const hidden = tf.relu(tf.add(tf.matMul(x, w0 as tf.Tensor2D), b0));
+      const out = tf.add(tf.matMul(hidden, w1 as tf.Tensor2D), b1);
+      return tf.sum(tf.mul(tf.div(out, tf.norm(out, 'euclidean', -1, true)), target)) as tf.Scalar;
+    };
+    const ours = () => tf.sum(tf.mul(head.apply(x), target)) as tf.Scalar;
+    const expected = tf.variableGrads(reference, head.variables);
+    const got = tf.variableGrads(ours, head.variables);
+    expect(got.value.dataSync()[0]).toBeCloseTo(expected.value.dataSync()[0], 5);
+    for (const name of Object.keys(expected.grads)) {
+      const [e, g] = [expected.grads[name].dataSync(), got.grads[name].dataSync()];
+      expect(Math.max(...e.map(Math.abs))).toBeGreaterThan(1e-4);
+      e.forEach((v, i) => expect(g[i]).toBeCloseTo(v, 5));
+    }
+    head.dispose();
+  });
+
+  it('is one function: the same input gives the same embedding (shared weights across branches)', () => {
+    const head = EmbeddingHead.create({ ...config, hidden: 4 }, 2);
+    const x = Float32Array.from([0.3, -0.2, 0.9, 0.1, 0, 0.5]);
+    const [a, b] = head.embed([x, x]);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(head.variables).toHaveLength(4);
+    head.dispose();
+  });
+
+  it('round-trips its weights through the stored blob, and refuses weights of the wrong shape', () => {
+    const head = EmbeddingHead.create(config, 3);
+    const blob = packTensors(head.namedWeights());
+    const restored = EmbeddingHead.fromWeights(config, unpackTensors(blob));
+    const x = [Float32Array.from([1, 0, 0, 0, 0, 1])];
+    expect(Array.from(restored.embed(x)[0])).toEqual(Array.from(head.embed(x)[0]));
+    expect(() => EmbeddingHead.fromWeights({ ...config, dim: 4 }, unpackTensors(blob))).toThrow(/head_w0 has shape 6x3, expected 6x4/);
+    head.dispose();
+    restored.dispose();
+  });
+
+  it('refuses a bad configuration', () => {
+    expect(() => EmbeddingHead.create({ ...config, dim: 0 }, 1)).toThrow(/dim must be a positive whole number/);
+    expect(() => EmbeddingHead.create({ ...config, hidden: -1 }, 1)).toThrow(/hidden must be 0 or a positive/);
+  });
+
+  it('normalises plain vectors and leaves the zero vector at zero', () => {
+    expect(Array.from(normalizeVector(Float32Array.from([3, 4])))).toEqual([0.6000000238418579, 0.800000011920929]);
+    expect(Array.from(normalizeVector(new Float32Array(2)))).toEqual([0, 0]);
+  });
+});

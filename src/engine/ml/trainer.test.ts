@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from './compute-backend.js';
+import { JobControl } from '../common/job-control.js';
+import { createRng } from '../common/rng.js';
+import { trainHead, type TrainData, type TrainerSettings } from './trainer.js';
+import { normalizeVector, type HeadConfig } from './head.js';
+
+/** Classes that differ in a few of many noisy dimensions: the untrained distance is dominated by noise. */
+function clusteredData(seed: number, classes = 4, perClass = 24, dim = 64): TrainData {
+  const rng = createRng(seed);
+  const centres = Array.from({ length: classes }, () => Float32Array.from({ length: dim }, (_, j) => (j < 8 ? rng() * 4 - 2 : 0)));
+  const make = (count: number) => {
+    const vectors: Float32Array[] = [];
+    const classIds: number[] = [];
+    for (let c = 0; c < classes; c++) {
+      for (let i = 0; i < count; i++) {
+        vectors.push(normalizeVector(centres[c].map((v) => v + (rng() - 0.5) * 3)));
+        classIds.push(c);
+      }
+    }
+    return { vectors, classIds };
+  };
+  return { train: make(perClass), validation: make(perClass / 4) };
+}
+
+const head: HeadConfig = { inputDim: 64, dim: 16, hidden: 0, normalize: true };
+const settings: TrainerSettings = { epochs: 3, batchSize: 16, learningRate: 0.01, gap: 1, seed: 3, tripletsPerEpoch: 256, k: 5 };
+
+beforeAll(async () => {
+  await selectBackend();
+});
+
+describe('trainer', () => {
+  it('lowers the loss and raises validation precision over the untrained head, streaming steps and epochs', async () => {
+    const data = clusteredData(1);
+    const steps: number[] = [];
+    const epochs: Array<{ loss: number; p: number }> = [];
+    const outcome = await trainHead(data, head, settings, {
+      onStep: (s) => steps.push(s.loss),
+      onEpoch: (e) => void epochs.push({ loss: e.meanLoss, p: e.validation.precision_at_k }),
+    });
+    expect(steps).toHaveLength(3 * 16);
+    expect(epochs).toHaveLength(3);
+    expect(epochs[2].loss).toBeLessThan(epochs[0].loss);
+    const untrained = await trainHead(data, head, { ...settings, epochs: 1, learningRate: 1e-9 }, { onEpoch: (e) => void epochs.push({ loss: e.meanLoss, p: e.validation.precision_at_k }) });
+    expect(epochs[2].p).toBeGreaterThan(epochs[3].p);
+    outcome.head.dispose();
+    untrained.head.dispose();
+  });
+
+  it('resumes from a checkpoint to exactly the weights of an uninterrupted run', async () => {
+    const data = clusteredData(2);
+    const straight = await trainHead(data, head, settings);
+    const straightWeights = straight.head.variables.map((v) => Array.from(v.dataSync()));
+    straight.head.dispose();
+
+    let saved: { epoch: number; state: Buffer } | undefined;
+    const control = new JobControl();
+    const first = await trainHead(data, head, settings, {
+      control,
+      onEpoch: (e) => {
+        saved = { epoch: e.epoch, state: e.checkpoint() };
+        if (e.epoch === 1) control.stop(); // as if killed after the first checkpoint
+      },
+    });
+    expect(first.stopped).toBe(true);
+    expect(first.epochsDone).toBe(1);
+    first.head.dispose();
+
+    const resumed = await trainHead(data, head, settings, { resumeFrom: saved });
+    expect(resumed.epochsDone).toBe(3);
+    resumed.head.variables.forEach((v, i) => {
+      const values = v.dataSync();
+      straightWeights[i].forEach((w, j) => expect(values[j]).toBeCloseTo(w, 5));
+    });
+    resumed.head.dispose();
+  });
+
+  it('pauses and resumes between steps', async () => {
+    const data = clusteredData(3);
+    const control = new JobControl();
+    let stepsWhilePaused = -1;
+    let steps = 0;
+    const run = trainHead(data, head, { ...settings, epochs: 1 }, {
+      control,
+      onStep: () => {
+        steps++;
+        if (steps === 2) {
+          control.pause();
+          setTimeout(() => {
+            stepsWhilePaused = steps;
+            control.resume();
+          }, 50);
+        }
+      },
+    });
+    const outcome = await run;
+    expect(stepsWhilePaused).toBe(2);
+    expect(steps).toBe(16);
+    outcome.head.dispose();
+  });
+
+  it('refuses bad settings before training', async () => {
+    const data = clusteredData(4);
+    await expect(trainHead(data, head, { ...settings, gap: 0 })).rejects.toThrow(/gap g must be a positive number/);
+    await expect(trainHead(data, head, { ...settings, epochs: 0 })).rejects.toThrow(/epochs must be a positive whole number/);
+    await expect(trainHead(data, head, { ...settings, learningRate: -1 })).rejects.toThrow(/learning rate/);
+  });
+
+  it('leaks no tensors per step: what stays after a run does not grow with its length', async () => {
+    const leftover = async (epochs: number) => {
+      const before = tf.memory().numTensors;
+      const outcome = await trainHead(clusteredData(5), head, { ...settings, epochs });
+      outcome.head.dispose();
+      return tf.memory().numTensors - before;
+    };
+    const short = await leftover(1);
+    const long = await leftover(3);
+    expect(long).toBe(short);
+    // TF.js's Adam keeps a scalar or two after dispose(); anything more is ours.
+    expect(short).toBeLessThanOrEqual(2);
+  });
+});

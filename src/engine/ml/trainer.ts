@@ -1,0 +1,189 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all on import.
+import '@tensorflow/tfjs-layers';
+import type { RetrievalMetrics } from '../../shared/api.js';
+import type { JobControl } from '../common/job-control.js';
+import { evaluateRetrieval, type LabelledVectors } from './eval.js';
+import { checkGap, tripletLoss } from './loss.js';
+import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
+import { sampleTriplets } from './triplets.js';
+
+interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+export interface TrainerSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  gap: number;
+  seed: number;
+  /** Triplets sampled ahead of each epoch. */
+  tripletsPerEpoch: number;
+  /** k of precision@k for the per-epoch validation. */
+  k: number;
+}
+
+export interface TrainData {
+  /** Backbone features (L2-normalised) of the training split, with class ids. */
+  train: LabelledVectors;
+  validation: LabelledVectors;
+}
+
+export interface StepReport {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+
+export interface EpochReport {
+  epoch: number;
+  meanLoss: number;
+  validation: RetrievalMetrics;
+  seconds: number;
+  losses: StepReport[];
+  /** Head weights and optimiser state after this epoch: enough to resume. */
+  checkpoint: () => Buffer;
+}
+
+export interface TrainOptions {
+  control?: JobControl;
+  onStep?: (step: StepReport) => void;
+  /** Awaited before the next epoch starts: save the checkpoint here. */
+  onEpoch?: (epoch: EpochReport) => void | Promise<void>;
+  /** Resume after this epoch from its checkpoint. */
+  resumeFrom?: { epoch: number; state: Buffer };
+}
+
+export interface TrainOutcome {
+  head: EmbeddingHead;
+  epochsDone: number;
+  finalLoss: number | null;
+  stopped: boolean;
+}
+
+export function checkTrainerSettings(settings: TrainerSettings): void {
+  checkGap(settings.gap);
+  const positiveWhole = { epochs: settings.epochs, batchSize: settings.batchSize, tripletsPerEpoch: settings.tripletsPerEpoch, k: settings.k };
+  for (const [name, value] of Object.entries(positiveWhole)) {
+    if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive whole number (got ${value})`);
+  }
+  if (!(Number.isFinite(settings.learningRate) && settings.learningRate > 0)) {
+    throw new RangeError(`learning rate must be a positive number (got ${settings.learningRate})`);
+  }
+}
+
+/**
+ * Trains the head with the deep-ranking loss on cached backbone features. Each epoch's triplets
+ * are sampled up front from (seed, epoch), so a resumed run sees exactly the triplets it would have.
+ */
+export async function trainHead(data: TrainData, headConfig: HeadConfig, settings: TrainerSettings, options: TrainOptions = {}): Promise<TrainOutcome> {
+  checkTrainerSettings(settings);
+  const { head, optimizer, startEpoch } = await restoreOrCreate(headConfig, settings, options.resumeFrom);
+  const items = data.train.classIds.map((classId, id) => ({ id, classId }));
+  for (const [i, v] of data.train.vectors.entries()) {
+    if (v.length !== headConfig.inputDim) throw new Error(`training vector ${i} has ${v.length} values, expected ${headConfig.inputDim}`);
+  }
+  const stepsPerEpoch = Math.ceil(settings.tripletsPerEpoch / settings.batchSize);
+  let finalLoss: number | null = null;
+  let epochsDone = startEpoch;
+  try {
+    for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
+      const started = Date.now();
+      const { triplets } = sampleTriplets(items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch);
+      const losses: StepReport[] = [];
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        await options.control?.checkpoint();
+        if (options.control?.isStopped) return { head, epochsDone, finalLoss, stopped: true };
+        const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
+        const loss = trainStep(head, optimizer, data.train.vectors, batch, settings.gap);
+        const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
+        losses.push(report);
+        options.onStep?.(report);
+      }
+      const meanLoss = losses.reduce((sum, s) => sum + s.loss, 0) / losses.length;
+      const validation = evaluateHead(head, data, settings.k);
+      finalLoss = meanLoss;
+      epochsDone = epoch;
+      await options.onEpoch?.({
+        epoch,
+        meanLoss,
+        validation,
+        seconds: (Date.now() - started) / 1000,
+        losses,
+        checkpoint: () => packCheckpoint(head, optimizer),
+      });
+    }
+    return { head, epochsDone, finalLoss, stopped: false };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/**
+ * One optimiser step. The three branches share the head: one pass over q, p and n stacked, then
+ * split. The batch is copied together here rather than gathered by TF.js (slow on wasm).
+ */
+function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: Float32Array[], batch: Array<{ query: number; positive: number; negative: number }>, gap: number): number {
+  const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
+  const lossTensor = tf.tidy(() => {
+    const stacked = stack(order.map((i) => features[i]), features[0].length);
+    return optimizer.minimize(
+      () => {
+        const [q, p, n] = tf.split(head.apply(stacked), 3) as tf.Tensor2D[];
+        return tripletLoss(q, p, n, gap);
+      },
+      true,
+      head.variables,
+    ) as tf.Scalar;
+  });
+  const loss = lossTensor.dataSync()[0];
+  lossTensor.dispose();
+  return loss;
+}
+
+/** Validation photos query the training photos, both through the head. */
+export function evaluateHead(head: EmbeddingHead, data: TrainData, k: number): RetrievalMetrics {
+  const embed = (set: LabelledVectors): LabelledVectors => ({ vectors: head.embed(set.vectors), classIds: set.classIds });
+  return evaluateRetrieval(embed(data.validation), embed(data.train), k);
+}
+
+async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings, resumeFrom: TrainOptions['resumeFrom']) {
+  const optimizer = tf.train.adam(settings.learningRate);
+  if (!resumeFrom) return { head: EmbeddingHead.create(headConfig, settings.seed), optimizer, startEpoch: 0 };
+  const tensors = unpackTensors(resumeFrom.state);
+  const headWeights: tf.NamedTensorMap = {};
+  const optimizerWeights: NamedTensor[] = [];
+  for (const [name, tensor] of Object.entries(tensors)) {
+    if (name.startsWith('opt:')) optimizerWeights.push({ name: name.slice(4), tensor });
+    else headWeights[name] = tensor;
+  }
+  const head = EmbeddingHead.fromWeights(headConfig, headWeights);
+  // Adam matches its moment slots to variables by position (iterations first, then m's, then v's).
+  await optimizer.setWeights(optimizerWeights);
+  tf.dispose(Object.values(headWeights));
+  return { head, optimizer, startEpoch: resumeFrom.epoch };
+}
+
+function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Buffer {
+  const optimizerWeights = optimizerState(optimizer);
+  return packTensors([
+    ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
+    ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
+  ]);
+}
+
+/** Adam's iteration count and moment estimates, read synchronously (getWeights() is async). */
+function optimizerState(optimizer: tf.AdamOptimizer): NamedTensor[] {
+  const internals = optimizer as unknown as {
+    iterations: number;
+    accumulatedFirstMoment: Array<{ variable: tf.Variable }>;
+    accumulatedSecondMoment: Array<{ variable: tf.Variable }>;
+  };
+  return [
+    { name: 'iter', tensor: tf.scalar(internals.iterations, 'float32') },
+    ...internals.accumulatedFirstMoment.map((m, i) => ({ name: `m${i}`, tensor: m.variable as tf.Tensor })),
+    ...internals.accumulatedSecondMoment.map((v, i) => ({ name: `v${i}`, tensor: v.variable as tf.Tensor })),
+  ];
+}
