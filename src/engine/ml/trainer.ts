@@ -8,7 +8,7 @@ import { checkGap, tripletLoss } from './loss.js';
 import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
 import { sampleTriplets } from './triplets.js';
 
-interface NamedTensor {
+export interface NamedTensor {
   name: string;
   tensor: tf.Tensor;
 }
@@ -175,7 +175,7 @@ function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Buffe
 }
 
 /** Adam's iteration count and moment estimates, read synchronously (getWeights() is async). */
-function optimizerState(optimizer: tf.AdamOptimizer): NamedTensor[] {
+export function optimizerState(optimizer: tf.AdamOptimizer): NamedTensor[] {
   const internals = optimizer as unknown as {
     iterations: number;
     accumulatedFirstMoment: Array<{ variable: tf.Variable }>;

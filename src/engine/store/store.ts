@@ -343,6 +343,25 @@ export class Store {
     return new Set((this.db.prepare('SELECT hash FROM feature_failures WHERE backbone = ?').all(backbone) as Array<{ hash: string }>).map((r) => r.hash));
   }
 
+  // ---- activations at a fine-tuning cut (cached per content hash) --------------------------------
+
+  cutActivations(backbone: string, cut: string, hashes: string[]): Map<string, Buffer> {
+    const get = this.db.prepare('SELECT data FROM cut_activations WHERE backbone = ? AND cut = ? AND hash = ?');
+    const found = new Map<string, Buffer>();
+    for (const hash of hashes) {
+      const row = get.get(backbone, cut, hash) as { data: Buffer } | undefined;
+      if (row) found.set(hash, row.data);
+    }
+    return found;
+  }
+
+  putCutActivations(backbone: string, cut: string, items: Array<{ hash: string; data: Buffer }>): void {
+    const insert = this.db.prepare('INSERT OR REPLACE INTO cut_activations(backbone, cut, hash, data) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const item of items) insert.run(backbone, cut, item.hash, item.data);
+    })();
+  }
+
   // ---- models and their embeddings ---------------------------------------------------------------
 
   createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics'> & { weights?: Buffer }): number {
