@@ -18,6 +18,7 @@ import {
   type JobContext,
 } from '../engine/jobs/pipeline.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
+import { checkFineTune } from '../engine/jobs/fine-tune.js';
 import { Store } from '../engine/store/store.js';
 import { createProgressPrinter } from './progress.js';
 
@@ -28,7 +29,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike scan <folder> [--db F] [--json]
   lookalike index <folder> [--db F] [--backbone B] [--json]
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
-                  [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks]
+                  [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
@@ -158,6 +159,7 @@ async function trainCommand(args: string[]): Promise<number> {
       triplets: { type: 'string' },
       backbone: { type: 'string' },
       'fine-tune': { type: 'string' },
+      blocks: { type: 'string' },
       workers: { type: 'string' },
       k: { type: 'string', short: 'k' },
     },
@@ -174,10 +176,12 @@ async function trainCommand(args: string[]): Promise<number> {
     tripletsPerEpoch: intOption(values.triplets, 'triplets'),
     backbone: values.backbone,
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
+    fineTuneBlocks: intOption(values.blocks, 'blocks'),
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const { resolveSettings } = await import('../engine/jobs/settings.js');
-  resolveSettings(settings); // bad settings are refused before any work starts
+  const resolved = resolveSettings(settings); // bad settings are refused before any work starts
+  checkFineTune(resolved, parseBackboneSpec(resolved.backbone), await selectBackend());
   const store = openStore(values.db);
   try {
     const ctx = context(store);

@@ -45,7 +45,8 @@ export interface PhotoQuery {
   limit: number;
 }
 
-export type FineTuneMode = 'head' | 'last-blocks';
+/** What trains: the head only; the last backbone blocks and the head (CPU too); or the whole network (GPU only). */
+export type FineTuneMode = 'head' | 'last-blocks' | 'full';
 
 export interface TrainSettings {
   epochs: number;
@@ -60,6 +61,8 @@ export interface TrainSettings {
   /** 'nsfwjs-mobilenetv2-1.4' (built in) or a TF.js model folder. */
   backbone: string;
   fineTune: FineTuneMode;
+  /** last-blocks: how many inverted-residual blocks from the end train (with the final 1×1 conv); 0 = that conv only. */
+  fineTuneBlocks: number;
   /** Triplets sampled per epoch; 0 means one per training photo times 8. */
   tripletsPerEpoch: number;
 }

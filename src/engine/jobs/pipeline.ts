@@ -11,7 +11,8 @@ import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadCo
 import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
-import { trainHead } from '../ml/trainer.js';
+import { trainHead, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
+import { autoTriplets, checkFineTune, embedQueryFineTuned, evaluateFineTuned, indexFineTuned, isFineTuned, trainLastBlocks, type TrainedOutcome } from './fine-tune.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -165,16 +166,8 @@ export async function trainModel(
   if (usable.length < 2) {
     throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
   }
-  if (settings.fineTune === 'last-blocks') {
-    const backend = await selectBackend();
-    // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
-    throw new Error(
-      backend.gpu
-        ? 'fine-tuning the last backbone blocks is not available yet; train the head (--fine-tune head)'
-        : `fine-tuning backbone blocks needs a GPU backend (tfjs-node-gpu); this machine runs ${backend.name}, so only the head is trained (--fine-tune head)`,
-    );
-  }
   const spec = parseBackboneSpec(settings.backbone);
+  checkFineTune(settings, spec, await selectBackend());
   const backboneKey = describeSpec(spec);
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
@@ -195,12 +188,12 @@ export async function trainModel(
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
+  const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length) };
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
   try {
-    const outcome = await trainHead(sets, headConfig, trainer, {
+    const trainOptions: TrainOptions = {
       control: ctx.control,
       resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state } : undefined,
       onStep: (step) => {
@@ -213,17 +206,17 @@ export async function trainModel(
         store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
         ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
       },
-    });
+    };
+    const outcome =
+      settings.fineTune === 'last-blocks'
+        ? await trainLastBlocks(ctx, libraryId, settings, trainer, headConfig, sets, trainOptions)
+        : await trainHeadOnly(sets, headConfig, trainer, trainOptions);
     if (outcome.stopped && outcome.epochsDone === 0) {
       store.updateRun(runId, { status: 'stopped', finished: true });
-      outcome.head.dispose();
+      outcome.dispose();
       throw new Error('training stopped before the first epoch finished; nothing to keep');
     }
-    const trained = evaluateRetrieval(
-      { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
-      { vectors: outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
-      k,
-    );
+    const trained = outcome.evaluate();
     const modelId = store.createModel({
       libraryId,
       name: `Trained run ${runId}`,
@@ -231,11 +224,11 @@ export async function trainModel(
       backbone: backboneKey,
       backboneDim: headConfig.inputDim,
       dim: headConfig.dim,
-      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone },
+      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone, ...(outcome.fineTune ? { fineTune: outcome.fineTune } : {}) },
       runId,
-      weights: packTensors(outcome.head.namedWeights()),
+      weights: outcome.weights(),
     });
-    outcome.head.dispose();
+    outcome.dispose();
     store.setModelMetrics(modelId, trained);
     store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, finished: true });
     await indexLibrary(ctx, libraryId, modelId);
@@ -257,6 +250,18 @@ export async function trainModel(
     if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
     throw error;
   }
+}
+
+async function trainHeadOnly(sets: { train: LabelledVectors; validation: LabelledVectors }, headConfig: HeadConfig, trainer: TrainerSettings, options: TrainOptions): Promise<TrainedOutcome> {
+  const outcome = await trainHead(sets, headConfig, trainer, options);
+  const { head } = outcome;
+  return {
+    ...outcome,
+    evaluate: () =>
+      evaluateRetrieval({ vectors: head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: head.embed(sets.train.vectors), classIds: sets.train.classIds }, trainer.k),
+    weights: () => packTensors(head.namedWeights()),
+    dispose: () => head.dispose(),
+  };
 }
 
 /** The run a training continues: the newest unfinished one with the same settings (after a crash), else a new one. */
@@ -286,6 +291,7 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
   const model = requireModel(store, modelId);
   const spec = model.config.backboneSpec as BackboneSpec;
   await cacheFeatures(ctx, libraryId, spec);
+  if (isFineTuned(model)) return await indexFineTuned(ctx, libraryId, model);
   const todo = store.photosToEmbed(libraryId, modelId);
   const features = store.features(model.backbone, todo.map((p) => p.hash));
   const ready = todo.filter((p) => features.has(p.hash));
@@ -336,6 +342,7 @@ export async function evaluateModel(
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
+  if (isFineTuned(model)) return { baseline, trained: await evaluateFineTuned(store, libraryId, model, k), model };
   const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
   try {
     const trained = evaluateRetrieval(
@@ -371,20 +378,23 @@ export async function findSimilar(
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
   if (!model) throw new Error('no model yet: index or train the library first');
-  const embedder = await loadEmbedder(store, model);
-  let feature: Float32Array;
+  let vector: Float32Array;
   let described: { photoId: number | null; path: string; className: string | null };
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
     if (!photo || photo.libraryId !== libraryId) throw new Error(`no photo ${query.photoId} in this library`);
-    const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
-    feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
+    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, { photo });
+    else {
+      const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
+      const feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
+      [vector] = (await loadEmbedder(store, model))([feature]);
+    }
   } else {
-    feature = await backboneFeature(model, query.image, query.label);
     described = { photoId: null, path: query.label, className: null };
+    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, query);
+    else [vector] = (await loadEmbedder(store, model))([await backboneFeature(model, query.image, query.label)]);
   }
-  const [vector] = embedder([feature]);
   const index = store.vectorIndex(model.id, model.dim);
   const hits = index.knn(vector, k);
   const results = hits.map((hit, i) => {

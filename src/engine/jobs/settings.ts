@@ -16,6 +16,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   seed: 1,
   backbone: 'nsfwjs-mobilenetv2-1.4',
   fineTune: 'head',
+  fineTuneBlocks: 1,
   tripletsPerEpoch: 0,
 };
 
@@ -36,7 +37,10 @@ export function resolveSettings(partial: Partial<TrainSettings>): TrainSettings 
     throw new RangeError(`validation fraction must be between 0 and 1 (got ${settings.validationFraction})`);
   }
   if (!Number.isInteger(settings.seed)) throw new RangeError(`seed must be a whole number (got ${settings.seed})`);
-  if (settings.fineTune !== 'head' && settings.fineTune !== 'last-blocks') throw new RangeError(`fine-tune must be "head" or "last-blocks" (got ${String(settings.fineTune)})`);
+  if (!['head', 'last-blocks', 'full'].includes(settings.fineTune)) throw new RangeError(`fine-tune must be "head", "last-blocks" or "full" (got ${String(settings.fineTune)})`);
+  if (!(Number.isInteger(settings.fineTuneBlocks) && settings.fineTuneBlocks >= 0 && settings.fineTuneBlocks <= 17)) {
+    throw new RangeError(`fine-tune blocks must be a whole number from 0 to 17, the blocks of MobileNetV2 (got ${settings.fineTuneBlocks})`);
+  }
   return settings;
 }
 

@@ -60,13 +60,13 @@ export async function trainBlocks(
   data: BlockTrainData,
   headConfig: HeadConfig,
   settings: BlockTrainerSettings,
-  options: TrainOptions = {},
+  options: TrainOptions & { startHead?: () => EmbeddingHead } = {},
 ): Promise<BlockTrainOutcome> {
   checkTrainerSettings(settings);
   if (!(Number.isFinite(settings.blockLearningRate) && settings.blockLearningRate > 0)) throw new RangeError(`block learning rate must be a positive number (got ${settings.blockLearningRate})`);
   const [h, w] = data.train.maps[0].shape;
   if (!(Number.isInteger(settings.crop) && settings.crop > 0 && settings.crop <= Math.min(h, w))) throw new RangeError(`crop must be from 1 to ${Math.min(h, w)} (got ${settings.crop})`);
-  const { net, headOptimizer, blockOptimizer, startEpoch } = await restoreOrCreate(makeBlocks, headConfig, settings, options.resumeFrom);
+  const { net, headOptimizer, blockOptimizer, startEpoch } = await restoreOrCreate(makeBlocks, headConfig, settings, options.resumeFrom, options.startHead);
   const items = data.train.classIds.map((classId, id) => ({ id, classId }));
   const stepsPerEpoch = Math.ceil(settings.tripletsPerEpoch / settings.batchSize);
   let finalLoss: number | null = null;
@@ -211,11 +211,18 @@ function packCheckpoint(net: FineTunedNet, headOptimizer: tf.AdamOptimizer, bloc
   return packed;
 }
 
-async function restoreOrCreate(makeBlocks: MakeBlocks, headConfig: HeadConfig, settings: BlockTrainerSettings, resumeFrom: TrainOptions['resumeFrom']) {
+async function restoreOrCreate(
+  makeBlocks: MakeBlocks,
+  headConfig: HeadConfig,
+  settings: BlockTrainerSettings,
+  resumeFrom: TrainOptions['resumeFrom'],
+  startHead: (() => EmbeddingHead) | undefined,
+) {
   const headOptimizer = tf.train.adam(settings.learningRate);
   const blockOptimizer = tf.train.adam(settings.blockLearningRate);
   if (!resumeFrom) {
-    return { net: { head: EmbeddingHead.create(headConfig, settings.seed), blocks: makeBlocks() }, headOptimizer, blockOptimizer, startEpoch: 0 };
+    const head = startHead?.() ?? EmbeddingHead.create(headConfig, settings.seed);
+    return { net: { head, blocks: makeBlocks() }, headOptimizer, blockOptimizer, startEpoch: 0 };
   }
   const saved = unpackFineTuned(resumeFrom.state);
   const net = { head: EmbeddingHead.fromWeights(headConfig, saved.head), blocks: makeBlocks(saved.blocks) };

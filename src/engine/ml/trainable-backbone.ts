@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { BUILTIN_NODE, readBuiltinArtifacts, scalePixels } from './backbone.js';
 import { depthwiseConv, pointwiseConv, type Activation } from './gradients.js';
+import { openOnnxRunner, preferredRuntime, type OnnxFeatureRunner } from './onnx-backbone.js';
 import type { TfNode } from './onnx-export.js';
 
 export interface CutPoint {
@@ -30,9 +31,13 @@ const INPUT_SIZE = 224;
 /** The frozen graph: activations at a cut for decoded photos, and trainable copies of what lies above. */
 export class BuiltinGraph {
   private readonly cuts = new Map<number, CutPoint>();
+  private readonly runners = new Map<string, Promise<OnnxFeatureRunner | null>>();
+  /** "onnxruntime" or "tfjs-<backend>": what computed the last activations. */
+  runtime = `tfjs-${tf.getBackend()}`;
 
   private constructor(
     private readonly graph: GraphModel,
+    private readonly topology: unknown,
     private readonly nodes: TfNode[],
     /** Node names of each block's first op, in order. */
     private readonly blockStarts: string[],
@@ -51,7 +56,7 @@ export class BuiltinGraph {
         starts.push(node.name);
       }
     }
-    return new BuiltinGraph(graph, nodes, starts);
+    return new BuiltinGraph(graph, artifacts.modelTopology, nodes, starts);
   }
 
   get blockCount(): number {
@@ -79,6 +84,11 @@ export class BuiltinGraph {
   async activations(images: Uint8Array[], cut: CutPoint): Promise<Float32Array[]> {
     if (images.length === 0) return [];
     const size = cut.shape[0] * cut.shape[1] * cut.shape[2];
+    const runner = await this.onnxRunner(cut);
+    if (runner) {
+      const flat = await runner.run(scalePixels(images, INPUT_SIZE, '0,1'), images.length, INPUT_SIZE);
+      return images.map((_, i) => flat.slice(i * size, (i + 1) * size));
+    }
     const out = tf.tidy(() => this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, '0,1'), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), cut.node) as tf.Tensor);
     const flat = (await out.data()) as Float32Array;
     out.dispose();
@@ -117,7 +127,31 @@ export class BuiltinGraph {
   }
 
   dispose(): void {
+    for (const runner of this.runners.values()) void runner.then((r) => r?.dispose());
+    this.runners.clear();
     this.graph.dispose();
+  }
+
+  /**
+   * The graph up to the cut on ONNX Runtime (both cores: it runs alone on the engine thread), where
+   * that is the preferred runtime, as for pooled features; null where TF.js computes the cut instead.
+   */
+  private onnxRunner(cut: CutPoint): Promise<OnnxFeatureRunner | null> {
+    let runner = this.runners.get(cut.node);
+    if (!runner) {
+      runner =
+        preferredRuntime(tf.getBackend()) === 'onnxruntime'
+          ? openOnnxRunner(this.graph, this.topology, cut.node, 2, { pool: false }).then(
+              (r) => ((this.runtime = 'onnxruntime'), r),
+              (error: unknown) => {
+                if (process.env.LOOKALIKE_BACKBONE_RUNTIME === 'onnxruntime') throw error;
+                return null;
+              },
+            )
+          : Promise.resolve(null);
+      this.runners.set(cut.node, runner);
+    }
+    return runner;
   }
 
   private firstNodeAfterBlocks(): string {

@@ -355,6 +355,12 @@ export class Store {
     return found;
   }
 
+  /** Which of the library's contents already have activations at this cut (without reading them). */
+  cutActivationHashes(backbone: string, cut: string): Set<string> {
+    const rows = this.db.prepare('SELECT hash FROM cut_activations WHERE backbone = ? AND cut = ?').all(backbone, cut) as Array<{ hash: string }>;
+    return new Set(rows.map((r) => r.hash));
+  }
+
   putCutActivations(backbone: string, cut: string, items: Array<{ hash: string; data: Buffer }>): void {
     const insert = this.db.prepare('INSERT OR REPLACE INTO cut_activations(backbone, cut, hash, data) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
