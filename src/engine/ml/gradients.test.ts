@@ -105,19 +105,19 @@ describe('on the wasm backend (which has no convolution backward kernels)', () =
   });
 
   it('one Adam step on a depthwise + 1x1 block lowers the loss, without leaking tensors', () => {
-    const dw = tf.variable(values([3, 3, 6, 1], 11, 0.5));
-    const dwBias = tf.variable(tf.zeros([6]));
-    const pw = tf.variable(values([6, 4], 12, 0.5));
-    const pwBias = tf.variable(tf.zeros([4]));
+    const dw = tf.variable(values([3, 3, 6, 1], 11, 0.5)) as tf.Variable<tf.Rank.R4>;
+    const dwBias = tf.variable(tf.zeros([6])) as tf.Variable<tf.Rank.R1>;
+    const pw = tf.variable(values([6, 4], 12, 0.5)) as tf.Variable<tf.Rank.R2>;
+    const pwBias = tf.variable(tf.zeros([4])) as tf.Variable<tf.Rank.R1>;
     const x = values([4, 9, 9, 6], 13, 2) as tf.Tensor4D;
     const target = values([4, 5, 5, 4], 14);
     const loss = () => tf.tidy(() => tf.mean(tf.square(tf.sub(pointwiseConv(depthwiseConv(x, dw, dwBias, 2, 'relu6'), pw, pwBias, 'linear'), target))) as tf.Scalar);
     const optimizer = tf.train.adam(0.01);
     const first = loss();
     // Adam makes its moment slots on the first step; after that no step may leave a tensor behind.
-    tf.dispose(optimizer.minimize(loss, true));
+    tf.dispose(optimizer.minimize(loss, true) ?? []);
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) tf.dispose(optimizer.minimize(loss, true));
+    for (let i = 0; i < 5; i++) tf.dispose(optimizer.minimize(loss, true) ?? []);
     expect(tf.memory().numTensors).toBe(before);
     const last = loss();
     expect(tf.getBackend()).toBe('wasm');
