@@ -96,6 +96,12 @@ describe('lookalike CLI', () => {
       expect(run.code, bad.join(' ')).toBe(2);
       expect(run.stderr).toMatch(/must be a positive/);
     }
+    const full = lookalike(['train', root, '--db', join(work, 'untouched.db'), '--fine-tune', 'full']);
+    expect(full.code).toBe(2);
+    expect(full.stderr).toMatch(/full fine-tuning needs a GPU backend; this machine runs (wasm|cpu)/);
+    const blocks = lookalike(['train', root, '--db', join(work, 'untouched.db'), '--fine-tune', 'last-blocks', '--blocks', '40']);
+    expect(blocks.code).toBe(2);
+    expect(blocks.stderr).toMatch(/fine-tune blocks must be a whole number from 0 to 17/);
     expect(readdirSync(work)).not.toContain('untouched.db');
     const missing = lookalike(['train', join(work, 'no-such-folder'), '--db', db]);
     expect(missing.code).toBe(1);
