@@ -17,7 +17,7 @@ import {
   trainModel,
   type JobContext,
 } from '../engine/jobs/pipeline.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
 import { createProgressPrinter } from './progress.js';
 
@@ -176,7 +176,6 @@ async function trainCommand(args: string[]): Promise<number> {
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
-  const { resolveSettings } = await import('../engine/jobs/settings.js');
   resolveSettings(settings); // bad settings are refused before any work starts
   const store = openStore(values.db);
   try {

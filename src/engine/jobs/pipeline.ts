@@ -9,7 +9,7 @@ import { decodeForModel, hashFile } from '../library/image.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
-import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
+import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
 
@@ -161,10 +161,8 @@ export async function trainModel(
   await selectBackend();
   const k = checkK(options.k ?? DEFAULT_K);
   const { store } = ctx;
-  const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
-  if (usable.length < 2) {
-    throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
-  }
+  const untrainable = trainabilityProblem(store.classes(libraryId));
+  if (untrainable) throw new Error(untrainable);
   if (settings.fineTune === 'last-blocks') {
     const backend = await selectBackend();
     // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
@@ -195,7 +193,7 @@ export async function trainModel(
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
+  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * TRIPLETS_PER_PHOTO };
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
@@ -331,8 +329,9 @@ export async function evaluateModel(
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
   const model = requireModel(store, modelId);
-  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
-  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  // A baseline model has no settings of its own: the split it is scored on is the default one.
+  const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();

@@ -20,7 +20,7 @@ import {
   type JobContext,
 } from './pipeline.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, resolveSettings } from './settings.js';
+import { DEFAULT_SETTINGS, resolveSettings, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 
@@ -168,11 +168,12 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
       if (job?.state.kind === 'train') throw new Error('a training run is already going; stop it first');
-      const usable = store.classes(id).filter((c) => c.photoCount >= 2);
-      if (usable.length < 2) throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length})`);
+      const classes = store.classes(id);
+      const untrainable = trainabilityProblem(classes);
+      if (untrainable) throw new Error(untrainable);
       await stopCurrentJob();
       const runId = prepareRun(store, id, settings);
-      const k = validationK(usable.map((c) => c.photoCount), settings.validationFraction);
+      const k = validationK(classes, settings.validationFraction);
       startJob('train', runId, async (ctx) => {
         const result = await trainModel(ctx, id, settings, { runId, k });
         return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
@@ -269,15 +270,6 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     await handlers.openLibrary({ root: reopen }).catch((error: Error) => emit({ type: 'problem', problem: { path: reopen, reason: error.message } }));
   }
   return service;
-}
-
-/**
- * P@30 says little when a class has fewer than 30 training photos (it cannot reach 1): small
- * libraries are scored at k = the smallest class's training count, and the k used is shown.
- */
-export function validationK(classSizes: number[], validationFraction: number): number {
-  const smallestTrainCount = Math.min(...classSizes.map((n) => n - Math.max(1, Math.round(n * validationFraction))));
-  return Math.max(1, Math.min(DEFAULT_K, smallestTrainCount));
 }
 
 function toRunInfo({ libraryId: _libraryId, settings, ...run }: RunRow): RunInfo {
