@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { EventEmitter } from 'node:events';
 import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { listenOnLoopback, MAX_BODY, MAX_IMAGE_BODY, randomLoopbackHost, startBridge, type Bridge } from './server.js';
-
-const FLOWERS = join(import.meta.dirname, '..', '..', '..', 'shared', 'datasets', 'flowers17');
+import { drawPhoto } from '../engine/testing/test-photos.js';
 
 let dir: string;
 let library: string;
@@ -101,8 +100,8 @@ beforeAll(async () => {
   await mkdir(join(library, 'daisy'), { recursive: true });
   await mkdir(cache, { recursive: true });
   await mkdir(join(renderer, 'assets'), { recursive: true });
-  await copyFile(join(FLOWERS, 'daisy', 'image_0801.jpg'), join(library, 'daisy', 'a.jpg'));
-  await copyFile(join(FLOWERS, 'daisy', 'image_0802.jpg'), join(cache, 'thumb.webp'));
+  await drawPhoto(join(library, 'daisy', 'a.jpg'), 300, 200, 1);
+  await drawPhoto(join(cache, 'thumb.webp'), 200, 200, 2);
   await writeFile(join(dir, 'secret.jpg'), 'outside the library');
   await writeFile(join(dir, 'secret.txt'), 'outside the renderer');
   await symlink(join(dir, 'secret.jpg'), join(library, 'daisy', 'link.jpg'));
@@ -123,7 +122,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bridge?.close();
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('listenOnLoopback', () => {

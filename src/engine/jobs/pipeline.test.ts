@@ -1,31 +1,33 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import { JobControl } from '../common/job-control.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { cacheFeatures, ensureBaselineModel, findSimilar, indexLibrary, openLibrary, trainModel, evaluateModel } from './pipeline.js';
 import { Store } from '../store/store.js';
-import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
+import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 
 const CLASSES = ['daisy', 'sunflower', 'snowdrop'];
 let root: string;
 let dbDir: string;
 let store: Store;
 
-beforeAll(() => {
-  root = copyFlowersLibrary({ classes: CLASSES, perClass: 8, unlabelled: true, damaged: true });
-  dbDir = mkdtempSync(join(tmpdir(), 'lookalike-db-'));
-  store = Store.open(join(dbDir, 'lookalike.db'));
-});
-afterAll(() => {
-  store.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(dbDir, { recursive: true, force: true });
-});
+// Real photos, as the quality checks (a sunflower's neighbours are sunflowers) need them; the same
+// pipeline runs on drawn photos in the CLI and service suites.
+describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and ranked neighbours', () => {
+  beforeAll(() => {
+    root = copyFlowersLibrary({ classes: CLASSES, perClass: 8, unlabelled: true, damaged: true });
+    dbDir = mkdtempSync(join(tmpdir(), 'lookalike-db-'));
+    store = Store.open(join(dbDir, 'lookalike.db'));
+  });
+  afterAll(() => {
+    // Setup may have failed part-way: close and remove only what was made.
+    store?.close();
+    for (const dir of [root, dbDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
-describe('from a labelled folder to a trained model and ranked neighbours', () => {
   const settings = { epochs: 2, batchSize: 16, tripletsPerEpoch: 96, seed: 5, dim: 32 };
 
   it('trains, stores, indexes and evaluates; a damaged photo is reported and skipped', async () => {

@@ -5,21 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import type { EngineService } from './service-contract.js';
 import { createThreadedEngineService } from './service-thread.js';
-import { copyFlowersLibrary } from '../testing/test-photos.js';
+import { drawTestLibrary } from '../testing/test-photos.js';
 
 let root: string;
 let work: string;
 let service: EngineService;
 
 beforeAll(async () => {
-  root = copyFlowersLibrary({ classes: ['iris', 'tulip'], perClass: 5 });
+  root = await drawTestLibrary({ classes: ['circles', 'stripes'], perClass: 5 });
   work = mkdtempSync(join(tmpdir(), 'lookalike-thread-'));
   service = await createThreadedEngineService({ dbPath: join(work, 'l.db'), cacheDir: join(work, 'cache'), reopenLast: false });
 });
 afterAll(async () => {
-  await service.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
+  // Setup may have failed part-way: close and remove only what was made.
+  await service?.close();
+  for (const dir of [root, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the engine on its own thread', () => {
