@@ -52,6 +52,9 @@ function testService(): EngineService {
       calls.push({ name: 'findSimilar', arg: 'imageBase64' in query ? query.imageBase64.length : query });
       return { query: { photoId: null, path: 'dropped', className: null }, modelId: 1, results: [] };
     },
+    labels: notHere,
+    changeLabels: notHere,
+    undoLabels: notHere,
   };
   return {
     handlers,

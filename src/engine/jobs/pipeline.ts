@@ -12,6 +12,8 @@ import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
+import { effectiveClass } from '../library/labels.js';
+import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -51,7 +53,11 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     scanned.push({ relPath: file.relPath, className: file.className, size: file.size, mtimeMs: file.mtimeMs, hash: hash! });
     if (++done % 200 === 0) ctx.emit?.({ type: 'progress', kind: 'scan', phase: 'Reading photos', done, total: scan.files.length, etaSeconds: null });
   }
-  const sync = store.syncLibrary(libraryId, scan.classes, scanned, unreadable);
+  // Classes chosen in the app (excluded, merged, renamed folders; photos put in a class) apply on every scan.
+  rememberFolders(store, libraryId, scan.classes);
+  const rules = labelRules(store, libraryId);
+  const labelled = scanned.map((photo) => ({ ...photo, className: effectiveClass(rules, photo.relPath, photo.className) }));
+  const sync = store.syncLibrary(libraryId, labelledClassNames(store, libraryId, scan.classes), labelled, unreadable);
   store.replaceProblems(libraryId, 'scan', problems);
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);
@@ -181,6 +187,7 @@ export async function trainModel(
   await ensureBaselineModel(ctx, libraryId, spec, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
+  recordRunClasses(store, libraryId, runId);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
   const notes = [

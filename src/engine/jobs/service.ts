@@ -23,6 +23,7 @@ import type { EngineService, EngineServiceOptions } from './service-contract.js'
 import { DEFAULT_SETTINGS, resolveSettings, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -130,6 +131,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     }
   });
 
+  /** After a label change: the new counts go out as a library event, and back to the caller. */
+  const labelsResult = (id: number) => {
+    const library = librarySummary(store, id);
+    emit({ type: 'library', library });
+    return { library, labels: labelsState(store, id) };
+  };
+
   const handlers: ApiHandlers = {
     async status() {
       const backend = await selectBackend().catch(() => null);
@@ -206,7 +214,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listRuns() {
       if (libraryId === null) return [];
-      return store.runs(libraryId).map(toRunInfo);
+      return store.runs(libraryId).map((run) => ({ ...toRunInfo(run), classes: runClasses(store, run.id) }));
     },
 
     async runHistory({ runId }) {
@@ -238,6 +246,22 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
           : await findSimilar(store, id, { image: Buffer.from(query.imageBase64, 'base64'), label: String(query.fileName || 'dropped image') }, k, query.modelId);
       return result;
+    },
+
+    async labels() {
+      return labelsState(store, requireLibrary());
+    },
+
+    async changeLabels(change) {
+      const id = requireLibrary();
+      changeLabels(store, id, change);
+      return labelsResult(id);
+    },
+
+    async undoLabels() {
+      const id = requireLibrary();
+      undoLabels(store, id);
+      return labelsResult(id);
     },
   };
 
