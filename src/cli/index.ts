@@ -181,7 +181,7 @@ async function trainCommand(args: string[]): Promise<number> {
   try {
     const ctx = context(store);
     const backend = await selectBackend();
-    const backboneRuntime = await expectedRuntime(backend.tfBackend);
+    const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
     const { libraryId } = await openLibrary(ctx, positionals[0]);
     const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
@@ -190,6 +190,7 @@ async function trainCommand(args: string[]): Promise<number> {
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
+      ...(backend.adapter ? { adapter: backend.adapter } : {}),
       backbone_runtime: backboneRuntime,
       epochs: result.epochsDone,
       resumed: result.resumed,

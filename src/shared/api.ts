@@ -128,6 +128,17 @@ export interface BackendInfo {
   gpu: boolean;
   /** What runs the backbone: "onnxruntime", or "tfjs-" and the TF.js backend. */
   backboneRuntime: string;
+  /** The WebGPU adapter, when the backend is "webgpu". */
+  adapter?: GpuAdapterInfo | null;
+}
+
+/** A WebGPU adapter as dawn.node describes it. */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU rasteriser (SwiftShader, llvmpipe): correct but slow, so only used when forced. */
+  software: boolean;
 }
 
 export interface AppStatus {
@@ -180,7 +191,16 @@ export interface LabelsResult {
 /** Events the engine pushes while work runs. */
 export type EngineEvent =
   | { type: 'job'; job: JobState }
-  | { type: 'progress'; kind: JobKind; phase: string; done: number; total: number; etaSeconds: number | null }
+  | {
+      type: 'progress';
+      kind: JobKind;
+      phase: string;
+      done: number;
+      total: number;
+      etaSeconds: number | null;
+      /** Photos through the backbone per second (features), or 3 per triplet trained per second (train). */
+      imagesPerSecond?: number | null;
+    }
   | { type: 'loss'; runId: number; step: number; epoch: number; loss: number }
   | {
       type: 'epoch';

@@ -108,7 +108,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       onRuntime: (runtime, note) => {
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
-      onProgress: (done, total) => ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total) }),
+      onProgress: (done, total) =>
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total), imagesPerSecond: perSecond(started, done) }),
     },
   );
   return { ...summary, cached: cached.size, computed: summary.extracted, problems };
@@ -212,7 +213,9 @@ export async function trainModel(
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
         const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
-        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
+        // A triplet is three images: query, positive, negative.
+        const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
+        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: (epoch) => {
         store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
@@ -422,6 +425,11 @@ function uniqueByHash(photos: PhotoRow[]): PhotoRow[] {
 
 function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
+}
+
+function perSecond(started: number, done: number): number | null {
+  const seconds = (Date.now() - started) / 1000;
+  return done > 0 && seconds > 0 ? done / seconds : null;
 }
 
 function eta(started: number, done: number, total: number): number | null {

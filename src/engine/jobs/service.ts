@@ -143,7 +143,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const backend = await selectBackend().catch(() => null);
       return {
         library: libraryId === null ? null : librarySummary(store, libraryId),
-        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend.tfBackend) } : null,
+        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend), adapter: backend.adapter ?? null } : null,
         job: job?.state ?? null,
         defaults: DEFAULT_SETTINGS,
       };
