@@ -3,6 +3,7 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
@@ -23,6 +24,8 @@ import type { EngineService, EngineServiceOptions } from './service-contract.js'
 import { DEFAULT_K, DEFAULT_SETTINGS, resolveSettings } from './settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { listFolders } from '../library/folders.js';
+import { typedFolderPath } from '../common/paths.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -48,7 +51,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let job: RunningJob | null = null;
 
   const requireLibrary = (): number => {
-    if (libraryId === null) throw new Error('open a library folder first');
+    if (libraryId === null) throw conflict('open a library folder first');
     return libraryId;
   };
 
@@ -142,9 +145,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async openLibrary({ root }) {
-      if (typeof root !== 'string' || root.trim() === '') throw new Error('choose a folder to open');
+      if (typeof root !== 'string') throw invalidInput('choose a folder to open');
+      const folder = typedFolderPath(root);
       await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, resolve(root.trim()));
+      const opened = await openLibrary({ store, emit }, folder);
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchFolder(libraryRoot);
@@ -167,9 +171,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      if (job?.state.kind === 'train') throw new Error('a training run is already going; stop it first');
+      if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
       const usable = store.classes(id).filter((c) => c.photoCount >= 2);
-      if (usable.length < 2) throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length})`);
+      if (usable.length < 2) throw invalidInput(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length})`);
       await stopCurrentJob();
       const runId = prepareRun(store, id, settings);
       const k = validationK(usable.map((c) => c.photoCount), settings.validationFraction);
@@ -237,6 +241,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
           : await findSimilar(store, id, { image: Buffer.from(query.imageBase64, 'base64'), label: String(query.fileName || 'dropped image') }, k, query.modelId);
       return result;
+    },
+
+    async listFolders(query) {
+      const path = typeof query?.path === 'string' ? query.path : undefined;
+      return listFolders(path, { recent: store.recentLibraryRoots(8) });
     },
   };
 
