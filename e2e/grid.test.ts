@@ -52,6 +52,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     labels: none,
     changeLabels: none,
     undoLabels: none,
+    listFolders: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

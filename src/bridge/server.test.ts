@@ -9,6 +9,7 @@ import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { listenOnLoopback, MAX_BODY, MAX_IMAGE_BODY, randomLoopbackHost, startBridge, type Bridge } from './server.js';
 import { drawPhoto } from '../engine/testing/test-photos.js';
+import { conflict, invalidInput, notFound } from '../shared/errors.js';
 
 let dir: string;
 let library: string;
@@ -55,6 +56,12 @@ function testService(): EngineService {
     labels: notHere,
     changeLabels: notHere,
     undoLabels: notHere,
+    listFolders: async ({ path }) => {
+      calls.push({ name: 'listFolders', arg: path });
+      if (path === 'relative') throw invalidInput('relative: give the full path');
+      if (path === '/busy') throw conflict('open a library folder first');
+      throw notFound(`${path}: folder not found`);
+    },
   };
   return {
     handlers,
@@ -198,11 +205,21 @@ describe('startBridge', () => {
 
     const bad = await send('/api/listPhotos', json({ offset: 0, limit: 0 }));
     expect(bad.status).toBe(400);
-    expect(parsed(bad).error).toBe('limit must be positive');
+    expect(parsed(bad)).toEqual({ error: 'limit must be positive', kind: 'invalid-input' });
 
+    // Each error kind has its status: the person's mistakes are 4xx, only real failures 5xx.
+    for (const [path, status, kind] of [
+      ['relative', 400, 'invalid-input'],
+      ['/nowhere', 404, 'not-found'],
+      ['/busy', 409, 'conflict'],
+    ] as const) {
+      const reply = await send('/api/listFolders', json({ path }));
+      expect(reply.status, path).toBe(status);
+      expect(parsed(reply).kind).toBe(kind);
+    }
     const failed = await send('/api/openLibrary', json({ root: '/nowhere' }));
     expect(failed.status).toBe(500);
-    expect(parsed(failed).error).toBe('cannot open /nowhere');
+    expect(parsed(failed)).toEqual({ error: 'cannot open /nowhere', kind: 'failed' });
 
     const notJson = await send('/api/listPhotos', { ...json(null), body: '{oops' });
     expect(notJson.status).toBe(400);

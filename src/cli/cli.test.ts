@@ -77,8 +77,10 @@ describe('lookalike CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     const out = run.json() as { query: string; results: Array<{ rank: number; path: string; class: string | null; distance: number }> };
     expect(out.query).toMatch(/^stripes\//);
+    // k other photos: the query is not its own neighbour.
     expect(out.results.map((r) => r.rank)).toEqual([1, 2, 3, 4]);
-    expect(out.results[0].distance).toBeLessThan(1e-3);
+    expect(out.results.map((r) => r.path)).not.toContain(out.query);
+    expect(out.results[0].distance).toBeGreaterThan(0);
     expect(out.results[1].distance).toBeGreaterThanOrEqual(out.results[0].distance);
 
     const outside = await drawPhoto(join(work, 'from-elsewhere.jpg'));
@@ -106,6 +108,10 @@ describe('lookalike CLI', () => {
     expect(single.code).toBe(1);
     expect(single.stderr).toMatch(/at least 2 classes/);
     expect(lookalike(['frobnicate']).code).toBe(2);
+    const serveMissing = lookalike(['serve', join(work, 'no-such-folder'), '--db', join(work, 'untouched.db')]);
+    expect(serveMissing.code).toBe(1);
+    expect(serveMissing.stderr).toMatch(/no-such-folder: folder not found/);
+    expect(readdirSync(work)).not.toContain('untouched.db');
   });
 
   it('resumes after kill -9 during training: same run, from its last checkpoint, database intact', async () => {

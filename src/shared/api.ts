@@ -214,6 +214,28 @@ export type EngineEvent =
   | { type: 'problem'; problem: Problem }
   | { type: 'library'; library: LibrarySummary };
 
+export interface FolderEntry {
+  name: string;
+  /** Absolute. */
+  path: string;
+}
+
+/** One folder's sub-folders, for the browser's folder picker (Electron uses the system dialog). */
+export interface FolderListing {
+  /** Absolute; the home folder when none was asked for. */
+  path: string;
+  parent: string | null;
+  /** From the file-system root down to `path`, for a breadcrumb. */
+  crumbs: FolderEntry[];
+  /** Sub-folders, hidden ones left out, sorted by name. */
+  folders: FolderEntry[];
+  /** How many sub-folders were left out past the listing's limit. */
+  more: number;
+  home: string;
+  /** Libraries opened before whose folders still exist, most recent first. */
+  recent: FolderEntry[];
+}
+
 /** Every call: name -> [argument, result]. */
 export interface ApiCalls {
   status: [void, AppStatus];
@@ -230,6 +252,8 @@ export interface ApiCalls {
   labels: [void, LabelsState];
   changeLabels: [LabelChange, LabelsResult];
   undoLabels: [void, LabelsResult];
+  /** Sub-folders of a folder (`~` and absolute paths; none: home). */
+  listFolders: [{ path?: string }, FolderListing];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -256,6 +280,7 @@ export const API_NAMES: readonly ApiName[] = [
   'labels',
   'changeLabels',
   'undoLabels',
+  'listFolders',
 ] as const;
 
 /** Electron IPC channel names, one per call plus one for events. */

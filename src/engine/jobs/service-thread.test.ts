@@ -26,7 +26,8 @@ describe('the engine on its own thread', () => {
   it('serves the same calls, events, errors and files through the proxy, and keeps this thread free', async () => {
     const events: EngineEvent[] = [];
     service.subscribe((e) => events.push(e));
-    await expect(service.handlers.listPhotos({ offset: 0, limit: 1 })).rejects.toThrow(/open a library folder first/);
+    // Errors keep their kind across the thread.
+    await expect(service.handlers.listPhotos({ offset: 0, limit: 1 })).rejects.toMatchObject({ name: 'ApiError', kind: 'conflict', message: 'open a library folder first' });
     expect(service.libraryRoot()).toBeNull();
 
     const summary = await service.handlers.openLibrary({ root });
@@ -43,7 +44,8 @@ describe('the engine on its own thread', () => {
 
     const [photo] = (await service.handlers.listPhotos({ offset: 0, limit: 1 })).items;
     const similar = await service.handlers.findSimilar({ photoId: photo.id, k: 3 });
-    expect(similar.results[0].photoId).toBe(photo.id);
+    expect(similar.query.photoId).toBe(photo.id);
+    expect(similar.results).toHaveLength(3);
     expect(await service.photoFile(photo.id, 'full')).toBe(join(summary.root, photo.path));
     expect(events.some((e) => e.type === 'progress')).toBe(true);
   });

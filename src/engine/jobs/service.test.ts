@@ -53,7 +53,9 @@ describe('engine service (the handler table both transports serve)', () => {
     expect(page.total).toBe(18);
     expect(page.items).toHaveLength(5);
     const similar = await service.handlers.findSimilar({ photoId: page.items[0].id, k: 5 });
-    expect(similar.results[0].photoId).toBe(page.items[0].id);
+    expect(similar.query.photoId).toBe(page.items[0].id);
+    expect(similar.results).toHaveLength(5);
+    expect(similar.results.map((r) => r.photoId)).not.toContain(page.items[0].id);
     expect((await service.handlers.listModels()).map((m) => m.kind)).toEqual(['baseline']);
   });
 

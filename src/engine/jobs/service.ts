@@ -3,6 +3,7 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
@@ -24,6 +25,8 @@ import { DEFAULT_SETTINGS, resolveSettings, trainabilityProblem, validationK } f
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { listFolders } from '../library/folders.js';
+import { typedFolderPath } from '../common/paths.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -49,7 +52,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let job: RunningJob | null = null;
 
   const requireLibrary = (): number => {
-    if (libraryId === null) throw new Error('open a library folder first');
+    if (libraryId === null) throw conflict('open a library folder first');
     return libraryId;
   };
 
@@ -150,9 +153,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async openLibrary({ root }) {
-      if (typeof root !== 'string' || root.trim() === '') throw new Error('choose a folder to open');
+      if (typeof root !== 'string') throw invalidInput('choose a folder to open');
+      const folder = typedFolderPath(root);
       await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, resolve(root.trim()));
+      const opened = await openLibrary({ store, emit }, folder);
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchFolder(libraryRoot);
@@ -175,10 +179,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      if (job?.state.kind === 'train') throw new Error('a training run is already going; stop it first');
+      if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
       const classes = store.classes(id);
       const untrainable = trainabilityProblem(classes);
-      if (untrainable) throw new Error(untrainable);
+      if (untrainable) throw invalidInput(untrainable);
       await stopCurrentJob();
       const runId = prepareRun(store, id, settings);
       const k = validationK(classes, settings.validationFraction);
@@ -262,6 +266,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       undoLabels(store, id);
       return labelsResult(id);
+    },
+
+    async listFolders(query) {
+      const path = typeof query?.path === 'string' ? query.path : undefined;
+      return listFolders(path, { recent: store.recentLibraryRoots(8) });
     },
   };
 
