@@ -5,7 +5,7 @@ import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/ml/backbone.js';
-import { defaultDbPath } from '../engine/common/paths.js';
+import { defaultDbPath, isStrictlyInside } from '../engine/common/paths.js';
 import {
   cacheFeatures,
   defaultModel,
@@ -239,7 +239,7 @@ async function similarCommand(args: string[]): Promise<number> {
     }
     const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
     const root = store.libraryRoot(libraryId);
-    const inside = real.startsWith(root + sep) ? relative(root, real).split(sep).join('/') : null;
+    const inside = isStrictlyInside(real, root) ? relative(root, real).split(sep).join('/') : null;
     const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
     const modelId = intOption(values.model, 'model');
     const result = photo
@@ -304,7 +304,7 @@ function requireLibrary(store: Store, folder: string): number {
 
 function libraryFor(store: Store, file: string): number {
   const libraries = store.db.prepare('SELECT id, root FROM libraries ORDER BY length(root) DESC').all() as Array<{ id: number; root: string }>;
-  const containing = libraries.find((l) => file.startsWith(l.root + sep));
+  const containing = libraries.find((l) => isStrictlyInside(file, l.root));
   if (containing) return containing.id;
   if (libraries.length === 1) return libraries[0].id;
   if (libraries.length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultDbPath, userCacheDir, userDataDir } from './paths.js';
+import { defaultDbPath, isInside, isStrictlyInside, userCacheDir, userDataDir } from './paths.js';
 
 describe('per-user folders', () => {
   it('follows XDG on Linux, the platform folders elsewhere, and LOOKALIKE_HOME over all', () => {
@@ -9,5 +9,19 @@ describe('per-user folders', () => {
     expect(userDataDir({ APPDATA: 'C:/Users/a/AppData/Roaming' }, 'win32')).toMatch(/AppData.Roaming.Lookalike$/);
     expect(userDataDir({}, 'darwin')).toMatch(/Library.Application Support.Lookalike$/);
     expect(defaultDbPath({ LOOKALIKE_HOME: '/tmp/lk' }, 'darwin')).toBe('/tmp/lk/lookalike.db');
+  });
+});
+
+describe('isInside', () => {
+  it('works by path segments, also for a root that ends in a separator such as /', () => {
+    expect(isStrictlyInside('/photos/daisy/a.jpg', '/')).toBe(true);
+    expect(isInside('/', '/')).toBe(true);
+    expect(isStrictlyInside('/', '/')).toBe(false);
+    expect(isStrictlyInside('/photos/a.jpg', '/photos')).toBe(true);
+    expect(isStrictlyInside('/photos/a.jpg', '/photos/')).toBe(true);
+    expect(isInside('/photos2/a.jpg', '/photos')).toBe(false);
+    expect(isInside('/a.jpg', '/photos')).toBe(false);
+    expect(isInside('/photos/../etc/passwd', '/photos')).toBe(false);
+    expect(isInside('/photos/..a/b.jpg', '/photos')).toBe(true);
   });
 });

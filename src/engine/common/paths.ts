@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 
 /** The per-user data folder: XDG on Linux, Application Support on macOS, AppData on Windows. */
 export function userDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
@@ -18,4 +18,19 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env, platform: Nod
 
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   return join(userDataDir(env, platform), 'lookalike.db');
+}
+
+/**
+ * True when `path` is `folder` itself or lies inside it (both absolute and already resolved). By
+ * path segments, not string prefixes: a folder that ends in a separator (`/`, `C:\\`) has no second
+ * one appended, and `/photos2` is not inside `/photos`.
+ */
+export function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
+}
+
+/** Strictly inside: a file of the folder, never the folder itself. */
+export function isStrictlyInside(path: string, folder: string): boolean {
+  return path !== folder && relative(folder, path) !== '' && isInside(path, folder);
 }

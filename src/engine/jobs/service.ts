@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, userCacheDir } from '../common/paths.js';
+import { defaultDbPath, isStrictlyInside, userCacheDir } from '../common/paths.js';
 import {
   cacheFeatures,
   ensureBaselineModel,
@@ -251,7 +251,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const photo = store.photo(photoId);
       if (!photo || photo.libraryId !== libraryId) return null;
       const file = await realpath(resolve(libraryRoot, photo.relPath)).catch(() => null);
-      if (!file || !file.startsWith(libraryRoot + sep)) return null;
+      if (!file || !isStrictlyInside(file, libraryRoot)) return null;
       return size === 'thumb' ? thumbnailFile(file, cacheDir) : file;
     },
     libraryRoot: () => libraryRoot,

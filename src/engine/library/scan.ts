@@ -3,6 +3,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { Problem } from '../../shared/api.js';
 import { IMAGE_EXTENSIONS } from './image.js';
+import { isInside } from '../common/paths.js';
 
 export interface ScannedFile {
   /** '/'-separated, relative to the root. */
@@ -159,7 +160,7 @@ class FolderWalker {
       this.problem(link.location, describeBrokenLink(error));
       return;
     }
-    if (!isInside(this.root, target)) {
+    if (!isInside(target, this.root)) {
       this.problem(link.location, 'symlink points outside the library; skipped');
     } else if (info.isDirectory()) {
       if (this.isLoop(folder, target)) this.problem(link.location, 'symlink loop (points back to a folder that contains it); skipped');
@@ -201,7 +202,7 @@ class FolderWalker {
 
   /** The target contains the folder the link sits in, really or along the path the walk took to it. */
   private isLoop(folder: Folder, target: string): boolean {
-    if (isInside(target, folder.realPath)) return true;
+    if (isInside(folder.realPath, target)) return true;
     for (let ancestor: Folder | null = folder; ancestor; ancestor = ancestor.parent) {
       if (ancestor.realPath === target) return true;
     }
@@ -262,10 +263,6 @@ function describeFsError(error: unknown): string {
 
 function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
-}
-
-function isInside(folder: string, path: string): boolean {
-  return path === folder || path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
 }
 
 function under(folder: string, name: string): string {
