@@ -12,6 +12,7 @@ import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
+import { invalidInput, notFound } from '../common/api-error.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -283,7 +284,7 @@ export async function ensureBaselineModel(ctx: JobContext, libraryId: number, sp
 /** Embeds every photo (labelled or not) whose embedding under the model is missing or stale. */
 export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: number): Promise<{ embedded: number; missingFeatures: number }> {
   const { store } = ctx;
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   const spec = model.config.backboneSpec as BackboneSpec;
   await cacheFeatures(ctx, libraryId, spec);
   const todo = store.photosToEmbed(libraryId, modelId);
@@ -311,9 +312,11 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: F
   return (features) => head.embed(features.map(normalizeVector));
 }
 
-export function requireModel(store: Store, modelId: number): ModelRow {
+/** The model, which must belong to the library: another library's model would answer with its photos. */
+export function requireModel(store: Store, modelId: number, libraryId: number): ModelRow {
   const model = store.model(modelId);
-  if (!model) throw new Error(`no model ${modelId}`);
+  if (!model) throw notFound(`no model ${modelId}`);
+  if (model.libraryId !== libraryId) throw invalidInput(`model ${modelId} belongs to another library (${store.libraryRoot(model.libraryId)}), not to ${store.libraryRoot(libraryId)}`);
   return model;
 }
 
@@ -330,7 +333,7 @@ export async function evaluateModel(
   modelId: number,
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
   const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
   const baseline = evaluateBaseline(sets, k);
@@ -369,7 +372,7 @@ export async function findSimilar(
   modelId?: number,
 ): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
   checkK(k);
-  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
+  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw new Error('no model yet: index or train the library first');
   const embedder = await loadEmbedder(store, model);
   let feature: Float32Array;
