@@ -1,4 +1,4 @@
-import { realpathSync, readFileSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
@@ -19,6 +19,7 @@ import {
 } from '../engine/jobs/pipeline.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
 import { Store } from '../engine/store/store.js';
+import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -237,6 +238,8 @@ async function similarCommand(args: string[]): Promise<number> {
     } catch {
       throw new Error(`${file}: file not found`);
     }
+    // Before anything else: a FIFO or device must not be waited on or read without end.
+    checkPhotoStats(statSync(real), real);
     const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
     const root = store.libraryRoot(libraryId);
     const inside = isStrictlyInside(real, root) ? relative(root, real).split(sep).join('/') : null;
@@ -244,7 +247,7 @@ async function similarCommand(args: string[]): Promise<number> {
     const modelId = intOption(values.model, 'model');
     const result = photo
       ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
-      : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
+      : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     output(
       values.json,
       { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },

@@ -5,7 +5,8 @@ import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type Back
 import { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
-import { decodeForModel, hashFile } from '../library/image.js';
+import { decodeForModel } from '../library/image.js';
+import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
@@ -42,9 +43,9 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     let hash = before?.hash;
     if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
       try {
-        hash = await hashFile(file.absPath);
+        hash = await hashPhoto(file.absPath, file.relPath);
       } catch (error) {
-        problems.push({ path: file.relPath, reason: `cannot read (${(error as Error).message})` });
+        problems.push({ path: file.relPath, reason: error instanceof ImageError ? error.reason : `cannot read (${(error as Error).message})` });
         unreadable.push(file.relPath);
         continue;
       }

@@ -23,6 +23,9 @@ import type { EngineService, EngineServiceOptions } from './service-contract.js'
 import { DEFAULT_K, DEFAULT_SETTINGS, resolveSettings } from './settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
+import { formatBytes } from '../common/error-words.js';
+import { invalidInput } from '../common/api-error.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -232,6 +235,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async findSimilar(query) {
       const id = requireLibrary();
       const k = Number(query.k);
+      if ('imageBase64' in query && (typeof query.imageBase64 !== 'string' || query.imageBase64.length > Math.ceil(MAX_PHOTO_BYTES / 3) * 4)) {
+        throw invalidInput(`${String(query.fileName || 'the image')}: larger than any photo Lookalike takes (limit ${formatBytes(MAX_PHOTO_BYTES)})`);
+      }
       const result =
         'photoId' in query
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)

@@ -3,7 +3,9 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { Problem } from '../../shared/api.js';
 import { IMAGE_EXTENSIONS } from './image.js';
+import { checkPhotoStats, type ImageError } from './photo-input.js';
 import { isInside } from '../common/paths.js';
+import { describeFileError } from '../common/error-words.js';
 
 export interface ScannedFile {
   /** '/'-separated, relative to the root. */
@@ -221,8 +223,13 @@ async function statCandidates(candidates: Candidate[], problem: (file: Candidate
       problem(candidate, `cannot read file (${describeFsError(error)})`);
       return;
     }
-    if (info.size === 0) problem(candidate, 'file is empty');
-    else files.push({ relPath, absPath, className, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
+    try {
+      checkPhotoStats(info, relPath);
+    } catch (error) {
+      problem(candidate, (error as ImageError).reason);
+      return;
+    }
+    files.push({ relPath, absPath, className, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
   });
   return files;
 }
@@ -255,10 +262,7 @@ function describeBrokenLink(error: unknown): string {
 }
 
 function describeFsError(error: unknown): string {
-  const { code, message } = error as NodeJS.ErrnoException;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOENT') return 'it no longer exists';
-  return code ?? message;
+  return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it no longer exists' : describeFileError(error);
 }
 
 function isImageName(name: string): boolean {
