@@ -5,7 +5,7 @@ import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/ml/backbone.js';
-import { defaultDbPath } from '../engine/common/paths.js';
+import { defaultDbPath, isStrictlyInside } from '../engine/common/paths.js';
 import {
   cacheFeatures,
   defaultModel,
@@ -19,6 +19,7 @@ import {
 } from '../engine/jobs/pipeline.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
+import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -237,14 +238,16 @@ async function similarCommand(args: string[]): Promise<number> {
     } catch {
       throw new Error(`${file}: file not found`);
     }
+    // Before anything else: a FIFO or device must not be waited on or read without end.
+    checkPhotoStats(statSync(real), real);
     const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
     const root = store.libraryRoot(libraryId);
-    const inside = real.startsWith(root + sep) ? relative(root, real).split(sep).join('/') : null;
+    const inside = isStrictlyInside(real, root) ? relative(root, real).split(sep).join('/') : null;
     const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
     const modelId = intOption(values.model, 'model');
     const result = photo
       ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
-      : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
+      : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     output(
       values.json,
       { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
@@ -309,7 +312,7 @@ function requireLibrary(store: Store, folder: string): number {
 
 function libraryFor(store: Store, file: string): number {
   const libraries = store.db.prepare('SELECT id, root FROM libraries ORDER BY length(root) DESC').all() as Array<{ id: number; root: string }>;
-  const containing = libraries.find((l) => file.startsWith(l.root + sep));
+  const containing = libraries.find((l) => isStrictlyInside(file, l.root));
   if (containing) return containing.id;
   if (libraries.length === 1) return libraries[0].id;
   if (libraries.length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');

@@ -6,7 +6,8 @@ import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type Back
 import { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
-import { decodeForModel, hashFile, ImageError } from '../library/image.js';
+import { decodeForModel } from '../library/image.js';
+import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
@@ -44,9 +45,9 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     let hash = before?.hash;
     if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
       try {
-        hash = await hashFile(file.absPath);
+        hash = await hashPhoto(file.absPath, file.relPath);
       } catch (error) {
-        problems.push({ path: file.relPath, reason: `cannot read (${(error as Error).message})` });
+        problems.push({ path: file.relPath, reason: error instanceof ImageError ? error.reason : `cannot read (${(error as Error).message})` });
         unreadable.push(file.relPath);
         continue;
       }
@@ -292,7 +293,7 @@ export async function ensureBaselineModel(ctx: JobContext, libraryId: number, sp
 /** Embeds every photo (labelled or not) whose embedding under the model is missing or stale. */
 export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: number): Promise<{ embedded: number; missingFeatures: number }> {
   const { store } = ctx;
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   const spec = model.config.backboneSpec as BackboneSpec;
   await cacheFeatures(ctx, libraryId, spec);
   const todo = store.photosToEmbed(libraryId, modelId);
@@ -320,9 +321,11 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: F
   return (features) => head.embed(features.map(normalizeVector));
 }
 
-export function requireModel(store: Store, modelId: number): ModelRow {
+/** The model, which must belong to the library: another library's model would answer with its photos. */
+export function requireModel(store: Store, modelId: number, libraryId: number): ModelRow {
   const model = store.model(modelId);
   if (!model) throw notFound(`no model ${modelId}`);
+  if (model.libraryId !== libraryId) throw invalidInput(`model ${modelId} belongs to another library (${store.libraryRoot(model.libraryId)}), not to ${store.libraryRoot(libraryId)}`);
   return model;
 }
 
@@ -339,7 +342,7 @@ export async function evaluateModel(
   modelId: number,
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   // A baseline model has no settings of its own: the split it is scored on is the default one.
   const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
   const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
@@ -382,7 +385,7 @@ export async function findSimilar(
   modelId?: number,
 ): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
   checkK(k);
-  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
+  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
   const embedder = await loadEmbedder(store, model);
   let feature: Float32Array;

@@ -1,14 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, userCacheDir } from '../common/paths.js';
+import { defaultDbPath, isStrictlyInside, userCacheDir } from '../common/paths.js';
 import {
   cacheFeatures,
   ensureBaselineModel,
@@ -27,6 +27,8 @@ import { thumbnailFile } from '../library/thumbnails.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { listFolders } from '../library/folders.js';
 import { typedFolderPath } from '../common/paths.js';
+import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
+import { formatBytes } from '../common/error-words.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -245,6 +247,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async findSimilar(query) {
       const id = requireLibrary();
       const k = Number(query.k);
+      if ('imageBase64' in query && (typeof query.imageBase64 !== 'string' || query.imageBase64.length > Math.ceil(MAX_PHOTO_BYTES / 3) * 4)) {
+        throw invalidInput(`${String(query.fileName || 'the image')}: larger than any photo Lookalike takes (limit ${formatBytes(MAX_PHOTO_BYTES)})`);
+      }
       const result =
         'photoId' in query
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
@@ -285,7 +290,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const photo = store.photo(photoId);
       if (!photo || photo.libraryId !== libraryId) return null;
       const file = await realpath(resolve(libraryRoot, photo.relPath)).catch(() => null);
-      if (!file || !file.startsWith(libraryRoot + sep)) return null;
+      if (!file || !isStrictlyInside(file, libraryRoot)) return null;
       return size === 'thumb' ? thumbnailFile(file, cacheDir) : file;
     },
     libraryRoot: () => libraryRoot,
