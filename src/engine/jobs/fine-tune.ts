@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import { SettingsError, TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
 import { DEFAULT_BACKBONE_ID, describeSpec, type BackboneSpec } from '../ml/backbone.js';
 import { embedMaps, evaluateNet, loadFineTuned, packFineTuned, trainBlocks, type BlockTrainData, type FineTunedNet, type MapSet } from '../ml/block-trainer.js';
@@ -32,18 +33,18 @@ const BLOCK_LEARNING_RATE_FACTOR = 0.1;
 const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 const DECODE_BATCH = 16;
 
-/** Refuses, before any work, what this machine or backbone cannot fine-tune, saying why (a RangeError: a setting, not a failure). */
+/** Refuses, before any work, what this machine or backbone cannot fine-tune, saying why (a SettingsError: a setting, not a failure). */
 export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backend: BackendChoice): void {
   if (settings.fineTune === 'head') return;
   if (settings.fineTune === 'full') {
-    throw new RangeError(
+    throw new SettingsError(
       backend.gpu
         ? 'full fine-tuning is not built yet; train the last blocks (--fine-tune last-blocks) or the head'
         : `full fine-tuning needs a GPU backend; this machine runs ${backend.name}, where one epoch would take hours: train the last blocks (--fine-tune last-blocks) or the head`,
     );
   }
   if (spec.kind !== 'builtin') {
-    throw new RangeError(`last-blocks fine-tuning is built for the built-in backbone (${DEFAULT_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
+    throw new SettingsError(`last-blocks fine-tuning is built for the built-in backbone (${DEFAULT_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
   }
 }
 
@@ -124,7 +125,7 @@ function labelledMaps(store: Store, libraryId: number, backboneKey: string, cut:
 /** Triplets per epoch when the settings say 0 (automatic). */
 export function autoTriplets(settings: TrainSettings, trainPhotos: number): number {
   if (settings.tripletsPerEpoch) return settings.tripletsPerEpoch;
-  return trainPhotos * (settings.fineTune === 'head' ? 8 : BLOCK_TRIPLETS_PER_PHOTO);
+  return trainPhotos * (settings.fineTune === 'head' ? TRIPLETS_PER_PHOTO : BLOCK_TRIPLETS_PER_PHOTO);
 }
 
 /** A finished (or stopped) training of either kind, as the pipeline stores it. */
