@@ -6,9 +6,9 @@
  */
 import { resolve } from 'node:path';
 import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
-import { SettingsError, TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
-import { DEFAULT_BACKBONE_ID, describeSpec, type BackboneSpec } from '../ml/backbone.js';
+import { describeSpec, type BackboneSpec } from '../ml/backbone.js';
 import { embedMaps, evaluateNet, loadFineTuned, packFineTuned, trainBlocks, type BlockTrainData, type FineTunedNet, type MapSet } from '../ml/block-trainer.js';
 import type { BackendChoice } from '../ml/compute-backend.js';
 import type { HeadConfig } from '../ml/head.js';
@@ -44,7 +44,7 @@ export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backe
     );
   }
   if (spec.kind !== 'builtin') {
-    throw new SettingsError(`last-blocks fine-tuning is built for the built-in backbone (${DEFAULT_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
+    throw new SettingsError(`last-blocks fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
   }
 }
 
@@ -153,7 +153,7 @@ export async function trainLastBlocks(
 ): Promise<TrainedOutcome> {
   const graph = await builtinGraph();
   const cut = graph.cutPoint(settings.fineTuneBlocks);
-  const backboneKey = describeSpec({ kind: 'builtin', id: DEFAULT_BACKBONE_ID });
+  const backboneKey = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE_ID });
   await cacheCutActivations(ctx, libraryId, cut, backboneKey);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const data = labelledMaps(ctx.store, libraryId, backboneKey, cut);

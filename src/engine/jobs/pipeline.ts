@@ -173,7 +173,6 @@ export async function trainModel(
   const { store } = ctx;
   const untrainable = trainabilityProblem(store.classes(libraryId));
   if (untrainable) throw invalidInput(untrainable);
-  }
   const spec = parseBackboneSpec(settings.backbone);
   checkFineTune(settings, spec, await selectBackend());
   const backboneKey = describeSpec(spec);

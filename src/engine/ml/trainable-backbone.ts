@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { BUILTIN_NODE, readBuiltinArtifacts, scalePixels } from './backbone.js';
 import { depthwiseConv, pointwiseConv, type Activation } from './gradients.js';
+import { selectBackend } from './compute-backend.js';
 import { openOnnxRunner, preferredRuntime, type OnnxFeatureRunner } from './onnx-backbone.js';
 import type { TfNode } from './onnx-export.js';
 
@@ -139,8 +140,8 @@ export class BuiltinGraph {
   private onnxRunner(cut: CutPoint): Promise<OnnxFeatureRunner | null> {
     let runner = this.runners.get(cut.node);
     if (!runner) {
-      runner =
-        preferredRuntime(tf.getBackend()) === 'onnxruntime'
+      runner = selectBackend().then((backend) =>
+        preferredRuntime(backend) === 'onnxruntime'
           ? openOnnxRunner(this.graph, this.topology, cut.node, 2, { pool: false }).then(
               (r) => ((this.runtime = 'onnxruntime'), r),
               (error: unknown) => {
@@ -148,7 +149,8 @@ export class BuiltinGraph {
                 return null;
               },
             )
-          : Promise.resolve(null);
+          : null,
+      );
       this.runners.set(cut.node, runner);
     }
     return runner;
