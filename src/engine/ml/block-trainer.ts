@@ -7,9 +7,9 @@
  *
  * Augmentation works on the cached map, not on pixels: a random square crop of the cut map (at
  * 7×7, a 6×6 crop moves the view by one cell, about 32 pixels of the photo) and a left-right mirror
- * of the map. Mirroring a feature map is not the same as the features of the mirrored photo (the
- * frozen filters below the cut are not symmetric); it is a spatial jitter that keeps the blocks from
- * memorising where things sit. Evaluation and indexing use the whole, unmirrored map.
+ * of the map (optional). Mirroring a feature map is not the same as the features of the mirrored
+ * photo (the frozen filters below the cut are not symmetric): it is a spatial jitter, and shows the
+ * blocks maps the frozen layers never produce. Evaluation and indexing use the whole, unmirrored map.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -37,6 +37,8 @@ export interface BlockTrainerSettings extends TrainerSettings {
   blockLearningRate: number;
   /** Side of the random square crops of the cut map in training; the whole map is used to embed. */
   crop: number;
+  /** Mirror half of the training maps left-right. */
+  mirror: boolean;
 }
 
 /** Backbone blocks and head: cut activations in, embeddings out. */
@@ -120,7 +122,7 @@ function trainStep(
   const size = settings.crop;
   const pixels = new Float32Array(order.length * size * size * c);
   order.forEach((index, i) => {
-    const crop = { top: randomInt(augment, h - size + 1), left: randomInt(augment, w - size + 1), size, flip: augment() < 0.5 };
+    const crop = { top: randomInt(augment, h - size + 1), left: randomInt(augment, w - size + 1), size, flip: augment() < 0.5 && settings.mirror };
     writeActivations(maps[index], pixels, i * size * size * c, crop);
   });
   const x = tf.tensor4d(pixels, [order.length, size, size, c]);
