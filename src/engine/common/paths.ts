@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 
 /** The per-user data folder: XDG on Linux, Application Support on macOS, AppData on Windows. */
 export function userDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
@@ -18,4 +18,15 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env, platform: Nod
 
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   return join(userDataDir(env, platform), 'lookalike.db');
+}
+
+/** True when `path` is `folder` itself or lies inside it; both absolute and already resolved (symlinks included). */
+export function isInside(folder: string, path: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
+}
+
+/** A path inside a library as the store keeps it: relative to the root, '/'-separated. */
+export function toLibraryPath(root: string, path: string): string {
+  return relative(root, path).split(sep).join('/');
 }
