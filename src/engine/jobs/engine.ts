@@ -5,6 +5,7 @@
  * boundary (src/shared/settings.ts); nothing behind this door checks them again.
  */
 import type { TrainSettings } from '../../shared/api.js';
+import { invalidInput, notFound } from '../../shared/errors.js';
 import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { isInside, toLibraryPath } from '../common/paths.js';
@@ -22,7 +23,7 @@ export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
 export function planTraining(store: Store, libraryId: number, settings: TrainSettings, options: { k?: number | 'fit' } = {}): TrainingPlan {
   const classes = store.classes(libraryId);
   const untrainable = trainabilityProblem(classes);
-  if (untrainable) throw new Error(untrainable);
+  if (untrainable) throw invalidInput(untrainable);
   const k = options.k === 'fit' ? validationK(classes, settings.validationFraction) : checkK(options.k ?? DEFAULT_K);
   return { settings, k, spec: parseBackboneSpec(settings.backbone) };
 }
@@ -60,7 +61,7 @@ export async function indexAll(ctx: JobContext, libraryId: number, options: { ba
 /** The stored library whose folder is `root` (a real path), or a message saying what to run first. */
 export function requireLibrary(store: Store, root: string): number {
   const id = store.findLibrary(root);
-  if (id === null) throw new Error(`${root} is not in the database yet: run \`lookalike train ${root}\` first`);
+  if (id === null) throw notFound(`${root} is not in the database yet: run \`lookalike train ${root}\` first`);
   return id;
 }
 

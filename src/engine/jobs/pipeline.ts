@@ -1,17 +1,20 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, SimilarResult, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
-import { decodeForModel, hashFile } from '../library/image.js';
+import { decodeForModel, hashFile, ImageError } from '../library/image.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
+import { effectiveClass } from '../library/labels.js';
+import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -51,7 +54,11 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     scanned.push({ relPath: file.relPath, className: file.className, size: file.size, mtimeMs: file.mtimeMs, hash: hash! });
     if (++done % 200 === 0) ctx.emit?.({ type: 'progress', kind: 'scan', phase: 'Reading photos', done, total: scan.files.length, etaSeconds: null });
   }
-  const sync = store.syncLibrary(libraryId, scan.classes, scanned, unreadable);
+  // Classes chosen in the app (excluded, merged, renamed folders; photos put in a class) apply on every scan.
+  rememberFolders(store, libraryId, scan.classes);
+  const rules = labelRules(store, libraryId);
+  const labelled = scanned.map((photo) => ({ ...photo, className: effectiveClass(rules, photo.relPath, photo.className) }));
+  const sync = store.syncLibrary(libraryId, labelledClassNames(store, libraryId, scan.classes), labelled, unreadable);
   store.replaceProblems(libraryId, 'scan', problems);
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);
@@ -102,7 +109,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       onRuntime: (runtime, note) => {
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
-      onProgress: (done, total) => ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total) }),
+      onProgress: (done, total) =>
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total), imagesPerSecond: perSecond(started, done) }),
     },
   );
   return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
@@ -181,6 +189,7 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
   await ensureBaselineModel(ctx, libraryId, spec, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
+  recordRunClasses(store, libraryId, runId);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
   const notes = [
@@ -205,7 +214,9 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
         const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
-        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
+        // A triplet is three images: query, positive, negative.
+        const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
+        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: (epoch) => {
         store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
@@ -321,7 +332,7 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
 
 export function requireModel(store: Store, modelId: number): ModelRow {
   const model = store.model(modelId);
-  if (!model) throw new Error(`no model ${modelId}`);
+  if (!model) throw notFound(`no model ${modelId}`);
   return model;
 }
 
@@ -368,7 +379,10 @@ export async function releaseQueryBackbones(): Promise<void> {
   for (const backbone of await Promise.allSettled(loading)) if (backbone.status === 'fulfilled') backbone.value.dispose();
 }
 
-/** k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. */
+/**
+ * k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. A
+ * library photo is not its own neighbour: the k results are k other photos (copies of it included).
+ */
 export async function findSimilar(
   store: Store,
   libraryId: number,
@@ -378,17 +392,20 @@ export async function findSimilar(
 ): Promise<SimilarResult> {
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
-  if (!model) throw new Error('no model yet: index or train the library first');
+  if (!model) throw conflict('no model yet: index or train the library first');
   let feature: Float32Array;
   let described: SimilarResult['query'];
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
-    if (!photo || photo.libraryId !== libraryId) throw new Error(`no photo ${query.photoId} in this library`);
+    if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
     const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
     feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
   } else {
-    feature = await backboneFeature(model, query.image, query.label);
+    // An image from outside that cannot be decoded is the person's input, not the engine failing.
+    feature = await backboneFeature(model, query.image, query.label).catch((error: unknown) => {
+      throw error instanceof ImageError ? invalidInput(error.message) : error;
+    });
     described = { photoId: null, path: query.label, className: null };
   }
   const embedder = await loadEmbedder(store, model);
@@ -399,7 +416,7 @@ export async function findSimilar(
     embedder.dispose();
   }
   const index = store.vectorIndex(model.id, model.dim);
-  const hits = index.knn(vector, k);
+  const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);
   const results = hits.map((hit, i) => {
     const photo = store.photo(hit.id);
     return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
@@ -429,6 +446,11 @@ function uniqueByHash(photos: PhotoRow[]): PhotoRow[] {
 
 function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
+}
+
+function perSecond(started: number, done: number): number | null {
+  const seconds = (Date.now() - started) / 1000;
+  return done > 0 && seconds > 0 ? done / seconds : null;
 }
 
 function eta(started: number, done: number, total: number): number | null {

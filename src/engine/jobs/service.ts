@@ -3,6 +3,7 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
@@ -12,6 +13,9 @@ import type { EngineService, EngineServiceOptions } from './service-contract.js'
 import { DEFAULT_SETTINGS, resolveSettings } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { listFolders } from '../library/folders.js';
+import { typedFolderPath } from '../common/paths.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -37,7 +41,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let job: RunningJob | null = null;
 
   const requireLibrary = (): number => {
-    if (libraryId === null) throw new Error('open a library folder first');
+    if (libraryId === null) throw conflict('open a library folder first');
     return libraryId;
   };
 
@@ -112,21 +116,29 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     }
   });
 
+  /** After a label change: the new counts go out as a library event, and back to the caller. */
+  const labelsResult = (id: number) => {
+    const library = librarySummary(store, id);
+    emit({ type: 'library', library });
+    return { library, labels: labelsState(store, id) };
+  };
+
   const handlers: ApiHandlers = {
     async status() {
       const backend = await selectBackend().catch(() => null);
       return {
         library: libraryId === null ? null : librarySummary(store, libraryId),
-        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend.tfBackend) } : null,
+        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend), adapter: backend.adapter ?? null } : null,
         job: job?.state ?? null,
         defaults: DEFAULT_SETTINGS,
       };
     },
 
     async openLibrary({ root }) {
-      if (typeof root !== 'string' || root.trim() === '') throw new Error('choose a folder to open');
+      if (typeof root !== 'string') throw invalidInput('choose a folder to open');
+      const folder = typedFolderPath(root);
       await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, resolve(root.trim()));
+      const opened = await openLibrary({ store, emit }, folder);
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchFolder(libraryRoot);
@@ -149,7 +161,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      if (job?.state.kind === 'train') throw new Error('a training run is already going; stop it first');
+      if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
       const plan = planTraining(store, id, settings, { k: 'fit' });
       await stopCurrentJob();
       const runId = prepareRun(store, id, settings);
@@ -185,7 +197,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listRuns() {
       if (libraryId === null) return [];
-      return store.runs(libraryId).map(toRunInfo);
+      return store.runs(libraryId).map((run) => ({ ...toRunInfo(run), classes: runClasses(store, run.id) }));
     },
 
     async runHistory({ runId }) {
@@ -217,6 +229,27 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
           : await findSimilar(store, id, { image: Buffer.from(query.imageBase64, 'base64'), label: String(query.fileName || 'dropped image') }, k, query.modelId);
       return result;
+    },
+
+    async labels() {
+      return labelsState(store, requireLibrary());
+    },
+
+    async changeLabels(change) {
+      const id = requireLibrary();
+      changeLabels(store, id, change);
+      return labelsResult(id);
+    },
+
+    async undoLabels() {
+      const id = requireLibrary();
+      undoLabels(store, id);
+      return labelsResult(id);
+    },
+
+    async listFolders(query) {
+      const path = typeof query?.path === 'string' ? query.path : undefined;
+      return listFolders(path, { recent: store.recentLibraryRoots(8) });
     },
   };
 

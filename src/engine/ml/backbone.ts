@@ -5,7 +5,7 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { selectBackend } from './compute-backend.js';
 import { downloadModel } from './model-download.js';
-import { openOnnxRunner, preferredRuntime } from './onnx-backbone.js';
+import { openOnnxRunner, preferredRuntime, type RuntimeHost } from './onnx-backbone.js';
 import { userCacheDir } from '../common/paths.js';
 import { BUILTIN_BACKBONE_ID, SettingsError } from '../../shared/settings.js';
 
@@ -45,12 +45,12 @@ export function describeSpec(spec: BackboneSpec): string {
 }
 
 export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: BUILTIN_BACKBONE_ID }): Promise<Backbone> {
-  await selectBackend();
+  const backend = await selectBackend();
   if (spec.kind === 'builtin') {
     if (spec.id !== BUILTIN_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
     const artifacts = await readBuiltinArtifacts();
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
-    return await fromGraph(graph, artifacts, {
+    return await fromGraph(graph, artifacts, backend, {
       key: BUILTIN_BACKBONE_ID,
       description: 'MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features',
       output: BUILTIN_NODE,
@@ -64,7 +64,7 @@ export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: B
   if (artifacts.format === 'graph-model') {
     if (!spec.output) throw new Error(`${folder}: a graph model needs its feature node named (FOLDER#NODE)`);
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
-    return await fromGraph(graph, artifacts, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
+    return await fromGraph(graph, artifacts, backend, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
   }
   const layers = await loadLayersModel(tf.io.fromMemory(artifacts));
   return fromLayers(layers, spec.output, { ...common, description: `layers model ${folder}${spec.output ? ` at ${spec.output}` : ''}` });
@@ -81,9 +81,9 @@ interface Wiring {
  * Graph models run on ONNX Runtime where that is the faster choice (see onnx-backbone.ts), else on
  * TF.js. A graph the exporter cannot express falls back to TF.js, which computes the same features.
  */
-async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, wiring: Wiring & { output: string }): Promise<Backbone> {
+async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, host: RuntimeHost, wiring: Wiring & { output: string }): Promise<Backbone> {
   let onnxFailure: string | undefined;
-  if (preferredRuntime(tf.getBackend()) === 'onnxruntime') {
+  if (preferredRuntime(host) === 'onnxruntime') {
     try {
       const runner = await openOnnxRunner(graph, artifacts.modelTopology, wiring.output);
       // Probe before letting go of the TF.js graph: if ONNX Runtime cannot run it, TF.js still can.
