@@ -2,6 +2,8 @@ import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, _electron, type Browser, type ConsoleMessage } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,7 +104,7 @@ describe('the app in a browser, through the bridge', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(bridge.url);
     // The token left the address bar for a cookie.
-    expect(page.url()).toBe(`http://127.0.0.1:${bridge.port}/`);
+    expect(page.url()).toBe(`http://${bridge.host}:${bridge.port}/`);
     expect(await page.getAttribute('[data-testid=app]', 'data-transport')).toBe('bridge');
     await journey(page, { openPath: { home: dir, library }, classes: expectedClasses, screenshots: true, resizable: true });
     expect(errors).toEqual([]);
@@ -137,10 +139,47 @@ describe('the app in a browser, through the bridge', () => {
   it('refuses a page opened without the token', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    const response = await page.goto(`http://127.0.0.1:${bridge.port}/`);
+    const response = await page.goto(`http://${bridge.host}:${bridge.port}/`);
     expect(response?.status()).toBe(401);
     expect(await page.textContent('body')).toMatch(/access token/);
     await context.close();
+  });
+
+  it('gives another local server visited by the same browser nothing the bridge accepts', async () => {
+    // Another web server on this machine (a dev server, another app's page), on the usual loopback address.
+    const received: Array<{ url: string; headers: Record<string, string | string[] | undefined> }> = [];
+    const other = createServer((req, res) => {
+      received.push({ url: req.url ?? '', headers: req.headers });
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>another app</title><img src="/pixel.png">');
+    });
+    await new Promise<void>((done) => other.listen(0, '127.0.0.1', done));
+    const otherPort = (other.address() as AddressInfo).port;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(bridge.url);
+      await page.waitForSelector('[data-testid=app][data-ready=true]');
+      expect(await context.cookies()).not.toEqual([]); // the bridge did set its cookie
+      for (const address of [`http://127.0.0.1:${otherPort}/`, `http://localhost:${otherPort}/`]) {
+        await page.goto(address);
+        await page.waitForLoadState('networkidle');
+      }
+      expect(received.length).toBeGreaterThanOrEqual(2);
+      for (const { url, headers } of received) {
+        const everything = JSON.stringify({ url, headers });
+        expect(everything).not.toContain(bridge.token);
+        // Replayed as is (curl sends no Origin), nothing it got opens the bridge's API.
+        const replay = await fetch(`http://${bridge.host}:${bridge.port}/api/status`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(headers.cookie ? { cookie: String(headers.cookie) } : {}), ...(headers.authorization ? { authorization: String(headers.authorization) } : {}) },
+        });
+        expect(replay.status).toBe(401);
+      }
+    } finally {
+      await context.close();
+      await new Promise((done) => other.close(done));
+    }
   });
 });
 

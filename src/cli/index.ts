@@ -1,11 +1,11 @@
-import { existsSync, realpathSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/ml/backbone.js';
-import { defaultDbPath } from '../engine/common/paths.js';
+import { defaultDbPath, isStrictlyInside } from '../engine/common/paths.js';
 import {
   cacheFeatures,
   defaultModel,
@@ -17,8 +17,9 @@ import {
   trainModel,
   type JobContext,
 } from '../engine/jobs/pipeline.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
+import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -176,13 +177,12 @@ async function trainCommand(args: string[]): Promise<number> {
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
-  const { resolveSettings } = await import('../engine/jobs/settings.js');
   resolveSettings(settings); // bad settings are refused before any work starts
   const store = openStore(values.db);
   try {
     const ctx = context(store);
     const backend = await selectBackend();
-    const backboneRuntime = await expectedRuntime(backend.tfBackend);
+    const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
     const { libraryId } = await openLibrary(ctx, positionals[0]);
     const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
@@ -191,6 +191,7 @@ async function trainCommand(args: string[]): Promise<number> {
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
+      ...(backend.adapter ? { adapter: backend.adapter } : {}),
       backbone_runtime: backboneRuntime,
       epochs: result.epochsDone,
       resumed: result.resumed,
@@ -237,14 +238,16 @@ async function similarCommand(args: string[]): Promise<number> {
     } catch {
       throw new Error(`${file}: file not found`);
     }
+    // Before anything else: a FIFO or device must not be waited on or read without end.
+    checkPhotoStats(statSync(real), real);
     const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
     const root = store.libraryRoot(libraryId);
-    const inside = real.startsWith(root + sep) ? relative(root, real).split(sep).join('/') : null;
+    const inside = isStrictlyInside(real, root) ? relative(root, real).split(sep).join('/') : null;
     const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
     const modelId = intOption(values.model, 'model');
     const result = photo
       ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
-      : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
+      : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     output(
       values.json,
       { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
@@ -309,7 +312,7 @@ function requireLibrary(store: Store, folder: string): number {
 
 function libraryFor(store: Store, file: string): number {
   const libraries = store.db.prepare('SELECT id, root FROM libraries ORDER BY length(root) DESC').all() as Array<{ id: number; root: string }>;
-  const containing = libraries.find((l) => file.startsWith(l.root + sep));
+  const containing = libraries.find((l) => isStrictlyInside(file, l.root));
   if (containing) return containing.id;
   if (libraries.length === 1) return libraries[0].id;
   if (libraries.length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
