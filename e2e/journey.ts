@@ -61,14 +61,15 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
       await page.fill('[data-testid=library-path]', typed);
       const [reply] = await Promise.all([page.waitForResponse('**/api/openLibrary'), page.click('[data-testid=open-button]')]);
       expect(reply.status(), typed).toBe(status);
-      await expect.poll(() => page.locator('[data-testid=error]').allTextContents()).toContainEqual(expect.stringContaining(message));
+      await expect.poll(() => page.locator('[data-testid=error]').allTextContents(), { timeout: 30_000 }).toContainEqual(expect.stringContaining(message));
       await page.click('[data-testid=error] button');
     }
     // ~ is the home folder of the engine, not a folder named "~".
     expect(library.startsWith(`${home}/`)).toBe(true);
     await page.fill('[data-testid=library-path]', `~/${library.slice(home.length + 1)}`);
     await page.click('[data-testid=open-button]');
-    await expect.poll(() => page.inputValue('[data-testid=library-path]')).toBe(library);
+    await page.waitForSelector('[data-testid=class-row]', { timeout: 120_000 });
+    await expect.poll(() => page.inputValue('[data-testid=library-path]'), { timeout: 30_000 }).toBe(library);
   }
   await page.waitForSelector('[data-testid=class-row]');
   const counts = await page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
@@ -114,7 +115,7 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
   await page.click('[data-testid=train-start]');
   // Start gives way to Pause, and the focus goes with it (not to the page); Enter pauses, and the ETA says so.
   const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
-  await expect.poll(focused).toBe('train-pause');
+  await expect.poll(focused, { timeout: 120_000 }).toBe('train-pause');
   await page.keyboard.press('Enter');
   await page.waitForSelector('[data-testid=train-progress][data-state=paused], [data-testid=train-progress][data-state=done]', { timeout: 300_000 });
   // (A quiet machine may finish the 12 steps before Enter lands; then there is nothing to pause.)
@@ -149,7 +150,7 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
   await page.click('[data-testid=menu-find-similar]');
   await page.waitForSelector('[data-testid=similar-result]');
   // The first result takes the focus.
-  await expect.poll(focused).toBe('similar-result');
+  await expect.poll(focused, { timeout: 30_000 }).toBe('similar-result');
   expect(await page.evaluate(() => document.activeElement?.getAttribute('data-rank'))).toBe('1');
   expect(await page.getAttribute('[data-testid=tab-similar]', 'aria-current')).toBe('page');
   expect(await page.textContent('[data-testid=similar-query]')).toContain(queryClass);
