@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 async function call(name: string, arg: unknown): Promise<{ status: number; body: { error?: string; kind?: string } & Record<string, unknown> }> {
-  const response = await fetch(`http://127.0.0.1:${bridge.port}/api/${name}`, {
+  const response = await fetch(`http://${bridge.host}:${bridge.port}/api/${name}`, {
     method: 'POST',
     headers: { [TOKEN_HEADER]: bridge.token, 'content-type': 'application/json' },
     body: JSON.stringify(arg),
