@@ -214,7 +214,9 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
+        // Time spent paused is not training time: the estimate after Resume starts from the steps' own pace.
+        const trainingMs = Date.now() - trainStarted - (ctx.control?.pausedMs ?? 0);
+        const etaSeconds = (trainingMs / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
         // A triplet is three images: query, positive, negative.
         const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
@@ -225,9 +227,10 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
       },
     });
     if (outcome.stopped && outcome.epochsDone === 0) {
-      store.updateRun(runId, { status: 'stopped', finished: true });
+      const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
+      store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
       outcome.head.dispose();
-      throw new Error('training stopped before the first epoch finished; nothing to keep');
+      throw new Error(nothingKept);
     }
     const trained = evaluateRetrieval(
       { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
