@@ -1,11 +1,11 @@
-import { realpathSync, readFileSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/ml/backbone.js';
-import { defaultDbPath } from '../engine/common/paths.js';
+import { defaultDbPath, isStrictlyInside } from '../engine/common/paths.js';
 import {
   cacheFeatures,
   defaultModel,
@@ -17,8 +17,9 @@ import {
   trainModel,
   type JobContext,
 } from '../engine/jobs/pipeline.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
+import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -176,7 +177,6 @@ async function trainCommand(args: string[]): Promise<number> {
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
-  const { resolveSettings } = await import('../engine/jobs/settings.js');
   resolveSettings(settings); // bad settings are refused before any work starts
   const store = openStore(values.db);
   try {
@@ -238,14 +238,16 @@ async function similarCommand(args: string[]): Promise<number> {
     } catch {
       throw new Error(`${file}: file not found`);
     }
+    // Before anything else: a FIFO or device must not be waited on or read without end.
+    checkPhotoStats(statSync(real), real);
     const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
     const root = store.libraryRoot(libraryId);
-    const inside = real.startsWith(root + sep) ? relative(root, real).split(sep).join('/') : null;
+    const inside = isStrictlyInside(real, root) ? relative(root, real).split(sep).join('/') : null;
     const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
     const modelId = intOption(values.model, 'model');
     const result = photo
       ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
-      : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
+      : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     output(
       values.json,
       { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
@@ -260,13 +262,18 @@ async function similarCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' } }, allowPositionals: true, strict: true });
   if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
+  const folder = parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined;
+  // Said before serving: otherwise the page opens on no library and the reason is never shown.
+  if (folder !== undefined && !statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`${folder}: ${existsSync(folder) ? 'not a folder' : 'folder not found'}; give a folder of photos (or none to reopen the last library)`);
+  }
   // A computed specifier: the bridge is optional for the engine's own build.
   const bridgeModule = '../bridge/serve.js';
   const { serve } = (await import(bridgeModule)) as { serve: (options: { dbPath?: string; port?: number; libraryRoot?: string }) => Promise<{ url: string; close: () => Promise<void> }> };
   const server = await serve({
     dbPath: parsed.values.db ? resolve(parsed.values.db) : undefined,
     port: intOption(parsed.values.port, 'port'),
-    libraryRoot: parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined,
+    libraryRoot: folder,
   });
   await new Promise<void>((resolveStop) => {
     const stop = () => void server.close().then(resolveStop);
@@ -305,7 +312,7 @@ function requireLibrary(store: Store, folder: string): number {
 
 function libraryFor(store: Store, file: string): number {
   const libraries = store.db.prepare('SELECT id, root FROM libraries ORDER BY length(root) DESC').all() as Array<{ id: number; root: string }>;
-  const containing = libraries.find((l) => file.startsWith(l.root + sep));
+  const containing = libraries.find((l) => isStrictlyInside(file, l.root));
   if (containing) return containing.id;
   if (libraries.length === 1) return libraries[0].id;
   if (libraries.length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');

@@ -1,17 +1,21 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
-import { decodeForModel, hashFile } from '../library/image.js';
+import { decodeForModel } from '../library/image.js';
+import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
-import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
+import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
+import { effectiveClass } from '../library/labels.js';
+import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -41,9 +45,9 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     let hash = before?.hash;
     if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
       try {
-        hash = await hashFile(file.absPath);
+        hash = await hashPhoto(file.absPath, file.relPath);
       } catch (error) {
-        problems.push({ path: file.relPath, reason: `cannot read (${(error as Error).message})` });
+        problems.push({ path: file.relPath, reason: error instanceof ImageError ? error.reason : `cannot read (${(error as Error).message})` });
         unreadable.push(file.relPath);
         continue;
       }
@@ -51,7 +55,11 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     scanned.push({ relPath: file.relPath, className: file.className, size: file.size, mtimeMs: file.mtimeMs, hash: hash! });
     if (++done % 200 === 0) ctx.emit?.({ type: 'progress', kind: 'scan', phase: 'Reading photos', done, total: scan.files.length, etaSeconds: null });
   }
-  const sync = store.syncLibrary(libraryId, scan.classes, scanned, unreadable);
+  // Classes chosen in the app (excluded, merged, renamed folders; photos put in a class) apply on every scan.
+  rememberFolders(store, libraryId, scan.classes);
+  const rules = labelRules(store, libraryId);
+  const labelled = scanned.map((photo) => ({ ...photo, className: effectiveClass(rules, photo.relPath, photo.className) }));
+  const sync = store.syncLibrary(libraryId, labelledClassNames(store, libraryId, scan.classes), labelled, unreadable);
   store.replaceProblems(libraryId, 'scan', problems);
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);
@@ -162,10 +170,8 @@ export async function trainModel(
   await selectBackend();
   const k = checkK(options.k ?? DEFAULT_K);
   const { store } = ctx;
-  const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
-  if (usable.length < 2) {
-    throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
-  }
+  const untrainable = trainabilityProblem(store.classes(libraryId));
+  if (untrainable) throw invalidInput(untrainable);
   if (settings.fineTune === 'last-blocks') {
     const backend = await selectBackend();
     // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
@@ -184,6 +190,7 @@ export async function trainModel(
   await ensureBaselineModel(ctx, libraryId, spec, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
+  recordRunClasses(store, libraryId, runId);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
   const notes = [
@@ -196,7 +203,7 @@ export async function trainModel(
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
+  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * TRIPLETS_PER_PHOTO };
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
@@ -286,7 +293,7 @@ export async function ensureBaselineModel(ctx: JobContext, libraryId: number, sp
 /** Embeds every photo (labelled or not) whose embedding under the model is missing or stale. */
 export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: number): Promise<{ embedded: number; missingFeatures: number }> {
   const { store } = ctx;
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   const spec = model.config.backboneSpec as BackboneSpec;
   await cacheFeatures(ctx, libraryId, spec);
   const todo = store.photosToEmbed(libraryId, modelId);
@@ -314,9 +321,11 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: F
   return (features) => head.embed(features.map(normalizeVector));
 }
 
-export function requireModel(store: Store, modelId: number): ModelRow {
+/** The model, which must belong to the library: another library's model would answer with its photos. */
+export function requireModel(store: Store, modelId: number, libraryId: number): ModelRow {
   const model = store.model(modelId);
-  if (!model) throw new Error(`no model ${modelId}`);
+  if (!model) throw notFound(`no model ${modelId}`);
+  if (model.libraryId !== libraryId) throw invalidInput(`model ${modelId} belongs to another library (${store.libraryRoot(model.libraryId)}), not to ${store.libraryRoot(libraryId)}`);
   return model;
 }
 
@@ -333,9 +342,10 @@ export async function evaluateModel(
   modelId: number,
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
-  const model = requireModel(store, modelId);
-  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
-  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  const model = requireModel(store, modelId, libraryId);
+  // A baseline model has no settings of its own: the split it is scored on is the default one.
+  const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
@@ -363,7 +373,10 @@ export interface SimilarHit {
 /** Keeps the backbone of the last query loaded: dropping in several photos in a row is common. */
 const backboneCache = new Map<string, Promise<Backbone>>();
 
-/** k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. */
+/**
+ * k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. A
+ * library photo is not its own neighbour: the k results are k other photos (copies of it included).
+ */
 export async function findSimilar(
   store: Store,
   libraryId: number,
@@ -372,24 +385,27 @@ export async function findSimilar(
   modelId?: number,
 ): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
   checkK(k);
-  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
-  if (!model) throw new Error('no model yet: index or train the library first');
+  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
+  if (!model) throw conflict('no model yet: index or train the library first');
   const embedder = await loadEmbedder(store, model);
   let feature: Float32Array;
   let described: { photoId: number | null; path: string; className: string | null };
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
-    if (!photo || photo.libraryId !== libraryId) throw new Error(`no photo ${query.photoId} in this library`);
+    if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
     const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
     feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
   } else {
-    feature = await backboneFeature(model, query.image, query.label);
+    // An image from outside that cannot be decoded is the person's input, not the engine failing.
+    feature = await backboneFeature(model, query.image, query.label).catch((error: unknown) => {
+      throw error instanceof ImageError ? invalidInput(error.message) : error;
+    });
     described = { photoId: null, path: query.label, className: null };
   }
   const [vector] = embedder([feature]);
   const index = store.vectorIndex(model.id, model.dim);
-  const hits = index.knn(vector, k);
+  const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);
   const results = hits.map((hit, i) => {
     const photo = store.photo(hit.id);
     return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
