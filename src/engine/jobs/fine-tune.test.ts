@@ -10,11 +10,15 @@ import { selectBackend } from '../ml/compute-backend.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
 import { builtinGraph, checkFineTune } from './fine-tune.js';
-import { evaluateModel, findSimilar, openLibrary, trainModel } from './pipeline.js';
+import type { TrainSettings } from '../../shared/api.js';
+import { evaluateModel, findSimilar, openLibrary, planTraining, trainModel, type JobContext } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
 
 const haveFlowers = existsSync(FLOWERS17);
 if (!haveFlowers) console.warn(`skipping the last-blocks pipeline tests: ${FLOWERS17} is missing`);
+
+const train = (ctx: JobContext, libraryId: number, settings: Partial<TrainSettings>) =>
+  trainModel(ctx, libraryId, planTraining(ctx.store, libraryId, resolveSettings(settings), { k: 3 }));
 
 describe('refusals before any work', () => {
   it('refuses full fine-tuning on a CPU backend and last-blocks on a backbone other than the built-in one, saying why', async () => {
@@ -52,7 +56,7 @@ describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tun
 
   it('caches the cut, trains the blocks and the head, stores both, and indexes every readable photo through them', async () => {
     const events: EngineEvent[] = [];
-    const result = await trainModel({ store, emit: (e) => events.push(e) }, libraryId, settings, { k: 3 });
+    const result = await train({ store, emit: (e) => events.push(e) }, libraryId, settings);
     modelId = result.modelId;
     expect(result.epochsDone).toBe(2);
     const losses = events.flatMap((e) => (e.type === 'loss' ? [e.loss] : []));
@@ -107,12 +111,12 @@ describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tun
     const stopAfterFirstEpoch = (e: EngineEvent) => {
       if (e.type === 'epoch' && e.epoch === 1) control.stop();
     };
-    const stopped = await trainModel({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings, { k: 3 });
+    const stopped = await train({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings);
     expect(stopped).toMatchObject({ stopped: true, epochsDone: 1 });
     store.updateRun(stopped.runId, { status: 'running' }); // as a crash leaves it
     const steps: number[] = [];
     const events: EngineEvent[] = [];
-    const resumed = await trainModel({ store, emit: (e) => (events.push(e), e.type === 'loss' && steps.push(e.step)) }, libraryId, resumeSettings, { k: 3 });
+    const resumed = await train({ store, emit: (e) => (events.push(e), e.type === 'loss' && steps.push(e.step)) }, libraryId, resumeSettings);
     expect(resumed).toMatchObject({ runId: stopped.runId, resumed: true, epochsDone: 3 });
     expect(Math.min(...steps)).toBe(3); // epoch 1 (steps 1-2) is not trained again
     // Resuming does not train the head again from scratch: it comes from the checkpoint.
