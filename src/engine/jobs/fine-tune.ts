@@ -34,10 +34,10 @@ const BLOCK_LEARNING_RATE_FACTOR = 0.1;
 const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 const DECODE_BATCH = 16;
 /**
- * Mirror cut maps in training? Off: on flowers17 (N = 1, 2 epochs) crops and mirrors together took
- * P@30 from the head's 0.857 to 0.866 but mAP@R down from 0.809 to 0.794 (README, "Fine-tuning").
+ * Mirror half of the cut maps in training (with the random crops). On: the configuration measured
+ * at N = 1 (README, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
  */
-const MIRROR_MAPS = false;
+const MIRROR_MAPS = true;
 
 /** Refuses, before any work, what this machine or backbone cannot fine-tune, saying why (a SettingsError: a setting, not a failure). */
 export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backend: BackendChoice): void {
