@@ -108,6 +108,7 @@ describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tun
   it('stops after an epoch and resumes from its checkpoint with the blocks as they were', async () => {
     const control = new JobControl();
     const resumeSettings = { ...settings, epochs: 3, seed: 8 };
+    const tensorsBefore = tf.memory().numTensors;
     const stopAfterFirstEpoch = (e: EngineEvent) => {
       if (e.type === 'epoch' && e.epoch === 1) control.stop();
     };
@@ -121,5 +122,7 @@ describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tun
     expect(Math.min(...steps)).toBe(3); // epoch 1 (steps 1-2) is not trained again
     // Resuming does not train the head again from scratch: it comes from the checkpoint.
     expect(events.some((e) => e.type === 'progress' && e.phase === 'Training the head first')).toBe(false);
+    // Training, checkpoints, resuming, storing and indexing leave no tensor behind.
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });
