@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, userCacheDir } from '../common/paths.js';
+import { defaultDbPath, isInside, typedFolderPath, userCacheDir } from '../common/paths.js';
 import { findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
 import { DEFAULT_SETTINGS, resolveSettings } from '../../shared/settings.js';
@@ -15,7 +15,6 @@ import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { listFolders } from '../library/folders.js';
-import { typedFolderPath } from '../common/paths.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -264,7 +263,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const photo = store.photo(photoId);
       if (!photo || photo.libraryId !== libraryId) return null;
       const file = await realpath(resolve(libraryRoot, photo.relPath)).catch(() => null);
-      if (!file || !file.startsWith(libraryRoot + sep)) return null;
+      if (!file || file === libraryRoot || !isInside(libraryRoot, file)) return null;
       return size === 'thumb' ? thumbnailFile(file, cacheDir) : file;
     },
     libraryRoot: () => libraryRoot,
