@@ -14,6 +14,13 @@ import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type Job
 
 export { defaultModel, evaluateModel, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
 export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
+// What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
+export { Store } from '../store/store.js';
+export { selectBackend } from '../ml/compute-backend.js';
+export { expectedRuntime } from '../ml/onnx-backbone.js';
+export { defaultDbPath } from '../common/paths.js';
+export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
+export { checkPhotoStats, readPhoto } from '../library/photo-input.js';
 
 /**
  * Everything that can refuse a training before work starts: a library without 2 classes of 2+
