@@ -8,9 +8,9 @@ import { resolve } from 'node:path';
 import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
 import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
-import { describeSpec, type BackboneSpec } from '../ml/backbone.js';
+import { describeSpec, parseBackboneSpec, type BackboneSpec } from '../ml/backbone.js';
 import { embedMaps, evaluateNet, loadFineTuned, packFineTuned, trainBlocks, type BlockTrainData, type FineTunedNet, type MapSet } from '../ml/block-trainer.js';
-import type { BackendChoice } from '../ml/compute-backend.js';
+import { selectBackend, type BackendChoice } from '../ml/compute-backend.js';
 import type { HeadConfig } from '../ml/head.js';
 import { BuiltinGraph, type CutPoint } from '../ml/trainable-backbone.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
@@ -52,6 +52,11 @@ export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backe
   if (spec.kind !== 'builtin') {
     throw new SettingsError(`last-blocks fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
   }
+}
+
+/** checkFineTune for this machine's backend and the settings' backbone. */
+export async function checkFineTuneHere(settings: TrainSettings): Promise<void> {
+  checkFineTune(settings, parseBackboneSpec(settings.backbone), await selectBackend());
 }
 
 let graphLoading: Promise<BuiltinGraph> | undefined;
