@@ -219,8 +219,8 @@ export async function trainModel(
         const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
-      onEpoch: (epoch) => {
-        store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
+      onEpoch: async (epoch) => {
+        store.saveEpoch(runId, epoch, epoch.losses, await epoch.checkpoint());
         ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
       },
     });
@@ -230,8 +230,8 @@ export async function trainModel(
       throw new Error('training stopped before the first epoch finished; nothing to keep');
     }
     const trained = evaluateRetrieval(
-      { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
-      { vectors: outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
+      { vectors: await outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
+      { vectors: await outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
       k,
     );
     const modelId = store.createModel({
@@ -243,7 +243,7 @@ export async function trainModel(
       dim: headConfig.dim,
       config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone },
       runId,
-      weights: packTensors(outcome.head.namedWeights()),
+      weights: await packTensors(outcome.head.namedWeights()),
     });
     outcome.head.dispose();
     store.setModelMetrics(modelId, trained);
@@ -304,7 +304,7 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
   for (let start = 0; start < ready.length; start += batchSize) {
     await ctx.control?.checkpoint();
     const batch = ready.slice(start, start + batchSize);
-    const vectors = embedder(batch.map((p) => features.get(p.hash)!));
+    const vectors = await embedder(batch.map((p) => features.get(p.hash)!));
     store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
     ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
   }
@@ -312,8 +312,8 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
 }
 
 /** Backbone features to the model's embedding: normalisation, then the trained head if any. */
-async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: Float32Array[]) => Float32Array[]> {
-  if (model.kind === 'baseline') return (features) => features.map(normalizeVector);
+async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: Float32Array[]) => Promise<Float32Array[]>> {
+  if (model.kind === 'baseline') return async (features) => features.map(normalizeVector);
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
@@ -352,8 +352,8 @@ export async function evaluateModel(
   const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
   try {
     const trained = evaluateRetrieval(
-      { vectors: head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
-      { vectors: head.embed(sets.train.vectors), classIds: sets.train.classIds },
+      { vectors: await head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
+      { vectors: await head.embed(sets.train.vectors), classIds: sets.train.classIds },
       k,
     );
     return { baseline, trained, model };
@@ -403,7 +403,7 @@ export async function findSimilar(
     });
     described = { photoId: null, path: query.label, className: null };
   }
-  const [vector] = embedder([feature]);
+  const [vector] = await embedder([feature]);
   const index = store.vectorIndex(model.id, model.dim);
   const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);
   const results = hits.map((hit, i) => {

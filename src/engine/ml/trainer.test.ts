@@ -59,8 +59,8 @@ describe('trainer', () => {
     const control = new JobControl();
     const first = await trainHead(data, head, settings, {
       control,
-      onEpoch: (e) => {
-        saved = { epoch: e.epoch, state: e.checkpoint() };
+      onEpoch: async (e) => {
+        saved = { epoch: e.epoch, state: await e.checkpoint() };
         if (e.epoch === 1) control.stop(); // as if killed after the first checkpoint
       },
     });
