@@ -164,12 +164,16 @@ async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings
   return { head, optimizer, startEpoch: resumeFrom.epoch };
 }
 
-function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Promise<Buffer> {
+async function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Promise<Buffer> {
   const optimizerWeights = optimizerState(optimizer);
-  return packTensors([
-    ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
-    ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
-  ]);
+  try {
+    return await packTensors([
+      ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
+      ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
+    ]);
+  } finally {
+    optimizerWeights[0].tensor.dispose(); // the iteration count, made here; the moments belong to Adam
+  }
 }
 
 /** Adam's iteration count and moment estimates, read synchronously (getWeights() is async). */
