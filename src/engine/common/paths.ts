@@ -21,6 +21,11 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: No
   return join(userDataDir(env, platform), 'lookalike.db');
 }
 
+/** A path inside a library as the store keeps it: relative to the root, '/'-separated. */
+export function toLibraryPath(root: string, path: string): string {
+  return relative(root, path).split(sep).join('/');
+}
+
 /**
  * A folder path as a person types it into the app: `~` and `~/…` are the home folder; anything else
  * must be absolute. A relative path is refused (the server's working folder means nothing to the
@@ -40,12 +45,12 @@ export function typedFolderPath(typed: string, home: string = homedir()): string
  * path segments, not string prefixes: a folder that ends in a separator (`/`, `C:\\`) has no second
  * one appended, and `/photos2` is not inside `/photos`.
  */
-export function isInside(path: string, folder: string): boolean {
+export function isInsideFolder(path: string, folder: string): boolean {
   const rel = relative(folder, path);
   return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
 }
 
 /** Strictly inside: a file of the folder, never the folder itself. */
 export function isStrictlyInside(path: string, folder: string): boolean {
-  return path !== folder && relative(folder, path) !== '' && isInside(path, folder);
+  return path !== folder && relative(folder, path) !== '' && isInsideFolder(path, folder);
 }

@@ -159,8 +159,9 @@ async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings
   }
   const head = EmbeddingHead.fromWeights(headConfig, headWeights);
   // Adam matches its moment slots to variables by position (iterations first, then m's, then v's).
+  // Its variables keep their own references: every unpacked tensor is freed here.
   await optimizer.setWeights(optimizerWeights);
-  tf.dispose(Object.values(headWeights));
+  tf.dispose(Object.values(tensors));
   return { head, optimizer, startEpoch: resumeFrom.epoch };
 }
 
@@ -172,7 +173,7 @@ async function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer):
       ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
     ]);
   } finally {
-    optimizerWeights[0].tensor.dispose(); // the iteration count, made here; the moments belong to Adam
+    optimizerWeights[0].tensor.dispose(); // the iteration count, made for this; the moments are the optimiser's own
   }
 }
 
