@@ -14,9 +14,9 @@ beforeAll(async () => {
 describe('embedding head', () => {
   const config = { inputDim: 6, dim: 3, hidden: 0, normalize: true };
 
-  it('maps features to unit-length embeddings of the configured size', () => {
+  it('maps features to unit-length embeddings of the configured size', async () => {
     const head = EmbeddingHead.create(config, 1);
-    const out = head.embed([Float32Array.from([1, 2, 3, 4, 5, 6]), Float32Array.from([0, 1, 0, 1, 0, 1])]);
+    const out = await head.embed([Float32Array.from([1, 2, 3, 4, 5, 6]), Float32Array.from([0, 1, 0, 1, 0, 1])]);
     expect(out).toHaveLength(2);
     for (const v of out) {
       expect(v).toHaveLength(3);
@@ -47,21 +47,21 @@ describe('embedding head', () => {
     head.dispose();
   }));
 
-  it('is one function: the same input gives the same embedding (shared weights across branches)', () => {
+  it('is one function: the same input gives the same embedding (shared weights across branches)', async () => {
     const head = EmbeddingHead.create({ ...config, hidden: 4 }, 2);
     const x = Float32Array.from([0.3, -0.2, 0.9, 0.1, 0, 0.5]);
-    const [a, b] = head.embed([x, x]);
+    const [a, b] = await head.embed([x, x]);
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(head.variables).toHaveLength(4);
     head.dispose();
   });
 
-  it('round-trips its weights through the stored blob, and refuses weights of the wrong shape', () => {
+  it('round-trips its weights through the stored blob, and refuses weights of the wrong shape', async () => {
     const head = EmbeddingHead.create(config, 3);
-    const blob = packTensors(head.namedWeights());
+    const blob = await packTensors(head.namedWeights());
     const restored = EmbeddingHead.fromPacked(config, blob);
     const x = [Float32Array.from([1, 0, 0, 0, 0, 1])];
-    expect(Array.from(restored.embed(x)[0])).toEqual(Array.from(head.embed(x)[0]));
+    expect(Array.from((await restored.embed(x))[0])).toEqual(Array.from((await head.embed(x))[0]));
     expect(() => EmbeddingHead.fromPacked({ ...config, dim: 4 }, blob)).toThrow(/head_w0 has shape 6x3, expected 6x4/);
     const unpacked = unpackTensors(blob);
     expect(Object.keys(unpacked).sort()).toEqual(['head_b1', 'head_w0']);
