@@ -2,6 +2,7 @@ import { realpathSync, readFileSync } from 'node:fs';
 import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
+import { resultRows } from '../shared/result-rows.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/ml/backbone.js';
@@ -247,7 +248,7 @@ async function similarCommand(args: string[]): Promise<number> {
       : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
     output(
       values.json,
-      { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
+      { query: result.query.path, model: result.modelId, results: resultRows(result.results) },
       [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
     );
     return 0;

@@ -162,6 +162,7 @@ declare module 'electron' {
 
   interface Shell {
     openExternal(url: string): Promise<void>;
+    showItemInFolder(fullPath: string): void;
   }
 
   export const app: App;

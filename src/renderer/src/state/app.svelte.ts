@@ -11,6 +11,7 @@ import type {
   TrainSettings,
 } from '../../../shared/api';
 import type { AppTransport } from '../transport';
+import { Labelling } from './labelling.svelte';
 
 export type View = 'library' | 'train' | 'similar';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
@@ -80,6 +81,9 @@ export class AppState {
   /** undefined: the engine's default (the newest trained model, else the baseline). */
   similarModelId = $state<number | undefined>(undefined);
 
+  /** Classes chosen in the app, and the photos selected to label. */
+  readonly labelling: Labelling = new Labelling(this);
+
   private nextNoticeId = 1;
   private similarSerial = 0;
 
@@ -119,6 +123,7 @@ export class AppState {
       this.library = status.library;
       this.job = status.job;
       await this.refreshRunsAndModels();
+      await this.labelling.refresh();
       const liveRun = status.job?.kind === 'train' && !FINISHED.has(status.job.state) ? status.job.runId : null;
       const shown = liveRun ?? this.chartRunId ?? this.runs[0]?.id ?? null;
       if (shown !== null) await this.showRun(shown);
@@ -246,6 +251,11 @@ export class AppState {
       this.similarModelId = undefined;
     }
     await this.refreshRunsAndModels();
+    if (another) {
+      this.labelling.grid.clear();
+      this.labelling.results.clear();
+    }
+    await this.labelling.refresh();
     if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);
   }
 

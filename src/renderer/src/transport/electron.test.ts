@@ -3,6 +3,8 @@ import type { Api, EngineEvent } from '../../../shared/api';
 import type { PreloadBridge } from '../../../preload/contract';
 import { electronTransport } from './electron';
 
+const revealed: number[] = [];
+
 function fakePreload(api: Partial<Api>): PreloadBridge & { emit(event: EngineEvent): void } {
   const listeners = new Set<(event: EngineEvent) => void>();
   return {
@@ -13,6 +15,7 @@ function fakePreload(api: Partial<Api>): PreloadBridge & { emit(event: EngineEve
     },
     photoUrl: (id, size) => `lookalike-photo://photo/${id}?size=${size}`,
     pickFolder: async () => '/photos',
+    revealPhoto: async (id) => void revealed.push(id),
     emit: (event) => listeners.forEach((l) => l(event)),
   };
 }
@@ -48,5 +51,7 @@ describe('electronTransport', () => {
     expect(seen).toEqual([event]);
     expect(transport.photoUrl(7, 'thumb')).toBe('lookalike-photo://photo/7?size=thumb');
     expect(await transport.pickFolder?.()).toBe('/photos');
+    await transport.revealPhoto?.(12);
+    expect(revealed).toEqual([12]);
   });
 });

@@ -34,5 +34,6 @@ export function electronTransport(bridge: PreloadBridge): AppTransport {
     onEvent: (listener) => bridge.onEvent(listener),
     photoUrl: (photoId, size) => bridge.photoUrl(photoId, size),
     pickFolder: () => bridge.pickFolder(),
+    revealPhoto: (photoId) => bridge.revealPhoto(photoId),
   };
 }

@@ -1,0 +1,180 @@
+import { cp, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
+import type { EngineService } from '../src/engine/jobs/service-contract.js';
+import { startBridge, type Bridge } from '../src/bridge/server.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const FLOWERS = join(ROOT, '..', 'shared', 'datasets', 'flowers17');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Screenshots of the new views, for a person to look at. */
+const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
+const PER_CLASS = 6;
+
+async function flowers(cls: string, count: number, from = 0): Promise<string[]> {
+  return (await readdir(join(FLOWERS, cls))).filter((f) => f.endsWith('.jpg')).sort().slice(from, from + count);
+}
+
+/** daisy, pansy, sunflower, tulip × 6 real photos, and 2 windflowers loose in the root. */
+async function makeLibrary(dir: string): Promise<string> {
+  const library = join(dir, 'flowers');
+  for (const cls of ['daisy', 'pansy', 'sunflower', 'tulip']) {
+    await mkdir(join(library, cls), { recursive: true });
+    for (const file of await flowers(cls, PER_CLASS)) await cp(join(FLOWERS, cls, file), join(library, cls, file));
+  }
+  for (const file of await flowers('windflower', 2)) await cp(join(FLOWERS, 'windflower', file), join(library, `loose-${file}`));
+  return library;
+}
+
+async function buildRenderer(outDir: string): Promise<void> {
+  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
+  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
+  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
+}
+
+async function classCounts(page: Page): Promise<Record<string, number>> {
+  return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
+}
+
+async function settled(page: Page, selector: string): Promise<void> {
+  await page.waitForFunction((sel) => {
+    const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
+    return images.length > 0 && images.every((img) => img.complete);
+  }, selector);
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await mkdir(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+const haveData = existsSync(FLOWERS) && existsSync(CHROMIUM);
+describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, through the bridge)' : 'labels in the app (skipped: needs ../shared/datasets/flowers17 and Chromium)', () => {
+  let dir: string;
+  let service: EngineService;
+  let bridge: Bridge;
+  let browser: Browser;
+  let library: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-labels-'));
+    library = await makeLibrary(dir);
+    const rendererDir = join(dir, 'renderer');
+    await buildRenderer(rendererDir);
+    const cacheDir = join(dir, 'cache');
+    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
+    bridge = await startBridge({ service, rendererDir, cacheDir });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await bridge?.close();
+    await service?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('excludes a folder and merges two, retrains on the classes that follow, labels three results and undoes it', { timeout: 900_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${bridge.port}` });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    await page.fill('[data-testid=library-path]', library);
+    await page.click('[data-testid=open-button]');
+    await expect.poll(() => classCounts(page)).toEqual({ daisy: 6, pansy: 6, sunflower: 6, tulip: 6 });
+    const before = await readdir(library, { recursive: true });
+
+    // Exclude "tulip", merge "pansy" into "daisy": the folders stay as they are.
+    await page.click('[data-testid=edit-classes-toggle]');
+    await page.uncheck('[data-testid=folder-row][data-folder=tulip] [data-testid=folder-used]');
+    await page.waitForSelector('[data-testid=folder-row][data-folder=tulip].excluded');
+    await page.selectOption('[data-testid=edit-class][data-class-name=pansy] [data-testid=merge-class]', 'daisy');
+    await page.waitForSelector('[data-testid=edit-class][data-class-name=pansy]', { state: 'detached' });
+    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]')).toContain('Merged "pansy" into "daisy"');
+    await settled(page, '[data-testid=photo-grid]');
+    await shot(page, 'act-edit-classes');
+    await page.click('[data-testid=edit-classes-toggle]');
+    await expect.poll(() => classCounts(page)).toEqual({ daisy: 12, sunflower: 6 });
+    expect(await page.getAttribute('[data-testid=unlabelled-count]', 'data-count')).toBe('8');
+    expect(await readdir(library, { recursive: true })).toEqual(before);
+
+    // Retrain: the run trains on, and records, the classes as they are now.
+    await page.click('[data-testid=tab-train]');
+    await page.fill('[data-testid=setting-epochs]', '2');
+    await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
+    await page.fill('[data-testid=setting-batchSize]', '16');
+    await expect.poll(() => page.isEnabled('[data-testid=train-start]')).toBe(true);
+    await page.click('[data-testid=train-start]');
+    await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
+    await page.waitForSelector('[data-testid=run-classes]');
+    expect(JSON.parse((await page.getAttribute('[data-testid=run-classes]', 'data-classes'))!)).toEqual([
+      { name: 'daisy', photoCount: 12 },
+      { name: 'sunflower', photoCount: 6 },
+    ]);
+
+    // The grid selects like a file manager: click, Shift+click, Ctrl+click, Space and Shift+arrows; Escape clears.
+    await page.click('[data-testid=tab-library]');
+    await settled(page, '[data-testid=photo-grid]');
+    const tile = (i: number) => page.locator(`[data-testid=photo-tile][data-index="${i}"]`);
+    await tile(0).click();
+    await tile(2).click({ modifiers: ['Shift'] });
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('3');
+    await tile(1).click({ modifiers: ['Control'] });
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('2');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('[data-testid=label-selection-grid]').count()).toBe(0);
+    await tile(4).focus();
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Shift+ArrowRight');
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('2');
+    expect(await page.$$eval('[data-testid=photo-tile][data-selected=true]', (tiles) => tiles.map((t) => t.getAttribute('data-index')))).toEqual(['4', '5']);
+    await page.click('[data-testid=label-selection-grid] [data-testid=clear-selection]');
+
+    // Find similar, pick three results, put them in a new class; undo.
+    await tile(3).click({ button: 'right' });
+    await page.click('[data-testid=menu-find-similar]');
+    await page.waitForSelector('[data-testid=similar-result]');
+    const result = (rank: number) => page.locator(`[data-testid=similar-result][data-rank="${rank}"]`);
+    await result(2).click();
+    await result(4).click({ modifiers: ['Control'] });
+    await result(5).click({ modifiers: ['Control'] });
+    await expect.poll(() => page.textContent('[data-testid=label-selection-results] [data-testid=selected-count]')).toBe('3');
+    const picked = await page.$$eval('[data-testid=similar-result][data-selected=true]', (tiles) => tiles.map((t) => Number(t.getAttribute('data-rank'))));
+    expect(picked).toEqual([2, 4, 5]);
+
+    // Copy paths and CSV export take the selection (all results when none is selected).
+    await page.click('[data-testid=copy-paths]');
+    const copied = (await page.evaluate(() => navigator.clipboard.readText())).trim().split('\n');
+    expect(copied).toHaveLength(3);
+    for (const path of copied) expect(existsSync(path) && path.startsWith(library)).toBe(true);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
+    const csv = (await readFile((await download.path())!, 'utf8')).trim().split('\r\n');
+    expect(csv[0]).toBe('path,class,distance,rank');
+    expect(csv.slice(1).map((line) => Number(line.split(',').at(-1)))).toEqual([2, 4, 5]);
+
+    await page.fill('[data-testid=label-selection-results] [data-testid=assign-class]', 'picked');
+    await settled(page, '[data-testid=similar-results]');
+    await shot(page, 'act-results-selected');
+    await page.click('[data-testid=label-selection-results] [data-testid=assign-button]');
+    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]')).toContain('Put 3 photos in new class "picked"');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=similar-result]')].filter((t) => t.textContent?.includes('picked')).length === 3);
+    await page.click('[data-testid=tab-library]');
+    await expect.poll(async () => (await classCounts(page)).picked).toBe(3);
+    await page.click('[data-testid=tab-similar]');
+    await page.click('[data-testid=similar-view] [data-testid=label-undo]');
+    await page.click('[data-testid=tab-library]');
+    await expect.poll(() => classCounts(page)).toEqual({ daisy: 12, sunflower: 6 });
+    expect(await readdir(library, { recursive: true })).toEqual(before);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
