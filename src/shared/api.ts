@@ -128,6 +128,17 @@ export interface BackendInfo {
   gpu: boolean;
   /** What runs the backbone: "onnxruntime", or "tfjs-" and the TF.js backend. */
   backboneRuntime: string;
+  /** The WebGPU adapter, when the backend is "webgpu". */
+  adapter?: GpuAdapterInfo | null;
+}
+
+/** A WebGPU adapter as dawn.node describes it. */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU rasteriser (SwiftShader, llvmpipe): correct but slow, so only used when forced. */
+  software: boolean;
 }
 
 export interface AppStatus {
@@ -180,7 +191,16 @@ export interface LabelsResult {
 /** Events the engine pushes while work runs. */
 export type EngineEvent =
   | { type: 'job'; job: JobState }
-  | { type: 'progress'; kind: JobKind; phase: string; done: number; total: number; etaSeconds: number | null }
+  | {
+      type: 'progress';
+      kind: JobKind;
+      phase: string;
+      done: number;
+      total: number;
+      etaSeconds: number | null;
+      /** Photos through the backbone per second (features), or 3 per triplet trained per second (train). */
+      imagesPerSecond?: number | null;
+    }
   | { type: 'loss'; runId: number; step: number; epoch: number; loss: number }
   | {
       type: 'epoch';
@@ -193,6 +213,28 @@ export type EngineEvent =
     }
   | { type: 'problem'; problem: Problem }
   | { type: 'library'; library: LibrarySummary };
+
+export interface FolderEntry {
+  name: string;
+  /** Absolute. */
+  path: string;
+}
+
+/** One folder's sub-folders, for the browser's folder picker (Electron uses the system dialog). */
+export interface FolderListing {
+  /** Absolute; the home folder when none was asked for. */
+  path: string;
+  parent: string | null;
+  /** From the file-system root down to `path`, for a breadcrumb. */
+  crumbs: FolderEntry[];
+  /** Sub-folders, hidden ones left out, sorted by name. */
+  folders: FolderEntry[];
+  /** How many sub-folders were left out past the listing's limit. */
+  more: number;
+  home: string;
+  /** Libraries opened before whose folders still exist, most recent first. */
+  recent: FolderEntry[];
+}
 
 /** Every call: name -> [argument, result]. */
 export interface ApiCalls {
@@ -210,6 +252,8 @@ export interface ApiCalls {
   labels: [void, LabelsState];
   changeLabels: [LabelChange, LabelsResult];
   undoLabels: [void, LabelsResult];
+  /** Sub-folders of a folder (`~` and absolute paths; none: home). */
+  listFolders: [{ path?: string }, FolderListing];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -236,6 +280,7 @@ export const API_NAMES: readonly ApiName[] = [
   'labels',
   'changeLabels',
   'undoLabels',
+  'listFolders',
 ] as const;
 
 /** Electron IPC channel names, one per call plus one for events. */

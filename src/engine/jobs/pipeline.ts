@@ -1,15 +1,16 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
-import { decodeForModel, hashFile } from '../library/image.js';
+import { decodeForModel, hashFile, ImageError } from '../library/image.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
-import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
+import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
 import { effectiveClass } from '../library/labels.js';
@@ -108,7 +109,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       onRuntime: (runtime, note) => {
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
-      onProgress: (done, total) => ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total) }),
+      onProgress: (done, total) =>
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total), imagesPerSecond: perSecond(started, done) }),
     },
   );
   return { ...summary, cached: cached.size, computed: summary.extracted, problems };
@@ -167,10 +169,8 @@ export async function trainModel(
   await selectBackend();
   const k = checkK(options.k ?? DEFAULT_K);
   const { store } = ctx;
-  const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
-  if (usable.length < 2) {
-    throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
-  }
+  const untrainable = trainabilityProblem(store.classes(libraryId));
+  if (untrainable) throw invalidInput(untrainable);
   if (settings.fineTune === 'last-blocks') {
     const backend = await selectBackend();
     // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
@@ -202,7 +202,7 @@ export async function trainModel(
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
+  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * TRIPLETS_PER_PHOTO };
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
@@ -214,7 +214,9 @@ export async function trainModel(
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
         const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
-        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
+        // A triplet is three images: query, positive, negative.
+        const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
+        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: (epoch) => {
         store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
@@ -320,7 +322,7 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: F
 
 export function requireModel(store: Store, modelId: number): ModelRow {
   const model = store.model(modelId);
-  if (!model) throw new Error(`no model ${modelId}`);
+  if (!model) throw notFound(`no model ${modelId}`);
   return model;
 }
 
@@ -338,8 +340,9 @@ export async function evaluateModel(
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
   const model = requireModel(store, modelId);
-  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
-  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  // A baseline model has no settings of its own: the split it is scored on is the default one.
+  const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
@@ -367,7 +370,10 @@ export interface SimilarHit {
 /** Keeps the backbone of the last query loaded: dropping in several photos in a row is common. */
 const backboneCache = new Map<string, Promise<Backbone>>();
 
-/** k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. */
+/**
+ * k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. A
+ * library photo is not its own neighbour: the k results are k other photos (copies of it included).
+ */
 export async function findSimilar(
   store: Store,
   libraryId: number,
@@ -377,23 +383,26 @@ export async function findSimilar(
 ): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
-  if (!model) throw new Error('no model yet: index or train the library first');
+  if (!model) throw conflict('no model yet: index or train the library first');
   const embedder = await loadEmbedder(store, model);
   let feature: Float32Array;
   let described: { photoId: number | null; path: string; className: string | null };
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
-    if (!photo || photo.libraryId !== libraryId) throw new Error(`no photo ${query.photoId} in this library`);
+    if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
     const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
     feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
   } else {
-    feature = await backboneFeature(model, query.image, query.label);
+    // An image from outside that cannot be decoded is the person's input, not the engine failing.
+    feature = await backboneFeature(model, query.image, query.label).catch((error: unknown) => {
+      throw error instanceof ImageError ? invalidInput(error.message) : error;
+    });
     described = { photoId: null, path: query.label, className: null };
   }
   const [vector] = embedder([feature]);
   const index = store.vectorIndex(model.id, model.dim);
-  const hits = index.knn(vector, k);
+  const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);
   const results = hits.map((hit, i) => {
     const photo = store.photo(hit.id);
     return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
@@ -423,6 +432,11 @@ function uniqueByHash(photos: PhotoRow[]): PhotoRow[] {
 
 function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
+}
+
+function perSecond(started: number, done: number): number | null {
+  const seconds = (Date.now() - started) / 1000;
+  return done > 0 && seconds > 0 ? done / seconds : null;
 }
 
 function eta(started: number, done: number, total: number): number | null {
