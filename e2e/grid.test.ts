@@ -52,6 +52,8 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     labels: none,
     changeLabels: none,
     undoLabels: none,
+    findDuplicates: none,
+    movePhotos: none,
     listFolders: none,
   };
   // Photo 3's file has gone missing since the library was listed.
