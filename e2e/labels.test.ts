@@ -1,7 +1,8 @@
-import { cp, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
@@ -187,5 +188,60 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     expect(await readdir(library, { recursive: true })).toEqual(before);
     expect(errors).toEqual([]);
     await context.close();
+  });
+
+  it('finds a planted exact copy and a near copy in the Duplicates view and moves one out, deleting nothing', { timeout: 600_000 }, async () => {
+    // A second small library: 2 classes x 4, an exact copy in the other folder, a resized re-encoded copy.
+    const small = join(dir, 'small');
+    for (const cls of ['bluebell', 'daisy']) {
+      await mkdir(join(small, cls), { recursive: true });
+      for (const file of await flowers(cls, 4, 10)) await cp(join(FLOWERS, cls, file), join(small, cls, file));
+    }
+    const [daisy] = await flowers('daisy', 1, 10);
+    await cp(join(FLOWERS, 'daisy', daisy), join(small, 'bluebell', 'copy-of-daisy.jpg'));
+    const [bluebell] = await flowers('bluebell', 1, 11);
+    const original = join(FLOWERS, 'bluebell', bluebell);
+    const { width } = await sharp(original).metadata();
+    await writeFile(join(small, 'bluebell', 'near-copy.jpg'), await sharp(original).resize(Math.round(width! * 0.6)).jpeg({ quality: 55 }).toBuffer());
+    const outside = join(dir, 'set-aside');
+    const files = async () => [...(await readdir(small, { recursive: true })), ...(existsSync(outside) ? await readdir(outside) : [])].filter((f) => f.endsWith('.jpg')).length;
+    const before = await files();
+
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    await page.fill('[data-testid=library-path]', small);
+    await page.click('[data-testid=open-button]');
+    await expect.poll(() => classCounts(page)).toEqual({ bluebell: 6, daisy: 4 });
+    await page.click('[data-testid=tab-duplicates]');
+    await page.waitForSelector('[data-testid=duplicate-group]', { timeout: 300_000 });
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(2);
+    const groups = await page.$$eval('[data-testid=duplicate-group]', (rows) => rows.map((r) => ({ exact: r.getAttribute('data-exact'), paths: r.getAttribute('data-paths')!.split('|').sort() })));
+    expect(groups).toContainEqual({ exact: 'true', paths: ['bluebell/copy-of-daisy.jpg', `daisy/${daisy}`] });
+    expect(groups).toContainEqual({ exact: 'false', paths: [`bluebell/${bluebell}`, 'bluebell/near-copy.jpg'] });
+    // The count follows the slider as it moves; 0 keeps only the exact copy.
+    await page.locator('[data-testid=duplicates-threshold]').fill('0');
+    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count')).toBe('1');
+    await page.locator('[data-testid=duplicates-threshold]').fill('0.4');
+    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count')).toBe('2');
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(2);
+
+    await page.fill('[data-testid=duplicates-folder]', outside);
+    await settled(page, '[data-testid=duplicates-view]');
+    await shot(page, 'act-duplicates');
+    const near = page.locator('[data-testid=duplicate-group][data-exact=false]');
+    await near.locator(`[data-testid=duplicate-photo][data-path="bluebell/${bluebell}"] [data-testid=duplicate-keep]`).check();
+    await near.locator('[data-testid=duplicate-move]').click();
+    await page.waitForSelector('[data-testid=duplicates-moved]');
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(1);
+    expect(existsSync(join(outside, 'near-copy.jpg'))).toBe(true);
+    expect(existsSync(join(small, 'bluebell', 'near-copy.jpg'))).toBe(false);
+    expect(existsSync(join(small, 'bluebell', bluebell))).toBe(true);
+    expect(await files()).toBe(before);
+    await shot(page, 'act-duplicates-moved');
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });

@@ -58,6 +58,8 @@ function testService(): EngineService {
     undoLabels: notHere,
     findDuplicates: notHere,
     movePhotos: notHere,
+    exportModel: notHere,
+    importModel: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

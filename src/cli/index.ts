@@ -20,6 +20,7 @@ import {
 } from '../engine/jobs/pipeline.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
+import { importModel } from '../engine/jobs/model-transfer.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -32,7 +33,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
                   [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
-  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
+  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
@@ -242,7 +243,7 @@ async function similarCommand(args: string[]): Promise<number> {
     const root = store.libraryRoot(libraryId);
     const inside = real.startsWith(root + sep) ? relative(root, real).split(sep).join('/') : null;
     const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
-    const modelId = intOption(values.model, 'model');
+    const modelId = await modelOption(store, libraryId, values.model);
     const result = photo
       ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
       : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
@@ -334,6 +335,15 @@ function formatEval(e: ReturnType<typeof evalObject>): string {
 
 function round(value: number): number {
   return Math.round(value * 10000) / 10000;
+}
+
+/** --model: a stored model's id, or an exported model (folder or card.json), imported into the library and indexed on first use. */
+async function modelOption(store: Store, libraryId: number, value: string | undefined): Promise<number | undefined> {
+  if (value === undefined || /^-?[0-9]+$/.test(value)) return intOption(value, 'model');
+  const { modelId, created } = await importModel(store, libraryId, value);
+  if (created) process.stderr.write(`imported ${resolve(value)} as model ${modelId}; indexing the library with it\n`);
+  await indexLibrary({ store }, libraryId, modelId);
+  return modelId;
 }
 
 function intOption(value: string | undefined, name: string): number | undefined {

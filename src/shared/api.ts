@@ -285,6 +285,10 @@ export interface ApiCalls {
   findDuplicates: [{ threshold: number }, DuplicatesResult];
   /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
   movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
+  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json. */
+  exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
+  /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
+  importModel: [{ source: string }, ModelInfo];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
 }
@@ -315,6 +319,8 @@ export const API_NAMES: readonly ApiName[] = [
   'undoLabels',
   'findDuplicates',
   'movePhotos',
+  'exportModel',
+  'importModel',
   'listFolders',
 ] as const;
 

@@ -27,6 +27,7 @@ import { thumbnailFile } from '../library/thumbnails.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { moveFilesOut } from '../library/move-files.js';
+import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { typedFolderPath } from '../common/paths.js';
 
@@ -298,6 +299,21 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       await stopCurrentJob();
       const opened = await openLibrary({ store, emit }, root);
       return { moved: moved.map(({ from, to }) => ({ from, to })), library: opened.summary };
+    },
+
+    async exportModel({ modelId, folder }) {
+      const id = requireLibrary();
+      const model = store.model(Number(modelId));
+      if (!model || model.libraryId !== id) throw notFound(`no model ${String(modelId)} in this library`);
+      return exportModel(store, model.id, String(folder ?? ''));
+    },
+
+    async importModel({ source }) {
+      const id = requireLibrary();
+      const { modelId } = await importModel(store, id, String(source ?? ''));
+      if (!job) indexInBackground(id);
+      else changedWhileBusy = true;
+      return toModelInfo(store, modelId);
     },
 
     async undoLabels() {

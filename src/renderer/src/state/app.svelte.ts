@@ -13,7 +13,7 @@ import type {
 import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
 
-export type View = 'library' | 'train' | 'similar';
+export type View = 'library' | 'train' | 'similar' | 'duplicates';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
 
 export interface EpochRow {
