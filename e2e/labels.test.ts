@@ -62,10 +62,13 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
   let bridge: Bridge;
   let browser: Browser;
   let library: string;
+  /** Where the first test exports its model and the second imports it from. */
+  let exported: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-labels-'));
     library = await makeLibrary(dir);
+    exported = join(dir, 'exported-model');
     const rendererDir = join(dir, 'renderer');
     await buildRenderer(rendererDir);
     const cacheDir = join(dir, 'cache');
@@ -186,6 +189,16 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await page.click('[data-testid=tab-library]');
     await expect.poll(() => classCounts(page)).toEqual({ daisy: 12, sunflower: 6 });
     expect(await readdir(library, { recursive: true })).toEqual(before);
+
+    // Take the trained model away: a TF.js folder, an ONNX file and a card.
+    await page.fill('[data-testid=export-model-folder]', exported);
+    await page.click('[data-testid=export-model]');
+    await page.waitForSelector('[data-testid=model-transfer-done]');
+    for (const file of ['card.json', 'head.onnx', 'tfjs/model.json', 'tfjs/weights.bin']) expect(existsSync(join(exported, file))).toBe(true);
+    const card = JSON.parse(await readFile(join(exported, 'card.json'), 'utf8')) as { classes: Array<{ name: string }> };
+    expect(card.classes.map((c) => c.name)).toEqual(['daisy', 'sunflower']);
+    await page.mouse.move(0, 0);
+    await shot(page, 'act-model-export');
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -241,6 +254,27 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     expect(existsSync(join(small, 'bluebell', bluebell))).toBe(true);
     expect(await files()).toBe(before);
     await shot(page, 'act-duplicates-moved');
+
+    // The model exported from the first library answers here: this library was never trained.
+    await page.click('[data-testid=tab-library]');
+    await page.fill('[data-testid=import-model-source]', exported);
+    await page.click('[data-testid=import-model]');
+    await expect.poll(() => page.textContent('[data-testid=model-transfer-done]')).toContain('Imported as "Imported: Trained run');
+    await page.waitForSelector('[data-testid=photo-tile] img');
+    await expect
+      .poll(
+        async () => {
+          await page.locator('[data-testid=photo-tile]').first().click({ button: 'right' });
+          await page.click('[data-testid=menu-find-similar]');
+          await page.waitForSelector('[data-testid=similar-result]');
+          const summary = (await page.textContent('[data-testid=similar-summary]')) ?? '';
+          const count = await page.locator('[data-testid=similar-result]').count();
+          await page.click('[data-testid=tab-library]');
+          return summary.includes('trained model') && count === 8;
+        },
+        { timeout: 120_000, interval: 2_000 },
+      )
+      .toBe(true);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -46,7 +46,10 @@ describe.skipIf(!haveFlowers)(haveFlowers ? 'near-duplicates through the search 
     const exact = tight.groups.find((g) => g.photos.some((p) => p.path === 'tulip/copy-of-daisy.jpg'))!;
     expect(exact.exact).toBe(true);
     expect(exact.photos.every((p) => p.exactCopy && p.distance === 0)).toBe(true);
+    // The photo proposed to keep: the original, not the smaller copy; the shorter path among equal copies.
+    expect(exact.photos[0].path).toBe(`daisy/${photosOf('daisy')[0]}`);
     const near = tight.groups.find((g) => g.photos.some((p) => p.path === 'bluebell/near-copy.jpg'))!;
+    expect(near.photos[0].path).toBe(`bluebell/${photosOf('bluebell')[1]}`);
     expect(near.exact).toBe(false);
     expect(near.photos[1].distance).toBeGreaterThan(0);
     expect(near.photos[1].distance).toBeLessThan(0.25);

@@ -56,12 +56,12 @@ export function groupDuplicates(store: Store, libraryId: number, edges: Duplicat
   const copies = exactCopies(store, libraryId);
   const groups = unite(edges, threshold, copies);
   const hashOf = new Map<number, string>();
-  const photos = new Map<number, { path: string; className: string | null; hash: string }>();
+  const photos = new Map<number, { path: string; className: string | null; hash: string; size: number }>();
   for (const members of groups) {
     for (const id of members) {
       const photo = store.photo(id);
       if (photo && photo.libraryId === libraryId) {
-        photos.set(id, { path: photo.relPath, className: photo.className, hash: photo.hash });
+        photos.set(id, { path: photo.relPath, className: photo.className, hash: photo.hash, size: photo.size });
         hashOf.set(id, photo.hash);
       }
     }
@@ -69,7 +69,8 @@ export function groupDuplicates(store: Store, libraryId: number, edges: Duplicat
   const distances = pairDistances(edges, threshold);
   const result: DuplicateGroup[] = [];
   for (const members of groups) {
-    const present = members.filter((id) => photos.has(id)).sort((x, y) => photos.get(x)!.path.localeCompare(photos.get(y)!.path));
+    // First (the one the view proposes to keep): the largest file (a resized, re-encoded copy is smaller), then the shortest path.
+    const present = members.filter((id) => photos.has(id)).sort((x, y) => keepOrder(photos.get(x)!, photos.get(y)!));
     if (present.length < 2) continue;
     const first = present[0];
     const hashCounts = new Map<string, number>();
@@ -128,6 +129,8 @@ function groupCounts(edges: DuplicateEdges, copies: number[][]): Array<{ thresho
   }
   return counts;
 }
+
+const keepOrder = (x: { path: string; size: number }, y: { path: string; size: number }) => y.size - x.size || x.path.length - y.path.length || x.path.localeCompare(y.path);
 
 const key = (x: number, y: number) => (x < y ? `${x}:${y}` : `${y}:${x}`);
 
