@@ -6,9 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawPhoto, drawTestLibrary } from '../engine/testing/test-photos.js';
-import { Store } from '../engine/store/store.js';
-import { exportModel } from '../engine/jobs/model-transfer.js';
-import { findSimilar } from '../engine/jobs/pipeline.js';
+import { Store, exportModel, findSimilar } from '../engine/jobs/engine.js';
 import { resultRows } from '../shared/result-rows.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
@@ -186,7 +184,7 @@ describe('lookalike CLI', () => {
     for (const c of counts) expect(c.n).toBe(25);
   });
 
-  it('resumes after kill -9 during feature caching: nothing computed twice, nothing missing or duplicated', async () => {
+  it('resumes after kill -9 during feature caching: nothing computed twice, nothing missing or duplicated', { timeout: 600_000 }, async () => {
     const bigger = await drawTestLibrary({ classes: ['circles', 'squares', 'stars'], perClass: 16, seed: 3 });
     const killDb = join(work, 'killed-features.db');
     try {
@@ -231,7 +229,7 @@ describe('lookalike CLI', () => {
     }
   });
 
-  it('resumes after kill -9 during indexing: no embedding missing or duplicated, earlier runs intact', async () => {
+  it('resumes after kill -9 during indexing: no embedding missing or duplicated, earlier runs intact', { timeout: 600_000 }, async () => {
     // 6,000 photos of one small image: one feature computation, then a long indexing phase.
     const many = mkdtempSync(join(tmpdir(), 'lookalike-many-'));
     const source = await drawPhoto(join(many, 'source.jpg'), 160, 120);

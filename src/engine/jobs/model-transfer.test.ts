@@ -10,6 +10,8 @@ import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary } from '../testing/test-photos.js';
 import { findSimilar, indexLibrary, openLibrary, trainModel } from './pipeline.js';
 import { exportModel, headWeights, importModel, packHeadWeights } from './model-transfer.js';
+import { planTraining } from './engine.js';
+import { resolveSettings } from '../../shared/settings.js';
 
 const haveFlowers = existsSync(FLOWERS17);
 let work: string;
@@ -27,7 +29,8 @@ describe.skipIf(!haveFlowers)(haveFlowers ? 'a model you can take away' : 'model
     second = copyFlowersLibrary({ classes: ['bluebell', 'daisy'], perClass: 4, offset: 20 });
     store = Store.open(join(work, 'l.db'));
     libraryId = (await openLibrary({ store }, first)).libraryId;
-    const trained = await trainModel({ store }, libraryId, { epochs: 1, tripletsPerEpoch: 64, batchSize: 16 }, { k: 3 });
+    const settings = resolveSettings({ epochs: 1, tripletsPerEpoch: 64, batchSize: 16 });
+    const trained = await trainModel({ store }, libraryId, planTraining(store, libraryId, settings, { k: 3 }));
     trainedId = trained.modelId;
   }, 600_000);
   afterAll(() => {

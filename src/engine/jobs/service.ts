@@ -1,35 +1,26 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, userCacheDir } from '../common/paths.js';
-import {
-  cacheFeatures,
-  ensureBaselineModel,
-  findSimilar,
-  indexLibrary,
-  librarySummary,
-  openLibrary,
-  prepareRun,
-  trainModel,
-  type JobContext,
-} from './pipeline.js';
+import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir } from '../common/paths.js';
+import { findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
-import { DEFAULT_SETTINGS, resolveSettings, trainabilityProblem, validationK } from '../../shared/settings.js';
+import { DEFAULT_SETTINGS, resolveSettings } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { moveFilesOut } from '../library/move-files.js';
 import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
-import { typedFolderPath } from '../common/paths.js';
+import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
+import { formatBytes } from '../common/error-words.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -97,20 +88,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      if (rescan) await openLibrary(ctx, store.libraryRoot(id));
-      const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
-      const features = await cacheFeatures(ctx, id, spec);
+      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan });
       if (ctx.control?.isStopped) return 'indexing paused';
-      if (store.featureDim(DEFAULT_SETTINGS.backbone) !== null) await ensureBaselineModel(ctx, id, spec);
-      for (const model of store.models(id)) {
-        if (ctx.control?.isStopped) break;
-        await indexLibrary(ctx, id, model.id);
-      }
       return `${features.computed} photos analysed, ${features.cached} already known`;
     });
 
   /** Folder changes while the app is open are picked up after they settle, when no job is running. */
-  let watcher: FSWatcher | null = null;
+  let stopWatching: (() => void) | null = null;
   let settle: NodeJS.Timeout | undefined;
   let changedWhileBusy = false;
   const onFolderChange = () => {
@@ -121,14 +105,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       else indexInBackground(libraryId, true);
     }, WATCH_SETTLE_MS);
   };
-  const watchFolder = (root: string) => {
-    watcher?.close();
-    try {
-      watcher = watch(root, { recursive: true }, onFolderChange);
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      watcher = null; // no recursive watching here: changes are picked up on the next open
-    }
+  const watchLibrary = (root: string) => {
+    stopWatching?.();
+    stopWatching = watchFolder(root, { onChange: onFolderChange, onError: (reason) => emit({ type: 'problem', problem: { path: root, reason } }) });
   };
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
@@ -178,7 +157,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const opened = await openLibrary({ store, emit }, folder);
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
-      watchFolder(libraryRoot);
+      watchLibrary(libraryRoot);
       if (opened.summary.photoCount > 0) indexInBackground(opened.libraryId);
       return opened.summary;
     },
@@ -199,14 +178,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
       if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
-      const classes = store.classes(id);
-      const untrainable = trainabilityProblem(classes);
-      if (untrainable) throw invalidInput(untrainable);
+      const plan = planTraining(store, id, settings, { k: 'fit' });
       await stopCurrentJob();
       const runId = prepareRun(store, id, settings);
-      const k = validationK(classes, settings.validationFraction);
       startJob('train', runId, async (ctx) => {
-        const result = await trainModel(ctx, id, settings, { runId, k });
+        const result = await trainModel(ctx, id, plan, { runId });
         return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
       });
       return { runId };
@@ -264,6 +240,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async findSimilar(query) {
       const id = requireLibrary();
       const k = Number(query.k);
+      if ('imageBase64' in query && (typeof query.imageBase64 !== 'string' || query.imageBase64.length > Math.ceil(MAX_PHOTO_BYTES / 3) * 4)) {
+        throw invalidInput(`${String(query.fileName || 'the image')}: larger than any photo Lookalike takes (limit ${formatBytes(MAX_PHOTO_BYTES)})`);
+      }
       const result =
         'photoId' in query
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
@@ -339,13 +318,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const photo = store.photo(photoId);
       if (!photo || photo.libraryId !== libraryId) return null;
       const file = await realpath(resolve(libraryRoot, photo.relPath)).catch(() => null);
-      if (!file || !file.startsWith(libraryRoot + sep)) return null;
+      if (!file || !isStrictlyInside(file, libraryRoot)) return null;
       return size === 'thumb' ? thumbnailFile(file, cacheDir) : file;
     },
     libraryRoot: () => libraryRoot,
     async close() {
       clearTimeout(settle);
-      watcher?.close();
+      stopWatching?.();
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();
