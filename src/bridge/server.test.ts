@@ -56,6 +56,10 @@ function testService(): EngineService {
     labels: notHere,
     changeLabels: notHere,
     undoLabels: notHere,
+    findDuplicates: notHere,
+    movePhotos: notHere,
+    exportModel: notHere,
+    importModel: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');
