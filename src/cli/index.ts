@@ -1,10 +1,11 @@
-import { existsSync, realpathSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import {
   SAMPLE_CLASSES,
   Store,
+  checkPhotoStats,
   defaultDbPath,
   defaultModel,
   evaluateModel,
@@ -16,6 +17,7 @@ import {
   openLibrary,
   photoIn,
   planTraining,
+  readPhoto,
   requireLibrary,
   selectBackend,
   trainModel,
@@ -234,6 +236,8 @@ async function similarCommand(args: string[]): Promise<number> {
     } catch {
       throw new Error(`${file}: file not found`);
     }
+    // Before anything else: a FIFO or device must not be waited on or read without end.
+    checkPhotoStats(statSync(real), real);
     const located = values.library ? libraryNamed(store, values.library, real) : locateFile(store, real);
     if (!located) {
       if (store.libraries().length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
@@ -243,7 +247,7 @@ async function similarCommand(args: string[]): Promise<number> {
     const modelId = intOption(values.model, 'model');
     const result = photoId !== null
       ? await findSimilar(store, libraryId, { photoId }, k, modelId)
-      : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
+      : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     output(
       values.json,
       { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },

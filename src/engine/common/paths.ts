@@ -21,12 +21,6 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: No
   return join(userDataDir(env, platform), 'lookalike.db');
 }
 
-/** True when `path` is `folder` itself or lies inside it; both absolute and already resolved (symlinks included). */
-export function isInside(folder: string, path: string): boolean {
-  const rel = relative(folder, path);
-  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
-}
-
 /** A path inside a library as the store keeps it: relative to the root, '/'-separated. */
 export function toLibraryPath(root: string, path: string): string {
   return relative(root, path).split(sep).join('/');
@@ -44,4 +38,19 @@ export function typedFolderPath(typed: string, home: string = homedir()): string
   if (text.startsWith('~')) throw invalidInput(`${text}: only your own home folder can be written with ~ (give the full path, e.g. /home/name/Pictures)`);
   if (!isAbsolute(text)) throw invalidInput(`${text}: give the full path of the folder, starting with / or ~/ (e.g. ~/Pictures); a relative path is not resolved`);
   return resolve(text);
+}
+
+/**
+ * True when `path` is `folder` itself or lies inside it (both absolute and already resolved). By
+ * path segments, not string prefixes: a folder that ends in a separator (`/`, `C:\\`) has no second
+ * one appended, and `/photos2` is not inside `/photos`.
+ */
+export function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
+}
+
+/** Strictly inside: a file of the folder, never the folder itself. */
+export function isStrictlyInside(path: string, folder: string): boolean {
+  return path !== folder && relative(folder, path) !== '' && isInside(path, folder);
 }

@@ -8,7 +8,7 @@ import type { TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
-import { isInside, toLibraryPath } from '../common/paths.js';
+import { isInside, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
 
@@ -20,6 +20,7 @@ export { selectBackend } from '../ml/compute-backend.js';
 export { expectedRuntime } from '../ml/onnx-backbone.js';
 export { defaultDbPath } from '../common/paths.js';
 export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
+export { checkPhotoStats, readPhoto } from '../library/photo-input.js';
 
 /**
  * Everything that can refuse a training before work starts: a library without 2 classes of 2+
@@ -77,13 +78,13 @@ export function requireLibrary(store: Store, root: string): number {
  */
 export function locateFile(store: Store, file: string): { libraryId: number; photoId: number | null } | null {
   const libraries = store.libraries();
-  const holder = libraries.filter((l) => isInside(l.root, file)).sort((a, b) => b.root.length - a.root.length)[0] ?? (libraries.length === 1 ? libraries[0] : undefined);
+  const holder = libraries.filter((l) => isInside(file, l.root)).sort((a, b) => b.root.length - a.root.length)[0] ?? (libraries.length === 1 ? libraries[0] : undefined);
   if (!holder) return null;
   return { libraryId: holder.id, photoId: photoIn(store, holder.id, holder.root, file) };
 }
 
 /** The photo of a library at this real path, or null when it is not one of its photos. */
 export function photoIn(store: Store, libraryId: number, root: string, file: string): number | null {
-  if (!isInside(root, file) || file === root) return null;
+  if (!isStrictlyInside(file, root)) return null;
   return store.photoByPath(libraryId, toLibraryPath(root, file))?.id ?? null;
 }

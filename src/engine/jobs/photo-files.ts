@@ -40,7 +40,7 @@ export async function servableFile(file: string, roots: ReadonlyArray<string | n
   for (const root of roots) {
     if (!root) continue;
     const realRoot = await realpath(root).catch(() => null);
-    if (realRoot && isInside(realRoot, real)) return real;
+    if (realRoot && isInside(real, realRoot)) return real;
   }
   return null;
 }

@@ -6,7 +6,8 @@ import { loadBackbone, describeSpec, type Backbone, type BackboneSpec } from '..
 import { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
-import { decodeForModel, hashFile, ImageError } from '../library/image.js';
+import { decodeForModel } from '../library/image.js';
+import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
@@ -44,9 +45,9 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     let hash = before?.hash;
     if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
       try {
-        hash = await hashFile(file.absPath);
+        hash = await hashPhoto(file.absPath, file.relPath);
       } catch (error) {
-        problems.push({ path: file.relPath, reason: `cannot read (${(error as Error).message})` });
+        problems.push({ path: file.relPath, reason: error instanceof ImageError ? error.reason : `cannot read (${(error as Error).message})` });
         unreadable.push(file.relPath);
         continue;
       }
@@ -213,7 +214,9 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
+        // Time spent paused is not training time: the estimate after Resume starts from the steps' own pace.
+        const trainingMs = Date.now() - trainStarted - (ctx.control?.pausedMs ?? 0);
+        const etaSeconds = (trainingMs / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
         // A triplet is three images: query, positive, negative.
         const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
@@ -224,9 +227,10 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
       },
     });
     if (outcome.stopped && outcome.epochsDone === 0) {
-      store.updateRun(runId, { status: 'stopped', finished: true });
+      const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
+      store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
       outcome.head.dispose();
-      throw new Error('training stopped before the first epoch finished; nothing to keep');
+      throw new Error(nothingKept);
     }
     const trained = evaluateRetrieval(
       { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
@@ -292,7 +296,7 @@ export async function ensureBaselineModel(ctx: JobContext, libraryId: number, sp
 /** Embeds every photo (labelled or not) whose embedding under the model is missing or stale. */
 export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: number): Promise<{ embedded: number; missingFeatures: number }> {
   const { store } = ctx;
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   const spec = model.config.backboneSpec as BackboneSpec;
   await cacheFeatures(ctx, libraryId, spec);
   const todo = store.photosToEmbed(libraryId, modelId);
@@ -330,9 +334,11 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
   return { embed: (features) => head.embed(features.map(normalizeVector)), dispose: () => head.dispose() };
 }
 
-export function requireModel(store: Store, modelId: number): ModelRow {
+/** The model, which must belong to the library: another library's model would answer with its photos. */
+export function requireModel(store: Store, modelId: number, libraryId: number): ModelRow {
   const model = store.model(modelId);
   if (!model) throw notFound(`no model ${modelId}`);
+  if (model.libraryId !== libraryId) throw invalidInput(`model ${modelId} belongs to another library (${store.libraryRoot(model.libraryId)}), not to ${store.libraryRoot(libraryId)}`);
   return model;
 }
 
@@ -349,7 +355,7 @@ export async function evaluateModel(
   modelId: number,
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   // A baseline model has no settings of its own: the split it is scored on is the default one.
   const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
   const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
@@ -391,7 +397,7 @@ export async function findSimilar(
   modelId?: number,
 ): Promise<SimilarResult> {
   checkK(k);
-  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
+  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
   let feature: Float32Array;
   let described: SimilarResult['query'];

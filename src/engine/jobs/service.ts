@@ -7,7 +7,7 @@ import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, isInside, typedFolderPath, userCacheDir } from '../common/paths.js';
+import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir } from '../common/paths.js';
 import { findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
 import { DEFAULT_SETTINGS, resolveSettings } from '../../shared/settings.js';
@@ -16,6 +16,8 @@ import { thumbnailFile } from '../library/thumbnails.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { listFolders } from '../library/folders.js';
+import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
+import { formatBytes } from '../common/error-words.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -219,6 +221,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async findSimilar(query) {
       const id = requireLibrary();
       const k = Number(query.k);
+      if ('imageBase64' in query && (typeof query.imageBase64 !== 'string' || query.imageBase64.length > Math.ceil(MAX_PHOTO_BYTES / 3) * 4)) {
+        throw invalidInput(`${String(query.fileName || 'the image')}: larger than any photo Lookalike takes (limit ${formatBytes(MAX_PHOTO_BYTES)})`);
+      }
       const result =
         'photoId' in query
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
@@ -259,7 +264,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const photo = store.photo(photoId);
       if (!photo || photo.libraryId !== libraryId) return null;
       const file = await realpath(resolve(libraryRoot, photo.relPath)).catch(() => null);
-      if (!file || file === libraryRoot || !isInside(libraryRoot, file)) return null;
+      if (!file || !isStrictlyInside(file, libraryRoot)) return null;
       return size === 'thumb' ? thumbnailFile(file, cacheDir) : file;
     },
     libraryRoot: () => libraryRoot,
