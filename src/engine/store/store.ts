@@ -282,7 +282,8 @@ export class Store {
 
   /**
    * Assigns train/validation to labelled photos without one, keeping each class near the fraction.
-   * Copies of one photo (same content hash) always share a split, so no query finds itself.
+   * Copies of one photo (same content hash) within a class always share a split, so no query finds
+   * its own copy; a copy filed under another class is split with that class.
    */
   assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number) => number[]): void {
     this.db.transaction(() => {
