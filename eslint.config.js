@@ -56,7 +56,7 @@ const layersRule = {
 };
 
 export default tseslint.config(
-  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'bin/**', 'test-results/**', '.cache/**'] },
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'bin/**', 'test-results/**', '.cache/**', '.gpu/**'] },
   ...tseslint.configs.recommended,
   ...svelte.configs.recommended,
   {

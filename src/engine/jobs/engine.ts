@@ -8,7 +8,7 @@ import type { TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
-import { isInside, isStrictlyInside, toLibraryPath } from '../common/paths.js';
+import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
 
@@ -78,7 +78,7 @@ export function requireLibrary(store: Store, root: string): number {
  */
 export function locateFile(store: Store, file: string): { libraryId: number; photoId: number | null } | null {
   const libraries = store.libraries();
-  const holder = libraries.filter((l) => isInside(file, l.root)).sort((a, b) => b.root.length - a.root.length)[0] ?? (libraries.length === 1 ? libraries[0] : undefined);
+  const holder = libraries.filter((l) => isInsideFolder(file, l.root)).sort((a, b) => b.root.length - a.root.length)[0] ?? (libraries.length === 1 ? libraries[0] : undefined);
   if (!holder) return null;
   return { libraryId: holder.id, photoId: photoIn(store, holder.id, holder.root, file) };
 }
