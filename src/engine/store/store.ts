@@ -64,7 +64,11 @@ export interface SyncResult {
   unchanged: number;
 }
 
-/** The only module that knows SQL. Synchronous by design (better-sqlite3); writes grouped in transactions. */
+/**
+ * The only room that knows SQL is src/engine/store: this module for everything but the vectors, and
+ * search.ts (with its worker) for the vector index it opens over the same file (sqlite-vec tables).
+ * Synchronous by design (better-sqlite3); writes grouped in transactions.
+ */
 export class Store {
   readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
