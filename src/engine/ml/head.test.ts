@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers TF.js's own gradients, the reference below
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './compute-backend.js';
-import { EmbeddingHead, normalizeVector, packTensors, unpackTensors } from './head.js';
+import { EmbeddingHead, linear, normalizeVector, packTensors, unpackTensors } from './head.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 
 expectNoTensorLeaks();
@@ -46,6 +46,23 @@ describe('embedding head', () => {
     }
     head.dispose();
   }));
+
+  it('computes x·w and its gradients as tf.matMul does, whichever backend runs here (the head uses it on wasm)', () =>
+    tf.tidy(() => {
+      const x = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i + 1)), [5, 6]);
+      const w = tf.tensor2d(Array.from({ length: 6 * 3 }, (_, i) => Math.cos(i * 0.7)), [6, 3]);
+      const target = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => Math.sin(i * 1.3)), [5, 3]);
+      const objective = (product: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D) => (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.square(product(a as tf.Tensor2D, b as tf.Tensor2D)), target));
+      const ours = tf.grads(objective(linear))([x, w]);
+      const reference = tf.grads(objective((a, b) => tf.matMul(a, b)))([x, w]);
+      expect(Array.from(linear(x, w).dataSync())).toEqual(Array.from(tf.matMul(x, w).dataSync()).map((v) => expect.closeTo(v, 5)));
+      for (const [i, expected] of reference.entries()) {
+        const [e, g] = [expected.dataSync(), ours[i].dataSync()];
+        expect(Math.max(...e.map(Math.abs))).toBeGreaterThan(1e-3);
+        e.forEach((v, j) => expect(g[j]).toBeCloseTo(v, 4));
+      }
+    }));
 
   it('is one function: the same input gives the same embedding (shared weights across branches)', async () => {
     const head = EmbeddingHead.create({ ...config, hidden: 4 }, 2);
