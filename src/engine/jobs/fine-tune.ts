@@ -147,8 +147,8 @@ export interface TrainedOutcome {
   /** Set for fine-tuned models: where the cut is. */
   fineTune?: FineTuneConfig;
   /** Validation photos query training photos through the trained model. */
-  evaluate(): RetrievalMetrics;
-  weights(): Buffer;
+  evaluate(): Promise<RetrievalMetrics>;
+  weights(): Promise<Buffer>;
   dispose(): void;
 }
 
@@ -192,7 +192,7 @@ export async function trainLastBlocks(
     finalLoss: outcome.finalLoss,
     stopped: outcome.stopped,
     fineTune: config,
-    evaluate: () => evaluateNet(outcome.net, data, trainer.k),
+    evaluate: async () => evaluateNet(outcome.net, data, trainer.k),
     weights: () => packFineTuned(outcome.net),
     dispose: () => disposeNet(outcome.net),
   };

@@ -166,7 +166,7 @@ export function evaluateNet(net: FineTunedNet, data: BlockTrainData, k: number) 
 const BLOCK_PREFIX = 'bb:';
 
 /** Head and block weights in one blob: what a fine-tuned model stores. */
-export function packFineTuned(net: FineTunedNet): Buffer {
+export function packFineTuned(net: FineTunedNet): Promise<Buffer> {
   return packTensors(namedTensors(net));
 }
 
@@ -200,10 +200,10 @@ function namedTensors(net: FineTunedNet): NamedTensor[] {
   ];
 }
 
-function packCheckpoint(net: FineTunedNet, headOptimizer: tf.AdamOptimizer, blockOptimizer: tf.AdamOptimizer): Buffer {
+async function packCheckpoint(net: FineTunedNet, headOptimizer: tf.AdamOptimizer, blockOptimizer: tf.AdamOptimizer): Promise<Buffer> {
   const headState = optimizerState(headOptimizer);
   const blockState = optimizerState(blockOptimizer);
-  const packed = packTensors([
+  const packed = await packTensors([
     ...namedTensors(net),
     ...headState.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
     ...blockState.map(({ name, tensor }) => ({ name: `optb:${name}`, tensor })),
