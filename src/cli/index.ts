@@ -5,9 +5,8 @@ import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { resultRows } from '../shared/result-rows.js';
 import {
   SAMPLE_CLASSES,
-  checkPhotoStats,
-  readPhoto,
   Store,
+  checkPhotoStats,
   defaultDbPath,
   defaultModel,
   evaluateModel,
@@ -21,6 +20,7 @@ import {
   openLibrary,
   photoIn,
   planTraining,
+  readPhoto,
   requireLibrary,
   selectBackend,
   trainModel,

@@ -57,7 +57,7 @@ describe.skipIf(!haveFlowers)(haveFlowers ? 'a model you can take away' : 'model
     const model = store.model(trainedId)!;
     const stored = unpackTensors(store.modelWeights(trainedId)!);
     const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, stored);
-    const expected = head.embed(features.map(normalizeVector));
+    const expected = await head.embed(features.map(normalizeVector));
     head.dispose();
     tf.dispose(Object.values(stored)); // fromWeights copies them into variables
 
