@@ -16,6 +16,8 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-ne
 /** Screenshots of the new views, for a person to look at. */
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 const PER_CLASS = 6;
+/** Opening, indexing and training share two cores with other work: state changes can take a while to show. */
+const POLL = { timeout: 120_000, interval: 250 };
 
 async function flowers(cls: string, count: number, from = 0): Promise<string[]> {
   return (await readdir(join(FLOWERS, cls))).filter((f) => f.endsWith('.jpg')).sort().slice(from, from + count);
@@ -104,7 +106,7 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await page.waitForSelector('[data-testid=app][data-ready=true]');
     await page.fill('[data-testid=library-path]', library);
     await page.click('[data-testid=open-button]');
-    await expect.poll(() => classCounts(page)).toEqual({ daisy: 6, pansy: 6, sunflower: 6, tulip: 6 });
+    await expect.poll(() => classCounts(page), POLL).toEqual({ daisy: 6, pansy: 6, sunflower: 6, tulip: 6 });
     const before = await readdir(library, { recursive: true });
 
     // Exclude "tulip", merge "pansy" into "daisy": the folders stay as they are.
@@ -113,11 +115,11 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await page.waitForSelector('[data-testid=folder-row][data-folder=tulip].excluded');
     await page.selectOption('[data-testid=edit-class][data-class-name=pansy] [data-testid=merge-class]', 'daisy');
     await page.waitForSelector('[data-testid=edit-class][data-class-name=pansy]', { state: 'detached' });
-    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]')).toContain('Merged "pansy" into "daisy"');
+    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]'), POLL).toContain('Merged "pansy" into "daisy"');
     await settled(page, '[data-testid=photo-grid]');
     await shot(page, 'act-edit-classes');
     await page.click('[data-testid=edit-classes-toggle]');
-    await expect.poll(() => classCounts(page)).toEqual({ daisy: 12, sunflower: 6 });
+    await expect.poll(() => classCounts(page), POLL).toEqual({ daisy: 12, sunflower: 6 });
     expect(await page.getAttribute('[data-testid=unlabelled-count]', 'data-count')).toBe('8');
     expect(await readdir(library, { recursive: true })).toEqual(before);
 
@@ -126,7 +128,7 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await page.fill('[data-testid=setting-epochs]', '2');
     await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
     await page.fill('[data-testid=setting-batchSize]', '16');
-    await expect.poll(() => page.isEnabled('[data-testid=train-start]')).toBe(true);
+    await expect.poll(() => page.isEnabled('[data-testid=train-start]'), POLL).toBe(true);
     await page.click('[data-testid=train-start]');
     await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
     await page.waitForSelector('[data-testid=run-classes]');
@@ -141,15 +143,15 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     const tile = (i: number) => page.locator(`[data-testid=photo-tile][data-index="${i}"]`);
     await tile(0).click();
     await tile(2).click({ modifiers: ['Shift'] });
-    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('3');
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]'), POLL).toBe('3');
     await tile(1).click({ modifiers: ['Control'] });
-    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('2');
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]'), POLL).toBe('2');
     await page.keyboard.press('Escape');
-    await expect.poll(() => page.locator('[data-testid=label-selection-grid]').count()).toBe(0);
+    await expect.poll(() => page.locator('[data-testid=label-selection-grid]').count(), POLL).toBe(0);
     await tile(4).focus();
     await page.keyboard.press('Space');
     await page.keyboard.press('Shift+ArrowRight');
-    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('2');
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]'), POLL).toBe('2');
     expect(await page.$$eval('[data-testid=photo-tile][data-selected=true]', (tiles) => tiles.map((t) => t.getAttribute('data-index')))).toEqual(['4', '5']);
     await page.click('[data-testid=label-selection-grid] [data-testid=clear-selection]');
 
@@ -161,7 +163,7 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await result(2).click();
     await result(4).click({ modifiers: ['Control'] });
     await result(5).click({ modifiers: ['Control'] });
-    await expect.poll(() => page.textContent('[data-testid=label-selection-results] [data-testid=selected-count]')).toBe('3');
+    await expect.poll(() => page.textContent('[data-testid=label-selection-results] [data-testid=selected-count]'), POLL).toBe('3');
     const picked = await page.$$eval('[data-testid=similar-result][data-selected=true]', (tiles) => tiles.map((t) => Number(t.getAttribute('data-rank'))));
     expect(picked).toEqual([2, 4, 5]);
 
@@ -180,14 +182,14 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await settled(page, '[data-testid=similar-results]');
     await shot(page, 'act-results-selected');
     await page.click('[data-testid=label-selection-results] [data-testid=assign-button]');
-    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]')).toContain('Put 3 photos in new class "picked"');
+    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]'), POLL).toContain('Put 3 photos in new class "picked"');
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=similar-result]')].filter((t) => t.textContent?.includes('picked')).length === 3);
     await page.click('[data-testid=tab-library]');
-    await expect.poll(async () => (await classCounts(page)).picked).toBe(3);
+    await expect.poll(async () => (await classCounts(page)).picked, POLL).toBe(3);
     await page.click('[data-testid=tab-similar]');
     await page.click('[data-testid=similar-view] [data-testid=label-undo]');
     await page.click('[data-testid=tab-library]');
-    await expect.poll(() => classCounts(page)).toEqual({ daisy: 12, sunflower: 6 });
+    await expect.poll(() => classCounts(page), POLL).toEqual({ daisy: 12, sunflower: 6 });
     expect(await readdir(library, { recursive: true })).toEqual(before);
 
     // Take the trained model away: a TF.js folder, an ONNX file and a card.
@@ -227,19 +229,19 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await page.waitForSelector('[data-testid=app][data-ready=true]');
     await page.fill('[data-testid=library-path]', small);
     await page.click('[data-testid=open-button]');
-    await expect.poll(() => classCounts(page)).toEqual({ bluebell: 6, daisy: 4 });
+    await expect.poll(() => classCounts(page), POLL).toEqual({ bluebell: 6, daisy: 4 });
     await page.click('[data-testid=tab-duplicates]');
     await page.waitForSelector('[data-testid=duplicate-group]', { timeout: 300_000 });
-    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(2);
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count(), POLL).toBe(2);
     const groups = await page.$$eval('[data-testid=duplicate-group]', (rows) => rows.map((r) => ({ exact: r.getAttribute('data-exact'), paths: r.getAttribute('data-paths')!.split('|').sort() })));
     expect(groups).toContainEqual({ exact: 'true', paths: ['bluebell/copy-of-daisy.jpg', `daisy/${daisy}`] });
     expect(groups).toContainEqual({ exact: 'false', paths: [`bluebell/${bluebell}`, 'bluebell/near-copy.jpg'] });
     // The count follows the slider as it moves; 0 keeps only the exact copy.
     await page.locator('[data-testid=duplicates-threshold]').fill('0');
-    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count')).toBe('1');
+    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count'), POLL).toBe('1');
     await page.locator('[data-testid=duplicates-threshold]').fill('0.4');
-    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count')).toBe('2');
-    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(2);
+    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count'), POLL).toBe('2');
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count(), POLL).toBe(2);
 
     await page.fill('[data-testid=duplicates-folder]', outside);
     await settled(page, '[data-testid=duplicates-view]');
@@ -248,7 +250,7 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await near.locator(`[data-testid=duplicate-photo][data-path="bluebell/${bluebell}"] [data-testid=duplicate-keep]`).check();
     await near.locator('[data-testid=duplicate-move]').click();
     await page.waitForSelector('[data-testid=duplicates-moved]');
-    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(1);
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count(), POLL).toBe(1);
     expect(existsSync(join(outside, 'near-copy.jpg'))).toBe(true);
     expect(existsSync(join(small, 'bluebell', 'near-copy.jpg'))).toBe(false);
     expect(existsSync(join(small, 'bluebell', bluebell))).toBe(true);
@@ -259,7 +261,7 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     await page.click('[data-testid=tab-library]');
     await page.fill('[data-testid=import-model-source]', exported);
     await page.click('[data-testid=import-model]');
-    await expect.poll(() => page.textContent('[data-testid=model-transfer-done]')).toContain('Imported as "Imported: Trained run');
+    await expect.poll(() => page.textContent('[data-testid=model-transfer-done]'), POLL).toContain('Imported as "Imported: Trained run');
     await page.waitForSelector('[data-testid=photo-tile] img');
     await expect
       .poll(
