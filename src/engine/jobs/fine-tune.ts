@@ -234,7 +234,7 @@ export async function indexFineTuned(ctx: JobContext, libraryId: number, model: 
       await ctx.control?.checkpoint();
       const maps = loadMaps(store, model.backbone, cut, todo.slice(start, start + batchSize));
       const ready = todo.slice(start, start + batchSize).filter((p) => maps.has(p.hash));
-      const vectors = embedMaps(net, ready.map((p) => maps.get(p.hash)!));
+      const vectors = await embedMaps(net, ready.map((p) => maps.get(p.hash)!));
       store.putEmbeddings(model.id, model.dim, ready.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
       embedded += ready.length;
       ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, todo.length), total: todo.length, etaSeconds: null });
@@ -257,7 +257,7 @@ export async function embedQueryFineTuned(store: Store, libraryId: number, model
       // Through the same quantisation as the stored maps, so a photo embeds the same either way.
       map = decodeActivations(encodeActivations(values, cut.shape));
     }
-    return embedMaps(net, [map])[0];
+    return (await embedMaps(net, [map]))[0];
   } finally {
     disposeNet(net);
   }

@@ -83,13 +83,13 @@ export async function trainBlocks(
         await options.control?.checkpoint();
         if (options.control?.isStopped) return { net, epochsDone, finalLoss, stopped: true };
         const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
-        const loss = trainStep(net, headOptimizer, blockOptimizer, data.train.maps, batch, settings, augment);
+        const loss = await trainStep(net, headOptimizer, blockOptimizer, data.train.maps, batch, settings, augment);
         const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
         losses.push(report);
         options.onStep?.(report);
       }
       const meanLoss = losses.reduce((sum, s) => sum + s.loss, 0) / losses.length;
-      const validation = evaluateNet(net, data, settings.k);
+      const validation = await evaluateNet(net, data, settings.k);
       finalLoss = meanLoss;
       epochsDone = epoch;
       await options.onEpoch?.({
@@ -108,7 +108,7 @@ export async function trainBlocks(
   }
 }
 
-function trainStep(
+async function trainStep(
   net: FineTunedNet,
   headOptimizer: tf.AdamOptimizer,
   blockOptimizer: tf.AdamOptimizer,
@@ -116,7 +116,7 @@ function trainStep(
   batch: Triplet[],
   settings: BlockTrainerSettings,
   augment: Rng,
-): number {
+): Promise<number> {
   const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
   const [h, w, c] = maps[0].shape;
   const size = settings.crop;
@@ -136,13 +136,14 @@ function trainStep(
   const named = (variables: tf.Variable[]) => variables.map((v) => ({ name: v.name, tensor: grads[v.name] }));
   headOptimizer.applyGradients(named(headVariables));
   blockOptimizer.applyGradients(named(blockVariables));
-  const loss = value.dataSync()[0];
+  // Read back asynchronously: WebGPU in Node has no synchronous read (it needs OffscreenCanvas).
+  const loss = (await value.data())[0];
   tf.dispose([x, value, ...Object.values(grads)]);
   return loss;
 }
 
 /** Embeddings of whole (uncropped, unmirrored) cut maps through the blocks and the head. */
-export function embedMaps(net: FineTunedNet, maps: ActivationMap[], batchSize = 32): Float32Array[] {
+export async function embedMaps(net: FineTunedNet, maps: ActivationMap[], batchSize = 32): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   const dim = net.head.config.dim;
   for (let start = 0; start < maps.length; start += batchSize) {
@@ -151,16 +152,16 @@ export function embedMaps(net: FineTunedNet, maps: ActivationMap[], batchSize = 
     const pixels = new Float32Array(batch.length * h * w * c);
     batch.forEach((map, i) => writeActivations(map, pixels, i * h * w * c));
     const result = tf.tidy(() => net.head.apply(l2Normalize(net.blocks.apply(tf.tensor4d(pixels, [batch.length, h, w, c])))));
-    const flat = result.dataSync() as Float32Array;
+    const flat = (await result.data()) as Float32Array;
     result.dispose();
     for (let i = 0; i < batch.length; i++) out.push(flat.slice(i * dim, (i + 1) * dim));
   }
   return out;
 }
 
-export function evaluateNet(net: FineTunedNet, data: BlockTrainData, k: number) {
-  const embed = (set: MapSet) => ({ vectors: embedMaps(net, set.maps), classIds: set.classIds });
-  return evaluateRetrieval(embed(data.validation), embed(data.train), k);
+export async function evaluateNet(net: FineTunedNet, data: BlockTrainData, k: number) {
+  const embed = async (set: MapSet) => ({ vectors: await embedMaps(net, set.maps), classIds: set.classIds });
+  return evaluateRetrieval(await embed(data.validation), await embed(data.train), k);
 }
 
 const BLOCK_PREFIX = 'bb:';
