@@ -28,7 +28,8 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike scan <folder> [--db F] [--json]
   lookalike index <folder> [--db F] [--backbone B] [--json]
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
-                  [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks]
+                  [--validation F] [--triplets N] [--sampling random|balanced|semi-hard|in-class]
+                  [--backbone B] [--fine-tune head|last-blocks]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
@@ -156,6 +157,7 @@ async function trainCommand(args: string[]): Promise<number> {
       seed: { type: 'string' },
       validation: { type: 'string' },
       triplets: { type: 'string' },
+      sampling: { type: 'string' },
       backbone: { type: 'string' },
       'fine-tune': { type: 'string' },
       workers: { type: 'string' },
@@ -174,6 +176,7 @@ async function trainCommand(args: string[]): Promise<number> {
     tripletsPerEpoch: intOption(values.triplets, 'triplets'),
     backbone: values.backbone,
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
+    sampling: values.sampling as TrainSettings['sampling'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const { resolveSettings } = await import('../engine/jobs/settings.js');

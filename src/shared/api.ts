@@ -47,6 +47,10 @@ export interface PhotoQuery {
 
 export type FineTuneMode = 'head' | 'last-blocks';
 
+/** How training draws its triplets (engine/ml/triplets.ts says what each does). */
+export const TRIPLET_METHODS = ['random', 'balanced', 'semi-hard', 'in-class'] as const;
+export type TripletMethod = (typeof TRIPLET_METHODS)[number];
+
 export interface TrainSettings {
   epochs: number;
   batchSize: number;
@@ -62,6 +66,8 @@ export interface TrainSettings {
   fineTune: FineTuneMode;
   /** Triplets sampled per epoch; 0 means one per training photo times 8. */
   tripletsPerEpoch: number;
+  /** How triplets are drawn; absent in runs stored before this setting existed (they used 'random'). */
+  sampling: TripletMethod;
 }
 
 export interface RetrievalMetrics {
@@ -98,6 +104,8 @@ export interface RunInfo {
   baseline: RetrievalMetrics | null;
   trained: RetrievalMetrics | null;
   error: string | null;
+  /** The epoch whose weights the model keeps (the best validation mAP@R); null before it ends. */
+  keptEpoch: number | null;
 }
 
 export interface Neighbour {

@@ -59,6 +59,19 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
     expect(again.baseline.precision_at_k).toBeCloseTo(result.baseline.precision_at_k, 6);
   });
 
+  it('is reproducible from its seed: the same settings again give identical weights and scores, and the kept epoch is recorded', async () => {
+    const libraryId = store.findLibrary(store.libraryRoot(1))!;
+    const first = store.runs(libraryId).find((r) => r.status === 'done')!;
+    const again = await trainModel({ store }, libraryId, settings, { k: 5 });
+    expect(again.runId).not.toBe(first.id);
+    expect(again.trained).toEqual(first.trained);
+    expect(store.modelWeights(again.modelId)!.equals(store.modelWeights(first.modelId!)!)).toBe(true);
+    const epochs = store.epochs(again.runId);
+    const best = epochs.reduce((a, b) => (b.validation.map_at_r > a.validation.map_at_r ? b : a));
+    expect(store.run(again.runId)?.keptEpoch).toBe(best.epoch);
+    expect(again.trained.map_at_r).toBeCloseTo(best.validation.map_at_r, 6);
+  });
+
   it('ranks neighbours nearest first, the query itself at distance 0, also for a photo from outside', async () => {
     const libraryId = store.findLibrary(store.libraryRoot(1))!;
     const query = store.photos(libraryId).find((p) => p.relPath.startsWith('sunflower/'))!;

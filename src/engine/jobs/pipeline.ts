@@ -195,14 +195,16 @@ export async function trainModel(
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
+  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8, keepBest: true };
+  const best = checkpoint ? bestEpochSoFar(store, runId) : null;
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
+  let keepEpoch = best ? { epoch: best.epoch, mapAtR: best.mapAtR } : null;
   try {
     const outcome = await trainHead(sets, headConfig, trainer, {
       control: ctx.control,
-      resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state } : undefined,
+      resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state, best: best ?? undefined } : undefined,
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
@@ -210,7 +212,8 @@ export async function trainModel(
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
       },
       onEpoch: (epoch) => {
-        store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
+        keepEpoch = bestEpoch(keepEpoch, epoch.epoch, epoch.validation.map_at_r);
+        store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint(), keepEpoch.epoch);
         ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
       },
     });
@@ -231,13 +234,13 @@ export async function trainModel(
       backbone: backboneKey,
       backboneDim: headConfig.inputDim,
       dim: headConfig.dim,
-      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone },
+      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone, keptEpoch: outcome.keptEpoch },
       runId,
       weights: packTensors(outcome.head.namedWeights()),
     });
     outcome.head.dispose();
     store.setModelMetrics(modelId, trained);
-    store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, finished: true });
+    store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, keptEpoch: outcome.keptEpoch, finished: true });
     await indexLibrary(ctx, libraryId, modelId);
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
     return {
@@ -257,6 +260,19 @@ export async function trainModel(
     if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
     throw error;
   }
+}
+
+/** The best epoch by validation mAP@R between the best so far and a new one (an earlier epoch wins ties). */
+function bestEpoch(best: { epoch: number; mapAtR: number } | null, epoch: number, mapAtR: number): { epoch: number; mapAtR: number } {
+  return best && best.mapAtR >= mapAtR ? best : { epoch, mapAtR };
+}
+
+/** For a resumed run: its best epoch so far, with the checkpoint kept for it. */
+function bestEpochSoFar(store: Store, runId: number): { epoch: number; mapAtR: number; state: Buffer } | null {
+  let best: { epoch: number; mapAtR: number } | null = null;
+  for (const e of store.epochs(runId)) best = bestEpoch(best, e.epoch, e.validation.map_at_r);
+  const saved = best && store.checkpoint(runId, best.epoch);
+  return best && saved ? { ...best, state: saved.state } : null;
 }
 
 /** The run a training continues: the newest unfinished one with the same settings (after a crash), else a new one. */

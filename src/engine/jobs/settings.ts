@@ -1,4 +1,4 @@
-import type { TrainSettings } from '../../shared/api.js';
+import { TRIPLET_METHODS, type TrainSettings } from '../../shared/api.js';
 import { checkGap } from '../ml/loss.js';
 
 /**
@@ -17,6 +17,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   backbone: 'nsfwjs-mobilenetv2-1.4',
   fineTune: 'head',
   tripletsPerEpoch: 0,
+  sampling: 'random',
 };
 
 export const DEFAULT_K = 30;
@@ -37,6 +38,7 @@ export function resolveSettings(partial: Partial<TrainSettings>): TrainSettings 
   }
   if (!Number.isInteger(settings.seed)) throw new RangeError(`seed must be a whole number (got ${settings.seed})`);
   if (settings.fineTune !== 'head' && settings.fineTune !== 'last-blocks') throw new RangeError(`fine-tune must be "head" or "last-blocks" (got ${String(settings.fineTune)})`);
+  if (!TRIPLET_METHODS.includes(settings.sampling)) throw new RangeError(`sampling must be one of ${TRIPLET_METHODS.join(', ')} (got ${String(settings.sampling)})`);
   return settings;
 }
 

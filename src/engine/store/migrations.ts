@@ -104,4 +104,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (model_id, photo_id)
   ) WITHOUT ROWID;
   `,
+  // quality: the epoch a run's model keeps (best validation mAP@R).
+  `
+  ALTER TABLE runs ADD COLUMN kept_epoch INTEGER;
+  `,
 ];
