@@ -49,6 +49,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     runHistory: none,
     listModels: async () => [],
     findSimilar: none,
+    evaluateModel: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

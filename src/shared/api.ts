@@ -78,6 +78,54 @@ export interface RetrievalMetrics {
   map_at_r: number;
 }
 
+/**
+ * What a distance means for one model, measured on its validation split (all validation-training
+ * pairs): 10th/50th/90th percentile distance between photos of one class and of different classes;
+ * `threshold`: a close match lies below it: nearer than the median same-class pair, and where at least
+ * `precision` of pairs share a class when the model reaches that ("no close match" past it; null only
+ * without same-class pairs); `close_match_share`: validation photos with a match under it.
+ */
+export interface DistanceProfile {
+  same_class: [number, number, number];
+  other_class: [number, number, number];
+  threshold: number | null;
+  precision: number;
+  close_match_share: number;
+}
+
+export interface ClassQuality {
+  classId: number;
+  name: string;
+  /** Validation photos of the class. */
+  queries: number;
+  baseline: { precision_at_k: number; map_at_r: number };
+  trained: { precision_at_k: number; map_at_r: number } | null;
+}
+
+/** A validation photo whose nearest training photos are most often of another class. */
+export interface WorstQuery {
+  photoId: number;
+  path: string;
+  className: string;
+  /** Share of its k nearest training photos that are of another class. */
+  otherClassShare: number;
+  /** The class most of those come from. */
+  confusedWith: string | null;
+}
+
+export interface ModelEvaluation {
+  modelId: number;
+  modelName: string;
+  k: number;
+  baseline: RetrievalMetrics;
+  trained: RetrievalMetrics | null;
+  /** Worst first (by the model's mAP@R). */
+  classes: ClassQuality[];
+  /** Per class, up to three, worst first. */
+  worstQueries: WorstQuery[];
+  distances: DistanceProfile;
+}
+
 export interface ModelInfo {
   id: number;
   name: string;
@@ -125,6 +173,8 @@ export interface SimilarResult {
   query: { photoId: number | null; path: string; className: string | null };
   modelId: number;
   results: Neighbour[];
+  /** What distances mean for this model; results past its threshold are "probably not similar". */
+  distances: DistanceProfile | null;
 }
 
 export interface BackendInfo {
@@ -182,6 +232,8 @@ export interface ApiCalls {
   runHistory: [{ runId: number }, { losses: Array<{ step: number; epoch: number; loss: number }>; epochs: Array<{ epoch: number; meanLoss: number; validation: RetrievalMetrics }> }];
   listModels: [void, ModelInfo[]];
   findSimilar: [SimilarQuery, SimilarResult];
+  /** Per-class quality and worst validation queries of a model (default: the newest trained, else the baseline). */
+  evaluateModel: [{ modelId?: number }, ModelEvaluation];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -205,6 +257,7 @@ export const API_NAMES: readonly ApiName[] = [
   'runHistory',
   'listModels',
   'findSimilar',
+  'evaluateModel',
 ] as const;
 
 /** Electron IPC channel names, one per call plus one for events. */

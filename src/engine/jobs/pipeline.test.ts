@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import { JobControl } from '../common/job-control.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
-import { cacheFeatures, ensureBaselineModel, findSimilar, indexLibrary, openLibrary, trainModel, evaluateModel } from './pipeline.js';
+import sharp from 'sharp';
+import { createRng } from '../common/rng.js';
+import { cacheFeatures, ensureBaselineModel, findSimilar, indexLibrary, openLibrary, trainModel, evaluateModel, evaluateModelInDetail } from './pipeline.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
 
@@ -86,6 +88,44 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
     const fromOutside = await findSimilar(store, libraryId, { image: outside, label: outside }, 5);
     expect(fromOutside.query.photoId).toBeNull();
     expect(fromOutside.results[0].className).toBe('sunflower');
+  });
+
+  it('evaluates per class (worst first, baseline beside trained), names the worst queries, and calibrates distances', async () => {
+    const libraryId = store.findLibrary(store.libraryRoot(1))!;
+    const model = store.models(libraryId).findLast((m) => m.kind === 'trained')!;
+    const detail = await evaluateModelInDetail(store, libraryId, model.id, 5);
+    expect(detail.classes.map((c) => c.name).sort()).toEqual([...CLASSES].sort());
+    for (let i = 1; i < detail.classes.length; i++) expect(detail.classes[i].trained!.map_at_r).toBeGreaterThanOrEqual(detail.classes[i - 1].trained!.map_at_r);
+    const weighted = (pick: (c: (typeof detail.classes)[number]) => number) => detail.classes.reduce((s, c) => s + pick(c) * c.queries, 0) / detail.trained!.queries;
+    expect(weighted((c) => c.trained!.precision_at_k)).toBeCloseTo(detail.trained!.precision_at_k, 6);
+    expect(weighted((c) => c.baseline.map_at_r)).toBeCloseTo(detail.baseline.map_at_r, 6);
+    for (const q of detail.worstQueries) {
+      const photo = store.photo(q.photoId)!;
+      expect(photo.split).toBe('validation');
+      expect(photo.className).toBe(q.className);
+      expect(q.otherClassShare).toBeGreaterThan(0);
+      expect(q.confusedWith).not.toBe(q.className);
+    }
+    const { distances } = detail;
+    expect(distances.same_class[1]).toBeLessThan(distances.other_class[1]);
+    expect(store.modelDistances(model.id)).toEqual(distances);
+  });
+
+  it('says when an outside image has no close match: a noise image lies past each model\'s threshold, a flower of a known class does not', async () => {
+    const libraryId = store.findLibrary(store.libraryRoot(1))!;
+    const rng = createRng(17);
+    const pixels = Buffer.from(Array.from({ length: 192 * 192 * 3 }, () => Math.floor(rng() * 256)));
+    const noise = await sharp(pixels, { raw: { width: 192, height: 192, channels: 3 } }).png().toBuffer();
+    const flower = join(FLOWERS17, 'sunflower', photosOf('sunflower')[61]);
+    for (const model of [store.models(libraryId).find((m) => m.kind === 'baseline')!, store.models(libraryId).findLast((m) => m.kind === 'trained')!]) {
+      const fromNoise = await findSimilar(store, libraryId, { image: noise, label: 'noise.png' }, 5, model.id);
+      expect(fromNoise.distances?.threshold).toEqual(expect.any(Number));
+      expect(fromNoise.results[0].distance).toBeGreaterThan(fromNoise.distances!.threshold!);
+    }
+    // The baseline's distances mean something on 8 photos a class; the two-epoch toy head's hardly do.
+    const baseline = store.models(libraryId).find((m) => m.kind === 'baseline')!;
+    const fromFlower = await findSimilar(store, libraryId, { image: flower, label: flower }, 5, baseline.id);
+    expect(fromFlower.results[0].distance).toBeLessThan(fromFlower.distances!.threshold!);
   });
 
   it('resumes a stopped run from its last checkpoint instead of starting over', async () => {

@@ -1,9 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
-import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
-import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
+import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
 import { decodeForModel, hashFile } from '../library/image.js';
 import { scanLibrary } from '../library/scan.js';
@@ -119,14 +119,15 @@ export function labelledFeatures(store: Store, libraryId: number, backboneKey: s
   const features = store.features(backboneKey, photos.map((p) => p.hash));
   const sets = { train: emptySet(), validation: emptySet() };
   const trainPhotos: PhotoRow[] = [];
+  const validationPhotos: PhotoRow[] = [];
   for (const photo of photos) {
     const vector = features.get(photo.hash);
     if (!vector || !photo.split) continue;
     sets[photo.split].vectors.push(normalizeVector(vector));
     sets[photo.split].classIds.push(photo.classId!);
-    if (photo.split === 'train') trainPhotos.push(photo);
+    (photo.split === 'train' ? trainPhotos : validationPhotos).push(photo);
   }
-  return { ...sets, trainPhotos };
+  return { ...sets, trainPhotos, validationPhotos };
 }
 
 export function evaluateBaseline(sets: { train: LabelledVectors; validation: LabelledVectors }, k = DEFAULT_K): RetrievalMetrics {
@@ -222,11 +223,12 @@ export async function trainModel(
       outcome.head.dispose();
       throw new Error('training stopped before the first epoch finished; nothing to keep');
     }
-    const trained = evaluateRetrieval(
+    const detailed = evaluateDetailed(
       { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
       { vectors: outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
       k,
     );
+    const trained = detailed.scores;
     const modelId = store.createModel({
       libraryId,
       name: `Trained run ${runId}`,
@@ -240,6 +242,7 @@ export async function trainModel(
     });
     outcome.head.dispose();
     store.setModelMetrics(modelId, trained);
+    store.setModelDistances(modelId, detailed.distances);
     store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, keptEpoch: outcome.keptEpoch, finished: true });
     await indexLibrary(ctx, libraryId, modelId);
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
@@ -365,6 +368,69 @@ export async function evaluateModel(
   }
 }
 
+/**
+ * A model's quality per class (baseline beside it, worst first), its worst validation queries per
+ * class, and what its distances mean; the distance profile is stored with the model.
+ */
+export async function evaluateModelInDetail(store: Store, libraryId: number, modelId: number, k = DEFAULT_K): Promise<ModelEvaluation> {
+  const model = requireModel(store, modelId);
+  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  if (sets.validation.vectors.length === 0 || sets.train.vectors.length === 0) {
+    throw new Error('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
+  }
+  const baseline = evaluateDetailed(sets.validation, sets.train, checkK(k));
+  let trained: DetailedEvaluation | null = null;
+  if (model.kind === 'trained') {
+    await selectBackend();
+    const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
+    try {
+      const embed = (set: LabelledVectors) => ({ vectors: head.embed(set.vectors), classIds: set.classIds });
+      trained = evaluateDetailed(embed(sets.validation), embed(sets.train), k);
+    } finally {
+      head.dispose();
+    }
+  }
+  const own = trained ?? baseline;
+  store.setModelDistances(model.id, own.distances);
+  const names = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));
+  const pick = ({ precision_at_k, map_at_r }: { precision_at_k: number; map_at_r: number }) => ({ precision_at_k, map_at_r });
+  const classes: ClassQuality[] = own.perClass
+    .map((c) => {
+      const base = baseline.perClass.find((b) => b.classId === c.classId)!;
+      return { classId: c.classId, name: names.get(c.classId) ?? `class ${c.classId}`, queries: c.queries, baseline: pick(base), trained: trained ? pick(c) : null };
+    })
+    .sort((a, b) => (a.trained ?? a.baseline).map_at_r - (b.trained ?? b.baseline).map_at_r || a.name.localeCompare(b.name));
+  const worstQueries: WorstQuery[] = classes.flatMap((c) =>
+    own.perQuery
+      .filter((q) => q.classId === c.classId && q.other_class_share > 0)
+      .sort((a, b) => b.other_class_share - a.other_class_share || a.average_precision - b.average_precision || a.index - b.index)
+      .slice(0, 3)
+      .map((q) => {
+        const photo = sets.validationPhotos[q.index];
+        return {
+          photoId: photo.id,
+          path: photo.relPath,
+          className: c.name,
+          otherClassShare: q.other_class_share,
+          confusedWith: q.confused_with === null ? null : (names.get(q.confused_with) ?? null),
+        };
+      }),
+  );
+  return { modelId: model.id, modelName: model.name, k, baseline: baseline.scores, trained: trained?.scores ?? null, classes, worstQueries, distances: own.distances };
+}
+
+/** What a model's distances mean: stored when it was trained or last evaluated, else measured now (null without labelled photos). */
+async function distancesOf(store: Store, libraryId: number, model: ModelRow): Promise<DistanceProfile | null> {
+  const stored = store.modelDistances(model.id);
+  if (stored) return stored;
+  try {
+    return (await evaluateModelInDetail(store, libraryId, model.id)).distances;
+  } catch {
+    return null; // no labelled photos: nothing to calibrate on
+  }
+}
+
 export interface SimilarHit {
   rank: number;
   photoId: number;
@@ -383,7 +449,7 @@ export async function findSimilar(
   query: { photoId: number } | { image: string | Buffer; label: string },
   k: number,
   modelId?: number,
-): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
+): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[]; distances: DistanceProfile | null }> {
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
   if (!model) throw new Error('no model yet: index or train the library first');
@@ -407,7 +473,7 @@ export async function findSimilar(
     const photo = store.photo(hit.id);
     return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
   });
-  return { modelId: model.id, query: described, results };
+  return { modelId: model.id, query: described, results, distances: await distancesOf(store, libraryId, model) };
 }
 
 async function backboneFeature(model: ModelRow, image: string | Buffer, label: string): Promise<Float32Array> {

@@ -10,7 +10,9 @@ import { expectedRuntime } from '../ml/onnx-backbone.js';
 import { defaultDbPath, userCacheDir } from '../common/paths.js';
 import {
   cacheFeatures,
+  defaultModel,
   ensureBaselineModel,
+  evaluateModelInDetail,
   findSimilar,
   indexLibrary,
   librarySummary,
@@ -237,6 +239,15 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
           : await findSimilar(store, id, { image: Buffer.from(query.imageBase64, 'base64'), label: String(query.fileName || 'dropped image') }, k, query.modelId);
       return result;
+    },
+
+    async evaluateModel({ modelId } = {}) {
+      const id = requireLibrary();
+      const model = modelId === undefined ? defaultModel(store, id) : store.model(Number(modelId));
+      if (!model || model.libraryId !== id) throw new Error(modelId === undefined ? 'no model yet: open a library with photos first' : `no model ${modelId} in this library`);
+      const usable = store.classes(id).filter((c) => c.photoCount >= 2);
+      const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+      return evaluateModelInDetail(store, id, model.id, usable.length ? validationK(usable.map((c) => c.photoCount), settings.validationFraction) : DEFAULT_K);
     },
   };
 

@@ -60,7 +60,8 @@ describe('detailed evaluation: per query, per class, and what a distance means',
     const more = { vectors: [...queries.vectors, v(0.1), v(1.02), v(0.15), v(0.97), v(1.9)], classIds: [...queries.classIds, 1, 2, 1, 2, 2] };
     const { distances } = evaluateDetailed(more, database, 3);
     expect(distances.threshold).not.toBeNull();
-    expect(distances.threshold!).toBeGreaterThanOrEqual(0.1);
+    expect(distances.threshold!).toBeCloseTo(distances.same_class[1], 6); // nearer than the precision cut here
+    expect(distances.threshold!).toBeGreaterThan(0);
     expect(distances.threshold!).toBeLessThan(0.75);
     expect(distances.same_class[0]).toBeLessThan(distances.other_class[0]);
     expect(distances.same_class[1]).toBeLessThan(0.2);
@@ -68,9 +69,17 @@ describe('detailed evaluation: per query, per class, and what a distance means',
     expect(distances.close_match_share).toBeCloseTo(7 / 8, 6); // all but the photo far from everything
   });
 
-  it('gives no threshold when even the nearest pairs are mostly of other classes', () => {
-    const histogram = new PairHistogram();
-    for (let i = 0; i < 50; i++) histogram.add(0.1 + i * 0.01, i % 3 === 0);
-    expect(histogram.profile(0.9).threshold).toBeNull();
+  it('keeps the threshold at or below the median same-class distance, and falls back to it when no precision cut exists', () => {
+    const mixed = new PairHistogram();
+    for (let i = 0; i < 50; i++) mixed.add(0.1 + i * 0.01, i % 3 === 0); // never 90% same-class
+    const profile = mixed.profile(0.9);
+    expect(profile.threshold).toBe(profile.same_class[1]);
+    const separated = new PairHistogram();
+    for (let i = 0; i < 40; i++) separated.add(0.2 + i * 0.02, true); // same class: 0.2 to 1.0
+    for (let i = 0; i < 40; i++) separated.add(1.4 + i * 0.01, false); // other classes from 1.4
+    const cut = separated.profile(0.9);
+    expect(cut.threshold).toBeCloseTo(cut.same_class[1], 6);
+    expect(cut.threshold!).toBeLessThan(0.7);
+    expect(new PairHistogram().profile(0.9).threshold).toBeNull();
   });
 });

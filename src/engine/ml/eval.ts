@@ -1,3 +1,5 @@
+import type { DistanceProfile } from '../../shared/api.js';
+
 /**
  * Retrieval quality as the deep-ranking work measures it: each validation photo queries the
  * training photos; precision@k counts same-class results in the k nearest, mAP@R averages the
@@ -90,20 +92,7 @@ export interface ClassScores {
   map_at_r: number;
 }
 
-/**
- * What a distance means for a model, from every (validation photo, training photo) pair: the typical
- * (10th, 50th, 90th percentile) distance between photos of one class and of different classes, and
- * the "no close match" threshold: the largest distance below which at least `precision` of the pairs
- * share a class (null when even the nearest pairs do not reach it). `close_match_share`: validation
- * photos whose nearest training photo lies under the threshold.
- */
-export interface DistanceProfile {
-  same_class: [number, number, number];
-  other_class: [number, number, number];
-  threshold: number | null;
-  precision: number;
-  close_match_share: number;
-}
+export type { DistanceProfile };
 
 export interface DetailedEvaluation {
   scores: RetrievalScores;
@@ -200,7 +189,12 @@ export class PairHistogram {
       // Needs a few pairs behind it to mean anything.
       if (all >= 10 && same / all >= precision) threshold = edge(bin);
     }
-    return { same_class: percentiles(this.same, edge), other_class: percentiles(this.other, edge), threshold, precision };
+    const sameClass = percentiles(this.same, edge);
+    // A close match must also be nearer than the median same-class pair: with well separated classes the
+    // precision cut alone lies far out, where an image unlike any class (noise) still lands.
+    const median = Number.isNaN(sameClass[1]) ? null : sameClass[1];
+    threshold = threshold === null ? median : median === null ? threshold : Math.min(threshold, median);
+    return { same_class: sameClass, other_class: percentiles(this.other, edge), threshold, precision };
   }
 }
 

@@ -104,8 +104,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (model_id, photo_id)
   ) WITHOUT ROWID;
   `,
-  // quality: the epoch a run's model keeps (best validation mAP@R).
+  // quality: the epoch a run's model keeps (best validation mAP@R); what a model's distances mean.
   `
   ALTER TABLE runs ADD COLUMN kept_epoch INTEGER;
+  ALTER TABLE models ADD COLUMN distances TEXT;
   `,
 ];

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import type { Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
+import type { DistanceProfile, Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -368,6 +368,16 @@ export class Store {
   modelWeights(modelId: number): Buffer | null {
     const row = this.db.prepare('SELECT weights FROM models WHERE id = ?').get(modelId) as { weights: Buffer | null } | undefined;
     return row?.weights ?? null;
+  }
+
+  /** What distances mean for a model, measured on its validation split; null until measured. */
+  modelDistances(modelId: number): DistanceProfile | null {
+    const row = this.db.prepare('SELECT distances FROM models WHERE id = ?').get(modelId) as { distances: string | null } | undefined;
+    return row?.distances ? (JSON.parse(row.distances) as DistanceProfile) : null;
+  }
+
+  setModelDistances(modelId: number, distances: DistanceProfile): void {
+    this.db.prepare('UPDATE models SET distances = ? WHERE id = ?').run(JSON.stringify(distances), modelId);
   }
 
   setModelMetrics(modelId: number, metrics: RetrievalMetrics): void {
