@@ -92,7 +92,7 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
 
   it('evaluates per class (worst first, baseline beside trained), names the worst queries, and calibrates distances', async () => {
     const libraryId = store.findLibrary(store.libraryRoot(1))!;
-    const model = store.models(libraryId).findLast((m) => m.kind === 'trained')!;
+    const model = store.models(libraryId).filter((m) => m.kind === 'trained').at(-1)!;
     const detail = await evaluateModelInDetail(store, libraryId, model.id, 5);
     expect(detail.classes.map((c) => c.name).sort()).toEqual([...CLASSES].sort());
     for (let i = 1; i < detail.classes.length; i++) expect(detail.classes[i].trained!.map_at_r).toBeGreaterThanOrEqual(detail.classes[i - 1].trained!.map_at_r);
@@ -117,7 +117,7 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
     const pixels = Buffer.from(Array.from({ length: 192 * 192 * 3 }, () => Math.floor(rng() * 256)));
     const noise = await sharp(pixels, { raw: { width: 192, height: 192, channels: 3 } }).png().toBuffer();
     const flower = join(FLOWERS17, 'sunflower', photosOf('sunflower')[61]);
-    for (const model of [store.models(libraryId).find((m) => m.kind === 'baseline')!, store.models(libraryId).findLast((m) => m.kind === 'trained')!]) {
+    for (const model of [store.models(libraryId).find((m) => m.kind === 'baseline')!, store.models(libraryId).filter((m) => m.kind === 'trained').at(-1)!]) {
       const fromNoise = await findSimilar(store, libraryId, { image: noise, label: 'noise.png' }, 5, model.id);
       expect(fromNoise.distances?.threshold).toEqual(expect.any(Number));
       expect(fromNoise.results[0].distance).toBeGreaterThan(fromNoise.distances!.threshold!);
