@@ -17,7 +17,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   backbone: 'nsfwjs-mobilenetv2-1.4',
   fineTune: 'head',
   tripletsPerEpoch: 0,
-  sampling: 'random',
+  sampling: 'semi-hard',
 };
 
 export const DEFAULT_K = 30;
