@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { openLibrary, trainModel } from '../src/engine/jobs/pipeline.js';
+import { openLibrary, planTraining, trainModel } from '../src/engine/jobs/engine.js';
+import { resolveSettings } from '../src/shared/settings.js';
 import { Store } from '../src/engine/store/store.js';
 import { flag, printReport, type BenchReport } from './report.js';
 
@@ -26,7 +27,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       const { libraryId } = await openLibrary({ store }, FLOWERS);
       // The same seed both times: a finished run is never resumed, so the second trains anew, and the
       // two must give the same scores (a run is reproducible from its seed; the split is stored once).
-      const result = await trainModel({ store }, libraryId, { epochs, seed: 1 });
+      const result = await trainModel({ store }, libraryId, planTraining(store, libraryId, resolveSettings({ epochs, seed: 1 })));
       const seconds = (performance.now() - started) / 1000;
       const trainingSeconds = store.epochs(result.runId).reduce((sum, e) => sum + e.seconds, 0);
       const settings = store.run(result.runId)!.settings as { tripletsPerEpoch: number };

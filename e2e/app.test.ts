@@ -2,17 +2,22 @@ import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, _electron, type Browser, type ConsoleMessage } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
 import type { EngineService } from '../src/engine/jobs/service-contract.js';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
-import { journey } from './journey.js';
+import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
+import { FLOWERS17 } from '../src/engine/testing/test-photos.js';
+import { journey, SCREENSHOTS } from './journey.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const FLOWERS = join(ROOT, '..', 'shared', 'datasets', 'flowers17');
-const CLASSES = ['daisy', 'pansy', 'sunflower'];
+// Real photos where ../shared is there (CI, the README's screenshots); else photos drawn here.
+const FLOWERS = existsSync(FLOWERS17) ? FLOWERS17 : null;
+const CLASSES = FLOWERS ? ['daisy', 'pansy', 'sunflower'] : ['circles', 'stars', 'stripes'];
 const PER_CLASS = 12;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -27,9 +32,10 @@ function electronBinary(): string | null {
   }
 }
 
-/** A small labelled library: 3 classes x 12 real photos from flowers17. */
+/** A small labelled library: 3 classes x 12 photos, from flowers17 or drawn. */
 async function makeLibrary(dir: string): Promise<string> {
   const library = join(dir, 'flowers');
+  if (!FLOWERS) return await makeSampleLibrary(library, { classes: CLASSES, perClass: PER_CLASS, unlabelled: 0 });
   for (const name of CLASSES) {
     await mkdir(join(library, name), { recursive: true });
     const files = (await readdir(join(FLOWERS, name))).filter((f) => f.endsWith('.jpg')).sort().slice(0, PER_CLASS);
@@ -47,6 +53,12 @@ async function buildRenderer(outDir: string): Promise<void> {
 
 const expectedClasses = Object.fromEntries(CLASSES.map((c) => [c, PER_CLASS]));
 
+/** A screenshot beside the journey's (under test-results/, or docs/ with LOOKALIKE_UPDATE_SCREENSHOTS=1). */
+async function shot(page: import('playwright-core').Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
 /** Console errors that mean the page is broken: CSP refusals and uncaught errors. */
 function watchConsole(messages: string[]) {
   return (message: ConsoleMessage) => {
@@ -62,8 +74,12 @@ describe('the app in a browser, through the bridge', () => {
   let browser: Browser;
   let library: string;
 
+  const realHome = process.env.HOME;
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-'));
+    // The engine's home folder, so the page can open `~/flowers` and browse from home.
+    process.env.HOME = dir;
     library = await makeLibrary(dir);
     const rendererDir = join(dir, 'renderer');
     await buildRenderer(rendererDir);
@@ -78,6 +94,7 @@ describe('the app in a browser, through the bridge', () => {
     await bridge?.close();
     await service?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+    process.env.HOME = realHome;
   });
 
   it('opens a library, trains two epochs, and finds similar photos', { timeout: 900_000 }, async () => {
@@ -87,19 +104,82 @@ describe('the app in a browser, through the bridge', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(bridge.url);
     // The token left the address bar for a cookie.
-    expect(page.url()).toBe(`http://127.0.0.1:${bridge.port}/`);
+    expect(page.url()).toBe(`http://${bridge.host}:${bridge.port}/`);
     expect(await page.getAttribute('[data-testid=app]', 'data-transport')).toBe('bridge');
-    await journey(page, { openPath: library, classes: expectedClasses, screenshots: true, resizable: true });
+    await journey(page, { openPath: { home: dir, library }, classes: expectedClasses, screenshots: true, resizable: true });
     expect(errors).toEqual([]);
+  });
+
+  it('browses folders from home in the page (no system dialog in a browser) and opens one', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const errors: string[] = [];
+    page.on('console', watchConsole(errors));
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    expect(await page.locator('[data-testid=choose-folder]').count()).toBe(0);
+    // With the path field cleared, the browser starts at home; the library's folder is listed there.
+    await page.fill('[data-testid=library-path]', '');
+    await page.click('[data-testid=browse-folders]');
+    await page.waitForSelector('[data-testid=folder-browser] [data-testid=folder-entry]');
+    const crumbs = await page.$$eval('[data-testid=folder-crumb]', (items) => items.map((c) => c.textContent?.trim()));
+    expect(crumbs).toEqual(['/', ...dir.split('/').filter(Boolean)]);
+    expect(await page.$$eval('[data-testid=folder-recent]', (items) => items.map((r) => r.getAttribute('title')))).toContain(library);
+    await shot(page, 'folder-browser');
+    await page.click('[data-testid=folder-entry][data-name=flowers]');
+    await expect.poll(() => page.$$eval('[data-testid=folder-entry]', (items) => items.map((e) => e.getAttribute('data-name')))).toEqual(CLASSES);
+    await page.click('[data-testid=folder-open]');
+    await page.waitForSelector('[data-testid=folder-browser]', { state: 'detached' });
+    expect(await page.inputValue('[data-testid=library-path]')).toBe(library);
+    await page.waitForSelector('[data-testid=class-row]');
+    expect(errors).toEqual([]);
+    await page.close();
   });
 
   it('refuses a page opened without the token', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    const response = await page.goto(`http://127.0.0.1:${bridge.port}/`);
+    const response = await page.goto(`http://${bridge.host}:${bridge.port}/`);
     expect(response?.status()).toBe(401);
     expect(await page.textContent('body')).toMatch(/access token/);
     await context.close();
+  });
+
+  it('gives another local server visited by the same browser nothing the bridge accepts', async () => {
+    // Another web server on this machine (a dev server, another app's page), on the usual loopback address.
+    const received: Array<{ url: string; headers: Record<string, string | string[] | undefined> }> = [];
+    const other = createServer((req, res) => {
+      received.push({ url: req.url ?? '', headers: req.headers });
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>another app</title><img src="/pixel.png">');
+    });
+    await new Promise<void>((done) => other.listen(0, '127.0.0.1', done));
+    const otherPort = (other.address() as AddressInfo).port;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(bridge.url);
+      await page.waitForSelector('[data-testid=app][data-ready=true]');
+      expect(await context.cookies()).not.toEqual([]); // the bridge did set its cookie
+      for (const address of [`http://127.0.0.1:${otherPort}/`, `http://localhost:${otherPort}/`]) {
+        await page.goto(address);
+        await page.waitForLoadState('networkidle');
+      }
+      expect(received.length).toBeGreaterThanOrEqual(2);
+      for (const { url, headers } of received) {
+        const everything = JSON.stringify({ url, headers });
+        expect(everything).not.toContain(bridge.token);
+        // Replayed as is (curl sends no Origin), nothing it got opens the bridge's API.
+        const replay = await fetch(`http://${bridge.host}:${bridge.port}/api/status`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(headers.cookie ? { cookie: String(headers.cookie) } : {}), ...(headers.authorization ? { authorization: String(headers.authorization) } : {}) },
+        });
+        expect(replay.status).toBe(401);
+      }
+    } finally {
+      await context.close();
+      await new Promise((done) => other.close(done));
+    }
   });
 });
 

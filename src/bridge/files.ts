@@ -1,5 +1,6 @@
 import { realpath, stat } from 'node:fs/promises';
-import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { extname, isAbsolute, resolve } from 'node:path';
+import { isInside } from '../engine/common/paths.js';
 
 /** Content types for the photos we serve; anything else is refused. */
 export const IMAGE_TYPES: Readonly<Record<string, string>> = {
@@ -35,11 +36,7 @@ export function imageContentType(path: string): string | null {
   return IMAGE_TYPES[extname(path).toLowerCase()] ?? null;
 }
 
-/** True when `child` is `parent` itself or lies inside it (both already resolved). */
-export function isInside(child: string, parent: string): boolean {
-  const rel = relative(parent, child);
-  return rel === '' || (!isAbsolute(rel) && rel.split(sep)[0] !== '..');
-}
+export { isInside } from '../engine/common/paths.js';
 
 /**
  * The real path of `file` when it is a regular file whose real path (symlinks resolved) lies inside one

@@ -1,14 +1,15 @@
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { EventEmitter } from 'node:events';
+import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
-import { MAX_BODY, MAX_IMAGE_BODY, startBridge, type Bridge } from './server.js';
-
-const FLOWERS = join(import.meta.dirname, '..', '..', '..', 'shared', 'datasets', 'flowers17');
+import { listenOnLoopback, MAX_BODY, MAX_IMAGE_BODY, randomLoopbackHost, startBridge, type Bridge } from './server.js';
+import { drawPhoto } from '../engine/testing/test-photos.js';
+import { conflict, invalidInput, notFound } from '../shared/errors.js';
 
 let dir: string;
 let library: string;
@@ -53,6 +54,15 @@ function testService(): EngineService {
       return { query: { photoId: null, path: 'dropped', className: null }, modelId: 1, results: [], distances: null };
     },
     evaluateModel: notHere,
+    labels: notHere,
+    changeLabels: notHere,
+    undoLabels: notHere,
+    listFolders: async ({ path }) => {
+      calls.push({ name: 'listFolders', arg: path });
+      if (path === 'relative') throw invalidInput('relative: give the full path');
+      if (path === '/busy') throw conflict('open a library folder first');
+      throw notFound(`${path}: folder not found`);
+    },
   };
   return {
     handlers,
@@ -77,7 +87,7 @@ interface Reply {
 /** One raw HTTP request: the path is sent exactly as given (no client-side normalisation of `..`). */
 function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: bridge.port, path, method: init.method ?? 'GET', headers: { host: `127.0.0.1:${bridge.port}`, ...init.headers } }, (res) => {
+    const req = request({ host: bridge.host, port: bridge.port, path, method: init.method ?? 'GET', headers: { host: `${bridge.host}:${bridge.port}`, ...init.headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -101,8 +111,8 @@ beforeAll(async () => {
   await mkdir(join(library, 'daisy'), { recursive: true });
   await mkdir(cache, { recursive: true });
   await mkdir(join(renderer, 'assets'), { recursive: true });
-  await copyFile(join(FLOWERS, 'daisy', 'image_0801.jpg'), join(library, 'daisy', 'a.jpg'));
-  await copyFile(join(FLOWERS, 'daisy', 'image_0802.jpg'), join(cache, 'thumb.webp'));
+  await drawPhoto(join(library, 'daisy', 'a.jpg'), 300, 200, 1);
+  await drawPhoto(join(cache, 'thumb.webp'), 200, 200, 2);
   await writeFile(join(dir, 'secret.jpg'), 'outside the library');
   await writeFile(join(dir, 'secret.txt'), 'outside the renderer');
   await symlink(join(dir, 'secret.jpg'), join(library, 'daisy', 'link.jpg'));
@@ -123,16 +133,53 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bridge?.close();
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('listenOnLoopback', () => {
+  /** A server whose listen fails like macOS's for any loopback address but 127.0.0.1. */
+  function onlyDefaultLoopback() {
+    const tried: string[] = [];
+    const server = new EventEmitter() as EventEmitter & { listen: (port: number, host: string, done: () => void) => void };
+    server.listen = (_port, host, done) => {
+      tried.push(host);
+      if (host === '127.0.0.1') setImmediate(done);
+      else setImmediate(() => server.emit('error', Object.assign(new Error(`listen EADDRNOTAVAIL: address not available ${host}`), { code: 'EADDRNOTAVAIL' })));
+    };
+    return { server, tried };
+  }
+
+  it('falls back to 127.0.0.1 where the OS has no other loopback address', async () => {
+    const { server, tried } = onlyDefaultLoopback();
+    expect(await listenOnLoopback(server as unknown as Server, 0)).toBe('127.0.0.1');
+    expect(tried).toHaveLength(2);
+    expect(tried[0]).toMatch(/^127\.(?!0\.0\.)\d+\.\d+\.\d+$/);
+  });
+
+  it('refuses a fixed address that is not loopback', async () => {
+    const { server } = onlyDefaultLoopback();
+    await expect(listenOnLoopback(server as unknown as Server, 0, '0.0.0.0')).rejects.toThrow(/loopback/);
+    expect(randomLoopbackHost(() => 0)).toBe('127.1.0.1');
+  });
 });
 
 describe('startBridge', () => {
-  it('listens on 127.0.0.1 only, with a long random token in the page URL', async () => {
-    expect(bridge.url).toBe(`http://127.0.0.1:${bridge.port}/?token=${encodeURIComponent(bridge.token)}`);
+  it('listens on a random loopback address only, with a long random token in the page URL', async () => {
+    expect(bridge.host).toMatch(/^127\.\d+\.\d+\.\d+$/);
+    expect(bridge.host.startsWith('127.0.0.')).toBe(false);
+    expect(bridge.url).toBe(`http://${bridge.host}:${bridge.port}/?token=${encodeURIComponent(bridge.token)}`);
     expect(bridge.token.length).toBeGreaterThanOrEqual(32);
     const other = await startBridge({ service: testService(), rendererDir: renderer });
     expect(other.token).not.toBe(bridge.token);
+    expect(other.host).not.toBe(bridge.host);
     await other.close();
+    // Nothing answers on 127.0.0.1, where other local servers live.
+    const onDefaultLoopback = await new Promise<boolean>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: bridge.port, path: '/' }, () => resolve(true));
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+    expect(onDefaultLoopback).toBe(false);
     // Nothing answers on the machine's other addresses: the socket is bound to loopback.
     const { networkInterfaces } = await import('node:os');
     const external = Object.values(networkInterfaces())
@@ -159,11 +206,21 @@ describe('startBridge', () => {
 
     const bad = await send('/api/listPhotos', json({ offset: 0, limit: 0 }));
     expect(bad.status).toBe(400);
-    expect(parsed(bad).error).toBe('limit must be positive');
+    expect(parsed(bad)).toEqual({ error: 'limit must be positive', kind: 'invalid-input' });
 
+    // Each error kind has its status: the person's mistakes are 4xx, only real failures 5xx.
+    for (const [path, status, kind] of [
+      ['relative', 400, 'invalid-input'],
+      ['/nowhere', 404, 'not-found'],
+      ['/busy', 409, 'conflict'],
+    ] as const) {
+      const reply = await send('/api/listFolders', json({ path }));
+      expect(reply.status, path).toBe(status);
+      expect(parsed(reply).kind).toBe(kind);
+    }
     const failed = await send('/api/openLibrary', json({ root: '/nowhere' }));
     expect(failed.status).toBe(500);
-    expect(parsed(failed).error).toBe('cannot open /nowhere');
+    expect(parsed(failed)).toEqual({ error: 'cannot open /nowhere', kind: 'failed' });
 
     const notJson = await send('/api/listPhotos', { ...json(null), body: '{oops' });
     expect(notJson.status).toBe(400);
@@ -219,15 +276,20 @@ describe('startBridge', () => {
     const before = calls.length;
     const origin = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: 'https://evil.example' } });
     expect(origin.status).toBe(403);
-    const otherPort = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: `http://127.0.0.1:${bridge.port + 1}` } });
+    const otherPort = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: `http://${bridge.host}:${bridge.port + 1}` } });
     expect(otherPort.status).toBe(403);
     const site = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' } });
     expect(site.status).toBe(403);
     const host = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', host: `evil.example:${bridge.port}` } });
     expect(host.status).toBe(403);
+    // Names other local servers share (their cookies with them) are not this bridge's.
+    for (const shared of ['localhost', '127.0.0.1']) {
+      const reply = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', host: `${shared}:${bridge.port}` } });
+      expect(reply.status).toBe(403);
+    }
     expect(calls.length).toBe(before);
 
-    const sameOrigin = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: `http://127.0.0.1:${bridge.port}` } });
+    const sameOrigin = await send('/api/status', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', origin: `http://${bridge.host}:${bridge.port}` } });
     expect(sameOrigin.status).toBe(200);
   });
 
@@ -259,7 +321,7 @@ describe('startBridge', () => {
   it('bounds a chunked body that declares no length', async () => {
     const reply = await new Promise<number>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: bridge.port, path: '/api/listPhotos', method: 'POST', headers: { ...auth(), host: `127.0.0.1:${bridge.port}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        { host: bridge.host, port: bridge.port, path: '/api/listPhotos', method: 'POST', headers: { ...auth(), host: `${bridge.host}:${bridge.port}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -319,7 +381,7 @@ describe('startBridge', () => {
   });
 
   it('pushes engine events on /events to a client with the token, and refuses the rest', async () => {
-    const wsUrl = `ws://127.0.0.1:${bridge.port}/events`;
+    const wsUrl = `ws://${bridge.host}:${bridge.port}/events`;
     const refused = (headers: Record<string, string>, url = wsUrl) =>
       new Promise<number>((resolve) => {
         const ws = new WebSocket(url, { headers });
@@ -330,9 +392,9 @@ describe('startBridge', () => {
     expect(await refused({})).toBe(401);
     expect(await refused({ 'x-lookalike-token': 'nope-nope-nope-nope' })).toBe(401);
     expect(await refused({ ...auth(), origin: 'https://evil.example' })).toBe(403);
-    expect(await refused({ ...auth() }, `ws://127.0.0.1:${bridge.port}/other`)).toBe(404);
+    expect(await refused({ ...auth() }, `ws://${bridge.host}:${bridge.port}/other`)).toBe(404);
 
-    const ws = new WebSocket(wsUrl, { headers: { ...auth(), origin: `http://127.0.0.1:${bridge.port}` } });
+    const ws = new WebSocket(wsUrl, { headers: { ...auth(), origin: `http://${bridge.host}:${bridge.port}` } });
     await new Promise((resolve, reject) => {
       ws.on('open', resolve);
       ws.on('error', reject);

@@ -1,17 +1,18 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { extname } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_NAMES, type ApiName, type EngineEvent, type PhotoSize } from '../shared/api.js';
+import { HTTP_STATUS, toWireError, type ErrorKind } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { imageContentType, servableFile, staticFile, STATIC_TYPES } from './files.js';
 
-/** The bridge only ever listens on the loopback interface. */
-export const BRIDGE_HOST = '127.0.0.1';
+/** The bridge only ever listens on the loopback interface; this address only where no other is possible. */
+export const FALLBACK_HOST = '127.0.0.1';
 /** Request body limits: a dropped image travels as base64 in findSimilar; every other call is small. */
 export const MAX_IMAGE_BODY = 32 * 1024 * 1024;
 export const MAX_BODY = 64 * 1024;
@@ -21,6 +22,11 @@ export interface BridgeOptions {
   service: EngineService;
   /** 0 or absent: any free port. */
   port?: number;
+  /**
+   * The loopback address to listen on; absent: a random one in 127.0.0.0/8 (see listenOnLoopback), so
+   * that the cookie, which browsers scope by host but not by port, is never sent to other local servers.
+   */
+  host?: string;
   /** The built renderer (out/renderer). */
   rendererDir: string;
   /** Access token; absent: 32 random bytes. */
@@ -32,6 +38,8 @@ export interface BridgeOptions {
 export interface Bridge {
   /** The page URL, token included: the only way in. */
   url: string;
+  /** The loopback address it listens on. */
+  host: string;
   port: number;
   token: string;
   close(): Promise<void>;
@@ -41,6 +49,8 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Set when the error came from an API call: its kind travels to the page with the message. */
+    readonly kind?: ErrorKind,
   ) {
     super(message);
   }
@@ -61,9 +71,11 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   if (token.length < 16) throw new Error('the bridge token must be at least 16 characters');
   const tokenBytes = Buffer.from(token);
   let port = 0;
+  let host = FALLBACK_HOST;
   const cookieName = () => `lookalike_${port}`;
-  const allowedHosts = () => new Set([`${BRIDGE_HOST}:${port}`, `localhost:${port}`]);
-  const allowedOrigins = () => new Set([`http://${BRIDGE_HOST}:${port}`, `http://localhost:${port}`]);
+  // Only the address we listen on: `localhost` is shared by every local server, and so are its cookies.
+  const allowedHosts = () => new Set([`${host}:${port}`]);
+  const allowedOrigins = () => new Set([`http://${host}:${port}`]);
 
   const tokenMatches = (candidate: string | undefined | null): boolean => {
     if (!candidate) return false;
@@ -93,14 +105,15 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     handle(req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
       const message = error instanceof Error ? error.message : String(error);
-      sendJson(res, status, { error: message });
+      const kind = error instanceof HttpError ? error.kind : 'failed';
+      sendJson(res, status, kind ? { error: message, kind } : { error: message });
     });
   });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const foreign = refuseForeign(req);
     if (foreign) throw foreign;
-    const url = new URL(req.url ?? '/', `http://${BRIDGE_HOST}:${port}`);
+    const url = new URL(req.url ?? '/', `http://${host}:${port}`);
     const raw = rawPath(req.url ?? '/');
 
     // The page URL carries the token once; swap it for a cookie and drop it from the address bar.
@@ -145,8 +158,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     try {
       result = await handler(arg);
     } catch (error) {
-      const status = error instanceof RangeError || error instanceof TypeError ? 400 : 500;
-      throw new HttpError(status, error instanceof Error ? error.message : String(error));
+      const { kind, message } = toWireError(error);
+      throw new HttpError(HTTP_STATUS[kind], message, kind);
     }
     sendJson(res, 200, result ?? null);
   };
@@ -176,7 +189,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const type = STATIC_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     const isPage = type.startsWith('text/html');
     if (isPage) {
-      res.setHeader('content-security-policy', contentSecurityPolicy(port));
+      res.setHeader('content-security-policy', contentSecurityPolicy(host, port));
       res.setHeader('x-frame-options', 'DENY');
     }
     await sendFile(req, res, file, type, isPage ? 'no-store' : 'no-cache');
@@ -206,19 +219,14 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     });
   });
 
-  await new Promise<void>((resolveListen, rejectListen) => {
-    server.once('error', rejectListen);
-    server.listen(options.port ?? 0, BRIDGE_HOST, () => {
-      server.off('error', rejectListen);
-      resolveListen();
-    });
-  });
+  host = await listenOnLoopback(server, options.port ?? 0, options.host);
   port = (server.address() as AddressInfo).port;
   server.requestTimeout = 5 * 60_000;
   server.headersTimeout = 30_000;
 
   return {
-    url: `http://${BRIDGE_HOST}:${port}/?token=${encodeURIComponent(token)}`,
+    url: `http://${host}:${port}/?token=${encodeURIComponent(token)}`,
+    host,
     port,
     token,
     async close() {
@@ -234,14 +242,54 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   };
 }
 
+/** A random address in 127.0.0.0/8, never 127.0.0.x (where other local servers usually are). */
+export function randomLoopbackHost(random: (n: number) => number = randomInt): string {
+  return `127.${1 + random(254)}.${random(256)}.${1 + random(254)}`;
+}
+
+/**
+ * Listens on `host`, or on a random loopback address: browsers scope cookies by host, not by port,
+ * so a cookie set by 127.x.y.z is not sent to a dev server or another app on 127.0.0.1. Linux routes
+ * all of 127.0.0.0/8 to loopback; where the OS has only 127.0.0.1 (macOS by default) the listen
+ * fails with EADDRNOTAVAIL and we fall back to 127.0.0.1, where the cookie is shared again.
+ */
+export async function listenOnLoopback(server: Server, port: number, host?: string): Promise<string> {
+  const listen = (address: string) =>
+    new Promise<void>((resolveListen, rejectListen) => {
+      server.once('error', rejectListen);
+      server.listen(port, address, () => {
+        server.off('error', rejectListen);
+        resolveListen();
+      });
+    });
+  if (host !== undefined) {
+    if (!isLoopbackAddress(host)) throw new Error(`the bridge only listens on a loopback address (127.x.y.z), not ${host}`);
+    await listen(host);
+    return host;
+  }
+  const random = randomLoopbackHost();
+  try {
+    await listen(random);
+    return random;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw error;
+    await listen(FALLBACK_HOST);
+    return FALLBACK_HOST;
+  }
+}
+
+export function isLoopbackAddress(host: string): boolean {
+  return /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host) && host.split('.').every((part) => Number(part) <= 255);
+}
+
 /** The CSP of the page: scripts and styles only from the bridge itself; nothing inline, no frames. */
-export function contentSecurityPolicy(port: number): string {
+export function contentSecurityPolicy(host: string, port: number): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' blob: data:",
-    `connect-src 'self' ws://${BRIDGE_HOST}:${port} ws://localhost:${port}`,
+    `connect-src 'self' ws://${host}:${port}`,
     "font-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",
@@ -338,6 +386,12 @@ function sendText(res: ServerResponse, status: number, text: string, type: strin
   res.end(text);
 }
 
+// Reached by opening / without the token, and by a bookmark of / once Lookalike restarted (each start
+// makes a new token, and the cookie that replaced it is gone).
 const NO_TOKEN_PAGE = `<!doctype html><meta charset="utf-8"><title>Lookalike</title>
-<p style="font:16px system-ui;margin:3em">This Lookalike page needs its access token. Open the full address that
-<code>lookalike serve</code> printed (it ends in <code>?token=…</code>).</p>`;
+<div style="font:16px/1.5 system-ui;margin:3em;max-width:40em">
+<h1 style="font-size:20px">This Lookalike page needs its access token</h1>
+<p>Open the full address printed in the terminal where you ran <code>npm start</code> or <code>lookalike serve</code>:
+it starts with <code>http://127.0.0.1:</code> and ends in <code>?token=…</code>.</p>
+<p>A bookmark of this page works only until Lookalike stops: every start makes a new token. If Lookalike is not running,
+start it again and open the new address it prints.</p></div>`;

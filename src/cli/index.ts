@@ -1,24 +1,26 @@
-import { realpathSync, readFileSync } from 'node:fs';
-import { basename, relative, resolve, sep } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
-import { parseBackboneSpec } from '../engine/ml/backbone.js';
 import { defaultDbPath } from '../engine/common/paths.js';
 import {
-  cacheFeatures,
   defaultModel,
-  ensureBaselineModel,
   evaluateModelInDetail,
   findSimilar,
-  indexLibrary,
+  indexAll,
+  locateFile,
   openLibrary,
+  photoIn,
+  planTraining,
+  requireLibrary,
   trainModel,
   type JobContext,
-} from '../engine/jobs/pipeline.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
+} from '../engine/jobs/engine.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
+import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -129,16 +131,10 @@ async function indexCommand(args: string[]): Promise<number> {
   try {
     const ctx = context(store);
     const { libraryId } = await openLibrary(ctx, positionals[0]);
-    const spec = parseBackboneSpec(values.backbone ?? DEFAULT_SETTINGS.backbone);
-    const features = await cacheFeatures(ctx, libraryId, spec, intOption(values.workers, 'workers'));
-    const baselineId = await ensureBaselineModel(ctx, libraryId, spec);
-    const modelIds = [baselineId, ...store.models(libraryId).filter((m) => m.id !== baselineId).map((m) => m.id)];
-    const indexed = [];
-    for (const modelId of modelIds) {
-      const { missingFeatures } = await indexLibrary(ctx, libraryId, modelId);
-      indexed.push({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures });
-    }
-    output(values.json, { features: { computed: features.computed, cached: features.cached, failed: features.failed }, indexed }, indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`).join('\n'));
+    const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers') });
+    if (outcome.baselineId === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
+    const indexed = outcome.indexed.map(({ modelId, missingFeatures }) => ({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures }));
+    output(values.json, { features: outcome.features, indexed }, indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`).join('\n'));
     return 0;
   } finally {
     store.close();
@@ -165,7 +161,7 @@ async function trainCommand(args: string[]): Promise<number> {
     },
     1,
   );
-  const settings: Partial<TrainSettings> = {
+  const given: Partial<TrainSettings> = {
     epochs: intOption(values.epochs, 'epochs'),
     batchSize: intOption(values.batch, 'batch'),
     learningRate: numberOption(values.lr, 'lr'),
@@ -179,21 +175,21 @@ async function trainCommand(args: string[]): Promise<number> {
     sampling: values.sampling as TrainSettings['sampling'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
-  const { resolveSettings } = await import('../engine/jobs/settings.js');
-  resolveSettings(settings); // bad settings are refused before any work starts
+  const settings = resolveSettings(given); // bad settings are refused before any work starts
   const store = openStore(values.db);
   try {
     const ctx = context(store);
     const backend = await selectBackend();
-    const backboneRuntime = await expectedRuntime(backend.tfBackend);
+    const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
     const { libraryId } = await openLibrary(ctx, positionals[0]);
-    const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
+    const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
+      ...(backend.adapter ? { adapter: backend.adapter } : {}),
       backbone_runtime: backboneRuntime,
       epochs: result.epochsDone,
       resumed: result.resumed,
@@ -216,7 +212,7 @@ async function evalCommand(args: string[]): Promise<number> {
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const store = openStore(values.db);
   try {
-    const libraryId = requireLibrary(store, positionals[0]);
+    const libraryId = requireLibrary(store, realFolder(positionals[0]));
     const modelId = intOption(values.model, 'model') ?? defaultModel(store, libraryId)?.id;
     if (modelId === undefined) throw new Error('no model stored for this library: run `lookalike train` first');
     const detail = await evaluateModelInDetail(store, libraryId, modelId, k);
@@ -251,14 +247,18 @@ async function similarCommand(args: string[]): Promise<number> {
     } catch {
       throw new Error(`${file}: file not found`);
     }
-    const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
-    const root = store.libraryRoot(libraryId);
-    const inside = real.startsWith(root + sep) ? relative(root, real).split(sep).join('/') : null;
-    const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
+    // Before anything else: a FIFO or device must not be waited on or read without end.
+    checkPhotoStats(statSync(real), real);
+    const located = values.library ? libraryNamed(store, values.library, real) : locateFile(store, real);
+    if (!located) {
+      if (store.libraries().length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
+      throw new UsageError(`${basename(real)} is outside every library; name one with --library <folder>`);
+    }
+    const { libraryId, photoId } = located;
     const modelId = intOption(values.model, 'model');
-    const result = photo
-      ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
-      : await findSimilar(store, libraryId, { image: readFileSync(real), label: real }, k, modelId);
+    const result = photoId !== null
+      ? await findSimilar(store, libraryId, { photoId }, k, modelId)
+      : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     output(
       values.json,
       { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
@@ -273,13 +273,18 @@ async function similarCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' } }, allowPositionals: true, strict: true });
   if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
+  const folder = parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined;
+  // Said before serving: otherwise the page opens on no library and the reason is never shown.
+  if (folder !== undefined && !statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`${folder}: ${existsSync(folder) ? 'not a folder' : 'folder not found'}; give a folder of photos (or none to reopen the last library)`);
+  }
   // A computed specifier: the bridge is optional for the engine's own build.
   const bridgeModule = '../bridge/serve.js';
   const { serve } = (await import(bridgeModule)) as { serve: (options: { dbPath?: string; port?: number; libraryRoot?: string }) => Promise<{ url: string; close: () => Promise<void> }> };
   const server = await serve({
     dbPath: parsed.values.db ? resolve(parsed.values.db) : undefined,
     port: intOption(parsed.values.port, 'port'),
-    libraryRoot: parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined,
+    libraryRoot: folder,
   });
   await new Promise<void>((resolveStop) => {
     const stop = () => void server.close().then(resolveStop);
@@ -304,25 +309,18 @@ async function sampleCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function requireLibrary(store: Store, folder: string): number {
-  let root: string;
+function realFolder(folder: string): string {
   try {
-    root = realpathSync(resolve(folder));
+    return realpathSync(resolve(folder));
   } catch {
     throw new Error(`${resolve(folder)}: folder not found`);
   }
-  const id = store.findLibrary(root);
-  if (id === null) throw new Error(`${root} is not in the database yet: run \`lookalike train ${folder}\` first`);
-  return id;
 }
 
-function libraryFor(store: Store, file: string): number {
-  const libraries = store.db.prepare('SELECT id, root FROM libraries ORDER BY length(root) DESC').all() as Array<{ id: number; root: string }>;
-  const containing = libraries.find((l) => file.startsWith(l.root + sep));
-  if (containing) return containing.id;
-  if (libraries.length === 1) return libraries[0].id;
-  if (libraries.length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
-  throw new UsageError(`${basename(file)} is outside every library; name one with --library <folder>`);
+function libraryNamed(store: Store, folder: string, file: string): { libraryId: number; photoId: number | null } {
+  const root = realFolder(folder);
+  const libraryId = requireLibrary(store, root);
+  return { libraryId, photoId: photoIn(store, libraryId, root, file) };
 }
 
 function evalObject(baseline: RetrievalMetrics, trained: RetrievalMetrics | null) {

@@ -1,8 +1,8 @@
 import { app, BrowserWindow, dialog, Menu, session, shell, type MenuItemConstructorOptions } from 'electron';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { registerPhotoScheme, wireIpc } from './ipc.js';
+import { trustedPage } from './trust.js';
 
 type EngineModule = typeof import('../engine/jobs/service-thread.js');
 type PathsModule = typeof import('../engine/common/paths.js');
@@ -12,11 +12,8 @@ const engineUrl = (file: string) => new URL(`../node/engine/${file}`, import.met
 const rendererHtml = join(import.meta.dirname, '../renderer/index.html');
 const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
 
-/** Only our own page may call the engine: the built renderer, or the dev server in development. */
-function isTrusted(url: string): boolean {
-  if (devUrl && url.startsWith(devUrl)) return true;
-  return url.split(/[?#]/)[0] === pathToFileURL(rendererHtml).href;
-}
+/** Only our own page may call the engine: the built renderer, or the dev server's origin in development. */
+const isTrusted = trustedPage({ rendererHtml, devUrl });
 
 registerPhotoScheme();
 if (!app.requestSingleInstanceLock()) app.quit();

@@ -1,17 +1,21 @@
 import { isAbsolute, resolve } from 'node:path';
-import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, TrainSettings, WorstQuery } from '../../shared/api.js';
+import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
+import { loadBackbone, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
-import { decodeForModel, hashFile } from '../library/image.js';
+import { decodeForModel } from '../library/image.js';
+import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
-import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
+import { EmbeddingHead, normalizeVector, packTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
-import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
+import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
+import { effectiveClass } from '../library/labels.js';
+import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -41,9 +45,9 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     let hash = before?.hash;
     if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
       try {
-        hash = await hashFile(file.absPath);
+        hash = await hashPhoto(file.absPath, file.relPath);
       } catch (error) {
-        problems.push({ path: file.relPath, reason: `cannot read (${(error as Error).message})` });
+        problems.push({ path: file.relPath, reason: error instanceof ImageError ? error.reason : `cannot read (${(error as Error).message})` });
         unreadable.push(file.relPath);
         continue;
       }
@@ -51,7 +55,11 @@ export async function openLibrary(ctx: JobContext, root: string): Promise<Opened
     scanned.push({ relPath: file.relPath, className: file.className, size: file.size, mtimeMs: file.mtimeMs, hash: hash! });
     if (++done % 200 === 0) ctx.emit?.({ type: 'progress', kind: 'scan', phase: 'Reading photos', done, total: scan.files.length, etaSeconds: null });
   }
-  const sync = store.syncLibrary(libraryId, scan.classes, scanned, unreadable);
+  // Classes chosen in the app (excluded, merged, renamed folders; photos put in a class) apply on every scan.
+  rememberFolders(store, libraryId, scan.classes);
+  const rules = labelRules(store, libraryId);
+  const labelled = scanned.map((photo) => ({ ...photo, className: effectiveClass(rules, photo.relPath, photo.className) }));
+  const sync = store.syncLibrary(libraryId, labelledClassNames(store, libraryId, scan.classes), labelled, unreadable);
   store.replaceProblems(libraryId, 'scan', problems);
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);
@@ -102,10 +110,11 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       onRuntime: (runtime, note) => {
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
-      onProgress: (done, total) => ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total) }),
+      onProgress: (done, total) =>
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total), imagesPerSecond: perSecond(started, done) }),
     },
   );
-  return { ...summary, cached: cached.size, computed: summary.extracted, problems };
+  return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
 }
 
 function describeRuntime(runtime: string): string {
@@ -147,25 +156,24 @@ export interface TrainResult {
   backbone: string;
 }
 
+/** A training the door (engine.ts) has checked: resolved settings, the k it is scored at, the backbone. */
+export interface TrainingPlan {
+  settings: TrainSettings;
+  /** k of precision@k for the validation scores. */
+  k: number;
+  spec: BackboneSpec;
+}
+
 /**
  * The whole "Train" button: features cached, split fixed, baseline measured, head trained with
  * checkpoints each epoch (a killed run with the same settings resumes), model stored and indexed.
+ * The plan comes from planTraining (engine.ts), which refuses what cannot be trained.
  */
-export async function trainModel(
-  ctx: JobContext,
-  libraryId: number,
-  partial: Partial<TrainSettings>,
-  options: { k?: number; workers?: number; runId?: number } = {},
-): Promise<TrainResult> {
+export async function trainModel(ctx: JobContext, libraryId: number, plan: TrainingPlan, options: { workers?: number; runId?: number } = {}): Promise<TrainResult> {
   const started = Date.now();
-  const settings = resolveSettings(partial);
-  await selectBackend();
-  const k = checkK(options.k ?? DEFAULT_K);
+  const { settings, k, spec } = plan;
   const { store } = ctx;
-  const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
-  if (usable.length < 2) {
-    throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
-  }
+  await selectBackend();
   if (settings.fineTune === 'last-blocks') {
     const backend = await selectBackend();
     // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
@@ -175,7 +183,6 @@ export async function trainModel(
         : `fine-tuning backbone blocks needs a GPU backend (tfjs-node-gpu); this machine runs ${backend.name}, so only the head is trained (--fine-tune head)`,
     );
   }
-  const spec = parseBackboneSpec(settings.backbone);
   const backboneKey = describeSpec(spec);
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
@@ -184,6 +191,7 @@ export async function trainModel(
   await ensureBaselineModel(ctx, libraryId, spec, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
+  recordRunClasses(store, libraryId, runId);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
   const notes = [
@@ -196,7 +204,7 @@ export async function trainModel(
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8, keepBest: true };
+  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * TRIPLETS_PER_PHOTO, keepBest: true };
   const best = checkpoint ? bestEpochSoFar(store, runId) : null;
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
@@ -209,8 +217,12 @@ export async function trainModel(
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
-        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
+        // Time spent paused is not training time: the estimate after Resume starts from the steps' own pace.
+        const trainingMs = Date.now() - trainStarted - (ctx.control?.pausedMs ?? 0);
+        const etaSeconds = (trainingMs / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
+        // A triplet is three images: query, positive, negative.
+        const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
+        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: (epoch) => {
         keepEpoch = bestEpoch(keepEpoch, epoch.epoch, epoch.validation.map_at_r);
@@ -219,9 +231,10 @@ export async function trainModel(
       },
     });
     if (outcome.stopped && outcome.epochsDone === 0) {
-      store.updateRun(runId, { status: 'stopped', finished: true });
+      const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
+      store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
       outcome.head.dispose();
-      throw new Error('training stopped before the first epoch finished; nothing to keep');
+      throw new Error(nothingKept);
     }
     const detailed = evaluateDetailed(
       { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
@@ -302,37 +315,49 @@ export async function ensureBaselineModel(ctx: JobContext, libraryId: number, sp
 /** Embeds every photo (labelled or not) whose embedding under the model is missing or stale. */
 export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: number): Promise<{ embedded: number; missingFeatures: number }> {
   const { store } = ctx;
-  const model = requireModel(store, modelId);
+  const model = requireModel(store, modelId, libraryId);
   const spec = model.config.backboneSpec as BackboneSpec;
   await cacheFeatures(ctx, libraryId, spec);
   const todo = store.photosToEmbed(libraryId, modelId);
   const features = store.features(model.backbone, todo.map((p) => p.hash));
   const ready = todo.filter((p) => features.has(p.hash));
   const embedder = await loadEmbedder(store, model);
-  const batchSize = 512;
-  for (let start = 0; start < ready.length; start += batchSize) {
-    await ctx.control?.checkpoint();
-    const batch = ready.slice(start, start + batchSize);
-    const vectors = embedder(batch.map((p) => features.get(p.hash)!));
-    store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
-    ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
+  try {
+    const batchSize = 512;
+    for (let start = 0; start < ready.length; start += batchSize) {
+      await ctx.control?.checkpoint();
+      const batch = ready.slice(start, start + batchSize);
+      const vectors = embedder.embed(batch.map((p) => features.get(p.hash)!));
+      store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
+      ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
+    }
+  } finally {
+    embedder.dispose();
   }
   return { embedded: ready.length, missingFeatures: todo.length - ready.length };
 }
 
+interface Embedder {
+  embed(features: Float32Array[]): Float32Array[];
+  /** Frees the head's tensors; the embedder is not used after. */
+  dispose(): void;
+}
+
 /** Backbone features to the model's embedding: normalisation, then the trained head if any. */
-async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: Float32Array[]) => Float32Array[]> {
-  if (model.kind === 'baseline') return (features) => features.map(normalizeVector);
+async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
+  if (model.kind === 'baseline') return { embed: (features) => features.map(normalizeVector), dispose: () => undefined };
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
-  const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(weights));
-  return (features) => head.embed(features.map(normalizeVector));
+  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  return { embed: (features) => head.embed(features.map(normalizeVector)), dispose: () => head.dispose() };
 }
 
-export function requireModel(store: Store, modelId: number): ModelRow {
+/** The model, which must belong to the library: another library's model would answer with its photos. */
+export function requireModel(store: Store, modelId: number, libraryId: number): ModelRow {
   const model = store.model(modelId);
-  if (!model) throw new Error(`no model ${modelId}`);
+  if (!model) throw notFound(`no model ${modelId}`);
+  if (model.libraryId !== libraryId) throw invalidInput(`model ${modelId} belongs to another library (${store.libraryRoot(model.libraryId)}), not to ${store.libraryRoot(libraryId)}`);
   return model;
 }
 
@@ -349,13 +374,14 @@ export async function evaluateModel(
   modelId: number,
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
-  const model = requireModel(store, modelId);
-  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
-  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  const model = requireModel(store, modelId, libraryId);
+  // A baseline model has no settings of its own: the split it is scored on is the default one.
+  const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
-  const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
+  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
   try {
     const trained = evaluateRetrieval(
       { vectors: head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
@@ -373,17 +399,18 @@ export async function evaluateModel(
  * class, and what its distances mean; the distance profile is stored with the model.
  */
 export async function evaluateModelInDetail(store: Store, libraryId: number, modelId: number, k = DEFAULT_K): Promise<ModelEvaluation> {
-  const model = requireModel(store, modelId);
-  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
-  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  const model = requireModel(store, modelId, libraryId);
+  // A baseline model has no settings of its own: the split it is scored on is the default one.
+  const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
   if (sets.validation.vectors.length === 0 || sets.train.vectors.length === 0) {
-    throw new Error('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
+    throw conflict('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
   }
   const baseline = evaluateDetailed(sets.validation, sets.train, checkK(k));
   let trained: DetailedEvaluation | null = null;
   if (model.kind === 'trained') {
     await selectBackend();
-    const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
+    const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
     try {
       const embed = (set: LabelledVectors) => ({ vectors: head.embed(set.vectors), classIds: set.classIds });
       trained = evaluateDetailed(embed(sets.validation), embed(sets.train), k);
@@ -439,36 +466,54 @@ export interface SimilarHit {
   distance: number;
 }
 
-/** Keeps the backbone of the last query loaded: dropping in several photos in a row is common. */
+/** Keeps every backbone a query has loaded (one per backbone, usually one in all): dropping in several photos in a row is common. */
 const backboneCache = new Map<string, Promise<Backbone>>();
 
-/** k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. */
+/** Frees the backbones kept for queries (closing the engine; tests that count tensors). */
+export async function releaseQueryBackbones(): Promise<void> {
+  const loading = [...backboneCache.values()];
+  backboneCache.clear();
+  for (const backbone of await Promise.allSettled(loading)) if (backbone.status === 'fulfilled') backbone.value.dispose();
+}
+
+/**
+ * k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. A
+ * library photo is not its own neighbour: the k results are k other photos (copies of it included).
+ */
 export async function findSimilar(
   store: Store,
   libraryId: number,
   query: { photoId: number } | { image: string | Buffer; label: string },
   k: number,
   modelId?: number,
-): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[]; distances: DistanceProfile | null }> {
+): Promise<SimilarResult> {
   checkK(k);
-  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId);
-  if (!model) throw new Error('no model yet: index or train the library first');
-  const embedder = await loadEmbedder(store, model);
+  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
+  if (!model) throw conflict('no model yet: index or train the library first');
   let feature: Float32Array;
-  let described: { photoId: number | null; path: string; className: string | null };
+  let described: SimilarResult['query'];
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
-    if (!photo || photo.libraryId !== libraryId) throw new Error(`no photo ${query.photoId} in this library`);
+    if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
     const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
     feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
   } else {
-    feature = await backboneFeature(model, query.image, query.label);
+    // An image from outside that cannot be decoded is the person's input, not the engine failing.
+    feature = await backboneFeature(model, query.image, query.label).catch((error: unknown) => {
+      throw error instanceof ImageError ? invalidInput(error.message) : error;
+    });
     described = { photoId: null, path: query.label, className: null };
   }
-  const [vector] = embedder([feature]);
+  const embedder = await loadEmbedder(store, model);
+  let vector: Float32Array;
+  try {
+    [vector] = embedder.embed([feature]);
+  } finally {
+    embedder.dispose();
+  }
   const index = store.vectorIndex(model.id, model.dim);
-  const hits = index.knn(vector, k);
+  const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);
   const results = hits.map((hit, i) => {
     const photo = store.photo(hit.id);
     return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
@@ -498,6 +543,11 @@ function uniqueByHash(photos: PhotoRow[]): PhotoRow[] {
 
 function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
+}
+
+function perSecond(started: number, done: number): number | null {
+  const seconds = (Date.now() - started) / 1000;
+  return done > 0 && seconds > 0 ? done / seconds : null;
 }
 
 function eta(started: number, done: number, total: number): number | null {

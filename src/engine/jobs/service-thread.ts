@@ -3,10 +3,12 @@
  * process runs is a proxy, so training steps, indexing and SQLite writes never hold up its event
  * loop (window events, IPC, HTTP). Same EngineService shape as createEngineService.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../common/worker.js';
 import type { ApiHandlers, ApiName, EngineEvent, PhotoSize } from '../../shared/api.js';
 import { API_NAMES } from '../../shared/api.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
+import { fromWireError, type WireError } from '../../shared/errors.js';
 
 export type ThreadRequest =
   | { id: number; kind: 'call'; name: ApiName; arg: unknown }
@@ -20,7 +22,7 @@ export type ThreadMessage =
   | { kind: 'failed'; message: string }
   | { kind: 'event'; event: EngineEvent }
   | { kind: 'reply'; id: number; ok: true; value: unknown; libraryRoot: string | null }
-  | { kind: 'reply'; id: number; ok: false; message: string; libraryRoot: string | null };
+  | { kind: 'reply'; id: number; ok: false; error: WireError; libraryRoot: string | null };
 
 export async function createThreadedEngineService(options: EngineServiceOptions = {}): Promise<EngineService> {
   const worker = startThread(options);
@@ -49,7 +51,8 @@ export async function createThreadedEngineService(options: EngineServiceOptions 
           const waiting = pending.get(message.id);
           pending.delete(message.id);
           if (message.ok) waiting?.resolve(message.value);
-          else waiting?.reject(new Error(message.message));
+          // The error keeps its kind across the thread (the bridge's status and the UI depend on it).
+          else waiting?.reject(fromWireError(message.error));
           break;
         }
       }
@@ -95,8 +98,5 @@ export async function createThreadedEngineService(options: EngineServiceOptions 
 }
 
 function startThread(options: EngineServiceOptions): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./service-thread-main.js', import.meta.url), { workerData: options });
-  const source = new URL('./service-thread-main.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: options });
+  return startModuleWorker(import.meta.url, 'service-thread-main', { workerData: options });
 }

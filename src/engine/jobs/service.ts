@@ -1,30 +1,23 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, userCacheDir } from '../common/paths.js';
-import {
-  cacheFeatures,
-  defaultModel,
-  ensureBaselineModel,
-  evaluateModelInDetail,
-  findSimilar,
-  indexLibrary,
-  librarySummary,
-  openLibrary,
-  prepareRun,
-  trainModel,
-  type JobContext,
-} from './pipeline.js';
+import { defaultDbPath, isStrictlyInside, userCacheDir } from '../common/paths.js';
+import { defaultModel, evaluateModelInDetail, findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, resolveSettings } from './settings.js';
+import { DEFAULT_SETTINGS, resolveSettings, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { listFolders } from '../library/folders.js';
+import { typedFolderPath } from '../common/paths.js';
+import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
+import { formatBytes } from '../common/error-words.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -50,7 +43,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let job: RunningJob | null = null;
 
   const requireLibrary = (): number => {
-    if (libraryId === null) throw new Error('open a library folder first');
+    if (libraryId === null) throw conflict('open a library folder first');
     return libraryId;
   };
 
@@ -92,15 +85,8 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      if (rescan) await openLibrary(ctx, store.libraryRoot(id));
-      const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
-      const features = await cacheFeatures(ctx, id, spec);
+      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan });
       if (ctx.control?.isStopped) return 'indexing paused';
-      if (store.featureDim(DEFAULT_SETTINGS.backbone) !== null) await ensureBaselineModel(ctx, id, spec);
-      for (const model of store.models(id)) {
-        if (ctx.control?.isStopped) break;
-        await indexLibrary(ctx, id, model.id);
-      }
       return `${features.computed} photos analysed, ${features.cached} already known`;
     });
 
@@ -132,21 +118,29 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     }
   });
 
+  /** After a label change: the new counts go out as a library event, and back to the caller. */
+  const labelsResult = (id: number) => {
+    const library = librarySummary(store, id);
+    emit({ type: 'library', library });
+    return { library, labels: labelsState(store, id) };
+  };
+
   const handlers: ApiHandlers = {
     async status() {
       const backend = await selectBackend().catch(() => null);
       return {
         library: libraryId === null ? null : librarySummary(store, libraryId),
-        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend.tfBackend) } : null,
+        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend), adapter: backend.adapter ?? null } : null,
         job: job?.state ?? null,
         defaults: DEFAULT_SETTINGS,
       };
     },
 
     async openLibrary({ root }) {
-      if (typeof root !== 'string' || root.trim() === '') throw new Error('choose a folder to open');
+      if (typeof root !== 'string') throw invalidInput('choose a folder to open');
+      const folder = typedFolderPath(root);
       await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, resolve(root.trim()));
+      const opened = await openLibrary({ store, emit }, folder);
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchFolder(libraryRoot);
@@ -169,14 +163,12 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      if (job?.state.kind === 'train') throw new Error('a training run is already going; stop it first');
-      const usable = store.classes(id).filter((c) => c.photoCount >= 2);
-      if (usable.length < 2) throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length})`);
+      if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
+      const plan = planTraining(store, id, settings, { k: 'fit' });
       await stopCurrentJob();
       const runId = prepareRun(store, id, settings);
-      const k = validationK(usable.map((c) => c.photoCount), settings.validationFraction);
       startJob('train', runId, async (ctx) => {
-        const result = await trainModel(ctx, id, settings, { runId, k });
+        const result = await trainModel(ctx, id, plan, { runId });
         return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
       });
       return { runId };
@@ -207,7 +199,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listRuns() {
       if (libraryId === null) return [];
-      return store.runs(libraryId).map(toRunInfo);
+      return store.runs(libraryId).map((run) => ({ ...toRunInfo(run), classes: runClasses(store, run.id) }));
     },
 
     async runHistory({ runId }) {
@@ -234,6 +226,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async findSimilar(query) {
       const id = requireLibrary();
       const k = Number(query.k);
+      if ('imageBase64' in query && (typeof query.imageBase64 !== 'string' || query.imageBase64.length > Math.ceil(MAX_PHOTO_BYTES / 3) * 4)) {
+        throw invalidInput(`${String(query.fileName || 'the image')}: larger than any photo Lookalike takes (limit ${formatBytes(MAX_PHOTO_BYTES)})`);
+      }
       const result =
         'photoId' in query
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
@@ -241,13 +236,33 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       return result;
     },
 
+    async labels() {
+      return labelsState(store, requireLibrary());
+    },
+
+    async changeLabels(change) {
+      const id = requireLibrary();
+      changeLabels(store, id, change);
+      return labelsResult(id);
+    },
+
+    async undoLabels() {
+      const id = requireLibrary();
+      undoLabels(store, id);
+      return labelsResult(id);
+    },
+
+    async listFolders(query) {
+      const path = typeof query?.path === 'string' ? query.path : undefined;
+      return listFolders(path, { recent: store.recentLibraryRoots(8) });
+    },
+
     async evaluateModel({ modelId } = {}) {
       const id = requireLibrary();
       const model = modelId === undefined ? defaultModel(store, id) : store.model(Number(modelId));
-      if (!model || model.libraryId !== id) throw new Error(modelId === undefined ? 'no model yet: open a library with photos first' : `no model ${modelId} in this library`);
-      const usable = store.classes(id).filter((c) => c.photoCount >= 2);
+      if (!model || model.libraryId !== id) throw notFound(modelId === undefined ? 'no model yet: open a library with photos first' : `no model ${modelId} in this library`);
       const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
-      return evaluateModelInDetail(store, id, model.id, usable.length ? validationK(usable.map((c) => c.photoCount), settings.validationFraction) : DEFAULT_K);
+      return evaluateModelInDetail(store, id, model.id, validationK(store.classes(id), settings.validationFraction));
     },
   };
 
@@ -262,7 +277,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const photo = store.photo(photoId);
       if (!photo || photo.libraryId !== libraryId) return null;
       const file = await realpath(resolve(libraryRoot, photo.relPath)).catch(() => null);
-      if (!file || !file.startsWith(libraryRoot + sep)) return null;
+      if (!file || !isStrictlyInside(file, libraryRoot)) return null;
       return size === 'thumb' ? thumbnailFile(file, cacheDir) : file;
     },
     libraryRoot: () => libraryRoot,
@@ -280,15 +295,6 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     await handlers.openLibrary({ root: reopen }).catch((error: Error) => emit({ type: 'problem', problem: { path: reopen, reason: error.message } }));
   }
   return service;
-}
-
-/**
- * P@30 says little when a class has fewer than 30 training photos (it cannot reach 1): small
- * libraries are scored at k = the smallest class's training count, and the k used is shown.
- */
-export function validationK(classSizes: number[], validationFraction: number): number {
-  const smallestTrainCount = Math.min(...classSizes.map((n) => n - Math.max(1, Math.round(n * validationFraction))));
-  return Math.max(1, Math.min(DEFAULT_K, smallestTrainCount));
 }
 
 function toRunInfo({ libraryId: _libraryId, settings, ...run }: RunRow): RunInfo {

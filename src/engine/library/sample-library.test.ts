@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,22 @@ describe('the sample library npm start draws', () => {
     } finally {
       rmSync(a, { recursive: true, force: true });
       rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a folder that is not empty, and writes nothing there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lookalike-sample-'));
+    try {
+      mkdirSync(join(dir, 'circles'));
+      writeFileSync(join(dir, 'circles', 'circles-01.jpg'), 'my own photo');
+      await expect(makeSampleLibrary(dir, { perClass: 2, unlabelled: 1 })).rejects.toThrow(/not empty.*nothing was written/);
+      expect(readFileSync(join(dir, 'circles', 'circles-01.jpg'), 'utf8')).toBe('my own photo');
+      expect(readdirSync(dir)).toEqual(['circles']);
+      expect(readdirSync(join(dir, 'circles'))).toEqual(['circles-01.jpg']);
+      writeFileSync(join(dir, 'file'), 'x');
+      await expect(makeSampleLibrary(join(dir, 'file'))).rejects.toThrow(/is a file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

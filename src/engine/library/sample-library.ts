@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createRng, randomInt, type Rng } from '../common/rng.js';
@@ -30,11 +30,15 @@ const CLASSES: Record<string, (rng: Rng, colour: string) => string> = {
 
 export const SAMPLE_CLASSES = Object.keys(CLASSES);
 
-export async function makeSampleLibrary(root: string, options: { perClass?: number; unlabelled?: number; seed?: number } = {}): Promise<string> {
+export async function makeSampleLibrary(root: string, options: { perClass?: number; unlabelled?: number; seed?: number; classes?: string[] } = {}): Promise<string> {
+  await refuseNonEmpty(root);
   const perClass = options.perClass ?? 24;
   const rng = createRng(options.seed ?? 7);
   const jobs: Array<Promise<unknown>> = [];
+  const unknown = (options.classes ?? []).filter((name) => !(name in CLASSES));
+  if (unknown.length > 0) throw new Error(`no sample class named ${unknown.join(', ')} (there are ${SAMPLE_CLASSES.join(', ')})`);
   for (const [name, draw] of Object.entries(CLASSES)) {
+    if (options.classes && !options.classes.includes(name)) continue;
     await mkdir(join(root, name), { recursive: true });
     for (let i = 0; i < perClass; i++) jobs.push(render(join(root, name, `${name}-${String(i + 1).padStart(2, '0')}.jpg`), draw, rng));
   }
@@ -53,7 +57,27 @@ function render(path: string, draw: (rng: Rng, colour: string) => string, rng: R
   const colour = `hsl(${hue}, ${50 + randomInt(rng, 50)}%, ${30 + randomInt(rng, 30)}%)`;
   const clutter = Array.from({ length: 6 }, () => `<circle cx="${randomInt(rng, 256)}" cy="${randomInt(rng, 256)}" r="${1 + randomInt(rng, 4)}" fill="rgba(0,0,0,0.25)"/>`).join('');
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256"><rect width="256" height="256" fill="${background}"/>${clutter}${draw(rng, colour)}</svg>`;
-  return sharp(Buffer.from(svg)).jpeg({ quality: 88 }).toFile(path).then(() => undefined);
+  // 'wx': a file that appeared meanwhile is never overwritten.
+  return sharp(Buffer.from(svg))
+    .jpeg({ quality: 88 })
+    .toBuffer()
+    .then((jpeg) => writeFile(path, jpeg, { flag: 'wx' }));
+}
+
+/** The sample goes into a new or empty folder only: nothing of the user's is ever overwritten. */
+async function refuseNonEmpty(root: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(root);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new Error(`${root}: is a file, not a folder; choose a new or empty folder for the sample library`);
+    throw error;
+  }
+  if (entries.length > 0) {
+    throw new Error(`${root}: the folder is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); choose a new or empty folder for the sample library, nothing was written`);
+  }
 }
 
 function shapes(rng: Rng, count: number, one: (x: number, y: number, size: number) => string): string {

@@ -2,7 +2,11 @@ import type { Dirent, Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { Problem } from '../../shared/api.js';
+import { invalidInput, notFound } from '../../shared/errors.js';
 import { IMAGE_EXTENSIONS } from './image.js';
+import { checkPhotoStats, type ImageError } from './photo-input.js';
+import { isInside } from '../common/paths.js';
+import { describeFileError } from '../common/error-words.js';
 
 export interface ScannedFile {
   /** '/'-separated, relative to the root. */
@@ -159,7 +163,7 @@ class FolderWalker {
       this.problem(link.location, describeBrokenLink(error));
       return;
     }
-    if (!isInside(this.root, target)) {
+    if (!isInside(target, this.root)) {
       this.problem(link.location, 'symlink points outside the library; skipped');
     } else if (info.isDirectory()) {
       if (this.isLoop(folder, target)) this.problem(link.location, 'symlink loop (points back to a folder that contains it); skipped');
@@ -201,7 +205,7 @@ class FolderWalker {
 
   /** The target contains the folder the link sits in, really or along the path the walk took to it. */
   private isLoop(folder: Folder, target: string): boolean {
-    if (isInside(target, folder.realPath)) return true;
+    if (isInside(folder.realPath, target)) return true;
     for (let ancestor: Folder | null = folder; ancestor; ancestor = ancestor.parent) {
       if (ancestor.realPath === target) return true;
     }
@@ -220,8 +224,13 @@ async function statCandidates(candidates: Candidate[], problem: (file: Candidate
       problem(candidate, `cannot read file (${describeFsError(error)})`);
       return;
     }
-    if (info.size === 0) problem(candidate, 'file is empty');
-    else files.push({ relPath, absPath, className, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
+    try {
+      checkPhotoStats(info, relPath);
+    } catch (error) {
+      problem(candidate, (error as ImageError).reason);
+      return;
+    }
+    files.push({ relPath, absPath, className, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
   });
   return files;
 }
@@ -235,9 +244,10 @@ async function openRoot(rootPath: string): Promise<string> {
     info = await stat(real);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${absolute}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'folder not found' : `cannot open (${describeFsError(error)})`}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(`${absolute}: folder not found`);
+    throw new Error(`${absolute}: cannot open (${describeFsError(error)})`);
   }
-  if (!info.isDirectory()) throw new Error(`${absolute}: not a folder`);
+  if (!info.isDirectory()) throw invalidInput(`${absolute}: not a folder`);
   return real;
 }
 
@@ -254,18 +264,11 @@ function describeBrokenLink(error: unknown): string {
 }
 
 function describeFsError(error: unknown): string {
-  const { code, message } = error as NodeJS.ErrnoException;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOENT') return 'it no longer exists';
-  return code ?? message;
+  return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it no longer exists' : describeFileError(error);
 }
 
 function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
-}
-
-function isInside(folder: string, path: string): boolean {
-  return path === folder || path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
 }
 
 function under(folder: string, name: string): string {

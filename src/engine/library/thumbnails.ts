@@ -3,6 +3,7 @@ import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MAX_INPUT_PIXELS } from './image.js';
+import { checkPhotoBytes, checkPhotoStats, readPhoto } from './photo-input.js';
 
 /** Bump when the way thumbnails are made changes, so old cache entries are not reused. */
 const RECIPE = 'v1-webp-q80-cover-centre';
@@ -29,7 +30,7 @@ export function thumbnailKey(absPath: string, mtimeMs: number, bytes: number, ed
 export async function thumbnailFile(absPath: string, cacheDir: string, size = 256): Promise<string> {
   if (!Number.isInteger(size) || size < 16 || size > 2048) throw new RangeError(`thumbnail size must be an integer in 16..2048, got ${size}`);
   const info = await stat(absPath);
-  if (!info.isFile()) throw new Error(`${absPath}: not a file`);
+  checkPhotoStats(info, absPath);
   const key = thumbnailKey(absPath, info.mtimeMs, info.size, size);
   const target = join(cacheDir, key.slice(0, 2), `${key}.webp`);
 
@@ -46,8 +47,11 @@ async function makeOnce(absPath: string, target: string, size: number): Promise<
   // Write beside the target and rename: a reader never sees half a file, even across processes.
   const partial = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
   try {
+    // Through the same guard as decoding: sharp gets checked bytes, never a path (an SVG could load other files).
+    const bytes = await readPhoto(absPath);
+    checkPhotoBytes(bytes, absPath);
     encodes += 1;
-    await sharp(absPath, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'error' })
+    await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'error' })
       .rotate()
       .resize(size, size, { fit: 'cover', position: 'centre' })
       .webp({ quality: 80, effort: 2 })

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all on import.
 import '@tensorflow/tfjs-layers';
-import type { RetrievalMetrics } from '../../shared/api.js';
+import type { RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import { NUMBER_RULES, checkK, checkNumber } from '../../shared/settings.js';
 import type { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, squaredDistance, type LabelledVectors } from './eval.js';
-import { checkGap, tripletLossWithGaps } from './loss.js';
+import { tripletLossWithGaps } from './loss.js';
 import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
 import { mineSemiHard, planEpoch, TRIPLET_METHODS, type GappedTriplet, type TripletMethod } from './triplets.js';
 
@@ -13,13 +14,8 @@ interface NamedTensor {
   tensor: tf.Tensor;
 }
 
-export interface TrainerSettings {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  gap: number;
-  seed: number;
-  /** Triplets sampled ahead of each epoch. */
+export type TrainerSettings = Pick<TrainSettings, 'epochs' | 'batchSize' | 'learningRate' | 'gap' | 'seed'> & {
+  /** Triplets sampled ahead of each epoch (already resolved: never 0 here). */
   tripletsPerEpoch: number;
   /** k of precision@k for the per-epoch validation. */
   k: number;
@@ -27,7 +23,7 @@ export interface TrainerSettings {
   sampling?: TripletMethod;
   /** Keep the weights of the epoch with the best validation mAP@R rather than the last epoch's. */
   keepBest?: boolean;
-}
+};
 
 export interface TrainData {
   /** Backbone features (L2-normalised) of the training split, with class ids. */
@@ -69,15 +65,11 @@ export interface TrainOutcome {
   keptEpoch: number;
 }
 
+/** The settings rulebook's own rules, once per run: trainHead is also called directly (bench, scripts). */
 export function checkTrainerSettings(settings: TrainerSettings): void {
-  checkGap(settings.gap);
-  const positiveWhole = { epochs: settings.epochs, batchSize: settings.batchSize, tripletsPerEpoch: settings.tripletsPerEpoch, k: settings.k };
-  for (const [name, value] of Object.entries(positiveWhole)) {
-    if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive whole number (got ${value})`);
-  }
-  if (!(Number.isFinite(settings.learningRate) && settings.learningRate > 0)) {
-    throw new RangeError(`learning rate must be a positive number (got ${settings.learningRate})`);
-  }
+  for (const key of ['epochs', 'batchSize', 'learningRate', 'gap', 'seed'] as const) checkNumber(NUMBER_RULES[key], settings[key]);
+  checkNumber({ ...NUMBER_RULES.tripletsPerEpoch, min: 1, hint: 'a positive whole number' }, settings.tripletsPerEpoch);
+  checkK(settings.k);
   if (settings.sampling !== undefined && !TRIPLET_METHODS.includes(settings.sampling)) {
     throw new RangeError(`sampling must be one of ${TRIPLET_METHODS.join(', ')} (got ${String(settings.sampling)})`);
   }
@@ -198,17 +190,22 @@ async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings
   }
   const head = EmbeddingHead.fromWeights(headConfig, headWeights);
   // Adam matches its moment slots to variables by position (iterations first, then m's, then v's).
+  // Its variables keep their own references: every unpacked tensor is freed here.
   await optimizer.setWeights(optimizerWeights);
-  tf.dispose(Object.values(headWeights));
+  tf.dispose(Object.values(tensors));
   return { head, optimizer, startEpoch: resumeFrom.epoch };
 }
 
 function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Buffer {
   const optimizerWeights = optimizerState(optimizer);
-  return packTensors([
-    ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
-    ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
-  ]);
+  try {
+    return packTensors([
+      ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
+      ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
+    ]);
+  } finally {
+    optimizerWeights[0].tensor.dispose(); // the iteration count, made for this; the moments are the optimiser's own
+  }
 }
 
 /** Adam's iteration count and moment estimates, read synchronously (getWeights() is async). */
