@@ -122,7 +122,7 @@ describe('the app in a browser, through the bridge', () => {
     await page.waitForSelector('[data-testid=class-quality-row]', { timeout: 120_000 });
     expect(await page.$$eval('[data-testid=class-quality-row]', (rows) => rows.map((r) => r.getAttribute('data-class')).sort())).toEqual([...CLASSES].sort());
     const maps = await page.$$eval('[data-testid=class-map]', (cells) => cells.map((c) => c.textContent?.trim() ?? ''));
-    for (const text of maps) expect(text).toMatch(/^\d\.\d{3} → \d\.\d{3}$/);
+    for (const text of maps) expect(text).toMatch(/^\d\.\d{3}\s*→\s*\d\.\d{3}$/);
     const trainedMaps = maps.map((text) => Number(text.split('→')[1]));
     expect([...trainedMaps].sort((a, b) => a - b)).toEqual(trainedMaps); // worst first
     // The worst class's worst validation photos; one click opens Find similar on it.
