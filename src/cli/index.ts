@@ -2,25 +2,28 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
-import { selectBackend } from '../engine/ml/compute-backend.js';
-import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
-import { defaultDbPath } from '../engine/common/paths.js';
 import {
+  SAMPLE_CLASSES,
+  checkPhotoStats,
+  readPhoto,
+  Store,
+  defaultDbPath,
   defaultModel,
   evaluateModelInDetail,
   findSimilar,
   indexAll,
+  expectedRuntime,
   locateFile,
+  makeSampleLibrary,
   openLibrary,
   photoIn,
   planTraining,
   requireLibrary,
+  selectBackend,
   trainModel,
   type JobContext,
 } from '../engine/jobs/engine.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
-import { Store } from '../engine/store/store.js';
-import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -303,7 +306,6 @@ async function benchCommand(args: string[]): Promise<number> {
 
 async function sampleCommand(args: string[]): Promise<number> {
   const { positionals } = parse(args, {}, 1);
-  const { makeSampleLibrary, SAMPLE_CLASSES } = await import('../engine/library/sample-library.js');
   const root = await makeSampleLibrary(resolve(positionals[0]));
   console.log(`${root}: sample library with classes ${SAMPLE_CLASSES.join(', ')}`);
   return 0;

@@ -1,9 +1,9 @@
 import { BrowserWindow, dialog, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
 import { pathToFileURL } from 'node:url';
-import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName, type PhotoSize } from '../shared/api.js';
+import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName } from '../shared/api.js';
 import { toWireError, type Reply } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
-import { imageContentType, servableFile } from '../bridge/files.js';
+import { photoToServe } from '../engine/jobs/photo-files.js';
 import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL } from '../preload/contract.js';
 
 /** Must run before the app is ready: the photo scheme behaves like https (secure, fetchable, streamed). */
@@ -51,17 +51,11 @@ export function wireIpc(service: EngineService, options: { cacheDir: string; isT
 
   protocol.handle(PHOTO_SCHEME, async (request) => {
     const url = new URL(request.url);
-    const id = url.pathname.replace(/^\/+/, '');
-    const size = url.searchParams.get('size') ?? 'thumb';
-    if (url.hostname !== 'photo' || !/^[0-9]{1,15}$/.test(id) || (size !== 'thumb' && size !== 'full')) return new Response('not found', { status: 404 });
-    const file = await service.photoFile(Number(id), size as PhotoSize).catch(() => null);
-    if (!file) return new Response('not found', { status: 404 });
-    const roots = size === 'full' ? [service.libraryRoot()] : [service.libraryRoot(), options.cacheDir];
-    const real = await servableFile(file, roots);
-    const type = real && imageContentType(real);
-    if (!real || !type) return new Response('forbidden', { status: 403 });
-    const response = await net.fetch(pathToFileURL(real).href, { bypassCustomProtocolHandlers: true });
-    return new Response(response.body, { status: 200, headers: { 'content-type': type, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' } });
+    if (url.hostname !== 'photo') return new Response('not found', { status: 404 });
+    const photo = await photoToServe(service, url.pathname.replace(/^\/+/, ''), url.searchParams.get('size') ?? 'thumb', options.cacheDir);
+    if (!photo.ok) return new Response(photo.message, { status: photo.status });
+    const response = await net.fetch(pathToFileURL(photo.file).href, { bypassCustomProtocolHandlers: true });
+    return new Response(response.body, { status: 200, headers: { 'content-type': photo.contentType, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' } });
   });
 
   return () => {

@@ -344,6 +344,15 @@ export const API_NAMES: readonly ApiName[] = [
   'listFolders',
 ] as const;
 
+/**
+ * One function per API call, each handing its name and argument to `call`: the engine thread's proxy,
+ * the preload bridge and both renderer transports are made here. `T` is the shape the caller promises
+ * (the API itself unless a transport wraps results, as Electron IPC does).
+ */
+export function forwardCalls<T = Api>(call: (name: ApiName, arg: unknown) => Promise<unknown>): T {
+  return Object.fromEntries(API_NAMES.map((name) => [name, (arg: unknown) => call(name, arg)])) as T;
+}
+
 /** Electron IPC channel names, one per call plus one for events. */
 export const ipcChannel = (name: ApiName): string => `lookalike:${name}`;
 export const EVENT_CHANNEL = 'lookalike:event';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
@@ -7,15 +7,15 @@ import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, isStrictlyInside, userCacheDir } from '../common/paths.js';
+import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir } from '../common/paths.js';
 import { defaultModel, evaluateModelInDetail, findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
 import { DEFAULT_SETTINGS, resolveSettings, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { listFolders } from '../library/folders.js';
-import { typedFolderPath } from '../common/paths.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { formatBytes } from '../common/error-words.js';
 
@@ -91,7 +91,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     });
 
   /** Folder changes while the app is open are picked up after they settle, when no job is running. */
-  let watcher: FSWatcher | null = null;
+  let stopWatching: (() => void) | null = null;
   let settle: NodeJS.Timeout | undefined;
   let changedWhileBusy = false;
   const onFolderChange = () => {
@@ -102,14 +102,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       else indexInBackground(libraryId, true);
     }, WATCH_SETTLE_MS);
   };
-  const watchFolder = (root: string) => {
-    watcher?.close();
-    try {
-      watcher = watch(root, { recursive: true }, onFolderChange);
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      watcher = null; // no recursive watching here: changes are picked up on the next open
-    }
+  const watchLibrary = (root: string) => {
+    stopWatching?.();
+    stopWatching = watchFolder(root, { onChange: onFolderChange, onError: (reason) => emit({ type: 'problem', problem: { path: root, reason } }) });
   };
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
@@ -143,7 +138,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const opened = await openLibrary({ store, emit }, folder);
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
-      watchFolder(libraryRoot);
+      watchLibrary(libraryRoot);
       if (opened.summary.photoCount > 0) indexInBackground(opened.libraryId);
       return opened.summary;
     },
@@ -283,7 +278,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     libraryRoot: () => libraryRoot,
     async close() {
       clearTimeout(settle);
-      watcher?.close();
+      stopWatching?.();
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();

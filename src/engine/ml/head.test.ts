@@ -3,6 +3,9 @@ import '@tensorflow/tfjs-layers'; // registers TF.js's own gradients, the refere
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './compute-backend.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors } from './head.js';
+import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
+
+expectNoTensorLeaks();
 
 beforeAll(async () => {
   await selectBackend();
@@ -22,7 +25,7 @@ describe('embedding head', () => {
     head.dispose();
   });
 
-  it('has the gradients TF.js itself derives (its hand-written x·w gradient), through a hidden layer too', () => {
+  it('has the gradients TF.js itself derives (its hand-written x·w gradient), through a hidden layer too', () => tf.tidy(() => {
     const head = EmbeddingHead.create({ ...config, hidden: 4 }, 3);
     const x = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i)), [5, 6]);
     const target = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => Math.cos(i)), [5, 3]);
@@ -42,7 +45,7 @@ describe('embedding head', () => {
       e.forEach((v, i) => expect(g[i]).toBeCloseTo(v, 5));
     }
     head.dispose();
-  });
+  }));
 
   it('is one function: the same input gives the same embedding (shared weights across branches)', () => {
     const head = EmbeddingHead.create({ ...config, hidden: 4 }, 2);
@@ -56,10 +59,13 @@ describe('embedding head', () => {
   it('round-trips its weights through the stored blob, and refuses weights of the wrong shape', () => {
     const head = EmbeddingHead.create(config, 3);
     const blob = packTensors(head.namedWeights());
-    const restored = EmbeddingHead.fromWeights(config, unpackTensors(blob));
+    const restored = EmbeddingHead.fromPacked(config, blob);
     const x = [Float32Array.from([1, 0, 0, 0, 0, 1])];
     expect(Array.from(restored.embed(x)[0])).toEqual(Array.from(head.embed(x)[0]));
-    expect(() => EmbeddingHead.fromWeights({ ...config, dim: 4 }, unpackTensors(blob))).toThrow(/head_w0 has shape 6x3, expected 6x4/);
+    expect(() => EmbeddingHead.fromPacked({ ...config, dim: 4 }, blob)).toThrow(/head_w0 has shape 6x3, expected 6x4/);
+    const unpacked = unpackTensors(blob);
+    expect(Object.keys(unpacked).sort()).toEqual(['head_b1', 'head_w0']);
+    tf.dispose(Object.values(unpacked));
     head.dispose();
     restored.dispose();
   });
