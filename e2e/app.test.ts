@@ -110,6 +110,47 @@ describe('the app in a browser, through the bridge', () => {
     expect(errors).toEqual([]);
   });
 
+  it('shows per-class quality with worst queries that open Find similar, and "No close match" for a noise image', { timeout: 300_000 }, async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const errors: string[] = [];
+    page.on('console', watchConsole(errors));
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    await page.click('[data-testid=tab-train]');
+    // The journey above trained a model: every class has a row with real numbers, untrained → trained.
+    await page.waitForSelector('[data-testid=class-quality-row]', { timeout: 120_000 });
+    expect(await page.$$eval('[data-testid=class-quality-row]', (rows) => rows.map((r) => r.getAttribute('data-class')).sort())).toEqual([...CLASSES].sort());
+    const maps = await page.$$eval('[data-testid=class-map]', (cells) => cells.map((c) => c.textContent?.trim() ?? ''));
+    for (const text of maps) expect(text).toMatch(/^\d\.\d{3}\s*→\s*\d\.\d{3}$/);
+    const trainedMaps = maps.map((text) => Number(text.split('→')[1]));
+    expect([...trainedMaps].sort((a, b) => a - b)).toEqual(trainedMaps); // worst first
+    // The worst class's worst validation photos; one click opens Find similar on it.
+    await page.click('[data-testid=class-quality-row] button');
+    await page.waitForSelector('[data-testid=worst-queries], [data-testid=class-quality] .worst-row');
+    await shot(page, 'train-per-class');
+    if (await page.locator('[data-testid=worst-query]').count()) {
+      await page.click('[data-testid=worst-query]');
+      await page.waitForSelector('[data-testid=similar-result]');
+      expect(await page.getAttribute('[data-testid=tab-similar]', 'aria-current')).toBe('page');
+    }
+    // An image of noise from outside: nothing lies under the model's close-match distance, and the page says so.
+    const width = 224;
+    const noise = Buffer.alloc(width * width * 3);
+    let state = 7;
+    for (let i = 0; i < noise.length; i++) noise[i] = (state = (state * 1103515245 + 12345) % 2147483648) >> 23;
+    const file = join(dir, 'noise.png');
+    await (await import('sharp')).default(noise, { raw: { width, height: width, channels: 3 } }).png().toFile(file);
+    await page.click('[data-testid=tab-similar]');
+    await page.setInputFiles('[data-testid=open-image-input]', file);
+    await page.waitForSelector('[data-testid=no-close-match]', { timeout: 120_000 });
+    expect(await page.textContent('[data-testid=distance-scale]')).toMatch(/two photos of one class are typically \d\.\d\d–\d\.\d\d apart/);
+    expect(await page.locator('[data-testid=similar-far] [data-testid=similar-result]').count()).toBeGreaterThan(0);
+    await shot(page, 'similar-no-close-match');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('browses folders from home in the page (no system dialog in a browser) and opens one', async () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
     const errors: string[] = [];

@@ -49,6 +49,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     runHistory: none,
     listModels: async () => [],
     findSimilar: none,
+    evaluateModel: none,
     labels: none,
     changeLabels: none,
     undoLabels: none,

@@ -51,8 +51,9 @@ function testService(): EngineService {
     listModels: async () => [],
     findSimilar: async (query) => {
       calls.push({ name: 'findSimilar', arg: 'imageBase64' in query ? query.imageBase64.length : query });
-      return { query: { photoId: null, path: 'dropped', className: null }, modelId: 1, results: [] };
+      return { query: { photoId: null, path: 'dropped', className: null }, modelId: 1, results: [], distances: null };
     },
+    evaluateModel: notHere,
     labels: notHere,
     changeLabels: notHere,
     undoLabels: notHere,

@@ -10,7 +10,7 @@ import {
   checkPhotoStats,
   defaultDbPath,
   defaultModel,
-  evaluateModel,
+  evaluateModelInDetail,
   findSimilar,
   indexAll,
   indexLibrary,
@@ -37,7 +37,8 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike scan <folder> [--db F] [--json]
   lookalike index <folder> [--db F] [--backbone B] [--json]
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
-                  [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
+                  [--validation F] [--triplets N] [--sampling random|balanced|semi-hard|in-class]
+                  [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
@@ -159,6 +160,7 @@ async function trainCommand(args: string[]): Promise<number> {
       seed: { type: 'string' },
       validation: { type: 'string' },
       triplets: { type: 'string' },
+      sampling: { type: 'string' },
       backbone: { type: 'string' },
       'fine-tune': { type: 'string' },
       blocks: { type: 'string' },
@@ -179,6 +181,7 @@ async function trainCommand(args: string[]): Promise<number> {
     backbone: values.backbone,
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
     fineTuneBlocks: intOption(values.blocks, 'blocks'),
+    sampling: values.sampling as TrainSettings['sampling'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const settings = resolveSettings(given); // bad settings are refused before any work starts
@@ -222,9 +225,20 @@ async function evalCommand(args: string[]): Promise<number> {
     const libraryId = requireLibrary(store, realFolder(positionals[0]));
     const modelId = intOption(values.model, 'model') ?? defaultModel(store, libraryId)?.id;
     if (modelId === undefined) throw new Error('no model stored for this library: run `lookalike train` first');
-    const { baseline, trained, model } = await evaluateModel(store, libraryId, modelId, k);
-    const result = { model: model.id, ...evalObject(baseline, trained) };
-    output(values.json, result, formatEval(result));
+    const detail = await evaluateModelInDetail(store, libraryId, modelId, k);
+    const result = {
+      model: detail.modelId,
+      ...evalObject(detail.baseline, detail.trained),
+      classes: detail.classes.map((c) => ({
+        class: c.name,
+        queries: c.queries,
+        baseline: { precision_at_k: round(c.baseline.precision_at_k), map_at_r: round(c.baseline.map_at_r) },
+        trained: c.trained ? { precision_at_k: round(c.trained.precision_at_k), map_at_r: round(c.trained.map_at_r) } : null,
+      })),
+      worst_queries: detail.worstQueries.map((q) => ({ path: q.path, class: q.className, other_class_share: round(q.otherClassShare), confused_with: q.confusedWith })),
+      distances: detail.distances,
+    };
+    output(values.json, result, [formatEval(result), formatClasses(result.classes, result.k)].join('\n'));
     return 0;
   } finally {
     store.close();
@@ -331,6 +345,16 @@ function evalObject(baseline: RetrievalMetrics, trained: RetrievalMetrics | null
 function formatEval(e: ReturnType<typeof evalObject>): string {
   const line = (name: string, m: { precision_at_k: number; map_at_r: number }) => `  ${name.padEnd(9)} P@${e.k} ${m.precision_at_k.toFixed(3)}   mAP@R ${m.map_at_r.toFixed(3)}`;
   return [`${e.queries} validation queries against ${e.database} training photos:`, line('untrained', e.baseline), ...(e.trained ? [line('trained', e.trained)] : [])].join('\n');
+}
+
+function formatClasses(classes: Array<{ class: string; queries: number; baseline: { precision_at_k: number; map_at_r: number }; trained: { precision_at_k: number; map_at_r: number } | null }>, k: number): string {
+  const width = Math.max(5, ...classes.map((c) => c.class.length));
+  const cell = (m: { precision_at_k: number; map_at_r: number } | null) => (m ? `${m.precision_at_k.toFixed(3)}  ${m.map_at_r.toFixed(3)}` : '    -      -');
+  return [
+    `per class, worst first (P@${k}, mAP@R):`,
+    `  ${'class'.padEnd(width)}  untrained     trained`,
+    ...classes.map((c) => `  ${c.class.padEnd(width)}  ${cell(c.baseline)}  ${cell(c.trained)}`),
+  ].join('\n');
 }
 
 function round(value: number): number {

@@ -48,6 +48,10 @@ export interface PhotoQuery {
 /** What trains: the head only; the last backbone blocks and the head (CPU too); or the whole network (GPU only). */
 export type FineTuneMode = 'head' | 'last-blocks' | 'full';
 
+/** How training draws its triplets (engine/ml/triplets.ts says what each does). */
+export const TRIPLET_METHODS = ['random', 'balanced', 'semi-hard', 'in-class'] as const;
+export type TripletMethod = (typeof TRIPLET_METHODS)[number];
+
 export interface TrainSettings {
   epochs: number;
   batchSize: number;
@@ -65,6 +69,8 @@ export interface TrainSettings {
   fineTuneBlocks: number;
   /** Triplets sampled per epoch; 0 means one per training photo times 8. */
   tripletsPerEpoch: number;
+  /** How triplets are drawn; absent in runs stored before this setting existed (they used 'random'). */
+  sampling: TripletMethod;
 }
 
 export interface RetrievalMetrics {
@@ -73,6 +79,54 @@ export interface RetrievalMetrics {
   database: number;
   precision_at_k: number;
   map_at_r: number;
+}
+
+/**
+ * What a distance means for one model, measured on its validation split (all validation-training
+ * pairs): 10th/50th/90th percentile distance between photos of one class and of different classes;
+ * `threshold`: a close match lies below it: nearer than the median same-class pair, and where at least
+ * `precision` of pairs share a class when the model reaches that ("no close match" past it; null only
+ * without same-class pairs); `close_match_share`: validation photos with a match under it.
+ */
+export interface DistanceProfile {
+  same_class: [number, number, number];
+  other_class: [number, number, number];
+  threshold: number | null;
+  precision: number;
+  close_match_share: number;
+}
+
+export interface ClassQuality {
+  classId: number;
+  name: string;
+  /** Validation photos of the class. */
+  queries: number;
+  baseline: { precision_at_k: number; map_at_r: number };
+  trained: { precision_at_k: number; map_at_r: number } | null;
+}
+
+/** A validation photo whose nearest training photos are most often of another class. */
+export interface WorstQuery {
+  photoId: number;
+  path: string;
+  className: string;
+  /** Share of its k nearest training photos that are of another class. */
+  otherClassShare: number;
+  /** The class most of those come from. */
+  confusedWith: string | null;
+}
+
+export interface ModelEvaluation {
+  modelId: number;
+  modelName: string;
+  k: number;
+  baseline: RetrievalMetrics;
+  trained: RetrievalMetrics | null;
+  /** Worst first (by the model's mAP@R). */
+  classes: ClassQuality[];
+  /** Per class, up to three, worst first. */
+  worstQueries: WorstQuery[];
+  distances: DistanceProfile;
 }
 
 export interface ModelInfo {
@@ -101,6 +155,8 @@ export interface RunInfo {
   baseline: RetrievalMetrics | null;
   trained: RetrievalMetrics | null;
   error: string | null;
+  /** The epoch whose weights the model keeps (the best validation mAP@R); null before it ends. */
+  keptEpoch: number | null;
   /** The classes the run trained on, with their photo counts (absent for runs from before labels in the app). */
   classes?: Array<{ name: string; photoCount: number }> | null;
 }
@@ -122,6 +178,8 @@ export interface SimilarResult {
   query: { photoId: number | null; path: string; className: string | null };
   modelId: number;
   results: Neighbour[];
+  /** What distances mean for this model; results past its threshold are "probably not similar". */
+  distances: DistanceProfile | null;
 }
 
 export interface BackendInfo {
@@ -282,6 +340,8 @@ export interface ApiCalls {
   runHistory: [{ runId: number }, { losses: Array<{ step: number; epoch: number; loss: number }>; epochs: Array<{ epoch: number; meanLoss: number; validation: RetrievalMetrics }> }];
   listModels: [void, ModelInfo[]];
   findSimilar: [SimilarQuery, SimilarResult];
+  /** Per-class quality and worst validation queries of a model (default: the newest trained, else the baseline). */
+  evaluateModel: [{ modelId?: number }, ModelEvaluation];
   labels: [void, LabelsState];
   changeLabels: [LabelChange, LabelsResult];
   undoLabels: [void, LabelsResult];
@@ -317,6 +377,7 @@ export const API_NAMES: readonly ApiName[] = [
   'runHistory',
   'listModels',
   'findSimilar',
+  'evaluateModel',
   'labels',
   'changeLabels',
   'undoLabels',

@@ -12,7 +12,7 @@ import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths
 import type { Store } from '../store/store.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
 
-export { defaultModel, evaluateModel, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
+export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
 export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
 export { exportModel, importModel } from './model-transfer.js';

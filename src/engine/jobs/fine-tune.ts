@@ -9,6 +9,7 @@ import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.
 import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
 import { describeSpec, parseBackboneSpec, type BackboneSpec } from '../ml/backbone.js';
+import { evaluateDetailed, type DetailedEvaluation } from '../ml/eval.js';
 import { embedMaps, evaluateNet, loadFineTuned, packFineTuned, trainBlocks, type BlockTrainData, type FineTunedNet, type MapSet } from '../ml/block-trainer.js';
 import { selectBackend, type BackendChoice } from '../ml/compute-backend.js';
 import type { HeadConfig } from '../ml/head.js';
@@ -146,8 +147,10 @@ export interface TrainedOutcome {
   stopped: boolean;
   /** Set for fine-tuned models: where the cut is. */
   fineTune?: FineTuneConfig;
+  /** The epoch whose weights the model keeps. */
+  keptEpoch: number;
   /** Validation photos query training photos through the trained model. */
-  evaluate(): Promise<RetrievalMetrics>;
+  evaluate(): Promise<DetailedEvaluation>;
   weights(): Promise<Buffer>;
   dispose(): void;
 }
@@ -191,8 +194,14 @@ export async function trainLastBlocks(
     epochsDone: outcome.epochsDone,
     finalLoss: outcome.finalLoss,
     stopped: outcome.stopped,
+    keptEpoch: outcome.epochsDone,
     fineTune: config,
-    evaluate: async () => evaluateNet(outcome.net, data, trainer.k),
+    evaluate: async () =>
+      evaluateDetailed(
+        { vectors: await embedMaps(outcome.net, data.validation.maps), classIds: data.validation.classIds },
+        { vectors: await embedMaps(outcome.net, data.train.maps), classIds: data.train.classIds },
+        trainer.k,
+      ),
     weights: () => packFineTuned(outcome.net),
     dispose: () => disposeNet(outcome.net),
   };

@@ -7,9 +7,11 @@ import { BUILTIN_BACKBONE_ID, resolveSettings } from '../../shared/settings.js';
 import { JobControl } from '../common/job-control.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
+import sharp from 'sharp';
+import { createRng } from '../common/rng.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, releaseQueryBackbones, type JobContext, type TrainResult } from './pipeline.js';
-import { evaluateModel, findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
+import { evaluateModel, evaluateModelInDetail, findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
@@ -87,6 +89,18 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     expect(again.baseline.precision_at_k).toBeCloseTo(result.baseline.precision_at_k, 6);
   });
 
+  it('is reproducible from its seed: the same settings again give identical weights and scores, and the kept epoch is recorded', async () => {
+    const first = store.run(trained.runId)!;
+    const again = await train({ store }, libraryId, SETTINGS);
+    expect(again.runId).not.toBe(first.id);
+    expect(again.trained).toEqual(first.trained);
+    expect(store.modelWeights(again.modelId)!.equals(store.modelWeights(first.modelId!)!)).toBe(true);
+    const epochs = store.epochs(again.runId);
+    const best = epochs.reduce((a, b) => (b.validation.map_at_r > a.validation.map_at_r ? b : a));
+    expect(store.run(again.runId)?.keptEpoch).toBe(best.epoch);
+    expect(again.trained.map_at_r).toBeCloseTo(best.validation.map_at_r, 6);
+  });
+
   it('ranks k other photos nearest first (the query is not its own neighbour), also for a photo from outside', async () => {
     const query = store.photos(libraryId).find((p) => p.relPath.startsWith('sunflower/'))!;
     const similar = await findSimilar(store, libraryId, { photoId: query.id }, 10);
@@ -100,6 +114,42 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     const fromOutside = await findSimilar(store, libraryId, { image: outside, label: outside }, 5);
     expect(fromOutside.query.photoId).toBeNull();
     expect(fromOutside.results[0].className).toBe('sunflower');
+  });
+
+  it('evaluates per class (worst first, baseline beside trained), names the worst queries, and calibrates distances', async () => {
+    const model = store.models(libraryId).filter((m) => m.kind === 'trained').at(-1)!;
+    const detail = await evaluateModelInDetail(store, libraryId, model.id, 5);
+    expect(detail.classes.map((c) => c.name).sort()).toEqual([...CLASSES].sort());
+    for (let i = 1; i < detail.classes.length; i++) expect(detail.classes[i].trained!.map_at_r).toBeGreaterThanOrEqual(detail.classes[i - 1].trained!.map_at_r);
+    const weighted = (pick: (c: (typeof detail.classes)[number]) => number) => detail.classes.reduce((s, c) => s + pick(c) * c.queries, 0) / detail.trained!.queries;
+    expect(weighted((c) => c.trained!.precision_at_k)).toBeCloseTo(detail.trained!.precision_at_k, 6);
+    expect(weighted((c) => c.baseline.map_at_r)).toBeCloseTo(detail.baseline.map_at_r, 6);
+    for (const q of detail.worstQueries) {
+      const photo = store.photo(q.photoId)!;
+      expect(photo.split).toBe('validation');
+      expect(photo.className).toBe(q.className);
+      expect(q.otherClassShare).toBeGreaterThan(0);
+      expect(q.confusedWith).not.toBe(q.className);
+    }
+    const { distances } = detail;
+    expect(distances.same_class[1]).toBeLessThan(distances.other_class[1]);
+    expect(store.modelDistances(model.id)).toEqual(distances);
+  });
+
+  it('says when an outside image has no close match: a noise image lies past each model\'s threshold, a flower of a known class does not', async () => {
+    const rng = createRng(17);
+    const pixels = Buffer.from(Array.from({ length: 192 * 192 * 3 }, () => Math.floor(rng() * 256)));
+    const noise = await sharp(pixels, { raw: { width: 192, height: 192, channels: 3 } }).png().toBuffer();
+    const flower = join(FLOWERS17, 'sunflower', photosOf('sunflower')[61]);
+    for (const model of [store.models(libraryId).find((m) => m.kind === 'baseline')!, store.models(libraryId).filter((m) => m.kind === 'trained').at(-1)!]) {
+      const fromNoise = await findSimilar(store, libraryId, { image: noise, label: 'noise.png' }, 5, model.id);
+      expect(fromNoise.distances?.threshold).toEqual(expect.any(Number));
+      expect(fromNoise.results[0].distance).toBeGreaterThan(fromNoise.distances!.threshold!);
+    }
+    // The baseline's distances mean something on 8 photos a class; the two-epoch toy head's hardly do.
+    const baseline = store.models(libraryId).find((m) => m.kind === 'baseline')!;
+    const fromFlower = await findSimilar(store, libraryId, { image: flower, label: flower }, 5, baseline.id);
+    expect(fromFlower.results[0].distance).toBeLessThan(fromFlower.distances!.threshold!);
   });
 
   it('resumes a stopped run from its last checkpoint instead of starting over', async () => {

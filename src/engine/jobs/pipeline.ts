@@ -1,10 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
-import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, SimilarResult, TrainSettings } from '../../shared/api.js';
+import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
-import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
+import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
 import { decodeForModel } from '../library/image.js';
 import { hashPhoto, ImageError } from '../library/photo-input.js';
@@ -129,14 +129,15 @@ export function labelledFeatures(store: Store, libraryId: number, backboneKey: s
   const features = store.features(backboneKey, photos.map((p) => p.hash));
   const sets = { train: emptySet(), validation: emptySet() };
   const trainPhotos: PhotoRow[] = [];
+  const validationPhotos: PhotoRow[] = [];
   for (const photo of photos) {
     const vector = features.get(photo.hash);
     if (!vector || !photo.split) continue;
     sets[photo.split].vectors.push(normalizeVector(vector));
     sets[photo.split].classIds.push(photo.classId!);
-    if (photo.split === 'train') trainPhotos.push(photo);
+    (photo.split === 'train' ? trainPhotos : validationPhotos).push(photo);
   }
-  return { ...sets, trainPhotos };
+  return { ...sets, trainPhotos, validationPhotos };
 }
 
 export function evaluateBaseline(sets: { train: LabelledVectors; validation: LabelledVectors }, k = DEFAULT_K): RetrievalMetrics {
@@ -195,14 +196,16 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length) };
+  const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
+  const best = checkpoint ? bestEpochSoFar(store, runId) : null;
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
+  let keepEpoch = best ? { epoch: best.epoch, mapAtR: best.mapAtR } : null;
   try {
     const trainOptions: TrainOptions = {
       control: ctx.control,
-      resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state } : undefined,
+      resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state, best: best ?? undefined } : undefined,
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
@@ -214,7 +217,8 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: async (epoch) => {
-        store.saveEpoch(runId, epoch, epoch.losses, await epoch.checkpoint());
+        keepEpoch = bestEpoch(keepEpoch, epoch.epoch, epoch.validation.map_at_r);
+        store.saveEpoch(runId, epoch, epoch.losses, await epoch.checkpoint(), keepEpoch.epoch);
         ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
       },
     };
@@ -228,7 +232,8 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
       outcome.dispose();
       throw new Error(nothingKept);
     }
-    const trained = await outcome.evaluate();
+    const detailed = await outcome.evaluate();
+    const trained = detailed.scores;
     const modelId = store.createModel({
       libraryId,
       name: `Trained run ${runId}`,
@@ -236,13 +241,14 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
       backbone: backboneKey,
       backboneDim: headConfig.inputDim,
       dim: headConfig.dim,
-      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone, ...(outcome.fineTune ? { fineTune: outcome.fineTune } : {}) },
+      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone, keptEpoch: outcome.keptEpoch, ...(outcome.fineTune ? { fineTune: outcome.fineTune } : {}) },
       runId,
       weights: await outcome.weights(),
     });
     outcome.dispose();
     store.setModelMetrics(modelId, trained);
-    store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, finished: true });
+    store.setModelDistances(modelId, detailed.distances);
+    store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, keptEpoch: outcome.keptEpoch, finished: true });
     await indexLibrary(ctx, libraryId, modelId);
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
     return {
@@ -270,10 +276,23 @@ async function trainHeadOnly(sets: { train: LabelledVectors; validation: Labelle
   return {
     ...outcome,
     evaluate: async () =>
-      evaluateRetrieval({ vectors: await head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await head.embed(sets.train.vectors), classIds: sets.train.classIds }, trainer.k),
+      evaluateDetailed({ vectors: await head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await head.embed(sets.train.vectors), classIds: sets.train.classIds }, trainer.k),
     weights: () => packTensors(head.namedWeights()),
     dispose: () => head.dispose(),
   };
+}
+
+/** The best epoch by validation mAP@R between the best so far and a new one (an earlier epoch wins ties). */
+function bestEpoch(best: { epoch: number; mapAtR: number } | null, epoch: number, mapAtR: number): { epoch: number; mapAtR: number } {
+  return best && best.mapAtR >= mapAtR ? best : { epoch, mapAtR };
+}
+
+/** For a resumed run: its best epoch so far, with the checkpoint kept for it. */
+function bestEpochSoFar(store: Store, runId: number): { epoch: number; mapAtR: number; state: Buffer } | null {
+  let best: { epoch: number; mapAtR: number } | null = null;
+  for (const e of store.epochs(runId)) best = bestEpoch(best, e.epoch, e.validation.map_at_r);
+  const saved = best && store.checkpoint(runId, best.epoch);
+  return best && saved ? { ...best, state: saved.state } : null;
 }
 
 /** The run a training continues: the newest unfinished one with the same settings (after a crash), else a new one. */
@@ -381,6 +400,78 @@ export async function evaluateModel(
   }
 }
 
+/**
+ * A model's quality per class (baseline beside it, worst first), its worst validation queries per
+ * class, and what its distances mean; the distance profile is stored with the model.
+ */
+export async function evaluateModelInDetail(store: Store, libraryId: number, modelId: number, k = DEFAULT_K): Promise<ModelEvaluation> {
+  const model = requireModel(store, modelId, libraryId);
+  // A baseline model has no settings of its own: the split it is scored on is the default one.
+  const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
+  if (sets.validation.vectors.length === 0 || sets.train.vectors.length === 0) {
+    throw conflict('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
+  }
+  const baseline = evaluateDetailed(sets.validation, sets.train, checkK(k));
+  let trained: DetailedEvaluation | null = null;
+  if (model.kind === 'trained') {
+    await selectBackend();
+    const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
+    try {
+      const embed = async (set: LabelledVectors) => ({ vectors: await head.embed(set.vectors), classIds: set.classIds });
+      trained = evaluateDetailed(await embed(sets.validation), await embed(sets.train), k);
+    } finally {
+      head.dispose();
+    }
+  }
+  const own = trained ?? baseline;
+  store.setModelDistances(model.id, own.distances);
+  const names = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));
+  const pick = ({ precision_at_k, map_at_r }: { precision_at_k: number; map_at_r: number }) => ({ precision_at_k, map_at_r });
+  const classes: ClassQuality[] = own.perClass
+    .map((c) => {
+      const base = baseline.perClass.find((b) => b.classId === c.classId)!;
+      return { classId: c.classId, name: names.get(c.classId) ?? `class ${c.classId}`, queries: c.queries, baseline: pick(base), trained: trained ? pick(c) : null };
+    })
+    .sort((a, b) => (a.trained ?? a.baseline).map_at_r - (b.trained ?? b.baseline).map_at_r || a.name.localeCompare(b.name));
+  const worstQueries: WorstQuery[] = classes.flatMap((c) =>
+    own.perQuery
+      .filter((q) => q.classId === c.classId && q.other_class_share > 0)
+      .sort((a, b) => b.other_class_share - a.other_class_share || a.average_precision - b.average_precision || a.index - b.index)
+      .slice(0, 3)
+      .map((q) => {
+        const photo = sets.validationPhotos[q.index];
+        return {
+          photoId: photo.id,
+          path: photo.relPath,
+          className: c.name,
+          otherClassShare: q.other_class_share,
+          confusedWith: q.confused_with === null ? null : (names.get(q.confused_with) ?? null),
+        };
+      }),
+  );
+  return { modelId: model.id, modelName: model.name, k, baseline: baseline.scores, trained: trained?.scores ?? null, classes, worstQueries, distances: own.distances };
+}
+
+/** What a model's distances mean: stored when it was trained or last evaluated, else measured now (null without labelled photos). */
+async function distancesOf(store: Store, libraryId: number, model: ModelRow): Promise<DistanceProfile | null> {
+  const stored = store.modelDistances(model.id);
+  if (stored) return stored;
+  try {
+    return (await evaluateModelInDetail(store, libraryId, model.id)).distances;
+  } catch {
+    return null; // no labelled photos: nothing to calibrate on
+  }
+}
+
+export interface SimilarHit {
+  rank: number;
+  photoId: number;
+  path: string;
+  className: string | null;
+  distance: number;
+}
+
 /** Keeps every backbone a query has loaded (one per backbone, usually one in all): dropping in several photos in a row is common. */
 const backboneCache = new Map<string, Promise<Backbone>>();
 
@@ -440,7 +531,7 @@ export async function findSimilar(
     const photo = store.photo(hit.id);
     return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
   });
-  return { modelId: model.id, query: described, results };
+  return { modelId: model.id, query: described, results, distances: await distancesOf(store, libraryId, model) };
 }
 
 async function backboneFeature(model: ModelRow, image: string | Buffer, label: string): Promise<Float32Array> {

@@ -8,9 +8,9 @@ import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
 import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir } from '../common/paths.js';
-import { findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
+import { defaultModel, evaluateModelInDetail, findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
-import { DEFAULT_SETTINGS, resolveSettings } from '../../shared/settings.js';
+import { DEFAULT_SETTINGS, resolveSettings, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { watchFolder } from '../library/folder-watch.js';
@@ -304,6 +304,14 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async listFolders(query) {
       const path = typeof query?.path === 'string' ? query.path : undefined;
       return listFolders(path, { recent: store.recentLibraryRoots(8) });
+    },
+
+    async evaluateModel({ modelId } = {}) {
+      const id = requireLibrary();
+      const model = modelId === undefined ? defaultModel(store, id) : store.model(Number(modelId));
+      if (!model || model.libraryId !== id) throw notFound(modelId === undefined ? 'no model yet: open a library with photos first' : `no model ${modelId} in this library`);
+      const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+      return evaluateModelInDetail(store, id, model.id, validationK(store.classes(id), settings.validationFraction));
     },
   };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateRetrieval } from './eval.js';
+import { evaluateDetailed, evaluateRetrieval, PairHistogram } from './eval.js';
 
 const v = (...values: number[]) => Float32Array.from(values);
 
@@ -34,5 +34,52 @@ describe('retrieval evaluation', () => {
 
   it('refuses k <= 0', () => {
     expect(() => evaluateRetrieval({ vectors: [v(0)], classIds: [1] }, database, 0)).toThrow(/k must be a positive/);
+  });
+});
+
+describe('detailed evaluation: per query, per class, and what a distance means', () => {
+  // Class 1 near 0, class 2 near 1; one class-1 photo sits among class 2.
+  const database = { vectors: [v(0), v(0.1), v(0.2), v(0.95), v(1), v(1.05)], classIds: [1, 1, 1, 2, 2, 2] };
+  const queries = { vectors: [v(0.05), v(0.98), v(0.9)], classIds: [1, 2, 1] };
+
+  it('scores each query and each class the way the totals are made, and names the class a query is confused with', () => {
+    const detailed = evaluateDetailed(queries, database, 3);
+    expect(detailed.scores).toEqual(evaluateRetrieval(queries, database, 3));
+    const misplaced = detailed.perQuery.find((q) => q.index === 2)!;
+    expect(misplaced).toMatchObject({ classId: 1, precision_at_k: 0, other_class_share: 1, confused_with: 2 });
+    expect(detailed.perQuery.find((q) => q.index === 0)).toMatchObject({ precision_at_k: 1, other_class_share: 0, confused_with: null });
+    const class1 = detailed.perClass.find((c) => c.classId === 1)!;
+    expect(class1.queries).toBe(2);
+    expect(class1.precision_at_k).toBeCloseTo(0.5, 6);
+    const mean = detailed.perQuery.reduce((s, q) => s + q.average_precision, 0) / detailed.perQuery.length;
+    expect(mean).toBeCloseTo(detailed.scores.map_at_r, 6);
+  });
+
+  it('puts the no-close-match threshold where pairs stop sharing a class, with typical ranges per kind of pair', () => {
+    // Same-class pairs lie within 0.1 of each other, other-class pairs about 0.75 to 1 apart (and the misplaced query's).
+    const more = { vectors: [...queries.vectors, v(0.1), v(1.02), v(0.15), v(0.97), v(1.9)], classIds: [...queries.classIds, 1, 2, 1, 2, 2] };
+    const { distances } = evaluateDetailed(more, database, 3);
+    expect(distances.threshold).not.toBeNull();
+    expect(distances.threshold!).toBeCloseTo(distances.same_class[1], 6); // nearer than the precision cut here
+    expect(distances.threshold!).toBeGreaterThan(0);
+    expect(distances.threshold!).toBeLessThan(0.75);
+    expect(distances.same_class[0]).toBeLessThan(distances.other_class[0]);
+    expect(distances.same_class[1]).toBeLessThan(0.2);
+    expect(distances.other_class[1]).toBeGreaterThan(0.7);
+    expect(distances.close_match_share).toBeCloseTo(7 / 8, 6); // all but the photo far from everything
+  });
+
+  it('keeps the threshold at or below the median same-class distance, and falls back to it when no precision cut exists', () => {
+    const mixed = new PairHistogram();
+    for (let i = 0; i < 50; i++) mixed.add(0.1 + i * 0.01, i % 3 === 0); // never 90% same-class
+    const profile = mixed.profile(0.9);
+    expect(profile.threshold).toBe(profile.same_class[1]);
+    const separated = new PairHistogram();
+    for (let i = 0; i < 40; i++) separated.add(0.2 + i * 0.02, true); // same class: 0.2 to 1.0
+    for (let i = 0; i < 40; i++) separated.add(1.4 + i * 0.01, false); // other classes from 1.4
+    const cut = separated.profile(0.9);
+    expect(cut.threshold).toBeCloseTo(cut.same_class[1], 6);
+    expect(cut.threshold!).toBeLessThan(0.7);
+    expect(new PairHistogram().profile(0.9).threshold).toBeNull();
   });
 });

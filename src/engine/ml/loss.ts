@@ -14,3 +14,9 @@ export function tripletLosses(q: tf.Tensor2D, p: tf.Tensor2D, n: tf.Tensor2D, ga
 export function tripletLoss(q: tf.Tensor2D, p: tf.Tensor2D, n: tf.Tensor2D, gap: number): tf.Scalar {
   return tf.tidy(() => tf.mean(tripletLosses(q, p, n, gap)) as tf.Scalar);
 }
+
+/** Mean loss with a gap per triplet (in-class triplets use a smaller one than out-of-class). */
+export function tripletLossWithGaps(q: tf.Tensor2D, p: tf.Tensor2D, n: tf.Tensor2D, gaps: number[]): tf.Scalar {
+  if (gaps.every((g) => g === gaps[0])) return tripletLoss(q, p, n, gaps[0]);
+  return tf.tidy(() => tf.mean(tf.relu(tf.add(tf.sub(euclidean(q, p), euclidean(q, n)), tf.tensor1d(gaps)))) as tf.Scalar);
+}

@@ -3,8 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { createRng } from '../common/rng.js';
-import { trainHead, type TrainData, type TrainerSettings } from './trainer.js';
-import { normalizeVector, type HeadConfig } from './head.js';
+import { evaluateHead, trainHead, type TrainData, type TrainerSettings } from './trainer.js';
+import { TRIPLET_METHODS } from './triplets.js';
+import { normalizeVector, unpackTensors, type HeadConfig } from './head.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 
 /** Classes that differ in a few of many noisy dimensions: the untrained distance is dominated by noise. */
@@ -109,6 +110,57 @@ describe('trainer', () => {
     await expect(trainHead(data, head, { ...settings, gap: 0 })).rejects.toThrow(/gap g must be a positive number/);
     await expect(trainHead(data, head, { ...settings, epochs: 0 })).rejects.toThrow(/epochs must be a positive whole number/);
     await expect(trainHead(data, head, { ...settings, learningRate: -1 })).rejects.toThrow(/learning rate/);
+  });
+
+  it('is reproducible from its seed: two runs with one seed give identical weights and scores, another seed differs', async () => {
+    const data = clusteredData(6);
+    const run = async (seed: number) => {
+      const scores: number[] = [];
+      const outcome = await trainHead(data, head, { ...settings, seed, sampling: 'semi-hard' }, { onEpoch: (e) => void scores.push(e.validation.map_at_r, e.meanLoss) });
+      const weights = outcome.head.variables.map((v) => Array.from(v.dataSync()));
+      outcome.head.dispose();
+      return { weights, scores };
+    };
+    const first = await run(21);
+    expect(await run(21)).toEqual(first);
+    expect((await run(22)).weights).not.toEqual(first.weights);
+  });
+
+  it('with keepBest, ends on the weights of the epoch with the best validation mAP@R and says which', async () => {
+    // Eight training photos a class: the head overfits, and later epochs score worse than an earlier one.
+    const data = clusteredData(7, 4, 8);
+    const wild = { ...settings, epochs: 6, learningRate: 0.05, keepBest: true };
+    const perEpoch: Array<{ epoch: number; map: number; weights: number[][] }> = [];
+    const outcome = await trainHead(data, head, wild, {
+      onEpoch: async (e) => {
+        const tensors = unpackTensors(await e.checkpoint());
+        perEpoch.push({ epoch: e.epoch, map: e.validation.map_at_r, weights: Object.keys(tensors).filter((n) => n.startsWith('head_')).map((n) => Array.from(tensors[n].dataSync())) });
+        tf.dispose(Object.values(tensors));
+      },
+    });
+    const best = perEpoch.reduce((a, b) => (b.map > a.map ? b : a));
+    expect(best.epoch).toBeLessThan(6); // else this test would not show the restore
+    expect(outcome.keptEpoch).toBe(best.epoch);
+    expect(outcome.epochsDone).toBe(6);
+    expect(outcome.head.variables.map((v) => Array.from(v.dataSync()))).toEqual(best.weights);
+    const kept = await evaluateHead(outcome.head, data, settings.k);
+    expect(kept.map_at_r).toBeCloseTo(best.map, 6);
+    outcome.head.dispose();
+    const last = await trainHead(data, head, { ...wild, keepBest: false });
+    expect(last.keptEpoch).toBe(6);
+    last.head.dispose();
+  });
+
+  it('trains with every triplet method and refuses an unknown one', async () => {
+    const data = clusteredData(8);
+    for (const sampling of TRIPLET_METHODS) {
+      const before = tf.memory().numTensors;
+      const outcome = await trainHead(data, head, { ...settings, epochs: 1, sampling });
+      expect(outcome.finalLoss).toBeGreaterThan(0);
+      outcome.head.dispose();
+      expect(tf.memory().numTensors - before).toBeLessThanOrEqual(2);
+    }
+    await expect(trainHead(data, head, { ...settings, sampling: 'hardest' as never })).rejects.toThrow(/sampling must be one of random, balanced, semi-hard, in-class/);
   });
 
   it('leaves no tensor behind: a run, its checkpoints and a resume from one free all they made', async () => {

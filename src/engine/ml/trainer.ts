@@ -4,10 +4,10 @@ import '@tensorflow/tfjs-layers';
 import type { RetrievalMetrics, TrainSettings } from '../../shared/api.js';
 import { NUMBER_RULES, checkK, checkNumber } from '../../shared/settings.js';
 import type { JobControl } from '../common/job-control.js';
-import { evaluateRetrieval, type LabelledVectors } from './eval.js';
-import { tripletLoss } from './loss.js';
+import { evaluateRetrieval, squaredDistance, type LabelledVectors } from './eval.js';
+import { tripletLossWithGaps } from './loss.js';
 import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
-import { sampleTriplets } from './triplets.js';
+import { mineSemiHard, planEpoch, TRIPLET_METHODS, type GappedTriplet, type TripletMethod } from './triplets.js';
 
 export interface NamedTensor {
   name: string;
@@ -19,6 +19,10 @@ export type TrainerSettings = Pick<TrainSettings, 'epochs' | 'batchSize' | 'lear
   tripletsPerEpoch: number;
   /** k of precision@k for the per-epoch validation. */
   k: number;
+  /** How triplets are drawn (see triplets.ts); 'random' when absent. */
+  sampling?: TripletMethod;
+  /** Keep the weights of the epoch with the best validation mAP@R rather than the last epoch's. */
+  keepBest?: boolean;
 };
 
 export interface TrainData {
@@ -48,8 +52,8 @@ export interface TrainOptions {
   onStep?: (step: StepReport) => void;
   /** Awaited before the next epoch starts: save the checkpoint here. */
   onEpoch?: (epoch: EpochReport) => void | Promise<void>;
-  /** Resume after this epoch from its checkpoint. */
-  resumeFrom?: { epoch: number; state: Buffer };
+  /** Resume after this epoch from its checkpoint; `best` is the best epoch so far and its checkpoint. */
+  resumeFrom?: { epoch: number; state: Buffer; best?: { epoch: number; mapAtR: number; state: Buffer } };
 }
 
 export interface TrainOutcome {
@@ -57,6 +61,8 @@ export interface TrainOutcome {
   epochsDone: number;
   finalLoss: number | null;
   stopped: boolean;
+  /** The epoch whose weights `head` holds: the best by validation mAP@R with keepBest, else the last. */
+  keptEpoch: number;
 }
 
 /** The settings rulebook's own rules, once per run: trainHead is also called directly (bench, scripts). */
@@ -64,6 +70,9 @@ export function checkTrainerSettings(settings: TrainerSettings): void {
   for (const key of ['epochs', 'batchSize', 'learningRate', 'gap', 'seed'] as const) checkNumber(NUMBER_RULES[key], settings[key]);
   checkNumber({ ...NUMBER_RULES.tripletsPerEpoch, min: 1, hint: 'a positive whole number' }, settings.tripletsPerEpoch);
   checkK(settings.k);
+  if (settings.sampling !== undefined && !TRIPLET_METHODS.includes(settings.sampling)) {
+    throw new RangeError(`sampling must be one of ${TRIPLET_METHODS.join(', ')} (got ${String(settings.sampling)})`);
+  }
 }
 
 /**
@@ -78,18 +87,27 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
     if (v.length !== headConfig.inputDim) throw new Error(`training vector ${i} has ${v.length} values, expected ${headConfig.inputDim}`);
   }
   const stepsPerEpoch = Math.ceil(settings.tripletsPerEpoch / settings.batchSize);
+  const method = settings.sampling ?? 'random';
+  const vectors = data.train.vectors;
+  const backboneDistance = (a: number, b: number) => squaredDistance(vectors[a], vectors[b]);
   let finalLoss: number | null = null;
   let epochsDone = startEpoch;
+  let best = options.resumeFrom?.best ? { epoch: options.resumeFrom.best.epoch, mapAtR: options.resumeFrom.best.mapAtR, state: options.resumeFrom.best.state } : null;
+  const finish = (stopped: boolean): TrainOutcome => {
+    const keptEpoch = settings.keepBest && best && best.epoch !== epochsDone ? restoreWeights(head, best.state, best.epoch) : epochsDone;
+    return { head, epochsDone, finalLoss, stopped, keptEpoch };
+  };
   try {
     for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
       const started = Date.now();
-      const { triplets } = sampleTriplets(items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch);
+      const triplets = planEpoch(method, items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch, settings.gap, backboneDistance);
       const losses: StepReport[] = [];
       for (let b = 0; b < stepsPerEpoch; b++) {
         await options.control?.checkpoint();
-        if (options.control?.isStopped) return { head, epochsDone, finalLoss, stopped: true };
-        const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
-        const loss = await trainStep(head, optimizer, data.train.vectors, batch, settings.gap);
+        if (options.control?.isStopped) return finish(true);
+        let batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
+        if (method === 'semi-hard') batch = await mineInBatch(head, vectors, data.train.classIds, batch);
+        const loss = await trainStep(head, optimizer, vectors, batch);
         const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
         losses.push(report);
         options.onStep?.(report);
@@ -98,39 +116,52 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
       const validation = await evaluateHead(head, data, settings.k);
       finalLoss = meanLoss;
       epochsDone = epoch;
+      const checkpoint = () => packCheckpoint(head, optimizer);
+      if (settings.keepBest && (!best || validation.map_at_r > best.mapAtR)) best = { epoch, mapAtR: validation.map_at_r, state: await checkpoint() };
       await options.onEpoch?.({
         epoch,
         meanLoss,
         validation,
         seconds: (Date.now() - started) / 1000,
         losses,
-        checkpoint: () => packCheckpoint(head, optimizer),
+        checkpoint,
       });
     }
-    return { head, epochsDone, finalLoss, stopped: false };
+    return finish(false);
   } finally {
     optimizer.dispose();
   }
+}
+
+/** Swaps each triplet's negative for a semi-hard one among the batch's photos, by the head's current embedding. */
+async function mineInBatch(head: EmbeddingHead, vectors: Float32Array[], classIds: number[], batch: GappedTriplet[]): Promise<GappedTriplet[]> {
+  const rows = [...new Set(batch.flatMap((t) => [t.query, t.positive, t.negative]))];
+  const embedded = await head.embed(rows.map((i) => vectors[i]));
+  const embeddingOf = new Map(rows.map((photo, i) => [photo, embedded[i]]));
+  return mineSemiHard(batch, (photo) => classIds[photo], (a, b) => Math.sqrt(squaredDistance(embeddingOf.get(a)!, embeddingOf.get(b)!)));
+}
+
+/** Puts a checkpoint's head weights back into the head's variables; returns that checkpoint's epoch. */
+function restoreWeights(head: EmbeddingHead, state: Buffer, epoch: number): number {
+  const tensors = unpackTensors(state);
+  const named = head.namedWeights();
+  for (const [name, variable] of Object.entries(named)) (variable as tf.Variable).assign(tensors[name]);
+  tf.dispose(Object.values(tensors));
+  return epoch;
 }
 
 /**
  * One optimiser step. The three branches share the head: one pass over q, p and n stacked, then
  * split. The batch is copied together here rather than gathered by TF.js (slow on wasm).
  */
-async function trainStep(
-  head: EmbeddingHead,
-  optimizer: tf.AdamOptimizer,
-  features: Float32Array[],
-  batch: Array<{ query: number; positive: number; negative: number }>,
-  gap: number,
-): Promise<number> {
+async function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: Float32Array[], batch: GappedTriplet[]): Promise<number> {
   const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
   const lossTensor = tf.tidy(() => {
     const stacked = stack(order.map((i) => features[i]), features[0].length);
     return optimizer.minimize(
       () => {
         const [q, p, n] = tf.split(head.apply(stacked), 3) as tf.Tensor2D[];
-        return tripletLoss(q, p, n, gap);
+        return tripletLossWithGaps(q, p, n, batch.map((t) => t.gap));
       },
       true,
       head.variables,

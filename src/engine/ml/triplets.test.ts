@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stratifiedSplit } from './split.js';
-import { sampleTriplets } from './triplets.js';
+import { mineSemiHard, planEpoch, sampleBalancedTriplets, sampleInClassTriplets, sampleTriplets, type GappedTriplet } from './triplets.js';
 
 const library = [
   ...Array.from({ length: 10 }, () => ({ classId: 1 })),
@@ -43,6 +43,65 @@ describe('triplet sampling', () => {
   it('refuses a library that cannot form a triplet', () => {
     expect(() => sampleTriplets([{ id: 0, classId: 1 }, { id: 1, classId: 1 }], 10, 1)).toThrow(/only one class/);
     expect(() => sampleTriplets([{ id: 0, classId: 1 }, { id: 1, classId: 2 }], 10, 1)).toThrow(/2 or more photos/);
+  });
+});
+
+describe('class-balanced, in-class and semi-hard triplets', () => {
+  // Uneven: class 1 has 40 photos, class 2 has 4, class 3 has 10.
+  const uneven = [...Array.from({ length: 40 }, () => 1), ...Array.from({ length: 4 }, () => 2), ...Array.from({ length: 10 }, () => 3)].map((classId, id) => ({ id, classId }));
+  const classOf = (i: number) => uneven[i].classId;
+
+  it('gives every class about the same share of queries and of negatives, whatever its size', () => {
+    const share = (picks: number[], classId: number) => picks.filter((i) => classOf(i) === classId).length / picks.length;
+    const { triplets } = sampleBalancedTriplets(uneven, 6000, 11);
+    for (const classId of [1, 2, 3]) {
+      expect(share(triplets.map((t) => t.query), classId)).toBeCloseTo(1 / 3, 1);
+      expect(share(triplets.map((t) => t.negative), classId)).toBeCloseTo(1 / 3, 1);
+    }
+    for (const t of triplets) {
+      expect(t.positive).not.toBe(t.query);
+      expect(classOf(t.positive)).toBe(classOf(t.query));
+      expect(classOf(t.negative)).not.toBe(classOf(t.query));
+    }
+    // Per photo (today's sampling), the big class takes most queries.
+    expect(share(sampleTriplets(uneven, 6000, 11).triplets.map((t) => t.query), 1)).toBeGreaterThan(0.7);
+  });
+
+  it('in-class triplets keep q, p, n in one class with p the nearer to q', () => {
+    const position = (i: number) => i * 1.5;
+    const distance = (a: number, b: number) => Math.abs(position(a) - position(b));
+    const triplets = sampleInClassTriplets(uneven, 500, 3, distance);
+    expect(triplets).toHaveLength(500);
+    for (const t of triplets) {
+      expect(new Set([classOf(t.query), classOf(t.positive), classOf(t.negative)]).size).toBe(1);
+      expect(distance(t.query, t.positive)).toBeLessThanOrEqual(distance(t.query, t.negative));
+    }
+  });
+
+  it('an in-class epoch mixes a quarter of in-class triplets at a smaller gap into out-of-class ones, reproducibly', () => {
+    const distance = (a: number, b: number) => Math.abs(a - b);
+    const epoch = planEpoch('in-class', uneven, 400, 5, 1, distance);
+    const inClass = epoch.filter((t) => classOf(t.negative) === classOf(t.query));
+    expect(inClass).toHaveLength(100);
+    expect(inClass.every((t) => t.gap === 0.25)).toBe(true);
+    expect(epoch.filter((t) => t.gap === 1)).toHaveLength(300);
+    expect(planEpoch('in-class', uneven, 400, 5, 1, distance)).toEqual(epoch);
+  });
+
+  it('semi-hard mining picks the nearest other-class photo farther than the positive and inside the gap', () => {
+    // Photos on a line; distance is the gap between positions.
+    const position: Record<number, number> = { 0: 0, 1: 0.3, 40: 0.2, 41: 0.5, 42: 0.9, 44: 2.0 };
+    const distance = (a: number, b: number) => Math.abs(position[a] - position[b]);
+    const batch: GappedTriplet[] = [
+      { query: 0, positive: 1, negative: 44, gap: 1 }, // candidates of class 2: 40 (0.2, too hard), 41 (0.5 semi-hard), 42 (0.9 semi-hard), 44 (2.0 too easy)
+      { query: 41, positive: 42, negative: 0, gap: 1 },
+    ];
+    const mined = mineSemiHard(batch, classOf, distance);
+    expect(mined[0].negative).toBe(41);
+    // For q=41 (p=42 at 0.4), class-1 photos 0 (0.5) and 1 (0.2): 0 is the semi-hard one.
+    expect(mined[1].negative).toBe(0);
+    // No semi-hard candidate: the sampled negative stays.
+    expect(mineSemiHard([{ query: 0, positive: 1, negative: 44, gap: 0.1 }], classOf, distance)[0].negative).toBe(44);
   });
 });
 

@@ -141,4 +141,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (backbone, cut, hash)
   ) WITHOUT ROWID;
   `,
+  // quality: the epoch a run's model keeps (best validation mAP@R); what a model's distances mean.
+  `
+  ALTER TABLE runs ADD COLUMN kept_epoch INTEGER;
+  ALTER TABLE models ADD COLUMN distances TEXT;
+  `,
 ];

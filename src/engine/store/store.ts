@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import type { Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
+import type { DistanceProfile, Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -422,6 +422,16 @@ export class Store {
     return row?.weights ?? null;
   }
 
+  /** What distances mean for a model, measured on its validation split; null until measured. */
+  modelDistances(modelId: number): DistanceProfile | null {
+    const row = this.db.prepare('SELECT distances FROM models WHERE id = ?').get(modelId) as { distances: string | null } | undefined;
+    return row?.distances ? (JSON.parse(row.distances) as DistanceProfile) : null;
+  }
+
+  setModelDistances(modelId: number, distances: DistanceProfile): void {
+    this.db.prepare('UPDATE models SET distances = ? WHERE id = ?').run(JSON.stringify(distances), modelId);
+  }
+
   setModelMetrics(modelId: number, metrics: RetrievalMetrics): void {
     this.db.prepare('UPDATE models SET metrics = ? WHERE id = ?').run(JSON.stringify(metrics), modelId);
   }
@@ -467,7 +477,7 @@ export class Store {
     return Number(info.lastInsertRowid);
   }
 
-  updateRun(runId: number, fields: Partial<Pick<RunRow, 'status' | 'modelId' | 'finalLoss' | 'baseline' | 'trained' | 'error' | 'epochsDone'>> & { finished?: boolean }): void {
+  updateRun(runId: number, fields: Partial<Pick<RunRow, 'status' | 'modelId' | 'finalLoss' | 'baseline' | 'trained' | 'error' | 'epochsDone' | 'keptEpoch'>> & { finished?: boolean }): void {
     const columns: Record<string, unknown> = {};
     if (fields.status !== undefined) columns.status = fields.status;
     if (fields.modelId !== undefined) columns.model_id = fields.modelId;
@@ -476,6 +486,7 @@ export class Store {
     if (fields.trained !== undefined) columns.trained = JSON.stringify(fields.trained);
     if (fields.error !== undefined) columns.error = fields.error;
     if (fields.epochsDone !== undefined) columns.epochs_done = fields.epochsDone;
+    if (fields.keptEpoch !== undefined) columns.kept_epoch = fields.keptEpoch;
     const sets = Object.keys(columns).map((column) => `${column} = @${column}`);
     if (fields.finished) sets.push("finished_at = datetime('now')");
     if (sets.length === 0) return;
@@ -519,6 +530,8 @@ export class Store {
     epoch: { epoch: number; meanLoss: number; validation: RetrievalMetrics; seconds: number },
     losses: Array<{ step: number; epoch: number; loss: number }>,
     state: Buffer,
+    /** An earlier epoch whose checkpoint is kept too (the best so far), or none. */
+    keepEpoch: number | null = null,
   ): void {
     this.db.transaction(() => {
       this.addLossPoints(runId, losses);
@@ -526,7 +539,7 @@ export class Store {
         .prepare('INSERT OR REPLACE INTO run_epochs(run_id, epoch, mean_loss, metrics, seconds) VALUES (?, ?, ?, ?, ?)')
         .run(runId, epoch.epoch, epoch.meanLoss, JSON.stringify(epoch.validation), epoch.seconds);
       this.db.prepare('INSERT OR REPLACE INTO checkpoints(run_id, epoch, state) VALUES (?, ?, ?)').run(runId, epoch.epoch, state);
-      this.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND epoch < ?').run(runId, epoch.epoch);
+      this.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND epoch < ? AND epoch IS NOT ?').run(runId, epoch.epoch, keepEpoch);
       this.db.prepare('UPDATE runs SET epochs_done = ?, final_loss = ? WHERE id = ?').run(epoch.epoch, epoch.meanLoss, runId);
     })();
   }
@@ -540,6 +553,10 @@ export class Store {
         seconds: number;
       }>
     ).map((row) => ({ epoch: row.epoch, meanLoss: row.meanLoss, validation: JSON.parse(row.metrics) as RetrievalMetrics, seconds: row.seconds }));
+  }
+
+  checkpoint(runId: number, epoch: number): Checkpoint | null {
+    return (this.db.prepare('SELECT run_id AS runId, epoch, state FROM checkpoints WHERE run_id = ? AND epoch = ?').get(runId, epoch) as Checkpoint | undefined) ?? null;
   }
 
   latestCheckpoint(runId: number): Checkpoint | null {
@@ -608,6 +625,7 @@ interface RawRun {
   baseline: string | null;
   trained: string | null;
   error: string | null;
+  kept_epoch: number | null;
 }
 
 function toRunRow(row: RawRun): RunRow {
@@ -624,6 +642,7 @@ function toRunRow(row: RawRun): RunRow {
     baseline: row.baseline ? (JSON.parse(row.baseline) as RetrievalMetrics) : null,
     trained: row.trained ? (JSON.parse(row.trained) as RetrievalMetrics) : null,
     error: row.error,
+    keptEpoch: row.kept_epoch,
   };
 }
 
