@@ -17,6 +17,8 @@ import { contentSecurityPolicy } from '../shared/csp.js';
 export const FALLBACK_HOST = '127.0.0.1';
 /** Request body limits: a dropped image travels as base64 in findSimilar; every other call is small. */
 export const MAX_IMAGE_BODY = 32 * 1024 * 1024;
+/** How much of a refused body is read and discarded before the connection is cut. */
+const DRAIN_LIMIT = 2 * MAX_IMAGE_BODY;
 export const MAX_BODY = 64 * 1024;
 export const TOKEN_HEADER = 'x-lookalike-token';
 
@@ -296,12 +298,21 @@ function parseCookies(header: string): Record<string, string> {
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
   return new Promise((resolveBody, rejectBody) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
+    let refused = false;
     const tooLarge = () => {
+      refused = true;
       res.setHeader('connection', 'close');
-      // Keep reading (and discarding) so the client sees the answer instead of a reset connection.
       req.removeAllListeners('data');
+      // Answer once the rest has been read and discarded: a socket closed with unread bytes is reset,
+      // and the client can lose the answer with it. A client that keeps sending past DRAIN_LIMIT is cut off.
+      const refuse = () => rejectBody(new HttpError(413, `the request body is larger than ${limit} bytes`));
+      let drained = 0;
+      req.on('data', (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained > DRAIN_LIMIT) refuse();
+      });
+      req.once('end', refuse);
       req.resume();
-      rejectBody(new HttpError(413, `the request body is larger than ${limit} bytes`));
     };
     if (Number.isFinite(declared) && declared > limit) return tooLarge();
     const chunks: Buffer[] = [];
@@ -311,7 +322,9 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
       if (received > limit) return tooLarge();
       chunks.push(chunk);
     });
-    req.on('end', () => resolveBody(Buffer.concat(chunks)));
+    req.on('end', () => {
+      if (!refused) resolveBody(Buffer.concat(chunks));
+    });
     req.on('error', rejectBody);
   });
 }

@@ -2,22 +2,26 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
+import { resultRows } from '../shared/result-rows.js';
 import {
   SAMPLE_CLASSES,
-  checkPhotoStats,
-  readPhoto,
+  checkFineTuneHere,
   Store,
+  checkPhotoStats,
   defaultDbPath,
   defaultModel,
   evaluateModel,
   findSimilar,
   indexAll,
+  indexLibrary,
+  importModel,
   expectedRuntime,
   locateFile,
   makeSampleLibrary,
   openLibrary,
   photoIn,
   planTraining,
+  readPhoto,
   requireLibrary,
   selectBackend,
   trainModel,
@@ -33,10 +37,10 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike scan <folder> [--db F] [--json]
   lookalike index <folder> [--db F] [--backbone B] [--json]
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
-                  [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks]
+                  [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
-  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
+  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
@@ -157,6 +161,7 @@ async function trainCommand(args: string[]): Promise<number> {
       triplets: { type: 'string' },
       backbone: { type: 'string' },
       'fine-tune': { type: 'string' },
+      blocks: { type: 'string' },
       workers: { type: 'string' },
       k: { type: 'string', short: 'k' },
     },
@@ -173,9 +178,11 @@ async function trainCommand(args: string[]): Promise<number> {
     tripletsPerEpoch: intOption(values.triplets, 'triplets'),
     backbone: values.backbone,
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
+    fineTuneBlocks: intOption(values.blocks, 'blocks'),
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const settings = resolveSettings(given); // bad settings are refused before any work starts
+  await checkFineTuneHere(settings);
   const store = openStore(values.db);
   try {
     const ctx = context(store);
@@ -244,13 +251,13 @@ async function similarCommand(args: string[]): Promise<number> {
       throw new UsageError(`${basename(real)} is outside every library; name one with --library <folder>`);
     }
     const { libraryId, photoId } = located;
-    const modelId = intOption(values.model, 'model');
+    const modelId = await modelOption(store, libraryId, values.model);
     const result = photoId !== null
       ? await findSimilar(store, libraryId, { photoId }, k, modelId)
       : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     output(
       values.json,
-      { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
+      { query: result.query.path, model: result.modelId, results: resultRows(result.results) },
       [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
     );
     return 0;
@@ -328,6 +335,15 @@ function formatEval(e: ReturnType<typeof evalObject>): string {
 
 function round(value: number): number {
   return Math.round(value * 10000) / 10000;
+}
+
+/** --model: a stored model's id, or an exported model (folder or card.json), imported into the library and indexed on first use. */
+async function modelOption(store: Store, libraryId: number, value: string | undefined): Promise<number | undefined> {
+  if (value === undefined || /^-?[0-9]+$/.test(value)) return intOption(value, 'model');
+  const { modelId, created } = await importModel(store, libraryId, value);
+  if (created) process.stderr.write(`imported ${resolve(value)} as model ${modelId}; indexing the library with it\n`);
+  await indexLibrary({ store }, libraryId, modelId);
+  return modelId;
 }
 
 function intOption(value: string | undefined, name: string): number | undefined {

@@ -1,10 +1,10 @@
-import { BrowserWindow, dialog, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
+import { BrowserWindow, dialog, ipcMain, net, protocol, shell, type IpcMainInvokeEvent } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName } from '../shared/api.js';
 import { toWireError, type Reply } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { photoToServe } from '../engine/jobs/photo-files.js';
-import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL } from '../preload/contract.js';
+import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL, REVEAL_PHOTO_CHANNEL } from '../preload/contract.js';
 
 /** Must run before the app is ready: the photo scheme behaves like https (secure, fetchable, streamed). */
 export function registerPhotoScheme(): void {
@@ -43,6 +43,14 @@ export function wireIpc(service: EngineService, options: { cacheDir: string; isT
     return picked.canceled ? null : (picked.filePaths[0] ?? null);
   });
 
+  // Only photos of the open library, resolved by the engine (never a path from the page).
+  ipcMain.handle(REVEAL_PHOTO_CHANNEL, async (event, photoId: unknown) => {
+    guard(event);
+    const file = Number.isInteger(photoId) ? await service.photoFile(photoId as number, 'full') : null;
+    if (!file) throw new Error(`no photo ${String(photoId)} in the open library`);
+    shell.showItemInFolder(file);
+  });
+
   const unsubscribe = service.subscribe((event) => {
     for (const window of BrowserWindow.getAllWindows()) {
       if (!window.isDestroyed() && !window.webContents.isDestroyed()) window.webContents.send(EVENT_CHANNEL, event);
@@ -62,5 +70,6 @@ export function wireIpc(service: EngineService, options: { cacheDir: string; isT
     unsubscribe();
     for (const name of API_NAMES) ipcMain.removeHandler(ipcChannel(name));
     ipcMain.removeHandler(PICK_FOLDER_CHANNEL);
+    ipcMain.removeHandler(REVEAL_PHOTO_CHANNEL);
   };
 }

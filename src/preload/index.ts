@@ -1,6 +1,6 @@
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { EVENT_CHANNEL, forwardCalls, ipcChannel, type EngineEvent } from '../shared/api.js';
-import { PICK_FOLDER_CHANNEL, photoUrl, type IpcApi, type PreloadBridge } from './contract.js';
+import { PICK_FOLDER_CHANNEL, REVEAL_PHOTO_CHANNEL, photoUrl, type IpcApi, type PreloadBridge } from './contract.js';
 
 // Only these functions cross into the page: one per API call, the event subscription, photo URLs and
 // the folder picker. No ipcRenderer, no Node, no arbitrary channels.
@@ -17,6 +17,7 @@ const bridge: PreloadBridge = {
   },
   photoUrl,
   pickFolder: () => ipcRenderer.invoke(PICK_FOLDER_CHANNEL) as Promise<string | null>,
+  revealPhoto: (photoId: number) => ipcRenderer.invoke(REVEAL_PHOTO_CHANNEL, Math.trunc(Number(photoId))) as Promise<void>,
 };
 
 contextBridge.exposeInMainWorld('lookalike', bridge);

@@ -45,7 +45,8 @@ export interface PhotoQuery {
   limit: number;
 }
 
-export type FineTuneMode = 'head' | 'last-blocks';
+/** What trains: the head only; the last backbone blocks and the head (CPU too); or the whole network (GPU only). */
+export type FineTuneMode = 'head' | 'last-blocks' | 'full';
 
 export interface TrainSettings {
   epochs: number;
@@ -60,6 +61,8 @@ export interface TrainSettings {
   /** 'nsfwjs-mobilenetv2-1.4' (built in) or a TF.js model folder. */
   backbone: string;
   fineTune: FineTuneMode;
+  /** last-blocks: how many inverted-residual blocks from the end train (with the final 1×1 conv); 0 = that conv only. */
+  fineTuneBlocks: number;
   /** Triplets sampled per epoch; 0 means one per training photo times 8. */
   tripletsPerEpoch: number;
 }
@@ -188,6 +191,36 @@ export interface LabelsResult {
   labels: LabelsState;
 }
 
+export interface DuplicatePhoto {
+  photoId: number;
+  path: string;
+  className: string | null;
+  /** Another photo of the library has the very same content (same hash). */
+  exactCopy: boolean;
+  /** Distance to the group's first photo under the untrained backbone; null when they are joined only through others. */
+  distance: number | null;
+}
+
+export interface DuplicateGroup {
+  photos: DuplicatePhoto[];
+  /** Every photo of the group has the same content. */
+  exact: boolean;
+}
+
+export interface DuplicatesResult {
+  threshold: number;
+  maxThreshold: number;
+  modelId: number;
+  groups: DuplicateGroup[];
+  /** How many groups each threshold gives, for the slider to show as it moves. */
+  groupCounts: Array<{ threshold: number; groups: number }>;
+}
+
+export interface MoveResult {
+  moved: Array<{ from: string; to: string }>;
+  library: LibrarySummary;
+}
+
 /** Events the engine pushes while work runs. */
 export type EngineEvent =
   | { type: 'job'; job: JobState }
@@ -252,6 +285,13 @@ export interface ApiCalls {
   labels: [void, LabelsState];
   changeLabels: [LabelChange, LabelsResult];
   undoLabels: [void, LabelsResult];
+  findDuplicates: [{ threshold: number }, DuplicatesResult];
+  /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
+  movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
+  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json. */
+  exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
+  /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
+  importModel: [{ source: string }, ModelInfo];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
 }
@@ -280,6 +320,10 @@ export const API_NAMES: readonly ApiName[] = [
   'labels',
   'changeLabels',
   'undoLabels',
+  'findDuplicates',
+  'movePhotos',
+  'exportModel',
+  'importModel',
   'listFolders',
 ] as const;
 

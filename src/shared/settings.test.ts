@@ -60,7 +60,7 @@ describe('the settings rulebook', () => {
   });
 
   it('refuses an unknown fine-tune mode and an empty backbone, and trims the backbone', () => {
-    expect(() => resolveSettings({ fineTune: 'everything' as never })).toThrow(/^fine-tune must be "head" or "last-blocks" \(got "everything"\)$/);
+    expect(() => resolveSettings({ fineTune: 'everything' as never })).toThrow(/^fine-tune must be "head" or "last-blocks" or "full" \(got "everything"\)$/);
     expect(() => resolveSettings({ backbone: '  ' })).toThrow(/^backbone must be "nsfwjs-mobilenetv2-1.4", a TF.js model folder or a model URL/);
     expect(resolveSettings({ backbone: ' models/m#out@-1,1 ' }).backbone).toBe('models/m#out@-1,1');
   });

@@ -23,6 +23,7 @@ export const DEFAULT_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   seed: 1,
   backbone: BUILTIN_BACKBONE_ID,
   fineTune: 'head',
+  fineTuneBlocks: 1,
   tripletsPerEpoch: 0,
 });
 
@@ -55,6 +56,7 @@ export const NUMBER_RULES: Readonly<Record<NumberKey, NumberRule>> = {
   dim: { label: 'embedding size', whole: true, min: 1, max: 4096, hint: 'a positive whole number, at most 4096' },
   validationFraction: { label: 'validation fraction', whole: false, min: 0, minExclusive: true, max: 1, maxExclusive: true, hint: 'between 0 and 1, e.g. 0.2' },
   seed: { label: 'seed', whole: true, min: -(2 ** 31), max: 2 ** 31 - 1, hint: 'a whole number' },
+  fineTuneBlocks: { label: 'fine-tune blocks', whole: true, min: 0, max: 17, hint: 'a whole number from 0 to 17 (0 = the final 1×1 conv only)' },
   tripletsPerEpoch: { label: 'triplets per epoch', whole: true, min: 0, max: 10_000_000, hint: `0 (${TRIPLETS_PER_PHOTO} per training photo) or a positive whole number` },
 };
 
@@ -62,6 +64,7 @@ export const NUMBER_RULES: Readonly<Record<NumberKey, NumberRule>> = {
 export const FINE_TUNE_MODES: Readonly<Record<FineTuneMode, string>> = {
   head: 'backbone unchanged, only the head is trained',
   'last-blocks': 'the head and the backbone\'s last blocks are trained',
+  full: 'the whole network is trained (needs a GPU)',
 };
 
 export const K_RULE: NumberRule = { label: 'k', whole: true, min: 1, max: Number.MAX_SAFE_INTEGER, hint: 'a positive whole number' };

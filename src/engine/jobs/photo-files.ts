@@ -6,7 +6,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute } from 'node:path';
 import type { PhotoSize } from '../../shared/api.js';
-import { isInside } from '../common/paths.js';
+import { isInsideFolder } from '../common/paths.js';
 import type { EngineService } from './service-contract.js';
 
 /** Content types for the photos we serve; anything else is refused. */
@@ -40,7 +40,7 @@ export async function servableFile(file: string, roots: ReadonlyArray<string | n
   for (const root of roots) {
     if (!root) continue;
     const realRoot = await realpath(root).catch(() => null);
-    if (realRoot && isInside(real, realRoot)) return real;
+    if (realRoot && isInsideFolder(real, realRoot)) return real;
   }
   return null;
 }

@@ -11,9 +11,10 @@ import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
-import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings } from '../../shared/settings.js';
+import { DEFAULT_K, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
-import { trainHead } from '../ml/trainer.js';
+import { trainHead, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
+import { autoTriplets, checkFineTune, embedQueryFineTuned, evaluateFineTuned, indexFineTuned, isFineTuned, trainLastBlocks, type TrainedOutcome } from './fine-tune.js';
 import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 
@@ -172,16 +173,7 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
   const started = Date.now();
   const { settings, k, spec } = plan;
   const { store } = ctx;
-  await selectBackend();
-  if (settings.fineTune === 'last-blocks') {
-    const backend = await selectBackend();
-    // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
-    throw new Error(
-      backend.gpu
-        ? 'fine-tuning the last backbone blocks is not available yet; train the head (--fine-tune head)'
-        : `fine-tuning backbone blocks needs a GPU backend (tfjs-node-gpu); this machine runs ${backend.name}, so only the head is trained (--fine-tune head)`,
-    );
-  }
+  checkFineTune(settings, spec, await selectBackend());
   const backboneKey = describeSpec(spec);
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
@@ -203,12 +195,12 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * TRIPLETS_PER_PHOTO };
+  const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length) };
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
   try {
-    const outcome = await trainHead(sets, headConfig, trainer, {
+    const trainOptions: TrainOptions = {
       control: ctx.control,
       resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state } : undefined,
       onStep: (step) => {
@@ -221,22 +213,22 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
         const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
-      onEpoch: (epoch) => {
-        store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
+      onEpoch: async (epoch) => {
+        store.saveEpoch(runId, epoch, epoch.losses, await epoch.checkpoint());
         ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
       },
-    });
+    };
+    const outcome =
+      settings.fineTune === 'last-blocks'
+        ? await trainLastBlocks(ctx, libraryId, settings, trainer, headConfig, sets, trainOptions)
+        : await trainHeadOnly(sets, headConfig, trainer, trainOptions);
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
       store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
-      outcome.head.dispose();
+      outcome.dispose();
       throw new Error(nothingKept);
     }
-    const trained = evaluateRetrieval(
-      { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
-      { vectors: outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
-      k,
-    );
+    const trained = await outcome.evaluate();
     const modelId = store.createModel({
       libraryId,
       name: `Trained run ${runId}`,
@@ -244,11 +236,11 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
       backbone: backboneKey,
       backboneDim: headConfig.inputDim,
       dim: headConfig.dim,
-      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone },
+      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone, ...(outcome.fineTune ? { fineTune: outcome.fineTune } : {}) },
       runId,
-      weights: packTensors(outcome.head.namedWeights()),
+      weights: await outcome.weights(),
     });
-    outcome.head.dispose();
+    outcome.dispose();
     store.setModelMetrics(modelId, trained);
     store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, finished: true });
     await indexLibrary(ctx, libraryId, modelId);
@@ -270,6 +262,18 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
     if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
     throw error;
   }
+}
+
+async function trainHeadOnly(sets: { train: LabelledVectors; validation: LabelledVectors }, headConfig: HeadConfig, trainer: TrainerSettings, options: TrainOptions): Promise<TrainedOutcome> {
+  const outcome = await trainHead(sets, headConfig, trainer, options);
+  const { head } = outcome;
+  return {
+    ...outcome,
+    evaluate: async () =>
+      evaluateRetrieval({ vectors: await head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await head.embed(sets.train.vectors), classIds: sets.train.classIds }, trainer.k),
+    weights: () => packTensors(head.namedWeights()),
+    dispose: () => head.dispose(),
+  };
 }
 
 /** The run a training continues: the newest unfinished one with the same settings (after a crash), else a new one. */
@@ -299,6 +303,7 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
   const model = requireModel(store, modelId, libraryId);
   const spec = model.config.backboneSpec as BackboneSpec;
   await cacheFeatures(ctx, libraryId, spec);
+  if (isFineTuned(model)) return await indexFineTuned(ctx, libraryId, model);
   const todo = store.photosToEmbed(libraryId, modelId);
   const features = store.features(model.backbone, todo.map((p) => p.hash));
   const ready = todo.filter((p) => features.has(p.hash));
@@ -308,7 +313,7 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
     for (let start = 0; start < ready.length; start += batchSize) {
       await ctx.control?.checkpoint();
       const batch = ready.slice(start, start + batchSize);
-      const vectors = embedder.embed(batch.map((p) => features.get(p.hash)!));
+      const vectors = await embedder.embed(batch.map((p) => features.get(p.hash)!));
       store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
       ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
     }
@@ -319,14 +324,14 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
 }
 
 interface Embedder {
-  embed(features: Float32Array[]): Float32Array[];
+  embed(features: Float32Array[]): Promise<Float32Array[]>;
   /** Frees the head's tensors; the embedder is not used after. */
   dispose(): void;
 }
 
 /** Backbone features to the model's embedding: normalisation, then the trained head if any. */
 async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
-  if (model.kind === 'baseline') return { embed: (features) => features.map(normalizeVector), dispose: () => undefined };
+  if (model.kind === 'baseline') return { embed: async (features) => features.map(normalizeVector), dispose: () => undefined };
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
@@ -362,11 +367,12 @@ export async function evaluateModel(
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
+  if (isFineTuned(model)) return { baseline, trained: await evaluateFineTuned(store, libraryId, model, k), model };
   const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
   try {
     const trained = evaluateRetrieval(
-      { vectors: head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
-      { vectors: head.embed(sets.train.vectors), classIds: sets.train.classIds },
+      { vectors: await head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
+      { vectors: await head.embed(sets.train.vectors), classIds: sets.train.classIds },
       k,
     );
     return { baseline, trained, model };
@@ -399,27 +405,34 @@ export async function findSimilar(
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
-  let feature: Float32Array;
+  let vector: Float32Array;
   let described: SimilarResult['query'];
+  const throughHead = async (feature: Float32Array): Promise<Float32Array> => {
+    const embedder = await loadEmbedder(store, model);
+    try {
+      return (await embedder.embed([feature]))[0];
+    } finally {
+      embedder.dispose();
+    }
+  };
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
     if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
-    const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
-    feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
+    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, { photo });
+    else {
+      const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
+      const feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
+      vector = await throughHead(feature);
+    }
   } else {
-    // An image from outside that cannot be decoded is the person's input, not the engine failing.
-    feature = await backboneFeature(model, query.image, query.label).catch((error: unknown) => {
-      throw error instanceof ImageError ? invalidInput(error.message) : error;
-    });
     described = { photoId: null, path: query.label, className: null };
-  }
-  const embedder = await loadEmbedder(store, model);
-  let vector: Float32Array;
-  try {
-    [vector] = embedder.embed([feature]);
-  } finally {
-    embedder.dispose();
+    // An image from outside that cannot be decoded is the person's input, not the engine failing.
+    const asInput = (error: unknown) => {
+      throw error instanceof ImageError ? invalidInput(error.message) : error;
+    };
+    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, query).catch(asInput);
+    else vector = await throughHead(await backboneFeature(model, query.image, query.label).catch(asInput));
   }
   const index = store.vectorIndex(model.id, model.dim);
   const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
-import { conflict, invalidInput } from '../../shared/errors.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
@@ -15,6 +15,9 @@ import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
+import { moveFilesOut } from '../library/move-files.js';
+import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { formatBytes } from '../common/error-words.js';
@@ -118,6 +121,22 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     const library = librarySummary(store, id);
     emit({ type: 'library', library });
     return { library, labels: labelsState(store, id) };
+  };
+
+  /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
+  let duplicatesCache: { key: string; edges: Promise<DuplicateEdges> } | null = null;
+  const duplicatePairs = (id: number) => {
+    const baseline = store.models(id).find((m) => m.kind === 'baseline');
+    if (!baseline || store.embeddingCount(baseline.id) === 0) throw conflict('the library is still being analysed; look for duplicates when indexing is done');
+    const key = `${baseline.id}:${store.embeddingCount(baseline.id)}:${store.countPhotos(id)}`;
+    if (duplicatesCache?.key !== key) {
+      const edges = duplicateEdges(store, baseline.id, (done, total) =>
+        emit({ type: 'progress', kind: 'index', phase: 'Looking for duplicates', done, total, etaSeconds: null }),
+      );
+      duplicatesCache = { key, edges };
+      edges.catch(() => (duplicatesCache = null));
+    }
+    return duplicatesCache.edges;
   };
 
   const handlers: ApiHandlers = {
@@ -239,6 +258,41 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       changeLabels(store, id, change);
       return labelsResult(id);
+    },
+
+    async findDuplicates({ threshold }) {
+      const id = requireLibrary();
+      return groupDuplicates(store, id, await duplicatePairs(id), Number(threshold));
+    },
+
+    async movePhotos({ photoIds, folder }) {
+      const id = requireLibrary();
+      if (!Array.isArray(photoIds) || photoIds.length === 0) throw invalidInput('select the photos to move first');
+      const root = store.libraryRoot(id);
+      const files = photoIds.map((photoId) => {
+        const photo = Number.isInteger(photoId) ? store.photo(photoId) : null;
+        if (!photo || photo.libraryId !== id) throw notFound(`no photo ${String(photoId)} in this library`);
+        return resolve(root, photo.relPath);
+      });
+      const moved = await moveFilesOut(root, files, String(folder ?? ''));
+      await stopCurrentJob();
+      const opened = await openLibrary({ store, emit }, root);
+      return { moved: moved.map(({ from, to }) => ({ from, to })), library: opened.summary };
+    },
+
+    async exportModel({ modelId, folder }) {
+      const id = requireLibrary();
+      const model = store.model(Number(modelId));
+      if (!model || model.libraryId !== id) throw notFound(`no model ${String(modelId)} in this library`);
+      return exportModel(store, model.id, String(folder ?? ''));
+    },
+
+    async importModel({ source }) {
+      const id = requireLibrary();
+      const { modelId } = await importModel(store, id, String(source ?? ''));
+      if (!job) indexInBackground(id);
+      else changedWhileBusy = true;
+      return toModelInfo(store, modelId);
     },
 
     async undoLabels() {

@@ -35,7 +35,7 @@ export interface Backbone {
   dispose(): void;
 }
 
-const BUILTIN_NODE =
+export const BUILTIN_NODE =
   'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Logits/AvgPool';
 
 export function describeSpec(spec: BackboneSpec): string {
@@ -156,7 +156,7 @@ function finish(wiring: Wiring, run: (batch: tf.Tensor4D) => tf.Tensor2D, dispos
 }
 
 /** RGB bytes -> NHWC floats in the model's input range. */
-function scalePixels(images: Uint8Array[], size: number, range: InputRange): Float32Array {
+export function scalePixels(images: Uint8Array[], size: number, range: InputRange): Float32Array {
   const pixels = new Float32Array(images.length * size * size * 3);
   const [scale, offset] = range === '0,1' ? [1 / 255, 0] : range === '-1,1' ? [1 / 127.5, -1] : [1, 0];
   images.forEach((image, i) => {
@@ -198,7 +198,7 @@ function findLayerPath(container: { layers?: NamedLayer[] }, name: string): Name
 }
 
 /** The nsfwjs package ships its graph model as modules holding the model JSON and base64 weight shards. */
-async function readBuiltinArtifacts(): Promise<tf.io.ModelArtifacts> {
+export async function readBuiltinArtifacts(): Promise<tf.io.ModelArtifacts> {
   const { MobileNetV2MidModel } = (await import('nsfwjs/models/mobilenet_v2_mid')) as unknown as { MobileNetV2MidModel: BundledModel };
   const modelJson = unwrap<tf.io.ModelJSON>(await MobileNetV2MidModel.modelJson());
   const shards = await Promise.all(MobileNetV2MidModel.weightBundles.map(async (load) => Buffer.from(unwrap<string>(await load()), 'base64')));

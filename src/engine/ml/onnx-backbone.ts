@@ -30,7 +30,7 @@ export async function loadOnnxRuntime(): Promise<OnnxRuntime> {
 }
 
 export interface OnnxFeatureRunner {
-  /** Pooled features, [batch, dim] row-major, of NHWC float input already scaled to the model's range. */
+  /** Pooled features, [batch, dim] row-major (or NHWC maps with pool: false), of NHWC float input already scaled to the model's range. */
   run(pixels: Float32Array, batch: number, size: number): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
@@ -64,8 +64,8 @@ export async function expectedRuntime(host: RuntimeHost): Promise<string> {
   }
 }
 
-/** Exports the graph up to `outputNode` and opens it in ONNX Runtime (one intra-op thread: callers run one per core). */
-export async function openOnnxRunner(graph: GraphModel, topology: unknown, outputNode: string, threads = 1): Promise<OnnxFeatureRunner> {
+/** Exports the graph up to `outputNode` and opens it in ONNX Runtime (one intra-op thread: the callers are the feature threads, one per core). */
+export async function openOnnxRunner(graph: GraphModel, topology: unknown, outputNode: string, threads = 1, options: { pool?: boolean } = {}): Promise<OnnxFeatureRunner> {
   const ort = await loadOnnxRuntime();
   const nodes = (topology as { node?: TfNode[] } | undefined)?.node;
   if (!nodes) throw new Error('the graph model has no topology to export');
@@ -77,6 +77,7 @@ export async function openOnnxRunner(graph: GraphModel, topology: unknown, outpu
       return tensor && tensor.dtype === 'float32' ? { shape: tensor.shape, values: tensor.dataSync() as Float32Array } : undefined;
     },
     outputNode,
+    options,
   );
   const session = await ort.InferenceSession.create(encodeModel(onnx), {
     intraOpNumThreads: threads,

@@ -31,7 +31,8 @@ export interface TfWeight {
 
 export class UnsupportedGraphError extends Error {}
 
-export function exportGraphToOnnx(nodes: TfNode[], weight: (name: string) => TfWeight | undefined, outputNode: string): OnnxModel {
+/** `pool: false` gives the node's whole feature map, NHWC like TF.js, instead of its global average. */
+export function exportGraphToOnnx(nodes: TfNode[], weight: (name: string) => TfWeight | undefined, outputNode: string, options: { pool?: boolean } = {}): OnnxModel {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const model: OnnxModel = { opset: 13, producer: 'lookalike', graphName: 'backbone', nodes: [], initializers: [], inputs: [], outputs: [] };
   const emitted = new Map<string, string>();
@@ -148,6 +149,11 @@ export function exportGraphToOnnx(nodes: TfNode[], weight: (name: string) => TfW
   };
 
   const featureMap = visit(outputNode);
+  if (options.pool === false) {
+    add({ opType: 'Transpose', inputs: [featureMap], outputs: ['features'], attributes: [ints('perm', [0, 2, 3, 1])] });
+    model.outputs.push({ name: 'features', shape: ['batch', 'height', 'width', 'channels'] });
+    return model;
+  }
   const pooled = add({ opType: 'GlobalAveragePool', inputs: [featureMap], outputs: ['pooled'] });
   add({ opType: 'Flatten', inputs: [pooled], outputs: ['features'], attributes: [{ name: 'axis', value: { int: 1 } }] });
   model.outputs.push({ name: 'features', shape: ['batch', 'dim'] });

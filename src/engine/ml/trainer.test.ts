@@ -62,8 +62,8 @@ describe('trainer', () => {
     const control = new JobControl();
     const first = await trainHead(data, head, settings, {
       control,
-      onEpoch: (e) => {
-        saved = { epoch: e.epoch, state: e.checkpoint() };
+      onEpoch: async (e) => {
+        saved = { epoch: e.epoch, state: await e.checkpoint() };
         if (e.epoch === 1) control.stop(); // as if killed after the first checkpoint
       },
     });
@@ -114,7 +114,7 @@ describe('trainer', () => {
   it('leaves no tensor behind: a run, its checkpoints and a resume from one free all they made', async () => {
     const before = tf.memory().numTensors;
     const checkpoints: Buffer[] = [];
-    const outcome = await trainHead(clusteredData(5), head, { ...settings, epochs: 2 }, { onEpoch: (epoch) => void checkpoints.push(epoch.checkpoint()) });
+    const outcome = await trainHead(clusteredData(5), head, { ...settings, epochs: 2 }, { onEpoch: async (epoch) => void checkpoints.push(await epoch.checkpoint()) });
     outcome.head.dispose();
     expect(tf.memory().numTensors - before).toBe(0);
     const resumed = await trainHead(clusteredData(5), head, { ...settings, epochs: 3 }, { resumeFrom: { epoch: 2, state: checkpoints[1] } });

@@ -130,4 +130,15 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   ALTER TABLE runs ADD COLUMN classes TEXT;
   `,
+  // finetune-cut-activations: the frozen backbone's activations at a fine-tuning cut, per photo content
+  // (uint8-quantised, see ml/activation-codec.ts), so last-blocks training never re-runs the backbone.
+  `
+  CREATE TABLE cut_activations (
+    backbone TEXT NOT NULL,
+    cut TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (backbone, cut, hash)
+  ) WITHOUT ROWID;
+  `,
 ];

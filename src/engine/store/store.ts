@@ -64,7 +64,11 @@ export interface SyncResult {
   unchanged: number;
 }
 
-/** The only module that knows SQL. Synchronous by design (better-sqlite3); writes grouped in transactions. */
+/**
+ * The only room that knows SQL is src/engine/store: this module for everything but the vectors, and
+ * search.ts (with its worker) for the vector index it opens over the same file (sqlite-vec tables).
+ * Synchronous by design (better-sqlite3); writes grouped in transactions.
+ */
 export class Store {
   readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
@@ -282,7 +286,8 @@ export class Store {
 
   /**
    * Assigns train/validation to labelled photos without one, keeping each class near the fraction.
-   * Copies of one photo (same content hash) always share a split, so no query finds itself.
+   * Copies of one photo (same content hash) within a class always share a split, so no query finds
+   * its own copy; a copy filed under another class is split with that class.
    */
   assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number) => number[]): void {
     this.db.transaction(() => {
@@ -363,6 +368,31 @@ export class Store {
 
   featureFailures(backbone: string): Set<string> {
     return new Set((this.db.prepare('SELECT hash FROM feature_failures WHERE backbone = ?').all(backbone) as Array<{ hash: string }>).map((r) => r.hash));
+  }
+
+  // ---- activations at a fine-tuning cut (cached per content hash) --------------------------------
+
+  cutActivations(backbone: string, cut: string, hashes: string[]): Map<string, Buffer> {
+    const get = this.db.prepare('SELECT data FROM cut_activations WHERE backbone = ? AND cut = ? AND hash = ?');
+    const found = new Map<string, Buffer>();
+    for (const hash of hashes) {
+      const row = get.get(backbone, cut, hash) as { data: Buffer } | undefined;
+      if (row) found.set(hash, row.data);
+    }
+    return found;
+  }
+
+  /** Which of the library's contents already have activations at this cut (without reading them). */
+  cutActivationHashes(backbone: string, cut: string): Set<string> {
+    const rows = this.db.prepare('SELECT hash FROM cut_activations WHERE backbone = ? AND cut = ?').all(backbone, cut) as Array<{ hash: string }>;
+    return new Set(rows.map((r) => r.hash));
+  }
+
+  putCutActivations(backbone: string, cut: string, items: Array<{ hash: string; data: Buffer }>): void {
+    const insert = this.db.prepare('INSERT OR REPLACE INTO cut_activations(backbone, cut, hash, data) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const item of items) insert.run(backbone, cut, item.hash, item.data);
+    })();
   }
 
   // ---- models and their embeddings ---------------------------------------------------------------

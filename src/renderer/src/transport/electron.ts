@@ -33,5 +33,12 @@ export function electronTransport(bridge: PreloadBridge): AppTransport {
     onEvent: (listener) => bridge.onEvent(listener),
     photoUrl: (photoId, size) => bridge.photoUrl(photoId, size),
     pickFolder: () => bridge.pickFolder(),
+    revealPhoto: async (photoId) => {
+      try {
+        await bridge.revealPhoto(photoId);
+      } catch (error) {
+        throw plainMessage(error);
+      }
+    },
   };
 }

@@ -1,0 +1,249 @@
+/**
+ * The built-in MobileNetV2-1.4 graph (nsfwjs 4.3.0; batch norm already folded into its convolutions)
+ * rebuilt above a cut point as a trainable TF.js network on tf.variables, with the fast gradients of
+ * gradients.ts. The cut is the input of inverted-residual block N from the end (N = 0: the input of
+ * the final 1×1 conv); below it the frozen graph computes activations, which are cached per photo.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { BUILTIN_NODE, readBuiltinArtifacts, scalePixels } from './backbone.js';
+import { depthwiseConv, pointwiseConv, type Activation } from './gradients.js';
+import { selectBackend } from './compute-backend.js';
+import { openOnnxRunner, preferredRuntime, type OnnxFeatureRunner } from './onnx-backbone.js';
+import type { TfNode } from './onnx-export.js';
+
+export interface CutPoint {
+  /** Inverted-residual blocks above the cut (they and the final 1×1 conv train). */
+  blocks: number;
+  /** The graph node whose output is the cut. */
+  node: string;
+  /** [height, width, channels] of the activations there, for a 224×224 photo. */
+  shape: [number, number, number];
+}
+
+type Step =
+  | { kind: 'pointwise'; name: string; input: string; filter: string; bias: string; activation: Activation }
+  | { kind: 'depthwise'; name: string; input: string; filter: string; bias: string; stride: 1 | 2; activation: Activation }
+  | { kind: 'add'; name: string; inputs: [string, string] };
+
+const BLOCK = /\/(expanded_conv(?:_\d+)?)\//;
+const INPUT_SIZE = 224;
+
+/** The frozen graph: activations at a cut for decoded photos, and trainable copies of what lies above. */
+export class BuiltinGraph {
+  private readonly cuts = new Map<number, CutPoint>();
+  private readonly runners = new Map<string, Promise<OnnxFeatureRunner | null>>();
+  /** "onnxruntime" or "tfjs-<backend>": what computed the last activations. */
+  runtime = `tfjs-${tf.getBackend()}`;
+
+  private constructor(
+    private readonly graph: GraphModel,
+    private readonly topology: unknown,
+    private readonly nodes: TfNode[],
+    /** Node names of each block's first op, in order. */
+    private readonly blockStarts: string[],
+  ) {}
+
+  static async load(): Promise<BuiltinGraph> {
+    const artifacts = await readBuiltinArtifacts();
+    const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
+    const nodes = ((artifacts.modelTopology as { node?: TfNode[] }).node ?? []).filter((n) => n.op !== 'Const');
+    const starts: string[] = [];
+    const seen = new Set<string>();
+    for (const node of nodes) {
+      const block = BLOCK.exec(node.name)?.[1];
+      if (block && !seen.has(block)) {
+        seen.add(block);
+        starts.push(node.name);
+      }
+    }
+    return new BuiltinGraph(graph, artifacts.modelTopology, nodes, starts);
+  }
+
+  get blockCount(): number {
+    return this.blockStarts.length;
+  }
+
+  /** The cut below the last `blocks` blocks: the input of the first op of block (count − blocks). */
+  cutPoint(blocks: number): CutPoint {
+    if (!(Number.isInteger(blocks) && blocks >= 0 && blocks <= this.blockCount)) {
+      throw new RangeError(`fine-tune blocks must be a whole number from 0 to ${this.blockCount} (got ${blocks})`);
+    }
+    let cut = this.cuts.get(blocks);
+    if (cut) return cut;
+    const first = blocks > 0 ? this.blockStarts[this.blockCount - blocks] : this.firstNodeAfterBlocks();
+    const node = inputsOf(this.nodes.find((n) => n.name === first)!)[0];
+    const probe = tf.tidy(() => this.graph.execute(tf.zeros([1, INPUT_SIZE, INPUT_SIZE, 3]), node) as tf.Tensor);
+    const [, h, w, c] = probe.shape;
+    probe.dispose();
+    cut = { blocks, node, shape: [h, w, c] };
+    this.cuts.set(blocks, cut);
+    return cut;
+  }
+
+  /** Activations at the cut, [h·w·c] floats per photo (NHWC), of decoded 224×224 RGB photos. */
+  async activations(images: Uint8Array[], cut: CutPoint): Promise<Float32Array[]> {
+    if (images.length === 0) return [];
+    const size = cut.shape[0] * cut.shape[1] * cut.shape[2];
+    const runner = await this.onnxRunner(cut);
+    if (runner) {
+      const flat = await runner.run(scalePixels(images, INPUT_SIZE, '0,1'), images.length, INPUT_SIZE);
+      return images.map((_, i) => flat.slice(i * size, (i + 1) * size));
+    }
+    const out = tf.tidy(() => this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, '0,1'), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), cut.node) as tf.Tensor);
+    const flat = (await out.data()) as Float32Array;
+    out.dispose();
+    return images.map((_, i) => flat.slice(i * size, (i + 1) * size));
+  }
+
+  /** The graph's own pooled features (the reference the rebuilt network must match). */
+  async features(images: Uint8Array[]): Promise<Float32Array[]> {
+    const pooled = tf.tidy(() => {
+      const map = this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, '0,1'), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), BUILTIN_NODE) as tf.Tensor;
+      return tf.reshape(map, [images.length, -1]);
+    });
+    const flat = (await pooled.data()) as Float32Array;
+    const dim = pooled.shape[1]!;
+    pooled.dispose();
+    return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
+  }
+
+  /** A trainable copy of everything above the cut, from the graph's weights or from saved ones. */
+  trainable(cut: CutPoint, saved?: tf.NamedTensorMap): TrainableBlocks {
+    const steps = this.stepsAbove(cut);
+    const names = [...new Set(steps.flatMap((s) => (s.kind === 'add' ? [] : [s.filter, s.bias])))];
+    const variables = new Map<string, tf.Variable>();
+    for (const name of names) {
+      const original = this.graph.weights[name]?.[0];
+      if (!original) throw new Error(`the backbone graph has no weight ${name}`);
+      // 1×1 filters are kept as [in, out] matrices: what pointwiseConv multiplies by.
+      const pointwise = steps.some((s) => s.kind === 'pointwise' && s.filter === name);
+      const shape = pointwise ? original.shape.slice(2) : original.shape;
+      const stored = saved?.[name];
+      if (saved && !stored) throw new Error(`saved fine-tuned weights lack ${name}`);
+      if (stored && stored.shape.join('x') !== shape.join('x')) throw new Error(`saved weight ${name} has shape ${stored.shape.join('x')}, expected ${shape.join('x')}`);
+      variables.set(name, tf.tidy(() => tf.variable(tf.reshape(stored ?? original, shape), true)));
+    }
+    return new TrainableBlocks(cut, steps, variables);
+  }
+
+  dispose(): void {
+    for (const runner of this.runners.values()) void runner.then((r) => r?.dispose());
+    this.runners.clear();
+    this.graph.dispose();
+  }
+
+  /**
+   * The graph up to the cut on ONNX Runtime (both cores: it runs alone on the engine thread), where
+   * that is the preferred runtime, as for pooled features; null where TF.js computes the cut instead.
+   */
+  private onnxRunner(cut: CutPoint): Promise<OnnxFeatureRunner | null> {
+    let runner = this.runners.get(cut.node);
+    if (!runner) {
+      runner = selectBackend().then((backend) =>
+        preferredRuntime(backend) === 'onnxruntime'
+          ? openOnnxRunner(this.graph, this.topology, cut.node, 2, { pool: false }).then(
+              (r) => ((this.runtime = 'onnxruntime'), r),
+              (error: unknown) => {
+                if (process.env.LOOKALIKE_BACKBONE_RUNTIME === 'onnxruntime') throw error;
+                return null;
+              },
+            )
+          : null,
+      );
+      this.runners.set(cut.node, runner);
+    }
+    return runner;
+  }
+
+  private firstNodeAfterBlocks(): string {
+    const lastBlockNode = this.nodes.length - 1 - [...this.nodes].reverse().findIndex((n) => BLOCK.test(n.name));
+    return this.nodes[lastBlockNode + 1].name;
+  }
+
+  /** The ops from the cut up to the feature map that is pooled; refuses any op it cannot train. */
+  private stepsAbove(cut: CutPoint): Step[] {
+    const poolNode = this.nodes.find((n) => n.name === BUILTIN_NODE)!;
+    const featureMap = inputsOf(poolNode)[0];
+    const known = new Set([cut.node]);
+    const steps: Step[] = [];
+    const start = this.nodes.findIndex((n) => inputsOf(n).includes(cut.node));
+    for (const node of this.nodes.slice(start)) {
+      if (node.name === BUILTIN_NODE) break;
+      const inputs = inputsOf(node);
+      if (node.op === 'AddV2') steps.push({ kind: 'add', name: node.name, inputs: [inputs[0], inputs[1]] });
+      else if (node.op === '_FusedConv2D' || node.op === 'FusedDepthwiseConv2dNative') steps.push(this.convolution(node, inputs));
+      else throw new Error(`${node.name}: op ${node.op} cannot be fine-tuned`);
+      for (const input of steps[steps.length - 1].kind === 'add' ? inputs : [inputs[0]]) {
+        if (!known.has(input)) throw new Error(`${node.name} reads ${input}, which lies below the cut`);
+      }
+      known.add(node.name);
+    }
+    if (!known.has(featureMap)) throw new Error(`the rebuilt blocks do not reach ${featureMap}`);
+    return steps;
+  }
+
+  private convolution(node: TfNode, inputs: string[]): Step {
+    const fused = (node.attr?.fused_ops?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('utf8'));
+    if (!fused.includes('BiasAdd') || fused.some((op) => !['BiasAdd', 'Relu6'].includes(op))) throw new Error(`${node.name}: fused ${fused.join(', ')} cannot be fine-tuned`);
+    if (Buffer.from(node.attr?.padding?.s ?? '', 'base64').toString('utf8') !== 'SAME') throw new Error(`${node.name}: only SAME padding can be fine-tuned`);
+    const stride = Number(node.attr?.strides?.list?.i?.[1] ?? 1);
+    const activation: Activation = fused.includes('Relu6') ? 'relu6' : 'linear';
+    const [input, filter, bias] = inputs;
+    if (node.op === 'FusedDepthwiseConv2dNative') {
+      if (stride !== 1 && stride !== 2) throw new Error(`${node.name}: stride ${stride} cannot be fine-tuned`);
+      return { kind: 'depthwise', name: node.name, input, filter, bias, stride, activation };
+    }
+    const shape = this.graph.weights[filter]?.[0]?.shape ?? [];
+    if (shape[0] !== 1 || shape[1] !== 1 || stride !== 1) throw new Error(`${node.name}: only 1×1 stride-1 convolutions can be fine-tuned (filter ${shape.join('x')}, stride ${stride})`);
+    return { kind: 'pointwise', name: node.name, input, filter, bias, activation };
+  }
+}
+
+/** The blocks above a cut as a function of tf.variables: cut activations in, pooled features out. */
+export class TrainableBlocks {
+  constructor(
+    readonly cut: CutPoint,
+    private readonly steps: Step[],
+    private readonly byName: Map<string, tf.Variable>,
+  ) {}
+
+  get variables(): tf.Variable[] {
+    return [...this.byName.values()];
+  }
+
+  /** [batch, h, w, c] at the cut (any h, w: crops train too) -> [batch, channels] globally average-pooled. */
+  apply(activations: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const values = new Map<string, tf.Tensor4D>([[this.cut.node, activations]]);
+      let last: tf.Tensor4D = activations;
+      for (const step of this.steps) {
+        if (step.kind === 'add') last = tf.add(values.get(step.inputs[0])!, values.get(step.inputs[1])!);
+        else {
+          const x = values.get(step.input)!;
+          const filter = this.byName.get(step.filter)!;
+          const bias = this.byName.get(step.bias)! as tf.Tensor1D;
+          last =
+            step.kind === 'pointwise'
+              ? pointwiseConv(x, filter as tf.Tensor2D, bias, step.activation)
+              : depthwiseConv(x, filter as tf.Tensor4D, bias, step.stride, step.activation);
+        }
+        values.set(step.name, last);
+      }
+      return tf.mean(last, [1, 2]) as tf.Tensor2D;
+    });
+  }
+
+  /** Weights under the graph's names (1×1 filters as [in, out]); the variables themselves, not copies. */
+  namedWeights(): tf.NamedTensorMap {
+    return Object.fromEntries(this.byName);
+  }
+
+  dispose(): void {
+    for (const v of this.byName.values()) v.dispose();
+  }
+}
+
+function inputsOf(node: TfNode): string[] {
+  return (node.input ?? []).filter((i) => !i.startsWith('^')).map((i) => i.replace(/:0$/, ''));
+}
