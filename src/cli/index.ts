@@ -6,6 +6,7 @@ import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/ml/backbone.js';
 import { defaultDbPath, isStrictlyInside } from '../engine/common/paths.js';
+import { errorInWords } from '../engine/common/error-words.js';
 import {
   cacheFeatures,
   defaultModel,
@@ -79,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`lookalike: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    console.error(`lookalike: ${(error as Error).message}`);
+    console.error(`lookalike: ${errorInWords(error, { dbPath: dbInUse })}`);
     if (process.env.LOOKALIKE_DEBUG) console.error(error);
     return 1;
   }
@@ -93,8 +94,12 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   return parsed;
 }
 
+/** The database the command works on: SQLite's own errors do not say which file they are about. */
+let dbInUse: string | undefined;
+
 function openStore(db: string | undefined): Store {
-  return Store.open(db ? resolve(db) : defaultDbPath());
+  dbInUse = db ? resolve(db) : defaultDbPath();
+  return Store.open(dbInUse);
 }
 
 function context(store: Store): JobContext {
@@ -138,7 +143,15 @@ async function indexCommand(args: string[]): Promise<number> {
       const { missingFeatures } = await indexLibrary(ctx, libraryId, modelId);
       indexed.push({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures });
     }
-    output(values.json, { features: { computed: features.computed, cached: features.cached, failed: features.failed }, indexed }, indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`).join('\n'));
+    const skipped = store.problems(libraryId);
+    output(
+      values.json,
+      { features: { computed: features.computed, cached: features.cached, failed: features.failed }, indexed, problems: skipped },
+      [
+        ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
+        ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
+      ].join('\n'),
+    );
     return 0;
   } finally {
     store.close();
@@ -248,11 +261,24 @@ async function similarCommand(args: string[]): Promise<number> {
     const result = photo
       ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
       : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
+    // Answers from a partial index would look complete: say so, and fail.
+    const model = store.model(result.modelId)!;
+    const missing = store.unindexedCount(libraryId, model.id, model.backbone);
+    const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${root}\`` : null;
     output(
       values.json,
-      { query: result.query.path, model: result.modelId, results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })) },
+      {
+        query: result.query.path,
+        model: result.modelId,
+        results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })),
+        ...(incomplete ? { incomplete } : {}),
+      },
       [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
     );
+    if (incomplete) {
+      console.error(`lookalike: ${incomplete}`);
+      return 1;
+    }
     return 0;
   } finally {
     store.close();

@@ -24,7 +24,7 @@ import { DEFAULT_K, DEFAULT_SETTINGS, resolveSettings } from './settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
-import { formatBytes } from '../common/error-words.js';
+import { errorInWords, formatBytes } from '../common/error-words.js';
 import { invalidInput } from '../common/api-error.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
@@ -73,7 +73,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
         const message = await work(ctx);
         setJobState({ kind, state: control.isStopped ? 'stopped' : 'done', runId, message });
       } catch (error) {
-        setJobState({ kind, state: control.isStopped ? 'stopped' : 'failed', runId, message: (error as Error).message });
+        setJobState({ kind, state: control.isStopped ? 'stopped' : 'failed', runId, message: errorInWords(error, { dbPath: store.path }) });
       } finally {
         if (job === running) job = null;
       }
@@ -247,7 +247,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   };
 
   const service: EngineService = {
-    handlers,
+    handlers: inWords(handlers, store.path),
     subscribe(listener) {
       events.on('event', listener);
       return () => events.off('event', listener);
@@ -275,6 +275,23 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     await handlers.openLibrary({ root: reopen }).catch((error: Error) => emit({ type: 'problem', problem: { path: reopen, reason: error.message } }));
   }
   return service;
+}
+
+/** The same handlers, whose system errors (SQLite, errno) are said in words naming the file; our own errors pass as they are. */
+function inWords(handlers: ApiHandlers, dbPath: string): ApiHandlers {
+  const wrapped: Record<string, (arg: never) => Promise<unknown>> = {};
+  for (const [name, handler] of Object.entries(handlers) as Array<[string, (arg: never) => Promise<unknown>]>) {
+    wrapped[name] = async (arg) => {
+      try {
+        return await handler(arg);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (typeof code !== 'string') throw error;
+        throw new Error(errorInWords(error, { dbPath }));
+      }
+    };
+  }
+  return wrapped as unknown as ApiHandlers;
 }
 
 /**

@@ -1,9 +1,10 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
+import { describeFileError } from '../common/error-words.js';
 
 /** Marks a file as Lookalike's (PRAGMA application_id), so a foreign database is never touched. */
 export const APPLICATION_ID = 0x4c4b4c4b; // "LKLK"
@@ -85,7 +86,7 @@ export class Store {
     try {
       db = new BetterSqlite3(path);
     } catch (error) {
-      throw new StoreError(`${path}: cannot open the database (${(error as Error).message})`);
+      throw new StoreError(`${path}: cannot open the database (${describeFileError(error)})`);
     }
     const store = new Store(db, path);
     try {
@@ -98,7 +99,7 @@ export class Store {
     } catch (error) {
       db.close();
       if (error instanceof StoreError) throw error;
-      throw new StoreError(`${path}: cannot use the database (${(error as Error).message}); left untouched`);
+      throw new StoreError(`${path}: cannot use the database (${describeFileError(error)}); left untouched`);
     }
     return store;
   }
@@ -404,6 +405,22 @@ export class Store {
     })();
   }
 
+  /**
+   * Photos of the library the model has no current embedding for, although they could have one (their
+   * content is not known to be unreadable by the backbone): an index that was stopped or failed.
+   */
+  unindexedCount(libraryId: number, modelId: number, backbone: string): number {
+    return (
+      this.db
+        .prepare(
+          `SELECT count(*) AS n FROM photos p WHERE p.library_id = ?
+             AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id = ? AND e.photo_id = p.id AND e.hash = p.hash)
+             AND NOT EXISTS (SELECT 1 FROM feature_failures f WHERE f.backbone = ? AND f.hash = p.hash)`,
+        )
+        .get(libraryId, modelId, backbone) as { n: number }
+    ).n;
+  }
+
   embeddingCount(modelId: number): number {
     return (this.db.prepare('SELECT count(*) AS n FROM embeddings WHERE model_id = ?').get(modelId) as { n: number }).n;
   }
@@ -500,7 +517,11 @@ export class Store {
 
 /** Refuses, before SQLite touches it, a file that exists and is not an SQLite database. */
 function refuseForeignFile(path: string): void {
-  if (!existsSync(path) || statSync(path).size === 0) return;
+  if (!existsSync(path)) return;
+  const info = statSync(path);
+  if (info.isDirectory()) throw new StoreError(`${path}: is a folder, not a database file (name a file, e.g. ${join(path, 'lookalike.db')})`);
+  if (!info.isFile()) throw new StoreError(`${path}: not a regular file, so not a database; left untouched`);
+  if (info.size === 0) return;
   const header = Buffer.alloc(16);
   const fd = openSync(path, 'r');
   try {
