@@ -5,7 +5,7 @@ import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
 import { parseBackboneSpec } from '../engine/ml/backbone.js';
-import { defaultDbPath, isStrictlyInside } from '../engine/common/paths.js';
+import { defaultDbPath, isStrictlyInside, userCacheDir, userDataDir } from '../engine/common/paths.js';
 import { errorInWords } from '../engine/common/error-words.js';
 import {
   cacheFeatures,
@@ -94,6 +94,9 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   return parsed;
 }
 
+/** Lookalike's own folders: never indexed, even inside a library. */
+const APP_FOLDERS = () => [userCacheDir(), userDataDir()];
+
 /** The database the command works on: SQLite's own errors do not say which file they are about. */
 let dbInUse: string | undefined;
 
@@ -114,7 +117,7 @@ async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
   try {
-    const opened = await openLibrary(context(store), positionals[0]);
+    const opened = await openLibrary(context(store), positionals[0], { appFolders: APP_FOLDERS() });
     const { summary, sync } = opened;
     output(values.json, { ...summary, sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
@@ -133,7 +136,7 @@ async function indexCommand(args: string[]): Promise<number> {
   const store = openStore(values.db);
   try {
     const ctx = context(store);
-    const { libraryId } = await openLibrary(ctx, positionals[0]);
+    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const spec = parseBackboneSpec(values.backbone ?? DEFAULT_SETTINGS.backbone);
     const features = await cacheFeatures(ctx, libraryId, spec, intOption(values.workers, 'workers'));
     const baselineId = await ensureBaselineModel(ctx, libraryId, spec);
@@ -198,7 +201,7 @@ async function trainCommand(args: string[]): Promise<number> {
     const backend = await selectBackend();
     const backboneRuntime = await expectedRuntime(backend.tfBackend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
-    const { libraryId } = await openLibrary(ctx, positionals[0]);
+    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,

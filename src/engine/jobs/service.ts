@@ -7,7 +7,7 @@ import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, isStrictlyInside, userCacheDir } from '../common/paths.js';
+import { defaultDbPath, isStrictlyInside, userCacheDir, userDataDir } from '../common/paths.js';
 import {
   cacheFeatures,
   ensureBaselineModel,
@@ -44,6 +44,8 @@ interface RunningJob {
 export async function createEngineService(options: EngineServiceOptions = {}): Promise<EngineService> {
   const store = Store.open(options.dbPath ?? defaultDbPath());
   const cacheDir = options.cacheDir ?? userCacheDir();
+  /** Never indexed, even when they sit inside the library. */
+  const appFolders = [cacheDir, userDataDir()];
   const events = new EventEmitter();
   const emit = (event: EngineEvent) => events.emit('event', event);
   let libraryId: number | null = null;
@@ -93,7 +95,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      if (rescan) await openLibrary(ctx, store.libraryRoot(id));
+      if (rescan) await openLibrary(ctx, store.libraryRoot(id), { appFolders });
       const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
       const features = await cacheFeatures(ctx, id, spec);
       if (ctx.control?.isStopped) return 'indexing paused';
@@ -147,7 +149,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async openLibrary({ root }) {
       if (typeof root !== 'string' || root.trim() === '') throw new Error('choose a folder to open');
       await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, resolve(root.trim()));
+      const opened = await openLibrary({ store, emit }, resolve(root.trim()), { appFolders });
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchFolder(libraryRoot);

@@ -98,6 +98,9 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
         if (options.control?.isStopped) return { head, epochsDone, finalLoss, stopped: true };
         const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
         const loss = trainStep(head, optimizer, data.train.vectors, batch, settings.gap);
+        if (!Number.isFinite(loss)) {
+          throw new Error(`training diverged: the loss at step ${(epoch - 1) * stepsPerEpoch + b + 1} is not a number (try a lower learning rate); the last finished epoch is kept`);
+        }
         const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
         losses.push(report);
         options.onStep?.(report);

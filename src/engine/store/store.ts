@@ -335,13 +335,33 @@ export class Store {
     return row?.dim ?? null;
   }
 
-  /** Content the backbone could not read: not retried until the file changes (its hash with it). */
-  putFeatureFailure(backbone: string, hash: string, reason: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO feature_failures(backbone, hash, reason) VALUES (?, ?, ?)').run(backbone, hash, reason);
+  /**
+   * Content the backbone could not read, as seen on one file (`seenAs`: its path, size and mtime):
+   * not tried again until that file changes, moves or reappears, or until cleared.
+   */
+  putFeatureFailure(backbone: string, hash: string, reason: string, seenAs: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO feature_failures(backbone, hash, reason, seen_as) VALUES (?, ?, ?, ?)').run(backbone, hash, reason, seenAs);
   }
 
-  featureFailures(backbone: string): Set<string> {
-    return new Set((this.db.prepare('SELECT hash FROM feature_failures WHERE backbone = ?').all(backbone) as Array<{ hash: string }>).map((r) => r.hash));
+  featureFailures(backbone: string): Map<string, { reason: string; seenAs: string }> {
+    const rows = this.db.prepare('SELECT hash, reason, seen_as AS seenAs FROM feature_failures WHERE backbone = ?').all(backbone) as Array<{ hash: string; reason: string; seenAs: string }>;
+    return new Map(rows.map((r) => [r.hash, { reason: r.reason, seenAs: r.seenAs }]));
+  }
+
+  /** Forgets the failures of these contents (an explicit "retry"). */
+  clearFeatureFailures(backbone: string, hashes: string[]): void {
+    const remove = this.db.prepare('DELETE FROM feature_failures WHERE backbone = ? AND hash = ?');
+    this.db.transaction(() => {
+      for (const hash of hashes) remove.run(backbone, hash);
+    })();
+  }
+
+  /** Drops cached features (found damaged), so they are computed again. */
+  deleteFeatures(backbone: string, hashes: string[]): void {
+    const remove = this.db.prepare('DELETE FROM features WHERE backbone = ? AND hash = ?');
+    this.db.transaction(() => {
+      for (const hash of hashes) remove.run(backbone, hash);
+    })();
   }
 
   // ---- models and their embeddings ---------------------------------------------------------------
