@@ -6,7 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, LibrarySummary, PhotoQuery } from '../src/shared/api.js';
 import type { EngineService } from '../src/engine/jobs/service-contract.js';
-import { DEFAULT_SETTINGS } from '../src/engine/jobs/settings.js';
+import { DEFAULT_SETTINGS } from '../src/shared/settings.js';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
 
 const TOTAL = 100_000;
@@ -49,6 +49,10 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     runHistory: none,
     listModels: async () => [],
     findSimilar: none,
+    labels: none,
+    changeLabels: none,
+    undoLabels: none,
+    listFolders: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { EventEmitter } from 'node:events';
 import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { listenOnLoopback, MAX_BODY, MAX_IMAGE_BODY, randomLoopbackHost, startBridge, type Bridge } from './server.js';
-
-const FLOWERS = join(import.meta.dirname, '..', '..', '..', 'shared', 'datasets', 'flowers17');
+import { drawPhoto } from '../engine/testing/test-photos.js';
+import { conflict, invalidInput, notFound } from '../shared/errors.js';
 
 let dir: string;
 let library: string;
@@ -52,6 +52,15 @@ function testService(): EngineService {
     findSimilar: async (query) => {
       calls.push({ name: 'findSimilar', arg: 'imageBase64' in query ? query.imageBase64.length : query });
       return { query: { photoId: null, path: 'dropped', className: null }, modelId: 1, results: [] };
+    },
+    labels: notHere,
+    changeLabels: notHere,
+    undoLabels: notHere,
+    listFolders: async ({ path }) => {
+      calls.push({ name: 'listFolders', arg: path });
+      if (path === 'relative') throw invalidInput('relative: give the full path');
+      if (path === '/busy') throw conflict('open a library folder first');
+      throw notFound(`${path}: folder not found`);
     },
   };
   return {
@@ -101,8 +110,8 @@ beforeAll(async () => {
   await mkdir(join(library, 'daisy'), { recursive: true });
   await mkdir(cache, { recursive: true });
   await mkdir(join(renderer, 'assets'), { recursive: true });
-  await copyFile(join(FLOWERS, 'daisy', 'image_0801.jpg'), join(library, 'daisy', 'a.jpg'));
-  await copyFile(join(FLOWERS, 'daisy', 'image_0802.jpg'), join(cache, 'thumb.webp'));
+  await drawPhoto(join(library, 'daisy', 'a.jpg'), 300, 200, 1);
+  await drawPhoto(join(cache, 'thumb.webp'), 200, 200, 2);
   await writeFile(join(dir, 'secret.jpg'), 'outside the library');
   await writeFile(join(dir, 'secret.txt'), 'outside the renderer');
   await symlink(join(dir, 'secret.jpg'), join(library, 'daisy', 'link.jpg'));
@@ -123,7 +132,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bridge?.close();
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('listenOnLoopback', () => {
@@ -196,11 +205,21 @@ describe('startBridge', () => {
 
     const bad = await send('/api/listPhotos', json({ offset: 0, limit: 0 }));
     expect(bad.status).toBe(400);
-    expect(parsed(bad).error).toBe('limit must be positive');
+    expect(parsed(bad)).toEqual({ error: 'limit must be positive', kind: 'invalid-input' });
 
+    // Each error kind has its status: the person's mistakes are 4xx, only real failures 5xx.
+    for (const [path, status, kind] of [
+      ['relative', 400, 'invalid-input'],
+      ['/nowhere', 404, 'not-found'],
+      ['/busy', 409, 'conflict'],
+    ] as const) {
+      const reply = await send('/api/listFolders', json({ path }));
+      expect(reply.status, path).toBe(status);
+      expect(parsed(reply).kind).toBe(kind);
+    }
     const failed = await send('/api/openLibrary', json({ root: '/nowhere' }));
     expect(failed.status).toBe(500);
-    expect(parsed(failed).error).toBe('cannot open /nowhere');
+    expect(parsed(failed)).toEqual({ error: 'cannot open /nowhere', kind: 'failed' });
 
     const notJson = await send('/api/listPhotos', { ...json(null), body: '{oops' });
     expect(notJson.status).toBe(400);

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { extname } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_NAMES, type ApiName, type EngineEvent, type PhotoSize } from '../shared/api.js';
+import { HTTP_STATUS, toWireError, type ErrorKind } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { imageContentType, servableFile, staticFile, STATIC_TYPES } from './files.js';
 
@@ -48,6 +49,8 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Set when the error came from an API call: its kind travels to the page with the message. */
+    readonly kind?: ErrorKind,
   ) {
     super(message);
   }
@@ -102,7 +105,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     handle(req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
       const message = error instanceof Error ? error.message : String(error);
-      sendJson(res, status, { error: message });
+      const kind = error instanceof HttpError ? error.kind : 'failed';
+      sendJson(res, status, kind ? { error: message, kind } : { error: message });
     });
   });
 
@@ -154,8 +158,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     try {
       result = await handler(arg);
     } catch (error) {
-      const status = error instanceof RangeError || error instanceof TypeError ? 400 : 500;
-      throw new HttpError(status, error instanceof Error ? error.message : String(error));
+      const { kind, message } = toWireError(error);
+      throw new HttpError(HTTP_STATUS[kind], message, kind);
     }
     sendJson(res, 200, result ?? null);
   };

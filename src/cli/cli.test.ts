@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLOWERS17, copyFlowersLibrary, photosOf } from '../engine/testing/test-photos.js';
+import { drawPhoto, drawTestLibrary } from '../engine/testing/test-photos.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');
@@ -33,14 +33,14 @@ function lookalike(args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, json: () => JSON.parse(lines[lines.length - 1]) as Record<string, unknown> };
 }
 
-beforeAll(() => {
-  root = copyFlowersLibrary({ classes: ['crocus', 'daffodil', 'iris'], perClass: 8, unlabelled: true });
+beforeAll(async () => {
+  root = await drawTestLibrary({ classes: ['circles', 'squares', 'stripes'], perClass: 8, unlabelled: 1 });
   work = mkdtempSync(join(tmpdir(), 'lookalike-cli-'));
   db = join(work, 'lookalike.db');
 });
 afterAll(() => {
-  rmSync(root, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
+  // Setup may have failed part-way: remove only what was made.
+  for (const dir of [root, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const SMALL = ['--epochs', '2', '--batch', '16', '--triplets', '64', '--dim', '32', '-k', '5'];
@@ -71,18 +71,19 @@ describe('lookalike CLI', () => {
     expect(run.json()).toMatchObject({ k: 5, queries: 6, database: 18 });
   });
 
-  it('similar --json ranks library photos nearest first, for a library photo and for an outside image', () => {
-    const inside = join(root, 'iris', readdirSync(join(root, 'iris'))[0]);
+  it('similar --json ranks library photos nearest first, for a library photo and for an outside image', async () => {
+    const inside = join(root, 'stripes', readdirSync(join(root, 'stripes'))[0]);
     const run = lookalike(['similar', inside, '--db', db, '-k', '4', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const out = run.json() as { query: string; results: Array<{ rank: number; path: string; class: string | null; distance: number }> };
-    expect(out.query).toMatch(/^iris\//);
+    expect(out.query).toMatch(/^stripes\//);
+    // k other photos: the query is not its own neighbour.
     expect(out.results.map((r) => r.rank)).toEqual([1, 2, 3, 4]);
-    expect(out.results[0].distance).toBeLessThan(1e-3);
+    expect(out.results.map((r) => r.path)).not.toContain(out.query);
+    expect(out.results[0].distance).toBeGreaterThan(0);
     expect(out.results[1].distance).toBeGreaterThanOrEqual(out.results[0].distance);
 
-    const outside = join(work, 'from-elsewhere.jpg');
-    copyFileSync(join(FLOWERS17, 'daffodil', photosOf('daffodil')[50]), outside);
+    const outside = await drawPhoto(join(work, 'from-elsewhere.jpg'));
     const external = lookalike(['similar', outside, '--db', db, '-k', '3', '--json']);
     expect(external.code, external.stderr).toBe(0);
     const results = (external.json() as { results: Array<{ class: string; distance: number }> }).results;
@@ -90,7 +91,7 @@ describe('lookalike CLI', () => {
     expect(results[0].distance).toBeGreaterThan(0);
   });
 
-  it('refuses bad settings with exit code 2 before any work, and names what failed with exit code 1', () => {
+  it('refuses bad settings with exit code 2 before any work, and names what failed with exit code 1', async () => {
     for (const bad of [['--gap', '0'], ['--gap=-1'], ['--epochs', '0'], ['-k', '0']]) {
       const run = lookalike(['train', root, '--db', join(work, 'untouched.db'), ...bad]);
       expect(run.code, bad.join(' ')).toBe(2);
@@ -102,11 +103,15 @@ describe('lookalike CLI', () => {
     expect(missing.stderr).toMatch(/no-such-folder: folder not found/);
     const oneClass = join(work, 'one-class');
     mkdirSync(join(oneClass, 'only'), { recursive: true });
-    for (const f of photosOf('tulip').slice(0, 3)) copyFileSync(join(FLOWERS17, 'tulip', f), join(oneClass, 'only', f));
+    for (const seed of [1, 2, 3]) await drawPhoto(join(oneClass, 'only', `${seed}.jpg`), 200, 150, seed);
     const single = lookalike(['train', oneClass, '--db', db]);
     expect(single.code).toBe(1);
     expect(single.stderr).toMatch(/at least 2 classes/);
     expect(lookalike(['frobnicate']).code).toBe(2);
+    const serveMissing = lookalike(['serve', join(work, 'no-such-folder'), '--db', join(work, 'untouched.db')]);
+    expect(serveMissing.code).toBe(1);
+    expect(serveMissing.stderr).toMatch(/no-such-folder: folder not found/);
+    expect(readdirSync(work)).not.toContain('untouched.db');
   });
 
   it('resumes after kill -9 during training: same run, from its last checkpoint, database intact', async () => {
@@ -141,7 +146,7 @@ describe('lookalike CLI', () => {
   });
 
   it('resumes after kill -9 during feature caching: nothing computed twice, nothing missing or duplicated', async () => {
-    const bigger = copyFlowersLibrary({ classes: ['pansy', 'tigerlily', 'cowslip'], perClass: 16 });
+    const bigger = await drawTestLibrary({ classes: ['circles', 'squares', 'stars'], perClass: 16, seed: 3 });
     const killDb = join(work, 'killed-features.db');
     try {
       await new Promise<void>((done, fail) => {
@@ -188,11 +193,12 @@ describe('lookalike CLI', () => {
   it('resumes after kill -9 during indexing: no embedding missing or duplicated, earlier runs intact', async () => {
     // 6,000 photos of one small image: one feature computation, then a long indexing phase.
     const many = mkdtempSync(join(tmpdir(), 'lookalike-many-'));
-    const source = join(FLOWERS17, 'lily_valley', photosOf('lily_valley')[0]);
+    const source = await drawPhoto(join(many, 'source.jpg'), 160, 120);
     for (const cls of ['a', 'b']) {
       mkdirSync(join(many, cls));
       for (let i = 0; i < 3000; i++) copyFileSync(source, join(many, cls, `${i}.jpg`));
     }
+    rmSync(source);
     const killDb = join(work, 'killed-index.db');
     try {
       let killedAt = -1;

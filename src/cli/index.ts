@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, relative, resolve, sep } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
@@ -18,7 +18,7 @@ import {
   trainModel,
   type JobContext,
 } from '../engine/jobs/pipeline.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, checkK } from '../engine/jobs/settings.js';
+import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
 import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
@@ -193,13 +193,12 @@ async function trainCommand(args: string[]): Promise<number> {
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
-  const { resolveSettings } = await import('../engine/jobs/settings.js');
   resolveSettings(settings); // bad settings are refused before any work starts
   const store = openStore(values.db);
   try {
     const ctx = context(store);
     const backend = await selectBackend();
-    const backboneRuntime = await expectedRuntime(backend.tfBackend);
+    const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
     const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
@@ -208,6 +207,7 @@ async function trainCommand(args: string[]): Promise<number> {
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
+      ...(backend.adapter ? { adapter: backend.adapter } : {}),
       backbone_runtime: backboneRuntime,
       epochs: result.epochsDone,
       resumed: result.resumed,
@@ -291,13 +291,18 @@ async function similarCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' } }, allowPositionals: true, strict: true });
   if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
+  const folder = parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined;
+  // Said before serving: otherwise the page opens on no library and the reason is never shown.
+  if (folder !== undefined && !statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`${folder}: ${existsSync(folder) ? 'not a folder' : 'folder not found'}; give a folder of photos (or none to reopen the last library)`);
+  }
   // A computed specifier: the bridge is optional for the engine's own build.
   const bridgeModule = '../bridge/serve.js';
   const { serve } = (await import(bridgeModule)) as { serve: (options: { dbPath?: string; port?: number; libraryRoot?: string }) => Promise<{ url: string; close: () => Promise<void> }> };
   const server = await serve({
     dbPath: parsed.values.db ? resolve(parsed.values.db) : undefined,
     port: intOption(parsed.values.port, 'port'),
-    libraryRoot: parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined,
+    libraryRoot: folder,
   });
   await new Promise<void>((resolveStop) => {
     const stop = () => void server.close().then(resolveStop);

@@ -1,6 +1,7 @@
 import { BrowserWindow, dialog, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName, type PhotoSize } from '../shared/api.js';
+import { toWireError, type Reply } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { imageContentType, servableFile } from '../bridge/files.js';
 import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL } from '../preload/contract.js';
@@ -22,10 +23,15 @@ export function wireIpc(service: EngineService, options: { cacheDir: string; isT
   };
 
   for (const name of API_NAMES) {
-    ipcMain.handle(ipcChannel(name), async (event, arg) => {
+    ipcMain.handle(ipcChannel(name), async (event, arg): Promise<Reply<unknown>> => {
       guard(event);
       const handler = service.handlers[name as ApiName] as (arg: unknown) => Promise<unknown>;
-      return handler(arg);
+      // Electron keeps only the message of a thrown error; a reply keeps its kind too.
+      try {
+        return { ok: true, value: await handler(arg) };
+      } catch (error) {
+        return { ok: false, error: toWireError(error) };
+      }
     });
   }
 

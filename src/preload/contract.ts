@@ -1,8 +1,12 @@
-import type { Api, EngineEvent, PhotoSize } from '../shared/api.js';
+import type { ApiArg, ApiName, ApiResult, EngineEvent, PhotoSize } from '../shared/api.js';
+import type { Reply } from '../shared/errors.js';
+
+/** The API as the preload script exposes it: each call answers a Reply (the renderer's transport unwraps it). */
+export type IpcApi = { [N in ApiName]: (arg: ApiArg<N>) => Promise<Reply<ApiResult<N>>> };
 
 /** What the preload script puts on `window.lookalike`: the API channels, events, photo URLs and the folder picker. */
 export interface PreloadBridge {
-  api: Api;
+  api: IpcApi;
   onEvent(listener: (event: EngineEvent) => void): () => void;
   photoUrl(photoId: number, size: PhotoSize): string;
   /** The native folder picker; null when the person cancels. */

@@ -98,6 +98,8 @@ export interface RunInfo {
   baseline: RetrievalMetrics | null;
   trained: RetrievalMetrics | null;
   error: string | null;
+  /** The classes the run trained on, with their photo counts (absent for runs from before labels in the app). */
+  classes?: Array<{ name: string; photoCount: number }> | null;
 }
 
 export interface Neighbour {
@@ -126,6 +128,17 @@ export interface BackendInfo {
   gpu: boolean;
   /** What runs the backbone: "onnxruntime", or "tfjs-" and the TF.js backend. */
   backboneRuntime: string;
+  /** The WebGPU adapter, when the backend is "webgpu". */
+  adapter?: GpuAdapterInfo | null;
+}
+
+/** A WebGPU adapter as dawn.node describes it. */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU rasteriser (SwiftShader, llvmpipe): correct but slow, so only used when forced. */
+  software: boolean;
 }
 
 export interface AppStatus {
@@ -144,10 +157,50 @@ export interface JobState {
   message: string | null;
 }
 
+/** A first-level folder of the library and the class its photos go to (null: excluded). */
+export interface FolderLabel {
+  folder: string;
+  className: string | null;
+  photoCount: number;
+}
+
+/** The labels chosen in the app, on top of the folders (which stay untouched). */
+export interface LabelsState {
+  folders: FolderLabel[];
+  /** Photos given a class one by one (from a selection). */
+  photoLabels: number;
+  /** What the last change did, for its Undo; null: nothing to undo. */
+  lastChange: string | null;
+}
+
+export type LabelChange =
+  | { kind: 'exclude-folder'; folder: string }
+  | { kind: 'include-folder'; folder: string }
+  | { kind: 'rename-class'; from: string; to: string }
+  | { kind: 'merge-classes'; from: string; into: string }
+  /** Puts photos in a class, creating it when new; photos in the root become trainable this way. */
+  | { kind: 'assign-photos'; photoIds: number[]; className: string }
+  /** Gives photos back the class of their folder. */
+  | { kind: 'unassign-photos'; photoIds: number[] };
+
+export interface LabelsResult {
+  library: LibrarySummary;
+  labels: LabelsState;
+}
+
 /** Events the engine pushes while work runs. */
 export type EngineEvent =
   | { type: 'job'; job: JobState }
-  | { type: 'progress'; kind: JobKind; phase: string; done: number; total: number; etaSeconds: number | null }
+  | {
+      type: 'progress';
+      kind: JobKind;
+      phase: string;
+      done: number;
+      total: number;
+      etaSeconds: number | null;
+      /** Photos through the backbone per second (features), or 3 per triplet trained per second (train). */
+      imagesPerSecond?: number | null;
+    }
   | { type: 'loss'; runId: number; step: number; epoch: number; loss: number }
   | {
       type: 'epoch';
@@ -160,6 +213,28 @@ export type EngineEvent =
     }
   | { type: 'problem'; problem: Problem }
   | { type: 'library'; library: LibrarySummary };
+
+export interface FolderEntry {
+  name: string;
+  /** Absolute. */
+  path: string;
+}
+
+/** One folder's sub-folders, for the browser's folder picker (Electron uses the system dialog). */
+export interface FolderListing {
+  /** Absolute; the home folder when none was asked for. */
+  path: string;
+  parent: string | null;
+  /** From the file-system root down to `path`, for a breadcrumb. */
+  crumbs: FolderEntry[];
+  /** Sub-folders, hidden ones left out, sorted by name. */
+  folders: FolderEntry[];
+  /** How many sub-folders were left out past the listing's limit. */
+  more: number;
+  home: string;
+  /** Libraries opened before whose folders still exist, most recent first. */
+  recent: FolderEntry[];
+}
 
 /** Every call: name -> [argument, result]. */
 export interface ApiCalls {
@@ -174,6 +249,11 @@ export interface ApiCalls {
   runHistory: [{ runId: number }, { losses: Array<{ step: number; epoch: number; loss: number }>; epochs: Array<{ epoch: number; meanLoss: number; validation: RetrievalMetrics }> }];
   listModels: [void, ModelInfo[]];
   findSimilar: [SimilarQuery, SimilarResult];
+  labels: [void, LabelsState];
+  changeLabels: [LabelChange, LabelsResult];
+  undoLabels: [void, LabelsResult];
+  /** Sub-folders of a folder (`~` and absolute paths; none: home). */
+  listFolders: [{ path?: string }, FolderListing];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -197,6 +277,10 @@ export const API_NAMES: readonly ApiName[] = [
   'runHistory',
   'listModels',
   'findSimilar',
+  'labels',
+  'changeLabels',
+  'undoLabels',
+  'listFolders',
 ] as const;
 
 /** Electron IPC channel names, one per call plus one for events. */

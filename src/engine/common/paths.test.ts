@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultDbPath, isInside, isStrictlyInside, userCacheDir, userDataDir } from './paths.js';
+import { ApiError } from '../../shared/errors.js';
+import { defaultDbPath, isInside, isStrictlyInside, typedFolderPath, userCacheDir, userDataDir } from './paths.js';
 
 describe('per-user folders', () => {
   it('follows XDG on Linux, the platform folders elsewhere, and LOOKALIKE_HOME over all', () => {
@@ -9,6 +10,32 @@ describe('per-user folders', () => {
     expect(userDataDir({ APPDATA: 'C:/Users/a/AppData/Roaming' }, 'win32')).toMatch(/AppData.Roaming.Lookalike$/);
     expect(userDataDir({}, 'darwin')).toMatch(/Library.Application Support.Lookalike$/);
     expect(defaultDbPath({ LOOKALIKE_HOME: '/tmp/lk' }, 'darwin')).toBe('/tmp/lk/lookalike.db');
+  });
+});
+
+describe('folder paths typed into the app', () => {
+  it('expands ~ to the home folder and keeps absolute paths', () => {
+    expect(typedFolderPath('~', '/home/ann')).toBe('/home/ann');
+    expect(typedFolderPath('  ~/Pictures/2024 ', '/home/ann')).toBe('/home/ann/Pictures/2024');
+    expect(typedFolderPath('/srv/photos/../pics', '/home/ann')).toBe('/srv/pics');
+  });
+
+  it('refuses a relative path, another user’s ~ and an empty path as bad input, saying what to type', () => {
+    for (const [typed, message] of [
+      ['Pictures', /Pictures: give the full path of the folder, starting with \/ or ~\//],
+      ['./photos', /give the full path/],
+      ['~bob/photos', /only your own home folder/],
+      ['  ', /choose a folder to open/],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        typedFolderPath(typed, '/home/ann');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, typed).toBeInstanceOf(ApiError);
+      expect(thrown).toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(message) });
+    }
   });
 });
 

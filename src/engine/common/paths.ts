@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { invalidInput } from '../../shared/errors.js';
 
 /** The per-user data folder: XDG on Linux, Application Support on macOS, AppData on Windows. */
 export function userDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
@@ -18,6 +19,20 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env, platform: Nod
 
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   return join(userDataDir(env, platform), 'lookalike.db');
+}
+
+/**
+ * A folder path as a person types it into the app: `~` and `~/…` are the home folder; anything else
+ * must be absolute. A relative path is refused (the server's working folder means nothing to the
+ * person in the browser), with a message saying what to type instead.
+ */
+export function typedFolderPath(typed: string, home: string = homedir()): string {
+  const text = typed.trim();
+  if (text === '') throw invalidInput('choose a folder to open');
+  if (text === '~' || text.startsWith('~/') || text.startsWith(`~${sep}`)) return resolve(home, text.slice(2));
+  if (text.startsWith('~')) throw invalidInput(`${text}: only your own home folder can be written with ~ (give the full path, e.g. /home/name/Pictures)`);
+  if (!isAbsolute(text)) throw invalidInput(`${text}: give the full path of the folder, starting with / or ~/ (e.g. ~/Pictures); a relative path is not resolved`);
+  return resolve(text);
 }
 
 /**

@@ -8,7 +8,7 @@ import { Store } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
 import { cacheFeatures, ensureBaselineModel, findSimilar, openLibrary, prepareRun, trainModel } from './pipeline.js';
-import { resolveSettings } from './settings.js';
+import { resolveSettings } from '../../shared/settings.js';
 
 const SPEC = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
 const KEY = 'nsfwjs-mobilenetv2-1.4';

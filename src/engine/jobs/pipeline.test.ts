@@ -1,31 +1,33 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import { JobControl } from '../common/job-control.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { cacheFeatures, ensureBaselineModel, findSimilar, indexLibrary, openLibrary, trainModel, evaluateModel } from './pipeline.js';
 import { Store } from '../store/store.js';
-import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
+import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 
 const CLASSES = ['daisy', 'sunflower', 'snowdrop'];
 let root: string;
 let dbDir: string;
 let store: Store;
 
-beforeAll(() => {
-  root = copyFlowersLibrary({ classes: CLASSES, perClass: 8, unlabelled: true, damaged: true });
-  dbDir = mkdtempSync(join(tmpdir(), 'lookalike-db-'));
-  store = Store.open(join(dbDir, 'lookalike.db'));
-});
-afterAll(() => {
-  store.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(dbDir, { recursive: true, force: true });
-});
+// Real photos, as the quality checks (a sunflower's neighbours are sunflowers) need them; the same
+// pipeline runs on drawn photos in the CLI and service suites.
+describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and ranked neighbours', () => {
+  beforeAll(() => {
+    root = copyFlowersLibrary({ classes: CLASSES, perClass: 8, unlabelled: true, damaged: true });
+    dbDir = mkdtempSync(join(tmpdir(), 'lookalike-db-'));
+    store = Store.open(join(dbDir, 'lookalike.db'));
+  });
+  afterAll(() => {
+    // Setup may have failed part-way: close and remove only what was made.
+    store?.close();
+    for (const dir of [root, dbDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
-describe('from a labelled folder to a trained model and ranked neighbours', () => {
   const settings = { epochs: 2, batchSize: 16, tripletsPerEpoch: 96, seed: 5, dim: 32 };
 
   it('trains, stores, indexes and evaluates; a damaged photo is reported and skipped', async () => {
@@ -59,15 +61,15 @@ describe('from a labelled folder to a trained model and ranked neighbours', () =
     expect(again.baseline.precision_at_k).toBeCloseTo(result.baseline.precision_at_k, 6);
   });
 
-  it('ranks neighbours nearest first, the query itself at distance 0, also for a photo from outside', async () => {
+  it('ranks k other photos nearest first (the query is not its own neighbour), also for a photo from outside', async () => {
     const libraryId = store.findLibrary(store.libraryRoot(1))!;
     const query = store.photos(libraryId).find((p) => p.relPath.startsWith('sunflower/'))!;
     const similar = await findSimilar(store, libraryId, { photoId: query.id }, 10);
     expect(similar.results).toHaveLength(10);
-    expect(similar.results[0]).toMatchObject({ rank: 1, photoId: query.id });
-    expect(similar.results[0].distance).toBeLessThan(1e-3);
+    expect(similar.results.map((r) => r.photoId)).not.toContain(query.id);
+    expect(similar.results.map((r) => r.rank)).toEqual(similar.results.map((_, i) => i + 1));
     for (let i = 1; i < similar.results.length; i++) expect(similar.results[i].distance).toBeGreaterThanOrEqual(similar.results[i - 1].distance);
-    expect(similar.results.slice(1, 4).filter((r) => r.className === 'sunflower').length).toBeGreaterThanOrEqual(2);
+    expect(similar.results.slice(0, 3).filter((r) => r.className === 'sunflower').length).toBeGreaterThanOrEqual(2);
 
     const outside = join(FLOWERS17, 'sunflower', photosOf('sunflower')[60]);
     const fromOutside = await findSimilar(store, libraryId, { image: outside, label: outside }, 5);

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
@@ -11,10 +12,11 @@ import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
-import { DEFAULT_K, checkK, resolveSettings } from './settings.js';
+import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
-import { invalidInput, notFound } from '../common/api-error.js';
+import { effectiveClass } from '../library/labels.js';
+import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -54,7 +56,11 @@ export async function openLibrary(ctx: JobContext, root: string, options: { appF
     scanned.push({ relPath: file.relPath, className: file.className, size: file.size, mtimeMs: file.mtimeMs, hash: hash! });
     if (++done % 200 === 0) ctx.emit?.({ type: 'progress', kind: 'scan', phase: 'Reading photos', done, total: scan.files.length, etaSeconds: null });
   }
-  const sync = store.syncLibrary(libraryId, scan.classes, scanned, unreadable);
+  // Classes chosen in the app (excluded, merged, renamed folders; photos put in a class) apply on every scan.
+  rememberFolders(store, libraryId, scan.classes);
+  const rules = labelRules(store, libraryId);
+  const labelled = scanned.map((photo) => ({ ...photo, className: effectiveClass(rules, photo.relPath, photo.className) }));
+  const sync = store.syncLibrary(libraryId, labelledClassNames(store, libraryId, scan.classes), labelled, unreadable);
   store.replaceProblems(libraryId, 'scan', problems);
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);
@@ -122,7 +128,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       onRuntime: (runtime, note) => {
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
-      onProgress: (done, total) => ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total) }),
+      onProgress: (done, total) =>
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total), imagesPerSecond: perSecond(started, done) }),
     },
   );
   // What is still failing now: remembered failures that match the file as it is, and this run's passing ones.
@@ -228,10 +235,8 @@ async function trainModelSteps(
   await selectBackend();
   const k = checkK(options.k ?? DEFAULT_K);
   const { store } = ctx;
-  const usable = store.classes(libraryId).filter((c) => c.photoCount >= 2);
-  if (usable.length < 2) {
-    throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length}); put photos in sub-folders, one per class`);
-  }
+  const untrainable = trainabilityProblem(store.classes(libraryId));
+  if (untrainable) throw invalidInput(untrainable);
   if (settings.fineTune === 'last-blocks') {
     const backend = await selectBackend();
     // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
@@ -250,13 +255,14 @@ async function trainModelSteps(
   await ensureBaselineModel(ctx, libraryId, spec, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
+  recordRunClasses(store, libraryId, runId);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
   const notes = [...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []), ...smallClassNotes(store.classes(libraryId))];
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
-  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * 8 };
+  const trainer = { ...settings, k, tripletsPerEpoch: settings.tripletsPerEpoch || sets.train.vectors.length * TRIPLETS_PER_PHOTO };
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
   const trainStarted = Date.now();
   let firstStep: number | null = null;
@@ -268,7 +274,9 @@ async function trainModelSteps(
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
         const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
-        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds });
+        // A triplet is three images: query, positive, negative.
+        const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
+        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: (epoch) => {
         store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
@@ -411,8 +419,9 @@ export async function evaluateModel(
   k = DEFAULT_K,
 ): Promise<{ baseline: RetrievalMetrics; trained: RetrievalMetrics | null; model: ModelRow }> {
   const model = requireModel(store, modelId, libraryId);
-  const settings = (model.config.settings ?? {}) as Partial<TrainSettings>;
-  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction ?? 0.2, settings.seed ?? 1);
+  // A baseline model has no settings of its own: the split it is scored on is the default one.
+  const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
@@ -440,7 +449,10 @@ export interface SimilarHit {
 /** Keeps the backbone of the last query loaded: dropping in several photos in a row is common. */
 const backboneCache = new Map<string, Promise<Backbone>>();
 
-/** k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. */
+/**
+ * k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. A
+ * library photo is not its own neighbour: the k results are k other photos (copies of it included).
+ */
 export async function findSimilar(
   store: Store,
   libraryId: number,
@@ -450,23 +462,26 @@ export async function findSimilar(
 ): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
-  if (!model) throw new Error('no model yet: index or train the library first');
+  if (!model) throw conflict('no model yet: index or train the library first');
   const embedder = await loadEmbedder(store, model);
   let feature: Float32Array;
   let described: { photoId: number | null; path: string; className: string | null };
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
-    if (!photo || photo.libraryId !== libraryId) throw new Error(`no photo ${query.photoId} in this library`);
+    if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
     const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
     feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
   } else {
-    feature = await backboneFeature(model, query.image, query.label);
+    // An image from outside that cannot be decoded is the person's input, not the engine failing.
+    feature = await backboneFeature(model, query.image, query.label).catch((error: unknown) => {
+      throw error instanceof ImageError ? invalidInput(error.message) : error;
+    });
     described = { photoId: null, path: query.label, className: null };
   }
   const [vector] = embedder([feature]);
   const index = store.vectorIndex(model.id, model.dim);
-  const hits = index.knn(vector, k);
+  const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);
   const results = hits.map((hit, i) => {
     const photo = store.photo(hit.id);
     return { rank: i + 1, photoId: hit.id, path: photo?.relPath ?? '(removed)', className: photo?.className ?? null, distance: hit.distance };
@@ -496,6 +511,11 @@ function uniqueByHash(photos: PhotoRow[]): PhotoRow[] {
 
 function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
+}
+
+function perSecond(started: number, done: number): number | null {
+  const seconds = (Date.now() - started) / 1000;
+  return done > 0 && seconds > 0 ? done / seconds : null;
 }
 
 function eta(started: number, done: number, total: number): number | null {

@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createEngineService } from './service.js';
 import type { EngineServiceOptions } from './service-contract.js';
 import type { ThreadMessage, ThreadRequest } from './service-thread.js';
+import { toWireError } from '../../shared/errors.js';
 
 const port = parentPort!;
 const send = (message: ThreadMessage) => port.postMessage(message);
@@ -23,7 +24,7 @@ try {
       }
       send({ kind: 'reply', id: request.id, ok: true, value, libraryRoot: service.libraryRoot() });
     } catch (error) {
-      send({ kind: 'reply', id: request.id, ok: false, message: (error as Error).message, libraryRoot: service.libraryRoot() });
+      send({ kind: 'reply', id: request.id, ok: false, error: toWireError(error), libraryRoot: service.libraryRoot() });
     }
   });
   send({ kind: 'ready', libraryRoot: service.libraryRoot() });

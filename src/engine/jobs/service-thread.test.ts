@@ -5,28 +5,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import type { EngineService } from './service-contract.js';
 import { createThreadedEngineService } from './service-thread.js';
-import { copyFlowersLibrary } from '../testing/test-photos.js';
+import { drawTestLibrary } from '../testing/test-photos.js';
 
 let root: string;
 let work: string;
 let service: EngineService;
 
 beforeAll(async () => {
-  root = copyFlowersLibrary({ classes: ['iris', 'tulip'], perClass: 5 });
+  root = await drawTestLibrary({ classes: ['circles', 'stripes'], perClass: 5 });
   work = mkdtempSync(join(tmpdir(), 'lookalike-thread-'));
   service = await createThreadedEngineService({ dbPath: join(work, 'l.db'), cacheDir: join(work, 'cache'), reopenLast: false });
 });
 afterAll(async () => {
-  await service.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
+  // Setup may have failed part-way: close and remove only what was made.
+  await service?.close();
+  for (const dir of [root, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the engine on its own thread', () => {
   it('serves the same calls, events, errors and files through the proxy, and keeps this thread free', async () => {
     const events: EngineEvent[] = [];
     service.subscribe((e) => events.push(e));
-    await expect(service.handlers.listPhotos({ offset: 0, limit: 1 })).rejects.toThrow(/open a library folder first/);
+    // Errors keep their kind across the thread.
+    await expect(service.handlers.listPhotos({ offset: 0, limit: 1 })).rejects.toMatchObject({ name: 'ApiError', kind: 'conflict', message: 'open a library folder first' });
     expect(service.libraryRoot()).toBeNull();
 
     const summary = await service.handlers.openLibrary({ root });
@@ -43,7 +44,8 @@ describe('the engine on its own thread', () => {
 
     const [photo] = (await service.handlers.listPhotos({ offset: 0, limit: 1 })).items;
     const similar = await service.handlers.findSimilar({ photoId: photo.id, k: 3 });
-    expect(similar.results[0].photoId).toBe(photo.id);
+    expect(similar.query.photoId).toBe(photo.id);
+    expect(similar.results).toHaveLength(3);
     expect(await service.photoFile(photo.id, 'full')).toBe(join(summary.root, photo.path));
     expect(events.some((e) => e.type === 'progress')).toBe(true);
   });

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { ApiHandlers, ApiName, EngineEvent, PhotoSize } from '../../shared/api.js';
 import { API_NAMES } from '../../shared/api.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
+import { fromWireError, type WireError } from '../../shared/errors.js';
 
 export type ThreadRequest =
   | { id: number; kind: 'call'; name: ApiName; arg: unknown }
@@ -20,7 +21,7 @@ export type ThreadMessage =
   | { kind: 'failed'; message: string }
   | { kind: 'event'; event: EngineEvent }
   | { kind: 'reply'; id: number; ok: true; value: unknown; libraryRoot: string | null }
-  | { kind: 'reply'; id: number; ok: false; message: string; libraryRoot: string | null };
+  | { kind: 'reply'; id: number; ok: false; error: WireError; libraryRoot: string | null };
 
 export async function createThreadedEngineService(options: EngineServiceOptions = {}): Promise<EngineService> {
   const worker = startThread(options);
@@ -49,7 +50,8 @@ export async function createThreadedEngineService(options: EngineServiceOptions 
           const waiting = pending.get(message.id);
           pending.delete(message.id);
           if (message.ok) waiting?.resolve(message.value);
-          else waiting?.reject(new Error(message.message));
+          // The error keeps its kind across the thread (the bridge's status and the UI depend on it).
+          else waiting?.reject(fromWireError(message.error));
           break;
         }
       }

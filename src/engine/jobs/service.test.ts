@@ -1,11 +1,12 @@
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import { createEngineService, type EngineService } from './service.js';
-import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
+import { drawTestLibrary } from '../testing/test-photos.js';
 
+// Set in beforeAll; afterAll checks each, as setup may have failed part-way.
 let root: string;
 let work: string;
 let service: EngineService;
@@ -26,15 +27,14 @@ function nextEvent(match: (e: EngineEvent) => boolean, timeoutMs = 120_000): Pro
 const jobEnded = (kind: string) => (e: EngineEvent) => e.type === 'job' && e.job.kind === kind && ['done', 'failed', 'stopped'].includes(e.job.state);
 
 beforeAll(async () => {
-  root = copyFlowersLibrary({ classes: ['bluebell', 'buttercup', 'windflower'], perClass: 6 });
+  root = await drawTestLibrary({ classes: ['circles', 'squares', 'stripes'], perClass: 6 });
   work = mkdtempSync(join(tmpdir(), 'lookalike-service-'));
   service = await createEngineService({ dbPath: join(work, 'l.db'), cacheDir: join(work, 'cache') });
   service.subscribe((e) => events.push(e));
 });
 afterAll(async () => {
-  await service.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
+  await service?.close();
+  for (const dir of [root, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('engine service (the handler table both transports serve)', () => {
@@ -45,7 +45,7 @@ describe('engine service (the handler table both transports serve)', () => {
 
   it('opens a library, indexes it in the background, and finds similar photos before any training', async () => {
     const indexed = nextEvent(jobEnded('index'));
-    const summary = await service.handlers.openLibrary({ root });
+    const summary = await service.handlers.openLibrary({ root: root });
     expect(summary.classes.map((c) => c.photoCount)).toEqual([6, 6, 6]);
     const ended = await indexed;
     expect(ended.type === 'job' ? ended.job.state : null).toBe('done');
@@ -53,7 +53,9 @@ describe('engine service (the handler table both transports serve)', () => {
     expect(page.total).toBe(18);
     expect(page.items).toHaveLength(5);
     const similar = await service.handlers.findSimilar({ photoId: page.items[0].id, k: 5 });
-    expect(similar.results[0].photoId).toBe(page.items[0].id);
+    expect(similar.query.photoId).toBe(page.items[0].id);
+    expect(similar.results).toHaveLength(5);
+    expect(similar.results.map((r) => r.photoId)).not.toContain(page.items[0].id);
     expect((await service.handlers.listModels()).map((m) => m.kind)).toEqual(['baseline']);
   });
 
@@ -91,8 +93,12 @@ describe('engine service (the handler table both transports serve)', () => {
 
   it('picks up a photo added to the folder while it is open, without a restart', async () => {
     const refreshed = nextEvent((e) => e.type === 'library' && e.library.photoCount === 19);
-    const added = photosOf('buttercup')[40];
-    copyFileSync(join(FLOWERS17, 'buttercup', added), join(root, 'buttercup', added));
+    const other = await drawTestLibrary({ classes: ['squares'], perClass: 1, seed: 99 });
+    try {
+      copyFileSync(join(other, 'squares', readdirSync(join(other, 'squares'))[0]), join(root, 'squares', 'added.jpg'));
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
     await refreshed;
     await nextEvent(jobEnded('index'));
     const models = await service.handlers.listModels();

@@ -3,6 +3,7 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
@@ -20,12 +21,14 @@ import {
   type JobContext,
 } from './pipeline.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, resolveSettings } from './settings.js';
+import { DEFAULT_SETTINGS, resolveSettings, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { listFolders } from '../library/folders.js';
+import { typedFolderPath } from '../common/paths.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
-import { invalidInput } from '../common/api-error.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -53,7 +56,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let job: RunningJob | null = null;
 
   const requireLibrary = (): number => {
-    if (libraryId === null) throw new Error('open a library folder first');
+    if (libraryId === null) throw conflict('open a library folder first');
     return libraryId;
   };
 
@@ -135,21 +138,29 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     }
   });
 
+  /** After a label change: the new counts go out as a library event, and back to the caller. */
+  const labelsResult = (id: number) => {
+    const library = librarySummary(store, id);
+    emit({ type: 'library', library });
+    return { library, labels: labelsState(store, id) };
+  };
+
   const handlers: ApiHandlers = {
     async status() {
       const backend = await selectBackend().catch(() => null);
       return {
         library: libraryId === null ? null : librarySummary(store, libraryId),
-        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend.tfBackend) } : null,
+        backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend), adapter: backend.adapter ?? null } : null,
         job: job?.state ?? null,
         defaults: DEFAULT_SETTINGS,
       };
     },
 
     async openLibrary({ root }) {
-      if (typeof root !== 'string' || root.trim() === '') throw new Error('choose a folder to open');
+      if (typeof root !== 'string') throw invalidInput('choose a folder to open');
+      const folder = typedFolderPath(root);
       await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, resolve(root.trim()), { appFolders });
+      const opened = await openLibrary({ store, emit }, folder, { appFolders });
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchFolder(libraryRoot);
@@ -172,12 +183,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      if (job?.state.kind === 'train') throw new Error('a training run is already going; stop it first');
-      const usable = store.classes(id).filter((c) => c.photoCount >= 2);
-      if (usable.length < 2) throw new Error(`training needs at least 2 classes with 2 or more photos each (this library has ${usable.length})`);
+      if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
+      const classes = store.classes(id);
+      const untrainable = trainabilityProblem(classes);
+      if (untrainable) throw invalidInput(untrainable);
       await stopCurrentJob();
       const runId = prepareRun(store, id, settings);
-      const k = validationK(usable.map((c) => c.photoCount), settings.validationFraction);
+      const k = validationK(classes, settings.validationFraction);
       startJob('train', runId, async (ctx) => {
         const result = await trainModel(ctx, id, settings, { runId, k });
         return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
@@ -210,7 +222,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listRuns() {
       if (libraryId === null) return [];
-      return store.runs(libraryId).map(toRunInfo);
+      return store.runs(libraryId).map((run) => ({ ...toRunInfo(run), classes: runClasses(store, run.id) }));
     },
 
     async runHistory({ runId }) {
@@ -245,6 +257,27 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
           ? await findSimilar(store, id, { photoId: Number(query.photoId) }, k, query.modelId)
           : await findSimilar(store, id, { image: Buffer.from(query.imageBase64, 'base64'), label: String(query.fileName || 'dropped image') }, k, query.modelId);
       return result;
+    },
+
+    async labels() {
+      return labelsState(store, requireLibrary());
+    },
+
+    async changeLabels(change) {
+      const id = requireLibrary();
+      changeLabels(store, id, change);
+      return labelsResult(id);
+    },
+
+    async undoLabels() {
+      const id = requireLibrary();
+      undoLabels(store, id);
+      return labelsResult(id);
+    },
+
+    async listFolders(query) {
+      const path = typeof query?.path === 'string' ? query.path : undefined;
+      return listFolders(path, { recent: store.recentLibraryRoots(8) });
     },
   };
 
@@ -294,15 +327,6 @@ function inWords(handlers: ApiHandlers, dbPath: string): ApiHandlers {
     };
   }
   return wrapped as unknown as ApiHandlers;
-}
-
-/**
- * P@30 says little when a class has fewer than 30 training photos (it cannot reach 1): small
- * libraries are scored at k = the smallest class's training count, and the k used is shown.
- */
-export function validationK(classSizes: number[], validationFraction: number): number {
-  const smallestTrainCount = Math.min(...classSizes.map((n) => n - Math.max(1, Math.round(n * validationFraction))));
-  return Math.max(1, Math.min(DEFAULT_K, smallestTrainCount));
 }
 
 function toRunInfo({ libraryId: _libraryId, settings, ...run }: RunRow): RunInfo {

@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeForModel, hashFile, ImageError, MAX_INPUT_PIXELS } from './image.js';
-import { FLOWERS17, photosOf } from '../testing/test-photos.js';
+import { drawPhoto } from '../testing/test-photos.js';
 
 type Rgb = [number, number, number];
 const RED: Rgb = [255, 0, 0];
@@ -14,10 +14,15 @@ const BLUE: Rgb = [0, 0, 255];
 const WHITE: Rgb = [255, 255, 255];
 
 let dir: string;
-beforeAll(() => {
+/** A photo-like JPEG drawn here: 300x200, many colours. */
+let photo: string;
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lookalike-img-'));
+  photo = await drawPhoto(join(dir, 'drawn.jpg'), 300, 200);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 const file = (name: string, content: Buffer | string) => {
   const path = join(dir, name);
@@ -25,7 +30,7 @@ const file = (name: string, content: Buffer | string) => {
   return path;
 };
 
-const realPhoto = () => join(FLOWERS17, 'daisy', photosOf('daisy')[0]);
+const realPhoto = () => photo;
 
 /** Vertical stripes of equal width, one per colour, left to right. */
 function stripes(width: number, height: number, colours: Rgb[]): sharp.Sharp {
@@ -118,7 +123,7 @@ function tiff16(width: number, height: number, colourAt: (x: number, y: number) 
 }
 
 describe('decoding photos for the network', () => {
-  it('decodes a real flowers17 photo to size x size x 3 RGB with its real dimensions', async () => {
+  it('decodes a photo to size x size x 3 RGB with its real dimensions', async () => {
     const meta = await sharp(realPhoto()).metadata();
     for (const size of [224, 97]) {
       const decoded = await decodeForModel(realPhoto(), size);

@@ -30,12 +30,15 @@ const CLASSES: Record<string, (rng: Rng, colour: string) => string> = {
 
 export const SAMPLE_CLASSES = Object.keys(CLASSES);
 
-export async function makeSampleLibrary(root: string, options: { perClass?: number; unlabelled?: number; seed?: number } = {}): Promise<string> {
+export async function makeSampleLibrary(root: string, options: { perClass?: number; unlabelled?: number; seed?: number; classes?: string[] } = {}): Promise<string> {
   await refuseNonEmpty(root);
   const perClass = options.perClass ?? 24;
   const rng = createRng(options.seed ?? 7);
   const jobs: Array<Promise<unknown>> = [];
+  const unknown = (options.classes ?? []).filter((name) => !(name in CLASSES));
+  if (unknown.length > 0) throw new Error(`no sample class named ${unknown.join(', ')} (there are ${SAMPLE_CLASSES.join(', ')})`);
   for (const [name, draw] of Object.entries(CLASSES)) {
+    if (options.classes && !options.classes.includes(name)) continue;
     await mkdir(join(root, name), { recursive: true });
     for (let i = 0; i < perClass; i++) jobs.push(render(join(root, name, `${name}-${String(i + 1).padStart(2, '0')}.jpg`), draw, rng));
   }

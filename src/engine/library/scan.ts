@@ -2,6 +2,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { Problem } from '../../shared/api.js';
+import { invalidInput, notFound } from '../../shared/errors.js';
 import { IMAGE_EXTENSIONS } from './image.js';
 import { checkPhotoStats, type ImageError } from './photo-input.js';
 import { isInside } from '../common/paths.js';
@@ -279,9 +280,10 @@ async function openRoot(rootPath: string): Promise<string> {
     info = await stat(real);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${absolute}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'folder not found' : `cannot open (${describeFsError(error)})`}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(`${absolute}: folder not found`);
+    throw new Error(`${absolute}: cannot open (${describeFsError(error)})`);
   }
-  if (!info.isDirectory()) throw new Error(`${absolute}: not a folder`);
+  if (!info.isDirectory()) throw invalidInput(`${absolute}: not a folder`);
   return real;
 }
 

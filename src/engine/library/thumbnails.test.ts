@@ -1,11 +1,10 @@
-import { copyFile, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbnailFile, thumbnailsEncoded } from './thumbnails.js';
-
-const FLOWERS = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'datasets', 'flowers17');
+import { drawPhoto } from '../testing/test-photos.js';
 
 let dir: string;
 let cache: string;
@@ -15,7 +14,7 @@ beforeAll(async () => {
   cache = join(dir, 'cache');
 });
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function pixel(file: string, x: number, y: number): Promise<[number, number, number]> {
@@ -30,9 +29,8 @@ async function cacheFiles(): Promise<string[]> {
 }
 
 describe('thumbnailFile', () => {
-  it('makes a square WebP of a real photo, cover-cropped to the requested edge', async () => {
-    const photo = join(dir, 'daisy.jpg');
-    await copyFile(join(FLOWERS, 'daisy', 'image_0801.jpg'), photo);
+  it('makes a square WebP of a photo, cover-cropped to the requested edge', async () => {
+    const photo = await drawPhoto(join(dir, 'wide.jpg'), 320, 240, 1);
     const source = await sharp(photo).metadata();
     expect(source.width).not.toBe(source.height);
 
@@ -72,8 +70,7 @@ describe('thumbnailFile', () => {
   });
 
   it('is made once: a second request is a cache hit, concurrent requests share one job', async () => {
-    const photo = join(dir, 'tulip.jpg');
-    await copyFile(join(FLOWERS, 'tulip', 'image_0561.jpg'), photo);
+    const photo = await drawPhoto(join(dir, 'second.jpg'), 240, 320, 2);
     const before = thumbnailsEncoded();
     const paths = await Promise.all(Array.from({ length: 6 }, () => thumbnailFile(photo, cache, 200)));
     expect(new Set(paths).size).toBe(1);
@@ -87,8 +84,7 @@ describe('thumbnailFile', () => {
   });
 
   it('makes a new thumbnail when the photo changes', async () => {
-    const photo = join(dir, 'iris.jpg');
-    await copyFile(join(FLOWERS, 'iris', 'image_0401.jpg'), photo);
+    const photo = await drawPhoto(join(dir, 'third.jpg'), 300, 300, 3);
     const first = await thumbnailFile(photo, cache);
     const later = new Date(Date.UTC(2030, 0, 1));
     await utimes(photo, later, later);

@@ -1,17 +1,19 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBackbone, parseBackboneSpec } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
 import { squaredDistance } from './eval.js';
 import { decodeForModel } from '../library/image.js';
 import { normalizeVector } from './head.js';
+import { FLOWERS17, MOBILENET_035, describeWithShared, drawPhoto } from '../testing/test-photos.js';
+import { TINY_FEATURE_DIM, TINY_FEATURE_LAYER, writeTinyLayersModel } from '../testing/tiny-model.js';
 
-const FLOWERS = resolve(__dirname, '../../../../shared/datasets/flowers17');
-const SHARED_MODEL = resolve(__dirname, '../../../../shared/models/mobilenetv2-0.35-imagenet');
-const firstPhotos = (cls: string, n: number) => readdirSync(join(FLOWERS, cls)).sort().slice(0, n).map((f) => join(FLOWERS, cls, f));
+const SHARED_MODEL = MOBILENET_035;
+const firstPhotos = (cls: string, n: number) =>
+  existsSync(FLOWERS17) ? readdirSync(join(FLOWERS17, cls)).sort().slice(0, n).map((f) => join(FLOWERS17, cls, f)) : [];
 const SUNFLOWER = firstPhotos('sunflower', 4);
 const SNOWDROP = firstPhotos('snowdrop', 4);
 
@@ -61,15 +63,62 @@ async function writeBuiltinAsFolder(): Promise<string> {
   return folder;
 }
 
-describe('backbones on real photos', () => {
-  it('finds the photos the test needs', () => {
-    for (const file of [...SUNFLOWER, ...SNOWDROP]) expect(existsSync(file), file).toBe(true);
+describe('backbones on photos drawn here and a model built here', () => {
+  let dir: string;
+  let tiny: string;
+  const drawn: string[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lookalike-backbone-'));
+    for (const seed of [1, 2]) drawn.push(await drawPhoto(join(dir, `${seed}.jpg`), 300, 200, seed));
+    tiny = await writeTinyLayersModel();
+  });
+  afterAll(() => {
+    // Setup may have failed part-way: remove only what was made.
+    for (const folder of [dir, tiny]) if (folder) rmSync(folder, { recursive: true, force: true });
   });
 
   it('runs on the fallback backend it picked and says why', async () => {
     const choice = await selectBackend();
     expect(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).toContain(choice.name);
     expect(choice.reason).toContain(choice.name);
+  });
+
+  it('loads a user-supplied TF.js layers model folder, truncated at a named inner layer and pooled, without leaking tensors', async () => {
+    const { backbone, vectors, leaked } = await features(parseBackboneSpec(`${tiny}#${TINY_FEATURE_LAYER}@-1,1`), drawn);
+    expect(backbone.dim).toBe(TINY_FEATURE_DIM);
+    expect(backbone.runtime).toMatch(/^tfjs-/);
+    expect(vectors).toHaveLength(2);
+    expect(vectors.every((v) => v.length === TINY_FEATURE_DIM && v.every(Number.isFinite))).toBe(true);
+    expect(leaked).toBe(0);
+    // Untruncated, the same folder gives the model's own output (3 logits).
+    expect((await features(parseBackboneSpec(tiny), drawn)).backbone.dim).toBe(3);
+  });
+
+  it('runs a graph the ONNX exporter cannot express on TF.js instead, and says why', async () => {
+    const folder = await writeBuiltinAsFolder();
+    try {
+      // The classifier's output node sits behind a Softmax, which the exporter does not know.
+      const spec = parseBackboneSpec(`${folder}#Identity@0,1`);
+      const { backbone, vectors } = await features(spec, drawn);
+      expect(backbone.runtime).toMatch(/^tfjs-/);
+      expect(backbone.runtimeNote).toMatch(/ONNX Runtime not used: .*op Softmax is not exported/);
+      expect(backbone.dim).toBe(5);
+      expect(vectors).toHaveLength(2);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a folder without a model and a layer that does not exist, naming them', async () => {
+    await expect(loadBackbone(parseBackboneSpec('/nonexistent/model-folder'))).rejects.toThrow(/nonexistent\/model-folder\/model.json: cannot read/);
+    await expect(loadBackbone(parseBackboneSpec(`${tiny}#no_such_layer@-1,1`))).rejects.toThrow(/no layer named "no_such_layer"/);
+    expect(() => parseBackboneSpec(`${tiny}#out_relu@0,2`)).toThrow(/input range/);
+  });
+});
+
+describeWithShared([FLOWERS17, SHARED_MODEL], 'backbones on real photos', () => {
+  it('finds the photos the test needs', () => {
+    for (const file of [...SUNFLOWER, ...SNOWDROP]) expect(existsSync(file), file).toBe(true);
   });
 
   it('built-in MobileNetV2 1.4 from nsfwjs gives 1792-d features that tell two flowers apart, without leaking tensors', async () => {
@@ -90,26 +139,5 @@ describe('backbones on real photos', () => {
     const { within, across } = separates(vectors, (i) => (i < 4 ? 0 : 1));
     expect(within).toBeLessThan(across);
     expect(leaked).toBe(0);
-  });
-
-  it('runs a graph the ONNX exporter cannot express on TF.js instead, and says why', async () => {
-    const folder = await writeBuiltinAsFolder();
-    try {
-      // The classifier's output node sits behind a Softmax, which the exporter does not know.
-      const spec = parseBackboneSpec(`${folder}#Identity@0,1`);
-      const { backbone, vectors } = await features(spec, SUNFLOWER.slice(0, 2));
-      expect(backbone.runtime).toMatch(/^tfjs-/);
-      expect(backbone.runtimeNote).toMatch(/ONNX Runtime not used: .*op Softmax is not exported/);
-      expect(backbone.dim).toBe(5);
-      expect(vectors).toHaveLength(2);
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
-  });
-
-  it('refuses a folder without a model and a layer that does not exist, naming them', async () => {
-    await expect(loadBackbone(parseBackboneSpec('/nonexistent/model-folder'))).rejects.toThrow(/nonexistent\/model-folder\/model.json: cannot read/);
-    await expect(loadBackbone(parseBackboneSpec(`${SHARED_MODEL}#no_such_layer@-1,1`))).rejects.toThrow(/no layer named "no_such_layer"/);
-    expect(() => parseBackboneSpec(`${SHARED_MODEL}#out_relu@0,2`)).toThrow(/input range/);
   });
 });

@@ -5,20 +5,19 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { selectBackend } from './compute-backend.js';
 import { downloadModel } from './model-download.js';
-import { openOnnxRunner, preferredRuntime } from './onnx-backbone.js';
+import { openOnnxRunner, preferredRuntime, type RuntimeHost } from './onnx-backbone.js';
 import { userCacheDir } from '../common/paths.js';
+import { BUILTIN_BACKBONE_ID, SettingsError } from '../../shared/settings.js';
 
 /** How a backbone wants its RGB input scaled. */
 export type InputRange = '0,1' | '-1,1' | '0,255';
 
 export type BackboneSpec =
-  | { kind: 'builtin'; id: typeof DEFAULT_BACKBONE_ID }
+  | { kind: 'builtin'; id: typeof BUILTIN_BACKBONE_ID }
   /** A TF.js model folder (model.json + weight shards), layers or graph format. */
   | { kind: 'folder'; path: string; output?: string; inputRange: InputRange; inputSize: number }
   /** Downloaded on first use into the cache, checked against its sha256 (see model-download.ts). */
   | { kind: 'url'; url: string; sha256: string; output?: string; inputRange: InputRange; inputSize: number };
-
-export const DEFAULT_BACKBONE_ID = 'nsfwjs-mobilenetv2-1.4';
 
 export interface Backbone {
   /** Stable key for caches and the models table, e.g. "nsfwjs-mobilenetv2-1.4" or "folder:/path#out_relu". */
@@ -45,14 +44,14 @@ export function describeSpec(spec: BackboneSpec): string {
   return spec.kind === 'folder' ? `folder:${spec.path}${at}` : `url:${spec.url}${at}=sha256:${spec.sha256}`;
 }
 
-export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: DEFAULT_BACKBONE_ID }): Promise<Backbone> {
-  await selectBackend();
+export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: BUILTIN_BACKBONE_ID }): Promise<Backbone> {
+  const backend = await selectBackend();
   if (spec.kind === 'builtin') {
-    if (spec.id !== DEFAULT_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
+    if (spec.id !== BUILTIN_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
     const artifacts = await readBuiltinArtifacts();
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
-    return await fromGraph(graph, artifacts, {
-      key: DEFAULT_BACKBONE_ID,
+    return await fromGraph(graph, artifacts, backend, {
+      key: BUILTIN_BACKBONE_ID,
       description: 'MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features',
       output: BUILTIN_NODE,
       inputRange: '0,1',
@@ -65,7 +64,7 @@ export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: D
   if (artifacts.format === 'graph-model') {
     if (!spec.output) throw new Error(`${folder}: a graph model needs its feature node named (FOLDER#NODE)`);
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
-    return await fromGraph(graph, artifacts, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
+    return await fromGraph(graph, artifacts, backend, { ...common, output: spec.output, description: `graph model ${folder} at ${spec.output}` });
   }
   const layers = await loadLayersModel(tf.io.fromMemory(artifacts));
   return fromLayers(layers, spec.output, { ...common, description: `layers model ${folder}${spec.output ? ` at ${spec.output}` : ''}` });
@@ -82,9 +81,9 @@ interface Wiring {
  * Graph models run on ONNX Runtime where that is the faster choice (see onnx-backbone.ts), else on
  * TF.js. A graph the exporter cannot express falls back to TF.js, which computes the same features.
  */
-async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, wiring: Wiring & { output: string }): Promise<Backbone> {
+async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, host: RuntimeHost, wiring: Wiring & { output: string }): Promise<Backbone> {
   let onnxFailure: string | undefined;
-  if (preferredRuntime(tf.getBackend()) === 'onnxruntime') {
+  if (preferredRuntime(host) === 'onnxruntime') {
     try {
       const runner = await openOnnxRunner(graph, artifacts.modelTopology, wiring.output);
       // Probe before letting go of the TF.js graph: if ONNX Runtime cannot run it, TF.js still can.
@@ -242,14 +241,14 @@ function toArtifacts(modelJson: tf.io.ModelJSON, shards: Buffer[]): tf.io.ModelA
  * `models/mobilenetv2-0.35#out_relu@-1,1`.
  */
 export function parseBackboneSpec(text: string, inputSize = 224): BackboneSpec {
-  if (text === DEFAULT_BACKBONE_ID || text === '') return { kind: 'builtin', id: DEFAULT_BACKBONE_ID };
+  if (text === BUILTIN_BACKBONE_ID || text === '') return { kind: 'builtin', id: BUILTIN_BACKBONE_ID };
   const match = /^(?<path>[^#@=]+)(?:#(?<output>[^@=]+))?(?:@(?<range>[^=]+))?(?:=sha256:(?<sha256>.*))?$/.exec(text);
-  if (!match?.groups) throw new Error(`cannot read backbone "${text}" (expected ${DEFAULT_BACKBONE_ID}, FOLDER[#LAYER][@RANGE] or URL[#LAYER][@RANGE]=sha256:HEX)`);
+  if (!match?.groups) throw new SettingsError(`cannot read backbone "${text}" (expected ${BUILTIN_BACKBONE_ID}, FOLDER[#LAYER][@RANGE] or URL[#LAYER][@RANGE]=sha256:HEX)`);
   const range = (match.groups.range ?? '0,1') as InputRange;
-  if (!['0,1', '-1,1', '0,255'].includes(range)) throw new Error(`backbone input range must be 0,1 or -1,1 or 0,255 (got "${range}")`);
+  if (!['0,1', '-1,1', '0,255'].includes(range)) throw new SettingsError(`backbone input range must be 0,1 or -1,1 or 0,255 (got "${range}")`);
   const { path, output, sha256 } = match.groups;
   if (/^https?:\/\//.test(path)) {
-    if (!sha256) throw new Error(`${path}: a downloaded backbone needs its checksum (URL…=sha256:HEX)`);
+    if (!sha256) throw new SettingsError(`${path}: a downloaded backbone needs its checksum (URL…=sha256:HEX)`);
     return { kind: 'url', url: path, sha256, output, inputRange: range, inputSize };
   }
   return { kind: 'folder', path, output, inputRange: range, inputSize };

@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { drawPhoto } from '../testing/test-photos.js';
 
-const FLOWERS = resolve(__dirname, '../../../../shared/datasets/flowers17');
-const PHOTOS = ['daisy', 'tulip'].map((cls) => join(FLOWERS, cls, readdirSync(join(FLOWERS, cls)).sort()[0]));
+const dir = mkdtempSync(join(tmpdir(), 'lookalike-backend-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const PHOTOS = await Promise.all([1, 2].map((seed) => drawPhoto(join(dir, `${seed}.jpg`), 320, 240, seed)));
 
 interface Features {
   name: string;

@@ -4,9 +4,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseBackboneSpec } from './backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { extractFeatures, type ExtractOptions, type FeatureJob } from './features.js';
-import { copyFlowersLibrary } from '../testing/test-photos.js';
+import { drawTestLibrary } from '../testing/test-photos.js';
 
-const root = copyFlowersLibrary({ classes: ['daisy', 'tulip'], perClass: 5, damaged: true });
+const root = await drawTestLibrary({ classes: ['circles', 'stars'], perClass: 5, damaged: true });
 const JOBS: FeatureJob[] = readdirSync(root)
   .flatMap((cls) => readdirSync(join(root, cls)).sort().map((file) => `${cls}/${file}`))
   .map((label, index) => ({ index, label, absPath: join(root, label) }));

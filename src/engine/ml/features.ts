@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Problem } from '../../shared/api.js';
 import { describeSpec, type BackboneSpec } from './backbone.js';
+import { selectBackend } from './compute-backend.js';
+import { preferredRuntime } from './onnx-backbone.js';
 import type { JobControl } from '../common/job-control.js';
 
 export interface FeatureJob {
@@ -17,9 +19,9 @@ export type WorkerReply =
   | { type: 'batch'; results: Array<{ index: number; vector: Float32Array } | { index: number; error: string; passing?: boolean }> };
 
 export interface ExtractOptions {
-  /** Threads; default one per core. */
+  /** Threads; default one per core (up to 2), or one on a GPU. */
   workers?: number;
-  /** Photos per backbone call. */
+  /** Photos per backbone call; default 8, or 128 on a GPU. */
   batchSize?: number;
   control?: JobControl;
   /** Called as each batch finishes, in no particular order: store the vectors here so a crash loses little. */
@@ -44,8 +46,10 @@ export interface ExtractSummary {
 export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], options: ExtractOptions): Promise<ExtractSummary> {
   const summary: ExtractSummary = { extracted: 0, failed: 0, stopped: false, backend: null, runtime: null };
   if (jobs.length === 0) return summary;
-  const batchSize = options.batchSize ?? 8;
-  const threadCount = Math.max(1, Math.min(options.workers ?? Math.min(2, availableParallelism()), Math.ceil(jobs.length / batchSize)));
+  const onGpu = await backboneOnGpu();
+  const batchSize = options.batchSize ?? (onGpu ? GPU_BATCH : 8);
+  const defaultThreads = onGpu ? 1 : Math.min(2, availableParallelism());
+  const threadCount = Math.max(1, Math.min(options.workers ?? defaultThreads, Math.ceil(jobs.length / batchSize)));
   const batches: FeatureJob[][] = [];
   for (let i = 0; i < jobs.length; i += batchSize) batches.push(jobs.slice(i, i + batchSize));
   let done = 0;
@@ -97,6 +101,19 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
   };
   await Promise.all(Array.from({ length: threadCount }, runThread));
   return summary;
+}
+
+/**
+ * Photos per backbone call on a GPU: the built-in backbone ran about 4x more images/s at 128 than at
+ * 32 on an H200 through WebGPU. One thread drives the GPU; its decoding still spreads over every core,
+ * as sharp decodes on libuv's pool (bin/lookalike.js sizes it to the cores).
+ */
+const GPU_BATCH = 128;
+
+/** True where the backbone will run on TF.js on a real GPU (WebGPU or tfjs-node-gpu), not on ONNX Runtime on the CPU. */
+async function backboneOnGpu(): Promise<boolean> {
+  const backend = await selectBackend();
+  return backend.gpu && preferredRuntime(backend) === 'tfjs';
 }
 
 /** A feature thread and the replies it has sent, in order (each batch is answered once). */

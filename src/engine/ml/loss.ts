@@ -1,19 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** The gap g of the deep-ranking loss; refused unless it is a positive finite number. */
-export function checkGap(gap: number): number {
-  if (!(Number.isFinite(gap) && gap > 0)) throw new RangeError(`gap g must be a positive number (got ${gap})`);
-  return gap;
-}
-
 /** Euclidean (not squared) distance per row; epsilon keeps the gradient finite at distance 0. */
 export function euclidean(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => tf.sqrt(tf.add(tf.sum(tf.square(tf.sub(a, b)), 1), 1e-12)) as tf.Tensor1D);
 }
 
-/** Per-triplet hinge loss l = max(0, g + D(q, p) - D(q, n)). */
+/** Per-triplet hinge loss l = max(0, g + D(q, p) - D(q, n)); g was checked with the settings (src/shared/settings.ts). */
 export function tripletLosses(q: tf.Tensor2D, p: tf.Tensor2D, n: tf.Tensor2D, gap: number): tf.Tensor1D {
-  checkGap(gap);
   return tf.tidy(() => tf.relu(tf.add(tf.sub(euclidean(q, p), euclidean(q, n)), gap)) as tf.Tensor1D);
 }
 

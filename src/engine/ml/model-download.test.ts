@@ -3,12 +3,14 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBackbone, parseBackboneSpec } from './backbone.js';
 import { downloadModel } from './model-download.js';
+import { TINY_FEATURE_DIM, TINY_FEATURE_LAYER, writeTinyLayersModel } from '../testing/tiny-model.js';
 
-const SHARED_MODEL = resolve(__dirname, '../../../../shared/models/mobilenetv2-0.35-imagenet');
+/** The model the server publishes: a small one built for the test. */
+let published: string;
 let server: Server;
 let base: string;
 let cache: string;
@@ -16,25 +18,32 @@ const requests: string[] = [];
 
 /** The checksum the user would publish: model.json then each shard, in manifest order. */
 const expectedSha = () => {
-  const hash = createHash('sha256').update(readFileSync(join(SHARED_MODEL, 'model.json')));
-  hash.update(readFileSync(join(SHARED_MODEL, 'weights.bin')));
+  const hash = createHash('sha256').update(readFileSync(join(published, 'model.json')));
+  hash.update(readFileSync(join(published, 'weights.bin')));
   return hash.digest('hex');
 };
 
 beforeAll(async () => {
+  published = await writeTinyLayersModel();
   cache = mkdtempSync(join(tmpdir(), 'lookalike-dl-'));
   server = createServer((req, res) => {
     requests.push(req.url ?? '');
     const name = (req.url ?? '').replace(/^\/models\//, '');
     if (!['model.json', 'weights.bin'].includes(name)) return void res.writeHead(404).end();
-    res.end(readFileSync(join(SHARED_MODEL, name)));
+    // A file the server cannot read is answered (500), never left hanging.
+    try {
+      res.end(readFileSync(join(published, name)));
+    } catch (error) {
+      res.writeHead(500).end(String(error));
+    }
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/models`;
 });
 afterAll(() => {
-  server.close();
-  rmSync(cache, { recursive: true, force: true });
+  // Setup may have failed part-way: close and remove only what was made.
+  server?.close();
+  for (const dir of [published, cache]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('download-on-first-use backbones (against a local HTTP server)', () => {
@@ -59,8 +68,8 @@ describe('download-on-first-use backbones (against a local HTTP server)', () => 
   it('runs as a backbone named by URL, layer, range and checksum', async () => {
     process.env.LOOKALIKE_HOME = cache;
     try {
-      const backbone = await loadBackbone(parseBackboneSpec(`${base}/model.json#out_relu@-1,1=sha256:${expectedSha()}`));
-      expect(backbone.dim).toBe(1280);
+      const backbone = await loadBackbone(parseBackboneSpec(`${base}/model.json#${TINY_FEATURE_LAYER}@-1,1=sha256:${expectedSha()}`));
+      expect(backbone.dim).toBe(TINY_FEATURE_DIM);
       backbone.dispose();
     } finally {
       delete process.env.LOOKALIKE_HOME;

@@ -35,21 +35,28 @@ export interface OnnxFeatureRunner {
   dispose(): Promise<void>;
 }
 
+/** The TF.js backend in use, and whether it runs on a real GPU (see compute-backend.ts). */
+export interface RuntimeHost {
+  tfBackend: string;
+  gpu: boolean;
+}
+
 /**
  * The runtime asked for: LOOKALIKE_BACKBONE_RUNTIME if set, else ONNX Runtime unless TF.js itself
- * runs on native TensorFlow (tfjs-node or tfjs-node-gpu), which is as fast or faster.
+ * runs on native TensorFlow (tfjs-node or tfjs-node-gpu) or on a real GPU through WebGPU, which are as
+ * fast or faster. WebGPU on a software adapter (SwiftShader) keeps ONNX Runtime.
  */
-export function preferredRuntime(tfBackend: string, forced: string | undefined = process.env.LOOKALIKE_BACKBONE_RUNTIME): BackboneRuntime {
+export function preferredRuntime(host: RuntimeHost, forced: string | undefined = process.env.LOOKALIKE_BACKBONE_RUNTIME): BackboneRuntime {
   if (forced === 'onnxruntime' || forced === 'tfjs') return forced;
   if (forced) throw new Error(`unknown backbone runtime "${forced}" (choose onnxruntime or tfjs)`);
-  return tfBackend === 'tensorflow' ? 'tfjs' : 'onnxruntime';
+  return host.tfBackend === 'tensorflow' || (host.tfBackend === 'webgpu' && host.gpu) ? 'tfjs' : 'onnxruntime';
 }
 
 /** The runtime graph backbones will run on here: ONNX Runtime where preferred and installed, else TF.js. */
-export async function expectedRuntime(tfBackend: string): Promise<string> {
-  const fallback = `tfjs-${tfBackend}`;
+export async function expectedRuntime(host: RuntimeHost): Promise<string> {
+  const fallback = `tfjs-${host.tfBackend}`;
   try {
-    if (preferredRuntime(tfBackend) === 'tfjs') return fallback;
+    if (preferredRuntime(host) === 'tfjs') return fallback;
     await loadOnnxRuntime();
     return 'onnxruntime';
   } catch {

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all on import.
 import '@tensorflow/tfjs-layers';
-import type { RetrievalMetrics } from '../../shared/api.js';
+import type { RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import { NUMBER_RULES, checkK, checkNumber } from '../../shared/settings.js';
 import type { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from './eval.js';
-import { checkGap, tripletLoss } from './loss.js';
+import { tripletLoss } from './loss.js';
 import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
 import { sampleTriplets } from './triplets.js';
 
@@ -13,17 +14,12 @@ interface NamedTensor {
   tensor: tf.Tensor;
 }
 
-export interface TrainerSettings {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  gap: number;
-  seed: number;
-  /** Triplets sampled ahead of each epoch. */
+export type TrainerSettings = Pick<TrainSettings, 'epochs' | 'batchSize' | 'learningRate' | 'gap' | 'seed'> & {
+  /** Triplets sampled ahead of each epoch (already resolved: never 0 here). */
   tripletsPerEpoch: number;
   /** k of precision@k for the per-epoch validation. */
   k: number;
-}
+};
 
 export interface TrainData {
   /** Backbone features (L2-normalised) of the training split, with class ids. */
@@ -63,15 +59,11 @@ export interface TrainOutcome {
   stopped: boolean;
 }
 
+/** The settings rulebook's own rules, once per run: trainHead is also called directly (bench, scripts). */
 export function checkTrainerSettings(settings: TrainerSettings): void {
-  checkGap(settings.gap);
-  const positiveWhole = { epochs: settings.epochs, batchSize: settings.batchSize, tripletsPerEpoch: settings.tripletsPerEpoch, k: settings.k };
-  for (const [name, value] of Object.entries(positiveWhole)) {
-    if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive whole number (got ${value})`);
-  }
-  if (!(Number.isFinite(settings.learningRate) && settings.learningRate > 0)) {
-    throw new RangeError(`learning rate must be a positive number (got ${settings.learningRate})`);
-  }
+  for (const key of ['epochs', 'batchSize', 'learningRate', 'gap', 'seed'] as const) checkNumber(NUMBER_RULES[key], settings[key]);
+  checkNumber({ ...NUMBER_RULES.tripletsPerEpoch, min: 1, hint: 'a positive whole number' }, settings.tripletsPerEpoch);
+  checkK(settings.k);
 }
 
 /**

@@ -123,5 +123,32 @@ export const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL,
     PRIMARY KEY (model_id, photo_id)
   ) WITHOUT ROWID;
-  `,  RELIABILITY_ROUND_2,
+  `,  // labels-in-app (issue #14): class rules chosen in the app on top of the folders, the folders
+  // the last scan found, the one-step undo of the last label change, and the classes each run trained on.
+  `
+  CREATE TABLE label_folders (
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    folder TEXT NOT NULL,
+    class_name TEXT,
+    PRIMARY KEY (library_id, folder)
+  ) WITHOUT ROWID;
+  CREATE TABLE label_photos (
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    rel_path TEXT NOT NULL,
+    class_name TEXT NOT NULL,
+    PRIMARY KEY (library_id, rel_path)
+  ) WITHOUT ROWID;
+  CREATE TABLE label_undo (
+    library_id INTEGER PRIMARY KEY REFERENCES libraries(id) ON DELETE CASCADE,
+    description TEXT NOT NULL,
+    restore TEXT NOT NULL
+  );
+  CREATE TABLE library_folders (
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    folder TEXT NOT NULL,
+    PRIMARY KEY (library_id, folder)
+  ) WITHOUT ROWID;
+  ALTER TABLE runs ADD COLUMN classes TEXT;
+  `,
+  RELIABILITY_ROUND_2,
 ];

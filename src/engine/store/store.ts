@@ -158,6 +158,12 @@ export class Store {
     return row?.root ?? null;
   }
 
+  /** Roots of libraries opened before, most recent first. */
+  recentLibraryRoots(limit: number): string[] {
+    const rows = this.db.prepare('SELECT root FROM libraries ORDER BY scanned_at DESC, id DESC LIMIT ?').all(limit) as Array<{ root: string }>;
+    return rows.map((row) => row.root);
+  }
+
   findLibrary(root: string): number | null {
     const row = this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number } | undefined;
     return row?.id ?? null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fileName, formatDelta, formatDistance, formatEta, formatLoss, formatMetric } from './format';
+import { adapterName, fileName, formatDelta, formatDistance, formatEta, formatLoss, formatMetric, formatRate, whereItRuns } from './format';
 
 describe('format', () => {
   it('says how long is left in words a person reads at a glance', () => {
@@ -25,5 +25,18 @@ describe('format', () => {
   it('takes the file name from either kind of path', () => {
     expect(fileName('daisy/image_0801.jpg')).toBe('image_0801.jpg');
     expect(fileName('C:\\photos\\a.png')).toBe('a.png');
+  });
+
+  it('gives speeds in images per second, and where the work runs, GPU adapter named', () => {
+    expect(formatRate(8582.4)).toBe('8,582 images/s');
+    expect(formatRate(0.594)).toBe('0.59 images/s');
+    expect(formatRate(null)).toBe('');
+    const swiftshader = { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', software: true };
+    expect(adapterName(swiftshader)).toBe('SwiftShader driver 5.0.0 (software)');
+    const gpu = { name: 'webgpu', reason: '', gpu: true, backboneRuntime: 'tfjs-webgpu', adapter: { vendor: 'nvidia', architecture: 'hopper', description: '', software: false } };
+    expect(whereItRuns(gpu, 'features')).toBe('TF.js webgpu on nvidia hopper');
+    const cpu = { name: 'wasm', reason: '', gpu: false, backboneRuntime: 'onnxruntime', adapter: null };
+    expect(whereItRuns(cpu, 'features')).toBe('ONNX Runtime on the CPU');
+    expect(whereItRuns(cpu, 'train')).toBe('TF.js wasm on the CPU');
   });
 });

@@ -1,3 +1,5 @@
+import type { BackendInfo, GpuAdapterInfo } from '../../../shared/api';
+
 /** "42 s", "3 min", "1 h 05 min". */
 export function formatEta(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '';
@@ -41,4 +43,24 @@ export function formatDelta(after: number | null | undefined, before: number | n
 
 export function fileName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
+}
+
+/** "63 images/s", "8,582 images/s", "0.59 images/s". */
+export function formatRate(imagesPerSecond: number | null | undefined): string {
+  if (imagesPerSecond === null || imagesPerSecond === undefined || !Number.isFinite(imagesPerSecond) || imagesPerSecond <= 0) return '';
+  const shown = imagesPerSecond >= 10 ? Math.round(imagesPerSecond).toLocaleString('en-US') : imagesPerSecond.toPrecision(2);
+  return `${shown} images/s`;
+}
+
+/** "NVIDIA H200", "SwiftShader driver 5.0.0 (software)". */
+export function adapterName(adapter: GpuAdapterInfo): string {
+  const name = adapter.description || [adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || 'unknown GPU';
+  return adapter.software ? `${name} (software)` : name;
+}
+
+/** Where a kind of work runs: the backbone (features) or TF.js (training), e.g. "TF.js webgpu on NVIDIA H200". */
+export function whereItRuns(backend: BackendInfo, work: 'features' | 'train'): string {
+  if (work === 'features' && backend.backboneRuntime === 'onnxruntime') return 'ONNX Runtime on the CPU';
+  const device = backend.adapter ? adapterName(backend.adapter) : backend.gpu ? 'the GPU' : 'the CPU';
+  return `TF.js ${backend.name} on ${device}`;
 }

@@ -39,6 +39,9 @@ export interface Notice {
 
 const FINISHED = new Set<JobState['state']>(['done', 'failed', 'stopped']);
 
+/** How long an error notice stays before it closes by itself (Dismiss closes it sooner). */
+export const NOTICE_MS = 10_000;
+
 /**
  * The app's state and the calls that change it. Components read it and call its methods; engine
  * events flow in through `handleEvent` and nowhere else.
@@ -79,6 +82,8 @@ export class AppState {
   similarK = $state(30);
   /** undefined: the engine's default (the newest trained model, else the baseline). */
   similarModelId = $state<number | undefined>(undefined);
+  /** Set when a search started from the keyboard or a menu: the first result takes the focus when it comes. */
+  focusFirstResult = $state(false);
 
   private nextNoticeId = 1;
   private similarSerial = 0;
@@ -251,6 +256,8 @@ export class AppState {
 
   async findSimilarTo(source: SimilarQuerySource): Promise<void> {
     if (this.similarSource?.kind === 'file' && this.similarSource !== source) URL.revokeObjectURL(this.similarSource.previewUrl);
+    // Another query: the old results must not stand under it while the new ones come.
+    if (this.similarSource !== source) this.similarResult = null;
     this.similarSource = source;
     this.view = 'similar';
     await this.runSimilar();
@@ -288,7 +295,9 @@ export class AppState {
   notify(error: unknown): void {
     const message = messageOf(error);
     if (this.notices.some((n) => n.message === message)) return;
-    this.notices.push({ id: this.nextNoticeId++, message });
+    const id = this.nextNoticeId++;
+    this.notices.push({ id, message });
+    setTimeout(() => this.dismiss(id), NOTICE_MS);
   }
 
   dismiss(id: number): void {

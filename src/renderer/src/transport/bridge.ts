@@ -1,4 +1,5 @@
 import { API_NAMES, type Api, type ApiName, type EngineEvent, type PhotoSize } from '../../../shared/api';
+import { ApiError, fromWireError } from '../../../shared/errors';
 import type { AppTransport } from './types';
 
 /**
@@ -17,12 +18,15 @@ export function bridgeTransport(origin: string = location.origin): AppTransport 
         credentials: 'same-origin',
       });
     } catch {
-      throw new Error('Lookalike is not reachable. Is `lookalike serve` still running?');
+      throw new ApiError('failed', 'Lookalike is not reachable. Is `lookalike serve` (or `npm start`) still running?');
     }
-    const body = (await response.json().catch(() => null)) as { error?: string } | null;
+    const body = (await response.json().catch(() => null)) as { error?: string; kind?: string } | null;
     if (!response.ok) {
-      if (response.status === 401) throw new Error('This page’s access token is no longer valid. Open the address `lookalike serve` printed.');
-      throw new Error(body?.error ?? `${response.status} ${response.statusText}`);
+      if (response.status === 401) {
+        throw new ApiError('failed', 'This page’s access token is no longer valid: open the address `lookalike serve` or `npm start` printed in its terminal.');
+      }
+      const kind = body?.kind ?? (response.status < 500 ? 'invalid-input' : 'failed');
+      throw fromWireError({ kind, message: body?.error ?? `${response.status} ${response.statusText}` });
     }
     return body;
   };

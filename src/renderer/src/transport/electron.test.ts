@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { Api, EngineEvent } from '../../../shared/api';
-import type { PreloadBridge } from '../../../preload/contract';
+import type { EngineEvent } from '../../../shared/api';
+import { ApiError } from '../../../shared/errors';
+import type { IpcApi, PreloadBridge } from '../../../preload/contract';
 import { electronTransport } from './electron';
 
-function fakePreload(api: Partial<Api>): PreloadBridge & { emit(event: EngineEvent): void } {
+function fakePreload(api: Partial<IpcApi>): PreloadBridge & { emit(event: EngineEvent): void } {
   const listeners = new Set<(event: EngineEvent) => void>();
   return {
-    api: api as Api,
+    api: api as IpcApi,
     onEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -18,22 +19,31 @@ function fakePreload(api: Partial<Api>): PreloadBridge & { emit(event: EngineEve
 }
 
 describe('electronTransport', () => {
-  it('passes calls through and strips Electron’s "Error invoking remote method" wrapper from errors', async () => {
+  it('unwraps replies: values pass through, errors keep their kind and message', async () => {
     const transport = electronTransport(
       fakePreload({
-        listRuns: async () => [],
-        openLibrary: async () => {
-          throw new Error("Error invoking remote method 'lookalike:openLibrary': Error: /x: folder not found");
-        },
-        startTraining: async () => {
-          throw new Error("Error invoking remote method 'lookalike:startTraining': RangeError: gap must be > 0");
-        },
+        listRuns: async () => ({ ok: true, value: [] }),
+        openLibrary: async () => ({ ok: false, error: { kind: 'not-found', message: '/x: folder not found' } }),
+        startTraining: async () => ({ ok: false, error: { kind: 'invalid-input', message: 'gap g must be a positive number (got 0)' } }),
       }),
     );
     expect(transport.kind).toBe('electron');
     expect(await transport.api.listRuns()).toEqual([]);
-    await expect(transport.api.openLibrary({ root: '/x' })).rejects.toThrow(/^\/x: folder not found$/);
-    await expect(transport.api.startTraining({ gap: 0 })).rejects.toThrow(/^gap must be > 0$/);
+    const missing = await transport.api.openLibrary({ root: '/x' }).catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(ApiError);
+    expect(missing).toMatchObject({ kind: 'not-found', message: '/x: folder not found' });
+    await expect(transport.api.startTraining({ gap: 0 })).rejects.toMatchObject({ kind: 'invalid-input', message: 'gap g must be a positive number (got 0)' });
+  });
+
+  it('strips Electron’s "Error invoking remote method" wrapper from an error thrown in the main process', async () => {
+    const transport = electronTransport(
+      fakePreload({
+        listRuns: async () => {
+          throw new Error("Error invoking remote method 'lookalike:listRuns': Error: refused a call from https://elsewhere");
+        },
+      }),
+    );
+    await expect(transport.api.listRuns()).rejects.toThrow(/^refused a call from https:\/\/elsewhere$/);
   });
 
   it('delivers events until unsubscribed, and exposes photo URLs and the folder picker', async () => {

@@ -1,4 +1,5 @@
 import { API_NAMES, type Api, type ApiName } from '../../../shared/api';
+import { fromWireError, type Reply } from '../../../shared/errors';
 import type { PreloadBridge } from '../../../preload/contract';
 import type { AppTransport } from './types';
 
@@ -20,11 +21,14 @@ export function electronTransport(bridge: PreloadBridge): AppTransport {
     API_NAMES.map((name: ApiName) => [
       name,
       async (arg: unknown) => {
+        let reply: Reply<unknown>;
         try {
-          return await (bridge.api[name] as (arg: unknown) => Promise<unknown>)(arg);
+          reply = await (bridge.api[name] as (arg: unknown) => Promise<Reply<unknown>>)(arg);
         } catch (error) {
           throw plainMessage(error);
         }
+        if (!reply.ok) throw fromWireError(reply.error);
+        return reply.value;
       },
     ]),
   ) as unknown as Api;

@@ -1,0 +1,209 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { selectBackend, type BackendChoice } from '../src/engine/ml/compute-backend.js';
+import { loadBackbone } from '../src/engine/ml/backbone.js';
+import { setUpWebGpu } from '../src/engine/ml/webgpu.js';
+import { flag, printReport, type BenchReport } from './report.js';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const NOT_BUILT = 'not available in this build';
+
+/** MobileNetV2-1.4 at 224x224: [spatial size, depthwise channels, 1x1 conv input -> output channels] per stage. */
+const STAGES: Array<[number, number, number, number]> = [
+  [112, 48, 48, 24],
+  [56, 192, 192, 32],
+  [28, 288, 288, 48],
+  [14, 528, 528, 88],
+  [7, 1344, 1344, 224],
+  [7, 448, 448, 1792],
+];
+
+type Row = Record<string, unknown>;
+
+/**
+ * gpu: TF.js on WebGPU (dawn.node) — the adapter, matMul TFLOP/s, forward and backward times of the
+ * convolutions MobileNetV2 is made of, the built-in backbone's inference images/s, fine-tune
+ * triplets/s; PyTorch CUDA on the same machine as the peer where it is installed (bench/torch_peer.py).
+ * On a software adapter (SwiftShader) it runs tiny sizes and checks correctness against the cpu
+ * backend only: its times say nothing about a GPU.
+ *   --batch N (images per op on a GPU, default 96)   --reps N (default 10)   --tiny (tiny sizes on a GPU too)
+ */
+export async function run(args: string[]): Promise<BenchReport> {
+  const backend = await webGpuBackend();
+  if ('skipped' in backend) return { bench: 'gpu', results: [{ row: 'adapter', skipped: backend.skipped }], notes: [backend.skipped] };
+  const adapter = backend.adapter!;
+  const tiny = adapter.software || args.includes('--tiny');
+  const reps = Number(flag(args, 'reps', tiny ? '2' : '10'));
+  const batch = Number(flag(args, 'batch', tiny ? '2' : '96'));
+  const notes: string[] = [];
+  if (tiny) notes.push(`${adapter.description || adapter.architecture} is ${adapter.software ? 'a software adapter' : 'run with --tiny'}: tiny sizes, correctness only; the times are not GPU figures`);
+
+  const results: Row[] = [{ row: 'adapter', vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description, software: adapter.software }];
+  results.push(await matMulRow(tiny ? 256 : 4096, reps, tiny));
+  for (const stage of STAGES) results.push(...(await convRows(stage, tiny ? 2 : batch, reps, tiny)));
+  results.push(...(await inferenceRows(tiny ? [2] : [32, 128], reps)));
+  results.push({ row: 'fine-tune last-blocks', triplets_per_s: NOT_BUILT }, { row: 'fine-tune full', triplets_per_s: NOT_BUILT });
+  const peer = torchPeer(tiny);
+  if ('skipped' in peer) notes.push(`PyTorch peer skipped: ${peer.skipped}`);
+  else results.push(...peer.rows);
+  addRatios(results);
+  return { bench: 'gpu', results, notes };
+}
+
+/** WebGPU forced; with no driver named and none found, SwiftShader's (Debian chromium) where installed. */
+async function webGpuBackend(): Promise<BackendChoice | { skipped: string }> {
+  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+    const probe = await setUpWebGpu({ needDriverFiles: true });
+    if (!probe.adapter) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  }
+  try {
+    return await selectBackend('webgpu');
+  } catch (error) {
+    return { skipped: `no WebGPU adapter: ${(error as Error).message}` };
+  }
+}
+
+/** Mean milliseconds of f over reps runs after one warm-up (which compiles the shaders), waiting for the GPU. */
+async function time(f: () => tf.Tensor, reps: number): Promise<number> {
+  const warm = f();
+  await warm.data();
+  warm.dispose();
+  const started = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const out = f();
+    if (i === reps - 1) await out.data();
+    out.dispose();
+  }
+  return (performance.now() - started) / reps;
+}
+
+async function matMulRow(n: number, reps: number, check: boolean): Promise<Row> {
+  const make = () => [tf.randomNormal([n, n], 0, 1, 'float32', 1), tf.randomNormal([n, n], 0, 1, 'float32', 2)];
+  const matMul = ([a, b]: tf.Tensor[]) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+  const inputs = make();
+  const ms = await time(() => matMul(inputs), reps);
+  tf.dispose(inputs);
+  const row: Row = { row: `matMul ${n}x${n}`, ms: round(ms, 3), tflops: round((2 * n ** 3) / ms / 1e9, 3) };
+  if (check) row.max_rel_error_vs_cpu = await againstCpu(make, matMul);
+  return row;
+}
+
+type Op = (inputs: tf.Tensor[]) => tf.Tensor;
+
+/** Depthwise 3x3 and 1x1 conv at one stage: forward, input gradient, filter gradient (TF.js's own). */
+async function convRows([size, dwChannels, pwIn, pwOut]: [number, number, number, number], batch: number, reps: number, tiny: boolean): Promise<Row[]> {
+  const h = tiny ? Math.max(4, size / 8) : size;
+  const rows: Row[] = [];
+  const measure = async (label: string, make: () => tf.Tensor[], ops: Record<string, Op>) => {
+    const row: Row = { row: label };
+    const inputs = make();
+    for (const [name, op] of Object.entries(ops)) row[`${name}_ms`] = round(await time(() => op(inputs), reps), 3);
+    tf.dispose(inputs);
+    if (tiny) row.max_rel_error_vs_cpu = Math.max(...(await Promise.all(Object.values(ops).map((op) => againstCpu(make, op)))));
+    rows.push(row);
+  };
+  // x, filter, and the gradient arriving from above (dy): the loss sum(conv(x, w) * dy) has exactly that gradient.
+  const inputsOf = (xShape: number[], wShape: number[], yShape: number[], seed: number) => () => [
+    tf.randomNormal(xShape, 0, 1, 'float32', seed),
+    tf.randomNormal(wShape, 0, 0.2, 'float32', seed + 1),
+    tf.randomNormal(yShape, 0, 1, 'float32', seed + 2),
+  ];
+  const depthwise = (x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), dy));
+  await measure(`depthwise 3x3 ${batch}x${h}x${h}x${dwChannels}`, inputsOf([batch, h, h, dwChannels], [3, 3, dwChannels, 1], [batch, h, h, dwChannels], 3), {
+    forward: ([x, w]) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+    input_grad: ([x, w, dy]) => tf.grad((xx) => depthwise(xx, w, dy))(x),
+    filter_grad: ([x, w, dy]) => tf.grad((ww) => depthwise(x, ww, dy))(w),
+  });
+  const pointwise = (x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), dy));
+  await measure(`1x1 conv ${batch}x${h}x${h}x${pwIn}->${pwOut}`, inputsOf([batch, h, h, pwIn], [1, 1, pwIn, pwOut], [batch, h, h, pwOut], 6), {
+    forward: ([x, w]) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+    input_grad: ([x, w, dy]) => tf.grad((xx) => pointwise(xx, w, dy))(x),
+    filter_grad: ([x, w, dy]) => tf.grad((ww) => pointwise(x, ww, dy))(w),
+  });
+  return rows;
+}
+
+/**
+ * The built-in backbone (nsfwjs MobileNetV2-1.4 graph, to its pool) on TF.js WebGPU: images/s of the
+ * graph alone with the batch already on the GPU, and of embed() as the app calls it (pixel scaling on
+ * the CPU, upload, download of the features).
+ */
+async function inferenceRows(batches: number[], reps: number): Promise<Row[]> {
+  const before = process.env.LOOKALIKE_BACKBONE_RUNTIME;
+  process.env.LOOKALIKE_BACKBONE_RUNTIME = 'tfjs';
+  const backbone = await loadBackbone();
+  if (before === undefined) delete process.env.LOOKALIKE_BACKBONE_RUNTIME;
+  else process.env.LOOKALIKE_BACKBONE_RUNTIME = before;
+  const rows: Row[] = [];
+  for (const batch of batches) {
+    const images = Array.from({ length: batch }, (_, i) => Uint8Array.from({ length: 224 * 224 * 3 }, (_, j) => (j * 7 + i * 31) % 256));
+    await backbone.embed(images);
+    const started = performance.now();
+    for (let i = 0; i < reps; i++) await backbone.embed(images);
+    const ms = (performance.now() - started) / reps;
+    rows.push({ row: `backbone inference, batch ${batch}`, runtime: backbone.runtime, ms: round(ms, 1), images_per_s: round((batch / ms) * 1000, 1) });
+  }
+  backbone.dispose();
+  return rows;
+}
+
+/** Max relative error of op on this backend against the cpu backend, each on inputs it makes itself (seeded, so equal). */
+async function againstCpu(make: () => tf.Tensor[], op: Op): Promise<number> {
+  const runOnce = async () => {
+    const inputs = make();
+    const out = op(inputs);
+    const values = (await out.data()) as Float32Array;
+    tf.dispose([...inputs, out]);
+    return values;
+  };
+  const actual = await runOnce();
+  const backend = tf.getBackend();
+  await tf.setBackend('cpu');
+  let reference: Float32Array;
+  try {
+    reference = await runOnce();
+  } finally {
+    await tf.setBackend(backend);
+  }
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < reference.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - reference[i]));
+    scale = Math.max(scale, Math.abs(reference[i]));
+  }
+  return Number((scale === 0 ? diff : diff / scale).toExponential(2));
+}
+
+/** bench/torch_peer.py on the same machine: PyTorch CUDA where installed, else a one-line reason. */
+function torchPeer(tiny: boolean): { rows: Row[] } | { skipped: string } {
+  try {
+    const out = execFileSync('python3', [new URL('./torch_peer.py', import.meta.url).pathname, ...(tiny ? ['--tiny'] : [])], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
+    });
+    const last = JSON.parse(out.trim().split('\n').at(-1)!) as { skipped?: string; rows?: Row[] };
+    return last.skipped ? { skipped: last.skipped } : { rows: last.rows ?? [] };
+  } catch (error) {
+    return { skipped: String((error as { stderr?: string }).stderr || (error as Error).message).trim().split('\n').at(-1)! };
+  }
+}
+
+/** Each TF.js row with a PyTorch row of the same name gets ratio_vs_torch (TF.js / PyTorch, in speed). */
+function addRatios(results: Row[]): void {
+  for (const row of results) {
+    const peer = results.find((r) => r.peer === 'pytorch' && r.row === row.row);
+    if (!peer || row === peer) continue;
+    for (const key of ['tflops', 'images_per_s', 'triplets_per_s']) {
+      if (typeof row[key] === 'number' && typeof peer[key] === 'number') row.ratio_vs_torch = round((row[key] as number) / (peer[key] as number), 3);
+    }
+  }
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) printReport(await run(process.argv.slice(2)), process.argv.includes('--json'));

@@ -1,0 +1,106 @@
+/**
+ * WebGPU in plain Node through dawn.node (the `webgpu` package): finds an adapter and installs it as
+ * `navigator.gpu`, with Dawn's globals (GPUBufferUsage, …), which @tensorflow/tfjs-backend-webgpu
+ * looks for when it is evaluated. So this runs before that module is imported.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { GpuAdapterInfo } from '../../shared/api.js';
+
+export type WebGpuSetup = { adapter: GpuAdapterInfo } | { adapter: null; reason: string };
+
+interface DawnAdapter {
+  info: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+
+interface DawnGpu {
+  requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<DawnAdapter | null>;
+}
+
+interface DawnModule {
+  create(flags: string[]): DawnGpu;
+  globals: Record<string, unknown>;
+}
+
+/** CPU rasterisers that pass for a GPU: correct, but slower than our CPU paths. */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render/i;
+
+/**
+ * Opens dawn.node and asks for a high-performance adapter. With `needDriverFiles` (the automatic
+ * choice) a Linux machine with no Vulkan driver manifest at all is passed over before Dawn is
+ * loaded, so machines without a GPU do not get the Vulkan loader's warnings on every start.
+ */
+export async function setUpWebGpu(options: { needDriverFiles?: boolean } = {}): Promise<WebGpuSetup> {
+  if (options.needDriverFiles && process.platform === 'linux' && vulkanDriverManifests().length === 0) {
+    return { adapter: null, reason: 'no Vulkan driver installed (no ICD manifest in the loader’s search path; VK_ICD_FILENAMES names one)' };
+  }
+  let dawn: DawnModule;
+  try {
+    dawn = (await import('webgpu')) as unknown as DawnModule;
+  } catch (error) {
+    return { adapter: null, reason: `dawn.node could not be loaded (${firstLine(error)})` };
+  }
+  let gpu: DawnGpu;
+  let adapter: DawnAdapter | null;
+  try {
+    gpu = dawn.create([]);
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (error) {
+    return { adapter: null, reason: `dawn.node found no adapter (${firstLine(error)})` };
+  }
+  if (!adapter) {
+    const loader = vulkanLoaderFound() ? '' : '; the Vulkan loader libvulkan.so.1 was not found either (Debian: libvulkan1)';
+    return { adapter: null, reason: `dawn.node found no adapter (no usable Vulkan/Metal/D3D12 driver${process.platform === 'linux' ? loader : ''})` };
+  }
+  installGlobals(dawn, gpu);
+  return { adapter: describeAdapter(adapter) };
+}
+
+export function describeAdapter(adapter: DawnAdapter): GpuAdapterInfo {
+  const { vendor, architecture, description } = adapter.info;
+  const fallback = adapter.info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+  return { vendor, architecture, description, software: fallback || SOFTWARE_ADAPTER.test(`${vendor} ${architecture} ${description}`) };
+}
+
+/** "nvidia hopper (NVIDIA H200)", "google swiftshader (SwiftShader driver 5.0.0)". */
+export function adapterLabel(adapter: GpuAdapterInfo): string {
+  const name = [adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+  return adapter.description ? `${name} (${adapter.description})` : name;
+}
+
+function installGlobals(dawn: DawnModule, gpu: DawnGpu): void {
+  Object.assign(globalThis, dawn.globals);
+  const existing = (globalThis as { navigator?: object }).navigator;
+  if (existing) Object.defineProperty(existing, 'gpu', { value: gpu, configurable: true, writable: true });
+  // Node 20 has no navigator; Node 21+ and Electron have one whose `gpu` we set above.
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+}
+
+/** Where the Vulkan loader looks for driver manifests on Linux (its documented search order). */
+function vulkanDriverManifests(): string[] {
+  const env = process.env;
+  const named = [env.VK_DRIVER_FILES, env.VK_ICD_FILENAMES, env.VK_ADD_DRIVER_FILES].flatMap((list) => (list ? list.split(':') : []));
+  if (named.some((file) => file && existsSync(file))) return named.filter((file) => file && existsSync(file));
+  const configDirs = (env.XDG_CONFIG_DIRS || '/etc/xdg').split(':');
+  const dataDirs = [env.XDG_DATA_HOME || join(homedir(), '.local/share'), ...(env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':')];
+  const folders = [...configDirs, '/etc', ...dataDirs].filter(Boolean).map((dir) => join(dir, 'vulkan/icd.d'));
+  return folders.flatMap((folder) => {
+    try {
+      return readdirSync(folder).filter((name) => name.endsWith('.json')).map((name) => join(folder, name));
+    } catch {
+      return [];
+    }
+  });
+}
+
+function vulkanLoaderFound(): boolean {
+  const multiarch = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':'), `/usr/lib/${multiarch}`, `/lib/${multiarch}`, '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return dirs.some((dir) => dir && existsSync(join(dir, 'libvulkan.so.1')));
+}
+
+function firstLine(error: unknown): string {
+  return String(error instanceof Error ? error.message : error).split('\n')[0];
+}

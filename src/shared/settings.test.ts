@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_SETTINGS,
+  NUMBER_RULES,
+  SettingsError,
+  checkK,
+  numberProblem,
+  resolveSettings,
+  settingsProblem,
+  trainabilityProblem,
+  trainableClasses,
+  validationK,
+} from './settings.js';
+
+describe('the settings rulebook', () => {
+  it('passes its own defaults, and fills them in for what is not given', () => {
+    expect(settingsProblem({ ...DEFAULT_SETTINGS })).toBeNull();
+    expect(resolveSettings({})).toEqual(DEFAULT_SETTINGS);
+    expect(resolveSettings({ gap: 0.5, epochs: undefined })).toEqual({ ...DEFAULT_SETTINGS, gap: 0.5 });
+  });
+
+  it('refuses a gap that is not positive (or absurdly large), naming it and the value', () => {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 101]) {
+      expect(() => resolveSettings({ gap: bad })).toThrow(new RegExp(`^gap g must be a positive number, at most 100 \\(got ${bad}\\)$`));
+    }
+    expect(resolveSettings({ gap: 0.1 }).gap).toBe(0.1);
+    expect(resolveSettings({ gap: 100 }).gap).toBe(100);
+  });
+
+  it('refuses each numeric setting outside its limits with a SettingsError (a RangeError: bad usage, not a failure)', () => {
+    const bad: Array<[keyof typeof NUMBER_RULES, unknown, RegExp]> = [
+      ['epochs', 0, /^epochs must be a positive whole number/],
+      ['epochs', 2.5, /^epochs must be a positive whole number/],
+      ['epochs', 1001, /at most 1000/],
+      ['batchSize', 0, /^batch size must be/],
+      ['learningRate', 0, /^learning rate must be a positive number/],
+      ['learningRate', 1.5, /^learning rate must be/],
+      ['dim', -3, /^embedding size must be/],
+      ['validationFraction', 1, /^validation fraction must be between 0 and 1/],
+      ['validationFraction', 0, /^validation fraction must be between 0 and 1/],
+      ['seed', 0.5, /^seed must be a whole number/],
+      ['tripletsPerEpoch', -1, /^triplets per epoch must be 0 \(8 per training photo\)/],
+      ['epochs', '5', /^epochs must be .* \(got 5\)$/], // a string from a careless client is not a number
+    ];
+    for (const [key, value, message] of bad) {
+      let thrown: unknown;
+      try {
+        resolveSettings({ [key]: value });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, `${key} = ${String(value)}`).toBeInstanceOf(SettingsError);
+      expect(thrown).toBeInstanceOf(RangeError);
+      expect((thrown as Error).message).toMatch(message);
+    }
+  });
+
+  it('accepts each limit itself where the rule allows it', () => {
+    expect(resolveSettings({ epochs: 1, batchSize: 4096, tripletsPerEpoch: 0, learningRate: 1, seed: -7 })).toMatchObject({ epochs: 1, batchSize: 4096, tripletsPerEpoch: 0, learningRate: 1, seed: -7 });
+  });
+
+  it('refuses an unknown fine-tune mode and an empty backbone, and trims the backbone', () => {
+    expect(() => resolveSettings({ fineTune: 'everything' as never })).toThrow(/^fine-tune must be "head" or "last-blocks" \(got "everything"\)$/);
+    expect(() => resolveSettings({ backbone: '  ' })).toThrow(/^backbone must be "nsfwjs-mobilenetv2-1.4", a TF.js model folder or a model URL/);
+    expect(resolveSettings({ backbone: ' models/m#out@-1,1 ' }).backbone).toBe('models/m#out@-1,1');
+  });
+
+  it('drops keys it does not know, so they cannot end up in a stored run', () => {
+    const resolved = resolveSettings({ gap: 2, surprise: 1 } as never);
+    expect(Object.keys(resolved).sort()).toEqual(Object.keys(DEFAULT_SETTINGS).sort());
+  });
+
+  it('gives the form the same verdict as the engine, value by value', () => {
+    for (const [key, rule] of Object.entries(NUMBER_RULES)) {
+      for (const value of [-1, 0, 0.5, 1, 2, 1000, 5000]) {
+        const formSays = numberProblem(rule, value);
+        const engineSays = settingsProblem({ ...DEFAULT_SETTINGS, [key]: value });
+        expect(engineSays === null, `${key} = ${value}`).toBe(formSays === null);
+      }
+    }
+  });
+
+  it('checks k', () => {
+    expect(checkK(5)).toBe(5);
+    for (const bad of [0, -3, 1.5, Number.NaN]) expect(() => checkK(bad)).toThrow(/^k must be a positive whole number/);
+  });
+});
+
+describe('what a library needs to be trained on', () => {
+  it('needs 2 classes with 2+ photos each', () => {
+    expect(trainabilityProblem([{ photoCount: 2 }, { photoCount: 2 }])).toBeNull();
+    expect(trainabilityProblem([{ photoCount: 9 }, { photoCount: 1 }, { photoCount: 0 }])).toMatch(/^training needs at least 2 classes with 2 or more photos each \(this library has 1\)/);
+    expect(trainabilityProblem([])).toMatch(/has 0/);
+    expect(trainableClasses([{ name: 'a', photoCount: 1 }, { name: 'b', photoCount: 3 }]).map((c) => c.name)).toEqual(['b']);
+  });
+
+  it('scores small libraries at k = the smallest training class, large ones at 30', () => {
+    // 10 photos at 0.2 -> 2 held out, 8 train; the class of 1 photo is not trainable and is left out.
+    expect(validationK([{ photoCount: 10 }, { photoCount: 40 }, { photoCount: 1 }], 0.2)).toBe(8);
+    expect(validationK([{ photoCount: 80 }, { photoCount: 80 }], 0.2)).toBe(30);
+    expect(validationK([{ photoCount: 2 }, { photoCount: 2 }], 0.5)).toBe(1);
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * The one rulebook for training settings: defaults, limits and the messages that refuse a bad
+ * value. The Train form, the CLI and the engine's door all read it, so a value means the same
+ * thing everywhere. Plain data and functions only: the renderer imports it too (no Node, no TF.js).
+ */
+import type { FineTuneMode, TrainSettings } from './api.js';
+
+/** The backbone shipped with the app (MobileNetV2 1.4 from the nsfwjs package). */
+export const BUILTIN_BACKBONE_ID = 'nsfwjs-mobilenetv2-1.4';
+
+/**
+ * Defaults measured on flowers17 (see README "Choosing the defaults"): 5 epochs of 8 triplets per
+ * training photo (tripletsPerEpoch 0), a linear head to 128-d, L2-normalised output, gap 1.0,
+ * Adam at 1e-3. Every setting has a default here: resolveSettings keeps only these keys.
+ */
+export const DEFAULT_SETTINGS: Readonly<TrainSettings> = Object.freeze({
+  epochs: 5,
+  batchSize: 32,
+  learningRate: 0.001,
+  gap: 1.0,
+  dim: 128,
+  validationFraction: 0.2,
+  seed: 1,
+  backbone: BUILTIN_BACKBONE_ID,
+  fineTune: 'head',
+  tripletsPerEpoch: 0,
+});
+
+/** k of precision@k when none is asked for. */
+export const DEFAULT_K = 30;
+/** Triplets per training photo and epoch when tripletsPerEpoch is 0. */
+export const TRIPLETS_PER_PHOTO = 8;
+
+export interface NumberRule {
+  /** How a message names the setting. */
+  label: string;
+  whole: boolean;
+  min: number;
+  /** True when `min` itself is refused (the gap, the learning rate). */
+  minExclusive?: boolean;
+  max: number;
+  maxExclusive?: boolean;
+  /** What a valid value looks like, in words: shown under a form field and in every refusal. */
+  hint: string;
+}
+
+type NumberKey = { [K in keyof TrainSettings]: TrainSettings[K] extends number ? K : never }[keyof TrainSettings];
+
+/** One rule per numeric setting; adding a numeric setting to TrainSettings fails to compile until it has one. */
+export const NUMBER_RULES: Readonly<Record<NumberKey, NumberRule>> = {
+  epochs: { label: 'epochs', whole: true, min: 1, max: 1000, hint: 'a positive whole number, at most 1000' },
+  batchSize: { label: 'batch size', whole: true, min: 1, max: 4096, hint: 'a positive whole number, at most 4096' },
+  learningRate: { label: 'learning rate', whole: false, min: 0, minExclusive: true, max: 1, hint: 'a positive number, at most 1 (e.g. 0.001)' },
+  gap: { label: 'gap g', whole: false, min: 0, minExclusive: true, max: 100, hint: 'a positive number, at most 100' },
+  dim: { label: 'embedding size', whole: true, min: 1, max: 4096, hint: 'a positive whole number, at most 4096' },
+  validationFraction: { label: 'validation fraction', whole: false, min: 0, minExclusive: true, max: 1, maxExclusive: true, hint: 'between 0 and 1, e.g. 0.2' },
+  seed: { label: 'seed', whole: true, min: -(2 ** 31), max: 2 ** 31 - 1, hint: 'a whole number' },
+  tripletsPerEpoch: { label: 'triplets per epoch', whole: true, min: 0, max: 10_000_000, hint: `0 (${TRIPLETS_PER_PHOTO} per training photo) or a positive whole number` },
+};
+
+/** Every fine-tune mode with what it changes; adding a mode to FineTuneMode fails to compile until it is described here. */
+export const FINE_TUNE_MODES: Readonly<Record<FineTuneMode, string>> = {
+  head: 'backbone unchanged, only the head is trained',
+  'last-blocks': 'the head and the backbone\'s last blocks are trained',
+};
+
+export const K_RULE: NumberRule = { label: 'k', whole: true, min: 1, max: Number.MAX_SAFE_INTEGER, hint: 'a positive whole number' };
+
+/** Thrown for a setting a person can fix; the CLI exits 2 on it and the transports answer 4xx. */
+export class SettingsError extends RangeError {
+  override name = 'SettingsError';
+}
+
+/** Null when the value passes the rule, else the rule's hint. */
+export function numberProblem(rule: NumberRule, value: unknown): string | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return rule.hint;
+  if (rule.whole && !Number.isInteger(value)) return rule.hint;
+  if (value < rule.min || (rule.minExclusive && value === rule.min)) return rule.hint;
+  if (value > rule.max || (rule.maxExclusive && value === rule.max)) return rule.hint;
+  return null;
+}
+
+export function checkNumber(rule: NumberRule, value: unknown): number {
+  const problem = numberProblem(rule, value);
+  if (problem) throw new SettingsError(`${rule.label} must be ${problem} (got ${String(value)})`);
+  return value as number;
+}
+
+export function checkK(k: unknown): number {
+  return checkNumber(K_RULE, k);
+}
+
+/** Null when every setting passes, else the first refusal, naming the setting. */
+export function settingsProblem(settings: TrainSettings): string | null {
+  for (const key of Object.keys(NUMBER_RULES) as NumberKey[]) {
+    const problem = numberProblem(NUMBER_RULES[key], settings[key]);
+    if (problem) return `${NUMBER_RULES[key].label} must be ${problem} (got ${String(settings[key])})`;
+  }
+  if (typeof settings.backbone !== 'string' || settings.backbone.trim() === '') {
+    return `backbone must be "${BUILTIN_BACKBONE_ID}", a TF.js model folder or a model URL (got ${JSON.stringify(settings.backbone)})`;
+  }
+  if (!Object.hasOwn(FINE_TUNE_MODES, settings.fineTune)) {
+    const modes = Object.keys(FINE_TUNE_MODES).map((m) => `"${m}"`).join(' or ');
+    return `fine-tune must be ${modes} (got ${JSON.stringify(settings.fineTune)})`;
+  }
+  return null;
+}
+
+/**
+ * Defaults filled in, unknown keys dropped, and every value checked: the one check, at the door,
+ * before any work starts. Throws a SettingsError a person can act on.
+ */
+export function resolveSettings(partial: Partial<TrainSettings> = {}): TrainSettings {
+  const settings = { ...DEFAULT_SETTINGS } as Record<keyof TrainSettings, unknown>;
+  for (const key of Object.keys(DEFAULT_SETTINGS) as Array<keyof TrainSettings>) {
+    if (partial[key] !== undefined) settings[key] = partial[key];
+  }
+  const resolved = settings as TrainSettings;
+  const problem = settingsProblem(resolved);
+  if (problem) throw new SettingsError(problem);
+  return { ...resolved, backbone: resolved.backbone.trim() };
+}
+
+export interface ClassCount {
+  name?: string;
+  photoCount: number;
+}
+
+export const MIN_TRAINING_CLASSES = 2;
+export const MIN_PHOTOS_PER_CLASS = 2;
+
+/** Classes that can give a query and a positive. */
+export function trainableClasses<C extends ClassCount>(classes: readonly C[]): C[] {
+  return classes.filter((c) => c.photoCount >= MIN_PHOTOS_PER_CLASS);
+}
+
+/** Null when the library can be trained on, else why not (the same words in the form, the CLI and the API). */
+export function trainabilityProblem(classes: readonly ClassCount[]): string | null {
+  const usable = trainableClasses(classes).length;
+  if (usable >= MIN_TRAINING_CLASSES) return null;
+  return `training needs at least ${MIN_TRAINING_CLASSES} classes with ${MIN_PHOTOS_PER_CLASS} or more photos each (this library has ${usable}); put photos in sub-folders, one per class`;
+}
+
+/**
+ * P@30 says little when a class has fewer than 30 training photos (it cannot reach 1): small
+ * libraries are scored at k = the smallest class's training count, and the k used is shown.
+ */
+export function validationK(classes: readonly ClassCount[], validationFraction: number): number {
+  const sizes = trainableClasses(classes).map((c) => c.photoCount);
+  const smallestTrainCount = Math.min(...sizes.map((n) => n - Math.max(1, Math.round(n * validationFraction))));
+  return Math.max(1, Math.min(DEFAULT_K, smallestTrainCount));
+}
