@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFlowersLibrary } from '../engine/testing/test-photos.js';
+import { Store } from '../engine/store/store.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');
@@ -47,6 +48,21 @@ describe('the CLI refuses bad input quickly, in words, and loses nothing', () =>
     const run = lookalike(['sample', folder]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/not empty/);
+  });
+
+  it('train while another process runs a job on the database: refused, naming that process', () => {
+    const db = join(work, 'busy.db');
+    const other = Store.open(db);
+    try {
+      expect(other.jobLock.claim('train')).toBeNull();
+      const run = lookalike(['train', work, '--db', db]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`another Lookalike process (pid ${process.pid}`);
+      expect(run.stderr).toMatch(/already running a train job on this database/);
+      expect(other.jobLock.heartbeat().held).toBe(true); // its claim was not touched
+    } finally {
+      other.close();
+    }
   });
 
   describe('on a small indexed library', () => {

@@ -20,6 +20,8 @@ import {
 } from '../engine/jobs/pipeline.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
+import { describeHolder, holdJobLock } from '../engine/store/job-lock.js';
+import { JobControl } from '../engine/common/job-control.js';
 import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
@@ -109,6 +111,22 @@ function context(store: Store): JobContext {
   return { store, emit: createProgressPrinter(process.stderr) };
 }
 
+/**
+ * Claims the database for this command's job (see JobLock): refused in words when another process
+ * runs one; Stop in the app (another process) reaches it through the claim's heartbeat. Returns the
+ * function that gives the claim back.
+ */
+function claimTheJob(store: Store, kind: string, ctx: JobContext): () => void {
+  const holder = store.jobLock.claim(kind);
+  if (holder) throw new Error(describeHolder(holder));
+  const control = new JobControl();
+  ctx.control = control;
+  return holdJobLock(store.jobLock, () => {
+    console.error('lookalike: stop asked from another Lookalike process; stopping');
+    control.stop();
+  });
+}
+
 function output(json: boolean | undefined, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value) : text);
 }
@@ -116,8 +134,11 @@ function output(json: boolean | undefined, value: unknown, text: string): void {
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
+  const ctx = context(store);
+  let endJob: (() => void) | undefined;
   try {
-    const opened = await openLibrary(context(store), positionals[0], { appFolders: APP_FOLDERS() });
+    endJob = claimTheJob(store, 'scan', ctx);
+    const opened = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const { summary, sync } = opened;
     output(values.json, { ...summary, sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
@@ -127,6 +148,7 @@ async function scanCommand(args: string[]): Promise<number> {
     ].join('\n'));
     return 0;
   } finally {
+    endJob?.();
     store.close();
   }
 }
@@ -134,8 +156,10 @@ async function scanCommand(args: string[]): Promise<number> {
 async function indexCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' } }, 1);
   const store = openStore(values.db);
+  const ctx = context(store);
+  let endJob: (() => void) | undefined;
   try {
-    const ctx = context(store);
+    endJob = claimTheJob(store, 'index', ctx);
     const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const spec = parseBackboneSpec(values.backbone ?? DEFAULT_SETTINGS.backbone);
     const features = await cacheFeatures(ctx, libraryId, spec, intOption(values.workers, 'workers'));
@@ -157,6 +181,7 @@ async function indexCommand(args: string[]): Promise<number> {
     );
     return 0;
   } finally {
+    endJob?.();
     store.close();
   }
 }
@@ -195,8 +220,10 @@ async function trainCommand(args: string[]): Promise<number> {
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   resolveSettings(settings); // bad settings are refused before any work starts
   const store = openStore(values.db);
+  const ctx = context(store);
+  let endJob: (() => void) | undefined;
   try {
-    const ctx = context(store);
+    endJob = claimTheJob(store, 'train', ctx);
     const backend = await selectBackend();
     const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
@@ -221,6 +248,7 @@ async function trainCommand(args: string[]): Promise<number> {
     ].join('\n'));
     return 0;
   } finally {
+    endJob?.();
     store.close();
   }
 }

@@ -24,6 +24,7 @@ import type { EngineService, EngineServiceOptions } from './service-contract.js'
 import { DEFAULT_SETTINGS, resolveSettings, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { describeHolder, holdJobLock } from '../store/job-lock.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { listFolders } from '../library/folders.js';
 import { typedFolderPath } from '../common/paths.js';
@@ -54,6 +55,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let libraryId: number | null = null;
   let libraryRoot: string | null = null;
   let job: RunningJob | null = null;
+  let trainStarting = false;
 
   const requireLibrary = (): number => {
     if (libraryId === null) throw conflict('open a library folder first');
@@ -65,14 +67,30 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     emit({ type: 'job', job: state });
   };
 
-  /** Starts a background job; its failure becomes a 'failed' job event, never an unhandled rejection. */
+  /** Another process's job on this database, if one runs: then ours must wait (one job at a time per database). */
+  const refuseIfOtherProcessRuns = () => {
+    const holder = store.jobLock.liveHolder();
+    if (holder && holder.owner !== store.jobLock.owner) throw conflict(describeHolder(holder));
+  };
+
+  /**
+   * Starts a background job once the database's job claim is ours (synchronously: nothing can slip in
+   * between the check and the claim); its failure becomes a 'failed' job event, never an unhandled
+   * rejection. Throws a conflict when another process runs a job on this database.
+   */
   const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => {
+    const holder = store.jobLock.claim(kind);
+    if (holder) throw conflict(describeHolder(holder));
     const control = new JobControl();
     const ctx: JobContext = { store, emit, control };
     const state: JobState = { kind, state: 'running', runId, message: null };
     const running: RunningJob = { state, control, done: Promise.resolve() };
     job = running;
     emit({ type: 'job', job: state });
+    const release = holdJobLock(store.jobLock, () => {
+      control.stop();
+      setJobState({ ...running.state, state: 'stopping', message: 'stop asked from another Lookalike process' });
+    });
     running.done = (async () => {
       try {
         const message = await work(ctx);
@@ -80,9 +98,21 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       } catch (error) {
         setJobState({ kind, state: control.isStopped ? 'stopped' : 'failed', runId, message: errorInWords(error, { dbPath: store.path }) });
       } finally {
-        if (job === running) job = null;
+        if (job === running) {
+          job = null;
+          release();
+        }
       }
     })();
+  };
+
+  /** Background indexing is refused like any job while another process works on the database: said, not thrown. */
+  const startQuietly = (start: () => void) => {
+    try {
+      start();
+    } catch (error) {
+      emit({ type: 'job', job: { kind: 'index', state: 'failed', runId: null, message: (error as Error).message } });
+    }
   };
 
   const stopCurrentJob = async () => {
@@ -119,7 +149,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     settle = setTimeout(() => {
       if (libraryId === null) return;
       if (job) changedWhileBusy = true;
-      else indexInBackground(libraryId, true);
+      else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
   const watchFolder = (root: string) => {
@@ -134,7 +164,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
       changedWhileBusy = false;
-      setImmediate(() => libraryId !== null && !job && indexInBackground(libraryId, true));
+      setImmediate(() => libraryId !== null && !job && startQuietly(() => indexInBackground(libraryId!, true)));
     }
   });
 
@@ -164,7 +194,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchFolder(libraryRoot);
-      if (opened.summary.photoCount > 0) indexInBackground(opened.libraryId);
+      if (opened.summary.photoCount > 0) startQuietly(() => indexInBackground(opened.libraryId));
       return opened.summary;
     },
 
@@ -183,18 +213,25 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
+      // Checked and claimed before the first await: two starts arriving together cannot both pass.
+      if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
       const classes = store.classes(id);
       const untrainable = trainabilityProblem(classes);
       if (untrainable) throw invalidInput(untrainable);
-      await stopCurrentJob();
-      const runId = prepareRun(store, id, settings);
-      const k = validationK(classes, settings.validationFraction);
-      startJob('train', runId, async (ctx) => {
-        const result = await trainModel(ctx, id, settings, { runId, k });
-        return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
-      });
-      return { runId };
+      refuseIfOtherProcessRuns();
+      trainStarting = true;
+      try {
+        await stopCurrentJob();
+        const runId = prepareRun(store, id, settings);
+        const k = validationK(classes, settings.validationFraction);
+        startJob('train', runId, async (ctx) => {
+          const result = await trainModel(ctx, id, settings, { runId, k });
+          return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
+        });
+        return { runId };
+      } finally {
+        trainStarting = false;
+      }
     },
 
     async pauseTraining() {
@@ -212,7 +249,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async stopTraining() {
-      if (!job) return null;
+      if (!job) {
+        // Stop reaches a job of another process on this database too: it stops at its next heartbeat.
+        const other = store.jobLock.requestStop();
+        return other ? { kind: other.kind as JobKind, state: 'stopping', runId: null, message: `asked Lookalike process ${other.pid} to stop its ${other.kind} job` } : null;
+      }
       const current = job;
       current.control.stop();
       setJobState({ ...current.state, state: 'stopping' });

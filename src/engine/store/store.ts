@@ -4,6 +4,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
+import { JobLock } from './job-lock.js';
 import { describeFileError } from '../common/error-words.js';
 
 /** Marks a file as Lookalike's (PRAGMA application_id), so a foreign database is never touched. */
@@ -69,6 +70,7 @@ export interface SyncResult {
 export class Store {
   readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
+  private lock: JobLock | undefined;
 
   private constructor(
     db: Database,
@@ -105,7 +107,16 @@ export class Store {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.lock?.release();
+      this.db.close();
+    }
+  }
+
+  /** This connection's handle on the database's one-job-at-a-time claim (see JobLock). */
+  get jobLock(): JobLock {
+    this.lock ??= new JobLock(this.db);
+    return this.lock;
   }
 
   /** Reads only: nothing is written to a file that turns out not to be ours. */
