@@ -28,26 +28,41 @@ type Row = Record<string, unknown>;
  * triplets/s; PyTorch CUDA on the same machine as the peer where it is installed (bench/torch_peer.py).
  * On a software adapter (SwiftShader) it runs tiny sizes and checks correctness against the cpu
  * backend only: its times say nothing about a GPU.
- *   --batch N (images per op on a GPU, default 96)   --reps N (default 10)   --tiny (tiny sizes on a GPU too)
+ *   --batch N (images per op on a GPU, default 96)   --reps N (default 10; 1 on a software adapter)
+ *   --tiny (tiny sizes on a GPU too)   --only matmul,ops,inference,fine-tune,peer (default: all)
  */
 export async function run(args: string[]): Promise<BenchReport> {
   const backend = await webGpuBackend();
   if ('skipped' in backend) return { bench: 'gpu', results: [{ row: 'adapter', skipped: backend.skipped }], notes: [backend.skipped] };
   const adapter = backend.adapter!;
   const tiny = adapter.software || args.includes('--tiny');
-  const reps = Number(flag(args, 'reps', tiny ? '2' : '10'));
+  const reps = Number(flag(args, 'reps', tiny ? '1' : '10'));
   const batch = Number(flag(args, 'batch', tiny ? '2' : '96'));
+  const only = new Set(flag(args, 'only', 'matmul,ops,inference,fine-tune,peer').split(','));
   const notes: string[] = [];
   if (tiny) notes.push(`${adapter.description || adapter.architecture} is ${adapter.software ? 'a software adapter' : 'run with --tiny'}: tiny sizes, correctness only; the times are not GPU figures`);
 
+  const say = (what: string) => process.stderr.write(`gpu: ${what}…\n`);
+  say(`adapter ${adapter.vendor} ${adapter.architecture} (${adapter.description})`);
   const results: Row[] = [{ row: 'adapter', vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description, software: adapter.software }];
-  results.push(await matMulRow(tiny ? 256 : 4096, reps, tiny));
-  for (const stage of STAGES) results.push(...(await convRows(stage, tiny ? 2 : batch, reps, tiny)));
-  results.push(...(await inferenceRows(tiny ? [2] : [32, 128], reps)));
-  results.push({ row: 'fine-tune last-blocks', triplets_per_s: NOT_BUILT }, { row: 'fine-tune full', triplets_per_s: NOT_BUILT });
-  const peer = torchPeer(tiny);
-  if ('skipped' in peer) notes.push(`PyTorch peer skipped: ${peer.skipped}`);
-  else results.push(...peer.rows);
+  if (only.has('matmul')) {
+    say('matMul');
+    results.push(await matMulRow(tiny ? 256 : 4096, reps, tiny));
+  }
+  if (only.has('ops')) {
+    say('convolutions, forward and backward');
+    for (const stage of STAGES) results.push(...(await convRows(stage, tiny ? 2 : batch, reps, tiny)));
+  }
+  if (only.has('inference')) {
+    say('built-in backbone inference');
+    results.push(...(await inferenceRows(tiny ? [1] : [32, 128], reps)));
+  }
+  if (only.has('fine-tune')) results.push({ row: 'fine-tune last-blocks', triplets_per_s: NOT_BUILT }, { row: 'fine-tune full', triplets_per_s: NOT_BUILT });
+  if (only.has('peer')) {
+    say('PyTorch peer');
+    const peer = torchPeer(tiny);
+    results.push(...('skipped' in peer ? [{ row: 'pytorch peer', skipped: peer.skipped }] : peer.rows));
+  }
   addRatios(results);
   return { bench: 'gpu', results, notes };
 }
@@ -85,7 +100,7 @@ async function matMulRow(n: number, reps: number, check: boolean): Promise<Row> 
   const inputs = make();
   const ms = await time(() => matMul(inputs), reps);
   tf.dispose(inputs);
-  const row: Row = { row: `matMul ${n}x${n}`, ms: round(ms, 3), tflops: round((2 * n ** 3) / ms / 1e9, 3) };
+  const row: Row = { row: `matMul ${n}x${n}`, ms: round(ms, 3), tflops: significant((2 * n ** 3) / ms / 1e9) };
   if (check) row.max_rel_error_vs_cpu = await againstCpu(make, matMul);
   return row;
 }
@@ -101,7 +116,12 @@ async function convRows([size, dwChannels, pwIn, pwOut]: [number, number, number
     const inputs = make();
     for (const [name, op] of Object.entries(ops)) row[`${name}_ms`] = round(await time(() => op(inputs), reps), 3);
     tf.dispose(inputs);
-    if (tiny) row.max_rel_error_vs_cpu = Math.max(...(await Promise.all(Object.values(ops).map((op) => againstCpu(make, op)))));
+    if (tiny) {
+      // One at a time: each check switches the backend to cpu and back.
+      let worst = 0;
+      for (const op of Object.values(ops)) worst = Math.max(worst, await againstCpu(make, op));
+      row.max_rel_error_vs_cpu = worst;
+    }
     rows.push(row);
   };
   // x, filter, and the gradient arriving from above (dy): the loss sum(conv(x, w) * dy) has exactly that gradient.
@@ -126,9 +146,8 @@ async function convRows([size, dwChannels, pwIn, pwOut]: [number, number, number
 }
 
 /**
- * The built-in backbone (nsfwjs MobileNetV2-1.4 graph, to its pool) on TF.js WebGPU: images/s of the
- * graph alone with the batch already on the GPU, and of embed() as the app calls it (pixel scaling on
- * the CPU, upload, download of the features).
+ * The built-in backbone (nsfwjs MobileNetV2-1.4 graph, to its pool) on TF.js WebGPU, through embed()
+ * as the app calls it: pixel scaling on the CPU, upload, the graph, download of the features.
  */
 async function inferenceRows(batches: number[], reps: number): Promise<Row[]> {
   const before = process.env.LOOKALIKE_BACKBONE_RUNTIME;
@@ -143,7 +162,7 @@ async function inferenceRows(batches: number[], reps: number): Promise<Row[]> {
     const started = performance.now();
     for (let i = 0; i < reps; i++) await backbone.embed(images);
     const ms = (performance.now() - started) / reps;
-    rows.push({ row: `backbone inference, batch ${batch}`, runtime: backbone.runtime, ms: round(ms, 1), images_per_s: round((batch / ms) * 1000, 1) });
+    rows.push({ row: `backbone inference, batch ${batch}`, runtime: backbone.runtime, ms: round(ms, 1), images_per_s: significant((batch / ms) * 1000) });
   }
   backbone.dispose();
   return rows;
@@ -204,6 +223,10 @@ function addRatios(results: Row[]): void {
 
 function round(value: number, digits: number): number {
   return Number(value.toFixed(digits));
+}
+
+function significant(value: number): number {
+  return Number(value.toPrecision(3));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) printReport(await run(process.argv.slice(2)), process.argv.includes('--json'));

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { openLibrary, trainModel } from '../src/engine/jobs/pipeline.js';
+import { openLibrary, planTraining, trainModel } from '../src/engine/jobs/engine.js';
+import { resolveSettings } from '../src/shared/settings.js';
 import { Store } from '../src/engine/store/store.js';
 import { flag, printReport, type BenchReport } from './report.js';
 
@@ -25,7 +26,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       const started = performance.now();
       const { libraryId } = await openLibrary({ store }, FLOWERS);
       // A different seed each time so the second run trains a new model rather than resuming nothing.
-      const result = await trainModel({ store }, libraryId, { epochs, seed: phase === 'from nothing' ? 1 : 2 });
+      const result = await trainModel({ store }, libraryId, planTraining(store, libraryId, resolveSettings({ epochs, seed: phase === 'from nothing' ? 1 : 2 })));
       const seconds = (performance.now() - started) / 1000;
       const trainingSeconds = store.epochs(result.runId).reduce((sum, e) => sum + e.seconds, 0);
       const settings = store.run(result.runId)!.settings as { tripletsPerEpoch: number };

@@ -12,7 +12,7 @@ import type { EngineService } from '../src/engine/jobs/service-contract.js';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { FLOWERS17 } from '../src/engine/testing/test-photos.js';
-import { journey } from './journey.js';
+import { journey, SCREENSHOTS } from './journey.js';
 
 const ROOT = join(import.meta.dirname, '..');
 // Real photos where ../shared is there (CI, the README's screenshots); else photos drawn here.
@@ -53,6 +53,12 @@ async function buildRenderer(outDir: string): Promise<void> {
 
 const expectedClasses = Object.fromEntries(CLASSES.map((c) => [c, PER_CLASS]));
 
+/** A screenshot beside the journey's (under test-results/, or docs/ with LOOKALIKE_UPDATE_SCREENSHOTS=1). */
+async function shot(page: import('playwright-core').Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
 /** Console errors that mean the page is broken: CSP refusals and uncaught errors. */
 function watchConsole(messages: string[]) {
   return (message: ConsoleMessage) => {
@@ -68,8 +74,12 @@ describe('the app in a browser, through the bridge', () => {
   let browser: Browser;
   let library: string;
 
+  const realHome = process.env.HOME;
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-'));
+    // The engine's home folder, so the page can open `~/flowers` and browse from home.
+    process.env.HOME = dir;
     library = await makeLibrary(dir);
     const rendererDir = join(dir, 'renderer');
     await buildRenderer(rendererDir);
@@ -84,6 +94,7 @@ describe('the app in a browser, through the bridge', () => {
     await bridge?.close();
     await service?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+    process.env.HOME = realHome;
   });
 
   it('opens a library, trains two epochs, and finds similar photos', { timeout: 900_000 }, async () => {
@@ -95,8 +106,34 @@ describe('the app in a browser, through the bridge', () => {
     // The token left the address bar for a cookie.
     expect(page.url()).toBe(`http://${bridge.host}:${bridge.port}/`);
     expect(await page.getAttribute('[data-testid=app]', 'data-transport')).toBe('bridge');
-    await journey(page, { openPath: library, classes: expectedClasses, screenshots: true, resizable: true });
+    await journey(page, { openPath: { home: dir, library }, classes: expectedClasses, screenshots: true, resizable: true });
     expect(errors).toEqual([]);
+  });
+
+  it('browses folders from home in the page (no system dialog in a browser) and opens one', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const errors: string[] = [];
+    page.on('console', watchConsole(errors));
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    expect(await page.locator('[data-testid=choose-folder]').count()).toBe(0);
+    // With the path field cleared, the browser starts at home; the library's folder is listed there.
+    await page.fill('[data-testid=library-path]', '');
+    await page.click('[data-testid=browse-folders]');
+    await page.waitForSelector('[data-testid=folder-browser] [data-testid=folder-entry]');
+    const crumbs = await page.$$eval('[data-testid=folder-crumb]', (items) => items.map((c) => c.textContent?.trim()));
+    expect(crumbs).toEqual(['/', ...dir.split('/').filter(Boolean)]);
+    expect(await page.$$eval('[data-testid=folder-recent]', (items) => items.map((r) => r.getAttribute('title')))).toContain(library);
+    await shot(page, 'folder-browser');
+    await page.click('[data-testid=folder-entry][data-name=flowers]');
+    await expect.poll(() => page.$$eval('[data-testid=folder-entry]', (items) => items.map((e) => e.getAttribute('data-name')))).toEqual(CLASSES);
+    await page.click('[data-testid=folder-open]');
+    await page.waitForSelector('[data-testid=folder-browser]', { state: 'detached' });
+    expect(await page.inputValue('[data-testid=library-path]')).toBe(library);
+    await page.waitForSelector('[data-testid=class-row]');
+    expect(errors).toEqual([]);
+    await page.close();
   });
 
   it('refuses a page opened without the token', async () => {

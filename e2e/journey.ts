@@ -9,8 +9,11 @@ export const SCREENSHOTS = process.env.LOOKALIKE_UPDATE_SCREENSHOTS
   : join(import.meta.dirname, '..', 'test-results', 'screenshots');
 
 export interface JourneyOptions {
-  /** Open the library by typing its path (the bridge); absent: it is open already (Electron, LOOKALIKE_LIBRARY). */
-  openPath?: string;
+  /**
+   * Open the library by typing its path (the bridge), as `~/…` (the engine's home folder is `home`);
+   * absent: it is open already (Electron, LOOKALIKE_LIBRARY).
+   */
+  openPath?: { home: string; library: string };
   classes: Record<string, number>;
   /** The test may resize the viewport (a browser page; not an Electron window). */
   resizable?: boolean;
@@ -48,9 +51,25 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
 
   // Library: open the folder, see each class with its count, and thumbnails.
   if (options.openPath) {
+    const { home, library } = options.openPath;
     await expect.poll(() => page.locator('[data-testid=library-empty]').count()).toBe(1);
-    await page.fill('[data-testid=library-path]', options.openPath);
+    // A mistake is the person's: a 4xx with the engine's message on screen (and no console error).
+    for (const [typed, status, message] of [
+      ['~/no-such-folder', 404, `${home}/no-such-folder: folder not found`],
+      ['photos/flowers', 400, 'photos/flowers: give the full path of the folder'],
+    ] as const) {
+      await page.fill('[data-testid=library-path]', typed);
+      const [reply] = await Promise.all([page.waitForResponse('**/api/openLibrary'), page.click('[data-testid=open-button]')]);
+      expect(reply.status(), typed).toBe(status);
+      await expect.poll(() => page.locator('[data-testid=error]').allTextContents(), { timeout: 30_000 }).toContainEqual(expect.stringContaining(message));
+      await page.click('[data-testid=error] button');
+    }
+    // ~ is the home folder of the engine, not a folder named "~".
+    expect(library.startsWith(`${home}/`)).toBe(true);
+    await page.fill('[data-testid=library-path]', `~/${library.slice(home.length + 1)}`);
     await page.click('[data-testid=open-button]');
+    await page.waitForSelector('[data-testid=class-row]', { timeout: 120_000 });
+    await expect.poll(() => page.inputValue('[data-testid=library-path]'), { timeout: 30_000 }).toBe(library);
   }
   await page.waitForSelector('[data-testid=class-row]');
   const counts = await page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
@@ -94,6 +113,16 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
   await page.fill('[data-testid=setting-batchSize]', '16');
   await expect.poll(() => page.isEnabled('[data-testid=train-start]')).toBe(true);
   await page.click('[data-testid=train-start]');
+  // Start gives way to Pause, and the focus goes with it (not to the page); Enter pauses, and the ETA says so.
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+  await expect.poll(focused, { timeout: 120_000 }).toBe('train-pause');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid=train-progress][data-state=paused], [data-testid=train-progress][data-state=done]', { timeout: 300_000 });
+  // (A quiet machine may finish the 12 steps before Enter lands; then there is nothing to pause.)
+  if ((await page.getAttribute('[data-testid=train-progress]', 'data-state')) === 'paused') {
+    if (await page.locator('[data-testid=train-step]').count()) expect(await page.textContent('[data-testid=train-eta]')).toBe('paused');
+    await page.click('[data-testid=train-resume]');
+  }
   await page.waitForSelector('[data-testid=loss-chart]:not([data-points="0"])', { timeout: 300_000 });
   await page.waitForSelector('[data-testid=epoch-row][data-epoch="2"]', { timeout: 300_000 });
   await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 120_000 });
@@ -102,6 +131,8 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
   // uPlot drew the curve on its canvas.
   expect(await page.locator('[data-testid=loss-chart] canvas').count()).toBe(1);
   expect(await page.locator('[data-testid=epoch-row]').count()).toBe(2);
+  // The chart marks where epoch 2 begins.
+  expect(await page.getAttribute('[data-testid=loss-chart]', 'data-epoch-marks')).toBe('1');
   await page.waitForSelector('[data-testid=baseline-row]');
   const metrics = await page.$$eval('[data-testid=epoch-row] td', (cells) => cells.map((c) => c.textContent?.trim() ?? ''));
   expect(metrics.some((text) => /^\d\.\d{3}/.test(text))).toBe(true);
@@ -118,25 +149,35 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
   await page.waitForSelector('[data-testid=photo-menu]');
   await page.click('[data-testid=menu-find-similar]');
   await page.waitForSelector('[data-testid=similar-result]');
+  // The first result takes the focus.
+  await expect.poll(focused, { timeout: 30_000 }).toBe('similar-result');
+  expect(await page.evaluate(() => document.activeElement?.getAttribute('data-rank'))).toBe('1');
   expect(await page.getAttribute('[data-testid=tab-similar]', 'aria-current')).toBe('page');
   expect(await page.textContent('[data-testid=similar-query]')).toContain(queryClass);
   const results = await page.$$eval('[data-testid=similar-result]', (tiles) =>
     tiles.map((t) => ({ rank: Number(t.getAttribute('data-rank')), distance: Number(t.getAttribute('data-distance')), id: t.getAttribute('data-photo-id'), same: t.getAttribute('data-same-class') })),
   );
-  expect(results.length).toBe(Math.min(30, expectedTotal));
+  // k other photos: the query is shown apart, never among its results.
+  expect(results.length).toBe(Math.min(30, expectedTotal - 1));
+  expect(results.map((r) => r.id)).not.toContain(queryId);
   expect(results.map((r) => r.rank)).toEqual(results.map((_, i) => i + 1));
   for (let i = 1; i < results.length; i++) expect(results[i].distance).toBeGreaterThanOrEqual(results[i - 1].distance);
   expect(results.every((r) => Number.isFinite(r.distance) && r.distance >= 0)).toBe(true);
   // The distances are shown, and photos of the query's class are marked.
   const shownDistance = await page.textContent('[data-testid=similar-result] [data-testid=similar-distance]');
   expect(shownDistance?.trim()).toMatch(/^\d+\.\d+$/);
-  const marked = results.filter((r) => r.id !== queryId && r.same === 'true').length;
+  const marked = results.filter((r) => r.same === 'true').length;
   expect(marked).toBeGreaterThan(0);
   // After training on so few photos, most of the nearest neighbours share the query's class.
-  const nearest = results.filter((r) => r.id !== queryId).slice(0, 5);
+  const nearest = results.slice(0, 5);
   expect(nearest.filter((r) => r.same === 'true').length).toBeGreaterThanOrEqual(3);
 
-  // k changes the number of results.
+  // k changes the number of results: k = 10 gives 10 other photos.
+  await page.fill('[data-testid=similar-k]', '10');
+  await page.press('[data-testid=similar-k]', 'Enter');
+  await expect.poll(() => page.locator('[data-testid=similar-result]').count()).toBe(10);
+  expect(await page.$$eval('[data-testid=similar-result]', (tiles) => tiles.map((t) => t.getAttribute('data-photo-id')))).not.toContain(queryId);
+  expect(await page.textContent('[data-testid=similar-summary] h2')).toBe('10 nearest photos');
   await page.fill('[data-testid=similar-k]', '8');
   await page.press('[data-testid=similar-k]', 'Enter');
   await expect.poll(() => page.locator('[data-testid=similar-result]').count()).toBe(8);

@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 async function call(name: string, arg: unknown): Promise<{ status: number; body: { error?: string; kind?: string } & Record<string, unknown> }> {
-  const response = await fetch(`http://127.0.0.1:${bridge.port}/api/${name}`, {
+  const response = await fetch(`http://${bridge.host}:${bridge.port}/api/${name}`, {
     method: 'POST',
     headers: { [TOKEN_HEADER]: bridge.token, 'content-type': 'application/json' },
     body: JSON.stringify(arg),
@@ -66,7 +66,8 @@ describe('error kinds from the engine thread through the bridge', () => {
     expect(textAsJpeg.status).toBe(400);
     expect(textAsJpeg.body).toMatchObject({ kind: 'invalid-input', error: expect.stringMatching(/^notes\.jpg: not a supported image/) });
     const badGap = await call('startTraining', { gap: 0 });
-    expect(badGap).toEqual({ status: 400, body: { kind: 'invalid-input', error: 'gap g must be a positive number (got 0)' } });
+    expect(badGap.status).toBe(400);
+    expect(badGap.body).toMatchObject({ kind: 'invalid-input', error: expect.stringMatching(/^gap g must be a positive number.*\(got 0\)$/) });
 
     // And a good call still works after them all.
     expect((await call('findSimilar', { photoId, k: 3 })).status).toBe(200);

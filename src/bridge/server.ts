@@ -386,6 +386,12 @@ function sendText(res: ServerResponse, status: number, text: string, type: strin
   res.end(text);
 }
 
+// Reached by opening / without the token, and by a bookmark of / once Lookalike restarted (each start
+// makes a new token, and the cookie that replaced it is gone).
 const NO_TOKEN_PAGE = `<!doctype html><meta charset="utf-8"><title>Lookalike</title>
-<p style="font:16px system-ui;margin:3em">This Lookalike page needs its access token. Open the full address that
-<code>lookalike serve</code> printed (it ends in <code>?token=…</code>).</p>`;
+<div style="font:16px/1.5 system-ui;margin:3em;max-width:40em">
+<h1 style="font-size:20px">This Lookalike page needs its access token</h1>
+<p>Open the full address printed in the terminal where you ran <code>npm start</code> or <code>lookalike serve</code>:
+it starts with <code>http://127.</code> and ends in <code>?token=…</code>.</p>
+<p>A bookmark of this page works only until Lookalike stops: every start makes a new token. If Lookalike is not running,
+start it again and open the new address it prints.</p></div>`;

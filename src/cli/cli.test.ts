@@ -145,7 +145,7 @@ describe('lookalike CLI', () => {
     for (const c of counts) expect(c.n).toBe(25);
   });
 
-  it('resumes after kill -9 during feature caching: nothing computed twice, nothing missing or duplicated', async () => {
+  it('resumes after kill -9 during feature caching: nothing computed twice, nothing missing or duplicated', { timeout: 600_000 }, async () => {
     const bigger = await drawTestLibrary({ classes: ['circles', 'squares', 'stars'], perClass: 16, seed: 3 });
     const killDb = join(work, 'killed-features.db');
     try {
@@ -190,7 +190,7 @@ describe('lookalike CLI', () => {
     }
   });
 
-  it('resumes after kill -9 during indexing: no embedding missing or duplicated, earlier runs intact', async () => {
+  it('resumes after kill -9 during indexing: no embedding missing or duplicated, earlier runs intact', { timeout: 600_000 }, async () => {
     // 6,000 photos of one small image: one feature computation, then a long indexing phase.
     const many = mkdtempSync(join(tmpdir(), 'lookalike-many-'));
     const source = await drawPhoto(join(many, 'source.jpg'), 160, 120);

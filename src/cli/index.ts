@@ -1,23 +1,24 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, relative, resolve, sep } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import { selectBackend } from '../engine/ml/compute-backend.js';
 import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
-import { parseBackboneSpec } from '../engine/ml/backbone.js';
-import { defaultDbPath, isStrictlyInside, userCacheDir, userDataDir } from '../engine/common/paths.js';
+import { defaultDbPath, userCacheDir, userDataDir } from '../engine/common/paths.js';
 import { errorInWords } from '../engine/common/error-words.js';
 import {
-  cacheFeatures,
   defaultModel,
-  ensureBaselineModel,
   evaluateModel,
   findSimilar,
-  indexLibrary,
+  indexAll,
+  locateFile,
   openLibrary,
+  photoIn,
+  planTraining,
+  requireLibrary,
   trainModel,
   type JobContext,
-} from '../engine/jobs/pipeline.js';
+} from '../engine/jobs/engine.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { Store } from '../engine/store/store.js';
 import { describeHolder, holdJobLock } from '../engine/store/job-lock.js';
@@ -161,19 +162,13 @@ async function indexCommand(args: string[]): Promise<number> {
   try {
     endJob = claimTheJob(store, 'index', ctx);
     const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
-    const spec = parseBackboneSpec(values.backbone ?? DEFAULT_SETTINGS.backbone);
-    const features = await cacheFeatures(ctx, libraryId, spec, intOption(values.workers, 'workers'));
-    const baselineId = await ensureBaselineModel(ctx, libraryId, spec);
-    const modelIds = [baselineId, ...store.models(libraryId).filter((m) => m.id !== baselineId).map((m) => m.id)];
-    const indexed = [];
-    for (const modelId of modelIds) {
-      const { missingFeatures } = await indexLibrary(ctx, libraryId, modelId);
-      indexed.push({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures });
-    }
+    const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers') });
+    if (outcome.baselineId === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
+    const indexed = outcome.indexed.map(({ modelId, missingFeatures }) => ({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures }));
     const skipped = store.problems(libraryId);
     output(
       values.json,
-      { features: { computed: features.computed, cached: features.cached, failed: features.failed }, indexed, problems: skipped },
+      { features: outcome.features, indexed, problems: skipped },
       [
         ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
         ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
@@ -205,7 +200,7 @@ async function trainCommand(args: string[]): Promise<number> {
     },
     1,
   );
-  const settings: Partial<TrainSettings> = {
+  const given: Partial<TrainSettings> = {
     epochs: intOption(values.epochs, 'epochs'),
     batchSize: intOption(values.batch, 'batch'),
     learningRate: numberOption(values.lr, 'lr'),
@@ -218,7 +213,7 @@ async function trainCommand(args: string[]): Promise<number> {
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
-  resolveSettings(settings); // bad settings are refused before any work starts
+  const settings = resolveSettings(given); // bad settings are refused before any work starts
   const store = openStore(values.db);
   const ctx = context(store);
   let endJob: (() => void) | undefined;
@@ -228,7 +223,7 @@ async function trainCommand(args: string[]): Promise<number> {
     const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
     const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
-    const result = await trainModel(ctx, libraryId, settings, { k, workers: intOption(values.workers, 'workers') });
+    const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,
       model: result.modelId,
@@ -258,7 +253,7 @@ async function evalCommand(args: string[]): Promise<number> {
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const store = openStore(values.db);
   try {
-    const libraryId = requireLibrary(store, positionals[0]);
+    const libraryId = requireLibrary(store, realFolder(positionals[0]));
     const modelId = intOption(values.model, 'model') ?? defaultModel(store, libraryId)?.id;
     if (modelId === undefined) throw new Error('no model stored for this library: run `lookalike train` first');
     const { baseline, trained, model } = await evaluateModel(store, libraryId, modelId, k);
@@ -284,18 +279,20 @@ async function similarCommand(args: string[]): Promise<number> {
     }
     // Before anything else: a FIFO or device must not be waited on or read without end.
     checkPhotoStats(statSync(real), real);
-    const libraryId = values.library ? requireLibrary(store, values.library) : libraryFor(store, real);
-    const root = store.libraryRoot(libraryId);
-    const inside = isStrictlyInside(real, root) ? relative(root, real).split(sep).join('/') : null;
-    const photo = inside === null ? undefined : store.photos(libraryId).find((p) => p.relPath === inside);
+    const located = values.library ? libraryNamed(store, values.library, real) : locateFile(store, real);
+    if (!located) {
+      if (store.libraries().length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
+      throw new UsageError(`${basename(real)} is outside every library; name one with --library <folder>`);
+    }
+    const { libraryId, photoId } = located;
     const modelId = intOption(values.model, 'model');
-    const result = photo
-      ? await findSimilar(store, libraryId, { photoId: photo.id }, k, modelId)
+    const result = photoId !== null
+      ? await findSimilar(store, libraryId, { photoId }, k, modelId)
       : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
     // Answers from a partial index would look complete: say so, and fail.
     const model = store.model(result.modelId)!;
     const missing = store.unindexedCount(libraryId, model.id, model.backbone);
-    const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${root}\`` : null;
+    const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
     output(
       values.json,
       {
@@ -355,25 +352,18 @@ async function sampleCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function requireLibrary(store: Store, folder: string): number {
-  let root: string;
+function realFolder(folder: string): string {
   try {
-    root = realpathSync(resolve(folder));
+    return realpathSync(resolve(folder));
   } catch {
     throw new Error(`${resolve(folder)}: folder not found`);
   }
-  const id = store.findLibrary(root);
-  if (id === null) throw new Error(`${root} is not in the database yet: run \`lookalike train ${folder}\` first`);
-  return id;
 }
 
-function libraryFor(store: Store, file: string): number {
-  const libraries = store.db.prepare('SELECT id, root FROM libraries ORDER BY length(root) DESC').all() as Array<{ id: number; root: string }>;
-  const containing = libraries.find((l) => isStrictlyInside(file, l.root));
-  if (containing) return containing.id;
-  if (libraries.length === 1) return libraries[0].id;
-  if (libraries.length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
-  throw new UsageError(`${basename(file)} is outside every library; name one with --library <folder>`);
+function libraryNamed(store: Store, folder: string, file: string): { libraryId: number; photoId: number | null } {
+  const root = realFolder(folder);
+  const libraryId = requireLibrary(store, root);
+  return { libraryId, photoId: photoIn(store, libraryId, root, file) };
 }
 
 function evalObject(baseline: RetrievalMetrics, trained: RetrievalMetrics | null) {

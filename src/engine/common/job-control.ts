@@ -3,6 +3,12 @@ export class JobControl {
   private paused = false;
   private stopped = false;
   private wakeUp: (() => void) | undefined;
+  private pausedTotalMs = 0;
+
+  /** Time spent waiting while paused, so far: estimates of time left leave it out. */
+  get pausedMs(): number {
+    return this.pausedTotalMs;
+  }
 
   get isPaused(): boolean {
     return this.paused;
@@ -30,11 +36,13 @@ export class JobControl {
   /** Resolves at once unless paused; then when resumed or stopped. Yields to the event loop either way. */
   async checkpoint(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
+    const since = Date.now();
     while (this.paused && !this.stopped) {
       await new Promise<void>((resolve) => {
         this.wakeUp = resolve;
       });
       this.wakeUp = undefined;
     }
+    this.pausedTotalMs += Date.now() - since;
   }
 }

@@ -21,6 +21,11 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: No
   return join(userDataDir(env, platform), 'lookalike.db');
 }
 
+/** A path inside a library as the store keeps it: relative to the root, '/'-separated. */
+export function toLibraryPath(root: string, path: string): string {
+  return relative(root, path).split(sep).join('/');
+}
+
 /**
  * A folder path as a person types it into the app: `~` and `~/…` are the home folder; anything else
  * must be absolute. A relative path is refused (the server's working folder means nothing to the

@@ -8,6 +8,7 @@ import { Store } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
 import { cacheFeatures, ensureBaselineModel, findSimilar, openLibrary, prepareRun, trainModel } from './pipeline.js';
+import { planTraining } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
 
 const SPEC = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
@@ -78,7 +79,7 @@ describe('reliability of the pipeline (issue #12)', { timeout: 480_000 }, () => 
     const victim = store.photos(libraryId).find((p) => p.relPath.startsWith('iris/'))!;
     store.db.prepare('UPDATE features SET vector = ? WHERE backbone = ? AND hash = ?').run(Buffer.from(new Float32Array(1792).fill(Number.NaN).buffer), KEY, victim.hash);
     const events: EngineEvent[] = [];
-    const result = await trainModel({ store, emit: (e) => events.push(e) }, libraryId, SMALL, { k: 1, workers: 1 });
+    const result = await trainModel({ store, emit: (e) => events.push(e) }, libraryId, planTraining(store, libraryId, resolveSettings(SMALL), { k: 1 }), { workers: 1 });
     expect(store.run(result.runId)?.status).toBe('done');
     expect(events).toContainEqual({ type: 'problem', problem: { path: victim.relPath, reason: expect.stringMatching(/stored backbone features were damaged/) } });
     expect(store.features(KEY, [victim.hash]).get(victim.hash)!.every(Number.isFinite)).toBe(true);
@@ -92,7 +93,7 @@ describe('reliability of the pipeline (issue #12)', { timeout: 480_000 }, () => 
   it('a training start that fails before training marks its run failed, with the reason', async () => {
     const settings = resolveSettings({ ...SMALL, backbone: '/etc' });
     const runId = prepareRun(store, libraryId, settings);
-    await expect(trainModel({ store }, libraryId, settings, { runId, k: 1, workers: 1 })).rejects.toThrow();
+    await expect(trainModel({ store }, libraryId, planTraining(store, libraryId, settings, { k: 1 }), { runId, workers: 1 })).rejects.toThrow();
     expect(store.run(runId)).toMatchObject({ status: 'failed', error: expect.stringMatching(/\/etc/) });
     expect(store.run(runId)?.finishedAt).not.toBeNull();
   });

@@ -2,25 +2,44 @@ import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { EngineEvent } from '../../shared/api.js';
+import type { EngineEvent, LibrarySummary, TrainSettings } from '../../shared/api.js';
+import { BUILTIN_BACKBONE_ID, resolveSettings } from '../../shared/settings.js';
 import { JobControl } from '../common/job-control.js';
+import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
-import { cacheFeatures, ensureBaselineModel, findSimilar, indexLibrary, openLibrary, trainModel, evaluateModel } from './pipeline.js';
+import { expectedRuntime } from '../ml/onnx-backbone.js';
+import { cacheFeatures, ensureBaselineModel, indexLibrary, type JobContext, type TrainResult } from './pipeline.js';
+import { evaluateModel, findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 
 const CLASSES = ['daisy', 'sunflower', 'snowdrop'];
+const SETTINGS = { epochs: 2, batchSize: 16, tripletsPerEpoch: 96, seed: 5, dim: 32 };
 let root: string;
 let dbDir: string;
 let store: Store;
 
+const train = (ctx: JobContext, libraryId: number, settings: Partial<TrainSettings>, options: { workers?: number } = {}) =>
+  trainModel(ctx, libraryId, planTraining(ctx.store, libraryId, resolveSettings(settings), { k: 5 }), options);
+
+/** Every case starts from this: the library opened and one model trained, with what it said on the way. */
+let libraryId: number;
+let summary: LibrarySummary;
+let trained: TrainResult;
+let indexedAfterTraining: number[];
+const events: EngineEvent[] = [];
+
 // Real photos, as the quality checks (a sunflower's neighbours are sunflowers) need them; the same
 // pipeline runs on drawn photos in the CLI and service suites.
 describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and ranked neighbours', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     root = copyFlowersLibrary({ classes: CLASSES, perClass: 8, unlabelled: true, damaged: true });
     dbDir = mkdtempSync(join(tmpdir(), 'lookalike-db-'));
     store = Store.open(join(dbDir, 'lookalike.db'));
+    const ctx = { store, emit: (e: EngineEvent) => events.push(e) };
+    ({ libraryId, summary } = await openLibrary(ctx, root));
+    trained = await train(ctx, libraryId, SETTINGS, { workers: 2 });
+    indexedAfterTraining = store.models(libraryId).map((m) => store.embeddingCount(m.id));
   });
   afterAll(() => {
     // Setup may have failed part-way: close and remove only what was made.
@@ -28,12 +47,7 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     for (const dir of [root, dbDir]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const settings = { epochs: 2, batchSize: 16, tripletsPerEpoch: 96, seed: 5, dim: 32 };
-
   it('trains, stores, indexes and evaluates; a damaged photo is reported and skipped', async () => {
-    const events: EngineEvent[] = [];
-    const ctx = { store, emit: (e: EngineEvent) => events.push(e) };
-    const { libraryId, summary } = await openLibrary(ctx, root);
     expect(summary.classes.map((c) => [c.name, c.photoCount])).toEqual([
       ['daisy', 9],
       ['snowdrop', 8],
@@ -41,7 +55,7 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     ]);
     expect(summary.unlabelledCount).toBe(1);
 
-    const result = await trainModel(ctx, libraryId, settings, { k: 5, workers: 2 });
+    const result = trained;
     expect(result.epochsDone).toBe(2);
     expect(result.resumed).toBe(false);
     expect(result.baseline.queries).toBe(6); // 2 validation photos per class (8 usable * 0.2, rounded)
@@ -49,12 +63,20 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     expect(events.filter((e) => e.type === 'loss')).toHaveLength(2 * 6);
     expect(events.filter((e) => e.type === 'epoch')).toHaveLength(2);
     expect(events.some((e) => e.type === 'problem' && e.problem.path === 'daisy/damaged.jpg')).toBe(true);
+    // The phase names what runs the backbone here: ONNX Runtime where it is installed, else TF.js.
+    const runtime = await expectedRuntime(await selectBackend());
+    const said = runtime === 'onnxruntime' ? 'ONNX Runtime' : runtime.replace(/^tfjs-/, 'TF.js ');
     const featureProgress = events.filter((e) => e.type === 'progress' && e.kind === 'features');
-    expect(featureProgress.some((e) => e.type === 'progress' && e.phase === 'Computing backbone features (ONNX Runtime)')).toBe(true);
+    expect(featureProgress.some((e) => e.type === 'progress' && e.phase === `Computing backbone features (${said})`)).toBe(true);
+    // Speeds for the progress line: photos/s while computing features, 3 images per triplet/s while training.
+    const speeds = (kind: string) => events.flatMap((e) => (e.type === 'progress' && e.kind === kind && e.done > 0 ? [e.imagesPerSecond] : []));
+    expect(speeds('features').length).toBeGreaterThan(0);
+    expect(speeds('train').length).toBeGreaterThan(0);
+    for (const speed of [...speeds('features'), ...speeds('train')]) expect(speed).toBeGreaterThan(0);
     expect(store.problems(libraryId)).toContainEqual({ path: 'daisy/damaged.jpg', reason: expect.stringMatching(/not a supported image|damaged/) });
 
     // Every photo that decodes (24 labelled + 1 unlabelled) is indexed under both models.
-    for (const model of store.models(libraryId)) expect(store.embeddingCount(model.id)).toBe(25);
+    expect(indexedAfterTraining).toEqual([25, 25]);
     expect(store.run(result.runId)).toMatchObject({ status: 'done', epochsDone: 2, modelId: result.modelId });
     const again = await evaluateModel(store, libraryId, result.modelId, 5);
     expect(again.trained?.precision_at_k).toBeCloseTo(result.trained.precision_at_k, 6);
@@ -62,7 +84,6 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
   });
 
   it('ranks k other photos nearest first (the query is not its own neighbour), also for a photo from outside', async () => {
-    const libraryId = store.findLibrary(store.libraryRoot(1))!;
     const query = store.photos(libraryId).find((p) => p.relPath.startsWith('sunflower/'))!;
     const similar = await findSimilar(store, libraryId, { photoId: query.id }, 10);
     expect(similar.results).toHaveLength(10);
@@ -78,19 +99,18 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
   });
 
   it('resumes a stopped run from its last checkpoint instead of starting over', async () => {
-    const libraryId = store.findLibrary(store.libraryRoot(1))!;
     const control = new JobControl();
-    const resumeSettings = { ...settings, epochs: 3, seed: 9 };
+    const resumeSettings = { ...SETTINGS, epochs: 3, seed: 9 };
     const stopAfterFirstEpoch = (e: EngineEvent) => {
       if (e.type === 'epoch' && e.epoch === 1) control.stop();
     };
-    const stopped = await trainModel({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings, { k: 5 });
+    const stopped = await train({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings);
     expect(stopped.stopped).toBe(true);
     expect(stopped.epochsDone).toBe(1);
     // A run that stopped is finished; to model a crash, mark it as still running (as a kill -9 leaves it).
     store.updateRun(stopped.runId, { status: 'running' });
     const losses: number[] = [];
-    const resumed = await trainModel({ store, emit: (e) => e.type === 'loss' && losses.push(e.step) }, libraryId, resumeSettings, { k: 5 });
+    const resumed = await train({ store, emit: (e) => e.type === 'loss' && losses.push(e.step) }, libraryId, resumeSettings);
     expect(resumed.runId).toBe(stopped.runId);
     expect(resumed.resumed).toBe(true);
     expect(resumed.epochsDone).toBe(3);
@@ -98,16 +118,24 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
   });
 
   it('updates only what changed when the folder changes, and drops removed photos from search', async () => {
-    const libraryId = store.findLibrary(store.libraryRoot(1))!;
-    const { rmSync: remove } = await import('node:fs');
-    const gone = store.photos(libraryId).find((p) => p.relPath.startsWith('snowdrop/'))!;
-    remove(join(root, gone.relPath));
-    const { sync } = await openLibrary({ store }, root);
-    expect(sync).toMatchObject({ added: 0, changed: 0, removed: 1 });
-    const model = store.models(libraryId).at(-1)!;
-    expect((await indexLibrary({ store }, libraryId, model.id)).embedded).toBe(0);
-    const hits = store.vectorIndex(model.id, model.dim).knn(new Float32Array(model.dim), 100);
-    expect(hits.map((h) => h.id)).not.toContain(gone.id);
+    // A library of its own (the same photos, so their features are already cached): the others' stays as trained.
+    const ownRoot = copyFlowersLibrary({ classes: CLASSES, perClass: 8 });
+    try {
+      const ctx = { store };
+      const { libraryId: ownId } = await openLibrary(ctx, ownRoot);
+      const modelId = await ensureBaselineModel(ctx, ownId, parseBackboneSpec(BUILTIN_BACKBONE_ID));
+      const gone = store.photos(ownId).find((p) => p.relPath.startsWith('snowdrop/'))!;
+      rmSync(join(ownRoot, gone.relPath));
+      const { sync } = await openLibrary(ctx, ownRoot);
+      expect(sync).toMatchObject({ added: 0, changed: 0, removed: 1 });
+      const model = store.model(modelId)!;
+      expect((await indexLibrary(ctx, ownId, model.id)).embedded).toBe(0);
+      const hits = store.vectorIndex(model.id, model.dim).knn(new Float32Array(model.dim), 100);
+      expect(hits).toHaveLength(23);
+      expect(hits.map((h) => h.id)).not.toContain(gone.id);
+    } finally {
+      rmSync(ownRoot, { recursive: true, force: true });
+    }
   });
 
   it('indexes a library whose first photo is unreadable (the model takes its size from what could be read)', async () => {
@@ -115,7 +143,7 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     try {
       const { libraryId } = await openLibrary({ store: fresh }, root);
       expect(fresh.photos(libraryId)[0].relPath).toBe('daisy/damaged.jpg');
-      const spec = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
+      const spec = parseBackboneSpec(BUILTIN_BACKBONE_ID);
       await cacheFeatures({ store: fresh }, libraryId, spec);
       const modelId = await ensureBaselineModel({ store: fresh }, libraryId, spec);
       expect(fresh.model(modelId)?.dim).toBe(1792);

@@ -1,18 +1,18 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import type { EngineEvent, LibrarySummary, Problem, RetrievalMetrics, SimilarResult, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { loadBackbone, parseBackboneSpec, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
+import { loadBackbone, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
 import { decodeForModel } from '../library/image.js';
 import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
-import { EmbeddingHead, normalizeVector, packTensors, unpackTensors, type HeadConfig } from '../ml/head.js';
+import { EmbeddingHead, normalizeVector, packTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
-import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
+import { DEFAULT_K, TRIPLETS_PER_PHOTO, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead } from '../ml/trainer.js';
 import { effectiveClass } from '../library/labels.js';
@@ -137,7 +137,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const lasting = photos.filter((p) => nowFailing.get(p.hash)?.seenAs === seenAs(p)).map((p) => ({ path: p.relPath, reason: nowFailing.get(p.hash)!.reason }));
   const lastingPaths = new Set(lasting.map((p) => p.path));
   store.replaceProblems(libraryId, 'features', [...lasting, ...problems.filter((p) => !lastingPaths.has(p.path))]);
-  return { ...summary, cached: cached.size, computed: summary.extracted, problems };
+  return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
 }
 
 /** A failure is remembered against the file as the scan saw it: another path, size or mtime means another try. */
@@ -200,18 +200,22 @@ export interface TrainResult {
   backbone: string;
 }
 
+/** A training the door (engine.ts) has checked: resolved settings, the k it is scored at, the backbone. */
+export interface TrainingPlan {
+  settings: TrainSettings;
+  /** k of precision@k for the validation scores. */
+  k: number;
+  spec: BackboneSpec;
+}
+
 /**
  * The whole "Train" button: features cached, split fixed, baseline measured, head trained with
  * checkpoints each epoch (a killed run with the same settings resumes), model stored and indexed.
+ * The plan comes from planTraining (engine.ts), which refuses what cannot be trained.
  */
-export async function trainModel(
-  ctx: JobContext,
-  libraryId: number,
-  partial: Partial<TrainSettings>,
-  options: { k?: number; workers?: number; runId?: number } = {},
-): Promise<TrainResult> {
+export async function trainModel(ctx: JobContext, libraryId: number, plan: TrainingPlan, options: { workers?: number; runId?: number } = {}): Promise<TrainResult> {
   try {
-    return await trainModelSteps(ctx, libraryId, partial, options);
+    return await trainModelSteps(ctx, libraryId, plan, options);
   } catch (error) {
     // A run made for this start and left 'running' by a failure before training (a backbone that does
     // not load, features that cannot be computed) says why, instead of looking alive forever.
@@ -224,19 +228,11 @@ export async function trainModel(
   }
 }
 
-async function trainModelSteps(
-  ctx: JobContext,
-  libraryId: number,
-  partial: Partial<TrainSettings>,
-  options: { k?: number; workers?: number; runId?: number },
-): Promise<TrainResult> {
+async function trainModelSteps(ctx: JobContext, libraryId: number, plan: TrainingPlan, options: { workers?: number; runId?: number }): Promise<TrainResult> {
   const started = Date.now();
-  const settings = resolveSettings(partial);
-  await selectBackend();
-  const k = checkK(options.k ?? DEFAULT_K);
+  const { settings, k, spec } = plan;
   const { store } = ctx;
-  const untrainable = trainabilityProblem(store.classes(libraryId));
-  if (untrainable) throw invalidInput(untrainable);
+  await selectBackend();
   if (settings.fineTune === 'last-blocks') {
     const backend = await selectBackend();
     // Convolution gradients on wasm/cpu take hours per epoch; and fine-tuning blocks is not built yet.
@@ -246,7 +242,6 @@ async function trainModelSteps(
         : `fine-tuning backbone blocks needs a GPU backend (tfjs-node-gpu); this machine runs ${backend.name}, so only the head is trained (--fine-tune head)`,
     );
   }
-  const spec = parseBackboneSpec(settings.backbone);
   const backboneKey = describeSpec(spec);
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
@@ -273,7 +268,9 @@ async function trainModelSteps(
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        const etaSeconds = ((Date.now() - trainStarted) / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
+        // Time spent paused is not training time: the estimate after Resume starts from the steps' own pace.
+        const trainingMs = Date.now() - trainStarted - (ctx.control?.pausedMs ?? 0);
+        const etaSeconds = (trainingMs / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
         // A triplet is three images: query, positive, negative.
         const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
@@ -284,9 +281,10 @@ async function trainModelSteps(
       },
     });
     if (outcome.stopped && outcome.epochsDone === 0) {
-      store.updateRun(runId, { status: 'stopped', finished: true });
+      const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
+      store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
       outcome.head.dispose();
-      throw new Error('training stopped before the first epoch finished; nothing to keep');
+      throw new Error(nothingKept);
     }
     const trained = evaluateRetrieval(
       { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
@@ -376,25 +374,35 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
   const features = store.features(model.backbone, todo.map((p) => p.hash));
   const ready = todo.filter((p) => features.has(p.hash));
   const embedder = await loadEmbedder(store, model);
-  const batchSize = 512;
-  for (let start = 0; start < ready.length; start += batchSize) {
-    await ctx.control?.checkpoint();
-    const batch = ready.slice(start, start + batchSize);
-    const vectors = embedder(batch.map((p) => features.get(p.hash)!));
-    store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
-    ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
+  try {
+    const batchSize = 512;
+    for (let start = 0; start < ready.length; start += batchSize) {
+      await ctx.control?.checkpoint();
+      const batch = ready.slice(start, start + batchSize);
+      const vectors = embedder.embed(batch.map((p) => features.get(p.hash)!));
+      store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
+      ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
+    }
+  } finally {
+    embedder.dispose();
   }
   return { embedded: ready.length, missingFeatures: todo.length - ready.length };
 }
 
+interface Embedder {
+  embed(features: Float32Array[]): Float32Array[];
+  /** Frees the head's tensors; the embedder is not used after. */
+  dispose(): void;
+}
+
 /** Backbone features to the model's embedding: normalisation, then the trained head if any. */
-async function loadEmbedder(store: Store, model: ModelRow): Promise<(features: Float32Array[]) => Float32Array[]> {
-  if (model.kind === 'baseline') return (features) => features.map(normalizeVector);
+async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
+  if (model.kind === 'baseline') return { embed: (features) => features.map(normalizeVector), dispose: () => undefined };
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
-  const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(weights));
-  return (features) => head.embed(features.map(normalizeVector));
+  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  return { embed: (features) => head.embed(features.map(normalizeVector)), dispose: () => head.dispose() };
 }
 
 /** The model, which must belong to the library: another library's model would answer with its photos. */
@@ -425,7 +433,7 @@ export async function evaluateModel(
   const baseline = evaluateBaseline(sets, k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
-  const head = EmbeddingHead.fromWeights(model.config.head as HeadConfig, unpackTensors(store.modelWeights(model.id)!));
+  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
   try {
     const trained = evaluateRetrieval(
       { vectors: head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
@@ -438,16 +446,15 @@ export async function evaluateModel(
   }
 }
 
-export interface SimilarHit {
-  rank: number;
-  photoId: number;
-  path: string;
-  className: string | null;
-  distance: number;
-}
-
-/** Keeps the backbone of the last query loaded: dropping in several photos in a row is common. */
+/** Keeps every backbone a query has loaded (one per backbone, usually one in all): dropping in several photos in a row is common. */
 const backboneCache = new Map<string, Promise<Backbone>>();
+
+/** Frees the backbones kept for queries (closing the engine; tests that count tensors). */
+export async function releaseQueryBackbones(): Promise<void> {
+  const loading = [...backboneCache.values()];
+  backboneCache.clear();
+  for (const backbone of await Promise.allSettled(loading)) if (backbone.status === 'fulfilled') backbone.value.dispose();
+}
 
 /**
  * k nearest photos (Euclidean, nearest first) to a library photo or to an image from outside. A
@@ -459,13 +466,12 @@ export async function findSimilar(
   query: { photoId: number } | { image: string | Buffer; label: string },
   k: number,
   modelId?: number,
-): Promise<{ modelId: number; query: { photoId: number | null; path: string; className: string | null }; results: SimilarHit[] }> {
+): Promise<SimilarResult> {
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
-  const embedder = await loadEmbedder(store, model);
   let feature: Float32Array;
-  let described: { photoId: number | null; path: string; className: string | null };
+  let described: SimilarResult['query'];
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
     if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
@@ -479,7 +485,13 @@ export async function findSimilar(
     });
     described = { photoId: null, path: query.label, className: null };
   }
-  const [vector] = embedder([feature]);
+  const embedder = await loadEmbedder(store, model);
+  let vector: Float32Array;
+  try {
+    [vector] = embedder.embed([feature]);
+  } finally {
+    embedder.dispose();
+  }
   const index = store.vectorIndex(model.id, model.dim);
   const hits = described.photoId === null ? index.knn(vector, k) : index.knn(vector, k + 1).filter((hit) => hit.id !== described.photoId).slice(0, k);
   const results = hits.map((hit, i) => {

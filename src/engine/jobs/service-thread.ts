@@ -3,7 +3,8 @@
  * process runs is a proxy, so training steps, indexing and SQLite writes never hold up its event
  * loop (window events, IPC, HTTP). Same EngineService shape as createEngineService.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../common/worker.js';
 import type { ApiHandlers, ApiName, EngineEvent, PhotoSize } from '../../shared/api.js';
 import { API_NAMES } from '../../shared/api.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
@@ -97,8 +98,5 @@ export async function createThreadedEngineService(options: EngineServiceOptions 
 }
 
 function startThread(options: EngineServiceOptions): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./service-thread-main.js', import.meta.url), { workerData: options });
-  const source = new URL('./service-thread-main.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: options });
+  return startModuleWorker(import.meta.url, 'service-thread-main', { workerData: options });
 }

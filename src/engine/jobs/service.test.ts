@@ -13,7 +13,7 @@ let service: EngineService;
 const events: EngineEvent[] = [];
 
 /** Resolves at the first event (from now on) that matches. */
-function nextEvent(match: (e: EngineEvent) => boolean, timeoutMs = 120_000): Promise<EngineEvent> {
+function nextEvent(match: (e: EngineEvent) => boolean, timeoutMs = 400_000): Promise<EngineEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('event did not come')), timeoutMs);
     const stop = service.subscribe((e) => {
@@ -43,7 +43,7 @@ describe('engine service (the handler table both transports serve)', () => {
     expect((await service.handlers.status()).library).toBeNull();
   });
 
-  it('opens a library, indexes it in the background, and finds similar photos before any training', async () => {
+  it('opens a library, indexes it in the background, and finds similar photos before any training', { timeout: 600_000 }, async () => {
     const indexed = nextEvent(jobEnded('index'));
     const summary = await service.handlers.openLibrary({ root: root });
     expect(summary.classes.map((c) => c.photoCount)).toEqual([6, 6, 6]);
@@ -74,7 +74,7 @@ describe('engine service (the handler table both transports serve)', () => {
     expect((await service.handlers.status()).job).toBeNull();
   });
 
-  it('trains in the background, streaming loss points and epoch metrics, and keeps the run', async () => {
+  it('trains in the background, streaming loss points and epoch metrics, and keeps the run', { timeout: 600_000 }, async () => {
     const done = nextEvent(jobEnded('train'));
     const { runId } = await service.handlers.startTraining({ epochs: 2, tripletsPerEpoch: 64, batchSize: 16, dim: 16 });
     const ended = await done;
@@ -91,7 +91,7 @@ describe('engine service (the handler table both transports serve)', () => {
     expect(models.every((m) => m.indexedCount === 18)).toBe(true);
   });
 
-  it('picks up a photo added to the folder while it is open, without a restart', async () => {
+  it('picks up a photo added to the folder while it is open, without a restart', { timeout: 600_000 }, async () => {
     const refreshed = nextEvent((e) => e.type === 'library' && e.library.photoCount === 19);
     const other = await drawTestLibrary({ classes: ['squares'], perClass: 1, seed: 99 });
     try {

@@ -5,23 +5,12 @@ import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
 import { defaultDbPath, isStrictlyInside, userCacheDir, userDataDir } from '../common/paths.js';
-import {
-  cacheFeatures,
-  ensureBaselineModel,
-  findSimilar,
-  indexLibrary,
-  librarySummary,
-  openLibrary,
-  prepareRun,
-  trainModel,
-  type JobContext,
-} from './pipeline.js';
+import { findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
-import { DEFAULT_SETTINGS, resolveSettings, trainabilityProblem, validationK } from '../../shared/settings.js';
+import { DEFAULT_SETTINGS, resolveSettings } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { describeHolder, holdJobLock } from '../store/job-lock.js';
@@ -128,15 +117,8 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      if (rescan) await openLibrary(ctx, store.libraryRoot(id), { appFolders });
-      const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
-      const features = await cacheFeatures(ctx, id, spec);
+      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
       if (ctx.control?.isStopped) return 'indexing paused';
-      if (store.featureDim(DEFAULT_SETTINGS.backbone) !== null) await ensureBaselineModel(ctx, id, spec);
-      for (const model of store.models(id)) {
-        if (ctx.control?.isStopped) break;
-        await indexLibrary(ctx, id, model.id);
-      }
       return `${features.computed} photos analysed, ${features.cached} already known`;
     });
 
@@ -215,17 +197,14 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const settings = resolveSettings(partial ?? {});
       // Checked and claimed before the first await: two starts arriving together cannot both pass.
       if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
-      const classes = store.classes(id);
-      const untrainable = trainabilityProblem(classes);
-      if (untrainable) throw invalidInput(untrainable);
+      const plan = planTraining(store, id, settings, { k: 'fit' });
       refuseIfOtherProcessRuns();
       trainStarting = true;
       try {
         await stopCurrentJob();
         const runId = prepareRun(store, id, settings);
-        const k = validationK(classes, settings.validationFraction);
         startJob('train', runId, async (ctx) => {
-          const result = await trainModel(ctx, id, settings, { runId, k });
+          const result = await trainModel(ctx, id, plan, { runId });
           return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
         });
         return { runId };

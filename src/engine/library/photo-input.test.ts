@@ -4,17 +4,22 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, trun
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLOWERS17, photosOf } from '../testing/test-photos.js';
+import { drawPhoto } from '../testing/test-photos.js';
 import { decodeForModel } from './image.js';
 import { hashPhoto, MAX_PHOTO_BYTES, readPhoto } from './photo-input.js';
 import { scanLibrary } from './scan.js';
 import { thumbnailFile } from './thumbnails.js';
 
 let dir: string;
-beforeAll(() => {
+/** A photo-like JPEG drawn here. */
+let photo: string;
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lookalike-input-'));
+  photo = await drawPhoto(join(dir, 'drawn.jpg'));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A file of `bytes` that takes no disk space (a hole), so the test costs nothing but the read. */
 function sparse(name: string, bytes: number, head?: Buffer): string {
@@ -64,7 +69,7 @@ describe('one guard for every way a photo comes in', () => {
 
   it('never hands sharp an SVG, whatever it is named, and says what it is', async () => {
     // An SVG that would pull another file into the picture if a decoder rendered it.
-    const other = join(FLOWERS17, 'daisy', photosOf('daisy')[0]);
+    const other = photo;
     const svg = `<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="64" height="64"><image xlink:href="file://${other}" width="64" height="64"/></svg>`;
     const named = join(dir, 'drawing.jpg');
     writeFileSync(named, svg);
@@ -77,7 +82,6 @@ describe('one guard for every way a photo comes in', () => {
   });
 
   it('still decodes the real thing', async () => {
-    const photo = join(FLOWERS17, 'daisy', photosOf('daisy')[0]);
     expect((await decodeForModel(photo, 224)).pixels).toHaveLength(224 * 224 * 3);
     const fd = openSync(join(dir, 'copy.jpg'), 'w');
     writeSync(fd, readFileSync(photo));

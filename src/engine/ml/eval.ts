@@ -4,13 +4,10 @@
  * precision at each relevant hit within the first R results, R = the number of same-class photos
  * in the database (Musgrave et al., "A Metric Learning Reality Check").
  */
-export interface RetrievalScores {
-  k: number;
-  queries: number;
-  database: number;
-  precision_at_k: number;
-  map_at_r: number;
-}
+import type { RetrievalMetrics } from '../../shared/api.js';
+import { checkK } from '../../shared/settings.js';
+
+export type RetrievalScores = RetrievalMetrics;
 
 export interface LabelledVectors {
   vectors: Float32Array[];
@@ -18,7 +15,7 @@ export interface LabelledVectors {
 }
 
 export function evaluateRetrieval(queries: LabelledVectors, database: LabelledVectors, k: number): RetrievalScores {
-  if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive whole number (got ${k})`);
+  checkK(k);
   if (database.vectors.length === 0) throw new Error('evaluation needs a non-empty database (training photos)');
   const classSize = new Map<number, number>();
   for (const classId of database.classIds) classSize.set(classId, (classSize.get(classId) ?? 0) + 1);

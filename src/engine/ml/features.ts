@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../common/worker.js';
 import type { Problem } from '../../shared/api.js';
 import { describeSpec, type BackboneSpec } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
@@ -155,11 +156,7 @@ class FeatureWorker {
 }
 
 function startWorker(spec: BackboneSpec): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./feature-worker.js', import.meta.url), { workerData: { spec } });
-  // From TypeScript sources (tests, tsx) the worker registers tsx's loader before importing itself.
-  const source = new URL('./feature-worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: { spec } });
+  return startModuleWorker(import.meta.url, 'feature-worker', { workerData: { spec } });
 }
 
 /** ImageError messages start with the absolute path; problems carry the library-relative one. */

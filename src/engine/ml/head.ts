@@ -24,7 +24,8 @@ export class EmbeddingHead {
     checkConfig(config);
     const shapes = layerShapes(config);
     // Variables stay unnamed (TF.js names must be unique per process; several heads may be alive).
-    const variables = shapes.map(([rows, cols], i) => tf.variable(cols === undefined ? tf.zeros([rows]) : glorotUniform(rows, cols, seed + i), true));
+    // tidy frees the initial values: a variable keeps its own reference to the data.
+    const variables = tf.tidy(() => shapes.map(([rows, cols], i) => tf.variable(cols === undefined ? tf.zeros([rows]) : glorotUniform(rows, cols, seed + i), true)));
     return new EmbeddingHead(config, variables);
   }
 
@@ -40,6 +41,16 @@ export class EmbeddingHead {
       return tf.variable(tensor, true);
     });
     return new EmbeddingHead(config, variables);
+  }
+
+  /** A head from a stored blob (packTensors); the unpacked tensors are freed once copied into variables. */
+  static fromPacked(config: HeadConfig, blob: Buffer): EmbeddingHead {
+    const weights = unpackTensors(blob);
+    try {
+      return EmbeddingHead.fromWeights(config, weights);
+    } finally {
+      tf.dispose(Object.values(weights));
+    }
   }
 
   apply(features: tf.Tensor2D): tf.Tensor2D {
@@ -82,7 +93,7 @@ export class EmbeddingHead {
  * matMuls, which the wasm backend runs about 10x slower than an explicit transpose and a plain one.
  * Used on wasm only: the plain cpu backend is faster with its own gradient.
  */
-const linear = tf.customGrad((x, w, save) => {
+export const linear = tf.customGrad((x, w, save) => {
   const [input, weights] = [x as tf.Tensor2D, w as tf.Tensor2D];
   (save as tf.GradSaveFunc)([input, weights]);
   return {

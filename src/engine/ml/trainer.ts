@@ -156,17 +156,22 @@ async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings
   }
   const head = EmbeddingHead.fromWeights(headConfig, headWeights);
   // Adam matches its moment slots to variables by position (iterations first, then m's, then v's).
+  // Its variables keep their own references: every unpacked tensor is freed here.
   await optimizer.setWeights(optimizerWeights);
-  tf.dispose(Object.values(headWeights));
+  tf.dispose(Object.values(tensors));
   return { head, optimizer, startEpoch: resumeFrom.epoch };
 }
 
 function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Buffer {
   const optimizerWeights = optimizerState(optimizer);
-  return packTensors([
-    ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
-    ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
-  ]);
+  try {
+    return packTensors([
+      ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
+      ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
+    ]);
+  } finally {
+    optimizerWeights[0].tensor.dispose(); // the iteration count, made for this; the moments are the optimiser's own
+  }
 }
 
 /** Adam's iteration count and moment estimates, read synchronously (getWeights() is async). */

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
+import { checkK } from '../../shared/settings.js';
+import { startModuleWorker } from '../common/worker.js';
 
 export interface Neighbour {
   id: number;
@@ -115,7 +117,7 @@ export function openVectorIndex(db: Database, table: string, dim: number, option
     remove: (ids) => removeMany(ids),
     count: () => exact.count(),
     knn(query, k) {
-      if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive whole number (got ${k})`);
+      checkK(k);
       checkVector(query, 'query');
       const rows = exact.count();
       const candidates = CANDIDATES_PER_RESULT * k;
@@ -289,16 +291,7 @@ let scanWorkerRetired = false;
 
 function startScanWorker(): ScanWorker {
   const ready = new Int32Array(new SharedArrayBuffer(4));
-  let worker: Worker;
-  if (!import.meta.url.endsWith('.ts')) worker = new Worker(new URL('./search-worker.js', import.meta.url), { workerData: { ready } });
-  else {
-    // From TypeScript sources (tests, tsx) the worker registers tsx's loader before importing itself.
-    const source = new URL('./search-worker.ts', import.meta.url).href;
-    worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`, {
-      eval: true,
-      workerData: { ready },
-    });
-  }
+  const worker = startModuleWorker(import.meta.url, 'search-worker', { workerData: { ready } });
   worker.unref(); // idle, it must not keep the process alive
   worker.on('error', retireScanWorker).on('exit', retireScanWorker);
   return { worker, ready };

@@ -169,6 +169,11 @@ export class Store {
     return row?.root ?? null;
   }
 
+  /** Every library, with its root folder. */
+  libraries(): Array<{ id: number; root: string }> {
+    return this.db.prepare('SELECT id, root FROM libraries ORDER BY id').all() as Array<{ id: number; root: string }>;
+  }
+
   /** Roots of libraries opened before, most recent first. */
   recentLibraryRoots(limit: number): string[] {
     const rows = this.db.prepare('SELECT root FROM libraries ORDER BY scanned_at DESC, id DESC LIMIT ?').all(limit) as Array<{ root: string }>;
@@ -216,6 +221,17 @@ export class Store {
                 p.size, p.mtime_ms AS mtimeMs, p.hash, p.split FROM photos p LEFT JOIN classes c ON c.id = p.class_id WHERE p.id = ?`,
       )
       .get(photoId) as (PhotoRow & { libraryId: number }) | undefined;
+    return row ?? null;
+  }
+
+  /** The photo of a library at a '/'-separated path relative to its root. */
+  photoByPath(libraryId: number, relPath: string): PhotoRow | null {
+    const row = this.db
+      .prepare(
+        `SELECT p.id, p.rel_path AS relPath, p.class_id AS classId, c.name AS className, p.size, p.mtime_ms AS mtimeMs,
+                p.hash, p.split FROM photos p LEFT JOIN classes c ON c.id = p.class_id WHERE p.library_id = ? AND p.rel_path = ?`,
+      )
+      .get(libraryId, relPath) as PhotoRow | undefined;
     return row ?? null;
   }
 

@@ -45,6 +45,17 @@ export function fileName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
+/** How long a run took, from its stored start and end ("2 min 05 s"); '' while it has no end. */
+export function formatDuration(startIso: string, endIso: string | null): string {
+  if (!endIso) return '';
+  const seconds = Math.round((Date.parse(endIso.replace(' ', 'T')) - Date.parse(startIso.replace(' ', 'T'))) / 1000);
+  if (!Number.isFinite(seconds) || seconds < 0) return '';
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${String(seconds % 60).padStart(2, '0')} s`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+}
+
 /** "63 images/s", "8,582 images/s", "0.59 images/s". */
 export function formatRate(imagesPerSecond: number | null | undefined): string {
   if (imagesPerSecond === null || imagesPerSecond === undefined || !Number.isFinite(imagesPerSecond) || imagesPerSecond <= 0) return '';

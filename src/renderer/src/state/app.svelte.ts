@@ -82,6 +82,8 @@ export class AppState {
   similarK = $state(30);
   /** undefined: the engine's default (the newest trained model, else the baseline). */
   similarModelId = $state<number | undefined>(undefined);
+  /** A past run's settings the person chose to use again: the settings form takes them and clears this. */
+  settingsToUse = $state.raw<TrainSettings | null>(null);
   /** Set when a search started from the keyboard or a menu: the first result takes the focus when it comes. */
   focusFirstResult = $state(false);
 
