@@ -88,6 +88,9 @@ describe('the CLI refuses bad input quickly, in words, and loses nothing', () =>
       );
       const text = lookalike(['index', root, '--db', db]);
       expect(text.stdout).toMatch(/2 files skipped:\n {2}crocus\/damaged\.jpg: .*\n {2}iris\/huge\.jpg: /);
+      // A photo that failed is not tried again while unchanged, unless asked.
+      expect((lookalike(['index', root, '--db', db, '--json']).json().features as { failed: number }).failed).toBe(0);
+      expect((lookalike(['index', root, '--db', db, '--retry', '--json']).json().features as { failed: number }).failed).toBe(1);
     });
 
     it('similar on an index that was cut short says it is incomplete and exits 1', () => {

@@ -31,7 +31,7 @@ class UsageError extends Error {}
 const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
 
   lookalike scan <folder> [--db F] [--json]
-  lookalike index <folder> [--db F] [--backbone B] [--json]
+  lookalike index <folder> [--db F] [--backbone B] [--retry] [--json]   (--retry: try photos that failed before again)
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
                   [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks]
                   [--workers N] [-k N] [--json]
@@ -155,14 +155,14 @@ async function scanCommand(args: string[]): Promise<number> {
 }
 
 async function indexCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' }, retry: { type: 'boolean' } }, 1);
   const store = openStore(values.db);
   const ctx = context(store);
   let endJob: (() => void) | undefined;
   try {
     endJob = claimTheJob(store, 'index', ctx);
     const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
-    const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers') });
+    const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers'), retry: values.retry });
     if (outcome.baselineId === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
     const indexed = outcome.indexed.map(({ modelId, missingFeatures }) => ({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures }));
     const skipped = store.problems(libraryId);

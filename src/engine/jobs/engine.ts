@@ -40,11 +40,11 @@ export interface IndexOutcome {
  * brought up to date. With `rescan` the folder is read again first. A stop between models ends it
  * early with what was done.
  */
-export async function indexAll(ctx: JobContext, libraryId: number, options: { backbone: string; workers?: number; rescan?: boolean; appFolders?: string[] }): Promise<IndexOutcome> {
+export async function indexAll(ctx: JobContext, libraryId: number, options: { backbone: string; workers?: number; rescan?: boolean; appFolders?: string[]; retry?: boolean }): Promise<IndexOutcome> {
   const { store } = ctx;
   if (options.rescan) await openLibrary(ctx, store.libraryRoot(libraryId), { appFolders: options.appFolders });
   const spec = parseBackboneSpec(options.backbone);
-  const features = await cacheFeatures(ctx, libraryId, spec, options.workers);
+  const features = await cacheFeatures(ctx, libraryId, spec, options.workers, { retry: options.retry });
   const outcome: IndexOutcome = { features: { computed: features.computed, cached: features.cached, failed: features.failed }, baselineId: null, indexed: [] };
   if (ctx.control?.isStopped) return outcome;
   if (store.featureDim(features.key) !== null) outcome.baselineId = await ensureBaselineModel(ctx, libraryId, spec);
