@@ -2,6 +2,19 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'electron-vite';
+import type { Plugin } from 'vite';
+import { contentSecurityPolicy } from './src/shared/csp.js';
+import { PHOTO_SCHEME } from './src/preload/contract.js';
+
+/** The page's CSP as a <meta> tag, from the one definition the Electron shell and the bridge also use. */
+function cspMetaTag(): Plugin {
+  return {
+    name: 'lookalike-csp',
+    transformIndexHtml: () => [
+      { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ images: [`${PHOTO_SCHEME}:`] }) }, injectTo: 'head-prepend' },
+    ],
+  };
+}
 
 // The Electron binary is optional (it cannot be downloaded everywhere, CI included). electron-vite
 // reads the Electron version to pick build targets; when electron is not installed, take the major
@@ -29,7 +42,7 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(import.meta.dirname, 'src/renderer'),
-    plugins: [svelte({ configFile: resolve(import.meta.dirname, 'svelte.config.js') })],
+    plugins: [cspMetaTag(), svelte({ configFile: resolve(import.meta.dirname, 'svelte.config.js') })],
     build: {
       target: 'chrome120',
       minify: true,

@@ -52,6 +52,10 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     labels: none,
     changeLabels: none,
     undoLabels: none,
+    findDuplicates: none,
+    movePhotos: none,
+    exportModel: none,
+    importModel: none,
     listFolders: none,
   };
   // Photo 3's file has gone missing since the library was listed.

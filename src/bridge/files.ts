@@ -1,19 +1,5 @@
-import { realpath, stat } from 'node:fs/promises';
-import { extname, isAbsolute, resolve } from 'node:path';
-import { isInside } from '../engine/common/paths.js';
-
-/** Content types for the photos we serve; anything else is refused. */
-export const IMAGE_TYPES: Readonly<Record<string, string>> = {
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.jpe': 'image/jpeg',
-  '.png': 'image/png',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-  '.avif': 'image/avif',
-  '.tif': 'image/tiff',
-  '.tiff': 'image/tiff',
-};
+import { resolve } from 'node:path';
+import { IMAGE_TYPES, servableFile } from '../engine/jobs/photo-files.js';
 
 /** Content types for the built renderer's files. */
 export const STATIC_TYPES: Readonly<Record<string, string>> = {
@@ -31,31 +17,6 @@ export const STATIC_TYPES: Readonly<Record<string, string>> = {
   '.txt': 'text/plain; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
 };
-
-export function imageContentType(path: string): string | null {
-  return IMAGE_TYPES[extname(path).toLowerCase()] ?? null;
-}
-
-export { isInside } from '../engine/common/paths.js';
-
-/**
- * The real path of `file` when it is a regular file whose real path (symlinks resolved) lies inside one
- * of `roots` (also resolved), else null. Relative paths are refused outright: a caller must know
- * exactly which file it means.
- */
-export async function servableFile(file: string, roots: ReadonlyArray<string | null | undefined>): Promise<string | null> {
-  if (typeof file !== 'string' || file.includes('\0') || !isAbsolute(file)) return null;
-  const real = await realpath(file).catch(() => null);
-  if (!real) return null;
-  const info = await stat(real).catch(() => null);
-  if (!info?.isFile()) return null;
-  for (const root of roots) {
-    if (!root) continue;
-    const realRoot = await realpath(root).catch(() => null);
-    if (realRoot && isInside(real, realRoot)) return real;
-  }
-  return null;
-}
 
 /**
  * Maps a URL path to a file under `dir`, or null when it would leave it: `..` segments (raw or

@@ -56,6 +56,10 @@ function testService(): EngineService {
     labels: notHere,
     changeLabels: notHere,
     undoLabels: notHere,
+    findDuplicates: notHere,
+    movePhotos: notHere,
+    exportModel: notHere,
+    importModel: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');
@@ -86,14 +90,18 @@ interface Reply {
 /** One raw HTTP request: the path is sent exactly as given (no client-side normalisation of `..`). */
 function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: bridge.host, port: bridge.port, path, method: init.method ?? 'GET', headers: { host: `${bridge.host}:${bridge.port}`, ...init.headers } }, (res) => {
+    const req = request({ agent: false, host: bridge.host, port: bridge.port, path, method: init.method ?? 'GET', headers: { host: `${bridge.host}:${bridge.port}`, ...init.headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      res.on('end', done);
+      // A refused upload closes the connection: the answer can be complete with its 'end' never emitted.
+      res.on('close', () => (res.complete ? done() : reject(new Error('connection closed before the answer was complete'))));
       res.on('error', reject);
     });
     // Writing a refused body may fail once the server has answered; the answer is what we check.
     req.on('error', (error) => (req.writableEnded ? undefined : reject(error)));
+    req.on('close', () => setImmediate(() => reject(new Error(`${path}: the connection closed without an answer`))));
     req.end(init.body);
   });
 }

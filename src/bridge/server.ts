@@ -6,15 +6,19 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { extname } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { API_NAMES, type ApiName, type EngineEvent, type PhotoSize } from '../shared/api.js';
+import { API_NAMES, type ApiName, type EngineEvent } from '../shared/api.js';
 import { HTTP_STATUS, toWireError, type ErrorKind } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
-import { imageContentType, servableFile, staticFile, STATIC_TYPES } from './files.js';
+import { photoToServe } from '../engine/jobs/photo-files.js';
+import { staticFile, STATIC_TYPES } from './files.js';
+import { contentSecurityPolicy } from '../shared/csp.js';
 
 /** The bridge only ever listens on the loopback interface; this address only where no other is possible. */
 export const FALLBACK_HOST = '127.0.0.1';
 /** Request body limits: a dropped image travels as base64 in findSimilar; every other call is small. */
 export const MAX_IMAGE_BODY = 32 * 1024 * 1024;
+/** How much of a refused body is read and discarded before the connection is cut. */
+const DRAIN_LIMIT = 2 * MAX_IMAGE_BODY;
 export const MAX_BODY = 64 * 1024;
 export const TOKEN_HEADER = 'x-lookalike-token';
 
@@ -165,22 +169,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   };
 
   const handlePhoto = async (req: IncomingMessage, res: ServerResponse, idText: string, size: string) => {
-    if (!/^[0-9]{1,15}$/.test(idText)) throw new HttpError(404, 'no such photo');
-    if (!SIZES.has(size)) throw new HttpError(400, 'size is thumb or full');
-    let file: string | null;
-    try {
-      file = await service.photoFile(Number(idText), size as PhotoSize);
-    } catch (error) {
-      // An unreadable photo has no thumbnail: that is the photo's problem, not the server's.
-      throw new HttpError(422, `no preview: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    if (!file) throw new HttpError(404, 'no such photo');
-    // Originals only from the library; thumbnails from the library or the thumbnail cache.
-    const roots = size === 'full' ? [service.libraryRoot()] : [service.libraryRoot(), options.cacheDir];
-    const real = await servableFile(file, roots);
-    const type = real && imageContentType(real);
-    if (!real || !type) throw new HttpError(403, 'that file is not served');
-    await sendFile(req, res, real, type, 'private, max-age=3600');
+    if (/^[0-9]{1,15}$/.test(idText) && !SIZES.has(size)) throw new HttpError(400, 'size is thumb or full');
+    const photo = await photoToServe(service, idText, size, options.cacheDir);
+    if (!photo.ok) throw new HttpError(photo.status, photo.message);
+    await sendFile(req, res, photo.file, photo.contentType, 'private, max-age=3600');
   };
 
   const handleStatic = async (req: IncomingMessage, res: ServerResponse, raw: string) => {
@@ -189,7 +181,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const type = STATIC_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     const isPage = type.startsWith('text/html');
     if (isPage) {
-      res.setHeader('content-security-policy', contentSecurityPolicy(host, port));
+      res.setHeader('content-security-policy', bridgeContentSecurityPolicy(host, port));
       res.setHeader('x-frame-options', 'DENY');
     }
     await sendFile(req, res, file, type, isPage ? 'no-store' : 'no-cache');
@@ -282,19 +274,9 @@ export function isLoopbackAddress(host: string): boolean {
   return /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host) && host.split('.').every((part) => Number(part) <= 255);
 }
 
-/** The CSP of the page: scripts and styles only from the bridge itself; nothing inline, no frames. */
-export function contentSecurityPolicy(host: string, port: number): string {
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' blob: data:",
-    `connect-src 'self' ws://${host}:${port}`,
-    "font-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+/** The page's CSP as the bridge sends it: src/shared/csp.ts, plus the bridge's own WebSocket and no framing. */
+export function bridgeContentSecurityPolicy(host: string, port: number): string {
+  return contentSecurityPolicy({ connect: [`ws://${host}:${port}`], header: true });
 }
 
 /** The path part of a request target, exactly as sent (not normalised, still percent-encoded). */
@@ -316,12 +298,21 @@ function parseCookies(header: string): Record<string, string> {
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
   return new Promise((resolveBody, rejectBody) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
+    let refused = false;
     const tooLarge = () => {
+      refused = true;
       res.setHeader('connection', 'close');
-      // Keep reading (and discarding) so the client sees the answer instead of a reset connection.
       req.removeAllListeners('data');
+      // Answer once the rest has been read and discarded: a socket closed with unread bytes is reset,
+      // and the client can lose the answer with it. A client that keeps sending past DRAIN_LIMIT is cut off.
+      const refuse = () => rejectBody(new HttpError(413, `the request body is larger than ${limit} bytes`));
+      let drained = 0;
+      req.on('data', (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained > DRAIN_LIMIT) refuse();
+      });
+      req.once('end', refuse);
       req.resume();
-      rejectBody(new HttpError(413, `the request body is larger than ${limit} bytes`));
     };
     if (Number.isFinite(declared) && declared > limit) return tooLarge();
     const chunks: Buffer[] = [];
@@ -331,7 +322,9 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
       if (received > limit) return tooLarge();
       chunks.push(chunk);
     });
-    req.on('end', () => resolveBody(Buffer.concat(chunks)));
+    req.on('end', () => {
+      if (!refused) resolveBody(Buffer.concat(chunks));
+    });
     req.on('error', rejectBody);
   });
 }

@@ -1,11 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, copyFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, copyFileSync, readdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawPhoto, drawTestLibrary } from '../engine/testing/test-photos.js';
+import { Store, exportModel, findSimilar } from '../engine/jobs/engine.js';
+import { resultRows } from '../shared/result-rows.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');
@@ -89,6 +91,43 @@ describe('lookalike CLI', () => {
     const results = (external.json() as { results: Array<{ class: string; distance: number }> }).results;
     expect(results).toHaveLength(3);
     expect(results[0].distance).toBeGreaterThan(0);
+  });
+
+  it('similar --model FOLDER imports an exported model into another library and answers with it; the API gives the same rows', async () => {
+    const exported = join(work, 'exported');
+    const store = Store.open(db);
+    try {
+      const libraryId = store.findLibrary(resolve(root))!;
+      const trained = store.models(libraryId).find((m) => m.kind === 'trained')!;
+      await exportModel(store, trained.id, exported);
+    } finally {
+      store.close();
+    }
+    const other = await drawTestLibrary({ classes: ['circles', 'squares'], perClass: 3 });
+    try {
+      expect(lookalike(['scan', other, '--db', db]).code).toBe(0);
+      const query = join(other, 'circles', readdirSync(join(other, 'circles'))[0]);
+      const run = lookalike(['similar', query, '--db', db, '--model', exported, '-k', '3', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/imported .*exported as model \d+/);
+      const out = run.json() as { model: number; results: Array<Record<string, unknown>> };
+      expect(out.results).toHaveLength(3);
+      // Once imported, the same export is the same model.
+      const again = lookalike(['similar', query, '--db', db, '--model', exported, '-k', '3', '--json']);
+      expect(again.json().model).toBe(out.model);
+      // The API's answer, in the same rows.
+      const check = Store.open(db);
+      try {
+        const otherId = check.findLibrary(realpathSync(other))!;
+        const photo = check.photos(otherId).find((p) => query.endsWith(p.relPath))!;
+        const api = await findSimilar(check, otherId, { photoId: photo.id }, 3, out.model);
+        expect(resultRows(api.results)).toEqual(out.results);
+      } finally {
+        check.close();
+      }
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('refuses bad settings with exit code 2 before any work, and names what failed with exit code 1', async () => {

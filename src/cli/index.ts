@@ -2,28 +2,37 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
-import { selectBackend } from '../engine/ml/compute-backend.js';
-import { expectedRuntime } from '../engine/ml/onnx-backbone.js';
-import { defaultDbPath, userCacheDir, userDataDir } from '../engine/common/paths.js';
-import { errorInWords } from '../engine/common/error-words.js';
+import { resultRows } from '../shared/result-rows.js';
 import {
+  SAMPLE_CLASSES,
+  Store,
+  checkPhotoStats,
+  defaultDbPath,
   defaultModel,
+  describeHolder,
+  errorInWords,
+  holdJobLock,
+  JobControl,
+  userCacheDir,
+  userDataDir,
   evaluateModel,
   findSimilar,
   indexAll,
+  indexLibrary,
+  importModel,
+  expectedRuntime,
   locateFile,
+  makeSampleLibrary,
   openLibrary,
   photoIn,
   planTraining,
+  readPhoto,
   requireLibrary,
+  selectBackend,
   trainModel,
   type JobContext,
 } from '../engine/jobs/engine.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
-import { Store } from '../engine/store/store.js';
-import { describeHolder, holdJobLock } from '../engine/store/job-lock.js';
-import { JobControl } from '../engine/common/job-control.js';
-import { checkPhotoStats, readPhoto } from '../engine/library/photo-input.js';
 import { createProgressPrinter } from './progress.js';
 
 class UsageError extends Error {}
@@ -36,7 +45,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
                   [--validation F] [--triplets N] [--backbone B] [--fine-tune head|last-blocks]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
-  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID] [--library <folder>] [--json]
+  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
@@ -285,7 +294,7 @@ async function similarCommand(args: string[]): Promise<number> {
       throw new UsageError(`${basename(real)} is outside every library; name one with --library <folder>`);
     }
     const { libraryId, photoId } = located;
-    const modelId = intOption(values.model, 'model');
+    const modelId = await modelOption(store, libraryId, values.model);
     const result = photoId !== null
       ? await findSimilar(store, libraryId, { photoId }, k, modelId)
       : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
@@ -295,12 +304,7 @@ async function similarCommand(args: string[]): Promise<number> {
     const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
     output(
       values.json,
-      {
-        query: result.query.path,
-        model: result.modelId,
-        results: result.results.map(({ rank, path, className, distance }) => ({ rank, path, class: className, distance })),
-        ...(incomplete ? { incomplete } : {}),
-      },
+      { query: result.query.path, model: result.modelId, results: resultRows(result.results), ...(incomplete ? { incomplete } : {}) },
       [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
     );
     if (incomplete) {
@@ -346,7 +350,6 @@ async function benchCommand(args: string[]): Promise<number> {
 
 async function sampleCommand(args: string[]): Promise<number> {
   const { positionals } = parse(args, {}, 1);
-  const { makeSampleLibrary, SAMPLE_CLASSES } = await import('../engine/library/sample-library.js');
   const root = await makeSampleLibrary(resolve(positionals[0]));
   console.log(`${root}: sample library with classes ${SAMPLE_CLASSES.join(', ')}`);
   return 0;
@@ -383,6 +386,15 @@ function formatEval(e: ReturnType<typeof evalObject>): string {
 
 function round(value: number): number {
   return Math.round(value * 10000) / 10000;
+}
+
+/** --model: a stored model's id, or an exported model (folder or card.json), imported into the library and indexed on first use. */
+async function modelOption(store: Store, libraryId: number, value: string | undefined): Promise<number | undefined> {
+  if (value === undefined || /^-?[0-9]+$/.test(value)) return intOption(value, 'model');
+  const { modelId, created } = await importModel(store, libraryId, value);
+  if (created) process.stderr.write(`imported ${resolve(value)} as model ${modelId}; indexing the library with it\n`);
+  await indexLibrary({ store }, libraryId, modelId);
+  return modelId;
 }
 
 function intOption(value: string | undefined, name: string): number | undefined {

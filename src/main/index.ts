@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { registerPhotoScheme, wireIpc } from './ipc.js';
 import { trustedPage } from './trust.js';
+import { contentSecurityPolicy } from '../shared/csp.js';
+import { PHOTO_SCHEME } from '../preload/contract.js';
 
 type EngineModule = typeof import('../engine/jobs/service-thread.js');
 type PathsModule = typeof import('../engine/common/paths.js');
@@ -150,13 +152,10 @@ void app.whenReady().then(async () => {
   window = createWindow();
 });
 
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'" + (devUrl ? " 'unsafe-inline'" : ''),
-  "img-src 'self' blob: data: lookalike-photo:",
-  "connect-src 'self'" + (devUrl ? ' ws: http://localhost:*' : ''),
-  "font-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
+// What the built page's <meta> tag says (src/shared/csp.ts), plus what a dev server needs and no framing.
+const CSP = contentSecurityPolicy({
+  images: [PHOTO_SCHEME + ':'],
+  connect: devUrl ? ['ws:', 'http://localhost:*'] : [],
+  inlineStyles: Boolean(devUrl),
+  header: true,
+});

@@ -1,10 +1,10 @@
-import { BrowserWindow, dialog, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
+import { BrowserWindow, dialog, ipcMain, net, protocol, shell, type IpcMainInvokeEvent } from 'electron';
 import { pathToFileURL } from 'node:url';
-import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName, type PhotoSize } from '../shared/api.js';
+import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName } from '../shared/api.js';
 import { toWireError, type Reply } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
-import { imageContentType, servableFile } from '../bridge/files.js';
-import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL } from '../preload/contract.js';
+import { photoToServe } from '../engine/jobs/photo-files.js';
+import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL, REVEAL_PHOTO_CHANNEL } from '../preload/contract.js';
 
 /** Must run before the app is ready: the photo scheme behaves like https (secure, fetchable, streamed). */
 export function registerPhotoScheme(): void {
@@ -43,6 +43,14 @@ export function wireIpc(service: EngineService, options: { cacheDir: string; isT
     return picked.canceled ? null : (picked.filePaths[0] ?? null);
   });
 
+  // Only photos of the open library, resolved by the engine (never a path from the page).
+  ipcMain.handle(REVEAL_PHOTO_CHANNEL, async (event, photoId: unknown) => {
+    guard(event);
+    const file = Number.isInteger(photoId) ? await service.photoFile(photoId as number, 'full') : null;
+    if (!file) throw new Error(`no photo ${String(photoId)} in the open library`);
+    shell.showItemInFolder(file);
+  });
+
   const unsubscribe = service.subscribe((event) => {
     for (const window of BrowserWindow.getAllWindows()) {
       if (!window.isDestroyed() && !window.webContents.isDestroyed()) window.webContents.send(EVENT_CHANNEL, event);
@@ -51,22 +59,17 @@ export function wireIpc(service: EngineService, options: { cacheDir: string; isT
 
   protocol.handle(PHOTO_SCHEME, async (request) => {
     const url = new URL(request.url);
-    const id = url.pathname.replace(/^\/+/, '');
-    const size = url.searchParams.get('size') ?? 'thumb';
-    if (url.hostname !== 'photo' || !/^[0-9]{1,15}$/.test(id) || (size !== 'thumb' && size !== 'full')) return new Response('not found', { status: 404 });
-    const file = await service.photoFile(Number(id), size as PhotoSize).catch(() => null);
-    if (!file) return new Response('not found', { status: 404 });
-    const roots = size === 'full' ? [service.libraryRoot()] : [service.libraryRoot(), options.cacheDir];
-    const real = await servableFile(file, roots);
-    const type = real && imageContentType(real);
-    if (!real || !type) return new Response('forbidden', { status: 403 });
-    const response = await net.fetch(pathToFileURL(real).href, { bypassCustomProtocolHandlers: true });
-    return new Response(response.body, { status: 200, headers: { 'content-type': type, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' } });
+    if (url.hostname !== 'photo') return new Response('not found', { status: 404 });
+    const photo = await photoToServe(service, url.pathname.replace(/^\/+/, ''), url.searchParams.get('size') ?? 'thumb', options.cacheDir);
+    if (!photo.ok) return new Response(photo.message, { status: photo.status });
+    const response = await net.fetch(pathToFileURL(photo.file).href, { bypassCustomProtocolHandlers: true });
+    return new Response(response.body, { status: 200, headers: { 'content-type': photo.contentType, 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' } });
   });
 
   return () => {
     unsubscribe();
     for (const name of API_NAMES) ipcMain.removeHandler(ipcChannel(name));
     ipcMain.removeHandler(PICK_FOLDER_CHANNEL);
+    ipcMain.removeHandler(REVEAL_PHOTO_CHANNEL);
   };
 }

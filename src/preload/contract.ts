@@ -11,10 +11,15 @@ export interface PreloadBridge {
   photoUrl(photoId: number, size: PhotoSize): string;
   /** The native folder picker; null when the person cancels. */
   pickFolder(): Promise<string | null>;
+  /** Shows a photo of the open library in the system file manager. */
+  revealPhoto(photoId: number): Promise<void>;
 }
 
 /** Electron-only, outside the API: the native folder picker. */
 export const PICK_FOLDER_CHANNEL = 'lookalike:pick-folder';
+
+/** Electron-only, outside the API: show a photo in the file manager. */
+export const REVEAL_PHOTO_CHANNEL = 'lookalike:reveal-photo';
 
 /** Photos reach the Electron renderer through this scheme, served by src/main from the engine's files. */
 export const PHOTO_SCHEME = 'lookalike-photo';

@@ -1,10 +1,10 @@
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { API_NAMES, EVENT_CHANNEL, ipcChannel, type EngineEvent } from '../shared/api.js';
-import { PICK_FOLDER_CHANNEL, photoUrl, type IpcApi, type PreloadBridge } from './contract.js';
+import { EVENT_CHANNEL, forwardCalls, ipcChannel, type EngineEvent } from '../shared/api.js';
+import { PICK_FOLDER_CHANNEL, REVEAL_PHOTO_CHANNEL, photoUrl, type IpcApi, type PreloadBridge } from './contract.js';
 
 // Only these functions cross into the page: one per API call, the event subscription, photo URLs and
 // the folder picker. No ipcRenderer, no Node, no arbitrary channels.
-const api = Object.fromEntries(API_NAMES.map((name) => [name, (arg: unknown) => ipcRenderer.invoke(ipcChannel(name), arg)])) as unknown as IpcApi;
+const api = forwardCalls<IpcApi>((name, arg) => ipcRenderer.invoke(ipcChannel(name), arg));
 
 const bridge: PreloadBridge = {
   api,
@@ -17,6 +17,7 @@ const bridge: PreloadBridge = {
   },
   photoUrl,
   pickFolder: () => ipcRenderer.invoke(PICK_FOLDER_CHANNEL) as Promise<string | null>,
+  revealPhoto: (photoId: number) => ipcRenderer.invoke(REVEAL_PHOTO_CHANNEL, Math.trunc(Number(photoId))) as Promise<void>,
 };
 
 contextBridge.exposeInMainWorld('lookalike', bridge);

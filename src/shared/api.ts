@@ -188,6 +188,36 @@ export interface LabelsResult {
   labels: LabelsState;
 }
 
+export interface DuplicatePhoto {
+  photoId: number;
+  path: string;
+  className: string | null;
+  /** Another photo of the library has the very same content (same hash). */
+  exactCopy: boolean;
+  /** Distance to the group's first photo under the untrained backbone; null when they are joined only through others. */
+  distance: number | null;
+}
+
+export interface DuplicateGroup {
+  photos: DuplicatePhoto[];
+  /** Every photo of the group has the same content. */
+  exact: boolean;
+}
+
+export interface DuplicatesResult {
+  threshold: number;
+  maxThreshold: number;
+  modelId: number;
+  groups: DuplicateGroup[];
+  /** How many groups each threshold gives, for the slider to show as it moves. */
+  groupCounts: Array<{ threshold: number; groups: number }>;
+}
+
+export interface MoveResult {
+  moved: Array<{ from: string; to: string }>;
+  library: LibrarySummary;
+}
+
 /** Events the engine pushes while work runs. */
 export type EngineEvent =
   | { type: 'job'; job: JobState }
@@ -252,6 +282,13 @@ export interface ApiCalls {
   labels: [void, LabelsState];
   changeLabels: [LabelChange, LabelsResult];
   undoLabels: [void, LabelsResult];
+  findDuplicates: [{ threshold: number }, DuplicatesResult];
+  /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
+  movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
+  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json. */
+  exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
+  /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
+  importModel: [{ source: string }, ModelInfo];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
 }
@@ -280,8 +317,21 @@ export const API_NAMES: readonly ApiName[] = [
   'labels',
   'changeLabels',
   'undoLabels',
+  'findDuplicates',
+  'movePhotos',
+  'exportModel',
+  'importModel',
   'listFolders',
 ] as const;
+
+/**
+ * One function per API call, each handing its name and argument to `call`: the engine thread's proxy,
+ * the preload bridge and both renderer transports are made here. `T` is the shape the caller promises
+ * (the API itself unless a transport wraps results, as Electron IPC does).
+ */
+export function forwardCalls<T = Api>(call: (name: ApiName, arg: unknown) => Promise<unknown>): T {
+  return Object.fromEntries(API_NAMES.map((name) => [name, (arg: unknown) => call(name, arg)])) as T;
+}
 
 /** Electron IPC channel names, one per call plus one for events. */
 export const ipcChannel = (name: ApiName): string => `lookalike:${name}`;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorInWords, formatBytes } from './error-words.js';
-import { Store } from '../store/store.js';
 
 let dir: string;
 beforeAll(() => {
@@ -51,9 +50,5 @@ describe('system errors in words, naming the file', () => {
     expect(errorInWords(missing)).toBe(`${join(dir, 'gone.jpg')}: file not found`);
     expect(errorInWords(new Error('a sentence of ours'))).toBe('a sentence of ours');
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GB');
-  });
-
-  it('--db naming a folder is refused in words, not EISDIR', () => {
-    expect(() => Store.open(dir)).toThrow(`${dir}: is a folder, not a database file (name a file, e.g. ${join(dir, 'lookalike.db')})`);
   });
 });

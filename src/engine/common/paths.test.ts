@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/errors.js';
-import { defaultDbPath, isInside, isStrictlyInside, typedFolderPath, userCacheDir, userDataDir } from './paths.js';
+import { defaultDbPath, isInsideFolder, isStrictlyInside, typedFolderPath, userCacheDir, userDataDir } from './paths.js';
 
 describe('per-user folders', () => {
   it('follows XDG on Linux, the platform folders elsewhere, and LOOKALIKE_HOME over all', () => {
@@ -39,16 +39,16 @@ describe('folder paths typed into the app', () => {
   });
 });
 
-describe('isInside', () => {
+describe('isInsideFolder', () => {
   it('works by path segments, also for a root that ends in a separator such as /', () => {
     expect(isStrictlyInside('/photos/daisy/a.jpg', '/')).toBe(true);
-    expect(isInside('/', '/')).toBe(true);
+    expect(isInsideFolder('/', '/')).toBe(true);
     expect(isStrictlyInside('/', '/')).toBe(false);
     expect(isStrictlyInside('/photos/a.jpg', '/photos')).toBe(true);
     expect(isStrictlyInside('/photos/a.jpg', '/photos/')).toBe(true);
-    expect(isInside('/photos2/a.jpg', '/photos')).toBe(false);
-    expect(isInside('/a.jpg', '/photos')).toBe(false);
-    expect(isInside('/photos/../etc/passwd', '/photos')).toBe(false);
-    expect(isInside('/photos/..a/b.jpg', '/photos')).toBe(true);
+    expect(isInsideFolder('/photos2/a.jpg', '/photos')).toBe(false);
+    expect(isInsideFolder('/a.jpg', '/photos')).toBe(false);
+    expect(isInsideFolder('/photos/../etc/passwd', '/photos')).toBe(false);
+    expect(isInsideFolder('/photos/..a/b.jpg', '/photos')).toBe(true);
   });
 });

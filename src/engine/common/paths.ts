@@ -45,12 +45,12 @@ export function typedFolderPath(typed: string, home: string = homedir()): string
  * path segments, not string prefixes: a folder that ends in a separator (`/`, `C:\\`) has no second
  * one appended, and `/photos2` is not inside `/photos`.
  */
-export function isInside(path: string, folder: string): boolean {
+export function isInsideFolder(path: string, folder: string): boolean {
   const rel = relative(folder, path);
   return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
 }
 
 /** Strictly inside: a file of the folder, never the folder itself. */
 export function isStrictlyInside(path: string, folder: string): boolean {
-  return path !== folder && relative(folder, path) !== '' && isInside(path, folder);
+  return path !== folder && relative(folder, path) !== '' && isInsideFolder(path, folder);
 }

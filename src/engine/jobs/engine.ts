@@ -8,12 +8,25 @@ import type { TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
-import { isInside, isStrictlyInside, toLibraryPath } from '../common/paths.js';
+import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
 
 export { defaultModel, evaluateModel, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
 export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
+export { indexLibrary } from './pipeline.js';
+export { exportModel, importModel } from './model-transfer.js';
+// What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
+export { Store } from '../store/store.js';
+export { selectBackend } from '../ml/compute-backend.js';
+export { expectedRuntime } from '../ml/onnx-backbone.js';
+export { defaultDbPath } from '../common/paths.js';
+export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
+export { checkPhotoStats, readPhoto } from '../library/photo-input.js';
+export { describeHolder, holdJobLock } from '../store/job-lock.js';
+export { JobControl } from '../common/job-control.js';
+export { errorInWords } from '../common/error-words.js';
+export { userCacheDir, userDataDir } from '../common/paths.js';
 
 /**
  * Everything that can refuse a training before work starts: a library without 2 classes of 2+
@@ -71,7 +84,7 @@ export function requireLibrary(store: Store, root: string): number {
  */
 export function locateFile(store: Store, file: string): { libraryId: number; photoId: number | null } | null {
   const libraries = store.libraries();
-  const holder = libraries.filter((l) => isInside(file, l.root)).sort((a, b) => b.root.length - a.root.length)[0] ?? (libraries.length === 1 ? libraries[0] : undefined);
+  const holder = libraries.filter((l) => isInsideFolder(file, l.root)).sort((a, b) => b.root.length - a.root.length)[0] ?? (libraries.length === 1 ? libraries[0] : undefined);
   if (!holder) return null;
   return { libraryId: holder.id, photoId: photoIn(store, holder.id, holder.root, file) };
 }

@@ -6,6 +6,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store } from '../store/store.js';
 import { openLibrary } from './pipeline.js';
 import { changeLabels, labelsState, undoLabels } from './labels.js';
+import { toWireError } from '../../shared/errors.js';
+
+function caught(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a refusal');
+}
 
 let dir: string;
 let root: string;
@@ -126,7 +136,11 @@ describe('labels in the app (stored per library; the folders untouched)', () => 
       [{ kind: 'assign-photos', photoIds: [foreign], className: 'x' }, new RegExp(`no photo ${foreign} in this library`)],
       [{ kind: 'fold' } as never, /unknown label change "fold"/],
     ];
-    for (const [change, message] of refusals) expect(() => changeLabels(store, libraryId, change)).toThrow(message);
+    for (const [change, message] of refusals) {
+      expect(() => changeLabels(store, libraryId, change)).toThrow(message);
+      // The person's mistake (a 4xx over the bridge), never a failure.
+      expect(toWireError(caught(() => changeLabels(store, libraryId, change))).kind).not.toBe('failed');
+    }
     expect(counts(libraryId)).toEqual({ daisy: 3, empty: 0, pansy: 2, tulip: 2 });
     expect(labelsState(store, libraryId).lastChange).toBeNull();
   });

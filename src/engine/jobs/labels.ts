@@ -1,4 +1,5 @@
 import type { LabelChange, LabelsState } from '../../shared/api.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { checkClassName, classNames, effectiveClass, folderClass, type LabelRules } from '../library/labels.js';
 import { LabelStore, type RuleEdit } from '../store/labels.js';
 import type { Store } from '../store/store.js';
@@ -47,7 +48,7 @@ export function changeLabels(store: Store, libraryId: number, change: LabelChang
 export function undoLabels(store: Store, libraryId: number): string {
   return store.db.transaction(() => {
     const undone = new LabelStore(store.db).undo(libraryId);
-    if (undone === null) throw new RangeError('there is no label change to undo');
+    if (undone === null) throw conflict('there is no label change to undo');
     relabel(store, libraryId);
     return undone;
   })();
@@ -63,13 +64,13 @@ export function relabel(store: Store, libraryId: number): void {
 
 function planChange(store: Store, libraryId: number, rules: LabelRules, folders: string[], change: LabelChange): { description: string; edits: RuleEdit[] } {
   const requireFolder = (folder: unknown): string => {
-    if (typeof folder !== 'string' || !folders.includes(folder)) throw new RangeError(`no folder "${String(folder)}" in this library`);
+    if (typeof folder !== 'string' || !folders.includes(folder)) throw notFound(`no folder "${String(folder)}" in this library`);
     return folder;
   };
   const existing = new Set(store.classes(libraryId).map((c) => c.name));
   const requireClass = (name: unknown): string => {
     const checked = checkClassName(name);
-    if (!existing.has(checked)) throw new RangeError(`no class "${checked}" in this library`);
+    if (!existing.has(checked)) throw notFound(`no class "${checked}" in this library`);
     return checked;
   };
   /** Every folder and photo now in class `from`, moved to `to` (a folder whose own name is `to` just drops its rule). */
@@ -89,24 +90,24 @@ function planChange(store: Store, libraryId: number, rules: LabelRules, folders:
     case 'rename-class': {
       const from = requireClass(change.from);
       const to = checkClassName(change.to);
-      if (to === from) throw new RangeError(`the class is already called "${to}"`);
-      if (existing.has(to)) throw new RangeError(`a class "${to}" exists already: merge "${from}" into it instead`);
+      if (to === from) throw invalidInput(`the class is already called "${to}"`);
+      if (existing.has(to)) throw invalidInput(`a class "${to}" exists already: merge "${from}" into it instead`);
       return { description: `Renamed "${from}" to "${to}"`, edits: moveClass(from, to) };
     }
     case 'merge-classes': {
       const from = requireClass(change.from);
       const into = requireClass(change.into);
-      if (from === into) throw new RangeError(`cannot merge "${from}" into itself`);
+      if (from === into) throw invalidInput(`cannot merge "${from}" into itself`);
       return { description: `Merged "${from}" into "${into}"`, edits: moveClass(from, into) };
     }
     case 'assign-photos':
     case 'unassign-photos': {
       const ids = change.photoIds;
-      if (!Array.isArray(ids) || ids.length === 0) throw new RangeError('select one or more photos first');
-      if (ids.length > MAX_LABELLED_PHOTOS) throw new RangeError(`at most ${MAX_LABELLED_PHOTOS} photos per change (${ids.length} selected)`);
+      if (!Array.isArray(ids) || ids.length === 0) throw invalidInput('select one or more photos first');
+      if (ids.length > MAX_LABELLED_PHOTOS) throw invalidInput(`at most ${MAX_LABELLED_PHOTOS} photos per change (${ids.length} selected)`);
       const paths = ids.map((id) => {
         const photo = Number.isInteger(id) ? store.photo(id) : null;
-        if (!photo || photo.libraryId !== libraryId) throw new RangeError(`no photo ${String(id)} in this library`);
+        if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${String(id)} in this library`);
         return photo.relPath;
       });
       const count = `${paths.length} photo${paths.length === 1 ? '' : 's'}`;
@@ -120,7 +121,7 @@ function planChange(store: Store, libraryId: number, rules: LabelRules, folders:
       };
     }
     default:
-      throw new RangeError(`unknown label change "${String((change as { kind?: unknown } | null)?.kind)}"`);
+      throw invalidInput(`unknown label change "${String((change as { kind?: unknown } | null)?.kind)}"`);
   }
 }
 

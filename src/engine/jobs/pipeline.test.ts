@@ -8,10 +8,11 @@ import { JobControl } from '../common/job-control.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { cacheFeatures, ensureBaselineModel, indexLibrary, type JobContext, type TrainResult } from './pipeline.js';
+import { cacheFeatures, ensureBaselineModel, indexLibrary, releaseQueryBackbones, type JobContext, type TrainResult } from './pipeline.js';
 import { evaluateModel, findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
+import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 
 const CLASSES = ['daisy', 'sunflower', 'snowdrop'];
 const SETTINGS = { epochs: 2, batchSize: 16, tripletsPerEpoch: 96, seed: 5, dim: 32 };
@@ -28,6 +29,9 @@ let summary: LibrarySummary;
 let trained: TrainResult;
 let indexedAfterTraining: number[];
 const events: EngineEvent[] = [];
+
+// Training, search and evaluation free every tensor they make; a backbone kept for queries is let go before counting.
+expectNoTensorLeaks(releaseQueryBackbones);
 
 // Real photos, as the quality checks (a sunflower's neighbours are sunflowers) need them; the same
 // pipeline runs on drawn photos in the CLI and service suites.

@@ -275,8 +275,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
         const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
-      onEpoch: (epoch) => {
-        store.saveEpoch(runId, epoch, epoch.losses, epoch.checkpoint());
+      onEpoch: async (epoch) => {
+        store.saveEpoch(runId, epoch, epoch.losses, await epoch.checkpoint());
         ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
       },
     });
@@ -287,8 +287,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       throw new Error(nothingKept);
     }
     const trained = evaluateRetrieval(
-      { vectors: outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
-      { vectors: outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
+      { vectors: await outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
+      { vectors: await outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds },
       k,
     );
     const modelId = store.createModel({
@@ -300,7 +300,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       dim: headConfig.dim,
       config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone },
       runId,
-      weights: packTensors(outcome.head.namedWeights()),
+      weights: await packTensors(outcome.head.namedWeights()),
     });
     outcome.head.dispose();
     store.setModelMetrics(modelId, trained);
@@ -379,7 +379,7 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
     for (let start = 0; start < ready.length; start += batchSize) {
       await ctx.control?.checkpoint();
       const batch = ready.slice(start, start + batchSize);
-      const vectors = embedder.embed(batch.map((p) => features.get(p.hash)!));
+      const vectors = await embedder.embed(batch.map((p) => features.get(p.hash)!));
       store.putEmbeddings(modelId, model.dim, batch.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
       ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, ready.length), total: ready.length, etaSeconds: null });
     }
@@ -390,14 +390,14 @@ export async function indexLibrary(ctx: JobContext, libraryId: number, modelId: 
 }
 
 interface Embedder {
-  embed(features: Float32Array[]): Float32Array[];
+  embed(features: Float32Array[]): Promise<Float32Array[]>;
   /** Frees the head's tensors; the embedder is not used after. */
   dispose(): void;
 }
 
 /** Backbone features to the model's embedding: normalisation, then the trained head if any. */
 async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
-  if (model.kind === 'baseline') return { embed: (features) => features.map(normalizeVector), dispose: () => undefined };
+  if (model.kind === 'baseline') return { embed: async (features) => features.map(normalizeVector), dispose: () => undefined };
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
@@ -436,8 +436,8 @@ export async function evaluateModel(
   const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
   try {
     const trained = evaluateRetrieval(
-      { vectors: head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
-      { vectors: head.embed(sets.train.vectors), classIds: sets.train.classIds },
+      { vectors: await head.embed(sets.validation.vectors), classIds: sets.validation.classIds },
+      { vectors: await head.embed(sets.train.vectors), classIds: sets.train.classIds },
       k,
     );
     return { baseline, trained, model };
@@ -488,7 +488,7 @@ export async function findSimilar(
   const embedder = await loadEmbedder(store, model);
   let vector: Float32Array;
   try {
-    [vector] = embedder.embed([feature]);
+    [vector] = await embedder.embed([feature]);
   } finally {
     embedder.dispose();
   }

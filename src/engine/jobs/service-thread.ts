@@ -6,7 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../common/worker.js';
 import type { ApiHandlers, ApiName, EngineEvent, PhotoSize } from '../../shared/api.js';
-import { API_NAMES } from '../../shared/api.js';
+import { forwardCalls } from '../../shared/api.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
 import { fromWireError, type WireError } from '../../shared/errors.js';
 
@@ -80,7 +80,7 @@ export async function createThreadedEngineService(options: EngineServiceOptions 
     });
   };
 
-  const handlers = Object.fromEntries(API_NAMES.map((name) => [name, (arg: unknown) => request({ kind: 'call', name, arg })])) as unknown as ApiHandlers;
+  const handlers = forwardCalls<ApiHandlers>((name, arg) => request({ kind: 'call', name, arg }));
   return {
     handlers,
     subscribe(listener) {

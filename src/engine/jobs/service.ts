@@ -1,22 +1,25 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
-import { conflict, invalidInput } from '../../shared/errors.js';
+import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, isStrictlyInside, userCacheDir, userDataDir } from '../common/paths.js';
+import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir, userDataDir } from '../common/paths.js';
 import { findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
 import { DEFAULT_SETTINGS, resolveSettings } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { describeHolder, holdJobLock } from '../store/job-lock.js';
+import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
+import { moveFilesOut } from '../library/move-files.js';
+import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
-import { typedFolderPath } from '../common/paths.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
 
@@ -123,7 +126,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     });
 
   /** Folder changes while the app is open are picked up after they settle, when no job is running. */
-  let watcher: FSWatcher | null = null;
+  let stopWatching: (() => void) | null = null;
   let settle: NodeJS.Timeout | undefined;
   let changedWhileBusy = false;
   const onFolderChange = () => {
@@ -134,14 +137,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
-  const watchFolder = (root: string) => {
-    watcher?.close();
-    try {
-      watcher = watch(root, { recursive: true }, onFolderChange);
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      watcher = null; // no recursive watching here: changes are picked up on the next open
-    }
+  const watchLibrary = (root: string) => {
+    stopWatching?.();
+    stopWatching = watchFolder(root, { onChange: onFolderChange, onError: (reason) => emit({ type: 'problem', problem: { path: root, reason } }) });
   };
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
@@ -155,6 +153,22 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     const library = librarySummary(store, id);
     emit({ type: 'library', library });
     return { library, labels: labelsState(store, id) };
+  };
+
+  /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
+  let duplicatesCache: { key: string; edges: Promise<DuplicateEdges> } | null = null;
+  const duplicatePairs = (id: number) => {
+    const baseline = store.models(id).find((m) => m.kind === 'baseline');
+    if (!baseline || store.embeddingCount(baseline.id) === 0) throw conflict('the library is still being analysed; look for duplicates when indexing is done');
+    const key = `${baseline.id}:${store.embeddingCount(baseline.id)}:${store.countPhotos(id)}`;
+    if (duplicatesCache?.key !== key) {
+      const edges = duplicateEdges(store, baseline.id, (done, total) =>
+        emit({ type: 'progress', kind: 'index', phase: 'Looking for duplicates', done, total, etaSeconds: null }),
+      );
+      duplicatesCache = { key, edges };
+      edges.catch(() => (duplicatesCache = null));
+    }
+    return duplicatesCache.edges;
   };
 
   const handlers: ApiHandlers = {
@@ -175,7 +189,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const opened = await openLibrary({ store, emit }, folder, { appFolders });
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
-      watchFolder(libraryRoot);
+      watchLibrary(libraryRoot);
       if (opened.summary.photoCount > 0) startQuietly(() => indexInBackground(opened.libraryId));
       return opened.summary;
     },
@@ -289,6 +303,41 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       return labelsResult(id);
     },
 
+    async findDuplicates({ threshold }) {
+      const id = requireLibrary();
+      return groupDuplicates(store, id, await duplicatePairs(id), Number(threshold));
+    },
+
+    async movePhotos({ photoIds, folder }) {
+      const id = requireLibrary();
+      if (!Array.isArray(photoIds) || photoIds.length === 0) throw invalidInput('select the photos to move first');
+      const root = store.libraryRoot(id);
+      const files = photoIds.map((photoId) => {
+        const photo = Number.isInteger(photoId) ? store.photo(photoId) : null;
+        if (!photo || photo.libraryId !== id) throw notFound(`no photo ${String(photoId)} in this library`);
+        return resolve(root, photo.relPath);
+      });
+      const moved = await moveFilesOut(root, files, String(folder ?? ''));
+      await stopCurrentJob();
+      const opened = await openLibrary({ store, emit }, root);
+      return { moved: moved.map(({ from, to }) => ({ from, to })), library: opened.summary };
+    },
+
+    async exportModel({ modelId, folder }) {
+      const id = requireLibrary();
+      const model = store.model(Number(modelId));
+      if (!model || model.libraryId !== id) throw notFound(`no model ${String(modelId)} in this library`);
+      return exportModel(store, model.id, String(folder ?? ''));
+    },
+
+    async importModel({ source }) {
+      const id = requireLibrary();
+      const { modelId } = await importModel(store, id, String(source ?? ''));
+      if (!job) startQuietly(() => indexInBackground(id));
+      else changedWhileBusy = true;
+      return toModelInfo(store, modelId);
+    },
+
     async undoLabels() {
       const id = requireLibrary();
       undoLabels(store, id);
@@ -318,7 +367,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     libraryRoot: () => libraryRoot,
     async close() {
       clearTimeout(settle);
-      watcher?.close();
+      stopWatching?.();
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();

@@ -36,6 +36,6 @@ describe('labels chosen in the app', () => {
     expect(() => checkClassName('   ')).toThrow(/cannot be empty/);
     expect(() => checkClassName('x'.repeat(101))).toThrow(/at most 100 characters \(this one has 101\)/);
     expect(() => checkClassName('a\nb')).toThrow(/control characters/);
-    expect(() => checkClassName(3)).toThrow(TypeError);
+    expect(() => checkClassName(3)).toThrow(/must be text/);
   });
 });

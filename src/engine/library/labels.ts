@@ -1,3 +1,5 @@
+import { invalidInput } from '../../shared/errors.js';
+
 /**
  * Labels chosen in the app, on top of "labels by folder": a first-level folder can be excluded
  * (its photos become unlabelled) or mapped to another class name (rename, merge), and single
@@ -48,10 +50,10 @@ export function classNames(rules: LabelRules, folders: Iterable<string>): string
 
 /** A class name as typed by a person: trimmed; refused with the reason when empty, too long or with control characters. */
 export function checkClassName(raw: unknown): string {
-  if (typeof raw !== 'string') throw new TypeError('a class name must be text');
+  if (typeof raw !== 'string') throw invalidInput('a class name must be text');
   const name = raw.trim();
-  if (name === '') throw new RangeError('a class name cannot be empty');
-  if (name.length > MAX_CLASS_NAME) throw new RangeError(`a class name can have at most ${MAX_CLASS_NAME} characters (this one has ${name.length})`);
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new RangeError(`the class name "${name.replace(/[\u0000-\u001f\u007f]/g, '?')}" has control characters`);
+  if (name === '') throw invalidInput('a class name cannot be empty');
+  if (name.length > MAX_CLASS_NAME) throw invalidInput(`a class name can have at most ${MAX_CLASS_NAME} characters (this one has ${name.length})`);
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw invalidInput(`the class name "${name.replace(/[\u0000-\u001f\u007f]/g, '?')}" has control characters`);
   return name;
 }

@@ -5,7 +5,7 @@ import type { Problem } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { IMAGE_EXTENSIONS } from './image.js';
 import { checkPhotoStats, type ImageError } from './photo-input.js';
-import { isInside } from '../common/paths.js';
+import { isInsideFolder } from '../common/paths.js';
 import { describeFileError } from '../common/error-words.js';
 
 export interface ScannedFile {
@@ -170,7 +170,7 @@ class FolderWalker {
       this.problem(link.location, describeBrokenLink(error));
       return;
     }
-    if (!isInside(target, this.root)) {
+    if (!isInsideFolder(target, this.root)) {
       this.problem(link.location, 'symlink points outside the library; skipped');
     } else if (info.isDirectory()) {
       if (await this.isAppFolder(target)) return;
@@ -222,7 +222,7 @@ class FolderWalker {
 
   /** The target contains the folder the link sits in, really or along the path the walk took to it. */
   private isLoop(folder: Folder, target: string): boolean {
-    if (isInside(folder.realPath, target)) return true;
+    if (isInsideFolder(folder.realPath, target)) return true;
     for (let ancestor: Folder | null = folder; ancestor; ancestor = ancestor.parent) {
       if (ancestor.realPath === target) return true;
     }

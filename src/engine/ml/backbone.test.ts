@@ -10,6 +10,7 @@ import { decodeForModel } from '../library/image.js';
 import { normalizeVector } from './head.js';
 import { FLOWERS17, MOBILENET_035, describeWithShared, drawPhoto } from '../testing/test-photos.js';
 import { TINY_FEATURE_DIM, TINY_FEATURE_LAYER, writeTinyLayersModel } from '../testing/tiny-model.js';
+import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 
 const SHARED_MODEL = MOBILENET_035;
 const firstPhotos = (cls: string, n: number) =>
@@ -62,6 +63,8 @@ async function writeBuiltinAsFolder(): Promise<string> {
   writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...modelJson, weightsManifest: manifest }));
   return folder;
 }
+
+expectNoTensorLeaks();
 
 describe('backbones on photos drawn here and a model built here', () => {
   let dir: string;

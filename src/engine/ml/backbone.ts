@@ -118,9 +118,20 @@ async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, hos
 }
 
 function fromLayers(layers: LayersModel, output: string | undefined, wiring: Wiring): Backbone {
-  const truncated = output ? truncateAt(layers, output) : layers;
+  let truncated: LayersModel;
+  try {
+    truncated = output ? truncateAt(layers, output) : layers;
+  } catch (error) {
+    layers.dispose(); // a layer name that is not there: the loaded weights go with the refusal
+    throw error;
+  }
   const run = (batch: tf.Tensor4D) => pool(truncated.predict(batch) as tf.Tensor);
-  return finish(wiring, run, () => layers.dispose());
+  const variables = layers.weights.map((weight) => weight.read());
+  return finish(wiring, run, () => {
+    layers.dispose();
+    // A Sequential model counts its layers twice (itself and its inner model): dispose() can leave weights alive.
+    for (const variable of variables) if (!variable.isDisposed) variable.dispose();
+  });
 }
 
 function finish(wiring: Wiring, run: (batch: tf.Tensor4D) => tf.Tensor2D, dispose: () => void): Backbone {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,10 +47,27 @@ function expectSameFeatures(a: Features, b: Features): void {
 }
 
 describe('TF.js backend fallbacks', () => {
-  it('passes over tfjs-node-gpu and tfjs-node where they are absent and says so', () => {
+  it('takes the best backend installed here, and says why each better one was passed over', () => {
     const choice = featuresOn('');
-    expect(['tensorflow-gpu', 'tensorflow', 'wasm']).toContain(choice.name);
-    if (choice.name === 'wasm') expect(choice.reason).toMatch(/tensorflow-gpu: .+; tensorflow: .+; wasm: available/);
+    // npm leaves an optional native package out where its install fails: installed means it can run.
+    const installed = (pkg: string) => {
+      try {
+        createRequire(import.meta.url).resolve(pkg);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const expected = installed('@tensorflow/tfjs-node-gpu') ? 'tensorflow-gpu' : installed('@tensorflow/tfjs-node') ? 'tensorflow' : 'wasm';
+    if (choice.name === 'webgpu') {
+      expect(choice.reason).toMatch(/^webgpu: available, adapter /); // a real GPU outranks every CPU backend
+      return;
+    }
+    expect(choice.name).toBe(expected);
+    expect(choice.reason).toMatch(/^webgpu: .+; /);
+    const passedOver = ['tensorflow-gpu', 'tensorflow', 'wasm'].slice(0, ['tensorflow-gpu', 'tensorflow', 'wasm'].indexOf(expected));
+    for (const name of passedOver) expect(choice.reason).toMatch(new RegExp(`; ${name}: .+; `));
+    expect(choice.reason).toMatch(new RegExp(`${expected}: available$`));
   });
 
   // The plain cpu backend runs MobileNetV2 1.4 slowly: minutes on a busy machine.

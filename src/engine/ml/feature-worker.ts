@@ -1,6 +1,6 @@
 /**
  * One feature-extraction thread: decodes photos with sharp and runs the backbone on them.
- * Several run side by side, one per core; each has its own backbone instance. A batch is decoded as
+ * By default one runs per core, at most two side by side; each has its own backbone instance. A batch is decoded as
  * soon as it arrives, while the backbone still runs on the one before (sharp decodes off this thread).
  */
 import { parentPort, workerData } from 'node:worker_threads';

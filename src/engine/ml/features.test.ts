@@ -5,6 +5,7 @@ import { parseBackboneSpec } from './backbone.js';
 import { JobControl } from '../common/job-control.js';
 import { extractFeatures, type ExtractOptions, type FeatureJob } from './features.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
+import { selectBackend } from './compute-backend.js';
 
 const root = await drawTestLibrary({ classes: ['circles', 'stars'], perClass: 5, damaged: true });
 const JOBS: FeatureJob[] = readdirSync(root)
@@ -42,7 +43,9 @@ describe('feature extraction on worker threads', () => {
     const onnx = await extract('onnxruntime');
     const tfjs = await extract('tfjs');
     expect(onnx.summary).toMatchObject({ extracted: 10, failed: 1, stopped: false, runtime: 'onnxruntime' });
-    expect(tfjs.summary).toMatchObject({ extracted: 10, failed: 1, stopped: false, runtime: 'tfjs-wasm' });
+    // The workers choose the TF.js backend as this process does (wasm here; tfjs-node where it is installed).
+    const { tfBackend } = await selectBackend();
+    expect(tfjs.summary).toMatchObject({ extracted: 10, failed: 1, stopped: false, runtime: `tfjs-${tfBackend}` });
     const damaged = JOBS.find((j) => j.label.endsWith('damaged.jpg'))!;
     for (const run of [onnx, tfjs]) {
       expect(run.problems).toHaveLength(1);

@@ -43,7 +43,7 @@ export interface ExtractSummary {
   runtime: string | null;
 }
 
-/** Backbone features for many photos, decoded and embedded on worker threads (one per core). */
+/** Backbone features for many photos, decoded and embedded on worker threads (by default one per core, at most 2; one on a GPU). */
 export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], options: ExtractOptions): Promise<ExtractSummary> {
   const summary: ExtractSummary = { extracted: 0, failed: 0, stopped: false, backend: null, runtime: null };
   if (jobs.length === 0) return summary;

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers TF.js's own gradients, the reference below
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './compute-backend.js';
-import { EmbeddingHead, normalizeVector, packTensors, unpackTensors } from './head.js';
+import { EmbeddingHead, linear, normalizeVector, packTensors, unpackTensors } from './head.js';
+import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
+
+expectNoTensorLeaks();
 
 beforeAll(async () => {
   await selectBackend();
@@ -11,9 +14,9 @@ beforeAll(async () => {
 describe('embedding head', () => {
   const config = { inputDim: 6, dim: 3, hidden: 0, normalize: true };
 
-  it('maps features to unit-length embeddings of the configured size', () => {
+  it('maps features to unit-length embeddings of the configured size', async () => {
     const head = EmbeddingHead.create(config, 1);
-    const out = head.embed([Float32Array.from([1, 2, 3, 4, 5, 6]), Float32Array.from([0, 1, 0, 1, 0, 1])]);
+    const out = await head.embed([Float32Array.from([1, 2, 3, 4, 5, 6]), Float32Array.from([0, 1, 0, 1, 0, 1])]);
     expect(out).toHaveLength(2);
     for (const v of out) {
       expect(v).toHaveLength(3);
@@ -22,7 +25,7 @@ describe('embedding head', () => {
     head.dispose();
   });
 
-  it('has the gradients TF.js itself derives (its hand-written x·w gradient), through a hidden layer too', () => {
+  it('has the gradients TF.js itself derives (its hand-written x·w gradient), through a hidden layer too', () => tf.tidy(() => {
     const head = EmbeddingHead.create({ ...config, hidden: 4 }, 3);
     const x = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i)), [5, 6]);
     const target = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => Math.cos(i)), [5, 3]);
@@ -42,24 +45,44 @@ describe('embedding head', () => {
       e.forEach((v, i) => expect(g[i]).toBeCloseTo(v, 5));
     }
     head.dispose();
-  });
+  }));
 
-  it('is one function: the same input gives the same embedding (shared weights across branches)', () => {
+  it('computes x·w and its gradients as tf.matMul does, whichever backend runs here (the head uses it on wasm)', () =>
+    tf.tidy(() => {
+      const x = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i + 1)), [5, 6]);
+      const w = tf.tensor2d(Array.from({ length: 6 * 3 }, (_, i) => Math.cos(i * 0.7)), [6, 3]);
+      const target = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => Math.sin(i * 1.3)), [5, 3]);
+      const objective = (product: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D) => (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.square(product(a as tf.Tensor2D, b as tf.Tensor2D)), target));
+      const ours = tf.grads(objective(linear))([x, w]);
+      const reference = tf.grads(objective((a, b) => tf.matMul(a, b)))([x, w]);
+      expect(Array.from(linear(x, w).dataSync())).toEqual(Array.from(tf.matMul(x, w).dataSync()).map((v) => expect.closeTo(v, 5)));
+      for (const [i, expected] of reference.entries()) {
+        const [e, g] = [expected.dataSync(), ours[i].dataSync()];
+        expect(Math.max(...e.map(Math.abs))).toBeGreaterThan(1e-3);
+        e.forEach((v, j) => expect(g[j]).toBeCloseTo(v, 4));
+      }
+    }));
+
+  it('is one function: the same input gives the same embedding (shared weights across branches)', async () => {
     const head = EmbeddingHead.create({ ...config, hidden: 4 }, 2);
     const x = Float32Array.from([0.3, -0.2, 0.9, 0.1, 0, 0.5]);
-    const [a, b] = head.embed([x, x]);
+    const [a, b] = await head.embed([x, x]);
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(head.variables).toHaveLength(4);
     head.dispose();
   });
 
-  it('round-trips its weights through the stored blob, and refuses weights of the wrong shape', () => {
+  it('round-trips its weights through the stored blob, and refuses weights of the wrong shape', async () => {
     const head = EmbeddingHead.create(config, 3);
-    const blob = packTensors(head.namedWeights());
-    const restored = EmbeddingHead.fromWeights(config, unpackTensors(blob));
+    const blob = await packTensors(head.namedWeights());
+    const restored = EmbeddingHead.fromPacked(config, blob);
     const x = [Float32Array.from([1, 0, 0, 0, 0, 1])];
-    expect(Array.from(restored.embed(x)[0])).toEqual(Array.from(head.embed(x)[0]));
-    expect(() => EmbeddingHead.fromWeights({ ...config, dim: 4 }, unpackTensors(blob))).toThrow(/head_w0 has shape 6x3, expected 6x4/);
+    expect(Array.from((await restored.embed(x))[0])).toEqual(Array.from((await head.embed(x))[0]));
+    expect(() => EmbeddingHead.fromPacked({ ...config, dim: 4 }, blob)).toThrow(/head_w0 has shape 6x3, expected 6x4/);
+    const unpacked = unpackTensors(blob);
+    expect(Object.keys(unpacked).sort()).toEqual(['head_b1', 'head_w0']);
+    tf.dispose(Object.values(unpacked));
     head.dispose();
     restored.dispose();
   });

@@ -65,13 +65,13 @@ export class EmbeddingHead {
     });
   }
 
-  /** Embeds plain vectors in batches; no tensors outlive the call. */
-  embed(vectors: Float32Array[], batchSize = 256): Float32Array[] {
+  /** Embeds plain vectors in batches; no tensors outlive the call. Read back asynchronously: WebGPU in Node cannot read synchronously. */
+  async embed(vectors: Float32Array[], batchSize = 256): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (let start = 0; start < vectors.length; start += batchSize) {
       const batch = vectors.slice(start, start + batchSize);
       const result = tf.tidy(() => this.apply(stack(batch, this.config.inputDim)));
-      const flat = result.dataSync() as Float32Array;
+      const flat = (await result.data()) as Float32Array;
       result.dispose();
       for (let i = 0; i < batch.length; i++) out.push(flat.slice(i * this.config.dim, (i + 1) * this.config.dim));
     }
@@ -149,11 +149,11 @@ function checkConfig(config: HeadConfig): void {
 }
 
 /** Tensors to one Buffer: a JSON header (names, shapes) then float32 data. For checkpoints and stored models. */
-export function packTensors(tensors: tf.NamedTensorMap | Array<{ name: string; tensor: tf.Tensor }>): Buffer {
+export async function packTensors(tensors: tf.NamedTensorMap | Array<{ name: string; tensor: tf.Tensor }>): Promise<Buffer> {
   const entries = Array.isArray(tensors) ? tensors : Object.entries(tensors).map(([name, tensor]) => ({ name, tensor }));
   const header = JSON.stringify(entries.map(({ name, tensor }) => ({ name, shape: tensor.shape })));
   const headerBytes = Buffer.from(header, 'utf8');
-  const parts = entries.map(({ tensor }) => Buffer.from((tensor.dataSync() as Float32Array).slice().buffer));
+  const parts = await Promise.all(entries.map(async ({ tensor }) => Buffer.from(((await tensor.data()) as Float32Array).slice().buffer)));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(headerBytes.length);
   return Buffer.concat([length, headerBytes, ...parts]);

@@ -64,7 +64,7 @@ export async function expectedRuntime(host: RuntimeHost): Promise<string> {
   }
 }
 
-/** Exports the graph up to `outputNode` and opens it in ONNX Runtime (one intra-op thread: callers run one per core). */
+/** Exports the graph up to `outputNode` and opens it in ONNX Runtime (one intra-op thread: the callers are the feature threads, one per core). */
 export async function openOnnxRunner(graph: GraphModel, topology: unknown, outputNode: string, threads = 1): Promise<OnnxFeatureRunner> {
   const ort = await loadOnnxRuntime();
   const nodes = (topology as { node?: TfNode[] } | undefined)?.node;

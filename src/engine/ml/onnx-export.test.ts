@@ -5,6 +5,7 @@ import { exportGraphToOnnx, UnsupportedGraphError, type TfNode, type TfWeight } 
 import { loadOnnxRuntime, type OnnxTensor } from './onnx-backbone.js';
 import { encodeModel } from './onnx-proto.js';
 import { createRng } from '../common/rng.js';
+import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const ints = (...values: number[]) => ({ list: { i: values.map(String) } });
@@ -73,6 +74,8 @@ async function runOnnx(output: string, input: Float32Array, batch: number): Prom
   }
 }
 
+expectNoTensorLeaks();
+
 describe('TF.js graph to ONNX export', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
@@ -83,7 +86,7 @@ describe('TF.js graph to ONNX export', () => {
     const input = Float32Array.from({ length: batch * 9 * 11 * 3 }, () => rng());
     const features = await runOnnx('pool', input, batch);
     expect(features.dims).toEqual([batch, 8]);
-    const expected = reference(tf.tensor4d(input, [batch, 9, 11, 3]));
+    const expected = tf.tidy(() => reference(tf.tensor4d(input, [batch, 9, 11, 3])));
     const got = features.data as Float32Array;
     expect(Math.max(...expected.map(Math.abs))).toBeGreaterThan(0.1); // not a trivially zero network
     for (let i = 0; i < expected.length; i++) expect(got[i]).toBeCloseTo(expected[i], 4);

@@ -5,6 +5,7 @@ import { JobControl } from '../common/job-control.js';
 import { createRng } from '../common/rng.js';
 import { trainHead, type TrainData, type TrainerSettings } from './trainer.js';
 import { normalizeVector, type HeadConfig } from './head.js';
+import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 
 /** Classes that differ in a few of many noisy dimensions: the untrained distance is dominated by noise. */
 function clusteredData(seed: number, classes = 4, perClass = 24, dim = 64): TrainData {
@@ -26,6 +27,8 @@ function clusteredData(seed: number, classes = 4, perClass = 24, dim = 64): Trai
 
 const head: HeadConfig = { inputDim: 64, dim: 16, hidden: 0, normalize: true };
 const settings: TrainerSettings = { epochs: 3, batchSize: 16, learningRate: 0.01, gap: 1, seed: 3, tripletsPerEpoch: 256, k: 5 };
+
+expectNoTensorLeaks();
 
 beforeAll(async () => {
   await selectBackend();
@@ -59,8 +62,8 @@ describe('trainer', () => {
     const control = new JobControl();
     const first = await trainHead(data, head, settings, {
       control,
-      onEpoch: (e) => {
-        saved = { epoch: e.epoch, state: e.checkpoint() };
+      onEpoch: async (e) => {
+        saved = { epoch: e.epoch, state: await e.checkpoint() };
         if (e.epoch === 1) control.stop(); // as if killed after the first checkpoint
       },
     });
@@ -108,17 +111,14 @@ describe('trainer', () => {
     await expect(trainHead(data, head, { ...settings, learningRate: -1 })).rejects.toThrow(/learning rate/);
   });
 
-  it('leaks no tensors per step: what stays after a run does not grow with its length', async () => {
-    const leftover = async (epochs: number) => {
-      const before = tf.memory().numTensors;
-      const outcome = await trainHead(clusteredData(5), head, { ...settings, epochs });
-      outcome.head.dispose();
-      return tf.memory().numTensors - before;
-    };
-    const short = await leftover(1);
-    const long = await leftover(3);
-    expect(long).toBe(short);
-    // TF.js's Adam keeps a scalar or two after dispose(); anything more is ours.
-    expect(short).toBeLessThanOrEqual(2);
+  it('leaves no tensor behind: a run, its checkpoints and a resume from one free all they made', async () => {
+    const before = tf.memory().numTensors;
+    const checkpoints: Buffer[] = [];
+    const outcome = await trainHead(clusteredData(5), head, { ...settings, epochs: 2 }, { onEpoch: async (epoch) => void checkpoints.push(await epoch.checkpoint()) });
+    outcome.head.dispose();
+    expect(tf.memory().numTensors - before).toBe(0);
+    const resumed = await trainHead(clusteredData(5), head, { ...settings, epochs: 3 }, { resumeFrom: { epoch: 2, state: checkpoints[1] } });
+    resumed.head.dispose();
+    expect(tf.memory().numTensors - before).toBe(0);
   });
 });

@@ -40,7 +40,7 @@ export interface EpochReport {
   seconds: number;
   losses: StepReport[];
   /** Head weights and optimiser state after this epoch: enough to resume. */
-  checkpoint: () => Buffer;
+  checkpoint: () => Promise<Buffer>;
 }
 
 export interface TrainOptions {
@@ -89,7 +89,7 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
         await options.control?.checkpoint();
         if (options.control?.isStopped) return { head, epochsDone, finalLoss, stopped: true };
         const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
-        const loss = trainStep(head, optimizer, data.train.vectors, batch, settings.gap);
+        const loss = await trainStep(head, optimizer, data.train.vectors, batch, settings.gap);
         if (!Number.isFinite(loss)) {
           throw new Error(`training diverged: the loss at step ${(epoch - 1) * stepsPerEpoch + b + 1} is not a number (try a lower learning rate); the last finished epoch is kept`);
         }
@@ -98,7 +98,7 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
         options.onStep?.(report);
       }
       const meanLoss = losses.reduce((sum, s) => sum + s.loss, 0) / losses.length;
-      const validation = evaluateHead(head, data, settings.k);
+      const validation = await evaluateHead(head, data, settings.k);
       finalLoss = meanLoss;
       epochsDone = epoch;
       await options.onEpoch?.({
@@ -120,7 +120,13 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
  * One optimiser step. The three branches share the head: one pass over q, p and n stacked, then
  * split. The batch is copied together here rather than gathered by TF.js (slow on wasm).
  */
-function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: Float32Array[], batch: Array<{ query: number; positive: number; negative: number }>, gap: number): number {
+async function trainStep(
+  head: EmbeddingHead,
+  optimizer: tf.AdamOptimizer,
+  features: Float32Array[],
+  batch: Array<{ query: number; positive: number; negative: number }>,
+  gap: number,
+): Promise<number> {
   const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
   const lossTensor = tf.tidy(() => {
     const stacked = stack(order.map((i) => features[i]), features[0].length);
@@ -133,15 +139,15 @@ function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: F
       head.variables,
     ) as tf.Scalar;
   });
-  const loss = lossTensor.dataSync()[0];
+  const loss = (await lossTensor.data())[0];
   lossTensor.dispose();
   return loss;
 }
 
 /** Validation photos query the training photos, both through the head. */
-export function evaluateHead(head: EmbeddingHead, data: TrainData, k: number): RetrievalMetrics {
-  const embed = (set: LabelledVectors): LabelledVectors => ({ vectors: head.embed(set.vectors), classIds: set.classIds });
-  return evaluateRetrieval(embed(data.validation), embed(data.train), k);
+export async function evaluateHead(head: EmbeddingHead, data: TrainData, k: number): Promise<RetrievalMetrics> {
+  const embed = async (set: LabelledVectors): Promise<LabelledVectors> => ({ vectors: await head.embed(set.vectors), classIds: set.classIds });
+  return evaluateRetrieval(await embed(data.validation), await embed(data.train), k);
 }
 
 async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings, resumeFrom: TrainOptions['resumeFrom']) {
@@ -162,10 +168,10 @@ async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings
   return { head, optimizer, startEpoch: resumeFrom.epoch };
 }
 
-function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Buffer {
+async function packCheckpoint(head: EmbeddingHead, optimizer: tf.AdamOptimizer): Promise<Buffer> {
   const optimizerWeights = optimizerState(optimizer);
   try {
-    return packTensors([
+    return await packTensors([
       ...Object.entries(head.namedWeights()).map(([name, tensor]) => ({ name, tensor })),
       ...optimizerWeights.map(({ name, tensor }) => ({ name: `opt:${name}`, tensor })),
     ]);

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBackbone } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
+import { trainHead } from './trainer.js';
 import { setUpWebGpu } from './webgpu.js';
 import { decodeForModel } from '../library/image.js';
 
@@ -155,6 +156,40 @@ describe.skipIf(!setup.adapter)('WebGPU backend (dawn.node)', () => {
     gpuFeatures.forEach((features, i) => expect(relativeError(features, cpuFeatures[i]), `photo ${i}`).toBeLessThan(1e-3));
     // The two photos differ: the comparison is not between two zero vectors.
     expect(relativeError(cpuFeatures[0], cpuFeatures[1])).toBeGreaterThan(0.1);
+  });
+
+  it('trains the head, checkpoints and embeds on it (all read back asynchronously: WebGPU in Node has no synchronous read)', { timeout: 600_000 }, async () => {
+    await selectBackend('webgpu');
+    const vectors = Array.from({ length: 12 }, (_, i) => values(16, 100 + i));
+    const classIds = vectors.map((_, i) => i % 3);
+    const data = { train: { vectors, classIds }, validation: { vectors: vectors.slice(0, 3), classIds: classIds.slice(0, 3) } };
+    const run = async () => {
+      const before = tf.memory().numTensors;
+      const checkpoints: Buffer[] = [];
+      const outcome = await trainHead(
+        data,
+        { inputDim: 16, dim: 4, hidden: 0, normalize: true },
+        { epochs: 1, batchSize: 4, learningRate: 0.01, gap: 1, seed: 1, tripletsPerEpoch: 8, k: 2 },
+        { onEpoch: async (epoch) => void checkpoints.push(await epoch.checkpoint()) },
+      );
+      const [embedded] = await outcome.head.embed([vectors[0]]);
+      outcome.head.dispose();
+      return { outcome, checkpoint: checkpoints[0], embedded, left: tf.memory().numTensors - before };
+    };
+    const onGpu = await run();
+    expect(onGpu.outcome.epochsDone).toBe(1);
+    expect(Number.isFinite(onGpu.outcome.finalLoss)).toBe(true);
+    expect(Math.hypot(...onGpu.embedded)).toBeCloseTo(1, 4);
+    await tf.setBackend('cpu');
+    try {
+      const onCpu = await run();
+      // The same run on the cpu backend: the same loss and stored weights, and no tensor more left over.
+      expect(onGpu.outcome.finalLoss).toBeCloseTo(onCpu.outcome.finalLoss!, 4);
+      expect(onGpu.checkpoint.length).toBe(onCpu.checkpoint.length);
+      expect(onGpu.left).toBe(onCpu.left);
+    } finally {
+      await tf.setBackend('webgpu');
+    }
   });
 
   it('is chosen on its own only for a real GPU: a software adapter is passed over, with the reason', () => {

@@ -20,6 +20,8 @@ export interface VectorIndex {
   count(): number;
   /** The k nearest stored vectors by Euclidean distance, nearest first (ties by id). */
   knn(query: Float32Array, k: number): Neighbour[];
+  /** The stored vectors of these ids (those it has), read from the file: a page at a time, never the whole table. */
+  vectors(ids: number[]): Array<{ id: number; vector: Float32Array }>;
   drop(): void;
 }
 
@@ -129,6 +131,7 @@ export function openVectorIndex(db: Database, table: string, dim: number, option
       }
       return companion.knn(query, k, candidates);
     },
+    vectors: (ids) => exact.vectors(ids),
     drop: () => dropBoth(),
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -154,24 +154,34 @@ describe('store on a real SQLite file', () => {
     expect(readFileSync(path).equals(before)).toBe(true);
   });
 
-  it('migrates an older schema after writing a backup copy', () => {
+  it('migrates an older schema after writing a backup copy, keeping what it held and adding the new tables', () => {
+    expect(MIGRATIONS.length).toBeGreaterThan(1); // a file at schema 1 is older than this build
     const path = join(dir, 'old.db');
     const old = new BetterSqlite3(path);
     old.exec(MIGRATIONS[0]);
     old.pragma(`application_id = ${APPLICATION_ID}`);
     old.pragma('user_version = 1');
+    old.prepare('INSERT INTO libraries(root) VALUES (?)').run('/photos');
     old.close();
-    // Pretend the file is one version behind a newer build with an extra migration.
-    MIGRATIONS_EXTRA.push('CREATE TABLE upgraded (id INTEGER PRIMARY KEY);');
+    const tables = (db: { prepare: (sql: string) => { pluck: () => { all: () => unknown[] } } }) =>
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+    const store = Store.open(path);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    expect(store.findLibrary('/photos')).not.toBeNull();
+    const upgraded = tables(store.db);
+    store.close();
+    // The backup is the file as it was: schema 1, its row, none of the later tables.
+    const backup = new BetterSqlite3(`${path}.schema-v1.bak`, { readonly: true });
     try {
-      const store = Store.open(path);
-      expect(store.schemaVersion).toBe(MIGRATIONS.length);
-      expect(existsSync(`${path}.schema-v1.bak`)).toBe(true);
-      store.close();
+      expect(backup.pragma('user_version', { simple: true })).toBe(1);
+      expect(backup.prepare('SELECT root FROM libraries').pluck().all()).toEqual(['/photos']);
+      const before = tables(backup);
+      const added = upgraded.filter((name) => !before.includes(name));
+      expect(added.length).toBeGreaterThan(0);
+      for (const sql of MIGRATIONS.slice(1)) for (const [, name] of sql.matchAll(/CREATE TABLE (\w+)/g)) expect(added).toContain(name);
     } finally {
-      MIGRATIONS_EXTRA.pop();
+      backup.close();
     }
   });
 });
 
-const MIGRATIONS_EXTRA = MIGRATIONS as string[];

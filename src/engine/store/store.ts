@@ -66,7 +66,11 @@ export interface SyncResult {
   unchanged: number;
 }
 
-/** The only module that knows SQL. Synchronous by design (better-sqlite3); writes grouped in transactions. */
+/**
+ * The only room that knows SQL is src/engine/store: this module for everything but the vectors, and
+ * search.ts (with its worker) for the vector index it opens over the same file (sqlite-vec tables).
+ * Synchronous by design (better-sqlite3); writes grouped in transactions.
+ */
 export class Store {
   readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
@@ -294,7 +298,8 @@ export class Store {
 
   /**
    * Assigns train/validation to labelled photos without one, keeping each class near the fraction.
-   * Copies of one photo (same content hash) always share a split, so no query finds itself.
+   * Copies of one photo (same content hash) within a class always share a split, so no query finds
+   * its own copy; a copy filed under another class is split with that class.
    */
   assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number) => number[]): void {
     this.db.transaction(() => {

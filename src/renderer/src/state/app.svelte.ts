@@ -11,8 +11,9 @@ import type {
   TrainSettings,
 } from '../../../shared/api';
 import type { AppTransport } from '../transport';
+import { Labelling } from './labelling.svelte';
 
-export type View = 'library' | 'train' | 'similar';
+export type View = 'library' | 'train' | 'similar' | 'duplicates';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
 
 export interface EpochRow {
@@ -87,6 +88,9 @@ export class AppState {
   /** Set when a search started from the keyboard or a menu: the first result takes the focus when it comes. */
   focusFirstResult = $state(false);
 
+  /** Classes chosen in the app, and the photos selected to label. */
+  readonly labelling: Labelling = new Labelling(this);
+
   private nextNoticeId = 1;
   private similarSerial = 0;
 
@@ -126,6 +130,7 @@ export class AppState {
       this.library = status.library;
       this.job = status.job;
       await this.refreshRunsAndModels();
+      await this.labelling.refresh();
       const liveRun = status.job?.kind === 'train' && !FINISHED.has(status.job.state) ? status.job.runId : null;
       const shown = liveRun ?? this.chartRunId ?? this.runs[0]?.id ?? null;
       if (shown !== null) await this.showRun(shown);
@@ -253,6 +258,11 @@ export class AppState {
       this.similarModelId = undefined;
     }
     await this.refreshRunsAndModels();
+    if (another) {
+      this.labelling.grid.clear();
+      this.labelling.results.clear();
+    }
+    await this.labelling.refresh();
     if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);
   }
 

@@ -1,4 +1,4 @@
-import { API_NAMES, type Api, type ApiName, type EngineEvent, type PhotoSize } from '../../../shared/api';
+import { forwardCalls, type ApiName, type EngineEvent, type PhotoSize } from '../../../shared/api';
 import { ApiError, fromWireError } from '../../../shared/errors';
 import type { AppTransport } from './types';
 
@@ -30,7 +30,7 @@ export function bridgeTransport(origin: string = location.origin): AppTransport 
     }
     return body;
   };
-  const api = Object.fromEntries(API_NAMES.map((name) => [name, (arg: unknown) => call(name, arg)])) as unknown as Api;
+  const api = forwardCalls(call);
 
   const listeners = new Set<(event: EngineEvent) => void>();
   const connectionListeners = new Set<(connected: boolean) => void>();

@@ -4,6 +4,8 @@ import { ApiError } from '../../../shared/errors';
 import type { IpcApi, PreloadBridge } from '../../../preload/contract';
 import { electronTransport } from './electron';
 
+const revealed: number[] = [];
+
 function fakePreload(api: Partial<IpcApi>): PreloadBridge & { emit(event: EngineEvent): void } {
   const listeners = new Set<(event: EngineEvent) => void>();
   return {
@@ -14,6 +16,7 @@ function fakePreload(api: Partial<IpcApi>): PreloadBridge & { emit(event: Engine
     },
     photoUrl: (id, size) => `lookalike-photo://photo/${id}?size=${size}`,
     pickFolder: async () => '/photos',
+    revealPhoto: async (id) => void revealed.push(id),
     emit: (event) => listeners.forEach((l) => l(event)),
   };
 }
@@ -58,5 +61,7 @@ describe('electronTransport', () => {
     expect(seen).toEqual([event]);
     expect(transport.photoUrl(7, 'thumb')).toBe('lookalike-photo://photo/7?size=thumb');
     expect(await transport.pickFolder?.()).toBe('/photos');
+    await transport.revealPhoto?.(12);
+    expect(revealed).toEqual([12]);
   });
 });

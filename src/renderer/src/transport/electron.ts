@@ -1,4 +1,4 @@
-import { API_NAMES, type Api, type ApiName } from '../../../shared/api';
+import { forwardCalls } from '../../../shared/api';
 import { fromWireError, type Reply } from '../../../shared/errors';
 import type { PreloadBridge } from '../../../preload/contract';
 import type { AppTransport } from './types';
@@ -17,26 +17,28 @@ function plainMessage(error: unknown): Error {
 
 /** The Electron transport: what the preload script exposed on window.lookalike. */
 export function electronTransport(bridge: PreloadBridge): AppTransport {
-  const api = Object.fromEntries(
-    API_NAMES.map((name: ApiName) => [
-      name,
-      async (arg: unknown) => {
-        let reply: Reply<unknown>;
-        try {
-          reply = await (bridge.api[name] as (arg: unknown) => Promise<Reply<unknown>>)(arg);
-        } catch (error) {
-          throw plainMessage(error);
-        }
-        if (!reply.ok) throw fromWireError(reply.error);
-        return reply.value;
-      },
-    ]),
-  ) as unknown as Api;
+  const api = forwardCalls(async (name, arg) => {
+    let reply: Reply<unknown>;
+    try {
+      reply = await (bridge.api[name] as (arg: unknown) => Promise<Reply<unknown>>)(arg);
+    } catch (error) {
+      throw plainMessage(error);
+    }
+    if (!reply.ok) throw fromWireError(reply.error);
+    return reply.value;
+  });
   return {
     kind: 'electron',
     api,
     onEvent: (listener) => bridge.onEvent(listener),
     photoUrl: (photoId, size) => bridge.photoUrl(photoId, size),
     pickFolder: () => bridge.pickFolder(),
+    revealPhoto: async (photoId) => {
+      try {
+        await bridge.revealPhoto(photoId);
+      } catch (error) {
+        throw plainMessage(error);
+      }
+    },
   };
 }

@@ -7,6 +7,8 @@ import type { Transport } from '../../../shared/api';
 export interface AppTransport extends Transport {
   /** The native folder picker; null when cancelled. */
   pickFolder?: () => Promise<string | null>;
+  /** Shows a photo in the system file manager (Electron only). */
+  revealPhoto?: (photoId: number) => Promise<void>;
   /** Called with false when the event stream drops and with true when it is back. */
   onConnection?: (listener: (connected: boolean) => void) => () => void;
 }

@@ -1,0 +1,281 @@
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
+import type { EngineService } from '../src/engine/jobs/service-contract.js';
+import { startBridge, type Bridge } from '../src/bridge/server.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const FLOWERS = join(ROOT, '..', 'shared', 'datasets', 'flowers17');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Screenshots of the new views, for a person to look at. */
+const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
+const PER_CLASS = 6;
+
+async function flowers(cls: string, count: number, from = 0): Promise<string[]> {
+  return (await readdir(join(FLOWERS, cls))).filter((f) => f.endsWith('.jpg')).sort().slice(from, from + count);
+}
+
+/** daisy, pansy, sunflower, tulip × 6 real photos, and 2 windflowers loose in the root. */
+async function makeLibrary(dir: string): Promise<string> {
+  const library = join(dir, 'flowers');
+  for (const cls of ['daisy', 'pansy', 'sunflower', 'tulip']) {
+    await mkdir(join(library, cls), { recursive: true });
+    for (const file of await flowers(cls, PER_CLASS)) await cp(join(FLOWERS, cls, file), join(library, cls, file));
+  }
+  for (const file of await flowers('windflower', 2)) await cp(join(FLOWERS, 'windflower', file), join(library, `loose-${file}`));
+  return library;
+}
+
+async function buildRenderer(outDir: string): Promise<void> {
+  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
+  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
+  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
+}
+
+async function classCounts(page: Page): Promise<Record<string, number>> {
+  return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
+}
+
+async function settled(page: Page, selector: string): Promise<void> {
+  await page.waitForFunction((sel) => {
+    const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
+    return images.length > 0 && images.every((img) => img.complete);
+  }, selector);
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await mkdir(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+const haveData = existsSync(FLOWERS) && existsSync(CHROMIUM);
+describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, through the bridge)' : 'labels in the app (skipped: needs ../shared/datasets/flowers17 and Chromium)', () => {
+  let dir: string;
+  let service: EngineService;
+  let bridge: Bridge;
+  let browser: Browser;
+  let library: string;
+  /** Where the first test exports its model and the second imports it from. */
+  let exported: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-labels-'));
+    library = await makeLibrary(dir);
+    exported = join(dir, 'exported-model');
+    const rendererDir = join(dir, 'renderer');
+    await buildRenderer(rendererDir);
+    const cacheDir = join(dir, 'cache');
+    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
+    bridge = await startBridge({ service, rendererDir, cacheDir });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await bridge?.close();
+    await service?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('excludes a folder and merges two, retrains on the classes that follow, labels three results and undoes it', { timeout: 900_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
+    await context.grantPermissions(['clipboard-write'], { origin: `http://127.0.0.1:${bridge.port}` });
+    const page = await context.newPage();
+    // What the app puts on the clipboard, recorded: reading the clipboard back needs window focus, which a headless run may not have.
+    await page.addInitScript(() => {
+      const clipboard = navigator.clipboard;
+      const write = clipboard.writeText.bind(clipboard);
+      (window as unknown as { copied: string[] }).copied = [];
+      clipboard.writeText = async (text: string) => {
+        (window as unknown as { copied: string[] }).copied.push(text);
+        await write(text).catch(() => undefined);
+      };
+    });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    await page.fill('[data-testid=library-path]', library);
+    await page.click('[data-testid=open-button]');
+    await expect.poll(() => classCounts(page)).toEqual({ daisy: 6, pansy: 6, sunflower: 6, tulip: 6 });
+    const before = await readdir(library, { recursive: true });
+
+    // Exclude "tulip", merge "pansy" into "daisy": the folders stay as they are.
+    await page.click('[data-testid=edit-classes-toggle]');
+    await page.uncheck('[data-testid=folder-row][data-folder=tulip] [data-testid=folder-used]');
+    await page.waitForSelector('[data-testid=folder-row][data-folder=tulip].excluded');
+    await page.selectOption('[data-testid=edit-class][data-class-name=pansy] [data-testid=merge-class]', 'daisy');
+    await page.waitForSelector('[data-testid=edit-class][data-class-name=pansy]', { state: 'detached' });
+    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]')).toContain('Merged "pansy" into "daisy"');
+    await settled(page, '[data-testid=photo-grid]');
+    await shot(page, 'act-edit-classes');
+    await page.click('[data-testid=edit-classes-toggle]');
+    await expect.poll(() => classCounts(page)).toEqual({ daisy: 12, sunflower: 6 });
+    expect(await page.getAttribute('[data-testid=unlabelled-count]', 'data-count')).toBe('8');
+    expect(await readdir(library, { recursive: true })).toEqual(before);
+
+    // Retrain: the run trains on, and records, the classes as they are now.
+    await page.click('[data-testid=tab-train]');
+    await page.fill('[data-testid=setting-epochs]', '2');
+    await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
+    await page.fill('[data-testid=setting-batchSize]', '16');
+    await expect.poll(() => page.isEnabled('[data-testid=train-start]')).toBe(true);
+    await page.click('[data-testid=train-start]');
+    await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
+    await page.waitForSelector('[data-testid=run-classes]');
+    expect(JSON.parse((await page.getAttribute('[data-testid=run-classes]', 'data-classes'))!)).toEqual([
+      { name: 'daisy', photoCount: 12 },
+      { name: 'sunflower', photoCount: 6 },
+    ]);
+
+    // The grid selects like a file manager: click, Shift+click, Ctrl+click, Space and Shift+arrows; Escape clears.
+    await page.click('[data-testid=tab-library]');
+    await settled(page, '[data-testid=photo-grid]');
+    const tile = (i: number) => page.locator(`[data-testid=photo-tile][data-index="${i}"]`);
+    await tile(0).click();
+    await tile(2).click({ modifiers: ['Shift'] });
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('3');
+    await tile(1).click({ modifiers: ['Control'] });
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('2');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('[data-testid=label-selection-grid]').count()).toBe(0);
+    await tile(4).focus();
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Shift+ArrowRight');
+    await expect.poll(() => page.textContent('[data-testid=label-selection-grid] [data-testid=selected-count]')).toBe('2');
+    expect(await page.$$eval('[data-testid=photo-tile][data-selected=true]', (tiles) => tiles.map((t) => t.getAttribute('data-index')))).toEqual(['4', '5']);
+    await page.click('[data-testid=label-selection-grid] [data-testid=clear-selection]');
+
+    // Find similar, pick three results, put them in a new class; undo.
+    await tile(3).click({ button: 'right' });
+    await page.click('[data-testid=menu-find-similar]');
+    await page.waitForSelector('[data-testid=similar-result]');
+    const result = (rank: number) => page.locator(`[data-testid=similar-result][data-rank="${rank}"]`);
+    await result(2).click();
+    await result(4).click({ modifiers: ['Control'] });
+    await result(5).click({ modifiers: ['Control'] });
+    await expect.poll(() => page.textContent('[data-testid=label-selection-results] [data-testid=selected-count]')).toBe('3');
+    const picked = await page.$$eval('[data-testid=similar-result][data-selected=true]', (tiles) => tiles.map((t) => Number(t.getAttribute('data-rank'))));
+    expect(picked).toEqual([2, 4, 5]);
+
+    // Copy paths and CSV export take the selection (all results when none is selected).
+    await page.click('[data-testid=copy-paths]');
+    await page.waitForSelector('[data-testid=copy-paths]:text("Copied")');
+    const copied = (await page.evaluate(() => (window as unknown as { copied: string[] }).copied.at(-1) ?? '')).trim().split('\n');
+    expect(copied).toHaveLength(3);
+    for (const path of copied) expect(existsSync(path) && path.startsWith(library)).toBe(true);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
+    const csv = (await readFile((await download.path())!, 'utf8')).trim().split('\r\n');
+    expect(csv[0]).toBe('path,class,distance,rank');
+    expect(csv.slice(1).map((line) => Number(line.split(',').at(-1)))).toEqual([2, 4, 5]);
+
+    await page.fill('[data-testid=label-selection-results] [data-testid=assign-class]', 'picked');
+    await settled(page, '[data-testid=similar-results]');
+    await shot(page, 'act-results-selected');
+    await page.click('[data-testid=label-selection-results] [data-testid=assign-button]');
+    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]')).toContain('Put 3 photos in new class "picked"');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=similar-result]')].filter((t) => t.textContent?.includes('picked')).length === 3);
+    await page.click('[data-testid=tab-library]');
+    await expect.poll(async () => (await classCounts(page)).picked).toBe(3);
+    await page.click('[data-testid=tab-similar]');
+    await page.click('[data-testid=similar-view] [data-testid=label-undo]');
+    await page.click('[data-testid=tab-library]');
+    await expect.poll(() => classCounts(page)).toEqual({ daisy: 12, sunflower: 6 });
+    expect(await readdir(library, { recursive: true })).toEqual(before);
+
+    // Take the trained model away: a TF.js folder, an ONNX file and a card.
+    await page.fill('[data-testid=export-model-folder]', exported);
+    await page.click('[data-testid=export-model]');
+    await page.waitForSelector('[data-testid=model-transfer-done]');
+    for (const file of ['card.json', 'head.onnx', 'tfjs/model.json', 'tfjs/weights.bin']) expect(existsSync(join(exported, file))).toBe(true);
+    const card = JSON.parse(await readFile(join(exported, 'card.json'), 'utf8')) as { classes: Array<{ name: string }> };
+    expect(card.classes.map((c) => c.name)).toEqual(['daisy', 'sunflower']);
+    await page.mouse.move(0, 0);
+    await shot(page, 'act-model-export');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('finds a planted exact copy and a near copy in the Duplicates view and moves one out, deleting nothing', { timeout: 600_000 }, async () => {
+    // A second small library: 2 classes x 4, an exact copy in the other folder, a resized re-encoded copy.
+    const small = join(dir, 'small');
+    for (const cls of ['bluebell', 'daisy']) {
+      await mkdir(join(small, cls), { recursive: true });
+      for (const file of await flowers(cls, 4, 10)) await cp(join(FLOWERS, cls, file), join(small, cls, file));
+    }
+    const [daisy] = await flowers('daisy', 1, 10);
+    await cp(join(FLOWERS, 'daisy', daisy), join(small, 'bluebell', 'copy-of-daisy.jpg'));
+    const [bluebell] = await flowers('bluebell', 1, 11);
+    const original = join(FLOWERS, 'bluebell', bluebell);
+    const { width } = await sharp(original).metadata();
+    await writeFile(join(small, 'bluebell', 'near-copy.jpg'), await sharp(original).resize(Math.round(width! * 0.6)).jpeg({ quality: 55 }).toBuffer());
+    const outside = join(dir, 'set-aside');
+    const files = async () => [...(await readdir(small, { recursive: true })), ...(existsSync(outside) ? await readdir(outside) : [])].filter((f) => f.endsWith('.jpg')).length;
+    const before = await files();
+
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    await page.fill('[data-testid=library-path]', small);
+    await page.click('[data-testid=open-button]');
+    await expect.poll(() => classCounts(page)).toEqual({ bluebell: 6, daisy: 4 });
+    await page.click('[data-testid=tab-duplicates]');
+    await page.waitForSelector('[data-testid=duplicate-group]', { timeout: 300_000 });
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(2);
+    const groups = await page.$$eval('[data-testid=duplicate-group]', (rows) => rows.map((r) => ({ exact: r.getAttribute('data-exact'), paths: r.getAttribute('data-paths')!.split('|').sort() })));
+    expect(groups).toContainEqual({ exact: 'true', paths: ['bluebell/copy-of-daisy.jpg', `daisy/${daisy}`] });
+    expect(groups).toContainEqual({ exact: 'false', paths: [`bluebell/${bluebell}`, 'bluebell/near-copy.jpg'] });
+    // The count follows the slider as it moves; 0 keeps only the exact copy.
+    await page.locator('[data-testid=duplicates-threshold]').fill('0');
+    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count')).toBe('1');
+    await page.locator('[data-testid=duplicates-threshold]').fill('0.4');
+    await expect.poll(() => page.getAttribute('[data-testid=duplicates-count]', 'data-count')).toBe('2');
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(2);
+
+    await page.fill('[data-testid=duplicates-folder]', outside);
+    await settled(page, '[data-testid=duplicates-view]');
+    await shot(page, 'act-duplicates');
+    const near = page.locator('[data-testid=duplicate-group][data-exact=false]');
+    await near.locator(`[data-testid=duplicate-photo][data-path="bluebell/${bluebell}"] [data-testid=duplicate-keep]`).check();
+    await near.locator('[data-testid=duplicate-move]').click();
+    await page.waitForSelector('[data-testid=duplicates-moved]');
+    await expect.poll(() => page.locator('[data-testid=duplicate-group]').count()).toBe(1);
+    expect(existsSync(join(outside, 'near-copy.jpg'))).toBe(true);
+    expect(existsSync(join(small, 'bluebell', 'near-copy.jpg'))).toBe(false);
+    expect(existsSync(join(small, 'bluebell', bluebell))).toBe(true);
+    expect(await files()).toBe(before);
+    await shot(page, 'act-duplicates-moved');
+
+    // The model exported from the first library answers here: this library was never trained.
+    await page.click('[data-testid=tab-library]');
+    await page.fill('[data-testid=import-model-source]', exported);
+    await page.click('[data-testid=import-model]');
+    await expect.poll(() => page.textContent('[data-testid=model-transfer-done]')).toContain('Imported as "Imported: Trained run');
+    await page.waitForSelector('[data-testid=photo-tile] img');
+    await expect
+      .poll(
+        async () => {
+          await page.locator('[data-testid=photo-tile]').first().click({ button: 'right' });
+          await page.click('[data-testid=menu-find-similar]');
+          await page.waitForSelector('[data-testid=similar-result]');
+          const summary = (await page.textContent('[data-testid=similar-summary]')) ?? '';
+          const count = await page.locator('[data-testid=similar-result]').count();
+          await page.click('[data-testid=tab-library]');
+          return summary.includes('trained model') && count === 8;
+        },
+        { timeout: 120_000, interval: 2_000 },
+      )
+      .toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

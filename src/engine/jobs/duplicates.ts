@@ -1,0 +1,141 @@
+import type { DuplicateGroup, DuplicatesResult } from '../../shared/api.js';
+import { invalidInput } from '../../shared/errors.js';
+import type { Store } from '../store/store.js';
+
+/** Largest distance the slider offers: beyond it photos are alike, not copies. */
+export const MAX_DUPLICATE_DISTANCE = 0.6;
+/** Neighbours asked of the index per photo: a group larger than this still joins up through its members. */
+const NEIGHBOURS = 8;
+const PAGE = 256;
+/** Slider positions whose group counts are sent along, so the count follows the slider without a call. */
+const STEPS = 60;
+
+export interface DuplicateEdges {
+  modelId: number;
+  /** Pairs (a < b) closer than MAX_DUPLICATE_DISTANCE, with their distance. */
+  a: Int32Array;
+  b: Int32Array;
+  distance: Float32Array;
+}
+
+/**
+ * Close pairs through the search index: each photo's few nearest neighbours, a page of stored
+ * vectors at a time (never the whole table in memory). Costs one k-NN query per photo.
+ */
+export async function duplicateEdges(store: Store, modelId: number, onProgress?: (done: number, total: number) => void): Promise<DuplicateEdges> {
+  const model = store.model(modelId);
+  if (!model) throw invalidInput(`no model ${modelId}`);
+  const index = store.vectorIndex(model.id, model.dim);
+  const ids = (store.db.prepare('SELECT photo_id FROM embeddings WHERE model_id = ? ORDER BY photo_id').pluck().all(modelId) as number[]).map(Number);
+  const pairs = new Map<string, { a: number; b: number; distance: number }>();
+  for (let start = 0; start < ids.length; start += PAGE) {
+    for (const { id, vector } of index.vectors(ids.slice(start, start + PAGE))) {
+      for (const hit of index.knn(vector, NEIGHBOURS + 1)) {
+        if (hit.id === id || hit.distance > MAX_DUPLICATE_DISTANCE) continue;
+        const [a, b] = id < hit.id ? [id, hit.id] : [hit.id, id];
+        pairs.set(`${a}:${b}`, { a, b, distance: hit.distance });
+      }
+    }
+    onProgress?.(Math.min(start + PAGE, ids.length), ids.length);
+    await new Promise((resolve) => setImmediate(resolve)); // let calls in between pages
+  }
+  const sorted = [...pairs.values()].sort((x, y) => x.distance - y.distance);
+  return {
+    modelId,
+    a: Int32Array.from(sorted, (p) => p.a),
+    b: Int32Array.from(sorted, (p) => p.b),
+    distance: Float32Array.from(sorted, (p) => p.distance),
+  };
+}
+
+/** Photo groups joined by pairs within `threshold` (union-find), and exact copies (same content hash) whatever the threshold. */
+export function groupDuplicates(store: Store, libraryId: number, edges: DuplicateEdges, threshold: number): DuplicatesResult {
+  if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= MAX_DUPLICATE_DISTANCE)) {
+    throw invalidInput(`the threshold must be between 0 and ${MAX_DUPLICATE_DISTANCE} (got ${threshold})`);
+  }
+  const copies = exactCopies(store, libraryId);
+  const groups = unite(edges, threshold, copies);
+  const hashOf = new Map<number, string>();
+  const photos = new Map<number, { path: string; className: string | null; hash: string; size: number }>();
+  for (const members of groups) {
+    for (const id of members) {
+      const photo = store.photo(id);
+      if (photo && photo.libraryId === libraryId) {
+        photos.set(id, { path: photo.relPath, className: photo.className, hash: photo.hash, size: photo.size });
+        hashOf.set(id, photo.hash);
+      }
+    }
+  }
+  const distances = pairDistances(edges, threshold);
+  const result: DuplicateGroup[] = [];
+  for (const members of groups) {
+    // First (the one the view proposes to keep): the largest file (a resized, re-encoded copy is smaller), then the shortest path.
+    const present = members.filter((id) => photos.has(id)).sort((x, y) => keepOrder(photos.get(x)!, photos.get(y)!));
+    if (present.length < 2) continue;
+    const first = present[0];
+    const hashCounts = new Map<string, number>();
+    for (const id of present) hashCounts.set(hashOf.get(id)!, (hashCounts.get(hashOf.get(id)!) ?? 0) + 1);
+    result.push({
+      photos: present.map((id) => ({
+        photoId: id,
+        path: photos.get(id)!.path,
+        className: photos.get(id)!.className,
+        exactCopy: (hashCounts.get(hashOf.get(id)!) ?? 0) > 1,
+        distance: id === first ? 0 : hashOf.get(id) === hashOf.get(first) ? 0 : (distances.get(key(first, id)) ?? null),
+      })),
+      exact: hashCounts.size === 1,
+    });
+  }
+  result.sort((x, y) => y.photos.length - x.photos.length || x.photos[0].path.localeCompare(y.photos[0].path));
+  return { threshold, maxThreshold: MAX_DUPLICATE_DISTANCE, modelId: edges.modelId, groups: result, groupCounts: groupCounts(edges, copies) };
+}
+
+/** Groups of photos with the same content. */
+function exactCopies(store: Store, libraryId: number): number[][] {
+  const rows = store.db
+    .prepare('SELECT group_concat(id) AS ids FROM photos WHERE library_id = ? GROUP BY hash HAVING count(*) > 1')
+    .all(libraryId) as Array<{ ids: string }>;
+  return rows.map((r) => r.ids.split(',').map(Number));
+}
+
+function unite(edges: DuplicateEdges, threshold: number, copies: number[][]): number[][] {
+  const parent = new Map<number, number>();
+  const find = (x: number): number => {
+    let root = x;
+    while (parent.has(root) && parent.get(root) !== root) root = parent.get(root)!;
+    parent.set(x, root);
+    return root;
+  };
+  const join = (x: number, y: number) => {
+    const [rx, ry] = [find(x), find(y)];
+    if (rx !== ry) parent.set(rx, ry);
+  };
+  for (const group of copies) for (const id of group.slice(1)) join(group[0], id);
+  for (let i = 0; i < edges.a.length && edges.distance[i] <= threshold; i++) join(edges.a[i], edges.b[i]);
+  const groups = new Map<number, number[]>();
+  for (const id of parent.keys()) {
+    const root = find(id);
+    groups.set(root, [...(groups.get(root) ?? []), id]);
+  }
+  return [...groups.values()].filter((g) => g.length > 1);
+}
+
+/** The number of groups at each slider step, computed once from the sorted pairs. */
+function groupCounts(edges: DuplicateEdges, copies: number[][]): Array<{ threshold: number; groups: number }> {
+  const counts: Array<{ threshold: number; groups: number }> = [];
+  for (let step = 0; step <= STEPS; step++) {
+    const threshold = Math.round(((MAX_DUPLICATE_DISTANCE * step) / STEPS) * 1000) / 1000;
+    counts.push({ threshold, groups: unite(edges, threshold, copies).length });
+  }
+  return counts;
+}
+
+const keepOrder = (x: { path: string; size: number }, y: { path: string; size: number }) => y.size - x.size || x.path.length - y.path.length || x.path.localeCompare(y.path);
+
+const key = (x: number, y: number) => (x < y ? `${x}:${y}` : `${y}:${x}`);
+
+function pairDistances(edges: DuplicateEdges, threshold: number): Map<string, number> {
+  const map = new Map<string, number>();
+  for (let i = 0; i < edges.a.length && edges.distance[i] <= threshold; i++) map.set(key(edges.a[i], edges.b[i]), edges.distance[i]);
+  return map;
+}
