@@ -10,6 +10,12 @@ import {
   checkPhotoStats,
   defaultDbPath,
   defaultModel,
+  describeHolder,
+  errorInWords,
+  holdJobLock,
+  JobControl,
+  userCacheDir,
+  userDataDir,
   evaluateModelInDetail,
   findSimilar,
   indexAll,
@@ -35,7 +41,7 @@ class UsageError extends Error {}
 const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
 
   lookalike scan <folder> [--db F] [--json]
-  lookalike index <folder> [--db F] [--backbone B] [--json]
+  lookalike index <folder> [--db F] [--backbone B] [--retry] [--json]   (--retry: try photos that failed before again)
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
                   [--validation F] [--triplets N] [--sampling random|balanced|semi-hard|in-class]
                   [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
@@ -88,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`lookalike: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    console.error(`lookalike: ${(error as Error).message}`);
+    console.error(`lookalike: ${errorInWords(error, { dbPath: dbInUse })}`);
     if (process.env.LOOKALIKE_DEBUG) console.error(error);
     return 1;
   }
@@ -102,12 +108,35 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   return parsed;
 }
 
+/** Lookalike's own folders: never indexed, even inside a library. */
+const APP_FOLDERS = () => [userCacheDir(), userDataDir()];
+
+/** The database the command works on: SQLite's own errors do not say which file they are about. */
+let dbInUse: string | undefined;
+
 function openStore(db: string | undefined): Store {
-  return Store.open(db ? resolve(db) : defaultDbPath());
+  dbInUse = db ? resolve(db) : defaultDbPath();
+  return Store.open(dbInUse);
 }
 
 function context(store: Store): JobContext {
   return { store, emit: createProgressPrinter(process.stderr) };
+}
+
+/**
+ * Claims the database for this command's job (see JobLock): refused in words when another process
+ * runs one; Stop in the app (another process) reaches it through the claim's heartbeat. Returns the
+ * function that gives the claim back.
+ */
+function claimTheJob(store: Store, kind: string, ctx: JobContext): () => void {
+  const holder = store.jobLock.claim(kind);
+  if (holder) throw new Error(describeHolder(holder));
+  const control = new JobControl();
+  ctx.control = control;
+  return holdJobLock(store.jobLock, () => {
+    console.error('lookalike: stop asked from another Lookalike process; stopping');
+    control.stop();
+  });
 }
 
 function output(json: boolean | undefined, value: unknown, text: string): void {
@@ -117,8 +146,11 @@ function output(json: boolean | undefined, value: unknown, text: string): void {
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
+  const ctx = context(store);
+  let endJob: (() => void) | undefined;
   try {
-    const opened = await openLibrary(context(store), positionals[0]);
+    endJob = claimTheJob(store, 'scan', ctx);
+    const opened = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const { summary, sync } = opened;
     output(values.json, { ...summary, sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
@@ -128,22 +160,34 @@ async function scanCommand(args: string[]): Promise<number> {
     ].join('\n'));
     return 0;
   } finally {
+    endJob?.();
     store.close();
   }
 }
 
 async function indexCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' }, retry: { type: 'boolean' } }, 1);
   const store = openStore(values.db);
+  const ctx = context(store);
+  let endJob: (() => void) | undefined;
   try {
-    const ctx = context(store);
-    const { libraryId } = await openLibrary(ctx, positionals[0]);
-    const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers') });
+    endJob = claimTheJob(store, 'index', ctx);
+    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers'), retry: values.retry });
     if (outcome.baselineId === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
     const indexed = outcome.indexed.map(({ modelId, missingFeatures }) => ({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures }));
-    output(values.json, { features: outcome.features, indexed }, indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`).join('\n'));
+    const skipped = store.problems(libraryId);
+    output(
+      values.json,
+      { features: outcome.features, indexed, problems: skipped },
+      [
+        ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
+        ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
+      ].join('\n'),
+    );
     return 0;
   } finally {
+    endJob?.();
     store.close();
   }
 }
@@ -187,12 +231,14 @@ async function trainCommand(args: string[]): Promise<number> {
   const settings = resolveSettings(given); // bad settings are refused before any work starts
   await checkFineTuneHere(settings);
   const store = openStore(values.db);
+  const ctx = context(store);
+  let endJob: (() => void) | undefined;
   try {
-    const ctx = context(store);
+    endJob = claimTheJob(store, 'train', ctx);
     const backend = await selectBackend();
     const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
-    const { libraryId } = await openLibrary(ctx, positionals[0]);
+    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,
@@ -213,6 +259,7 @@ async function trainCommand(args: string[]): Promise<number> {
     ].join('\n'));
     return 0;
   } finally {
+    endJob?.();
     store.close();
   }
 }
@@ -269,11 +316,19 @@ async function similarCommand(args: string[]): Promise<number> {
     const result = photoId !== null
       ? await findSimilar(store, libraryId, { photoId }, k, modelId)
       : await findSimilar(store, libraryId, { image: await readPhoto(real), label: real }, k, modelId);
+    // Answers from a partial index would look complete: say so, and fail.
+    const model = store.model(result.modelId)!;
+    const missing = store.unindexedCount(libraryId, model.id, model.backbone);
+    const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
     output(
       values.json,
-      { query: result.query.path, model: result.modelId, results: resultRows(result.results) },
+      { query: result.query.path, model: result.modelId, results: resultRows(result.results), ...(incomplete ? { incomplete } : {}) },
       [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
     );
+    if (incomplete) {
+      console.error(`lookalike: ${incomplete}`);
+      return 1;
+    }
     return 0;
   } finally {
     store.close();

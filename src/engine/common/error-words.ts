@@ -51,12 +51,12 @@ function describeSqliteCode(code: string): string {
 
 /**
  * Any error's message in words, naming the file: SQLite errors name `dbPath`, errno errors their own
- * path; messages that already are sentences (ours) pass unchanged.
+ * path (else `path`: some, such as EISDIR on read, carry none); messages that already are sentences (ours) pass unchanged.
  */
-export function errorInWords(error: unknown, context: { dbPath?: string } = {}): string {
+export function errorInWords(error: unknown, context: { dbPath?: string; path?: string } = {}): string {
   const { code, path, message } = (error ?? {}) as NodeJS.ErrnoException;
   if (typeof code === 'string' && code.startsWith('SQLITE_')) return `${context.dbPath ?? 'the database'}: ${describeSqliteCode(code)}`;
-  if (typeof code === 'string' && FILE_ERRORS[code]) return `${path ?? pathInMessage(message) ?? 'a file'}: ${FILE_ERRORS[code]}`;
+  if (typeof code === 'string' && FILE_ERRORS[code]) return `${path ?? pathInMessage(message) ?? context.path ?? 'a file'}: ${FILE_ERRORS[code]}`;
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -24,6 +24,10 @@ export { defaultDbPath } from '../common/paths.js';
 export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
 export { checkPhotoStats, readPhoto } from '../library/photo-input.js';
 export { checkFineTuneHere } from './fine-tune.js';
+export { describeHolder, holdJobLock } from '../store/job-lock.js';
+export { JobControl } from '../common/job-control.js';
+export { errorInWords } from '../common/error-words.js';
+export { userCacheDir, userDataDir } from '../common/paths.js';
 
 /**
  * Everything that can refuse a training before work starts: a library without 2 classes of 2+
@@ -50,11 +54,11 @@ export interface IndexOutcome {
  * brought up to date. With `rescan` the folder is read again first. A stop between models ends it
  * early with what was done.
  */
-export async function indexAll(ctx: JobContext, libraryId: number, options: { backbone: string; workers?: number; rescan?: boolean }): Promise<IndexOutcome> {
+export async function indexAll(ctx: JobContext, libraryId: number, options: { backbone: string; workers?: number; rescan?: boolean; appFolders?: string[]; retry?: boolean }): Promise<IndexOutcome> {
   const { store } = ctx;
-  if (options.rescan) await openLibrary(ctx, store.libraryRoot(libraryId));
+  if (options.rescan) await openLibrary(ctx, store.libraryRoot(libraryId), { appFolders: options.appFolders });
   const spec = parseBackboneSpec(options.backbone);
-  const features = await cacheFeatures(ctx, libraryId, spec, options.workers);
+  const features = await cacheFeatures(ctx, libraryId, spec, options.workers, { retry: options.retry });
   const outcome: IndexOutcome = { features: { computed: features.computed, cached: features.cached, failed: features.failed }, baselineId: null, indexed: [] };
   if (ctx.control?.isStopped) return outcome;
   if (store.featureDim(features.key) !== null) outcome.baselineId = await ensureBaselineModel(ctx, libraryId, spec);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
@@ -32,8 +33,8 @@ export interface OpenedLibrary {
 }
 
 /** Scans the folder, hashes new and changed photos, and makes the store match it. */
-export async function openLibrary(ctx: JobContext, root: string): Promise<OpenedLibrary> {
-  const scan = await scanLibrary(isAbsolute(root) ? root : resolve(root));
+export async function openLibrary(ctx: JobContext, root: string, options: { appFolders?: string[] } = {}): Promise<OpenedLibrary> {
+  const scan = await scanLibrary(isAbsolute(root) ? root : resolve(root), { exclude: options.appFolders });
   const { store } = ctx;
   const libraryId = store.upsertLibrary(scan.root);
   const known = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
@@ -81,14 +82,31 @@ export function librarySummary(store: Store, libraryId: number): LibrarySummary 
   };
 }
 
-/** Computes backbone features for photos whose content has none yet; stored as they come. */
-export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: BackboneSpec, workers?: number) {
+/**
+ * Computes backbone features for photos whose content has none yet; stored as they come. Cached
+ * features that are not all numbers (a damaged row) are dropped and computed again. A photo the
+ * backbone could not read is remembered as seen on that file (path, size, mtime) and tried again once
+ * the file changes, moves or reappears, or with `retry`; one that could not be read only this time
+ * (gone, locked, replaced meanwhile) is not remembered at all. The 'features' problems are rewritten
+ * each time, so a fixed or deleted file leaves the list.
+ */
+export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: BackboneSpec, workers?: number, options: { retry?: boolean } = {}) {
   const { store } = ctx;
   const key = describeSpec(spec);
   const photos = store.photos(libraryId);
   const cached = store.features(key, photos.map((p) => p.hash));
-  const failed = store.featureFailures(key);
-  const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !failed.has(p.hash)));
+  const damaged = [...cached].filter(([, vector]) => !vector.every(Number.isFinite)).map(([hash]) => hash);
+  if (damaged.length) {
+    store.deleteFeatures(key, damaged);
+    for (const hash of damaged) cached.delete(hash);
+    for (const photo of photos.filter((p) => damaged.includes(p.hash))) {
+      ctx.emit?.({ type: 'problem', problem: { path: photo.relPath, reason: 'its stored backbone features were damaged (not numbers); computing them again' } });
+    }
+  }
+  if (options.retry) store.clearFeatureFailures(key, photos.map((p) => p.hash));
+  const failures = store.featureFailures(key);
+  const knownBad = (p: PhotoRow) => failures.get(p.hash)?.seenAs === seenAs(p);
+  const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !knownBad(p)));
   const root = store.libraryRoot(libraryId);
   const started = Date.now();
   let phase = 'Computing backbone features';
@@ -101,11 +119,11 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       workers,
       control: ctx.control,
       onFeatures: (items) => store.putFeatures(key, items.map(({ index, vector }) => ({ hash: missing[index].hash, vector }))),
-      onProblem: (problem) => {
-        problems.push(problem);
+      onProblem: (problem, passing) => {
         const photo = missing.find((p) => p.relPath === problem.path);
-        if (photo) store.putFeatureFailure(key, photo.hash, problem.reason);
-        store.addProblem(libraryId, 'features', problem);
+        if (photo && !passing && sameFileAsScanned(resolve(root, photo.relPath), photo)) store.putFeatureFailure(key, photo.hash, problem.reason, seenAs(photo));
+        else problem = { ...problem, reason: `${problem.reason} (could not be read this time; tried again next time)` };
+        problems.push(problem);
         ctx.emit?.({ type: 'problem', problem });
       },
       onRuntime: (runtime, note) => {
@@ -115,7 +133,33 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
         ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total), imagesPerSecond: perSecond(started, done) }),
     },
   );
+  // What is still failing now: remembered failures that match the file as it is, and this run's passing ones.
+  const nowFailing = store.featureFailures(key);
+  const lasting = photos.filter((p) => nowFailing.get(p.hash)?.seenAs === seenAs(p)).map((p) => ({ path: p.relPath, reason: nowFailing.get(p.hash)!.reason }));
+  const lastingPaths = new Set(lasting.map((p) => p.path));
+  store.replaceProblems(libraryId, 'features', [...lasting, ...problems.filter((p) => !lastingPaths.has(p.path))]);
   return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
+}
+
+/** A failure is remembered against the file as the scan saw it: another path, size or mtime means another try. */
+function seenAs(photo: PhotoRow): string {
+  return JSON.stringify([photo.relPath, photo.size, photo.mtimeMs]);
+}
+
+/** The file is still the one the scan hashed (not gone or replaced while the backbone read it). */
+function sameFileAsScanned(absPath: string, photo: PhotoRow): boolean {
+  try {
+    const info = statSync(absPath);
+    return info.size === photo.size && Math.round(info.mtimeMs) === photo.mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+/** Up to five names, then how many more: a list that stays one readable line. */
+export function summariseNames(names: string[], shown = 5): string {
+  const quoted = names.slice(0, shown).map((n) => `"${n}"`);
+  return names.length > shown ? `${quoted.join(', ')} and ${names.length - shown} more` : quoted.join(', ');
 }
 
 function describeRuntime(runtime: string): string {
@@ -132,7 +176,8 @@ export function labelledFeatures(store: Store, libraryId: number, backboneKey: s
   const validationPhotos: PhotoRow[] = [];
   for (const photo of photos) {
     const vector = features.get(photo.hash);
-    if (!vector || !photo.split) continue;
+    // Damaged rows are dropped and recomputed by cacheFeatures; one that slips through is left out, not trained on.
+    if (!vector || !photo.split || !vector.every(Number.isFinite)) continue;
     sets[photo.split].vectors.push(normalizeVector(vector));
     sets[photo.split].classIds.push(photo.classId!);
     (photo.split === 'train' ? trainPhotos : validationPhotos).push(photo);
@@ -171,6 +216,21 @@ export interface TrainingPlan {
  * The plan comes from planTraining (engine.ts), which refuses what cannot be trained.
  */
 export async function trainModel(ctx: JobContext, libraryId: number, plan: TrainingPlan, options: { workers?: number; runId?: number } = {}): Promise<TrainResult> {
+  try {
+    return await trainModelSteps(ctx, libraryId, plan, options);
+  } catch (error) {
+    // A run made for this start and left 'running' by a failure before training (a backbone that does
+    // not load, features that cannot be computed) says why, instead of looking alive forever.
+    const run = options.runId === undefined ? null : ctx.store.run(options.runId);
+    if (run?.status === 'running') {
+      const stopped = ctx.control?.isStopped === true;
+      ctx.store.updateRun(run.id, { status: stopped ? 'stopped' : 'failed', ...(stopped ? {} : { error: (error as Error).message }), finished: true });
+    }
+    throw error;
+  }
+}
+
+async function trainModelSteps(ctx: JobContext, libraryId: number, plan: TrainingPlan, options: { workers?: number; runId?: number }): Promise<TrainResult> {
   const started = Date.now();
   const { settings, k, spec } = plan;
   const { store } = ctx;
@@ -186,13 +246,7 @@ export async function trainModel(ctx: JobContext, libraryId: number, plan: Train
   recordRunClasses(store, libraryId, runId);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
-  const notes = [
-    ...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []),
-    ...store
-      .classes(libraryId)
-      .filter((c) => c.photoCount < 2)
-      .map((c) => `class "${c.name}" has ${c.photoCount} photo${c.photoCount === 1 ? '' : 's'}: it cannot give a query and a positive${c.photoCount ? ', so it serves only as a negative' : ''}`),
-  ];
+  const notes = [...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []), ...smallClassNotes(store.classes(libraryId))];
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
@@ -293,6 +347,23 @@ function bestEpochSoFar(store: Store, runId: number): { epoch: number; mapAtR: n
   for (const e of store.epochs(runId)) best = bestEpoch(best, e.epoch, e.validation.map_at_r);
   const saved = best && store.checkpoint(runId, best.epoch);
   return best && saved ? { ...best, state: saved.state } : null;
+}
+
+/**
+ * What training says about classes too small to give a query and a positive: each by name when there
+ * are a few, else counted with a few names (thousands of empty folders must not make one huge line).
+ */
+export function smallClassNotes(classes: Array<{ name: string; photoCount: number }>, shown = 5): string[] {
+  const small = classes.filter((c) => c.photoCount < 2);
+  const describe = (c: { name: string; photoCount: number }) =>
+    `class "${c.name}" has ${c.photoCount} photo${c.photoCount === 1 ? '' : 's'}: it cannot give a query and a positive${c.photoCount ? ', so it serves only as a negative' : ''}`;
+  if (small.length <= shown) return small.map(describe);
+  const empty = small.filter((c) => c.photoCount === 0);
+  const single = small.filter((c) => c.photoCount === 1);
+  return [
+    ...(empty.length ? [`${empty.length} classes have no photos (${summariseNames(empty.map((c) => c.name), 3)}): they take no part`] : []),
+    ...(single.length ? [`${single.length} classes have 1 photo (${summariseNames(single.map((c) => c.name), 3)}): they serve only as negatives`] : []),
+  ];
 }
 
 /** The run a training continues: the newest unfinished one with the same settings (after a crash), else a new one. */

@@ -7,12 +7,13 @@ import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
-import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir } from '../common/paths.js';
+import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir, userDataDir } from '../common/paths.js';
 import { defaultModel, evaluateModelInDetail, findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
 import { DEFAULT_SETTINGS, resolveSettings, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
+import { describeHolder, holdJobLock } from '../store/job-lock.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
@@ -20,7 +21,7 @@ import { moveFilesOut } from '../library/move-files.js';
 import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
-import { formatBytes } from '../common/error-words.js';
+import { errorInWords, formatBytes } from '../common/error-words.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -39,11 +40,14 @@ interface RunningJob {
 export async function createEngineService(options: EngineServiceOptions = {}): Promise<EngineService> {
   const store = Store.open(options.dbPath ?? defaultDbPath());
   const cacheDir = options.cacheDir ?? userCacheDir();
+  /** Never indexed, even when they sit inside the library. */
+  const appFolders = [cacheDir, userDataDir()];
   const events = new EventEmitter();
   const emit = (event: EngineEvent) => events.emit('event', event);
   let libraryId: number | null = null;
   let libraryRoot: string | null = null;
   let job: RunningJob | null = null;
+  let trainStarting = false;
 
   const requireLibrary = (): number => {
     if (libraryId === null) throw conflict('open a library folder first');
@@ -55,24 +59,52 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     emit({ type: 'job', job: state });
   };
 
-  /** Starts a background job; its failure becomes a 'failed' job event, never an unhandled rejection. */
+  /** Another process's job on this database, if one runs: then ours must wait (one job at a time per database). */
+  const refuseIfOtherProcessRuns = () => {
+    const holder = store.jobLock.liveHolder();
+    if (holder && holder.owner !== store.jobLock.owner) throw conflict(describeHolder(holder));
+  };
+
+  /**
+   * Starts a background job once the database's job claim is ours (synchronously: nothing can slip in
+   * between the check and the claim); its failure becomes a 'failed' job event, never an unhandled
+   * rejection. Throws a conflict when another process runs a job on this database.
+   */
   const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => {
+    const holder = store.jobLock.claim(kind);
+    if (holder) throw conflict(describeHolder(holder));
     const control = new JobControl();
     const ctx: JobContext = { store, emit, control };
     const state: JobState = { kind, state: 'running', runId, message: null };
     const running: RunningJob = { state, control, done: Promise.resolve() };
     job = running;
     emit({ type: 'job', job: state });
+    const release = holdJobLock(store.jobLock, () => {
+      control.stop();
+      setJobState({ ...running.state, state: 'stopping', message: 'stop asked from another Lookalike process' });
+    });
     running.done = (async () => {
       try {
         const message = await work(ctx);
         setJobState({ kind, state: control.isStopped ? 'stopped' : 'done', runId, message });
       } catch (error) {
-        setJobState({ kind, state: control.isStopped ? 'stopped' : 'failed', runId, message: (error as Error).message });
+        setJobState({ kind, state: control.isStopped ? 'stopped' : 'failed', runId, message: errorInWords(error, { dbPath: store.path }) });
       } finally {
-        if (job === running) job = null;
+        if (job === running) {
+          job = null;
+          release();
+        }
       }
     })();
+  };
+
+  /** Background indexing is refused like any job while another process works on the database: said, not thrown. */
+  const startQuietly = (start: () => void) => {
+    try {
+      start();
+    } catch (error) {
+      emit({ type: 'job', job: { kind: 'index', state: 'failed', runId: null, message: (error as Error).message } });
+    }
   };
 
   const stopCurrentJob = async () => {
@@ -88,7 +120,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan });
+      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
       if (ctx.control?.isStopped) return 'indexing paused';
       return `${features.computed} photos analysed, ${features.cached} already known`;
     });
@@ -102,7 +134,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     settle = setTimeout(() => {
       if (libraryId === null) return;
       if (job) changedWhileBusy = true;
-      else indexInBackground(libraryId, true);
+      else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
   const watchLibrary = (root: string) => {
@@ -112,7 +144,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
       changedWhileBusy = false;
-      setImmediate(() => libraryId !== null && !job && indexInBackground(libraryId, true));
+      setImmediate(() => libraryId !== null && !job && startQuietly(() => indexInBackground(libraryId!, true)));
     }
   });
 
@@ -154,11 +186,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       if (typeof root !== 'string') throw invalidInput('choose a folder to open');
       const folder = typedFolderPath(root);
       await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, folder);
+      const opened = await openLibrary({ store, emit }, folder, { appFolders });
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchLibrary(libraryRoot);
-      if (opened.summary.photoCount > 0) indexInBackground(opened.libraryId);
+      if (opened.summary.photoCount > 0) startQuietly(() => indexInBackground(opened.libraryId));
       return opened.summary;
     },
 
@@ -177,15 +209,22 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      if (job?.state.kind === 'train') throw conflict('a training run is already going; stop it first');
+      // Checked and claimed before the first await: two starts arriving together cannot both pass.
+      if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
       const plan = planTraining(store, id, settings, { k: 'fit' });
-      await stopCurrentJob();
-      const runId = prepareRun(store, id, settings);
-      startJob('train', runId, async (ctx) => {
-        const result = await trainModel(ctx, id, plan, { runId });
-        return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
-      });
-      return { runId };
+      refuseIfOtherProcessRuns();
+      trainStarting = true;
+      try {
+        await stopCurrentJob();
+        const runId = prepareRun(store, id, settings);
+        startJob('train', runId, async (ctx) => {
+          const result = await trainModel(ctx, id, plan, { runId });
+          return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
+        });
+        return { runId };
+      } finally {
+        trainStarting = false;
+      }
     },
 
     async pauseTraining() {
@@ -203,7 +242,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async stopTraining() {
-      if (!job) return null;
+      if (!job) {
+        // Stop reaches a job of another process on this database too: it stops at its next heartbeat.
+        const other = store.jobLock.requestStop();
+        return other ? { kind: other.kind as JobKind, state: 'stopping', runId: null, message: `asked Lookalike process ${other.pid} to stop its ${other.kind} job` } : null;
+      }
       const current = job;
       current.control.stop();
       setJobState({ ...current.state, state: 'stopping' });
@@ -290,7 +333,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async importModel({ source }) {
       const id = requireLibrary();
       const { modelId } = await importModel(store, id, String(source ?? ''));
-      if (!job) indexInBackground(id);
+      if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
     },
@@ -316,7 +359,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   };
 
   const service: EngineService = {
-    handlers,
+    handlers: inWords(handlers, store.path),
     subscribe(listener) {
       events.on('event', listener);
       return () => events.off('event', listener);
@@ -344,6 +387,23 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     await handlers.openLibrary({ root: reopen }).catch((error: Error) => emit({ type: 'problem', problem: { path: reopen, reason: error.message } }));
   }
   return service;
+}
+
+/** The same handlers, whose system errors (SQLite, errno) are said in words naming the file; our own errors pass as they are. */
+function inWords(handlers: ApiHandlers, dbPath: string): ApiHandlers {
+  const wrapped: Record<string, (arg: never) => Promise<unknown>> = {};
+  for (const [name, handler] of Object.entries(handlers) as Array<[string, (arg: never) => Promise<unknown>]>) {
+    wrapped[name] = async (arg) => {
+      try {
+        return await handler(arg);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (typeof code !== 'string') throw error;
+        throw new Error(errorInWords(error, { dbPath }));
+      }
+    };
+  }
+  return wrapped as unknown as ApiHandlers;
 }
 
 function toRunInfo({ libraryId: _libraryId, settings, ...run }: RunRow): RunInfo {

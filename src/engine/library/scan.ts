@@ -1,5 +1,5 @@
 import type { Dirent, Stats } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { Problem } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
@@ -41,9 +41,10 @@ const STAT_CONCURRENCY = 64;
  * (no decoding). Hidden entries and non-images are skipped silently; anything else that can't be
  * used becomes a problem and the scan goes on. Throws only when the root itself can't be listed.
  */
-export async function scanLibrary(rootPath: string): Promise<ScanResult> {
+export async function scanLibrary(rootPath: string, options: { exclude?: string[] } = {}): Promise<ScanResult> {
   const root = await openRoot(rootPath);
-  const walker = new FolderWalker(root);
+  const exclude = new Set((await Promise.all((options.exclude ?? []).map((path) => realpath(path).catch(() => null)))).filter((p): p is string => p !== null && p !== root));
+  const walker = new FolderWalker(root, exclude);
   await walker.walk();
   const files = await statCandidates(walker.candidates, (file, reason) => {
     walker.problem(file.location, reason);
@@ -99,7 +100,11 @@ class FolderWalker {
   private readonly walked = new Set<string>();
   private readonly reported = new Map<string, Problem>();
 
-  constructor(private readonly root: string) {}
+  /** `exclude`: the app's own folders (real paths), never walked, never a class. */
+  constructor(
+    private readonly root: string,
+    private readonly exclude: ReadonlySet<string>,
+  ) {}
 
   get problems(): Problem[] {
     return [...this.reported.values()];
@@ -149,7 +154,9 @@ class FolderWalker {
       return;
     }
     if (dirent.isSymbolicLink()) await this.visitLink(folder, entry);
-    else if (dirent.isDirectory()) this.addFolder(folder, entry, join(folder.realPath, name), false);
+    else if (dirent.isDirectory()) {
+      if (!(await this.isAppFolder(join(folder.realPath, name)))) this.addFolder(folder, entry, join(folder.realPath, name), false);
+    }
     else if (dirent.isFile() && isImageName(name)) this.addPhoto(folder, entry);
   }
 
@@ -166,6 +173,7 @@ class FolderWalker {
     if (!isInsideFolder(target, this.root)) {
       this.problem(link.location, 'symlink points outside the library; skipped');
     } else if (info.isDirectory()) {
+      if (await this.isAppFolder(target)) return;
       if (this.isLoop(folder, target)) this.problem(link.location, 'symlink loop (points back to a folder that contains it); skipped');
       else this.addFolder(folder, link, target, true);
     } else if (info.isFile() && isImageName(link.name)) {
@@ -192,6 +200,15 @@ class FolderWalker {
     });
   }
 
+  /**
+   * Lookalike's own folders (the thumbnail cache, the data folder) and any cache folder marked the
+   * standard way (CACHEDIR.TAG): indexing them would index our own thumbnails, more with every view.
+   */
+  private async isAppFolder(realPath: string): Promise<boolean> {
+    if (this.exclude.has(realPath)) return true;
+    return isCacheFolder(realPath);
+  }
+
   /** Claimed when read, not when found, so that every real folder is claimed before any link to it. */
   private claim(folder: Folder): boolean {
     const key = walkKey(folder.className, folder.realPath);
@@ -212,6 +229,25 @@ class FolderWalker {
     return false;
   }
 }
+
+/** A folder marked as a cache by the Cache Directory Tagging Specification (https://bford.info/cachedir/). */
+export async function isCacheFolder(folder: string): Promise<boolean> {
+  try {
+    const handle = await open(join(folder, CACHEDIR_TAG), 'r');
+    try {
+      const head = Buffer.alloc(CACHEDIR_SIGNATURE.length);
+      await handle.read(head, 0, head.length, 0);
+      return head.toString('latin1') === CACHEDIR_SIGNATURE;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+export const CACHEDIR_TAG = 'CACHEDIR.TAG';
+export const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
 
 async function statCandidates(candidates: Candidate[], problem: (file: Candidate, reason: string) => void): Promise<ScannedFile[]> {
   const files: ScannedFile[] = [];

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MAX_INPUT_PIXELS } from './image.js';
 import { checkPhotoBytes, checkPhotoStats, readPhoto } from './photo-input.js';
+import { CACHEDIR_SIGNATURE, CACHEDIR_TAG } from './scan.js';
 
 /** Bump when the way thumbnails are made changes, so old cache entries are not reused. */
 const RECIPE = 'v1-webp-q80-cover-centre';
@@ -36,14 +37,15 @@ export async function thumbnailFile(absPath: string, cacheDir: string, size = 25
 
   const pending = inFlight.get(key);
   if (pending) return pending;
-  const job = makeOnce(absPath, target, size).finally(() => inFlight.delete(key));
+  const job = makeOnce(absPath, target, size, cacheDir).finally(() => inFlight.delete(key));
   inFlight.set(key, job);
   return job;
 }
 
-async function makeOnce(absPath: string, target: string, size: number): Promise<string> {
+async function makeOnce(absPath: string, target: string, size: number, cacheDir: string): Promise<string> {
   if (await exists(target)) return target;
   await mkdir(join(target, '..'), { recursive: true });
+  await tagAsCache(cacheDir);
   // Write beside the target and rename: a reader never sees half a file, even across processes.
   const partial = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
   try {
@@ -62,6 +64,17 @@ async function makeOnce(absPath: string, target: string, size: number): Promise<
     throw error;
   }
   return target;
+}
+
+const tagged = new Set<string>();
+
+/** Marks the cache folder as one (CACHEDIR.TAG): backups skip it, and a library scan never indexes it. */
+async function tagAsCache(cacheDir: string): Promise<void> {
+  if (tagged.has(cacheDir)) return;
+  await writeFile(join(cacheDir, CACHEDIR_TAG), `${CACHEDIR_SIGNATURE}\n# This file marks Lookalike's thumbnail cache; see https://bford.info/cachedir/\n`, { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  tagged.add(cacheDir);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBackbone, type Backbone, type BackboneSpec } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
-import { decodeForModel } from '../library/image.js';
+import { decodeForModel, ImageError } from '../library/image.js';
 import type { FeatureJob, WorkerReply } from './features.js';
 
 const { spec } = workerData as { spec: BackboneSpec };
@@ -30,7 +30,7 @@ port.on('message', (jobs: FeatureJob[]) => {
   }).catch(() => undefined); // only a backbone that failed to load gets here, and 'fatal' has said so
 });
 
-type Decoded = { job: FeatureJob; pixels: Uint8Array } | { job: FeatureJob; error: string };
+type Decoded = { job: FeatureJob; pixels: Uint8Array } | { job: FeatureJob; error: string; passing: boolean };
 
 function decodeAll(jobs: FeatureJob[], size: number): Promise<Decoded[]> {
   return Promise.all(
@@ -38,7 +38,7 @@ function decodeAll(jobs: FeatureJob[], size: number): Promise<Decoded[]> {
       try {
         return { job, pixels: (await decodeForModel(job.absPath, size, job.label)).pixels };
       } catch (error) {
-        return { job, error: (error as Error).message };
+        return { job, error: (error as Error).message, passing: error instanceof ImageError && error.passing };
       }
     }),
   );
@@ -52,7 +52,7 @@ async function embedDecoded(backbone: Backbone, jobs: FeatureJob[], decoded: Dec
       type: 'batch',
       results: [
         ...good.map((d, i) => ({ index: d.job.index, vector: vectors[i] })),
-        ...decoded.filter((d): d is { job: FeatureJob; error: string } => 'error' in d).map((d) => ({ index: d.job.index, error: d.error })),
+        ...decoded.filter((d): d is { job: FeatureJob; error: string; passing: boolean } => 'error' in d).map((d) => ({ index: d.job.index, error: d.error, passing: d.passing })),
       ],
     };
     return [reply, reply.results.flatMap((r) => ('vector' in r ? [r.vector.buffer as ArrayBuffer] : []))];

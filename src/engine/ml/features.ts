@@ -17,7 +17,7 @@ export interface FeatureJob {
 export type WorkerReply =
   | { type: 'ready'; backend: string; runtime: string; runtimeNote?: string; dim: number }
   | { type: 'fatal'; message: string }
-  | { type: 'batch'; results: Array<{ index: number; vector: Float32Array } | { index: number; error: string }> };
+  | { type: 'batch'; results: Array<{ index: number; vector: Float32Array } | { index: number; error: string; passing?: boolean }> };
 
 export interface ExtractOptions {
   /** Threads; default one per core (up to 2), or one on a GPU. */
@@ -27,7 +27,8 @@ export interface ExtractOptions {
   control?: JobControl;
   /** Called as each batch finishes, in no particular order: store the vectors here so a crash loses little. */
   onFeatures: (items: Array<{ index: number; vector: Float32Array }>) => void;
-  onProblem?: (problem: Problem) => void;
+  /** `passing`: the file could not be read this time (gone, locked, changing); its content may be fine. */
+  onProblem?: (problem: Problem, passing: boolean) => void;
   onProgress?: (done: number, total: number) => void;
   /** Once the first worker has its backbone: what runs it, and why not something faster, if so. */
   onRuntime?: (runtime: string, note: string | undefined) => void;
@@ -56,10 +57,13 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
 
   const handleReply = (batch: FeatureJob[], reply: WorkerReply) => {
     if (reply.type !== 'batch') throw new Error(reply.type === 'fatal' ? reply.message : 'feature worker answered out of turn');
-    const good = reply.results.filter((r): r is { index: number; vector: Float32Array } => 'vector' in r);
-    for (const bad of reply.results.filter((r): r is { index: number; error: string } => 'error' in r)) {
+    const good = reply.results.filter((r): r is { index: number; vector: Float32Array } => 'vector' in r && r.vector.every(Number.isFinite));
+    for (const r of reply.results) {
+      if ('vector' in r && good.includes(r)) continue;
       summary.failed++;
-      options.onProblem?.({ path: jobs[bad.index].label, reason: stripPath(bad.error, jobs[bad.index].label) });
+      const label = jobs[r.index].label;
+      if ('error' in r) options.onProblem?.({ path: label, reason: stripPath(r.error, label) }, r.passing === true);
+      else options.onProblem?.({ path: label, reason: 'the backbone gave no usable features for it (not numbers)' }, false);
     }
     if (good.length) options.onFeatures(good);
     summary.extracted += good.length;

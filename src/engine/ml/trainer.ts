@@ -108,6 +108,9 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
         let batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
         if (method === 'semi-hard') batch = await mineInBatch(head, vectors, data.train.classIds, batch);
         const loss = await trainStep(head, optimizer, vectors, batch);
+        if (!Number.isFinite(loss)) {
+          throw new Error(`training diverged: the loss at step ${(epoch - 1) * stepsPerEpoch + b + 1} is not a number (try a lower learning rate); the last finished epoch is kept`);
+        }
         const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
         losses.push(report);
         options.onStep?.(report);

@@ -2,6 +2,26 @@
  * Schema migrations, in order; PRAGMA user_version counts how many have run. Never edit one that
  * has shipped: add the next. Each runs in a transaction, after a backup copy of an older file.
  */
+/**
+ * Issue #12. A backbone failure remembers the file it was seen on (path, size, mtime), so a file that
+ * changes, moves or reappears is tried again. One job at a time per database, across processes: the
+ * single job_lock row is claimed in an IMMEDIATE transaction; a crashed owner's claim expires (its pid
+ * is gone, or its heartbeat is old); stop_requested lets Stop reach a job in another process.
+ */
+const RELIABILITY_ROUND_2 = `
+  ALTER TABLE feature_failures ADD COLUMN seen_as TEXT NOT NULL DEFAULT '';
+  CREATE TABLE job_lock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    stop_requested INTEGER NOT NULL DEFAULT 0
+  );
+`;
+
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE libraries (
@@ -146,4 +166,5 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN kept_epoch INTEGER;
   ALTER TABLE models ADD COLUMN distances TEXT;
   `,
+  RELIABILITY_ROUND_2,
 ];

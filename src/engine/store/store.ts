@@ -1,9 +1,11 @@
 import { copyFileSync, existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { DistanceProfile, Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
+import { JobLock } from './job-lock.js';
+import { describeFileError } from '../common/error-words.js';
 
 /** Marks a file as Lookalike's (PRAGMA application_id), so a foreign database is never touched. */
 export const APPLICATION_ID = 0x4c4b4c4b; // "LKLK"
@@ -72,6 +74,7 @@ export interface SyncResult {
 export class Store {
   readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
+  private lock: JobLock | undefined;
 
   private constructor(
     db: Database,
@@ -89,7 +92,7 @@ export class Store {
     try {
       db = new BetterSqlite3(path);
     } catch (error) {
-      throw new StoreError(`${path}: cannot open the database (${(error as Error).message})`);
+      throw new StoreError(`${path}: cannot open the database (${describeFileError(error)})`);
     }
     const store = new Store(db, path);
     try {
@@ -102,13 +105,22 @@ export class Store {
     } catch (error) {
       db.close();
       if (error instanceof StoreError) throw error;
-      throw new StoreError(`${path}: cannot use the database (${(error as Error).message}); left untouched`);
+      throw new StoreError(`${path}: cannot use the database (${describeFileError(error)}); left untouched`);
     }
     return store;
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.lock?.release();
+      this.db.close();
+    }
+  }
+
+  /** This connection's handle on the database's one-job-at-a-time claim (see JobLock). */
+  get jobLock(): JobLock {
+    this.lock ??= new JobLock(this.db);
+    return this.lock;
   }
 
   /** Reads only: nothing is written to a file that turns out not to be ours. */
@@ -361,13 +373,33 @@ export class Store {
     return row?.dim ?? null;
   }
 
-  /** Content the backbone could not read: not retried until the file changes (its hash with it). */
-  putFeatureFailure(backbone: string, hash: string, reason: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO feature_failures(backbone, hash, reason) VALUES (?, ?, ?)').run(backbone, hash, reason);
+  /**
+   * Content the backbone could not read, as seen on one file (`seenAs`: its path, size and mtime):
+   * not tried again until that file changes, moves or reappears, or until cleared.
+   */
+  putFeatureFailure(backbone: string, hash: string, reason: string, seenAs: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO feature_failures(backbone, hash, reason, seen_as) VALUES (?, ?, ?, ?)').run(backbone, hash, reason, seenAs);
   }
 
-  featureFailures(backbone: string): Set<string> {
-    return new Set((this.db.prepare('SELECT hash FROM feature_failures WHERE backbone = ?').all(backbone) as Array<{ hash: string }>).map((r) => r.hash));
+  featureFailures(backbone: string): Map<string, { reason: string; seenAs: string }> {
+    const rows = this.db.prepare('SELECT hash, reason, seen_as AS seenAs FROM feature_failures WHERE backbone = ?').all(backbone) as Array<{ hash: string; reason: string; seenAs: string }>;
+    return new Map(rows.map((r) => [r.hash, { reason: r.reason, seenAs: r.seenAs }]));
+  }
+
+  /** Forgets the failures of these contents (an explicit "retry"). */
+  clearFeatureFailures(backbone: string, hashes: string[]): void {
+    const remove = this.db.prepare('DELETE FROM feature_failures WHERE backbone = ? AND hash = ?');
+    this.db.transaction(() => {
+      for (const hash of hashes) remove.run(backbone, hash);
+    })();
+  }
+
+  /** Drops cached features (found damaged), so they are computed again. */
+  deleteFeatures(backbone: string, hashes: string[]): void {
+    const remove = this.db.prepare('DELETE FROM features WHERE backbone = ? AND hash = ?');
+    this.db.transaction(() => {
+      for (const hash of hashes) remove.run(backbone, hash);
+    })();
   }
 
   // ---- activations at a fine-tuning cut (cached per content hash) --------------------------------
@@ -464,6 +496,22 @@ export class Store {
       index.upsert(items.map((item) => ({ id: item.photoId, vector: item.vector })));
       for (const item of items) mark.run(modelId, item.photoId, item.hash);
     })();
+  }
+
+  /**
+   * Photos of the library the model has no current embedding for, although they could have one (their
+   * content is not known to be unreadable by the backbone): an index that was stopped or failed.
+   */
+  unindexedCount(libraryId: number, modelId: number, backbone: string): number {
+    return (
+      this.db
+        .prepare(
+          `SELECT count(*) AS n FROM photos p WHERE p.library_id = ?
+             AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id = ? AND e.photo_id = p.id AND e.hash = p.hash)
+             AND NOT EXISTS (SELECT 1 FROM feature_failures f WHERE f.backbone = ? AND f.hash = p.hash)`,
+        )
+        .get(libraryId, modelId, backbone) as { n: number }
+    ).n;
   }
 
   embeddingCount(modelId: number): number {
@@ -569,7 +617,11 @@ export class Store {
 
 /** Refuses, before SQLite touches it, a file that exists and is not an SQLite database. */
 function refuseForeignFile(path: string): void {
-  if (!existsSync(path) || statSync(path).size === 0) return;
+  if (!existsSync(path)) return;
+  const info = statSync(path);
+  if (info.isDirectory()) throw new StoreError(`${path}: is a folder, not a database file (name a file, e.g. ${join(path, 'lookalike.db')})`);
+  if (!info.isFile()) throw new StoreError(`${path}: not a regular file, so not a database; left untouched`);
+  if (info.size === 0) return;
   const header = Buffer.alloc(16);
   const fd = openSync(path, 'r');
   try {
