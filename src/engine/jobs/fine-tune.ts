@@ -276,7 +276,7 @@ export async function embedQueryFineTuned(store: Store, libraryId: number, model
 export async function evaluateFineTuned(store: Store, libraryId: number, model: ModelRow, k: number): Promise<RetrievalMetrics> {
   const { net, cut } = await openNet(store, model);
   try {
-    return evaluateNet(net, labelledMaps(store, libraryId, model.backbone, cut), k);
+    return await evaluateNet(net, labelledMaps(store, libraryId, model.backbone, cut), k);
   } finally {
     disposeNet(net);
   }
