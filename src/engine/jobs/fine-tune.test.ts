@@ -11,7 +11,7 @@ import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
 import { builtinGraph, checkFineTune } from './fine-tune.js';
 import type { TrainSettings } from '../../shared/api.js';
-import { evaluateModel, findSimilar, openLibrary, planTraining, trainModel, type JobContext } from './engine.js';
+import { evaluateModel, evaluateModelInDetail, findSimilar, openLibrary, planTraining, trainModel, type JobContext } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
 
 const haveFlowers = existsSync(FLOWERS17);
@@ -83,6 +83,10 @@ describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tun
     expect(store.embeddingCount(modelId)).toBe(19);
     const again = await evaluateModel(store, libraryId, modelId, 3);
     expect(again.trained?.precision_at_k).toBeCloseTo(result.trained.precision_at_k, 6);
+    // The per-class view scores the same model the same way, through its blocks (not its head alone).
+    const detailed = await evaluateModelInDetail(store, libraryId, modelId, 3);
+    expect(detailed.trained?.precision_at_k).toBeCloseTo(result.trained.precision_at_k, 6);
+    expect(detailed.trained?.map_at_r).toBeCloseTo(result.trained.map_at_r, 6);
   });
 
   it('finds neighbours through the fine-tuned blocks, for a library photo and one from outside, without leaking tensors', async () => {

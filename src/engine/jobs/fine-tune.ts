@@ -272,6 +272,20 @@ export async function embedQueryFineTuned(store: Store, libraryId: number, model
   }
 }
 
+/** Embeddings of these library photos through the fine-tuned blocks, in order; null where a photo's cut map is not cached. */
+export async function embedPhotosFineTuned(store: Store, model: ModelRow, photos: PhotoRow[]): Promise<Array<Float32Array | null>> {
+  const { net, cut } = await openNet(store, model);
+  try {
+    const maps = loadMaps(store, model.backbone, cut, photos);
+    const ready = photos.filter((p) => maps.has(p.hash));
+    const vectors = await embedMaps(net, ready.map((p) => maps.get(p.hash)!));
+    const byHash = new Map(ready.map((p, i) => [p.hash, vectors[i]]));
+    return photos.map((p) => byHash.get(p.hash) ?? null);
+  } finally {
+    disposeNet(net);
+  }
+}
+
 /** evaluateModel for a fine-tuned model: validation photos query training photos, through the fine-tuned blocks. */
 export async function evaluateFineTuned(store: Store, libraryId: number, model: ModelRow, k: number): Promise<RetrievalMetrics> {
   const { net, cut } = await openNet(store, model);

@@ -15,7 +15,7 @@ import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
-import { autoTriplets, checkFineTune, embedQueryFineTuned, evaluateFineTuned, indexFineTuned, isFineTuned, trainLastBlocks, type TrainedOutcome } from './fine-tune.js';
+import { autoTriplets, checkFineTune, embedPhotosFineTuned, embedQueryFineTuned, evaluateFineTuned, indexFineTuned, isFineTuned, trainLastBlocks, type TrainedOutcome } from './fine-tune.js';
 import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 
@@ -487,12 +487,21 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
   let trained: DetailedEvaluation | null = null;
   if (model.kind === 'trained') {
     await selectBackend();
-    const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
-    try {
-      const embed = async (set: LabelledVectors) => ({ vectors: await head.embed(set.vectors), classIds: set.classIds });
-      trained = evaluateDetailed(await embed(sets.validation), await embed(sets.train), k);
-    } finally {
-      head.dispose();
+    if (isFineTuned(model)) {
+      // Through the fine-tuned blocks, from the cached cut maps, in the order of the feature sets.
+      const all = await embedPhotosFineTuned(store, model, [...sets.validationPhotos, ...sets.trainPhotos]);
+      if (all.some((v) => v === null)) throw conflict(`${model.name}: some photos' activations at the fine-tuning cut are not cached; index the library again first`);
+      const vectors = all as Float32Array[];
+      const n = sets.validationPhotos.length;
+      trained = evaluateDetailed({ vectors: vectors.slice(0, n), classIds: sets.validation.classIds }, { vectors: vectors.slice(n), classIds: sets.train.classIds }, k);
+    } else {
+      const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, store.modelWeights(model.id)!);
+      try {
+        const embed = async (set: LabelledVectors) => ({ vectors: await head.embed(set.vectors), classIds: set.classIds });
+        trained = evaluateDetailed(await embed(sets.validation), await embed(sets.train), k);
+      } finally {
+        head.dispose();
+      }
     }
   }
   const own = trained ?? baseline;
