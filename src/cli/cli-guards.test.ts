@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFlowersLibrary } from '../engine/testing/test-photos.js';
+import { FLOWERS17, copyFlowersLibrary, describeWithShared } from '../engine/testing/test-photos.js';
 import { Store } from '../engine/jobs/engine.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
@@ -65,7 +65,7 @@ describe('the CLI refuses bad input quickly, in words, and loses nothing', () =>
     }
   });
 
-  describe('on a small indexed library', () => {
+  describeWithShared([FLOWERS17], 'on a small indexed library', () => {
     let root: string;
     let db: string;
     beforeAll(() => {
@@ -74,7 +74,9 @@ describe('the CLI refuses bad input quickly, in words, and loses nothing', () =>
       truncateSync(join(root, 'iris', 'huge.jpg'), 3 * 1024 ** 3);
       db = join(work, 'small.db');
     });
-    afterAll(() => rmSync(root, { recursive: true, force: true }));
+    afterAll(() => {
+      if (root) rmSync(root, { recursive: true, force: true });
+    });
 
     it('index lists the files it could not use, like scan does', () => {
       const run = lookalike(['index', root, '--db', db, '--json']);

@@ -1,12 +1,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, copyFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { Store } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
-import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
+import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 import { cacheFeatures, ensureBaselineModel, findSimilar, openLibrary, prepareRun, trainModel } from './pipeline.js';
 import { planTraining } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
@@ -19,22 +19,22 @@ let dbDir: string;
 let store: Store;
 let libraryId: number;
 
-beforeAll(async () => {
-  root = copyFlowersLibrary({ classes: ['crocus', 'iris'], perClass: 3, damaged: true });
-  dbDir = mkdtempSync(join(tmpdir(), 'lookalike-guards-'));
-  store = Store.open(join(dbDir, 'lookalike.db'));
-  ({ libraryId } = await openLibrary({ store }, root));
-});
-afterAll(() => {
-  store?.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(dbDir, { recursive: true, force: true });
-});
-
 const problemPaths = () => store.problems(libraryId).map((p) => p.path);
 
 // Each test starts the backbone's worker threads several times: minutes on a busy two-core machine.
-describe('reliability of the pipeline (issue #12)', { timeout: 480_000 }, () => {
+describeWithShared([FLOWERS17], 'reliability of the pipeline (issue #12)', () => {
+  beforeAll(async () => {
+    root = copyFlowersLibrary({ classes: ['crocus', 'iris'], perClass: 3, damaged: true });
+    dbDir = mkdtempSync(join(tmpdir(), 'lookalike-guards-'));
+    store = Store.open(join(dbDir, 'lookalike.db'));
+    ({ libraryId } = await openLibrary({ store }, root));
+  });
+  afterAll(() => {
+    store?.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(dbDir, { recursive: true, force: true });
+  });
+
   it('a photo that cannot be read for a moment is tried again once it is back; a damaged one is not, while unchanged', async () => {
     const away = join(dbDir, 'away.jpg');
     const name = readdirSync(join(root, 'iris'))[0];
@@ -122,4 +122,4 @@ describe('reliability of the pipeline (issue #12)', { timeout: 480_000 }, () => 
     expect(summary.classes.map((c) => c.name)).toEqual(['crocus', 'iris']);
     expect(store.photos(libraryId).filter((p) => p.relPath.endsWith('.webp'))).toEqual([]);
   });
-});
+}, { timeout: 480_000 });

@@ -30,10 +30,10 @@ const announced = new Set<string>();
  * `describe` for a suite that needs shared data; where it is missing, the suite is skipped with the
  * reason in its title and printed once (so a fresh clone's `npm test` says what did not run and why).
  */
-export function describeWithShared(paths: string[], title: string, body: () => void): void {
+export function describeWithShared(paths: string[], title: string, body: () => void, options: { timeout?: number } = {}): void {
   const reason = missingShared(paths);
   if (reason === null) {
-    describe(title, body);
+    describe(title, options, body);
     return;
   }
   if (!announced.has(reason)) {
