@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -77,9 +77,20 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
   return diff / scale;
 }
 
+/** Temp folders the tests made, removed once they are done. */
+const made: string[] = [];
+const tempFolder = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Two 224x224 JPEGs with texture and shapes, decoded by sharp as the app decodes photos. */
 async function makePhotos(): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'lookalike-webgpu-'));
+  const dir = tempFolder('lookalike-webgpu-');
   const shapes = [
     '<circle cx="120" cy="110" r="70" fill="#e0b020"/><rect x="20" y="150" width="190" height="50" fill="#2a7a30"/>',
     '<polygon points="30,200 120,20 210,200" fill="#6040c0"/><circle cx="60" cy="60" r="30" fill="#f0f0f0"/>',
@@ -206,7 +217,7 @@ describe.skipIf(!setup.adapter)('WebGPU backend (dawn.node)', () => {
 
 describe('WebGPU without a driver', () => {
   const noDrivers = () => {
-    const empty = mkdtempSync(join(tmpdir(), 'lookalike-no-vulkan-'));
+    const empty = tempFolder('lookalike-no-vulkan-');
     return { VK_ICD_FILENAMES: '', VK_DRIVER_FILES: '', HOME: empty, XDG_CONFIG_DIRS: empty, XDG_DATA_HOME: empty, XDG_DATA_DIRS: empty };
   };
 
