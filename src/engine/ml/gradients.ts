@@ -161,3 +161,48 @@ function depthwiseInputGrad(dz: tf.Tensor4D, filter: tf.Tensor4D, xShape: number
   const full = tf.depthwiseConv2d(framed, turned, 1, 'valid');
   return tf.slice(full, [0, rows.before, cols.before, 0], [b, h, w, c]);
 }
+
+/**
+ * A k×k convolution of the network's input (the photo, or a fixed rescaling of it): filter
+ * [k, k, in, out], SAME padding. Only the filter and bias get gradients: nothing trains below the
+ * input, so its gradient (a transposed convolution the size of the photo) is never computed; do not
+ * use this where something trainable lies below x.
+ *
+ * The filter gradient is one matMul of the k² shifted, strided views of the padded input (stacked
+ * per pixel: [pixels, k·k·in]) with the output gradient [pixels, out], in place of TF.js's
+ * conv2DBackpropFilter kernel.
+ */
+export function inputConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, activation: Activation): tf.Tensor4D {
+  const [kh, kw, inC, outC] = filter.shape;
+  if (x.shape[3] !== inC) throw new Error(`input conv: input has ${x.shape[3]} channels, filter expects ${inC}`);
+  const op = tf.customGrad((f, b, save) => {
+    const y = tf.fused.conv2d({ x, filter: f as tf.Tensor4D, strides: stride, pad: 'same', bias: b as tf.Tensor, activation });
+    (save as tf.GradSaveFunc)([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [savedY]: tf.Tensor[]) => {
+        const dz = throughActivation(dy, savedY, activation) as tf.Tensor4D;
+        const [batch, ho, wo] = dz.shape;
+        const rows = samePadding(x.shape[1], kh, stride);
+        const cols = samePadding(x.shape[2], kw, stride);
+        const padded = tf.pad(x, [
+          [0, 0],
+          [rows.before, rows.padded - x.shape[1] - rows.before],
+          [cols.before, cols.padded - x.shape[2] - cols.before],
+          [0, 0],
+        ]);
+        const views: tf.Tensor[] = [];
+        for (let u = 0; u < kh; u++) {
+          for (let v = 0; v < kw; v++) {
+            views.push(tf.stridedSlice(padded, [0, u, v, 0], [batch, u + (ho - 1) * stride + 1, v + (wo - 1) * stride + 1, inC], [1, stride, stride, 1]));
+          }
+        }
+        const patches = tf.reshape(tf.stack(views, 3), [batch * ho * wo, kh * kw * inC]) as tf.Tensor2D;
+        const dz2 = tf.reshape(dz, [batch * ho * wo, outC]) as tf.Tensor2D;
+        const dFilter = tf.reshape(tf.matMul(tf.transpose(patches), dz2), [kh, kw, inC, outC]);
+        return [dFilter, tf.sum(dz2, 0)];
+      },
+    };
+  });
+  return op(filter, bias) as tf.Tensor4D;
+}
