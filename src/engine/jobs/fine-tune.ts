@@ -12,7 +12,8 @@ import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/
 import { describeSpec, parseBackboneSpec, type BackboneSpec } from '../ml/backbone.js';
 import { evaluateDetailed, type DetailedEvaluation } from '../ml/eval.js';
 import { embedInputs, embedMaps, evaluateNet, loadFineTuned, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet, type MapSet } from '../ml/block-trainer.js';
-import { decodedInputs, photoInputs, type PhotoSource } from '../ml/photo-inputs.js';
+import { photoInputs, type PhotoSource } from '../ml/photo-inputs.js';
+import { decodedInputs } from '../ml/pixel-inputs.js';
 import { selectBackend, type BackendChoice } from '../ml/compute-backend.js';
 import type { HeadConfig } from '../ml/head.js';
 import { BuiltinGraph, type CutPoint } from '../ml/trainable-backbone.js';

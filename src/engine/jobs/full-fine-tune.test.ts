@@ -56,6 +56,34 @@ describe.skipIf(!setup.adapter)('full fine-tuning on WebGPU (SwiftShader here): 
     expect(() => checkFineTune(full, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4' }, { ...backend, name: 'wasm', gpu: false })).toThrow(/needs a GPU backend; this machine runs wasm/);
   });
 
+  it('takes the same gradients through the whole network on WebGPU as TF.js\'s own convolution gradients do', { timeout: 900_000 }, async () => {
+    const graph = await builtinGraph();
+    const cut = graph.inputCut(32);
+    const x = tf.tidy(() => tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D);
+    const gradsOf = async (gradients: 'custom' | 'tfjs') => {
+      const blocks = graph.trainable(cut, undefined, { gradients });
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(blocks.apply(x))) as tf.Scalar, blocks.variables);
+      const named = Object.entries(blocks.namedWeights()).map(([name, v]) => ({ name, values: grads[(v as tf.Variable).name] }));
+      const read = await Promise.all(named.map(async ({ name, values }) => ({ name, values: (await values.data()) as Float32Array })));
+      tf.dispose([value, ...Object.values(grads)]);
+      blocks.dispose();
+      return read;
+    };
+    const ours = await gradsOf('custom');
+    const theirs = await gradsOf('tfjs');
+    x.dispose();
+    expect(ours.length).toBeGreaterThan(100);
+    ours.forEach(({ name, values }, i) => {
+      let diff = 0;
+      let norm = 0;
+      values.forEach((v, j) => {
+        diff += (v - theirs[i].values[j]) ** 2;
+        norm += theirs[i].values[j] ** 2;
+      });
+      expect(Math.sqrt(diff / Math.max(norm, 1e-30)), name).toBeLessThan(1e-3);
+    });
+  });
+
   it('lowers the loss over a few steps on one batch of photos, with finite losses and no tensor left behind', { timeout: 900_000 }, async () => {
     const graph = await builtinGraph();
     const photos = CLASSES.flatMap((c) =>

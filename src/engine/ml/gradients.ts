@@ -141,15 +141,16 @@ function depthwiseInputGrad(dz: tf.Tensor4D, filter: tf.Tensor4D, xShape: number
   let spread: tf.Tensor4D = dz;
   if (stride > 1) {
     const [, ho, wo] = dz.shape;
-    const gaps = tf.pad(tf.reshape(dz, [b, ho, 1, wo, 1, c]), [
+    // stride − 1 zeros after each column, then after each row; 4-D pads only (WebGPU has no 6-D pad).
+    const gap = (t: tf.Tensor): tf.Tensor => tf.pad(t, [
       [0, 0],
-      [0, 0],
-      [0, stride - 1],
       [0, 0],
       [0, stride - 1],
       [0, 0],
     ]);
-    spread = tf.slice(tf.reshape(gaps, [b, ho * stride, wo * stride, c]) as tf.Tensor4D, [0, 0, 0, 0], [b, (ho - 1) * stride + 1, (wo - 1) * stride + 1, c]);
+    const columns = tf.reshape(gap(tf.reshape(dz, [b * ho, wo, 1, c])), [b, ho, 1, wo * stride * c]);
+    const rows = tf.reshape(gap(columns), [b, ho * stride, wo * stride, c]) as tf.Tensor4D;
+    spread = tf.slice(rows, [0, 0, 0, 0], [b, (ho - 1) * stride + 1, (wo - 1) * stride + 1, c]);
   }
   const [, sh, sw] = spread.shape;
   const framed = tf.pad(spread, [

@@ -30,6 +30,9 @@ type Step =
   | { kind: 'constant'; name: string; op: 'mul' | 'sub'; input: string; constant: string }
   | { kind: 'add'; name: string; inputs: [string, string] };
 
+/** Whose backward passes the convolutions use: gradients.ts's, or TF.js's own kernels. */
+export type GradientSource = 'custom' | 'tfjs';
+
 const BLOCK = /\/(expanded_conv(?:_\d+)?)\//;
 const INPUT_SIZE = 224;
 
@@ -124,8 +127,12 @@ export class BuiltinGraph {
     return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
   }
 
-  /** A trainable copy of everything above the cut, from the graph's weights or from saved ones. */
-  trainable(cut: CutPoint, saved?: tf.NamedTensorMap): TrainableBlocks {
+  /**
+   * A trainable copy of everything above the cut, from the graph's weights or from saved ones.
+   * `gradients: 'tfjs'` trains through TF.js's own convolution gradients instead of gradients.ts's
+   * (the GPU bench compares the two; wasm has no such kernels).
+   */
+  trainable(cut: CutPoint, saved?: tf.NamedTensorMap, options: { gradients?: GradientSource } = {}): TrainableBlocks {
     const steps = this.stepsAbove(cut);
     const names = [...new Set(steps.flatMap((s) => (s.kind === 'add' || s.kind === 'constant' ? [] : [s.filter, s.bias])))];
     const variables = new Map<string, tf.Variable>();
@@ -142,7 +149,7 @@ export class BuiltinGraph {
     }
     const constants = new Map<string, tf.Tensor>();
     for (const step of steps) if (step.kind === 'constant') constants.set(step.constant, tf.clone(this.graph.weights[step.constant][0]));
-    return new TrainableBlocks(cut, steps, variables, constants);
+    return new TrainableBlocks(cut, steps, variables, constants, options.gradients ?? 'custom');
   }
 
   dispose(): void {
@@ -239,6 +246,7 @@ export class TrainableBlocks {
     private readonly byName: Map<string, tf.Variable>,
     /** Fixed tensors of the graph the steps use (the input's rescaling): not trained, not stored. */
     private readonly constants = new Map<string, tf.Tensor>(),
+    readonly gradients: GradientSource = 'custom',
   ) {}
 
   get variables(): tf.Variable[] {
@@ -260,7 +268,8 @@ export class TrainableBlocks {
           const x = values.get(step.input)!;
           const filter = this.byName.get(step.filter)!;
           const bias = this.byName.get(step.bias)! as tf.Tensor1D;
-          if (step.kind === 'pointwise') last = pointwiseConv(x, filter as tf.Tensor2D, bias, step.activation);
+          if (this.gradients === 'tfjs') last = tfjsConvolution(step, x, filter, bias);
+          else if (step.kind === 'pointwise') last = pointwiseConv(x, filter as tf.Tensor2D, bias, step.activation);
           else if (step.kind === 'depthwise') last = depthwiseConv(x, filter as tf.Tensor4D, bias, step.stride, step.activation);
           else last = inputConv(x, filter as tf.Tensor4D, bias, step.stride, step.activation);
         }
@@ -279,6 +288,16 @@ export class TrainableBlocks {
     for (const v of this.byName.values()) v.dispose();
     for (const c of this.constants.values()) c.dispose();
   }
+}
+
+/** A step as plain TF.js ops, whose gradients TF.js derives (its fused ops have none for ReLU6). */
+function tfjsConvolution(step: Extract<Step, { filter: string }>, x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor1D): tf.Tensor4D {
+  let z: tf.Tensor4D;
+  if (step.kind === 'pointwise') z = tf.conv2d(x, tf.reshape(filter, [1, 1, ...(filter as tf.Tensor2D).shape]) as tf.Tensor4D, 1, 'same');
+  else if (step.kind === 'depthwise') z = tf.depthwiseConv2d(x, filter as tf.Tensor4D, step.stride, 'same');
+  else z = tf.conv2d(x, filter as tf.Tensor4D, step.stride, 'same');
+  const biased = tf.add(z, bias) as tf.Tensor4D;
+  return step.activation === 'relu6' ? tf.relu6(biased) : biased;
 }
 
 function inputsOf(node: TfNode): string[] {
