@@ -98,7 +98,8 @@ describe('hand-written convolution gradients against TF.js on the cpu backend', 
       const [x, f, b] = [values(shape, 21, 3) as tf.Tensor4D, values([k, k, shape[3], out], 22), values([out], 23)];
       const target = values([shape[0], samePadding(shape[1], k, stride).out, samePadding(shape[2], k, stride).out, out], 24);
       const lossOf = (op: (fi: tf.Tensor4D, bi: tf.Tensor1D) => tf.Tensor4D) => (fi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(op(fi as tf.Tensor4D, bi as tf.Tensor1D), target));
-      const ours = tf.valueAndGrads(lossOf((fi, bi) => inputConv(x, fi, bi, stride, activation)))([f, b]);
+      // x is computed inside (as the network's rescaled photo is, in a tidy that frees it): the op must keep it.
+      const ours = tf.valueAndGrads(lossOf((fi, bi) => tf.tidy(() => inputConv(tf.mul(x, 1), fi, bi, stride, activation))))([f, b]);
       const theirs = tf.valueAndGrads(lossOf((fi, bi) => withActivation(tf.add(tf.conv2d(x, fi, stride, 'same'), bi), activation)))([f, b]);
       expect(relativeError(ours.value, theirs.value)).toBeLessThan(1e-5);
       ours.grads.forEach((g, i) => {

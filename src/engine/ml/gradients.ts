@@ -178,15 +178,16 @@ export function inputConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D
   if (x.shape[3] !== inC) throw new Error(`input conv: input has ${x.shape[3]} channels, filter expects ${inC}`);
   const op = tf.customGrad((f, b, save) => {
     const y = tf.fused.conv2d({ x, filter: f as tf.Tensor4D, strides: stride, pad: 'same', bias: b as tf.Tensor, activation });
-    (save as tf.GradSaveFunc)([y]);
+    // x is saved too: it is not an input of this op, and a tidy around the forward pass may free it.
+    (save as tf.GradSaveFunc)([x, y]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, [savedY]: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, [savedX, savedY]: tf.Tensor[]) => {
         const dz = throughActivation(dy, savedY, activation) as tf.Tensor4D;
         const [batch, ho, wo] = dz.shape;
         const rows = samePadding(x.shape[1], kh, stride);
         const cols = samePadding(x.shape[2], kw, stride);
-        const padded = tf.pad(x, [
+        const padded = tf.pad(savedX, [
           [0, 0],
           [rows.before, rows.padded - x.shape[1] - rows.before],
           [cols.before, cols.padded - x.shape[2] - cols.before],

@@ -50,7 +50,7 @@ describe('photos as inputs of the whole network', () => {
     const whole = await read(await inputs.batch([0]));
     // Side 1 at (0, 0), mirrored: the photo flipped left-right.
     const mirrored = await read(await inputs.batch([0], scripted([1, 0, 0, 0.1])));
-    const flipped = await read(tf.reverse(tf.tensor4d(whole, [1, 32, 32, 3]), 2));
+    const flipped = await read(tf.tidy(() => tf.reverse(tf.tensor4d(whole, [1, 32, 32, 3]), 2)));
     for (let j = 0; j < whole.length; j++) expect(mirrored[j]).toBeCloseTo(flipped[j], 4);
     // A smaller crop, not mirrored, differs from the whole photo.
     const cropped = await read(await inputs.batch([0], scripted([0, 0.5, 0.5, 0.9])));
