@@ -2,26 +2,16 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PhotoItem } from '../src/shared/api.js';
-import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
-import type { EngineService } from '../src/engine/jobs/service-contract.js';
-import { startBridge, type Bridge } from '../src/bridge/server.js';
 import { copyFlowersLibrary, drawPhoto, drawTestLibrary, FLOWERS17 } from '../src/engine/testing/test-photos.js';
+import { CHROMIUM, startBrowserApp, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 /** Indexing and training share two cores with other work: state changes can take a while to show. */
 const POLL = { timeout: 120_000, interval: 250 };
-
-async function buildRenderer(outDir: string): Promise<void> {
-  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
-  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
-  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
-}
 
 async function settled(page: Page, selector: string): Promise<void> {
   await page.waitForFunction((sel) => {
@@ -57,9 +47,7 @@ const haveChromium = existsSync(CHROMIUM);
 describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromium, through the bridge)' : 'marking wrong neighbours (skipped: needs Chromium)', () => {
   let dir: string;
   let library: string;
-  let service: EngineService;
-  let bridge: Bridge;
-  let browser: Browser;
+  let app: BrowserApp;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-marks-'));
@@ -67,27 +55,20 @@ describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromiu
     library = existsSync(FLOWERS17)
       ? copyFlowersLibrary({ classes: ['bluebell', 'daisy', 'sunflower'], perClass: 8, offset: 20 })
       : await drawTestLibrary({ classes: ['circles', 'stars', 'stripes'], perClass: 8 });
-    const rendererDir = join(dir, 'renderer');
-    await buildRenderer(rendererDir);
-    const cacheDir = join(dir, 'cache');
-    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir, reopenLast: false });
-    bridge = await startBridge({ service, rendererDir, cacheDir });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    app = await startBrowserApp(dir, { reopenLast: false });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await bridge?.close();
-    await service?.close();
+    await app?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
     if (library) await rm(library, { recursive: true, force: true });
   });
 
   it('marks two results as not similar (a click, the X key), shows the count before Start, and the next run records 2 marks used', { timeout: 900_000 }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const page = await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(bridge.url);
+    await page.goto(app.bridge.url);
     await page.waitForSelector('[data-testid=app][data-ready=true]');
     await page.fill('[data-testid=library-path]', library);
     await page.click('[data-testid=open-button]');
