@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../src/bridge/server.js';
-import { CHROMIUM, startBrowserApp, type BrowserApp } from './harness.js';
+import { CHROMIUM, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FLOWERS = join(ROOT, '..', 'shared', 'datasets', 'flowers17');
@@ -33,14 +33,6 @@ async function makeLibrary(dir: string): Promise<string> {
 
 async function classCounts(page: Page): Promise<Record<string, number>> {
   return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
-}
-
-async function settled(page: Page, selector: string): Promise<void> {
-  await page.waitForFunction((sel) => {
-    const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
-    return images.length > 0 && images.every((img) => img.complete);
-  }, selector);
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -109,13 +101,7 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     expect(await readdir(library, { recursive: true })).toEqual(before);
 
     // Retrain: the run trains on, and records, the classes as they are now.
-    await page.click('[data-testid=tab-train]');
-    await page.fill('[data-testid=setting-epochs]', '2');
-    await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
-    await page.fill('[data-testid=setting-batchSize]', '16');
-    await expect.poll(() => page.isEnabled('[data-testid=train-start]'), POLL).toBe(true);
-    await page.click('[data-testid=train-start]');
-    await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
+    await trainTwoShortEpochs(page, POLL);
     await page.waitForSelector('[data-testid=run-classes]');
     expect(JSON.parse((await page.getAttribute('[data-testid=run-classes]', 'data-classes'))!)).toEqual([
       { name: 'daisy', photoCount: 12 },

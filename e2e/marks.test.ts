@@ -6,20 +6,12 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PhotoItem } from '../src/shared/api.js';
 import { copyFlowersLibrary, drawPhoto, drawTestLibrary, FLOWERS17 } from '../src/engine/testing/test-photos.js';
-import { CHROMIUM, startBrowserApp, type BrowserApp } from './harness.js';
+import { CHROMIUM, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 /** Indexing and training share two cores with other work: state changes can take a while to show. */
 const POLL = { timeout: 120_000, interval: 250 };
-
-async function settled(page: Page, selector: string): Promise<void> {
-  await page.waitForFunction((sel) => {
-    const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
-    return images.length > 0 && images.every((img) => img.complete);
-  }, selector);
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
-}
 
 /** One API call through the bridge, as the page makes it (its cookie): the status and the body. */
 function call(page: Page, name: string, arg: unknown): Promise<{ status: number; body: unknown }> {
@@ -30,17 +22,6 @@ function call(page: Page, name: string, arg: unknown): Promise<{ status: number;
     },
     [name, arg] as const,
   );
-}
-
-/** A day's training: two short epochs. */
-async function train(page: Page): Promise<void> {
-  await page.click('[data-testid=tab-train]');
-  await page.fill('[data-testid=setting-epochs]', '2');
-  await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
-  await page.fill('[data-testid=setting-batchSize]', '16');
-  await expect.poll(() => page.isEnabled('[data-testid=train-start]'), POLL).toBe(true);
-  await page.click('[data-testid=train-start]');
-  await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
 }
 
 const haveChromium = existsSync(CHROMIUM);
@@ -74,7 +55,7 @@ describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromiu
     await page.click('[data-testid=open-button]');
     await page.waitForSelector('[data-testid=class-row]', POLL);
     // The first training splits the photos into training and validation ones; marks are made after it.
-    await train(page);
+    await trainTwoShortEpochs(page, POLL);
     expect(await page.getAttribute('[data-testid=run-row]', 'data-marks-used')).toBe('0');
     expect(await page.getAttribute('[data-testid=marks-note]', 'data-total')).toBe('0');
 
@@ -114,8 +95,8 @@ describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromiu
 
     // The same calls through the bridge: the marks are stored, and bad input is the person's mistake.
     expect((await call(page, 'marks', { queryPhotoId: query.id })).body).toMatchObject({ marked: [first, second].sort((a, b) => a - b), total: 2, usable: 2 });
-    expect(await call(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: query.id, marked: true })).toMatchObject({ status: 400 });
-    expect(await call(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: 987654, marked: true })).toMatchObject({ status: 404, body: { message: 'no photo 987654 in this library' } });
+    expect(await call(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: query.id, marked: true })).toMatchObject({ status: 400, body: { kind: 'invalid-input' } });
+    expect(await call(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: 987654, marked: true })).toMatchObject({ status: 404, body: { kind: 'not-found', error: 'no photo 987654 in this library' } });
 
     // An image from outside the library cannot carry marks: the ✕ is disabled and says why.
     const outside = await drawPhoto(join(dir, 'outside.jpg'));
@@ -130,9 +111,13 @@ describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromiu
     expect(await page.textContent('[data-testid=marks-note]')).toContain('2 marked pairs will be used as hard negatives');
     await page.mouse.move(0, 0);
     await page.screenshot({ path: join(SHOTS, 'marks-train.png') });
-    await train(page);
+    await trainTwoShortEpochs(page, POLL);
     await expect.poll(() => page.getAttribute('[data-testid=run-row] >> nth=0', 'data-marks-used'), POLL).toBe('2');
     expect(await page.textContent('[data-testid=run-row] >> nth=0')).toContain('2 marked pairs');
+    await page.click('[data-testid=run-row] >> nth=0');
+    await expect.poll(() => page.textContent('[data-testid=run-settings]'), POLL).toContain('2 marked pairs as hard negatives');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: join(SHOTS, 'marks-run.png') });
     const runs = (await call(page, 'listRuns', {})).body as Array<{ marksUsed: number | null }>;
     expect(runs.map((r) => r.marksUsed)).toEqual([2, 0]);
     expect(errors).toEqual([]);
