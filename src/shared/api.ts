@@ -348,7 +348,7 @@ export interface ApiCalls {
   findDuplicates: [{ threshold: number }, DuplicatesResult];
   /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
   movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
-  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json. */
+  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json (fine-tuned: also the backbone graph model and network.onnx). */
   exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
   /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
   importModel: [{ source: string }, ModelInfo];
