@@ -167,4 +167,15 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE models ADD COLUMN distances TEXT;
   `,
   RELIABILITY_ROUND_2,
+  // write-labels (issue #14): files moved into class folders by "Write labels to folders", kept for
+  // the log and the one-step undo.
+  `
+  CREATE TABLE label_writes (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    written_at TEXT NOT NULL DEFAULT (datetime('now')),
+    log TEXT NOT NULL,
+    undone_at TEXT
+  );
+  `,
 ];
