@@ -207,7 +207,7 @@ export async function trainLastBlocks(
   };
 }
 
-function fineTuneConfig(model: ModelRow): FineTuneConfig | null {
+export function fineTuneConfig(model: ModelRow): FineTuneConfig | null {
   return (model.config.fineTune as FineTuneConfig | undefined) ?? null;
 }
 
@@ -215,7 +215,8 @@ export function isFineTuned(model: ModelRow): boolean {
   return fineTuneConfig(model) !== null;
 }
 
-async function openNet(store: Store, model: ModelRow): Promise<{ net: FineTunedNet; cut: CutPoint; graph: BuiltinGraph }> {
+/** A stored fine-tuned model as a network on the built-in graph; the caller disposes net.head and net.blocks. */
+export async function openFineTuned(store: Store, model: ModelRow): Promise<{ net: FineTunedNet; cut: CutPoint; graph: BuiltinGraph }> {
   const config = fineTuneConfig(model)!;
   const graph = await builtinGraph();
   const cut = graph.cutPoint(config.blocks);
@@ -225,7 +226,7 @@ async function openNet(store: Store, model: ModelRow): Promise<{ net: FineTunedN
   return { net: loadFineTuned((saved) => graph.trainable(cut, saved), model.config.head as HeadConfig, weights), cut, graph };
 }
 
-function disposeNet(net: FineTunedNet): void {
+export function disposeNet(net: FineTunedNet): void {
   net.head.dispose();
   net.blocks.dispose();
 }
@@ -233,7 +234,7 @@ function disposeNet(net: FineTunedNet): void {
 /** indexLibrary for a fine-tuned model: every photo whose embedding is missing or stale, through the fine-tuned blocks. */
 export async function indexFineTuned(ctx: JobContext, libraryId: number, model: ModelRow): Promise<{ embedded: number; missingFeatures: number }> {
   const { store } = ctx;
-  const { net, cut } = await openNet(store, model);
+  const { net, cut } = await openFineTuned(store, model);
   try {
     await cacheCutActivations(ctx, libraryId, cut, model.backbone);
     const todo = store.photosToEmbed(libraryId, model.id);
@@ -256,7 +257,7 @@ export async function indexFineTuned(ctx: JobContext, libraryId: number, model: 
 
 /** The embedding of a library photo (its cached map) or of an image from outside, through the fine-tuned blocks. */
 export async function embedQueryFineTuned(store: Store, libraryId: number, model: ModelRow, query: { photo: PhotoRow } | { image: string | Buffer; label: string }): Promise<Float32Array> {
-  const { net, cut, graph } = await openNet(store, model);
+  const { net, cut, graph } = await openFineTuned(store, model);
   try {
     let map = 'photo' in query ? loadMaps(store, model.backbone, cut, [query.photo]).get(query.photo.hash) : undefined;
     if (!map) {
@@ -274,7 +275,7 @@ export async function embedQueryFineTuned(store: Store, libraryId: number, model
 
 /** Embeddings of these library photos through the fine-tuned blocks, in order; null where a photo's cut map is not cached. */
 export async function embedPhotosFineTuned(store: Store, model: ModelRow, photos: PhotoRow[]): Promise<Array<Float32Array | null>> {
-  const { net, cut } = await openNet(store, model);
+  const { net, cut } = await openFineTuned(store, model);
   try {
     const maps = loadMaps(store, model.backbone, cut, photos);
     const ready = photos.filter((p) => maps.has(p.hash));
@@ -288,7 +289,7 @@ export async function embedPhotosFineTuned(store: Store, model: ModelRow, photos
 
 /** evaluateModel for a fine-tuned model: validation photos query training photos, through the fine-tuned blocks. */
 export async function evaluateFineTuned(store: Store, libraryId: number, model: ModelRow, k: number): Promise<RetrievalMetrics> {
-  const { net, cut } = await openNet(store, model);
+  const { net, cut } = await openFineTuned(store, model);
   try {
     return await evaluateNet(net, labelledMaps(store, libraryId, model.backbone, cut), k);
   } finally {
