@@ -53,11 +53,16 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     labels: none,
     changeLabels: none,
     undoLabels: none,
+    previewLabelWrite: none,
+    writeLabels: none,
+    undoLabelWrite: none,
     findDuplicates: none,
     movePhotos: none,
     exportModel: none,
     importModel: none,
     listFolders: none,
+    marks: none,
+    markNotSimilar: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

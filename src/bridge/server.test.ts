@@ -57,10 +57,15 @@ function testService(): EngineService {
     labels: notHere,
     changeLabels: notHere,
     undoLabels: notHere,
+    previewLabelWrite: notHere,
+    writeLabels: notHere,
+    undoLabelWrite: notHere,
     findDuplicates: notHere,
     movePhotos: notHere,
     exportModel: notHere,
     importModel: notHere,
+    marks: notHere,
+    markNotSimilar: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

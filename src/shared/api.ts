@@ -159,6 +159,8 @@ export interface RunInfo {
   keptEpoch: number | null;
   /** The classes the run trained on, with their photo counts (absent for runs from before labels in the app). */
   classes?: Array<{ name: string; photoCount: number }> | null;
+  /** How many "not similar" marks it trained on as hard negatives (null for runs from before marks). */
+  marksUsed?: number | null;
 }
 
 export interface Neighbour {
@@ -180,6 +182,21 @@ export interface SimilarResult {
   results: Neighbour[];
   /** What distances mean for this model; results past its threshold are "probably not similar". */
   distances: DistanceProfile | null;
+}
+
+/**
+ * Results marked "not similar to this query" in Find similar, used as hard negatives by the next
+ * training (engine/jobs/marks.ts says which marks it can use, and why not the others).
+ */
+export interface MarksState {
+  /** Photos marked "not similar" to the query asked about (none when no query was named). */
+  marked: number[];
+  /** All marks of the library. */
+  total: number;
+  /** Those the next training will use. */
+  usable: number;
+  /** The others, counted by the reason they wait. */
+  unused: Array<{ reason: string; count: number }>;
 }
 
 export interface BackendInfo {
@@ -232,6 +249,8 @@ export interface LabelsState {
   photoLabels: number;
   /** What the last change did, for its Undo; null: nothing to undo. */
   lastChange: string | null;
+  /** The last "write labels to folders" that can still be undone; null: none. */
+  lastWrite: { id: number; writtenAt: string; moved: number } | null;
 }
 
 export type LabelChange =
@@ -272,6 +291,26 @@ export interface DuplicatesResult {
   groups: DuplicateGroup[];
   /** How many groups each threshold gives, for the slider to show as it moves. */
   groupCounts: Array<{ threshold: number; groups: number }>;
+}
+
+/** One file "write labels to folders" would move (paths relative to the library root). */
+export interface LabelMove {
+  photoId: number;
+  from: string;
+  to: string;
+  className: string;
+  /** The class folder already holds a file of that name (or another move takes it): " (2)" added. */
+  renamed: boolean;
+  /** Source and class folder on different devices: copied, checked by SHA-256, then removed. */
+  copy: boolean;
+}
+
+export interface LabelWritePreview {
+  moves: LabelMove[];
+  /** Class folders that do not exist yet and will be made. */
+  newFolders: string[];
+  /** Names this plan; writeLabels refuses when the library changed since the preview. */
+  fingerprint: string;
 }
 
 export interface MoveResult {
@@ -345,15 +384,25 @@ export interface ApiCalls {
   labels: [void, LabelsState];
   changeLabels: [LabelChange, LabelsResult];
   undoLabels: [void, LabelsResult];
+  /** Every move "write labels to folders" would make, nothing moved yet. */
+  previewLabelWrite: [void, LabelWritePreview];
+  /** Moves labelled photos into their class folders inside the library, exactly as previewed (never overwriting); logged. */
+  writeLabels: [{ fingerprint: string }, LabelsResult];
+  /** Moves the files of the last write back where they were. */
+  undoLabelWrite: [void, LabelsResult];
   findDuplicates: [{ threshold: number }, DuplicatesResult];
   /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
   movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
-  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json. */
+  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json (fine-tuned: also the backbone graph model and network.onnx). */
   exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
   /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
   importModel: [{ source: string }, ModelInfo];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
+  /** The library's marks, and those against one query photo. */
+  marks: [{ queryPhotoId?: number }, MarksState];
+  /** Marks (or, with marked false, unmarks) a result as not similar to a query photo of the library. */
+  markNotSimilar: [{ queryPhotoId: number; photoId: number; marked: boolean }, MarksState];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -381,11 +430,16 @@ export const API_NAMES: readonly ApiName[] = [
   'labels',
   'changeLabels',
   'undoLabels',
+  'previewLabelWrite',
+  'writeLabels',
+  'undoLabelWrite',
   'findDuplicates',
   'movePhotos',
   'exportModel',
   'importModel',
   'listFolders',
+  'marks',
+  'markNotSimilar',
 ] as const;
 
 /**

@@ -268,7 +268,7 @@ async function trainWithBlocks(
   };
 }
 
-function fineTuneConfig(model: ModelRow): FineTuneConfig | null {
+export function fineTuneConfig(model: ModelRow): FineTuneConfig | null {
   return (model.config.fineTune as FineTuneConfig | undefined) ?? null;
 }
 
@@ -289,14 +289,25 @@ interface OpenNet {
   labelled(): BlockTrainData;
 }
 
-async function openNet(store: Store, model: ModelRow): Promise<OpenNet> {
+/** Where a fine-tuned model's network starts: the graph's input (full) or the cut below its last blocks. */
+export function cutOf(graph: BuiltinGraph, config: FineTuneConfig): CutPoint {
+  return config.inputSize !== undefined ? graph.inputCut(config.inputSize) : graph.cutPoint(config.blocks);
+}
+
+/** A stored fine-tuned model as a network on the built-in graph; the caller disposes net.head and net.blocks. */
+export async function openFineTuned(store: Store, model: ModelRow): Promise<{ net: FineTunedNet; cut: CutPoint; graph: BuiltinGraph }> {
   const config = fineTuneConfig(model)!;
   const graph = await builtinGraph();
-  const cut = config.inputSize !== undefined ? graph.inputCut(config.inputSize) : graph.cutPoint(config.blocks);
+  const cut = cutOf(graph, config);
   if (cut.node !== config.cutNode) throw new Error(`model ${model.id} was fine-tuned above ${config.cutNode}, which this backbone no longer has`);
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
-  const net = loadFineTuned((saved) => graph.trainable(cut, saved), model.config.head as HeadConfig, weights);
+  return { net: loadFineTuned((saved) => graph.trainable(cut, saved), model.config.head as HeadConfig, weights), cut, graph };
+}
+
+async function openNet(store: Store, model: ModelRow): Promise<OpenNet> {
+  const config = fineTuneConfig(model)!;
+  const { net, cut, graph } = await openFineTuned(store, model);
   const libraryId = model.libraryId;
   if (config.inputSize !== undefined) {
     const size = config.inputSize;
@@ -344,7 +355,7 @@ async function openNet(store: Store, model: ModelRow): Promise<OpenNet> {
   };
 }
 
-function disposeNet(net: FineTunedNet): void {
+export function disposeNet(net: FineTunedNet): void {
   net.head.dispose();
   net.blocks.dispose();
 }

@@ -23,6 +23,13 @@ export interface CutPoint {
   shape: [number, number, number];
 }
 
+/** One weight of the graph, read out of TF.js. */
+export interface GraphWeight {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  values: Float32Array | Int32Array;
+}
+
 type Step =
   | { kind: 'pointwise'; name: string; input: string; filter: string; bias: string; activation: Activation }
   | { kind: 'depthwise'; name: string; input: string; filter: string; bias: string; stride: 1 | 2; activation: Activation }
@@ -150,6 +157,28 @@ export class BuiltinGraph {
     const constants = new Map<string, tf.Tensor>();
     for (const step of steps) if (step.kind === 'constant') constants.set(step.constant, tf.clone(this.graph.weights[step.constant][0]));
     return new TrainableBlocks(cut, steps, variables, constants, options.gradients ?? 'custom');
+  }
+
+  /** The graph's topology (GraphDef as TF.js stores it) and all its nodes, constants included: what an export rewrites. */
+  get exportable(): { topology: unknown; nodes: TfNode[] } {
+    return { topology: this.topology, nodes: (this.topology as { node?: TfNode[] }).node ?? [] };
+  }
+
+  /**
+   * Every weight of the graph as the graph shapes it, with the weights of `blocks` (trained above a
+   * cut) in place of the originals: the whole fine-tuned network, for export.
+   */
+  async weightsWith(blocks: TrainableBlocks): Promise<Map<string, GraphWeight>> {
+    const trained = blocks.namedWeights();
+    const out = new Map<string, GraphWeight>();
+    for (const [name, [original]] of Object.entries(this.graph.weights)) {
+      const source = trained[name] ?? original;
+      if (source.size !== original.size) throw new Error(`trained weight ${name} has ${source.size} values, the graph's ${original.size}`);
+      const dtype = original.dtype;
+      if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`graph weight ${name} is ${dtype}, which is not exported`);
+      out.set(name, { shape: original.shape, dtype, values: (await source.data()) as Float32Array | Int32Array });
+    }
+    return out;
   }
 
   dispose(): void {
