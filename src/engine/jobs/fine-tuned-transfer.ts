@@ -11,7 +11,7 @@ import type { HeadWeights } from '../ml/model-export.js';
 import { graphModelFiles, networkToOnnx, readGraphModelWeights } from '../ml/network-export.js';
 import type { OnnxModel } from '../ml/onnx-proto.js';
 import type { ModelRow, Store } from '../store/store.js';
-import { builtinGraph, disposeNet, openFineTuned, type FineTuneConfig } from './fine-tune.js';
+import { builtinGraph, cutOf, disposeNet, openFineTuned, type FineTuneConfig } from './fine-tune.js';
 
 /** The stored fine-tuned model as a TF.js graph model of its backbone and an ONNX network from image to embedding. */
 export async function fineTunedFiles(store: Store, model: ModelRow, head: HeadWeights): Promise<{ graphModel: { modelJson: object; weights: Buffer }; network: OnnxModel }> {
@@ -31,7 +31,7 @@ export async function fineTunedFiles(store: Store, model: ModelRow, head: HeadWe
  */
 export async function importFineTunedWeights(fineTune: FineTuneConfig, headConfig: HeadConfig, headBlob: Buffer, graphModelJson: unknown, graphWeights: Buffer, source: string): Promise<Buffer> {
   const graph = await builtinGraph();
-  const cut = graph.cutPoint(fineTune.blocks);
+  const cut = cutOf(graph, fineTune);
   if (cut.node !== fineTune.cutNode) throw new Error(`${source}: the model was fine-tuned above ${fineTune.cutNode}, which this backbone does not have at ${fineTune.blocks} blocks`);
   const template = graph.trainable(cut);
   const shapes = Object.entries(template.namedWeights()).map(([name, v]) => [name, v.shape] as const);
