@@ -112,9 +112,9 @@ describe('backbones on photos drawn here and a model built here', () => {
     }
   });
 
-  it('multi-scale built-in features: block 13 and the final pool, each of unit length, the same on ONNX Runtime and on TF.js', async () => {
+  it('multi-scale built-in features: blocks 10 and 13 and the final pool, each of unit length, the same on ONNX Runtime and on TF.js', async () => {
     const spec = trainingBackboneSpec({ backbone: 'nsfwjs-mobilenetv2-1.4', features: 'multi-scale' });
-    expect(spec).toEqual({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block13-expand'] });
+    expect(spec).toEqual({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block10-expand', 'block13-expand'] });
     const onRuntime = async (runtime: string, on: BackboneSpec) => {
       const before = process.env.LOOKALIKE_BACKBONE_RUNTIME;
       process.env.LOOKALIKE_BACKBONE_RUNTIME = runtime;
@@ -137,22 +137,25 @@ describe('backbones on photos drawn here and a model built here', () => {
     expect(onnx.backbone.runtime).toBe('onnxruntime');
     expect(tfjs.backbone.runtime).toMatch(/^tfjs-/);
     // A key of its own, so the features of each layer set are cached apart.
-    expect(onnx.backbone.key).toBe('nsfwjs-mobilenetv2-1.4+block13-expand');
-    expect(onnx.backbone.dim).toBe(816 + 1792);
-    expect(tfjs.backbone.dim).toBe(816 + 1792);
+    expect(onnx.backbone.key).toBe('nsfwjs-mobilenetv2-1.4+block10-expand+block13-expand');
+    expect(onnx.backbone.dim).toBe(528 + 816 + 1792);
+    expect(tfjs.backbone.dim).toBe(528 + 816 + 1792);
     const norm = (v: Float32Array) => Math.hypot(...v);
     for (const [i, vector] of onnx.vectors.entries()) {
-      expect(vector).toHaveLength(2608);
-      expect(norm(vector.subarray(0, 816))).toBeCloseTo(1, 5);
-      expect(norm(vector.subarray(816))).toBeCloseTo(1, 5);
+      expect(vector).toHaveLength(3136);
+      expect(norm(vector.subarray(0, 528))).toBeCloseTo(1, 5);
+      expect(norm(vector.subarray(528, 1344))).toBeCloseTo(1, 5);
+      expect(norm(vector.subarray(1344))).toBeCloseTo(1, 5);
       // The final part is the one-output backbone's features, normalised: the extra output changes nothing else.
       const final = normalizeVector(plain.vectors[i]);
-      expect(Math.max(...vector.subarray(816).map((v, j) => Math.abs(v - final[j])))).toBeLessThan(1e-5);
+      expect(Math.max(...vector.subarray(1344).map((v, j) => Math.abs(v - final[j])))).toBeLessThan(1e-5);
       const other = tfjs.vectors[i];
       expect(Math.max(...vector.map((v, j) => Math.abs(v - other[j])))).toBeLessThan(1e-3);
     }
-    // The two drawn photos differ at the earlier scale too (it is not a constant).
-    expect(Math.max(...onnx.vectors[0].subarray(0, 816).map((v, j) => Math.abs(v - onnx.vectors[1][j])))).toBeGreaterThan(1e-3);
+    // The two drawn photos differ at the earlier scales too (they are not constants).
+    for (const [from, to] of [[0, 528], [528, 1344]]) {
+      expect(Math.max(...onnx.vectors[0].subarray(from, to).map((v, j) => Math.abs(v - onnx.vectors[1][from + j])))).toBeGreaterThan(1e-3);
+    }
     await expect(loadBackbone({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block99' as keyof typeof BUILTIN_SCALES] })).rejects.toThrow(/no layer "block99"/);
   });
 

@@ -48,13 +48,15 @@ const BUILTIN_PREFIX = BUILTIN_NODE.replace(/Logits\/AvgPool$/, '');
  * its own, then all are concatenated (the final pool last), so no scale outweighs another by its width.
  */
 export const BUILTIN_SCALES = {
+  /** Block 10's 1×1 expansion (528 channels at 14×14). */
+  'block10-expand': `${BUILTIN_PREFIX}expanded_conv_10/expand/Relu6`,
   /** Block 13's 1×1 expansion (816 channels at 14×14): the last layer before the 7×7 stage. */
   'block13-expand': `${BUILTIN_PREFIX}expanded_conv_13/expand/Relu6`,
 } as const;
 export type BuiltinScale = keyof typeof BUILTIN_SCALES;
 
 /** The layers of the 'multi-scale' features setting (README, "Multi-scale features": the set measured best). */
-export const MULTI_SCALE: readonly BuiltinScale[] = ['block13-expand'];
+export const MULTI_SCALE: readonly BuiltinScale[] = ['block10-expand', 'block13-expand'];
 
 /** The backbone a training's settings ask for, its multi-scale features included (settings stored before them had none). */
 export function trainingBackboneSpec(settings: { backbone: string; features?: string }): BackboneSpec {
