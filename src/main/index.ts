@@ -1,3 +1,4 @@
+import './thread-pool.js';
 import { app, BrowserWindow, dialog, Menu, session, shell, type MenuItemConstructorOptions } from 'electron';
 import { join } from 'node:path';
 import type { EngineService } from '../engine/jobs/service-contract.js';

@@ -46,3 +46,13 @@ export class JobControl {
     this.pausedTotalMs += Date.now() - since;
   }
 }
+
+/**
+ * Milliseconds since it was made, less the time the job spent paused since then: what rates and
+ * estimates of time left are computed from, so a paused job does not look slow after Resume.
+ */
+export function activeClock(control?: JobControl): () => number {
+  const started = Date.now();
+  const pausedBefore = control?.pausedMs ?? 0;
+  return () => Date.now() - started - ((control?.pausedMs ?? 0) - pausedBefore);
+}

@@ -4,7 +4,7 @@ import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelE
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
-import { JobControl } from '../common/job-control.js';
+import { activeClock, JobControl } from '../common/job-control.js';
 import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
 import { decodeForModel } from '../library/image.js';
@@ -108,7 +108,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const knownBad = (p: PhotoRow) => failures.get(p.hash)?.seenAs === seenAs(p);
   const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !knownBad(p)));
   const root = store.libraryRoot(libraryId);
-  const started = Date.now();
+  const activeMs = activeClock(ctx.control);
   let phase = 'Computing backbone features';
   ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
   const problems: Problem[] = [];
@@ -130,7 +130,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
       onProgress: (done, total) =>
-        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(started, done, total), imagesPerSecond: perSecond(started, done) }),
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(activeMs(), done, total), imagesPerSecond: perSecond(activeMs(), done) }),
     },
   );
   // What is still failing now: remembered failures that match the file as it is, and this run's passing ones.
@@ -253,7 +253,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   const best = checkpoint ? bestEpochSoFar(store, runId) : null;
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
-  const trainStarted = Date.now();
+  const trainingMs = activeClock(ctx.control);
   let firstStep: number | null = null;
   let keepEpoch = best ? { epoch: best.epoch, mapAtR: best.mapAtR } : null;
   try {
@@ -263,11 +263,10 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        // Time spent paused is not training time: the estimate after Resume starts from the steps' own pace.
-        const trainingMs = Date.now() - trainStarted - (ctx.control?.pausedMs ?? 0);
-        const etaSeconds = (trainingMs / 1000 / (step.step - firstStep)) * (totalSteps - step.step);
+        const stepsDone = step.step - firstStep;
+        const etaSeconds = eta(trainingMs(), stepsDone, totalSteps - firstStep);
         // A triplet is three images: query, positive, negative.
-        const imagesPerSecond = perSecond(trainStarted, (step.step - firstStep) * settings.batchSize * 3);
+        const imagesPerSecond = perSecond(trainingMs(), stepsDone * settings.batchSize * 3);
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: async (epoch) => {
@@ -638,12 +637,13 @@ function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
 }
 
-function perSecond(started: number, done: number): number | null {
-  const seconds = (Date.now() - started) / 1000;
+/** Rates and estimates leave out paused time (activeClock). */
+function perSecond(activeMs: number, done: number): number | null {
+  const seconds = activeMs / 1000;
   return done > 0 && seconds > 0 ? done / seconds : null;
 }
 
-function eta(started: number, done: number, total: number): number | null {
+function eta(activeMs: number, done: number, total: number): number | null {
   if (done === 0) return null;
-  return ((Date.now() - started) / 1000 / done) * (total - done);
+  return (activeMs / 1000 / done) * (total - done);
 }
