@@ -48,7 +48,10 @@ function vectorsFor(layers: number[], mirror: boolean) {
     });
     const joined = new Float32Array(parts.reduce((a, v) => a + v.length, 0));
     let o = 0;
-    for (const part of parts) (joined.set(part, o), (o += part.length));
+    for (const part of parts) {
+      joined.set(part, o);
+      o += part.length;
+    }
     sets[p.split!].vectors.push(normalizeVector(joined));
     sets[p.split!].classIds.push(p.classId!);
   }

@@ -54,7 +54,10 @@ await runner.dispose();
 const total = chunks.reduce((a, c) => a + c.length, 0);
 const flat = new Float32Array(total);
 let offset = 0;
-for (const c of chunks) (flat.set(c, offset), (offset += c.length));
+for (const c of chunks) {
+  flat.set(c, offset);
+  offset += c.length;
+}
 writeFileSync(`${out}.f32`, flat);
 writeFileSync(`${out}.json`, JSON.stringify({ root, paths, layers: LAYERS, dims, views: ['plain', 'mirror'] }));
 console.error(`${paths.length} photos, dims ${dims.join(',')}, ${((Date.now() - started) / 1000).toFixed(0)} s`);
