@@ -5,22 +5,19 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium, _electron, type Browser, type ConsoleMessage } from 'playwright-core';
+import { _electron, type Browser, type ConsoleMessage } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
-import type { EngineService } from '../src/engine/jobs/service-contract.js';
-import { startBridge, type Bridge } from '../src/bridge/server.js';
+import type { Bridge } from '../src/bridge/server.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { FLOWERS17 } from '../src/engine/testing/test-photos.js';
 import { journey, SCREENSHOTS } from './journey.js';
+import { startBrowserApp, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 // Real photos where ../shared is there (CI, the README's screenshots); else photos drawn here.
 const FLOWERS = existsSync(FLOWERS17) ? FLOWERS17 : null;
 const CLASSES = FLOWERS ? ['daisy', 'pansy', 'sunflower'] : ['circles', 'stars', 'stripes'];
 const PER_CLASS = 12;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The Electron binary when the optional electron package is installed with its binary, else null. */
 function electronBinary(): string | null {
@@ -44,13 +41,6 @@ async function makeLibrary(dir: string): Promise<string> {
   return library;
 }
 
-/** Builds the renderer from the current sources with the app's own Vite config, into `outDir`. */
-async function buildRenderer(outDir: string): Promise<void> {
-  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
-  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
-  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
-}
-
 const expectedClasses = Object.fromEntries(CLASSES.map((c) => [c, PER_CLASS]));
 
 /** A screenshot beside the journey's (under test-results/, or docs/ with LOOKALIKE_UPDATE_SCREENSHOTS=1). */
@@ -69,7 +59,7 @@ function watchConsole(messages: string[]) {
 
 describe('the app in a browser, through the bridge', () => {
   let dir: string;
-  let service: EngineService;
+  let app: BrowserApp;
   let bridge: Bridge;
   let browser: Browser;
   let library: string;
@@ -81,18 +71,12 @@ describe('the app in a browser, through the bridge', () => {
     // The engine's home folder, so the page can open `~/flowers` and browse from home.
     process.env.HOME = dir;
     library = await makeLibrary(dir);
-    const rendererDir = join(dir, 'renderer');
-    await buildRenderer(rendererDir);
-    const cacheDir = join(dir, 'cache');
-    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
-    bridge = await startBridge({ service, rendererDir, cacheDir });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    app = await startBrowserApp(dir);
+    ({ bridge, browser } = app);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await bridge?.close();
-    await service?.close();
+    await app?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
     process.env.HOME = realHome;
   });

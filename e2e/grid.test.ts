@@ -58,6 +58,8 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     exportModel: none,
     importModel: none,
     listFolders: none,
+    marks: none,
+    markNotSimilar: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

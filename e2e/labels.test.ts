@@ -3,16 +3,13 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
-import type { EngineService } from '../src/engine/jobs/service-contract.js';
-import { startBridge, type Bridge } from '../src/bridge/server.js';
+import type { Bridge } from '../src/bridge/server.js';
+import { CHROMIUM, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FLOWERS = join(ROOT, '..', 'shared', 'datasets', 'flowers17');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Screenshots of the new views, for a person to look at. */
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 const PER_CLASS = 6;
@@ -34,22 +31,8 @@ async function makeLibrary(dir: string): Promise<string> {
   return library;
 }
 
-async function buildRenderer(outDir: string): Promise<void> {
-  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
-  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
-  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
-}
-
 async function classCounts(page: Page): Promise<Record<string, number>> {
   return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
-}
-
-async function settled(page: Page, selector: string): Promise<void> {
-  await page.waitForFunction((sel) => {
-    const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
-    return images.length > 0 && images.every((img) => img.complete);
-  }, selector);
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -60,7 +43,7 @@ async function shot(page: Page, name: string): Promise<void> {
 const haveData = existsSync(FLOWERS) && existsSync(CHROMIUM);
 describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, through the bridge)' : 'labels in the app (skipped: needs ../shared/datasets/flowers17 and Chromium)', () => {
   let dir: string;
-  let service: EngineService;
+  let app: BrowserApp;
   let bridge: Bridge;
   let browser: Browser;
   let library: string;
@@ -71,18 +54,12 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-labels-'));
     library = await makeLibrary(dir);
     exported = join(dir, 'exported-model');
-    const rendererDir = join(dir, 'renderer');
-    await buildRenderer(rendererDir);
-    const cacheDir = join(dir, 'cache');
-    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
-    bridge = await startBridge({ service, rendererDir, cacheDir });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    app = await startBrowserApp(dir);
+    ({ bridge, browser } = app);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await bridge?.close();
-    await service?.close();
+    await app?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -124,13 +101,7 @@ describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, 
     expect(await readdir(library, { recursive: true })).toEqual(before);
 
     // Retrain: the run trains on, and records, the classes as they are now.
-    await page.click('[data-testid=tab-train]');
-    await page.fill('[data-testid=setting-epochs]', '2');
-    await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
-    await page.fill('[data-testid=setting-batchSize]', '16');
-    await expect.poll(() => page.isEnabled('[data-testid=train-start]'), POLL).toBe(true);
-    await page.click('[data-testid=train-start]');
-    await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
+    await trainTwoShortEpochs(page, POLL);
     await page.waitForSelector('[data-testid=run-classes]');
     expect(JSON.parse((await page.getAttribute('[data-testid=run-classes]', 'data-classes'))!)).toEqual([
       { name: 'daisy', photoCount: 12 },

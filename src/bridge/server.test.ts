@@ -61,6 +61,8 @@ function testService(): EngineService {
     movePhotos: notHere,
     exportModel: notHere,
     importModel: notHere,
+    marks: notHere,
+    markNotSimilar: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

@@ -253,6 +253,7 @@ async function trainCommand(args: string[]): Promise<number> {
       resumed: result.resumed,
       final_loss: result.finalLoss,
       seconds: Math.round(result.seconds * 10) / 10,
+      marks_used: result.marksUsed,
       eval: evalObject(result.baseline, result.trained),
     };
     output(values.json, summary, [

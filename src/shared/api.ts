@@ -165,6 +165,8 @@ export interface RunInfo {
   keptEpoch: number | null;
   /** The classes the run trained on, with their photo counts (absent for runs from before labels in the app). */
   classes?: Array<{ name: string; photoCount: number }> | null;
+  /** How many "not similar" marks it trained on as hard negatives (null for runs from before marks). */
+  marksUsed?: number | null;
 }
 
 export interface Neighbour {
@@ -186,6 +188,21 @@ export interface SimilarResult {
   results: Neighbour[];
   /** What distances mean for this model; results past its threshold are "probably not similar". */
   distances: DistanceProfile | null;
+}
+
+/**
+ * Results marked "not similar to this query" in Find similar, used as hard negatives by the next
+ * training (engine/jobs/marks.ts says which marks it can use, and why not the others).
+ */
+export interface MarksState {
+  /** Photos marked "not similar" to the query asked about (none when no query was named). */
+  marked: number[];
+  /** All marks of the library. */
+  total: number;
+  /** Those the next training will use. */
+  usable: number;
+  /** The others, counted by the reason they wait. */
+  unused: Array<{ reason: string; count: number }>;
 }
 
 export interface BackendInfo {
@@ -360,6 +377,10 @@ export interface ApiCalls {
   importModel: [{ source: string }, ModelInfo];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
+  /** The library's marks, and those against one query photo. */
+  marks: [{ queryPhotoId?: number }, MarksState];
+  /** Marks (or, with marked false, unmarks) a result as not similar to a query photo of the library. */
+  markNotSimilar: [{ queryPhotoId: number; photoId: number; marked: boolean }, MarksState];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -392,6 +413,8 @@ export const API_NAMES: readonly ApiName[] = [
   'exportModel',
   'importModel',
   'listFolders',
+  'marks',
+  'markNotSimilar',
 ] as const;
 
 /**

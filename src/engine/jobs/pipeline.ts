@@ -14,10 +14,11 @@ import { EmbeddingHead, normalizeVector, packTensors, type HeadConfig } from '..
 import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
-import { trainHead, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
+import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
 import { autoTriplets, checkFineTune, embedPhotosFineTuned, embedQueryFineTuned, evaluateFineTuned, indexFineTuned, isFineTuned, trainLastBlocks, type TrainedOutcome } from './fine-tune.js';
 import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
+import { markedPairsForTraining, recordRunMarks } from './marks.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -200,6 +201,8 @@ export interface TrainResult {
   trained: RetrievalMetrics;
   seconds: number;
   backbone: string;
+  /** "Not similar" marks trained on as hard negatives. */
+  marksUsed: number;
 }
 
 /** A training the door (engine.ts) has checked: resolved settings, the k it is scored at, the backbone. */
@@ -244,6 +247,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
   recordRunClasses(store, libraryId, runId);
+  const marked = markedPairsForTraining(store, libraryId, sets.trainPhotos);
+  recordRunMarks(store, runId, marked.length);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
   const notes = [...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []), ...smallClassNotes(store.classes(libraryId))];
@@ -277,8 +282,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     };
     const outcome =
       settings.fineTune === 'last-blocks'
-        ? await trainLastBlocks(ctx, libraryId, settings, trainer, headConfig, sets, trainOptions)
-        : await trainHeadOnly(sets, headConfig, trainer, trainOptions);
+        ? await trainLastBlocks(ctx, libraryId, settings, trainer, headConfig, { ...sets, marked }, trainOptions)
+        : await trainHeadOnly({ ...sets, marked }, headConfig, trainer, trainOptions);
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
       store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
@@ -315,6 +320,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       trained,
       seconds: (Date.now() - started) / 1000,
       backbone: backboneKey,
+      marksUsed: marked.length,
     };
   } catch (error) {
     const run = store.run(runId);
@@ -323,7 +329,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   }
 }
 
-async function trainHeadOnly(sets: { train: LabelledVectors; validation: LabelledVectors }, headConfig: HeadConfig, trainer: TrainerSettings, options: TrainOptions): Promise<TrainedOutcome> {
+async function trainHeadOnly(sets: TrainData, headConfig: HeadConfig, trainer: TrainerSettings, options: TrainOptions): Promise<TrainedOutcome> {
   const outcome = await trainHead(sets, headConfig, trainer, options);
   const { head } = outcome;
   return {

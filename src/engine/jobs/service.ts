@@ -16,6 +16,7 @@ import { thumbnailFile } from '../library/thumbnails.js';
 import { describeHolder, holdJobLock } from '../store/job-lock.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { moveFilesOut } from '../library/move-files.js';
 import { exportModel, importModel, toModelInfo } from './model-transfer.js';
@@ -256,7 +257,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listRuns() {
       if (libraryId === null) return [];
-      return store.runs(libraryId).map((run) => ({ ...toRunInfo(run), classes: runClasses(store, run.id) }));
+      return store.runs(libraryId).map((run) => ({ ...toRunInfo(run), classes: runClasses(store, run.id), marksUsed: runMarks(store, run.id) }));
     },
 
     async runHistory({ runId }) {
@@ -347,6 +348,15 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async listFolders(query) {
       const path = typeof query?.path === 'string' ? query.path : undefined;
       return listFolders(path, { recent: store.recentLibraryRoots(8) });
+    },
+
+    async marks(query) {
+      const id = requireLibrary();
+      return marksState(store, id, query?.queryPhotoId === undefined ? undefined : Number(query.queryPhotoId));
+    },
+
+    async markNotSimilar(change) {
+      return markNotSimilar(store, requireLibrary(), change);
     },
 
     async evaluateModel({ modelId } = {}) {

@@ -4,6 +4,7 @@ import { selectBackend } from './compute-backend.js';
 import { JobControl } from '../common/job-control.js';
 import { createRng } from '../common/rng.js';
 import { evaluateHead, trainHead, type TrainData, type TrainerSettings } from './trainer.js';
+import { squaredDistance } from './eval.js';
 import { TRIPLET_METHODS } from './triplets.js';
 import { normalizeVector, unpackTensors, type HeadConfig } from './head.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
@@ -51,6 +52,25 @@ describe('trainer', () => {
     expect(epochs[2].p).toBeGreaterThan(epochs[3].p);
     outcome.head.dispose();
     untrained.head.dispose();
+  });
+
+  it('trains marked pairs apart: a marked negative ends farther from its query than without the mark', async () => {
+    const data = clusteredData(5);
+    // The nearest other-class photo to query 0 under the untrained features: a true wrong neighbour.
+    const query = 0;
+    const others = data.train.vectors.map((v, i) => ({ i, d: data.train.classIds[i] === data.train.classIds[query] ? Infinity : squaredDistance(v, data.train.vectors[query]) }));
+    const negative = others.sort((a, b) => a.d - b.d)[0].i;
+    const distanceAfter = async (marked: TrainData['marked']) => {
+      const outcome = await trainHead({ ...data, marked }, head, { ...settings, sampling: 'semi-hard' });
+      const [q, n] = await outcome.head.embed([data.train.vectors[query], data.train.vectors[negative]]);
+      outcome.head.dispose();
+      return Math.sqrt(squaredDistance(q, n));
+    };
+    const without = await distanceAfter(undefined);
+    expect(await distanceAfter([])).toBe(without); // no marks: the very same run
+    const withMark = await distanceAfter([{ query, negative }]);
+    expect(withMark).toBeGreaterThan(without);
+    await expect(trainHead({ ...data, marked: [{ query, negative: data.train.vectors.length }] }, head, settings)).rejects.toThrow(/not among the 96 training photos/);
   });
 
   it('resumes from a checkpoint to exactly the weights of an uninterrupted run', async () => {

@@ -7,7 +7,7 @@ import type { JobControl } from '../common/job-control.js';
 import { evaluateRetrieval, squaredDistance, type LabelledVectors } from './eval.js';
 import { tripletLossWithGaps } from './loss.js';
 import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
-import { mineSemiHard, planEpoch, TRIPLET_METHODS, type GappedTriplet, type TripletMethod } from './triplets.js';
+import { markedTripletCount, markedTriplets, mineSemiHard, mixInMarked, planEpoch, TRIPLET_METHODS, type GappedTriplet, type MarkedPair, type TripletMethod } from './triplets.js';
 
 export interface NamedTensor {
   name: string;
@@ -29,6 +29,8 @@ export interface TrainData {
   /** Backbone features (L2-normalised) of the training split, with class ids. */
   train: LabelledVectors;
   validation: LabelledVectors;
+  /** Results marked "not similar" to a query (positions in `train`): mixed into every epoch as fixed triplets. */
+  marked?: MarkedPair[];
 }
 
 export interface StepReport {
@@ -81,6 +83,10 @@ export function checkTrainerSettings(settings: TrainerSettings): void {
  */
 export async function trainHead(data: TrainData, headConfig: HeadConfig, settings: TrainerSettings, options: TrainOptions = {}): Promise<TrainOutcome> {
   checkTrainerSettings(settings);
+  const isTrainPhoto = (i: number) => Number.isInteger(i) && i >= 0 && i < data.train.vectors.length;
+  for (const m of data.marked ?? []) {
+    if (!isTrainPhoto(m.query) || !isTrainPhoto(m.negative)) throw new Error(`marked pair (${m.query}, ${m.negative}) is not among the ${data.train.vectors.length} training photos`);
+  }
   const { head, optimizer, startEpoch } = await restoreOrCreate(headConfig, settings, options.resumeFrom);
   const items = data.train.classIds.map((classId, id) => ({ id, classId }));
   for (const [i, v] of data.train.vectors.entries()) {
@@ -90,6 +96,8 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   const method = settings.sampling ?? 'random';
   const vectors = data.train.vectors;
   const backboneDistance = (a: number, b: number) => squaredDistance(vectors[a], vectors[b]);
+  const marks = data.marked ?? [];
+  const fromMarks = markedTripletCount(marks.length, settings.tripletsPerEpoch, vectors.length);
   let finalLoss: number | null = null;
   let epochsDone = startEpoch;
   let best = options.resumeFrom?.best ? { epoch: options.resumeFrom.best.epoch, mapAtR: options.resumeFrom.best.mapAtR, state: options.resumeFrom.best.state } : null;
@@ -100,7 +108,9 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   try {
     for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
       const started = Date.now();
-      const triplets = planEpoch(method, items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch, settings.gap, backboneDistance);
+      const epochSeed = settings.seed * 1000 + epoch;
+      const sampled = planEpoch(method, items, settings.tripletsPerEpoch - fromMarks, epochSeed, settings.gap, backboneDistance);
+      const triplets = mixInMarked(sampled, markedTriplets(items, marks, fromMarks, epochSeed + 5, settings.gap), epochSeed);
       const losses: StepReport[] = [];
       for (let b = 0; b < stepsPerEpoch; b++) {
         await options.control?.checkpoint();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stratifiedSplit } from './split.js';
-import { mineSemiHard, planEpoch, sampleBalancedTriplets, sampleInClassTriplets, sampleTriplets, type GappedTriplet } from './triplets.js';
+import { markedTripletCount, markedTriplets, mineSemiHard, mixInMarked, planEpoch, sampleBalancedTriplets, sampleInClassTriplets, sampleTriplets, type GappedTriplet } from './triplets.js';
 
 const library = [
   ...Array.from({ length: 10 }, () => ({ classId: 1 })),
@@ -102,6 +102,60 @@ describe('class-balanced, in-class and semi-hard triplets', () => {
     expect(mined[1].negative).toBe(0);
     // No semi-hard candidate: the sampled negative stays.
     expect(mineSemiHard([{ query: 0, positive: 1, negative: 44, gap: 0.1 }], classOf, distance)[0].negative).toBe(44);
+  });
+});
+
+describe('triplets from marked pairs', () => {
+  const marks = [
+    { query: 0, negative: 12 }, // class 1 → class 2
+    { query: 15, negative: 3 }, // class 3 → class 1
+  ];
+
+  it('gives each mark what a training photo gets, at least one, and never more than half the epoch', () => {
+    expect(markedTripletCount(0, 800, 100)).toBe(0);
+    expect(markedTripletCount(2, 800, 100)).toBe(16); // 8 per photo
+    expect(markedTripletCount(3, 50, 100)).toBe(3); // under one per photo: one each
+    expect(markedTripletCount(300, 800, 100)).toBe(400);
+  });
+
+  it("keeps q and n as marked, draws p from q's class, takes the marks in turn, and is reproducible", () => {
+    const triplets = markedTriplets(library, marks, 40, 9, 1);
+    expect(triplets).toHaveLength(40);
+    for (const t of triplets) {
+      expect(marks).toContainEqual({ query: t.query, negative: t.negative });
+      expect(t.positive).not.toBe(t.query);
+      expect(library[t.positive].classId).toBe(library[t.query].classId);
+      expect(t).toMatchObject({ gap: 1, marked: true });
+    }
+    expect(triplets.filter((t) => t.query === 0)).toHaveLength(20);
+    expect(new Set(triplets.filter((t) => t.query === 0).map((t) => t.positive)).size).toBeGreaterThan(3);
+    expect(markedTriplets(library, marks, 40, 9, 1)).toEqual(triplets);
+    // Capped below the number of marks: a seed-chosen start, so other epochs use the other marks.
+    const firsts = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => markedTriplets(library, marks, 1, seed, 1)[0].query));
+    expect(firsts).toEqual(new Set([0, 15]));
+  });
+
+  it('refuses a pair of one class or a query without a positive', () => {
+    expect(() => markedTriplets(library, [{ query: 0, negative: 1 }], 1, 1, 1)).toThrow(/of one class/);
+    expect(() => markedTriplets(library, [{ query: 22, negative: 0 }], 1, 1, 1)).toThrow(/only photo of its class/);
+  });
+
+  it('shuffles marked triplets into the epoch, and leaves an epoch without marks exactly as sampled', () => {
+    const sampled = planEpoch('balanced', library, 60, 4, 1, () => 0);
+    expect(mixInMarked(sampled, [], 4)).toBe(sampled);
+    const mixed = mixInMarked(sampled, markedTriplets(library, marks, 10, 4, 1), 4);
+    expect(mixed).toHaveLength(70);
+    expect(mixed.filter((t) => t.marked)).toHaveLength(10);
+    expect(mixed.slice(60).every((t) => t.marked)).toBe(false);
+  });
+
+  it('semi-hard mining never swaps a marked negative', () => {
+    const position: Record<number, number> = { 0: 0, 1: 0.3, 12: 2.0, 13: 0.5 };
+    const distance = (a: number, b: number) => Math.abs(position[a] - position[b]);
+    const classOf = (i: number) => library[i].classId;
+    const unmarked: GappedTriplet = { query: 0, positive: 1, negative: 12, gap: 1 };
+    expect(mineSemiHard([unmarked, { query: 0, positive: 1, negative: 13, gap: 1 }], classOf, distance)[0].negative).toBe(13);
+    expect(mineSemiHard([{ ...unmarked, marked: true }, { query: 0, positive: 1, negative: 13, gap: 1 }], classOf, distance)[0].negative).toBe(12);
   });
 });
 

@@ -57,6 +57,14 @@ export { TRIPLET_METHODS, type TripletMethod } from '../../shared/api.js';
 /** A triplet with its own gap (in-class triplets use a smaller one). */
 export interface GappedTriplet extends Triplet {
   gap: number;
+  /** From a person's "not similar" mark: its negative is kept as it is (never mined away). */
+  marked?: boolean;
+}
+
+/** A result marked "not similar" to a query: positions of the two photos in the training items. */
+export interface MarkedPair {
+  query: number;
+  negative: number;
 }
 
 /** Share of in-class triplets in an 'in-class' epoch, and their gap as a fraction of g. */
@@ -129,6 +137,44 @@ export function planEpoch(
 }
 
 /**
+ * How many of an epoch's triplets come from marked pairs: each mark as many as a training photo gets
+ * as a query on average (at least one), but never more than half the epoch, so the labels still lead.
+ */
+export function markedTripletCount(marks: number, tripletsPerEpoch: number, trainPhotos: number): number {
+  if (marks === 0) return 0;
+  const perMark = Math.max(1, Math.round(tripletsPerEpoch / trainPhotos));
+  return Math.min(marks * perMark, Math.floor(tripletsPerEpoch / 2));
+}
+
+/**
+ * `count` triplets from marked pairs, the marks taken in turn from a seeded starting point (when the
+ * cap leaves fewer triplets than marks, each epoch uses others): q and n as marked, p another photo
+ * of q's class drawn at random, at the full gap.
+ */
+export function markedTriplets(items: LabelledItem[], marks: MarkedPair[], count: number, seed: number, gap: number): GappedTriplet[] {
+  if (count === 0 || marks.length === 0) return [];
+  const indexByClass = groupByClass(items.map((item, index) => ({ id: index, classId: item.classId })));
+  const rng = createRng(seed);
+  const start = randomInt(rng, marks.length);
+  const triplets: GappedTriplet[] = [];
+  for (let t = 0; t < count; t++) {
+    const { query, negative } = marks[(start + t) % marks.length];
+    const sameClass = indexByClass.get(items[query].classId)!;
+    if (sameClass.length < 2) throw new Error(`marked query ${query} is the only photo of its class: it has no positive`);
+    if (items[negative].classId === items[query].classId) throw new Error(`marked pair (${query}, ${negative}) is of one class: not a negative`);
+    let positive = sameClass[randomInt(rng, sameClass.length - 1)];
+    if (positive === query) positive = sameClass[sameClass.length - 1];
+    triplets.push({ query, positive, negative, gap, marked: true });
+  }
+  return triplets;
+}
+
+/** An epoch's sampled triplets with the marked ones shuffled in (seeded); without marks, the epoch as it was. */
+export function mixInMarked(sampled: GappedTriplet[], marked: GappedTriplet[], seed: number): GappedTriplet[] {
+  return marked.length === 0 ? sampled : shuffle(createRng(seed + 3), [...sampled, ...marked]);
+}
+
+/**
  * Semi-hard negatives inside a batch: for each triplet, among the batch's photos of another class,
  * the nearest one that is farther from q than p is but within the gap (it still teaches, and is not
  * so hard that it is likely mislabelled or collapses the embedding). Triplets with none keep their
@@ -138,7 +184,7 @@ export function mineSemiHard(batch: GappedTriplet[], classOf: (photo: number) =>
   const candidates = [...new Set(batch.flatMap((t) => [t.query, t.positive, t.negative]))];
   return batch.map((t) => {
     const queryClass = classOf(t.query);
-    if (classOf(t.negative) === queryClass) return t; // an in-class triplet: keep as planned
+    if (t.marked || classOf(t.negative) === queryClass) return t; // a person's mark, or an in-class triplet: keep as planned
     const positiveDistance = distance(t.query, t.positive);
     let best = t.negative;
     let bestDistance = Infinity;

@@ -167,4 +167,16 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE models ADD COLUMN distances TEXT;
   `,
   RELIABILITY_ROUND_2,
+  // marks (issue #10): result photos marked "not similar" to a query, kept by path so a rescan keeps
+  // them (like label_photos); the marks each run trained on.
+  `
+  CREATE TABLE similarity_marks (
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    query_path TEXT NOT NULL,
+    marked_path TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (library_id, query_path, marked_path)
+  ) WITHOUT ROWID;
+  ALTER TABLE runs ADD COLUMN marks_used INTEGER;
+  `,
 ];

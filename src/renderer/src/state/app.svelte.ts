@@ -12,6 +12,7 @@ import type {
 } from '../../../shared/api';
 import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
+import { Marks } from './marks.svelte';
 
 export type View = 'library' | 'train' | 'similar' | 'duplicates';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
@@ -90,6 +91,8 @@ export class AppState {
 
   /** Classes chosen in the app, and the photos selected to label. */
   readonly labelling: Labelling = new Labelling(this);
+  /** Results marked "not similar" to the query, used by the next training. */
+  readonly marks: Marks = new Marks(this);
 
   private nextNoticeId = 1;
   private similarSerial = 0;
@@ -143,9 +146,10 @@ export class AppState {
     if (!this.library) {
       this.runs = [];
       this.models = [];
+      await this.marks.refresh();
       return;
     }
-    const [runs, models] = await Promise.all([this.transport.api.listRuns(), this.transport.api.listModels()]);
+    const [runs, models] = await Promise.all([this.transport.api.listRuns(), this.transport.api.listModels(), this.marks.refresh()]);
     this.runs = runs;
     this.models = models;
     if (this.similarModelId !== undefined && !models.some((m) => m.id === this.similarModelId)) this.similarModelId = undefined;
@@ -293,6 +297,8 @@ export class AppState {
         source.kind === 'photo'
           ? await this.transport.api.findSimilar({ photoId: source.photoId, k, modelId })
           : await this.transport.api.findSimilar({ imageBase64: source.base64, fileName: source.name, k, modelId });
+      // The query's marks first, so its tiles never show with another query's.
+      if (serial === this.similarSerial) await this.marks.refresh().catch((error: unknown) => this.notify(error));
       if (serial === this.similarSerial) this.similarResult = result;
     } catch (error) {
       if (serial === this.similarSerial) {

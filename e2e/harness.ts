@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
+import type { EngineService, EngineServiceOptions } from '../src/engine/jobs/service-contract.js';
+import { startBridge, type Bridge } from '../src/bridge/server.js';
+import { expect } from 'vitest';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Builds the renderer from the current sources with the app's own Vite config, into `outDir`. */
+export async function buildRenderer(outDir: string): Promise<void> {
+  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
+  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
+  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
+}
+
+/** Every image under `selector` loaded (or failed) and no transition running: a screenshot shows the settled page. */
+export async function settled(page: Page, selector: string): Promise<void> {
+  await page.waitForFunction((sel) => {
+    const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
+    return images.length > 0 && images.every((img) => img.complete);
+  }, selector);
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
+}
+
+/** From the Train tab: two short epochs (96 triplets, batch 16), waited for until done. */
+export async function trainTwoShortEpochs(page: Page, poll: { timeout: number; interval: number }): Promise<void> {
+  await page.click('[data-testid=tab-train]');
+  await page.fill('[data-testid=setting-epochs]', '2');
+  await page.fill('[data-testid=setting-tripletsPerEpoch]', '96');
+  await page.fill('[data-testid=setting-batchSize]', '16');
+  await expect.poll(() => page.isEnabled('[data-testid=train-start]'), poll).toBe(true);
+  await page.click('[data-testid=train-start]');
+  await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
+}
+
+export interface BrowserApp {
+  service: EngineService;
+  bridge: Bridge;
+  browser: Browser;
+  /** Closes the browser, the bridge and the engine (what was started); removes nothing. */
+  close(): Promise<void>;
+}
+
+/**
+ * The app as a person meets it in a browser: the renderer built into `dir`, the engine on its own
+ * thread with its database and thumbnail cache in `dir`, the bridge in front, and Debian's Chromium.
+ */
+export async function startBrowserApp(dir: string, options: Omit<EngineServiceOptions, 'dbPath' | 'cacheDir'> = {}): Promise<BrowserApp> {
+  const rendererDir = join(dir, 'renderer');
+  await buildRenderer(rendererDir);
+  const cacheDir = join(dir, 'cache');
+  const service = await createThreadedEngineService({ ...options, dbPath: join(dir, 'lookalike.db'), cacheDir });
+  const bridge = await startBridge({ service, rendererDir, cacheDir }).catch(async (error: unknown) => {
+    await service.close();
+    throw error;
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }).catch(async (error: unknown) => {
+    await bridge.close();
+    await service.close();
+    throw error;
+  });
+  return {
+    service,
+    bridge,
+    browser,
+    async close() {
+      await browser.close();
+      await bridge.close();
+      await service.close();
+    },
+  };
+}
