@@ -55,6 +55,18 @@ export const BUILTIN_SCALES = {
 } as const;
 export type BuiltinScale = keyof typeof BUILTIN_SCALES;
 
+/**
+ * Multi-scale features end with the final pool, L2-normalised: the plain backbone's features up to
+ * scale, which every consumer normalises anyway. Null for a spec without extra scales.
+ */
+export function finalPartOf(spec: BackboneSpec): { spec: BackboneSpec; dim: number } | null {
+  if (spec.kind !== 'builtin' || !spec.scales?.length) return null;
+  return { spec: { kind: 'builtin', id: spec.id }, dim: BUILTIN_FINAL_DIM };
+}
+
+/** Width of the built-in backbone's final pool. */
+const BUILTIN_FINAL_DIM = 1792;
+
 /** The layers of the 'multi-scale' features setting (README, "Multi-scale features": the set measured best). */
 export const MULTI_SCALE: readonly BuiltinScale[] = ['block10-expand', 'block13-expand'];
 
