@@ -4,11 +4,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { selectBackend, type BackendChoice } from '../src/engine/ml/compute-backend.js';
 import { loadBackbone } from '../src/engine/ml/backbone.js';
+import { trainStep, type FineTunedNet } from '../src/engine/ml/block-trainer.js';
+import { createRng } from '../src/engine/common/rng.js';
+import { EmbeddingHead } from '../src/engine/ml/head.js';
+import { decodedInputs } from '../src/engine/ml/pixel-inputs.js';
+import { BuiltinGraph, type CutPoint, type GradientSource } from '../src/engine/ml/trainable-backbone.js';
 import { setUpWebGpu } from '../src/engine/ml/webgpu.js';
 import { flag, printReport, type BenchReport } from './report.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const NOT_BUILT = 'not available in this build';
 
 /** MobileNetV2-1.4 at 224x224: [spatial size, depthwise channels, 1x1 conv input -> output channels] per stage. */
 const STAGES: Array<[number, number, number, number]> = [
@@ -25,7 +29,7 @@ type Row = Record<string, unknown>;
 /**
  * gpu: TF.js on WebGPU (dawn.node) — the adapter, matMul TFLOP/s, forward and backward times of the
  * convolutions MobileNetV2 is made of, the built-in backbone's inference images/s, fine-tune
- * triplets/s; PyTorch CUDA on the same machine as the peer where it is installed (bench/torch_peer.py).
+ * triplets/s (last-blocks and full, through gradients.ts's gradients and through TF.js's own); PyTorch CUDA on the same machine as the peer where it is installed (bench/torch_peer.py).
  * On a software adapter (SwiftShader) it runs tiny sizes and checks correctness against the cpu
  * backend only: its times say nothing about a GPU.
  *   --batch N (images per op on a GPU, default 96)   --reps N (default 10; 1 on a software adapter)
@@ -57,7 +61,10 @@ export async function run(args: string[]): Promise<BenchReport> {
     say('built-in backbone inference');
     results.push(...(await inferenceRows(tiny ? [1] : [32, 128], reps)));
   }
-  if (only.has('fine-tune')) results.push({ row: 'fine-tune last-blocks', triplets_per_s: NOT_BUILT }, { row: 'fine-tune full', triplets_per_s: NOT_BUILT });
+  if (only.has('fine-tune')) {
+    say('fine-tuning, custom and TF.js gradients');
+    results.push(...(await fineTuneRows(tiny, reps)));
+  }
   if (only.has('peer')) {
     say('PyTorch peer');
     const peer = torchPeer(tiny);
@@ -166,6 +173,85 @@ async function inferenceRows(batches: number[], reps: number): Promise<Row[]> {
   }
   backbone.dispose();
   return rows;
+}
+
+/**
+ * Training steps of the app's own trainer (block-trainer.ts trainStep: blocks and a 128-d head,
+ * two Adams, the triplet loss) at 32 triplets a step, 224×224 (1 triplet at 32×32 on a software
+ * adapter), each with gradients.ts's gradients ("fine-tune …", the app's path, compared with
+ * PyTorch's row of the same name) and with TF.js's own ("…, TF.js gradients").
+ *   last-blocks: the last block and the final 1×1 conv, on 6×6 crops of the 7×7 cut map (N = 1, the
+ *     default, as the app trains them; the maps are random here: the cost does not depend on them).
+ *   full: the whole network on photos (random pixels), with the app's crop and mirror on the device.
+ * Where tiny, the two gradients of one step are compared instead of trusting the times.
+ */
+async function fineTuneRows(tiny: boolean, reps: number): Promise<Row[]> {
+  const graph = await BuiltinGraph.load();
+  const triplets = tiny ? 1 : 32;
+  const side = tiny ? 32 : 224;
+  const order = Array.from({ length: 3 * triplets }, (_, i) => i);
+  const pixels = Array.from({ length: 3 * triplets }, (_, i) => Uint8Array.from({ length: side * side * 3 }, (_, j) => (j * 7 + i * 31) % 256));
+  const photos = decodedInputs(pixels, side);
+  const augment = createRng(1);
+  const lastBlocks = graph.cutPoint(1);
+  const [h, , c] = lastBlocks.shape;
+  const cases: Array<{ mode: string; cut: CutPoint; input: () => Promise<tf.Tensor4D>; shape: string }> = [
+    { mode: 'last-blocks', cut: lastBlocks, input: async () => tf.randomUniform([3 * triplets, h - 1, h - 1, c], 0, 6, 'float32', 3) as tf.Tensor4D, shape: `${h - 1}x${h - 1}x${c}` },
+    { mode: 'full', cut: graph.inputCut(side), input: () => photos.batch(order, augment), shape: `${side}x${side}x3` },
+  ];
+  const rows: Row[] = [];
+  for (const { mode, cut, input, shape } of cases) {
+    for (const gradients of ['custom', 'tfjs'] as GradientSource[]) {
+      const net: FineTunedNet = { blocks: graph.trainable(cut, undefined, { gradients }), head: EmbeddingHead.create({ inputDim: 1792, dim: 128, hidden: 0, normalize: true }, 1) };
+      const headOptimizer = tf.train.adam(1e-3);
+      const blockOptimizer = tf.train.adam(1e-4);
+      const step = async () => {
+        const x = await input();
+        const loss = await trainStep(net, headOptimizer, blockOptimizer, x, 1);
+        x.dispose();
+        return loss;
+      };
+      const first = await step(); // compiles the shaders and makes Adam's slots
+      const started = performance.now();
+      for (let i = 0; i < reps; i++) await step();
+      const ms = (performance.now() - started) / reps;
+      const row: Row = { row: `fine-tune ${mode}${gradients === 'tfjs' ? ', TF.js gradients' : ''}`, input: shape, batch_triplets: triplets, ms: round(ms, 1), triplets_per_s: significant((triplets / ms) * 1000), loss_finite: Number.isFinite(first) };
+      headOptimizer.dispose();
+      blockOptimizer.dispose();
+      net.head.dispose();
+      net.blocks.dispose();
+      rows.push(row);
+    }
+    if (tiny) rows.at(-2)!.max_rel_error_vs_tfjs_gradients = await gradientGap(graph, cut, await input());
+  }
+  graph.dispose();
+  return rows;
+}
+
+/** Largest relative difference, over the trained weights, between gradients.ts's gradients and TF.js's own for one batch. */
+async function gradientGap(graph: BuiltinGraph, cut: CutPoint, x: tf.Tensor4D): Promise<number> {
+  const gradsOf = async (gradients: GradientSource) => {
+    const blocks = graph.trainable(cut, undefined, { gradients });
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(blocks.apply(x))) as tf.Scalar, blocks.variables);
+    const read = await Promise.all(blocks.variables.map((v) => grads[v.name].data() as Promise<Float32Array>));
+    tf.dispose([value, ...Object.values(grads)]);
+    blocks.dispose();
+    return read;
+  };
+  const ours = await gradsOf('custom');
+  const theirs = await gradsOf('tfjs');
+  x.dispose();
+  let worst = 0;
+  ours.forEach((values, i) => {
+    let diff = 0;
+    let norm = 0;
+    values.forEach((v, j) => {
+      diff += (v - theirs[i][j]) ** 2;
+      norm += theirs[i][j] ** 2;
+    });
+    worst = Math.max(worst, Math.sqrt(diff / Math.max(norm, 1e-30)));
+  });
+  return Number(worst.toExponential(2));
 }
 
 /** Max relative error of op on this backend against the cpu backend, each on inputs it makes itself (seeded, so equal). */

@@ -2,7 +2,9 @@
 # Builds .gpu/: what an offline Linux GPU host with only its GPU driver (no Node, no npm, no network)
 # needs to run `npm run bench -- gpu` (see ../shared/gpu/README.md for what worked on an H200):
 #   node.xz                Node itself
-#   bench-gpu.mjs          bench/gpu.ts and everything it imports, as one file (esbuild)
+#   bench-gpu.mjs          bench/gpu.ts and everything it imports, as one file (esbuild): its fine-tune
+#                          rows build the network from the bundled nsfwjs graph on random inputs, so
+#                          they need no photos, no sharp and no ONNX Runtime on the host
 #   torch_peer.py          the PyTorch CUDA peer, run by the bench where torch is installed on the host
 #   node_modules/webgpu/   dawn.node (xz) and the package's loader
 #   gl/*.deb               the Vulkan loader and GL dispatch libraries from Debian (the driver's ICD needs libglvnd)

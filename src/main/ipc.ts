@@ -5,6 +5,7 @@ import { toWireError, type Reply } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { photoToServe } from '../engine/jobs/photo-files.js';
 import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL, REVEAL_PHOTO_CHANNEL } from '../preload/contract.js';
+import { revealPhoto } from './reveal.js';
 
 /** Must run before the app is ready: the photo scheme behaves like https (secure, fetchable, streamed). */
 export function registerPhotoScheme(): void {
@@ -46,9 +47,7 @@ export function wireIpc(service: EngineService, options: { cacheDir: string; isT
   // Only photos of the open library, resolved by the engine (never a path from the page).
   ipcMain.handle(REVEAL_PHOTO_CHANNEL, async (event, photoId: unknown) => {
     guard(event);
-    const file = Number.isInteger(photoId) ? await service.photoFile(photoId as number, 'full') : null;
-    if (!file) throw new Error(`no photo ${String(photoId)} in the open library`);
-    shell.showItemInFolder(file);
+    await revealPhoto(service, photoId, (file) => shell.showItemInFolder(file));
   });
 
   const unsubscribe = service.subscribe((event) => {

@@ -255,6 +255,8 @@ export interface LabelsState {
   photoLabels: number;
   /** What the last change did, for its Undo; null: nothing to undo. */
   lastChange: string | null;
+  /** The last "write labels to folders" that can still be undone; null: none. */
+  lastWrite: { id: number; writtenAt: string; moved: number } | null;
 }
 
 export type LabelChange =
@@ -295,6 +297,26 @@ export interface DuplicatesResult {
   groups: DuplicateGroup[];
   /** How many groups each threshold gives, for the slider to show as it moves. */
   groupCounts: Array<{ threshold: number; groups: number }>;
+}
+
+/** One file "write labels to folders" would move (paths relative to the library root). */
+export interface LabelMove {
+  photoId: number;
+  from: string;
+  to: string;
+  className: string;
+  /** The class folder already holds a file of that name (or another move takes it): " (2)" added. */
+  renamed: boolean;
+  /** Source and class folder on different devices: copied, checked by SHA-256, then removed. */
+  copy: boolean;
+}
+
+export interface LabelWritePreview {
+  moves: LabelMove[];
+  /** Class folders that do not exist yet and will be made. */
+  newFolders: string[];
+  /** Names this plan; writeLabels refuses when the library changed since the preview. */
+  fingerprint: string;
 }
 
 export interface MoveResult {
@@ -368,10 +390,16 @@ export interface ApiCalls {
   labels: [void, LabelsState];
   changeLabels: [LabelChange, LabelsResult];
   undoLabels: [void, LabelsResult];
+  /** Every move "write labels to folders" would make, nothing moved yet. */
+  previewLabelWrite: [void, LabelWritePreview];
+  /** Moves labelled photos into their class folders inside the library, exactly as previewed (never overwriting); logged. */
+  writeLabels: [{ fingerprint: string }, LabelsResult];
+  /** Moves the files of the last write back where they were. */
+  undoLabelWrite: [void, LabelsResult];
   findDuplicates: [{ threshold: number }, DuplicatesResult];
   /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
   movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
-  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json. */
+  /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json (fine-tuned: also the backbone graph model and network.onnx). */
   exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
   /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
   importModel: [{ source: string }, ModelInfo];
@@ -408,6 +436,9 @@ export const API_NAMES: readonly ApiName[] = [
   'labels',
   'changeLabels',
   'undoLabels',
+  'previewLabelWrite',
+  'writeLabels',
+  'undoLabelWrite',
   'findDuplicates',
   'movePhotos',
   'exportModel',

@@ -1,28 +1,29 @@
-import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../shared/settings.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { Store } from '../store/store.js';
-import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
+import { drawPhoto, drawTestLibrary } from '../testing/test-photos.js';
 import { cacheFeatures, ensureBaselineModel, openLibrary } from './pipeline.js';
 import { duplicateEdges, groupDuplicates, MAX_DUPLICATE_DISTANCE } from './duplicates.js';
 
-const haveFlowers = existsSync(FLOWERS17);
 let root: string;
 let store: Store;
 let libraryId: number;
 let modelId: number;
+const CIRCLE = 'scene.jpg';
+const SQUARE = 'squares-01.jpg';
 
-describe.skipIf(!haveFlowers)(haveFlowers ? 'near-duplicates through the search index' : 'near-duplicates (skipped: ../shared/datasets/flowers17 is missing)', () => {
+describe('near-duplicates through the search index', () => {
   beforeAll(async () => {
-    root = copyFlowersLibrary({ classes: ['bluebell', 'daisy', 'tulip'], perClass: 5 });
-    // Planted: an exact copy (same bytes, another folder) and a near copy (resized to 60%, re-encoded at quality 55).
-    copyFileSync(join(root, 'daisy', photosOf('daisy')[0]), join(root, 'tulip', 'copy-of-daisy.jpg'));
-    const original = join(FLOWERS17, 'bluebell', photosOf('bluebell')[1]);
+    root = await drawTestLibrary({ classes: ['circles', 'squares', 'stripes'], perClass: 5, seed: 5 });
+    // Planted: an exact copy (same bytes, another folder) and a near copy of a photo-like drawing (resized to 70%, re-encoded at quality 70).
+    copyFileSync(join(root, 'squares', SQUARE), join(root, 'stripes', 'copy-of-square.jpg'));
+    const original = await drawPhoto(join(root, 'circles', CIRCLE), 800, 600, 7);
     const { width } = await sharp(original).metadata();
-    writeFileSync(join(root, 'bluebell', 'near-copy.jpg'), await sharp(original).resize(Math.round(width! * 0.6)).jpeg({ quality: 55 }).toBuffer());
+    writeFileSync(join(root, 'circles', 'near-copy.jpg'), await sharp(original).resize(Math.round(width! * 0.7)).jpeg({ quality: 70 }).toBuffer());
     store = Store.open(join(root, '..', `${root.split('/').pop()}.db`));
     libraryId = (await openLibrary({ store }, root)).libraryId;
     const spec = parseBackboneSpec(DEFAULT_SETTINGS.backbone);
@@ -40,16 +41,16 @@ describe.skipIf(!haveFlowers)(haveFlowers ? 'near-duplicates through the search 
     const at = (threshold: number) => groupDuplicates(store, libraryId, edges, threshold);
     const tight = at(0.25);
     const paths = tight.groups.map((g) => g.photos.map((p) => p.path).sort());
-    expect(paths).toContainEqual([`bluebell/${photosOf('bluebell')[1]}`, 'bluebell/near-copy.jpg']);
-    expect(paths).toContainEqual([`daisy/${photosOf('daisy')[0]}`, 'tulip/copy-of-daisy.jpg']);
+    expect(paths).toContainEqual(['circles/near-copy.jpg', `circles/${CIRCLE}`]);
+    expect(paths).toContainEqual([`squares/${SQUARE}`, 'stripes/copy-of-square.jpg']);
     expect(tight.groups).toHaveLength(2);
-    const exact = tight.groups.find((g) => g.photos.some((p) => p.path === 'tulip/copy-of-daisy.jpg'))!;
+    const exact = tight.groups.find((g) => g.photos.some((p) => p.path === 'stripes/copy-of-square.jpg'))!;
     expect(exact.exact).toBe(true);
     expect(exact.photos.every((p) => p.exactCopy && p.distance === 0)).toBe(true);
     // The photo proposed to keep: the original, not the smaller copy; the shorter path among equal copies.
-    expect(exact.photos[0].path).toBe(`daisy/${photosOf('daisy')[0]}`);
-    const near = tight.groups.find((g) => g.photos.some((p) => p.path === 'bluebell/near-copy.jpg'))!;
-    expect(near.photos[0].path).toBe(`bluebell/${photosOf('bluebell')[1]}`);
+    expect(exact.photos[0].path).toBe(`squares/${SQUARE}`);
+    const near = tight.groups.find((g) => g.photos.some((p) => p.path === 'circles/near-copy.jpg'))!;
+    expect(near.photos[0].path).toBe(`circles/${CIRCLE}`);
     expect(near.exact).toBe(false);
     expect(near.photos[1].distance).toBeGreaterThan(0);
     expect(near.photos[1].distance).toBeLessThan(0.25);

@@ -34,12 +34,12 @@ export { userCacheDir, userDataDir } from '../common/paths.js';
  * photos, a bad k, a backbone string that names nothing. `k: 'fit'` scores at the smallest class's
  * training count when that is under 30 (what the app shows); a number is used as given.
  */
-export function planTraining(store: Store, libraryId: number, settings: TrainSettings, options: { k?: number | 'fit' } = {}): TrainingPlan {
+export function planTraining(store: Store, libraryId: number, settings: TrainSettings, options: { k?: number | 'fit'; fullInputSize?: number } = {}): TrainingPlan {
   const classes = store.classes(libraryId);
   const untrainable = trainabilityProblem(classes);
   if (untrainable) throw invalidInput(untrainable);
   const k = options.k === 'fit' ? validationK(classes, settings.validationFraction) : checkK(options.k ?? DEFAULT_K);
-  return { settings, k, spec: trainingBackboneSpec(settings) };
+  return { settings, k, spec: trainingBackboneSpec(settings), ...(options.fullInputSize ? { fullInputSize: options.fullInputSize } : {}) };
 }
 
 export interface IndexOutcome {

@@ -1,8 +1,9 @@
 /**
- * Fine-tuning the last backbone blocks ("last-blocks"): activations at the cut cached per photo in
- * the store, the head trained first on pooled features exactly as "head" does, then the blocks above
- * the cut and the head trained together; the model stores both, and indexing, Find similar and
- * evaluation embed through the fine-tuned blocks.
+ * Fine-tuning the backbone with the head. "last-blocks": activations at the cut cached per photo in
+ * the store, the blocks above the cut trained on them. "full" (a GPU backend only): the whole
+ * network trained from decoded photos, with random crops and mirroring. Both train the head first
+ * on pooled features exactly as "head" does, then blocks and head together (block-trainer.ts); the
+ * model stores both, and indexing, Find similar and evaluation embed through the fine-tuned network.
  */
 import { resolve } from 'node:path';
 import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
@@ -10,7 +11,9 @@ import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO, featuresProblem
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
 import { describeSpec, parseBackboneSpec, type BackboneSpec } from '../ml/backbone.js';
 import { evaluateDetailed, type DetailedEvaluation } from '../ml/eval.js';
-import { embedMaps, evaluateNet, loadFineTuned, packFineTuned, trainBlocks, type BlockTrainData, type FineTunedNet, type MapSet } from '../ml/block-trainer.js';
+import { embedInputs, embedMaps, evaluateNet, loadFineTuned, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet, type MapSet } from '../ml/block-trainer.js';
+import { photoInputs, type PhotoSource } from '../ml/photo-inputs.js';
+import { decodedInputs } from '../ml/pixel-inputs.js';
 import { selectBackend, type BackendChoice } from '../ml/compute-backend.js';
 import type { HeadConfig } from '../ml/head.js';
 import { BuiltinGraph, type CutPoint } from '../ml/trainable-backbone.js';
@@ -23,9 +26,15 @@ import type { JobContext } from './pipeline.js';
 export interface FineTuneConfig {
   blocks: number;
   cutNode: string;
+  /** Side of the random crops of the cut map (last-blocks); for full, 0: photos are cropped instead (photo-inputs.ts). */
   crop: number;
   mirror: boolean;
+  /** Set for full: the side of the photos the whole network trains and embeds at. */
+  inputSize?: number;
 }
+
+/** The photo side full fine-tuning runs at unless a caller (a test, the bench) asks for less: what the backbone was trained at. */
+export const FULL_INPUT_SIZE = 224;
 
 /** Triplets per training photo and epoch for the blocks: each step costs about 100× a head step on CPU. */
 export const BLOCK_TRIPLETS_PER_PHOTO = 1;
@@ -45,15 +54,14 @@ export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backe
   if (settings.fineTune === 'head') return;
   // resolveSettings refuses this too; settings can also arrive stored (a run resumed).
   if (settings.features === 'multi-scale') throw new SettingsError(featuresProblem(settings)!);
-  if (settings.fineTune === 'full') {
+  // WebGPU on a software adapter (SwiftShader) is only ever taken when forced: allowed, so the path can be tested.
+  if (settings.fineTune === 'full' && !(backend.gpu || backend.name === 'webgpu')) {
     throw new SettingsError(
-      backend.gpu
-        ? 'full fine-tuning is not built yet; train the last blocks (--fine-tune last-blocks) or the head'
-        : `full fine-tuning needs a GPU backend; this machine runs ${backend.name}, where one epoch would take hours: train the last blocks (--fine-tune last-blocks) or the head`,
+      `full fine-tuning needs a GPU backend; this machine runs ${backend.name}, where one epoch would take hours: train the last blocks (--fine-tune last-blocks) or the head`,
     );
   }
   if (spec.kind !== 'builtin') {
-    throw new SettingsError(`last-blocks fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
+    throw new SettingsError(`${settings.fineTune} fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
   }
 }
 
@@ -123,7 +131,7 @@ function loadMaps(store: Store, backboneKey: string, cut: CutPoint, photos: Phot
 }
 
 /** Labelled photos with cached maps, on their stored side of the split. */
-function labelledMaps(store: Store, libraryId: number, backboneKey: string, cut: CutPoint): BlockTrainData {
+function labelledMaps(store: Store, libraryId: number, backboneKey: string, cut: CutPoint): Record<'train' | 'validation', MapSet> {
   const photos = store.photos(libraryId).filter((p) => p.classId !== null && p.split !== null);
   const maps = loadMaps(store, backboneKey, cut, photos);
   const sets: Record<'train' | 'validation', MapSet> = { train: { maps: [], classIds: [] }, validation: { maps: [], classIds: [] } };
@@ -172,9 +180,66 @@ export async function trainLastBlocks(
   const backboneKey = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE_ID });
   await cacheCutActivations(ctx, libraryId, cut, backboneKey);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
-  const data = labelledMaps(ctx.store, libraryId, backboneKey, cut);
-  if (data.train.maps.length === 0 || data.validation.maps.length === 0) throw new Error('no labelled photo could be read at the cut; nothing to train on');
+  const maps = labelledMaps(ctx.store, libraryId, backboneKey, cut);
+  if (maps.train.maps.length === 0 || maps.validation.maps.length === 0) throw new Error('no labelled photo could be read at the cut; nothing to train on');
   const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: Math.min(cut.shape[0], cut.shape[1]) - 1 || 1, mirror: MIRROR_MAPS };
+  const data = { train: mapInputs(maps.train, { crop: config.crop, mirror: config.mirror }), validation: mapInputs(maps.validation) };
+  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+}
+
+/**
+ * The "full" part of the Train button: the whole network from decoded photos (no cut cache).
+ * `inputSize` is the photo side; less than 224 only for tests and the bench (SwiftShader is slow).
+ */
+export async function trainFull(
+  ctx: JobContext,
+  libraryId: number,
+  trainer: TrainerSettings,
+  headConfig: HeadConfig,
+  featureSets: TrainData,
+  options: TrainOptions,
+  inputSize = FULL_INPUT_SIZE,
+): Promise<TrainedOutcome> {
+  const graph = await builtinGraph();
+  const cut = graph.inputCut(inputSize);
+  const photos = labelledPhotos(ctx.store, libraryId, describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE_ID }));
+  if (photos.train.sources.length === 0 || photos.validation.sources.length === 0) throw new Error('no labelled photo could be read; nothing to train on');
+  const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: 0, mirror: true, inputSize };
+  const inputsOf = (set: LabelledPhotos) => photoInputs(set.sources, set.classIds, inputSize);
+  const data = { train: inputsOf(photos.train), validation: inputsOf(photos.validation) };
+  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+}
+
+interface LabelledPhotos {
+  sources: PhotoSource[];
+  classIds: number[];
+}
+
+/** Labelled photos on their stored side of the split, leaving out those the backbone could not read. */
+function labelledPhotos(store: Store, libraryId: number, backboneKey: string): Record<'train' | 'validation', LabelledPhotos> {
+  const failed = store.featureFailures(backboneKey);
+  const root = store.libraryRoot(libraryId);
+  const sets: Record<'train' | 'validation', LabelledPhotos> = { train: { sources: [], classIds: [] }, validation: { sources: [], classIds: [] } };
+  for (const photo of store.photos(libraryId)) {
+    if (photo.classId === null || photo.split === null || failed.has(photo.hash)) continue;
+    sets[photo.split].sources.push({ image: resolve(root, photo.relPath), label: photo.relPath });
+    sets[photo.split].classIds.push(photo.classId);
+  }
+  return sets;
+}
+
+/** The head first (as --fine-tune head would train it), then blocks and head together. */
+async function trainWithBlocks(
+  ctx: JobContext,
+  graph: BuiltinGraph,
+  cut: CutPoint,
+  config: FineTuneConfig,
+  data: BlockTrainData,
+  trainer: TrainerSettings,
+  headConfig: HeadConfig,
+  featureSets: TrainData,
+  options: TrainOptions,
+): Promise<TrainedOutcome> {
   let startHead: FineTunedNet['head'] | undefined;
   if (!options.resumeFrom) {
     ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: 0, total: HEAD_FIRST.epochs, etaSeconds: null });
@@ -188,28 +253,24 @@ export async function trainLastBlocks(
       throw new Error('stopped before training started');
     }
   }
-  const outcome = await trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, { ...trainer, blockLearningRate: trainer.learningRate * BLOCK_LEARNING_RATE_FACTOR, crop: config.crop, mirror: config.mirror }, {
+  const outcome: BlockTrainOutcome = await trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, { ...trainer, blockLearningRate: trainer.learningRate * BLOCK_LEARNING_RATE_FACTOR }, {
     ...options,
     startHead: startHead ? () => startHead : undefined,
   });
+  const embed = async (set: BlockTrainData['train']) => ({ vectors: await embedInputs(outcome.net, set, set.classIds.length), classIds: set.classIds });
   return {
     epochsDone: outcome.epochsDone,
     finalLoss: outcome.finalLoss,
     stopped: outcome.stopped,
-    keptEpoch: outcome.epochsDone,
+    keptEpoch: outcome.keptEpoch,
     fineTune: config,
-    evaluate: async () =>
-      evaluateDetailed(
-        { vectors: await embedMaps(outcome.net, data.validation.maps), classIds: data.validation.classIds },
-        { vectors: await embedMaps(outcome.net, data.train.maps), classIds: data.train.classIds },
-        trainer.k,
-      ),
+    evaluate: async () => evaluateDetailed(await embed(data.validation), await embed(data.train), trainer.k),
     weights: () => packFineTuned(outcome.net),
     dispose: () => disposeNet(outcome.net),
   };
 }
 
-function fineTuneConfig(model: ModelRow): FineTuneConfig | null {
+export function fineTuneConfig(model: ModelRow): FineTuneConfig | null {
   return (model.config.fineTune as FineTuneConfig | undefined) ?? null;
 }
 
@@ -217,83 +278,142 @@ export function isFineTuned(model: ModelRow): boolean {
   return fineTuneConfig(model) !== null;
 }
 
-async function openNet(store: Store, model: ModelRow): Promise<{ net: FineTunedNet; cut: CutPoint; graph: BuiltinGraph }> {
+/** A stored fine-tuned model as a network, with the way it turns photos into its inputs. */
+interface OpenNet {
+  net: FineTunedNet;
+  /** Readies the inputs of the library's photos (caches the cut maps, for last-blocks). */
+  prepare(ctx: JobContext): Promise<void>;
+  /** Embeddings of these library photos, in order; null where a photo cannot be read (or has no cut map). */
+  embedPhotos(photos: PhotoRow[]): Promise<Array<Float32Array | null>>;
+  /** The embedding of an image from outside (a file or bytes). */
+  embedImage(source: PhotoSource): Promise<Float32Array>;
+  /** The library's labelled photos as inputs, on their side of the split. */
+  labelled(): BlockTrainData;
+}
+
+/** Where a fine-tuned model's network starts: the graph's input (full) or the cut below its last blocks. */
+export function cutOf(graph: BuiltinGraph, config: FineTuneConfig): CutPoint {
+  return config.inputSize !== undefined ? graph.inputCut(config.inputSize) : graph.cutPoint(config.blocks);
+}
+
+/** A stored fine-tuned model as a network on the built-in graph; the caller disposes net.head and net.blocks. */
+export async function openFineTuned(store: Store, model: ModelRow): Promise<{ net: FineTunedNet; cut: CutPoint; graph: BuiltinGraph }> {
   const config = fineTuneConfig(model)!;
   const graph = await builtinGraph();
-  const cut = graph.cutPoint(config.blocks);
+  const cut = cutOf(graph, config);
   if (cut.node !== config.cutNode) throw new Error(`model ${model.id} was fine-tuned above ${config.cutNode}, which this backbone no longer has`);
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
   return { net: loadFineTuned((saved) => graph.trainable(cut, saved), model.config.head as HeadConfig, weights), cut, graph };
 }
 
-function disposeNet(net: FineTunedNet): void {
+async function openNet(store: Store, model: ModelRow): Promise<OpenNet> {
+  const config = fineTuneConfig(model)!;
+  const { net, cut, graph } = await openFineTuned(store, model);
+  const libraryId = model.libraryId;
+  if (config.inputSize !== undefined) {
+    const size = config.inputSize;
+    const root = store.libraryRoot(libraryId);
+    return {
+      net,
+      prepare: async () => {},
+      embedPhotos: async (photos) => {
+        const decoded = await Promise.all(photos.map((p) => decodeForModel(resolve(root, p.relPath), size, p.relPath).then((d) => d.pixels, () => null)));
+        const readable = decoded.filter((d) => d !== null);
+        const vectors = await embedInputs(net, decodedInputs(readable, size), readable.length);
+        let next = 0;
+        return decoded.map((d) => (d === null ? null : vectors[next++]));
+      },
+      embedImage: async (source) => {
+        const { pixels } = await decodeForModel(source.image, size, source.label);
+        return (await embedInputs(net, decodedInputs([pixels], size), 1))[0];
+      },
+      labelled: () => {
+        const photos = labelledPhotos(store, libraryId, model.backbone);
+        return { train: photoInputs(photos.train.sources, photos.train.classIds, size), validation: photoInputs(photos.validation.sources, photos.validation.classIds, size) };
+      },
+    };
+  }
+  return {
+    net,
+    prepare: async (ctx) => void (await cacheCutActivations(ctx, libraryId, cut, model.backbone)),
+    embedPhotos: async (photos) => {
+      const maps = loadMaps(store, model.backbone, cut, photos);
+      const ready = photos.filter((p) => maps.has(p.hash));
+      const vectors = await embedMaps(net, ready.map((p) => maps.get(p.hash)!));
+      const byHash = new Map(ready.map((p, i) => [p.hash, vectors[i]]));
+      return photos.map((p) => byHash.get(p.hash) ?? null);
+    },
+    embedImage: async (source) => {
+      const decoded = await decodeForModel(source.image, 224, source.label);
+      const [values] = await graph.activations([decoded.pixels], cut);
+      // Through the same quantisation as the stored maps, so a photo embeds the same either way.
+      return (await embedMaps(net, [decodeActivations(encodeActivations(values, cut.shape))]))[0];
+    },
+    labelled: () => {
+      const maps = labelledMaps(store, libraryId, model.backbone, cut);
+      return { train: mapInputs(maps.train), validation: mapInputs(maps.validation) };
+    },
+  };
+}
+
+export function disposeNet(net: FineTunedNet): void {
   net.head.dispose();
   net.blocks.dispose();
 }
 
-/** indexLibrary for a fine-tuned model: every photo whose embedding is missing or stale, through the fine-tuned blocks. */
+/** indexLibrary for a fine-tuned model: every photo whose embedding is missing or stale, through the fine-tuned network. */
 export async function indexFineTuned(ctx: JobContext, libraryId: number, model: ModelRow): Promise<{ embedded: number; missingFeatures: number }> {
   const { store } = ctx;
-  const { net, cut } = await openNet(store, model);
+  const opened = await openNet(store, model);
   try {
-    await cacheCutActivations(ctx, libraryId, cut, model.backbone);
+    await opened.prepare(ctx);
     const todo = store.photosToEmbed(libraryId, model.id);
     const batchSize = 256;
     let embedded = 0;
     for (let start = 0; start < todo.length; start += batchSize) {
       await ctx.control?.checkpoint();
-      const maps = loadMaps(store, model.backbone, cut, todo.slice(start, start + batchSize));
-      const ready = todo.slice(start, start + batchSize).filter((p) => maps.has(p.hash));
-      const vectors = await embedMaps(net, ready.map((p) => maps.get(p.hash)!));
-      store.putEmbeddings(model.id, model.dim, ready.map((p, i) => ({ photoId: p.id, hash: p.hash, vector: vectors[i] })));
+      const batch = todo.slice(start, start + batchSize);
+      const vectors = await opened.embedPhotos(batch);
+      const ready = batch.flatMap((photo, i) => (vectors[i] ? [{ photoId: photo.id, hash: photo.hash, vector: vectors[i] }] : []));
+      store.putEmbeddings(model.id, model.dim, ready);
       embedded += ready.length;
       ctx.emit?.({ type: 'progress', kind: 'index', phase: `Indexing with ${model.name}`, done: Math.min(start + batchSize, todo.length), total: todo.length, etaSeconds: null });
     }
     return { embedded, missingFeatures: todo.length - embedded };
   } finally {
-    disposeNet(net);
+    disposeNet(opened.net);
   }
 }
 
-/** The embedding of a library photo (its cached map) or of an image from outside, through the fine-tuned blocks. */
+/** The embedding of a library photo or of an image from outside, through the fine-tuned network. */
 export async function embedQueryFineTuned(store: Store, libraryId: number, model: ModelRow, query: { photo: PhotoRow } | { image: string | Buffer; label: string }): Promise<Float32Array> {
-  const { net, cut, graph } = await openNet(store, model);
+  const opened = await openNet(store, model);
   try {
-    let map = 'photo' in query ? loadMaps(store, model.backbone, cut, [query.photo]).get(query.photo.hash) : undefined;
-    if (!map) {
-      const source = 'photo' in query ? { image: resolve(store.libraryRoot(libraryId), query.photo.relPath), label: query.photo.relPath } : query;
-      const decoded = await decodeForModel(source.image, 224, source.label);
-      const [values] = await graph.activations([decoded.pixels], cut);
-      // Through the same quantisation as the stored maps, so a photo embeds the same either way.
-      map = decodeActivations(encodeActivations(values, cut.shape));
-    }
-    return (await embedMaps(net, [map]))[0];
+    const [vector] = 'photo' in query ? await opened.embedPhotos([query.photo]) : [null];
+    if (vector) return vector;
+    return await opened.embedImage('photo' in query ? { image: resolve(store.libraryRoot(libraryId), query.photo.relPath), label: query.photo.relPath } : query);
   } finally {
-    disposeNet(net);
+    disposeNet(opened.net);
   }
 }
 
-/** Embeddings of these library photos through the fine-tuned blocks, in order; null where a photo's cut map is not cached. */
+/** Embeddings of these library photos through the fine-tuned network, in order; null where a photo has no input (unreadable, or no cut map cached). */
 export async function embedPhotosFineTuned(store: Store, model: ModelRow, photos: PhotoRow[]): Promise<Array<Float32Array | null>> {
-  const { net, cut } = await openNet(store, model);
+  const opened = await openNet(store, model);
   try {
-    const maps = loadMaps(store, model.backbone, cut, photos);
-    const ready = photos.filter((p) => maps.has(p.hash));
-    const vectors = await embedMaps(net, ready.map((p) => maps.get(p.hash)!));
-    const byHash = new Map(ready.map((p, i) => [p.hash, vectors[i]]));
-    return photos.map((p) => byHash.get(p.hash) ?? null);
+    return await opened.embedPhotos(photos);
   } finally {
-    disposeNet(net);
+    disposeNet(opened.net);
   }
 }
 
-/** evaluateModel for a fine-tuned model: validation photos query training photos, through the fine-tuned blocks. */
+/** evaluateModel for a fine-tuned model: validation photos query training photos, through the fine-tuned network. */
 export async function evaluateFineTuned(store: Store, libraryId: number, model: ModelRow, k: number): Promise<RetrievalMetrics> {
-  const { net, cut } = await openNet(store, model);
+  const opened = await openNet(store, model);
   try {
-    return await evaluateNet(net, labelledMaps(store, libraryId, model.backbone, cut), k);
+    return await evaluateNet(opened.net, opened.labelled(), k);
   } finally {
-    disposeNet(net);
+    disposeNet(opened.net);
   }
 }

@@ -78,6 +78,7 @@ describe('labels in the app (stored per library; the folders untouched)', () => 
       ],
       photoLabels: 2,
       lastChange: 'Put 2 photos in new class "roots"',
+      lastWrite: null,
     });
 
     // A rescan (the folder watched, or the library opened again) keeps every choice.

@@ -3,6 +3,7 @@ import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { checkClassName, classNames, effectiveClass, folderClass, type LabelRules } from '../library/labels.js';
 import { LabelStore, type RuleEdit } from '../store/labels.js';
 import type { Store } from '../store/store.js';
+import { lastLabelWrite } from './write-labels.js';
 
 /** Most photos one change may name (a selection, not a library). */
 export const MAX_LABELLED_PHOTOS = 20_000;
@@ -29,6 +30,7 @@ export function labelsState(store: Store, libraryId: number): LabelsState {
     folders: labels.folders(libraryId).map((folder) => ({ folder, className: folderClass(rules, folder), photoCount: counts.get(folder) ?? 0 })),
     photoLabels: labels.photoLabelCount(libraryId),
     lastChange: labels.lastChange(libraryId),
+    lastWrite: lastLabelWrite(store, libraryId),
   };
 }
 

@@ -9,11 +9,16 @@ import type { HeadConfig } from '../ml/head.js';
 import { headToOnnx, readTfjsLayersModel, tfjsLayersModel, type HeadWeights } from '../ml/model-export.js';
 import { encodeModel } from '../ml/onnx-proto.js';
 import type { Store } from '../store/store.js';
+import { fineTuneConfig, type FineTuneConfig } from './fine-tune.js';
+import { fineTunedFiles, importFineTunedWeights } from './fine-tuned-transfer.js';
 import { runClasses } from './labels.js';
 
 export const CARD_FORMAT = 'lookalike-model';
-export const CARD_VERSION = 1;
+/** 2: cards of fine-tuned models (fineTune, network); head-only cards stay 1, and both import. */
+export const CARD_VERSION = 2;
 export const CARD_FILE = 'card.json';
+const HEAD_FILES = { tfjs: 'tfjs/model.json', onnx: 'head.onnx' };
+const FINE_TUNED_FILES = { ...HEAD_FILES, backbone: 'tfjs-backbone/model.json', network: 'network.onnx' };
 
 /** What travels with an exported model: enough to know what it is and to use it elsewhere. */
 export interface ModelCard {
@@ -30,20 +35,27 @@ export interface ModelCard {
   settings: Record<string, unknown> | null;
   classes: Array<{ name: string; photoCount: number }> | null;
   validation: { trained: unknown; baseline: unknown } | null;
-  files: { tfjs: string; onnx: string };
+  /** Fine-tuned models: the blocks above the cut were trained and travel in the backbone graph model. */
+  fineTune?: FineTuneConfig & { mode: 'last-blocks' };
+  /** Fine-tuned models: how to run network.onnx (image in, embedding out). */
+  network?: { input: string; layout: 'NHWC'; size: 224; range: '0,1'; output: 'embedding' };
+  files: { tfjs: string; onnx: string; backbone?: string; network?: string };
 }
 
 /**
  * Writes a trained model to a new folder: the head as a TF.js layers model (tfjs/), the same head
- * as ONNX (head.onnx, normalisations included), and card.json. Never writes into a non-empty folder.
+ * as ONNX (head.onnx, normalisations included), and card.json. A fine-tuned model adds its backbone
+ * with the trained blocks as a TF.js graph model (tfjs-backbone/) and the whole network, image to
+ * embedding, as network.onnx. Never writes into a non-empty folder.
  */
 export async function exportModel(store: Store, modelId: number, folder: string): Promise<{ folder: string; files: string[] }> {
   const model = store.model(modelId);
   if (!model) throw notFound(`no model ${modelId}`);
   if (model.kind !== 'trained') throw invalidInput(`model ${modelId} is the untrained backbone: there is no head to export; train one first`);
   const settings = (model.config.settings ?? null) as Record<string, unknown> | null;
-  if (settings && settings.fineTune !== undefined && settings.fineTune !== 'head') {
-    throw invalidInput(`model ${modelId} has fine-tuned backbone layers; exporting those is not built yet`);
+  const fineTune = fineTuneConfig(model);
+  if (!fineTune && settings && settings.fineTune !== undefined && settings.fineTune !== 'head') {
+    throw invalidInput(`model ${modelId} was trained with fine-tune ${String(settings.fineTune)}, which has no export`);
   }
   if (typeof folder !== 'string' || !isAbsolute(folder.trim())) throw invalidInput(`${String(folder)}: give the full path of a new folder to export to`);
   const target = resolve(folder.trim());
@@ -54,7 +66,7 @@ export async function exportModel(store: Store, modelId: number, folder: string)
   const run = model.runId === null ? null : store.run(model.runId);
   const card: ModelCard = {
     format: CARD_FORMAT,
-    version: CARD_VERSION,
+    version: fineTune ? 2 : 1,
     name: model.name,
     trainedAt: model.createdAt,
     exportedAt: new Date().toISOString(),
@@ -65,15 +77,25 @@ export async function exportModel(store: Store, modelId: number, folder: string)
     settings,
     classes: model.runId === null ? ((model.config.classes as ModelCard['classes']) ?? null) : runClasses(store, model.runId),
     validation: { trained: model.metrics ?? run?.trained ?? null, baseline: run?.baseline ?? null },
-    files: { tfjs: 'tfjs/model.json', onnx: 'head.onnx' },
+    ...(fineTune ? { fineTune: { mode: 'last-blocks' as const, ...fineTune }, network: { input: 'image', layout: 'NHWC' as const, size: 224 as const, range: '0,1' as const, output: 'embedding' as const } } : {}),
+    files: fineTune ? FINE_TUNED_FILES : HEAD_FILES,
   };
+  const extra = fineTune ? await fineTunedFiles(store, model, head) : null;
   const layers = tfjsLayersModel(head);
   await mkdir(join(target, 'tfjs'), { recursive: true });
   await writeFile(join(target, 'tfjs', 'model.json'), JSON.stringify(layers.modelJson), { flag: 'wx' });
   await writeFile(join(target, 'tfjs', 'weights.bin'), layers.weights, { flag: 'wx' });
   await writeFile(join(target, 'head.onnx'), encodeModel(headToOnnx(head)), { flag: 'wx' });
+  const files = [CARD_FILE, 'tfjs/model.json', 'tfjs/weights.bin', 'head.onnx'];
+  if (extra) {
+    await mkdir(join(target, 'tfjs-backbone'));
+    await writeFile(join(target, 'tfjs-backbone', 'model.json'), JSON.stringify(extra.graphModel.modelJson), { flag: 'wx' });
+    await writeFile(join(target, 'tfjs-backbone', 'weights.bin'), extra.graphModel.weights, { flag: 'wx' });
+    await writeFile(join(target, 'network.onnx'), encodeModel(extra.network), { flag: 'wx' });
+    files.push('tfjs-backbone/model.json', 'tfjs-backbone/weights.bin', 'network.onnx');
+  }
   await writeFile(join(target, CARD_FILE), JSON.stringify(card, null, 2) + '\n', { flag: 'wx' });
-  return { folder: target, files: [CARD_FILE, 'tfjs/model.json', 'tfjs/weights.bin', 'head.onnx'] };
+  return { folder: target, files };
 }
 
 /**
@@ -94,13 +116,23 @@ export async function importModel(store: Store, libraryId: number, source: strin
   } catch {
     throw invalidInput(`${cardPath}: not valid JSON`);
   }
-  if (card.format !== CARD_FORMAT || card.version !== CARD_VERSION) throw invalidInput(`${cardPath}: not a Lookalike model card (format ${String(card.format)} version ${String(card.version)})`);
+  if (card.format !== CARD_FORMAT || !(card.version === 1 || card.version === CARD_VERSION)) throw invalidInput(`${cardPath}: not a Lookalike model card (format ${String(card.format)} version ${String(card.version)})`);
   const fingerprint = createHash('sha256').update(cardText).digest('hex');
   const existing = store.models(libraryId).find((m) => m.config.importedCard === fingerprint);
   if (existing) return { modelId: existing.id, created: false };
   const modelJson = JSON.parse(await readFile(join(folder, card.files.tfjs), 'utf8')) as unknown;
   const weightsPath = join(folder, 'tfjs', 'weights.bin');
   const head = readTfjsLayersModel(modelJson, await readFile(weightsPath), card.head);
+  const fineTune = card.fineTune ? { blocks: card.fineTune.blocks, cutNode: card.fineTune.cutNode, crop: card.fineTune.crop, mirror: card.fineTune.mirror } : null;
+  let weights = packHeadWeights(head);
+  if (fineTune) {
+    const backboneJson = join(folder, card.files.backbone ?? FINE_TUNED_FILES.backbone);
+    const graphJson = JSON.parse(await readFile(backboneJson, 'utf8')) as unknown;
+    const graphWeights = await readFile(join(folder, 'tfjs-backbone', 'weights.bin'));
+    weights = await importFineTunedWeights(fineTune, card.head, weights, graphJson, graphWeights, backboneJson).catch((error: unknown) => {
+      throw invalidInput(`${backboneJson}: cannot read the fine-tuned blocks (${(error as Error).message})`);
+    });
+  }
   const modelId = store.createModel({
     libraryId,
     name: `Imported: ${card.name}`,
@@ -108,9 +140,18 @@ export async function importModel(store: Store, libraryId: number, source: strin
     backbone: card.backbone,
     backboneDim: card.head.inputDim,
     dim: card.head.dim,
-    config: { head: card.head, backboneSpec: card.backboneSpec, settings: card.settings, classes: card.classes, importedCard: fingerprint, importedFrom: folder, cardValidation: card.validation },
+    config: {
+      head: card.head,
+      backboneSpec: card.backboneSpec,
+      settings: card.settings,
+      classes: card.classes,
+      importedCard: fingerprint,
+      importedFrom: folder,
+      cardValidation: card.validation,
+      ...(fineTune ? { fineTune } : {}),
+    },
     runId: null,
-    weights: packHeadWeights(head),
+    weights,
   });
   return { modelId, created: true };
 }

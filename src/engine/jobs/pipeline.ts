@@ -15,7 +15,7 @@ import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
-import { autoTriplets, checkFineTune, embedPhotosFineTuned, embedQueryFineTuned, evaluateFineTuned, indexFineTuned, isFineTuned, trainLastBlocks, type TrainedOutcome } from './fine-tune.js';
+import { autoTriplets, checkFineTune, embedPhotosFineTuned, embedQueryFineTuned, evaluateFineTuned, indexFineTuned, isFineTuned, trainFull, trainLastBlocks, type TrainedOutcome } from './fine-tune.js';
 import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
@@ -216,6 +216,8 @@ export interface TrainingPlan {
   /** k of precision@k for the validation scores. */
   k: number;
   spec: BackboneSpec;
+  /** Photo side of full fine-tuning when not 224 (tests and the bench, on slow adapters). */
+  fullInputSize?: number;
 }
 
 /**
@@ -290,7 +292,9 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     const outcome =
       settings.fineTune === 'last-blocks'
         ? await trainLastBlocks(ctx, libraryId, settings, trainer, headConfig, { ...sets, marked }, trainOptions)
-        : await trainHeadOnly({ ...sets, marked }, headConfig, trainer, trainOptions);
+        : settings.fineTune === 'full'
+          ? await trainFull(ctx, libraryId, trainer, headConfig, { ...sets, marked }, trainOptions, plan.fullInputSize)
+          : await trainHeadOnly({ ...sets, marked }, headConfig, trainer, trainOptions);
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
       store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });

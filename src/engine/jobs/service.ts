@@ -17,6 +17,7 @@ import { describeHolder, holdJobLock } from '../store/job-lock.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { markNotSimilar, marksState, runMarks } from './marks.js';
+import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { moveFilesOut } from '../library/move-files.js';
 import { exportModel, importModel, toModelInfo } from './model-transfer.js';
@@ -130,11 +131,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let stopWatching: (() => void) | null = null;
   let settle: NodeJS.Timeout | undefined;
   let changedWhileBusy = false;
+  /** Files are being moved inside the library (write labels): a rescan now would see half the moves. */
+  let movingInLibrary = false;
   const onFolderChange = () => {
     clearTimeout(settle);
     settle = setTimeout(() => {
       if (libraryId === null) return;
-      if (job) changedWhileBusy = true;
+      if (job || movingInLibrary) changedWhileBusy = true;
       else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
@@ -154,6 +157,21 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     const library = librarySummary(store, id);
     emit({ type: 'library', library });
     return { library, labels: labelsState(store, id) };
+  };
+
+  /** Writing labels to folders or undoing it: no job or rescan meanwhile, the library read again after. */
+  const moveInLibrary = async (move: (id: number) => Promise<number>) => {
+    const id = requireLibrary();
+    await stopCurrentJob();
+    movingInLibrary = true;
+    try {
+      await move(id);
+    } finally {
+      movingInLibrary = false;
+      changedWhileBusy = false;
+      await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+    }
+    return labelsResult(id);
   };
 
   /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
@@ -302,6 +320,18 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       changeLabels(store, id, change);
       return labelsResult(id);
+    },
+
+    async previewLabelWrite() {
+      return previewLabelWrite(store, requireLibrary());
+    },
+
+    async writeLabels({ fingerprint }) {
+      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? '')));
+    },
+
+    async undoLabelWrite() {
+      return moveInLibrary((id) => undoLabelWrite(store, id));
     },
 
     async findDuplicates({ threshold }) {

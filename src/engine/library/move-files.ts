@@ -43,30 +43,47 @@ async function moveOne(from: string, folder: string): Promise<MovedFile> {
   const stem = basename(from, extname(from));
   for (let n = 1; n < 10_000; n++) {
     const to = join(folder, `${n === 1 ? stem : `${stem} (${n})`}${extname(from)}`);
-    try {
-      await link(from, to);
-      await unlink(from);
-      return { from, to, how: 'link' };
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') continue;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
-    }
-    try {
-      await copyFile(from, to, constants.COPYFILE_EXCL);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+    const moved = await moveFileTo(from, to).catch((error: unknown) => {
+      if (error instanceof NameTakenError) return null;
       throw error;
-    }
-    const [original, copy] = await Promise.all([readFile(from), readFile(to)]);
-    if (sha256(original) !== sha256(copy)) {
-      await unlink(to);
-      throw new Error(`${from}: the copy in ${folder} did not match the original; the original was kept`);
-    }
-    await unlink(from);
-    return { from, to, how: 'copy' };
+    });
+    if (moved) return moved;
   }
   throw new Error(`${from}: too many files named like it in ${folder}`);
+}
+
+/** `to` exists already: nothing was moved and nothing overwritten. */
+export class NameTakenError extends Error {}
+
+/**
+ * Moves one file to exactly `to` (its folder must exist), never overwriting: on one device a hard
+ * link then the old name removed; across devices a copy (refusing to overwrite) read back and
+ * compared by SHA-256 before the original is removed. A name already taken is a NameTakenError.
+ */
+export async function moveFileTo(from: string, to: string): Promise<MovedFile> {
+  const taken = () => new NameTakenError(`${to}: a file of that name is there already; nothing was overwritten`);
+  try {
+    await link(from, to);
+    await unlink(from);
+    return { from, to, how: 'link' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw taken();
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+  }
+  try {
+    await copyFile(from, to, constants.COPYFILE_EXCL);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw taken();
+    throw error;
+  }
+  const [original, copy] = await Promise.all([readFile(from), readFile(to)]);
+  if (sha256(original) !== sha256(copy)) {
+    await unlink(to);
+    throw new Error(`${from}: the copy at ${to} did not match the original; the original was kept`);
+  }
+  await unlink(from);
+  return { from, to, how: 'copy' };
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

@@ -1,15 +1,14 @@
 /**
- * "last-blocks" training: the backbone blocks above a cut and the head, trained together with the
- * deep-ranking loss on activations cached at the cut. The same loop as trainer.ts (triplets drawn
- * ahead of each epoch from (seed, epoch), pause/stop between steps, a checkpoint after each epoch),
- * with a second Adam for the blocks at their own, lower learning rate: they start from pretrained
- * weights, the head from random ones.
+ * Training backbone blocks with the head: "last-blocks" (the blocks above a cut, on activations
+ * cached at the cut) and "full" (the whole network, on photos). Both train through trainBlocks;
+ * only their inputs differ (NetInputs).
  *
- * Augmentation works on the cached map, not on pixels: a random square crop of the cut map (at
- * 7×7, a 6×6 crop moves the view by one cell, about 32 pixels of the photo) and a left-right mirror
- * of the map (optional). Mirroring a feature map is not the same as the features of the mirrored
- * photo (the frozen filters below the cut are not symmetric): it is a spatial jitter, and shows the
- * blocks maps the frozen layers never produce. Evaluation and indexing use the whole, unmirrored map.
+ * For cached maps augmentation works on the map, not on pixels: a random square crop of the cut map
+ * (at 7×7, a 6×6 crop moves the view by one cell, about 32 pixels of the photo) and a left-right
+ * mirror of the map (optional). Mirroring a feature map is not the same as the features of the
+ * mirrored photo (the frozen filters below the cut are not symmetric): it is a spatial jitter, and
+ * shows the blocks maps the frozen layers never produce. Evaluation and indexing use the whole,
+ * unmirrored map. Photos are augmented as photos (photo-inputs.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -18,7 +17,8 @@ import { writeActivations, type ActivationMap } from './activation-codec.js';
 import { evaluateRetrieval } from './eval.js';
 import { EmbeddingHead, l2Normalize, packTensors, unpackTensors, type HeadConfig } from './head.js';
 import { tripletLoss } from './loss.js';
-import { checkTrainerSettings, optimizerState, type NamedTensor, type StepReport, type TrainerSettings, type TrainOptions } from './trainer.js';
+import { runEpochs } from './epoch-loop.js';
+import { checkTrainerSettings, optimizerState, type NamedTensor, type TrainerSettings, type TrainOptions } from './trainer.js';
 import type { TrainableBlocks } from './trainable-backbone.js';
 import { sampleTriplets, type Triplet } from './triplets.js';
 
@@ -27,21 +27,54 @@ export interface MapSet {
   classIds: number[];
 }
 
+/** What the net trains on and embeds: cut maps or photos, made into a batch when needed. */
+export interface NetInputs {
+  readonly classIds: number[];
+  /** These inputs as one [n, h, w, c] batch (the caller disposes it); with an Rng, augmented for training. */
+  batch(indices: number[], augment?: Rng): Promise<tf.Tensor4D>;
+}
+
 export interface BlockTrainData {
-  train: MapSet;
-  validation: MapSet;
+  train: NetInputs;
+  validation: NetInputs;
+}
+
+/** Augmentation of cut maps in training: random square crops of this side, mirrored half the time when asked. */
+export interface MapAugmentation {
+  crop: number;
+  mirror: boolean;
+}
+
+/** Cached cut maps as inputs of the blocks: whole maps to embed, cropped (and mirrored) ones to train. */
+export function mapInputs(set: MapSet, augmentation?: MapAugmentation): NetInputs {
+  const { maps } = set;
+  if (augmentation && maps.length > 0) {
+    const [h, w] = maps[0].shape;
+    const { crop } = augmentation;
+    if (!(Number.isInteger(crop) && crop > 0 && crop <= Math.min(h, w))) throw new RangeError(`crop must be from 1 to ${Math.min(h, w)} (got ${crop})`);
+  }
+  return {
+    classIds: set.classIds,
+    batch: async (indices, augment) => {
+      const [h, w, c] = maps[indices[0]].shape;
+      const size = augment && augmentation ? augmentation.crop : null;
+      const [rows, cols] = size === null ? [h, w] : [size, size];
+      const values = new Float32Array(indices.length * rows * cols * c);
+      indices.forEach((index, i) => {
+        const crop = size !== null && augment ? { top: randomInt(augment, h - size + 1), left: randomInt(augment, w - size + 1), size, flip: augment() < 0.5 && augmentation!.mirror } : undefined;
+        writeActivations(maps[index], values, i * rows * cols * c, crop);
+      });
+      return tf.tensor4d(values, [indices.length, rows, cols, c]);
+    },
+  };
 }
 
 export interface BlockTrainerSettings extends TrainerSettings {
   /** Adam's learning rate for the backbone blocks (the head uses learningRate). */
   blockLearningRate: number;
-  /** Side of the random square crops of the cut map in training; the whole map is used to embed. */
-  crop: number;
-  /** Mirror half of the training maps left-right. */
-  mirror: boolean;
 }
 
-/** Backbone blocks and head: cut activations in, embeddings out. */
+/** Backbone blocks and head: cut activations (or photos, for the whole network) in, embeddings out. */
 export interface FineTunedNet {
   blocks: TrainableBlocks;
   head: EmbeddingHead;
@@ -52,11 +85,18 @@ export interface BlockTrainOutcome {
   epochsDone: number;
   finalLoss: number | null;
   stopped: boolean;
+  /** The epoch whose weights `net` holds: the best by validation mAP@R with keepBest, else the last. */
+  keptEpoch: number;
 }
 
 /** Builds the blocks above the cut from the graph's weights, or from saved ones. */
 export type MakeBlocks = (saved?: tf.NamedTensorMap) => TrainableBlocks;
 
+/**
+ * Blocks and head trained together with the deep-ranking loss (the loop: epoch-loop.ts), with a
+ * second Adam for the blocks at their own, lower learning rate: they start from pretrained
+ * weights, the head from random ones (or from startHead, trained first).
+ */
 export async function trainBlocks(
   makeBlocks: MakeBlocks,
   data: BlockTrainData,
@@ -66,101 +106,84 @@ export async function trainBlocks(
 ): Promise<BlockTrainOutcome> {
   checkTrainerSettings(settings);
   if (!(Number.isFinite(settings.blockLearningRate) && settings.blockLearningRate > 0)) throw new RangeError(`block learning rate must be a positive number (got ${settings.blockLearningRate})`);
-  const [h, w] = data.train.maps[0].shape;
-  if (!(Number.isInteger(settings.crop) && settings.crop > 0 && settings.crop <= Math.min(h, w))) throw new RangeError(`crop must be from 1 to ${Math.min(h, w)} (got ${settings.crop})`);
   const { net, headOptimizer, blockOptimizer, startEpoch } = await restoreOrCreate(makeBlocks, headConfig, settings, options.resumeFrom, options.startHead);
   const items = data.train.classIds.map((classId, id) => ({ id, classId }));
-  const stepsPerEpoch = Math.ceil(settings.tripletsPerEpoch / settings.batchSize);
-  let finalLoss: number | null = null;
-  let epochsDone = startEpoch;
+  let augment: Rng = createRng(0);
   try {
-    for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
-      const started = Date.now();
-      const { triplets } = sampleTriplets(items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch);
-      const augment = createRng(settings.seed * 1000 + epoch + 500_000);
-      const losses: StepReport[] = [];
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        await options.control?.checkpoint();
-        if (options.control?.isStopped) return { net, epochsDone, finalLoss, stopped: true };
-        const batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
-        const loss = await trainStep(net, headOptimizer, blockOptimizer, data.train.maps, batch, settings, augment);
-        const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
-        losses.push(report);
-        options.onStep?.(report);
-      }
-      const meanLoss = losses.reduce((sum, s) => sum + s.loss, 0) / losses.length;
-      const validation = await evaluateNet(net, data, settings.k);
-      finalLoss = meanLoss;
-      epochsDone = epoch;
-      await options.onEpoch?.({
-        epoch,
-        meanLoss,
-        validation,
-        seconds: (Date.now() - started) / 1000,
-        losses,
-        checkpoint: () => packCheckpoint(net, headOptimizer, blockOptimizer),
-      });
-    }
-    return { net, epochsDone, finalLoss, stopped: false };
+    const outcome = await runEpochs<Triplet>({
+      settings,
+      startEpoch,
+      options,
+      plan: (epoch) => {
+        augment = createRng(settings.seed * 1000 + epoch + 500_000);
+        return sampleTriplets(items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch).triplets;
+      },
+      step: async (batch) => {
+        const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
+        const x = await data.train.batch(order, augment);
+        try {
+          return await trainStep(net, headOptimizer, blockOptimizer, x, settings.gap);
+        } finally {
+          x.dispose();
+        }
+      },
+      evaluate: () => evaluateNet(net, data, settings.k),
+      checkpoint: () => packCheckpoint(net, headOptimizer, blockOptimizer),
+    });
+    const { best, epochsDone } = outcome;
+    const keptEpoch = settings.keepBest && best && best.epoch !== epochsDone ? restoreNet(net, best.state, best.epoch) : epochsDone;
+    return { net, epochsDone, finalLoss: outcome.finalLoss, stopped: outcome.stopped, keptEpoch };
   } finally {
     headOptimizer.dispose();
     blockOptimizer.dispose();
   }
 }
 
-async function trainStep(
-  net: FineTunedNet,
-  headOptimizer: tf.AdamOptimizer,
-  blockOptimizer: tf.AdamOptimizer,
-  maps: ActivationMap[],
-  batch: Triplet[],
-  settings: BlockTrainerSettings,
-  augment: Rng,
-): Promise<number> {
-  const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
-  const [h, w, c] = maps[0].shape;
-  const size = settings.crop;
-  const pixels = new Float32Array(order.length * size * size * c);
-  order.forEach((index, i) => {
-    const crop = { top: randomInt(augment, h - size + 1), left: randomInt(augment, w - size + 1), size, flip: augment() < 0.5 && settings.mirror };
-    writeActivations(maps[index], pixels, i * size * size * c, crop);
-  });
-  const x = tf.tensor4d(pixels, [order.length, size, size, c]);
+/**
+ * One optimiser step of blocks and head on a batch of triplets stacked as [queries; positives;
+ * negatives]; the loss. Exported for the GPU bench.
+ */
+export async function trainStep(net: FineTunedNet, headOptimizer: tf.Optimizer, blockOptimizer: tf.Optimizer, x: tf.Tensor4D, gap: number): Promise<number> {
   const headVariables = net.head.variables;
   const blockVariables = net.blocks.variables;
   const { value, grads } = tf.variableGrads(() => {
     const features = l2Normalize(net.blocks.apply(x));
     const [q, p, n] = tf.split(net.head.apply(features), 3) as tf.Tensor2D[];
-    return tripletLoss(q, p, n, settings.gap);
+    return tripletLoss(q, p, n, gap);
   }, [...headVariables, ...blockVariables]);
   const named = (variables: tf.Variable[]) => variables.map((v) => ({ name: v.name, tensor: grads[v.name] }));
   headOptimizer.applyGradients(named(headVariables));
   blockOptimizer.applyGradients(named(blockVariables));
   // Read back asynchronously: WebGPU in Node has no synchronous read (it needs OffscreenCanvas).
   const loss = (await value.data())[0];
-  tf.dispose([x, value, ...Object.values(grads)]);
+  tf.dispose([value, ...Object.values(grads)]);
   return loss;
 }
 
-/** Embeddings of whole (uncropped, unmirrored) cut maps through the blocks and the head. */
-export async function embedMaps(net: FineTunedNet, maps: ActivationMap[], batchSize = 32): Promise<Float32Array[]> {
+/** Embeddings of the whole (uncropped, unmirrored) inputs through the blocks and the head, in order. */
+export async function embedInputs(net: FineTunedNet, inputs: NetInputs, count: number, batchSize = 32): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   const dim = net.head.config.dim;
-  for (let start = 0; start < maps.length; start += batchSize) {
-    const batch = maps.slice(start, start + batchSize);
-    const [h, w, c] = batch[0].shape;
-    const pixels = new Float32Array(batch.length * h * w * c);
-    batch.forEach((map, i) => writeActivations(map, pixels, i * h * w * c));
-    const result = tf.tidy(() => net.head.apply(l2Normalize(net.blocks.apply(tf.tensor4d(pixels, [batch.length, h, w, c])))));
+  for (let start = 0; start < count; start += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
+    const x = await inputs.batch(indices);
+    const result = tf.tidy(() => net.head.apply(l2Normalize(net.blocks.apply(x))));
+    x.dispose();
     const flat = (await result.data()) as Float32Array;
     result.dispose();
-    for (let i = 0; i < batch.length; i++) out.push(flat.slice(i * dim, (i + 1) * dim));
+    for (let i = 0; i < indices.length; i++) out.push(flat.slice(i * dim, (i + 1) * dim));
   }
   return out;
 }
 
+/** Embeddings of whole cut maps through the blocks and the head. */
+export function embedMaps(net: FineTunedNet, maps: ActivationMap[], batchSize = 32): Promise<Float32Array[]> {
+  return embedInputs(net, mapInputs({ maps, classIds: [] }), maps.length, batchSize);
+}
+
+/** Validation inputs query training inputs through the net. */
 export async function evaluateNet(net: FineTunedNet, data: BlockTrainData, k: number) {
-  const embed = async (set: MapSet) => ({ vectors: await embedMaps(net, set.maps), classIds: set.classIds });
+  const embed = async (set: NetInputs) => ({ vectors: await embedInputs(net, set, set.classIds.length), classIds: set.classIds });
   return evaluateRetrieval(await embed(data.validation), await embed(data.train), k);
 }
 
@@ -192,6 +215,18 @@ export function loadFineTuned(makeBlocks: MakeBlocks, headConfig: HeadConfig, bl
   } finally {
     tf.dispose([...Object.values(saved.head), ...Object.values(saved.blocks), ...saved.optimizer.head.map((t) => t.tensor), ...saved.optimizer.blocks.map((t) => t.tensor)]);
   }
+}
+
+/** Puts a checkpoint's head and block weights back into the net's variables; returns that checkpoint's epoch. */
+function restoreNet(net: FineTunedNet, state: Buffer, epoch: number): number {
+  const saved = unpackFineTuned(state);
+  const assign = (variables: tf.NamedTensorMap, values: tf.NamedTensorMap) => {
+    for (const [name, variable] of Object.entries(variables)) (variable as tf.Variable).assign(values[name]);
+  };
+  assign(net.head.namedWeights(), saved.head);
+  assign(net.blocks.namedWeights(), saved.blocks);
+  tf.dispose([...Object.values(saved.head), ...Object.values(saved.blocks), ...saved.optimizer.head.map((t) => t.tensor), ...saved.optimizer.blocks.map((t) => t.tensor)]);
+  return epoch;
 }
 
 function namedTensors(net: FineTunedNet): NamedTensor[] {

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-layers'; // registers TF.js's own gradients, the refere
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { depthwiseConv, pointwiseConv, samePadding, type Activation } from './gradients.js';
+import { depthwiseConv, inputConv, pointwiseConv, samePadding, type Activation } from './gradients.js';
 
 /** Deterministic values in [-scale, scale]: different per seed, no RNG state shared between tests. */
 function values(shape: number[], seed: number, scale = 1): tf.Tensor {
@@ -79,6 +79,28 @@ describe('hand-written convolution gradients against TF.js on the cpu backend', 
       const ours = gradsOf((xi, fi, bi) => depthwiseConv(xi, fi as tf.Tensor4D, bi, stride, activation), x, f, b, target);
       const theirs = gradsOf((xi, fi, bi) => reference.depthwise(xi, fi as tf.Tensor4D, bi, stride, activation), x, f, b, target);
       expect(ours.value.shape).toEqual([]);
+      expect(relativeError(ours.value, theirs.value)).toBeLessThan(1e-5);
+      ours.grads.forEach((g, i) => {
+        expect(g.shape, `input ${i}`).toEqual(theirs.grads[i].shape);
+        expect(relativeError(g, theirs.grads[i]), `input ${i}`).toBeLessThan(1e-4);
+      });
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each([
+    { shape: [2, 9, 7, 3], k: 3, stride: 2, out: 5, activation: 'relu6' as const },
+    { shape: [3, 8, 8, 3], k: 3, stride: 2, out: 4, activation: 'linear' as const },
+    { shape: [1, 7, 11, 2], k: 5, stride: 1, out: 3, activation: 'relu6' as const },
+  ])('input conv $k x $k stride $stride on $shape -> $out, $activation: filter and bias gradients', ({ shape, k, stride, out, activation }) => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const [x, f, b] = [values(shape, 21, 3) as tf.Tensor4D, values([k, k, shape[3], out], 22), values([out], 23)];
+      const target = values([shape[0], samePadding(shape[1], k, stride).out, samePadding(shape[2], k, stride).out, out], 24);
+      const lossOf = (op: (fi: tf.Tensor4D, bi: tf.Tensor1D) => tf.Tensor4D) => (fi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(op(fi as tf.Tensor4D, bi as tf.Tensor1D), target));
+      // x is computed inside (as the network's rescaled photo is, in a tidy that frees it): the op must keep it.
+      const ours = tf.valueAndGrads(lossOf((fi, bi) => tf.tidy(() => inputConv(tf.mul(x, 1), fi, bi, stride, activation))))([f, b]);
+      const theirs = tf.valueAndGrads(lossOf((fi, bi) => withActivation(tf.add(tf.conv2d(x, fi, stride, 'same'), bi), activation)))([f, b]);
       expect(relativeError(ours.value, theirs.value)).toBeLessThan(1e-5);
       ours.grads.forEach((g, i) => {
         expect(g.shape, `input ${i}`).toEqual(theirs.grads[i].shape);

@@ -141,15 +141,16 @@ function depthwiseInputGrad(dz: tf.Tensor4D, filter: tf.Tensor4D, xShape: number
   let spread: tf.Tensor4D = dz;
   if (stride > 1) {
     const [, ho, wo] = dz.shape;
-    const gaps = tf.pad(tf.reshape(dz, [b, ho, 1, wo, 1, c]), [
+    // stride − 1 zeros after each column, then after each row; 4-D pads only (WebGPU has no 6-D pad).
+    const gap = (t: tf.Tensor): tf.Tensor => tf.pad(t, [
       [0, 0],
-      [0, 0],
-      [0, stride - 1],
       [0, 0],
       [0, stride - 1],
       [0, 0],
     ]);
-    spread = tf.slice(tf.reshape(gaps, [b, ho * stride, wo * stride, c]) as tf.Tensor4D, [0, 0, 0, 0], [b, (ho - 1) * stride + 1, (wo - 1) * stride + 1, c]);
+    const columns = tf.reshape(gap(tf.reshape(dz, [b * ho, wo, 1, c])), [b, ho, 1, wo * stride * c]);
+    const rows = tf.reshape(gap(columns), [b, ho * stride, wo * stride, c]) as tf.Tensor4D;
+    spread = tf.slice(rows, [0, 0, 0, 0], [b, (ho - 1) * stride + 1, (wo - 1) * stride + 1, c]);
   }
   const [, sh, sw] = spread.shape;
   const framed = tf.pad(spread, [
@@ -160,4 +161,50 @@ function depthwiseInputGrad(dz: tf.Tensor4D, filter: tf.Tensor4D, xShape: number
   ]);
   const full = tf.depthwiseConv2d(framed, turned, 1, 'valid');
   return tf.slice(full, [0, rows.before, cols.before, 0], [b, h, w, c]);
+}
+
+/**
+ * A k×k convolution of the network's input (the photo, or a fixed rescaling of it): filter
+ * [k, k, in, out], SAME padding. Only the filter and bias get gradients: nothing trains below the
+ * input, so its gradient (a transposed convolution the size of the photo) is never computed; do not
+ * use this where something trainable lies below x.
+ *
+ * The filter gradient is one matMul of the k² shifted, strided views of the padded input (stacked
+ * per pixel: [pixels, k·k·in]) with the output gradient [pixels, out], in place of TF.js's
+ * conv2DBackpropFilter kernel.
+ */
+export function inputConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, activation: Activation): tf.Tensor4D {
+  const [kh, kw, inC, outC] = filter.shape;
+  if (x.shape[3] !== inC) throw new Error(`input conv: input has ${x.shape[3]} channels, filter expects ${inC}`);
+  const op = tf.customGrad((f, b, save) => {
+    const y = tf.fused.conv2d({ x, filter: f as tf.Tensor4D, strides: stride, pad: 'same', bias: b as tf.Tensor, activation });
+    // x is saved too: it is not an input of this op, and a tidy around the forward pass may free it.
+    (save as tf.GradSaveFunc)([x, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [savedX, savedY]: tf.Tensor[]) => {
+        const dz = throughActivation(dy, savedY, activation) as tf.Tensor4D;
+        const [batch, ho, wo] = dz.shape;
+        const rows = samePadding(x.shape[1], kh, stride);
+        const cols = samePadding(x.shape[2], kw, stride);
+        const padded = tf.pad(savedX, [
+          [0, 0],
+          [rows.before, rows.padded - x.shape[1] - rows.before],
+          [cols.before, cols.padded - x.shape[2] - cols.before],
+          [0, 0],
+        ]);
+        const views: tf.Tensor[] = [];
+        for (let u = 0; u < kh; u++) {
+          for (let v = 0; v < kw; v++) {
+            views.push(tf.stridedSlice(padded, [0, u, v, 0], [batch, u + (ho - 1) * stride + 1, v + (wo - 1) * stride + 1, inC], [1, stride, stride, 1]));
+          }
+        }
+        const patches = tf.reshape(tf.stack(views, 3), [batch * ho * wo, kh * kw * inC]) as tf.Tensor2D;
+        const dz2 = tf.reshape(dz, [batch * ho * wo, outC]) as tf.Tensor2D;
+        const dFilter = tf.reshape(tf.matMul(tf.transpose(patches), dz2), [kh, kw, inC, outC]);
+        return [dFilter, tf.sum(dz2, 0)];
+      },
+    };
+  });
+  return op(filter, bias) as tf.Tensor4D;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers the gradients of the ops around ours (mean, add)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scalePixels } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
 import { decodeForModel } from '../library/image.js';
 import { FLOWERS17, photosOf } from '../testing/test-photos.js';
@@ -54,6 +55,23 @@ describe.skipIf(!haveFlowers)('the built-in MobileNetV2-1.4 rebuilt as trainable
     expect(got.length).toBe(images.length * 1792);
     for (let i = 0; i < images.length; i++) expect(relativeError(got.subarray(i * 1792, (i + 1) * 1792), expected[i])).toBeLessThan(1e-3);
     blocksNet.dispose();
+  });
+
+  it('from the graph\'s input (the whole network, "full") it gives the graph features, and refuses a side under 32', async () => {
+    const cut = graph.inputCut();
+    expect(cut).toMatchObject({ blocks: 17, shape: [224, 224, 3] });
+    expect(() => graph.inputCut(16)).toThrow(/at least 32 pixels/);
+    const expected = await graph.features(images);
+    const net = graph.trainable(cut);
+    // The stem (a 3×3 convolution of the photo) trains too; the input's rescaling does not.
+    expect(Object.keys(net.namedWeights()).some((name) => name.includes('MobilenetV2/Conv/'))).toBe(true);
+    const before = tf.memory().numTensors;
+    const pooled = tf.tidy(() => net.apply(tf.tensor4d(scalePixels(images, 224, '0,1'), [images.length, 224, 224, 3])));
+    const got = pooled.dataSync() as Float32Array;
+    pooled.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    for (let i = 0; i < images.length; i++) expect(relativeError(got.subarray(i * 1792, (i + 1) * 1792), expected[i])).toBeLessThan(1e-3);
+    net.dispose();
   });
 
   it('loads saved weights by name and refuses ones of the wrong shape', () => {

@@ -3,11 +3,13 @@
  * rebuilt above a cut point as a trainable TF.js network on tf.variables, with the fast gradients of
  * gradients.ts. The cut is the input of inverted-residual block N from the end (N = 0: the input of
  * the final 1×1 conv); below it the frozen graph computes activations, which are cached per photo.
+ * The cut can also be the graph's input ("full"): then the whole network is rebuilt and trains
+ * from photos.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { BUILTIN_NODE, readBuiltinArtifacts, scalePixels } from './backbone.js';
-import { depthwiseConv, pointwiseConv, type Activation } from './gradients.js';
+import { depthwiseConv, inputConv, pointwiseConv, type Activation } from './gradients.js';
 import { selectBackend } from './compute-backend.js';
 import { openOnnxRunner, preferredRuntime, type OnnxFeatureRunner } from './onnx-backbone.js';
 import type { TfNode } from './onnx-export.js';
@@ -21,10 +23,22 @@ export interface CutPoint {
   shape: [number, number, number];
 }
 
+/** One weight of the graph, read out of TF.js. */
+export interface GraphWeight {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  values: Float32Array | Int32Array;
+}
+
 type Step =
   | { kind: 'pointwise'; name: string; input: string; filter: string; bias: string; activation: Activation }
   | { kind: 'depthwise'; name: string; input: string; filter: string; bias: string; stride: 1 | 2; activation: Activation }
+  | { kind: 'input-conv'; name: string; input: string; filter: string; bias: string; stride: number; activation: Activation }
+  | { kind: 'constant'; name: string; op: 'mul' | 'sub'; input: string; constant: string }
   | { kind: 'add'; name: string; inputs: [string, string] };
+
+/** Whose backward passes the convolutions use: gradients.ts's, or TF.js's own kernels. */
+export type GradientSource = 'custom' | 'tfjs';
 
 const BLOCK = /\/(expanded_conv(?:_\d+)?)\//;
 const INPUT_SIZE = 224;
@@ -81,6 +95,18 @@ export class BuiltinGraph {
     return cut;
   }
 
+  /**
+   * The cut at the graph's input: the whole network trains, from photos of side `inputSize` (RGB
+   * in [0, 1]; the graph rescales them itself). 224 is what the backbone was trained at; the
+   * network is convolutional and pooled, so any side from 32 runs (tests use small ones).
+   */
+  inputCut(inputSize = INPUT_SIZE): CutPoint {
+    if (!(Number.isInteger(inputSize) && inputSize >= 32)) throw new RangeError(`the input side must be a whole number of at least 32 pixels (got ${inputSize})`);
+    const input = this.nodes.find((n) => n.op === 'Placeholder');
+    if (!input) throw new Error('the backbone graph has no input');
+    return { blocks: this.blockCount, node: input.name, shape: [inputSize, inputSize, 3] };
+  }
+
   /** Activations at the cut, [h·w·c] floats per photo (NHWC), of decoded 224×224 RGB photos. */
   async activations(images: Uint8Array[], cut: CutPoint): Promise<Float32Array[]> {
     if (images.length === 0) return [];
@@ -108,10 +134,14 @@ export class BuiltinGraph {
     return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
   }
 
-  /** A trainable copy of everything above the cut, from the graph's weights or from saved ones. */
-  trainable(cut: CutPoint, saved?: tf.NamedTensorMap): TrainableBlocks {
+  /**
+   * A trainable copy of everything above the cut, from the graph's weights or from saved ones.
+   * `gradients: 'tfjs'` trains through TF.js's own convolution gradients instead of gradients.ts's
+   * (the GPU bench compares the two; wasm has no such kernels).
+   */
+  trainable(cut: CutPoint, saved?: tf.NamedTensorMap, options: { gradients?: GradientSource } = {}): TrainableBlocks {
     const steps = this.stepsAbove(cut);
-    const names = [...new Set(steps.flatMap((s) => (s.kind === 'add' ? [] : [s.filter, s.bias])))];
+    const names = [...new Set(steps.flatMap((s) => (s.kind === 'add' || s.kind === 'constant' ? [] : [s.filter, s.bias])))];
     const variables = new Map<string, tf.Variable>();
     for (const name of names) {
       const original = this.graph.weights[name]?.[0];
@@ -124,7 +154,31 @@ export class BuiltinGraph {
       if (stored && stored.shape.join('x') !== shape.join('x')) throw new Error(`saved weight ${name} has shape ${stored.shape.join('x')}, expected ${shape.join('x')}`);
       variables.set(name, tf.tidy(() => tf.variable(tf.reshape(stored ?? original, shape), true)));
     }
-    return new TrainableBlocks(cut, steps, variables);
+    const constants = new Map<string, tf.Tensor>();
+    for (const step of steps) if (step.kind === 'constant') constants.set(step.constant, tf.clone(this.graph.weights[step.constant][0]));
+    return new TrainableBlocks(cut, steps, variables, constants, options.gradients ?? 'custom');
+  }
+
+  /** The graph's topology (GraphDef as TF.js stores it) and all its nodes, constants included: what an export rewrites. */
+  get exportable(): { topology: unknown; nodes: TfNode[] } {
+    return { topology: this.topology, nodes: (this.topology as { node?: TfNode[] }).node ?? [] };
+  }
+
+  /**
+   * Every weight of the graph as the graph shapes it, with the weights of `blocks` (trained above a
+   * cut) in place of the originals: the whole fine-tuned network, for export.
+   */
+  async weightsWith(blocks: TrainableBlocks): Promise<Map<string, GraphWeight>> {
+    const trained = blocks.namedWeights();
+    const out = new Map<string, GraphWeight>();
+    for (const [name, [original]] of Object.entries(this.graph.weights)) {
+      const source = trained[name] ?? original;
+      if (source.size !== original.size) throw new Error(`trained weight ${name} has ${source.size} values, the graph's ${original.size}`);
+      const dtype = original.dtype;
+      if (dtype !== 'float32' && dtype !== 'int32') throw new Error(`graph weight ${name} is ${dtype}, which is not exported`);
+      out.set(name, { shape: original.shape, dtype, values: (await source.data()) as Float32Array | Int32Array });
+    }
+    return out;
   }
 
   dispose(): void {
@@ -166,24 +220,36 @@ export class BuiltinGraph {
     const poolNode = this.nodes.find((n) => n.name === BUILTIN_NODE)!;
     const featureMap = inputsOf(poolNode)[0];
     const known = new Set([cut.node]);
+    // Computed from the cut with nothing trainable on the way: a k×k convolution may read only these.
+    const fixed = new Set([cut.node]);
     const steps: Step[] = [];
     const start = this.nodes.findIndex((n) => inputsOf(n).includes(cut.node));
     for (const node of this.nodes.slice(start)) {
       if (node.name === BUILTIN_NODE) break;
       const inputs = inputsOf(node);
       if (node.op === 'AddV2') steps.push({ kind: 'add', name: node.name, inputs: [inputs[0], inputs[1]] });
-      else if (node.op === '_FusedConv2D' || node.op === 'FusedDepthwiseConv2dNative') steps.push(this.convolution(node, inputs));
+      else if (node.op === '_FusedConv2D' || node.op === 'FusedDepthwiseConv2dNative') steps.push(this.convolution(node, inputs, fixed));
+      else if ((node.op === 'Mul' || node.op === 'Sub') && inputs.length === 2) steps.push(this.constantStep(node, inputs));
       else throw new Error(`${node.name}: op ${node.op} cannot be fine-tuned`);
-      for (const input of steps[steps.length - 1].kind === 'add' ? inputs : [inputs[0]]) {
+      const step = steps[steps.length - 1];
+      for (const input of step.kind === 'add' ? inputs : [step.input]) {
         if (!known.has(input)) throw new Error(`${node.name} reads ${input}, which lies below the cut`);
       }
       known.add(node.name);
+      if (step.kind === 'constant' && fixed.has(step.input)) fixed.add(node.name);
     }
     if (!known.has(featureMap)) throw new Error(`the rebuilt blocks do not reach ${featureMap}`);
     return steps;
   }
 
-  private convolution(node: TfNode, inputs: string[]): Step {
+  /** x·c or x − c with c a constant of the graph (the input's rescaling to [-1, 1]). */
+  private constantStep(node: TfNode, inputs: string[]): Step {
+    const at = inputs.findIndex((i) => this.graph.weights[i] !== undefined);
+    if (at === -1 || (node.op === 'Sub' && at === 0)) throw new Error(`${node.name}: ${node.op} of two computed values cannot be fine-tuned`);
+    return { kind: 'constant', name: node.name, op: node.op === 'Mul' ? 'mul' : 'sub', input: inputs[1 - at], constant: inputs[at] };
+  }
+
+  private convolution(node: TfNode, inputs: string[], fixed: Set<string>): Step {
     const fused = (node.attr?.fused_ops?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('utf8'));
     if (!fused.includes('BiasAdd') || fused.some((op) => !['BiasAdd', 'Relu6'].includes(op))) throw new Error(`${node.name}: fused ${fused.join(', ')} cannot be fine-tuned`);
     if (Buffer.from(node.attr?.padding?.s ?? '', 'base64').toString('utf8') !== 'SAME') throw new Error(`${node.name}: only SAME padding can be fine-tuned`);
@@ -195,6 +261,7 @@ export class BuiltinGraph {
       return { kind: 'depthwise', name: node.name, input, filter, bias, stride, activation };
     }
     const shape = this.graph.weights[filter]?.[0]?.shape ?? [];
+    if (fixed.has(input) && node.op === '_FusedConv2D') return { kind: 'input-conv', name: node.name, input, filter, bias, stride, activation };
     if (shape[0] !== 1 || shape[1] !== 1 || stride !== 1) throw new Error(`${node.name}: only 1×1 stride-1 convolutions can be fine-tuned (filter ${shape.join('x')}, stride ${stride})`);
     return { kind: 'pointwise', name: node.name, input, filter, bias, activation };
   }
@@ -206,6 +273,9 @@ export class TrainableBlocks {
     readonly cut: CutPoint,
     private readonly steps: Step[],
     private readonly byName: Map<string, tf.Variable>,
+    /** Fixed tensors of the graph the steps use (the input's rescaling): not trained, not stored. */
+    private readonly constants = new Map<string, tf.Tensor>(),
+    readonly gradients: GradientSource = 'custom',
   ) {}
 
   get variables(): tf.Variable[] {
@@ -219,14 +289,18 @@ export class TrainableBlocks {
       let last: tf.Tensor4D = activations;
       for (const step of this.steps) {
         if (step.kind === 'add') last = tf.add(values.get(step.inputs[0])!, values.get(step.inputs[1])!);
-        else {
+        else if (step.kind === 'constant') {
+          const x = values.get(step.input)!;
+          const c = this.constants.get(step.constant)!;
+          last = step.op === 'mul' ? tf.mul(x, c) : tf.sub(x, c);
+        } else {
           const x = values.get(step.input)!;
           const filter = this.byName.get(step.filter)!;
           const bias = this.byName.get(step.bias)! as tf.Tensor1D;
-          last =
-            step.kind === 'pointwise'
-              ? pointwiseConv(x, filter as tf.Tensor2D, bias, step.activation)
-              : depthwiseConv(x, filter as tf.Tensor4D, bias, step.stride, step.activation);
+          if (this.gradients === 'tfjs') last = tfjsConvolution(step, x, filter, bias);
+          else if (step.kind === 'pointwise') last = pointwiseConv(x, filter as tf.Tensor2D, bias, step.activation);
+          else if (step.kind === 'depthwise') last = depthwiseConv(x, filter as tf.Tensor4D, bias, step.stride, step.activation);
+          else last = inputConv(x, filter as tf.Tensor4D, bias, step.stride, step.activation);
         }
         values.set(step.name, last);
       }
@@ -241,7 +315,18 @@ export class TrainableBlocks {
 
   dispose(): void {
     for (const v of this.byName.values()) v.dispose();
+    for (const c of this.constants.values()) c.dispose();
   }
+}
+
+/** A step as plain TF.js ops, whose gradients TF.js derives (its fused ops have none for ReLU6). */
+function tfjsConvolution(step: Extract<Step, { filter: string }>, x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor1D): tf.Tensor4D {
+  let z: tf.Tensor4D;
+  if (step.kind === 'pointwise') z = tf.conv2d(x, tf.reshape(filter, [1, 1, ...(filter as tf.Tensor2D).shape]) as tf.Tensor4D, 1, 'same');
+  else if (step.kind === 'depthwise') z = tf.depthwiseConv2d(x, filter as tf.Tensor4D, step.stride, 'same');
+  else z = tf.conv2d(x, filter as tf.Tensor4D, step.stride, 'same');
+  const biased = tf.add(z, bias) as tf.Tensor4D;
+  return step.activation === 'relu6' ? tf.relu6(biased) : biased;
 }
 
 function inputsOf(node: TfNode): string[] {

@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-layers';
 import type { RetrievalMetrics, TrainSettings } from '../../shared/api.js';
 import { NUMBER_RULES, checkK, checkNumber } from '../../shared/settings.js';
 import type { JobControl } from '../common/job-control.js';
+import { runEpochs } from './epoch-loop.js';
 import { evaluateRetrieval, squaredDistance, type LabelledVectors } from './eval.js';
 import { tripletLossWithGaps } from './loss.js';
 import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
@@ -77,10 +78,7 @@ export function checkTrainerSettings(settings: TrainerSettings): void {
   }
 }
 
-/**
- * Trains the head with the deep-ranking loss on cached backbone features. Each epoch's triplets
- * are sampled up front from (seed, epoch), so a resumed run sees exactly the triplets it would have.
- */
+/** Trains the head with the deep-ranking loss on cached backbone features (the loop: epoch-loop.ts). */
 export async function trainHead(data: TrainData, headConfig: HeadConfig, settings: TrainerSettings, options: TrainOptions = {}): Promise<TrainOutcome> {
   checkTrainerSettings(settings);
   const isTrainPhoto = (i: number) => Number.isInteger(i) && i >= 0 && i < data.train.vectors.length;
@@ -92,55 +90,28 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   for (const [i, v] of data.train.vectors.entries()) {
     if (v.length !== headConfig.inputDim) throw new Error(`training vector ${i} has ${v.length} values, expected ${headConfig.inputDim}`);
   }
-  const stepsPerEpoch = Math.ceil(settings.tripletsPerEpoch / settings.batchSize);
   const method = settings.sampling ?? 'random';
   const vectors = data.train.vectors;
   const backboneDistance = (a: number, b: number) => squaredDistance(vectors[a], vectors[b]);
   const marks = data.marked ?? [];
   const fromMarks = markedTripletCount(marks.length, settings.tripletsPerEpoch, vectors.length);
-  let finalLoss: number | null = null;
-  let epochsDone = startEpoch;
-  let best = options.resumeFrom?.best ? { epoch: options.resumeFrom.best.epoch, mapAtR: options.resumeFrom.best.mapAtR, state: options.resumeFrom.best.state } : null;
-  const finish = (stopped: boolean): TrainOutcome => {
-    const keptEpoch = settings.keepBest && best && best.epoch !== epochsDone ? restoreWeights(head, best.state, best.epoch) : epochsDone;
-    return { head, epochsDone, finalLoss, stopped, keptEpoch };
-  };
   try {
-    for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
-      const started = Date.now();
-      const epochSeed = settings.seed * 1000 + epoch;
-      const sampled = planEpoch(method, items, settings.tripletsPerEpoch - fromMarks, epochSeed, settings.gap, backboneDistance);
-      const triplets = mixInMarked(sampled, markedTriplets(items, marks, fromMarks, epochSeed + 5, settings.gap), epochSeed);
-      const losses: StepReport[] = [];
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        await options.control?.checkpoint();
-        if (options.control?.isStopped) return finish(true);
-        let batch = triplets.slice(b * settings.batchSize, (b + 1) * settings.batchSize);
-        if (method === 'semi-hard') batch = await mineInBatch(head, vectors, data.train.classIds, batch);
-        const loss = await trainStep(head, optimizer, vectors, batch);
-        if (!Number.isFinite(loss)) {
-          throw new Error(`training diverged: the loss at step ${(epoch - 1) * stepsPerEpoch + b + 1} is not a number (try a lower learning rate); the last finished epoch is kept`);
-        }
-        const report = { step: (epoch - 1) * stepsPerEpoch + b + 1, epoch, loss };
-        losses.push(report);
-        options.onStep?.(report);
-      }
-      const meanLoss = losses.reduce((sum, s) => sum + s.loss, 0) / losses.length;
-      const validation = await evaluateHead(head, data, settings.k);
-      finalLoss = meanLoss;
-      epochsDone = epoch;
-      const checkpoint = () => packCheckpoint(head, optimizer);
-      if (settings.keepBest && (!best || validation.map_at_r > best.mapAtR)) best = { epoch, mapAtR: validation.map_at_r, state: await checkpoint() };
-      await options.onEpoch?.({
-        epoch,
-        meanLoss,
-        validation,
-        seconds: (Date.now() - started) / 1000,
-        losses,
-        checkpoint,
-      });
-    }
-    return finish(false);
+    const outcome = await runEpochs<GappedTriplet>({
+      settings,
+      startEpoch,
+      options,
+      plan: (epoch) => {
+        const epochSeed = settings.seed * 1000 + epoch;
+        const sampled = planEpoch(method, items, settings.tripletsPerEpoch - fromMarks, epochSeed, settings.gap, backboneDistance);
+        return mixInMarked(sampled, markedTriplets(items, marks, fromMarks, epochSeed + 5, settings.gap), epochSeed);
+      },
+      step: async (batch) => trainStep(head, optimizer, vectors, method === 'semi-hard' ? await mineInBatch(head, vectors, data.train.classIds, batch) : batch),
+      evaluate: () => evaluateHead(head, data, settings.k),
+      checkpoint: () => packCheckpoint(head, optimizer),
+    });
+    const { best, epochsDone } = outcome;
+    const keptEpoch = settings.keepBest && best && best.epoch !== epochsDone ? restoreWeights(head, best.state, best.epoch) : epochsDone;
+    return { head, epochsDone, finalLoss: outcome.finalLoss, stopped: outcome.stopped, keptEpoch };
   } finally {
     optimizer.dispose();
   }

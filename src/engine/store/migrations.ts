@@ -179,4 +179,15 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   ALTER TABLE runs ADD COLUMN marks_used INTEGER;
   `,
+  // write-labels (issue #14): files moved into class folders by "Write labels to folders", kept for
+  // the log and the one-step undo.
+  `
+  CREATE TABLE label_writes (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    written_at TEXT NOT NULL DEFAULT (datetime('now')),
+    log TEXT NOT NULL,
+    undone_at TEXT
+  );
+  `,
 ];

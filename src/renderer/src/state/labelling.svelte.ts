@@ -25,6 +25,15 @@ export class Labelling {
     return this.apply(() => this.app.transport.api.undoLabels());
   }
 
+  /** Moves the files as the preview named by `fingerprint` listed them. */
+  writeToFolders(fingerprint: string): Promise<boolean> {
+    return this.apply(() => this.app.transport.api.writeLabels({ fingerprint }));
+  }
+
+  undoWrite(): Promise<boolean> {
+    return this.apply(() => this.app.transport.api.undoLabelWrite());
+  }
+
   private async apply(call: () => Promise<LabelsResult>): Promise<boolean> {
     if (this.busy) return false;
     this.busy = true;

@@ -1,0 +1,98 @@
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
+import type { EngineService } from '../src/engine/jobs/service-contract.js';
+import { startBridge, type Bridge } from '../src/bridge/server.js';
+import { drawTestLibrary } from '../src/engine/testing/test-photos.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
+const POLL = { timeout: 120_000, interval: 250 };
+
+async function buildRenderer(outDir: string): Promise<void> {
+  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
+  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
+  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
+}
+
+async function classCounts(page: Page): Promise<Record<string, number>> {
+  return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await mkdir(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+const files = async (dir: string) => (await readdir(dir, { recursive: true })).sort();
+
+describe.skipIf(!existsSync(CHROMIUM))(existsSync(CHROMIUM) ? 'write labels to folders (Chromium, through the bridge)' : 'write labels to folders (skipped: needs Chromium)', () => {
+  let dir: string;
+  let library: string;
+  let service: EngineService;
+  let bridge: Bridge;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-write-'));
+    library = await drawTestLibrary({ classes: ['circles', 'squares', 'stripes'], perClass: 4, unlabelled: 1, seed: 11 });
+    const rendererDir = join(dir, 'renderer');
+    await buildRenderer(rendererDir);
+    const cacheDir = join(dir, 'cache');
+    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
+    bridge = await startBridge({ service, rendererDir, cacheDir });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await bridge?.close();
+    await service?.close();
+    for (const folder of [dir, library]) if (folder) await rm(folder, { recursive: true, force: true });
+  });
+
+  it('previews every move, moves the files into class folders, keeps the classes, and undoes', { timeout: 600_000 }, async () => {
+    const page = await (await browser.newContext({ viewport: { width: 1360, height: 860 } })).newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(bridge.url);
+    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    await page.fill('[data-testid=library-path]', library);
+    await page.click('[data-testid=open-button]');
+    await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 4, squares: 4, stripes: 4 });
+    const before = await files(library);
+
+    // Merge "squares" into "circles" in the app, then write that to the folders.
+    await page.click('[data-testid=edit-classes-toggle]');
+    await page.selectOption('[data-testid=edit-class][data-class-name=squares] [data-testid=merge-class]', 'circles');
+    await page.waitForSelector('[data-testid=edit-class][data-class-name=squares]', { state: 'detached' });
+    await page.click('[data-testid=write-labels-start]');
+    await page.waitForSelector('[data-testid=write-labels-preview]');
+    const moves = await page.$$eval('[data-testid=write-labels-move]', (rows) => rows.map((r) => r.textContent?.replace(/\s+/g, ' ').trim()));
+    expect(moves).toEqual([1, 2, 3, 4].map((i) => `circles/squares-0${i}.jpg from squares/squares-0${i}.jpg`));
+    expect(await files(library)).toEqual(before); // the preview moves nothing
+    await shot(page, 'write-labels-preview');
+
+    await page.click('[data-testid=write-labels-confirm]');
+    await page.waitForSelector('[data-testid=write-labels-done]');
+    expect(await readdir(join(library, 'squares'))).toEqual([]);
+    expect((await readdir(join(library, 'circles'))).length).toBe(8);
+    await shot(page, 'write-labels-done');
+    await page.click('[data-testid=edit-classes-toggle]');
+    await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 8, stripes: 4 });
+
+    await page.click('[data-testid=edit-classes-toggle]');
+    await page.click('[data-testid=write-labels-undo]');
+    await page.waitForSelector('[data-testid=write-labels-done]', { state: 'detached' });
+    expect(await files(library)).toEqual(before);
+    await page.click('[data-testid=edit-classes-toggle]');
+    await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 8, stripes: 4 }); // the merge itself stays
+    expect(errors).toEqual([]);
+  });
+});
