@@ -44,7 +44,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike index <folder> [--db F] [--backbone B] [--retry] [--json]   (--retry: try photos that failed before again)
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
                   [--validation F] [--triplets N] [--sampling random|balanced|semi-hard|in-class]
-                  [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
+                  [--features multi-scale|final] [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
@@ -205,6 +205,7 @@ async function trainCommand(args: string[]): Promise<number> {
       validation: { type: 'string' },
       triplets: { type: 'string' },
       sampling: { type: 'string' },
+      features: { type: 'string' },
       backbone: { type: 'string' },
       'fine-tune': { type: 'string' },
       blocks: { type: 'string' },
@@ -226,6 +227,7 @@ async function trainCommand(args: string[]): Promise<number> {
     fineTune: values['fine-tune'] as TrainSettings['fineTune'] | undefined,
     fineTuneBlocks: intOption(values.blocks, 'blocks'),
     sampling: values.sampling as TrainSettings['sampling'] | undefined,
+    features: values.features as TrainSettings['features'] | undefined,
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const settings = resolveSettings(given); // bad settings are refused before any work starts

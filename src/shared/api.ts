@@ -52,6 +52,10 @@ export type FineTuneMode = 'head' | 'last-blocks' | 'full';
 export const TRIPLET_METHODS = ['random', 'balanced', 'semi-hard', 'in-class'] as const;
 export type TripletMethod = (typeof TRIPLET_METHODS)[number];
 
+/** Which backbone layers feed the head: its final pooled features, or earlier ones pooled beside them (engine/ml/backbone.ts). */
+export const FEATURE_LAYERS = ['final', 'multi-scale'] as const;
+export type FeatureLayers = (typeof FEATURE_LAYERS)[number];
+
 export interface TrainSettings {
   epochs: number;
   batchSize: number;
@@ -71,6 +75,8 @@ export interface TrainSettings {
   tripletsPerEpoch: number;
   /** How triplets are drawn; absent in runs stored before this setting existed (they used 'random'). */
   sampling: TripletMethod;
+  /** Backbone layers the head reads; absent in runs stored before this setting existed (they used 'final'). */
+  features: FeatureLayers;
 }
 
 export interface RetrievalMetrics {

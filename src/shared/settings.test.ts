@@ -65,6 +65,20 @@ describe('the settings rulebook', () => {
     expect(resolveSettings({ backbone: ' models/m#out@-1,1 ' }).backbone).toBe('models/m#out@-1,1');
   });
 
+  it('uses multi-scale features by default where they apply, final features elsewhere, and refuses multi-scale where it cannot run', () => {
+    expect(DEFAULT_SETTINGS.features).toBe('multi-scale');
+    expect(resolveSettings({}).features).toBe('multi-scale');
+    expect(resolveSettings({ backbone: 'models/m#out@-1,1' }).features).toBe('final');
+    expect(resolveSettings({ fineTune: 'last-blocks' }).features).toBe('final');
+    expect(resolveSettings({ features: 'final' }).features).toBe('final');
+    expect(() => resolveSettings({ backbone: 'models/m#out@-1,1', features: 'multi-scale' })).toThrow(
+      /^multi-scale features are defined for the built-in backbone \(nsfwjs-mobilenetv2-1.4\) only; use features "final" with models\/m#out@-1,1$/,
+    );
+    expect(() => resolveSettings({ fineTune: 'last-blocks', features: 'multi-scale' })).toThrow(/^multi-scale features train the head only; fine-tuning \(last-blocks\) uses features "final"$/);
+    expect(() => resolveSettings({ features: 'all' as never })).toThrow(SettingsError);
+    expect(() => resolveSettings({ features: 'all' as never })).toThrow(/^features must be "final" or "multi-scale" \(got "all"\)$/);
+  });
+
   it('drops keys it does not know, so they cannot end up in a stored run', () => {
     const resolved = resolveSettings({ gap: 2, surprise: 1 } as never);
     expect(Object.keys(resolved).sort()).toEqual(Object.keys(DEFAULT_SETTINGS).sort());

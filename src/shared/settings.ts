@@ -3,7 +3,7 @@
  * value. The Train form, the CLI and the engine's door all read it, so a value means the same
  * thing everywhere. Plain data and functions only: the renderer imports it too (no Node, no TF.js).
  */
-import { TRIPLET_METHODS, type FineTuneMode, type TrainSettings } from './api.js';
+import { FEATURE_LAYERS, TRIPLET_METHODS, type FeatureLayers, type FineTuneMode, type TrainSettings } from './api.js';
 
 /** The backbone shipped with the app (MobileNetV2 1.4 from the nsfwjs package). */
 export const BUILTIN_BACKBONE_ID = 'nsfwjs-mobilenetv2-1.4';
@@ -27,6 +27,9 @@ export const DEFAULT_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   tripletsPerEpoch: 0,
   // Measured best on flowers17 (README, "Triplets and the best epoch").
   sampling: 'semi-hard',
+  // Measured best on flowers17 and the uneven set (README, "Multi-scale features"); where it does not
+  // apply (another backbone, fine-tuning) resolveSettings makes the default 'final' (see featuresProblem).
+  features: 'multi-scale',
 });
 
 /** k of precision@k when none is asked for. */
@@ -68,6 +71,24 @@ export const FINE_TUNE_MODES: Readonly<Record<FineTuneMode, string>> = {
   'last-blocks': 'the head and the backbone\'s last blocks are trained',
   full: 'the whole network is trained (needs a GPU)',
 };
+
+/** Every feature choice with what it means; adding one to FeatureLayers fails to compile until it is described here. */
+export const FEATURE_CHOICES: Readonly<Record<FeatureLayers, string>> = {
+  final: 'the backbone\'s final pooled features',
+  'multi-scale': 'blocks 10 and 13 pooled beside the final features (built-in backbone, head only)',
+};
+
+/** Null when the feature choice fits the backbone and fine-tune mode, else why not. */
+export function featuresProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'>): string | null {
+  if (!FEATURE_LAYERS.includes(settings.features)) {
+    return `features must be ${FEATURE_LAYERS.map((f) => `"${f}"`).join(' or ')} (got ${JSON.stringify(settings.features)})`;
+  }
+  if (settings.features !== 'multi-scale') return null;
+  if (settings.backbone.trim() !== BUILTIN_BACKBONE_ID) return `multi-scale features are defined for the built-in backbone (${BUILTIN_BACKBONE_ID}) only; use features "final" with ${settings.backbone.trim()}`;
+  // The fine-tuned blocks feed the final features only; the earlier scale would need its own cached maps.
+  if (settings.fineTune !== 'head') return `multi-scale features train the head only; fine-tuning (${settings.fineTune}) uses features "final"`;
+  return null;
+}
 
 export const K_RULE: NumberRule = { label: 'k', whole: true, min: 1, max: Number.MAX_SAFE_INTEGER, hint: 'a positive whole number' };
 
@@ -111,7 +132,7 @@ export function settingsProblem(settings: TrainSettings): string | null {
   if (!TRIPLET_METHODS.includes(settings.sampling)) {
     return `sampling must be ${TRIPLET_METHODS.map((m) => `"${m}"`).join(', ')} (got ${JSON.stringify(settings.sampling)})`;
   }
-  return null;
+  return featuresProblem(settings);
 }
 
 /**
@@ -124,6 +145,10 @@ export function resolveSettings(partial: Partial<TrainSettings> = {}): TrainSett
     if (partial[key] !== undefined) settings[key] = partial[key];
   }
   const resolved = settings as TrainSettings;
+  // The default features are the best that apply: multi-scale only fits the built-in backbone's head.
+  if (partial.features === undefined && typeof resolved.backbone === 'string' && featuresProblem({ ...resolved, features: 'multi-scale' }) !== null) {
+    resolved.features = 'final';
+  }
   const problem = settingsProblem(resolved);
   if (problem) throw new SettingsError(problem);
   return { ...resolved, backbone: resolved.backbone.trim() };

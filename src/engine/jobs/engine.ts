@@ -7,7 +7,7 @@
 import type { TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../shared/settings.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
+import { parseBackboneSpec, trainingBackboneSpec } from '../ml/backbone.js';
 import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
@@ -39,7 +39,7 @@ export function planTraining(store: Store, libraryId: number, settings: TrainSet
   const untrainable = trainabilityProblem(classes);
   if (untrainable) throw invalidInput(untrainable);
   const k = options.k === 'fit' ? validationK(classes, settings.validationFraction) : checkK(options.k ?? DEFAULT_K);
-  return { settings, k, spec: parseBackboneSpec(settings.backbone), ...(options.fullInputSize ? { fullInputSize: options.fullInputSize } : {}) };
+  return { settings, k, spec: trainingBackboneSpec(settings), ...(options.fullInputSize ? { fullInputSize: options.fullInputSize } : {}) };
 }
 
 export interface IndexOutcome {

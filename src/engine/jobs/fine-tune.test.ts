@@ -28,6 +28,8 @@ describe('refusals before any work', () => {
     expect(() => checkFineTune(full, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4' }, { ...backend, name: 'wasm', gpu: false })).toThrow(/needs a GPU backend; this machine runs wasm/);
     const folder = { kind: 'folder' as const, path: '/models/m', inputRange: '-1,1' as const, inputSize: 224 };
     expect(() => checkFineTune(resolveSettings({ fineTune: 'last-blocks' }), folder, backend)).toThrow(/built-in backbone .* only; folder:\/models\/m can train its head/);
+    const multiScale = { ...resolveSettings({ fineTune: 'last-blocks' }), features: 'multi-scale' as const };
+    expect(() => checkFineTune(multiScale, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block10-expand', 'block13-expand'] }, backend)).toThrow(/multi-scale features train the head only/);
     expect(() => resolveSettings({ fineTune: 'last-blocks', fineTuneBlocks: 18 })).toThrow(/from 0 to 17/);
     expect(() => resolveSettings({ fineTune: 'sideways' as never })).toThrow(/"head" or "last-blocks" or "full"/);
   });

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
-import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO, featuresProblem } from '../../shared/settings.js';
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
 import { describeSpec, parseBackboneSpec, type BackboneSpec } from '../ml/backbone.js';
 import { evaluateDetailed, type DetailedEvaluation } from '../ml/eval.js';
@@ -52,6 +52,8 @@ const MIRROR_MAPS = true;
 /** Refuses, before any work, what this machine or backbone cannot fine-tune, saying why (a SettingsError: a setting, not a failure). */
 export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backend: BackendChoice): void {
   if (settings.fineTune === 'head') return;
+  // resolveSettings refuses this too; settings can also arrive stored (a run resumed).
+  if (settings.features === 'multi-scale') throw new SettingsError(featuresProblem(settings)!);
   // WebGPU on a software adapter (SwiftShader) is only ever taken when forced: allowed, so the path can be tested.
   if (settings.fineTune === 'full' && !(backend.gpu || backend.name === 'webgpu')) {
     throw new SettingsError(

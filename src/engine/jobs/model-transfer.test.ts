@@ -42,7 +42,10 @@ describe('a model you can take away', () => {
     const exported = await exportModel(store, trainedId, folder);
     expect(exported.files.every((f) => existsSync(join(folder, f)))).toBe(true);
     const card = JSON.parse(readFileSync(join(folder, 'card.json'), 'utf8'));
-    expect(card).toMatchObject({ format: 'lookalike-model', version: 1, backbone: 'nsfwjs-mobilenetv2-1.4', head: { inputDim: 1792, dim: 128, normalize: true } });
+    // The default features are multi-scale: the card names the layers, so an import computes the same ones.
+    const key = 'nsfwjs-mobilenetv2-1.4+block10-expand+block13-expand';
+    expect(card).toMatchObject({ format: 'lookalike-model', version: 1, backbone: key, head: { inputDim: 3136, dim: 128, normalize: true } });
+    expect(card.backboneSpec).toEqual({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block10-expand', 'block13-expand'] });
     expect(card.classes.map((c: { name: string }) => c.name)).toEqual(['circles', 'squares', 'stripes']);
     expect(card.validation.trained.k).toBe(3);
     expect(typeof card.validation.trained.map_at_r).toBe('number');
@@ -51,7 +54,7 @@ describe('a model you can take away', () => {
 
     // Real backbone features of the library's photos, through the stored model and through each export.
     const photos = store.photos(libraryId).slice(0, 5);
-    const features = [...store.features('nsfwjs-mobilenetv2-1.4', photos.map((p) => p.hash)).values()];
+    const features = [...store.features(key, photos.map((p) => p.hash)).values()];
     const before = tf.memory().numTensors;
     const model = store.model(trainedId)!;
     const stored = unpackTensors(store.modelWeights(trainedId)!);
@@ -62,9 +65,9 @@ describe('a model you can take away', () => {
 
     const ort = await loadOnnxRuntime();
     const session = await ort.InferenceSession.create(readFileSync(join(folder, 'head.onnx')));
-    const flat = new Float32Array(features.length * 1792);
-    features.forEach((f, i) => flat.set(f, i * 1792));
-    const onnxOut = (await session.run({ features: new ort.Tensor('float32', flat, [features.length, 1792]) })).embedding.data as Float32Array;
+    const flat = new Float32Array(features.length * 3136);
+    features.forEach((f, i) => flat.set(f, i * 3136));
+    const onnxOut = (await session.run({ features: new ort.Tensor('float32', flat, [features.length, 3136]) })).embedding.data as Float32Array;
     await session.release();
 
     const layers = await tf.loadLayersModel(

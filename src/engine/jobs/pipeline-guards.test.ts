@@ -74,12 +74,13 @@ describeWithShared([FLOWERS17], 'reliability of the pipeline (issue #12)', () =>
   });
 
   it('damaged stored features (NaN) are named and computed again; thousands of empty classes make one short note', async () => {
+    // Trained on the final features (KEY), the ones damaged here.
     for (let i = 0; i < 3000; i++) mkdirSync(join(root, `empty-${String(i).padStart(4, '0')}`));
     await openLibrary({ store }, root);
     const victim = store.photos(libraryId).find((p) => p.relPath.startsWith('iris/'))!;
     store.db.prepare('UPDATE features SET vector = ? WHERE backbone = ? AND hash = ?').run(Buffer.from(new Float32Array(1792).fill(Number.NaN).buffer), KEY, victim.hash);
     const events: EngineEvent[] = [];
-    const result = await trainModel({ store, emit: (e) => events.push(e) }, libraryId, planTraining(store, libraryId, resolveSettings(SMALL), { k: 1 }), { workers: 1 });
+    const result = await trainModel({ store, emit: (e) => events.push(e) }, libraryId, planTraining(store, libraryId, resolveSettings({ ...SMALL, features: 'final' }), { k: 1 }), { workers: 1 });
     expect(store.run(result.runId)?.status).toBe('done');
     expect(events).toContainEqual({ type: 'problem', problem: { path: victim.relPath, reason: expect.stringMatching(/stored backbone features were damaged/) } });
     expect(store.features(KEY, [victim.hash]).get(victim.hash)!.every(Number.isFinite)).toBe(true);

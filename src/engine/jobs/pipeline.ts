@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { loadBackbone, describeSpec, type Backbone, type BackboneSpec } from '../ml/backbone.js';
+import { loadBackbone, describeSpec, finalPartOf, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { activeClock, JobControl } from '../common/job-control.js';
 import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
@@ -113,13 +113,18 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   let phase = 'Computing backbone features';
   ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
   const problems: Problem[] = [];
+  const finalPart = finalPartOf(spec);
   const summary = await extractFeatures(
     spec,
     missing.map((photo, index) => ({ index, absPath: resolve(root, photo.relPath), label: photo.relPath })),
     {
       workers,
       control: ctx.control,
-      onFeatures: (items) => store.putFeatures(key, items.map(({ index, vector }) => ({ hash: missing[index].hash, vector }))),
+      onFeatures: (items) => {
+        store.putFeatures(key, items.map(({ index, vector }) => ({ hash: missing[index].hash, vector })));
+        // The final pool comes with multi-scale features: cached too, so the untrained model needs no second pass.
+        if (finalPart) store.putFeatures(describeSpec(finalPart.spec), items.map(({ index, vector }) => ({ hash: missing[index].hash, vector: vector.slice(vector.length - finalPart.dim) })));
+      },
       onProblem: (problem, passing) => {
         const photo = missing.find((p) => p.relPath === problem.path);
         if (photo && !passing && sameFileAsScanned(resolve(root, photo.relPath), photo)) store.putFeatureFailure(key, photo.hash, problem.reason, seenAs(photo));
@@ -244,8 +249,10 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const sets = labelledFeatures(store, libraryId, backboneKey, settings.validationFraction, settings.seed);
-  const baseline = evaluateBaseline(sets, k);
-  await ensureBaselineModel(ctx, libraryId, spec, baseline);
+  // The untrained model (and the baseline a run is scored against) stays the final pool's, one per library.
+  const untrained = finalPartOf(spec)?.spec ?? spec;
+  const baseline = evaluateBaseline(untrained === spec ? sets : labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed), k);
+  await ensureBaselineModel(ctx, libraryId, untrained, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
   recordRunClasses(store, libraryId, runId);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBackbone, parseBackboneSpec } from './backbone.js';
+import { BUILTIN_SCALES, loadBackbone, parseBackboneSpec, trainingBackboneSpec, type BackboneSpec } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
 import { squaredDistance } from './eval.js';
 import { decodeForModel } from '../library/image.js';
@@ -110,6 +110,53 @@ describe('backbones on photos drawn here and a model built here', () => {
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
+  });
+
+  it('multi-scale built-in features: blocks 10 and 13 and the final pool, each of unit length, the same on ONNX Runtime and on TF.js', async () => {
+    const spec = trainingBackboneSpec({ backbone: 'nsfwjs-mobilenetv2-1.4', features: 'multi-scale' });
+    expect(spec).toEqual({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block10-expand', 'block13-expand'] });
+    const onRuntime = async (runtime: string, on: BackboneSpec) => {
+      const before = process.env.LOOKALIKE_BACKBONE_RUNTIME;
+      process.env.LOOKALIKE_BACKBONE_RUNTIME = runtime;
+      try {
+        const backbone = await loadBackbone(on);
+        const images = await Promise.all(drawn.map(async (f) => (await decodeForModel(f, backbone.inputSize)).pixels));
+        const tensors = tf.memory().numTensors;
+        const vectors = await backbone.embed(images);
+        expect(tf.memory().numTensors).toBe(tensors);
+        backbone.dispose();
+        return { backbone, vectors };
+      } finally {
+        if (before === undefined) delete process.env.LOOKALIKE_BACKBONE_RUNTIME;
+        else process.env.LOOKALIKE_BACKBONE_RUNTIME = before;
+      }
+    };
+    const onnx = await onRuntime('onnxruntime', spec);
+    const tfjs = await onRuntime('tfjs', spec);
+    const plain = await onRuntime('onnxruntime', parseBackboneSpec(''));
+    expect(onnx.backbone.runtime).toBe('onnxruntime');
+    expect(tfjs.backbone.runtime).toMatch(/^tfjs-/);
+    // A key of its own, so the features of each layer set are cached apart.
+    expect(onnx.backbone.key).toBe('nsfwjs-mobilenetv2-1.4+block10-expand+block13-expand');
+    expect(onnx.backbone.dim).toBe(528 + 816 + 1792);
+    expect(tfjs.backbone.dim).toBe(528 + 816 + 1792);
+    const norm = (v: Float32Array) => Math.hypot(...v);
+    for (const [i, vector] of onnx.vectors.entries()) {
+      expect(vector).toHaveLength(3136);
+      expect(norm(vector.subarray(0, 528))).toBeCloseTo(1, 5);
+      expect(norm(vector.subarray(528, 1344))).toBeCloseTo(1, 5);
+      expect(norm(vector.subarray(1344))).toBeCloseTo(1, 5);
+      // The final part is the one-output backbone's features, normalised: the extra output changes nothing else.
+      const final = normalizeVector(plain.vectors[i]);
+      expect(Math.max(...vector.subarray(1344).map((v, j) => Math.abs(v - final[j])))).toBeLessThan(1e-5);
+      const other = tfjs.vectors[i];
+      expect(Math.max(...vector.map((v, j) => Math.abs(v - other[j])))).toBeLessThan(1e-3);
+    }
+    // The two drawn photos differ at the earlier scales too (they are not constants).
+    for (const [from, to] of [[0, 528], [528, 1344]]) {
+      expect(Math.max(...onnx.vectors[0].subarray(from, to).map((v, j) => Math.abs(v - onnx.vectors[1][from + j])))).toBeGreaterThan(1e-3);
+    }
+    await expect(loadBackbone({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block99' as keyof typeof BUILTIN_SCALES] })).rejects.toThrow(/no layer "block99"/);
   });
 
   it('refuses a folder without a model and a layer that does not exist, naming them', async () => {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { selectBackend } from './compute-backend.js';
+import { l2Normalize, normalizeVector } from './head.js';
 import { downloadModel } from './model-download.js';
 import { openOnnxRunner, preferredRuntime, type RuntimeHost } from './onnx-backbone.js';
 import { userCacheDir } from '../common/paths.js';
@@ -13,7 +14,8 @@ import { BUILTIN_BACKBONE_ID, SettingsError } from '../../shared/settings.js';
 export type InputRange = '0,1' | '-1,1' | '0,255';
 
 export type BackboneSpec =
-  | { kind: 'builtin'; id: typeof BUILTIN_BACKBONE_ID }
+  /** `scales`: earlier layers pooled beside the final features (multi-scale features, see BUILTIN_SCALES). */
+  | { kind: 'builtin'; id: typeof BUILTIN_BACKBONE_ID; scales?: readonly BuiltinScale[] }
   /** A TF.js model folder (model.json + weight shards), layers or graph format. */
   | { kind: 'folder'; path: string; output?: string; inputRange: InputRange; inputSize: number }
   /** Downloaded on first use into the cache, checked against its sha256 (see model-download.ts). */
@@ -38,8 +40,45 @@ export interface Backbone {
 export const BUILTIN_NODE =
   'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Logits/AvgPool';
 
+const BUILTIN_PREFIX = BUILTIN_NODE.replace(/Logits\/AvgPool$/, '');
+
+/**
+ * Earlier layers of the built-in graph that can be pooled beside its final features, as in the
+ * deep-ranking paper's multi-scale network. Each scale is global-average-pooled and L2-normalised on
+ * its own, then all are concatenated (the final pool last), so no scale outweighs another by its width.
+ */
+export const BUILTIN_SCALES = {
+  /** Block 10's 1×1 expansion (528 channels at 14×14). */
+  'block10-expand': `${BUILTIN_PREFIX}expanded_conv_10/expand/Relu6`,
+  /** Block 13's 1×1 expansion (816 channels at 14×14): the last layer before the 7×7 stage. */
+  'block13-expand': `${BUILTIN_PREFIX}expanded_conv_13/expand/Relu6`,
+} as const;
+export type BuiltinScale = keyof typeof BUILTIN_SCALES;
+
+/**
+ * Multi-scale features end with the final pool, L2-normalised: the plain backbone's features up to
+ * scale, which every consumer normalises anyway. Null for a spec without extra scales.
+ */
+export function finalPartOf(spec: BackboneSpec): { spec: BackboneSpec; dim: number } | null {
+  if (spec.kind !== 'builtin' || !spec.scales?.length) return null;
+  return { spec: { kind: 'builtin', id: spec.id }, dim: BUILTIN_FINAL_DIM };
+}
+
+/** Width of the built-in backbone's final pool. */
+const BUILTIN_FINAL_DIM = 1792;
+
+/** The layers of the 'multi-scale' features setting (README, "Multi-scale features": the set measured best). */
+export const MULTI_SCALE: readonly BuiltinScale[] = ['block10-expand', 'block13-expand'];
+
+/** The backbone a training's settings ask for, its multi-scale features included (settings stored before them had none). */
+export function trainingBackboneSpec(settings: { backbone: string; features?: string }): BackboneSpec {
+  const spec = parseBackboneSpec(settings.backbone);
+  return settings.features === 'multi-scale' && spec.kind === 'builtin' ? { ...spec, scales: MULTI_SCALE } : spec;
+}
+
+/** The cache key names the scales, so features of each layer set are kept apart and older caches stay valid. */
 export function describeSpec(spec: BackboneSpec): string {
-  if (spec.kind === 'builtin') return spec.id;
+  if (spec.kind === 'builtin') return [spec.id, ...(spec.scales ?? [])].join('+');
   const at = spec.output ? `#${spec.output}` : '';
   return spec.kind === 'folder' ? `folder:${spec.path}${at}` : `url:${spec.url}${at}=sha256:${spec.sha256}`;
 }
@@ -49,11 +88,13 @@ export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: B
   if (spec.kind === 'builtin') {
     if (spec.id !== BUILTIN_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
     const artifacts = await readBuiltinArtifacts();
+    const scales = spec.scales ?? [];
+    for (const scale of scales) if (!Object.hasOwn(BUILTIN_SCALES, scale)) throw new Error(`the built-in backbone has no layer "${scale}" to pool`);
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
     return await fromGraph(graph, artifacts, backend, {
-      key: BUILTIN_BACKBONE_ID,
-      description: 'MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features',
-      output: BUILTIN_NODE,
+      key: describeSpec(spec),
+      description: `MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features${scales.length ? ` with ${scales.join(', ')} beside them` : ''}`,
+      output: scales.length ? [...scales.map((scale) => BUILTIN_SCALES[scale]), BUILTIN_NODE] : BUILTIN_NODE,
       inputRange: '0,1',
       inputSize: 224,
     });
@@ -80,29 +121,32 @@ interface Wiring {
 /**
  * Graph models run on ONNX Runtime where that is the faster choice (see onnx-backbone.ts), else on
  * TF.js. A graph the exporter cannot express falls back to TF.js, which computes the same features.
+ * Several output nodes give multi-scale features: each pooled and L2-normalised, then concatenated.
  */
-async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, host: RuntimeHost, wiring: Wiring & { output: string }): Promise<Backbone> {
+async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, host: RuntimeHost, wiring: Wiring & { output: string | string[] }): Promise<Backbone> {
   let onnxFailure: string | undefined;
   if (preferredRuntime(host) === 'onnxruntime') {
     try {
       const runner = await openOnnxRunner(graph, artifacts.modelTopology, wiring.output);
       // Probe before letting go of the TF.js graph: if ONNX Runtime cannot run it, TF.js still can.
-      const dim = await runner.run(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize).then(
-        (probe) => probe.length,
+      const dims = await runner.runEach(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize).then(
+        (probe) => probe.map((part) => part.length),
         async (error: unknown) => {
           await runner.dispose();
           throw error;
         },
       );
       graph.dispose();
+      const dim = dims.reduce((a, b) => a + b, 0);
       return {
         ...wiring,
         dim,
         runtime: 'onnxruntime',
         async embed(images) {
           if (images.length === 0) return [];
-          const flat = await runner.run(scalePixels(images, wiring.inputSize, wiring.inputRange), images.length, wiring.inputSize);
-          return images.map((_, i) => flat.slice(i * dim, (i + 1) * dim));
+          const parts = await runner.runEach(scalePixels(images, wiring.inputSize, wiring.inputRange), images.length, wiring.inputSize);
+          if (parts.length === 1) return images.map((_, i) => parts[0].slice(i * dim, (i + 1) * dim));
+          return images.map((_, i) => joinScales(parts.map((part, p) => part.subarray(i * dims[p], (i + 1) * dims[p]))));
         },
         dispose: () => void runner.dispose(),
       };
@@ -112,7 +156,11 @@ async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, hos
       onnxFailure = (error as Error).message.split('\n')[0];
     }
   }
-  const run = (batch: tf.Tensor4D) => pool(graph.execute(batch, wiring.output) as tf.Tensor);
+  const outputs = wiring.output;
+  const run = (batch: tf.Tensor4D) =>
+    typeof outputs === 'string'
+      ? pool(graph.execute(batch, outputs) as tf.Tensor)
+      : tf.concat((graph.execute(batch, outputs) as tf.Tensor[]).map((map) => l2Normalize(pool(map))), 1);
   const backbone = finish(wiring, run, () => graph.dispose());
   return onnxFailure ? { ...backbone, runtimeNote: `ONNX Runtime not used: ${onnxFailure}` } : backbone;
 }
@@ -165,6 +213,17 @@ export function scalePixels(images: Uint8Array[], size: number, range: InputRang
     for (let j = 0; j < image.length; j++) pixels[base + j] = image[j] * scale + offset;
   });
   return pixels;
+}
+
+/** Multi-scale features of one photo: each scale's pooled vector L2-normalised, then concatenated in order. */
+function joinScales(parts: Float32Array[]): Float32Array {
+  const joined = new Float32Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(normalizeVector(part), offset);
+    offset += part.length;
+  }
+  return joined;
 }
 
 /** Feature maps (NHWC) are global-average-pooled; vectors pass through flattened. */

@@ -32,6 +32,8 @@ export async function loadOnnxRuntime(): Promise<OnnxRuntime> {
 export interface OnnxFeatureRunner {
   /** Pooled features, [batch, dim] row-major (or NHWC maps with pool: false), of NHWC float input already scaled to the model's range. */
   run(pixels: Float32Array, batch: number, size: number): Promise<Float32Array>;
+  /** The same for a runner opened on several nodes: one [batch, dim_i] array per node, in the order named. */
+  runEach(pixels: Float32Array, batch: number, size: number): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
 
@@ -64,8 +66,8 @@ export async function expectedRuntime(host: RuntimeHost): Promise<string> {
   }
 }
 
-/** Exports the graph up to `outputNode` and opens it in ONNX Runtime (one intra-op thread: the callers are the feature threads, one per core). */
-export async function openOnnxRunner(graph: GraphModel, topology: unknown, outputNode: string, threads = 1, options: { pool?: boolean } = {}): Promise<OnnxFeatureRunner> {
+/** Exports the graph up to the output node(s) and opens it in ONNX Runtime (one intra-op thread: the callers are the feature threads, one per core). */
+export async function openOnnxRunner(graph: GraphModel, topology: unknown, outputNodes: string | readonly string[], threads = 1, options: { pool?: boolean } = {}): Promise<OnnxFeatureRunner> {
   const ort = await loadOnnxRuntime();
   const nodes = (topology as { node?: TfNode[] } | undefined)?.node;
   if (!nodes) throw new Error('the graph model has no topology to export');
@@ -76,7 +78,7 @@ export async function openOnnxRunner(graph: GraphModel, topology: unknown, outpu
       const tensor = weights[name]?.[0];
       return tensor && tensor.dtype === 'float32' ? { shape: tensor.shape, values: tensor.dataSync() as Float32Array } : undefined;
     },
-    outputNode,
+    outputNodes,
     options,
   );
   const session = await ort.InferenceSession.create(encodeModel(onnx), {
@@ -86,12 +88,13 @@ export async function openOnnxRunner(graph: GraphModel, topology: unknown, outpu
     graphOptimizationLevel: 'all',
   });
   const inputName = onnx.inputs[0].name;
+  const runEach = async (pixels: Float32Array, batch: number, size: number) => {
+    const results = await session.run({ [inputName]: new ort.Tensor('float32', pixels, [batch, size, size, 3]) });
+    return onnx.outputs.map((output) => results[output.name].data as Float32Array);
+  };
   return {
-    async run(pixels, batch, size) {
-      const input = new ort.Tensor('float32', pixels, [batch, size, size, 3]);
-      const { features } = await session.run({ [inputName]: input });
-      return features.data as Float32Array;
-    },
+    run: async (pixels, batch, size) => (await runEach(pixels, batch, size))[0],
+    runEach,
     dispose: () => session.release(),
   };
 }

@@ -64,11 +64,15 @@ function reference(input: tf.Tensor4D): Float32Array {
 }
 
 async function runOnnx(output: string, input: Float32Array, batch: number): Promise<OnnxTensor> {
+  return (await runOnnxOutputs(output, input, batch)).features;
+}
+
+async function runOnnxOutputs(outputs: string | string[], input: Float32Array, batch: number): Promise<Record<string, OnnxTensor>> {
   const ort = await loadOnnxRuntime();
-  const model = exportGraphToOnnx(NODES, (name) => WEIGHTS[name], output);
+  const model = exportGraphToOnnx(NODES, (name) => WEIGHTS[name], outputs);
   const session = await ort.InferenceSession.create(encodeModel(model));
   try {
-    return (await session.run({ input: new ort.Tensor('float32', input, [batch, 9, 11, 3]) })).features;
+    return await session.run({ input: new ort.Tensor('float32', input, [batch, 9, 11, 3]) });
   } finally {
     await session.release();
   }
@@ -96,6 +100,19 @@ describe('TF.js graph to ONNX export', () => {
     const input = Float32Array.from({ length: 9 * 11 * 3 }, () => rng());
     const features = await runOnnx('stem', input, 1);
     expect(features.dims).toEqual([1, 4]);
+  });
+
+  it('gives one pooled output per node asked for, in order, each what its own export gives', async () => {
+    const batch = 2;
+    const input = Float32Array.from({ length: batch * 9 * 11 * 3 }, () => rng());
+    const outputs = await runOnnxOutputs(['stem', 'pool'], input, batch);
+    expect(Object.keys(outputs).sort()).toEqual(['features_0', 'features_1']);
+    expect(outputs.features_0.dims).toEqual([batch, 4]);
+    expect(outputs.features_1.dims).toEqual([batch, 8]);
+    expect([...(outputs.features_0.data as Float32Array)]).toEqual([...((await runOnnx('stem', input, batch)).data as Float32Array)]);
+    const expected = tf.tidy(() => reference(tf.tensor4d(input, [batch, 9, 11, 3])));
+    (outputs.features_1.data as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 4));
+    expect(() => exportGraphToOnnx(NODES, (name) => WEIGHTS[name], [])).toThrow(/no output node/);
   });
 
   it('refuses what it cannot express, naming the node and op', () => {

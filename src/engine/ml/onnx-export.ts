@@ -5,7 +5,7 @@
  * same function; ONNX Runtime just computes it several times faster on a CPU than TF.js wasm.
  *
  * TF.js graphs are NHWC, ONNX convolutions NCHW: the input is transposed once, weights are laid
- * out OIHW, and the requested node's feature map is global-average-pooled to [batch, channels].
+ * out OIHW, and each requested node's feature map is global-average-pooled to [batch, channels].
  */
 import type { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor } from './onnx-proto.js';
 
@@ -31,8 +31,12 @@ export interface TfWeight {
 
 export class UnsupportedGraphError extends Error {}
 
-/** `pool: false` gives the node's whole feature map, NHWC like TF.js, instead of its global average. */
-export function exportGraphToOnnx(nodes: TfNode[], weight: (name: string) => TfWeight | undefined, outputNode: string, options: { pool?: boolean } = {}): OnnxModel {
+/**
+ * One output per requested node: "features" for one node, "features_0", "features_1", … in order for
+ * several (one graph computes the shared layers once). `pool: false` gives each node's whole feature
+ * map, NHWC like TF.js, instead of its global average.
+ */
+export function exportGraphToOnnx(nodes: TfNode[], weight: (name: string) => TfWeight | undefined, outputNodes: string | readonly string[], options: { pool?: boolean } = {}): OnnxModel {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const model: OnnxModel = { opset: 13, producer: 'lookalike', graphName: 'backbone', nodes: [], initializers: [], inputs: [], outputs: [] };
   const emitted = new Map<string, string>();
@@ -148,15 +152,20 @@ export function exportGraphToOnnx(nodes: TfNode[], weight: (name: string) => TfW
     return convOut;
   };
 
-  const featureMap = visit(outputNode);
-  if (options.pool === false) {
-    add({ opType: 'Transpose', inputs: [featureMap], outputs: ['features'], attributes: [ints('perm', [0, 2, 3, 1])] });
-    model.outputs.push({ name: 'features', shape: ['batch', 'height', 'width', 'channels'] });
-    return model;
-  }
-  const pooled = add({ opType: 'GlobalAveragePool', inputs: [featureMap], outputs: ['pooled'] });
-  add({ opType: 'Flatten', inputs: [pooled], outputs: ['features'], attributes: [{ name: 'axis', value: { int: 1 } }] });
-  model.outputs.push({ name: 'features', shape: ['batch', 'dim'] });
+  const requested = typeof outputNodes === 'string' ? [outputNodes] : outputNodes;
+  if (requested.length === 0) throw new UnsupportedGraphError('no output node was named');
+  requested.forEach((node, i) => {
+    const featureMap = visit(node);
+    const name = requested.length === 1 ? 'features' : `features_${i}`;
+    if (options.pool === false) {
+      add({ opType: 'Transpose', inputs: [featureMap], outputs: [name], attributes: [ints('perm', [0, 2, 3, 1])] });
+      model.outputs.push({ name, shape: ['batch', 'height', 'width', 'channels'] });
+      return;
+    }
+    const pooled = add({ opType: 'GlobalAveragePool', inputs: [featureMap], outputs: [`${name}_pooled`] });
+    add({ opType: 'Flatten', inputs: [pooled], outputs: [name], attributes: [{ name: 'axis', value: { int: 1 } }] });
+    model.outputs.push({ name, shape: ['batch', 'dim'] });
+  });
   return model;
 }
 
