@@ -2,24 +2,15 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
-import type { EngineService } from '../src/engine/jobs/service-contract.js';
-import { startBridge, type Bridge } from '../src/bridge/server.js';
+import type { Bridge } from '../src/bridge/server.js';
 import { drawTestLibrary } from '../src/engine/testing/test-photos.js';
+import { CHROMIUM, startBrowserApp, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 const POLL = { timeout: 120_000, interval: 250 };
-
-async function buildRenderer(outDir: string): Promise<void> {
-  const [{ build, mergeConfig }, config] = await Promise.all([import('vite'), import('../electron.vite.config.js')]);
-  const renderer = (config.default as { renderer: Record<string, unknown> }).renderer;
-  await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
-}
 
 async function classCounts(page: Page): Promise<Record<string, number>> {
   return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
@@ -35,25 +26,19 @@ const files = async (dir: string) => (await readdir(dir, { recursive: true })).s
 describe.skipIf(!existsSync(CHROMIUM))(existsSync(CHROMIUM) ? 'write labels to folders (Chromium, through the bridge)' : 'write labels to folders (skipped: needs Chromium)', () => {
   let dir: string;
   let library: string;
-  let service: EngineService;
+  let app: BrowserApp;
   let bridge: Bridge;
   let browser: Browser;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-write-'));
     library = await drawTestLibrary({ classes: ['circles', 'squares', 'stripes'], perClass: 4, unlabelled: 1, seed: 11 });
-    const rendererDir = join(dir, 'renderer');
-    await buildRenderer(rendererDir);
-    const cacheDir = join(dir, 'cache');
-    service = await createThreadedEngineService({ dbPath: join(dir, 'lookalike.db'), cacheDir });
-    bridge = await startBridge({ service, rendererDir, cacheDir });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    app = await startBrowserApp(dir);
+    ({ bridge, browser } = app);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await bridge?.close();
-    await service?.close();
+    await app?.close();
     for (const folder of [dir, library]) if (folder) await rm(folder, { recursive: true, force: true });
   });
 
