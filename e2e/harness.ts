@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
@@ -71,4 +72,15 @@ export async function startBrowserApp(dir: string, options: Omit<EngineServiceOp
       await service.close();
     },
   };
+}
+
+/** The class list's counts, by class name, as the Library view shows them. */
+export async function classCounts(page: Page): Promise<Record<string, number>> {
+  return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
+}
+
+/** A PNG of the page as it is now, `<folder>/<name>.png`, for a person to look at. */
+export async function screenshot(page: Page, folder: string, name: string): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  await page.screenshot({ path: join(folder, `${name}.png`) });
 }

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../src/bridge/server.js';
-import { CHROMIUM, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { CHROMIUM, classCounts, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FLOWERS = join(ROOT, '..', 'shared', 'datasets', 'flowers17');
@@ -31,14 +31,7 @@ async function makeLibrary(dir: string): Promise<string> {
   return library;
 }
 
-async function classCounts(page: Page): Promise<Record<string, number>> {
-  return page.$$eval('[data-testid=class-row]', (rows) => Object.fromEntries(rows.map((r) => [r.getAttribute('data-class-name'), Number(r.getAttribute('data-count'))])));
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await mkdir(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
+const shot = (page: Page, name: string) => screenshot(page, SHOTS, name);
 
 const haveData = existsSync(FLOWERS) && existsSync(CHROMIUM);
 describe.skipIf(!haveData)(haveData ? 'labels and results in the app (Chromium, through the bridge)' : 'labels in the app (skipped: needs ../shared/datasets/flowers17 and Chromium)', () => {
