@@ -332,3 +332,31 @@ function tfjsConvolution(step: Extract<Step, { filter: string }>, x: tf.Tensor4D
 function inputsOf(node: TfNode): string[] {
   return (node.input ?? []).filter((i) => !i.startsWith('^')).map((i) => i.replace(/:0$/, ''));
 }
+
+/**
+ * For each trained weight (by the graph's name), the relative L2 difference between gradients.ts's
+ * gradient and TF.js's own for the same batch (loss: sum of squared features). `x` stays the caller's.
+ */
+export async function gradientGaps(graph: BuiltinGraph, cut: CutPoint, x: tf.Tensor4D): Promise<Array<{ name: string; relError: number }>> {
+  const gradientsOf = async (gradients: GradientSource) => {
+    const blocks = graph.trainable(cut, undefined, { gradients });
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(blocks.apply(x))) as tf.Scalar, blocks.variables);
+    const named = Object.entries(blocks.namedWeights()).map(([name, v]) => ({ name, values: grads[(v as tf.Variable).name] }));
+    // Read asynchronously: WebGPU in Node cannot read back synchronously.
+    const read = await Promise.all(named.map(async ({ name, values }) => ({ name, values: (await values.data()) as Float32Array })));
+    tf.dispose([value, ...Object.values(grads)]);
+    blocks.dispose();
+    return read;
+  };
+  const ours = await gradientsOf('custom');
+  const theirs = await gradientsOf('tfjs');
+  return ours.map(({ name, values }, i) => {
+    let diff = 0;
+    let norm = 0;
+    values.forEach((v, j) => {
+      diff += (v - theirs[i].values[j]) ** 2;
+      norm += theirs[i].values[j] ** 2;
+    });
+    return { name, relError: Math.sqrt(diff / Math.max(norm, 1e-30)) };
+  });
+}
