@@ -44,7 +44,8 @@ describe('a model you can take away', () => {
     const card = JSON.parse(readFileSync(join(folder, 'card.json'), 'utf8'));
     // The default features are multi-scale: the card names the layers, so an import computes the same ones.
     const key = 'nsfwjs-mobilenetv2-1.4+block10-expand+block13-expand';
-    expect(card).toMatchObject({ format: 'lookalike-model', version: 1, backbone: key, head: { inputDim: 3136, dim: 128, normalize: true } });
+    expect(card).toMatchObject({ format: 'lookalike-model', version: 1, backbone: key, head: { inputDim: 3136, dim: 128, normalize: true, centre: { segments: [528, 816, 1792] } } });
+    expect(card.files.centre).toBe('centre.bin');
     expect(card.backboneSpec).toEqual({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block10-expand', 'block13-expand'] });
     expect(card.classes.map((c: { name: string }) => c.name)).toEqual(['circles', 'squares', 'stripes']);
     expect(card.validation.trained.k).toBe(3);
@@ -73,7 +74,20 @@ describe('a model you can take away', () => {
     const layers = await tf.loadLayersModel(
       tf.io.fromMemory(JSON.parse(readFileSync(join(folder, 'tfjs', 'model.json'), 'utf8')).modelTopology, ...weightSpecsAndData(folder)),
     );
-    const input = tf.tensor2d(features.map((f) => [...normalizeVector(f)]));
+    // The layers format has no centring: applied here by hand, as the card says, with the exported mean.
+    const centreBytes = readFileSync(join(folder, 'centre.bin'));
+    const centre = new Float32Array(centreBytes.buffer.slice(centreBytes.byteOffset, centreBytes.byteOffset + centreBytes.byteLength));
+    expect(centre).toHaveLength(3136);
+    const centred = (f: Float32Array) => {
+      const x = normalizeVector(f);
+      let offset = 0;
+      return (card.head.centre.segments as number[]).flatMap((width) => {
+        const part = normalizeVector(Float32Array.from(x.subarray(offset, offset + width), (v, i) => v - centre[offset + i]));
+        offset += width;
+        return Array.from(part, (v) => v / Math.sqrt(3));
+      });
+    };
+    const input = tf.tensor2d(features.map(centred));
     const output = layers.predict(input) as tf.Tensor2D;
     const tfjsOut = (await output.array()).map((row) => normalizeVector(Float32Array.from(row)));
     tf.dispose([input, output]);

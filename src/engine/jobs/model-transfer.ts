@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { ModelInfo } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import type { BackboneSpec } from '../ml/backbone.js';
-import type { HeadConfig } from '../ml/head.js';
+import { CENTRE_WEIGHT, type HeadConfig } from '../ml/head.js';
 import { headToOnnx, readTfjsLayersModel, tfjsLayersModel, type HeadWeights } from '../ml/model-export.js';
 import { encodeModel } from '../ml/onnx-proto.js';
 import type { Store } from '../store/store.js';
@@ -39,8 +39,11 @@ export interface ModelCard {
   fineTune?: FineTuneConfig & { mode: 'last-blocks' };
   /** Fine-tuned models: how to run network.onnx (image in, embedding out). */
   network?: { input: string; layout: 'NHWC'; size: 224; range: '0,1'; output: 'embedding' };
-  files: { tfjs: string; onnx: string; backbone?: string; network?: string };
+  /** Centred heads (head.centre): the mean input feature, float32 little-endian, inputDim values (head.onnx holds it too). */
+  files: { tfjs: string; onnx: string; backbone?: string; network?: string; centre?: string };
 }
+
+const CENTRE_FILE = 'centre.bin';
 
 /**
  * Writes a trained model to a new folder: the head as a TF.js layers model (tfjs/), the same head
@@ -78,7 +81,7 @@ export async function exportModel(store: Store, modelId: number, folder: string)
     classes: model.runId === null ? ((model.config.classes as ModelCard['classes']) ?? null) : runClasses(store, model.runId),
     validation: { trained: model.metrics ?? run?.trained ?? null, baseline: run?.baseline ?? null },
     ...(fineTune ? { fineTune: { mode: 'last-blocks' as const, ...fineTune }, network: { input: 'image', layout: 'NHWC' as const, size: 224 as const, range: '0,1' as const, output: 'embedding' as const } } : {}),
-    files: fineTune ? FINE_TUNED_FILES : HEAD_FILES,
+    files: { ...(fineTune ? FINE_TUNED_FILES : HEAD_FILES), ...(head.centre ? { centre: CENTRE_FILE } : {}) },
   };
   const extra = fineTune ? await fineTunedFiles(store, model, head) : null;
   const layers = tfjsLayersModel(head);
@@ -87,6 +90,10 @@ export async function exportModel(store: Store, modelId: number, folder: string)
   await writeFile(join(target, 'tfjs', 'weights.bin'), layers.weights, { flag: 'wx' });
   await writeFile(join(target, 'head.onnx'), encodeModel(headToOnnx(head)), { flag: 'wx' });
   const files = [CARD_FILE, 'tfjs/model.json', 'tfjs/weights.bin', 'head.onnx'];
+  if (head.centre) {
+    await writeFile(join(target, CENTRE_FILE), Buffer.from(head.centre.buffer, head.centre.byteOffset, head.centre.byteLength), { flag: 'wx' });
+    files.push(CENTRE_FILE);
+  }
   if (extra) {
     await mkdir(join(target, 'tfjs-backbone'));
     await writeFile(join(target, 'tfjs-backbone', 'model.json'), JSON.stringify(extra.graphModel.modelJson), { flag: 'wx' });
@@ -123,6 +130,7 @@ export async function importModel(store: Store, libraryId: number, source: strin
   const modelJson = JSON.parse(await readFile(join(folder, card.files.tfjs), 'utf8')) as unknown;
   const weightsPath = join(folder, 'tfjs', 'weights.bin');
   const head = readTfjsLayersModel(modelJson, await readFile(weightsPath), card.head);
+  if (card.head.centre) head.centre = await readCentre(join(folder, card.files.centre ?? CENTRE_FILE), card.head.inputDim);
   const fineTune = card.fineTune ? { blocks: card.fineTune.blocks, cutNode: card.fineTune.cutNode, crop: card.fineTune.crop, mirror: card.fineTune.mirror } : null;
   let weights = packHeadWeights(head);
   if (fineTune) {
@@ -182,7 +190,20 @@ export function headWeights(config: HeadConfig, blob: Buffer): HeadWeights {
     layers.push({ kernel: kernel.values, bias: bias.values, inputs: kernel.shape[0], units: kernel.shape[1] });
   }
   if (layers.length === 0) throw new Error('stored weights hold no head layers');
-  return { config, layers };
+  const centre = tensors.get(CENTRE_WEIGHT)?.values;
+  if (config.centre && !centre) throw new Error(`stored weights lack ${CENTRE_WEIGHT}, which a centred head needs`);
+  return { config, layers, ...(centre ? { centre } : {}) };
+}
+
+/** A centred model's mean feature from its export: inputDim float32 values, or a refusal naming the file. */
+async function readCentre(path: string, inputDim: number): Promise<Float32Array> {
+  const bytes = await readFile(path).catch(() => {
+    throw invalidInput(`${path}: missing; the card says the model centres its features on the mean kept in this file`);
+  });
+  if (bytes.length !== inputDim * 4) throw invalidInput(`${path}: holds ${bytes.length} bytes, expected ${inputDim} float32 values (${inputDim * 4} bytes)`);
+  const centre = new Float32Array(inputDim);
+  new Uint8Array(centre.buffer).set(bytes);
+  return centre;
 }
 
 /** Layers back to head.ts's stored format (the inverse of headWeights). */
@@ -191,6 +212,7 @@ export function packHeadWeights(head: HeadWeights): Buffer {
     { name: `head_w${2 * i}`, shape: [layer.inputs, layer.units], values: layer.kernel },
     { name: `head_b${2 * i + 1}`, shape: [layer.units], values: layer.bias },
   ]);
+  if (head.centre) entries.push({ name: CENTRE_WEIGHT, shape: [head.centre.length], values: head.centre });
   const header = Buffer.from(JSON.stringify(entries.map(({ name, shape }) => ({ name, shape }))), 'utf8');
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);

@@ -101,6 +101,20 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     expect(again.trained.map_at_r).toBeCloseTo(best.validation.map_at_r, 6);
   });
 
+  it('trains from a cache holding the multi-scale features without the final pool (as caches written before both were stored), taking it from their tail', async () => {
+    const key = 'nsfwjs-mobilenetv2-1.4+block10-expand+block13-expand';
+    const hashes = store.photos(libraryId).map((p) => p.hash);
+    const multiScale = store.features(key, hashes);
+    expect(multiScale.size).toBe(25);
+    store.deleteFeatures(BUILTIN_BACKBONE_ID, hashes);
+    const again = await train({ store }, libraryId, SETTINGS);
+    expect(again.baseline).toEqual(trained.baseline);
+    const finalPool = store.features(BUILTIN_BACKBONE_ID, hashes);
+    expect(finalPool.size).toBe(25);
+    for (const [hash, vector] of finalPool) expect(Array.from(vector)).toEqual(Array.from(multiScale.get(hash)!.subarray(3136 - 1792)));
+    expect(store.model(again.modelId)!.config.head).toMatchObject({ inputDim: 3136, centre: { segments: [528, 816, 1792] } });
+  });
+
   it('ranks k other photos nearest first (the query is not its own neighbour), also for a photo from outside', async () => {
     const query = store.photos(libraryId).find((p) => p.relPath.startsWith('sunflower/'))!;
     const similar = await findSimilar(store, libraryId, { photoId: query.id }, 10);

@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { loadBackbone, describeSpec, finalPartOf, type Backbone, type BackboneSpec } from '../ml/backbone.js';
+import { loadBackbone, describeSpec, featureSegments, finalPartOf, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { activeClock, JobControl } from '../common/job-control.js';
 import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
@@ -104,6 +104,8 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       ctx.emit?.({ type: 'problem', problem: { path: photo.relPath, reason: 'its stored backbone features were damaged (not numbers); computing them again' } });
     }
   }
+  const finalPart = finalPartOf(spec);
+  if (finalPart) backfillFinalPart(store, finalPart, cached);
   if (options.retry) store.clearFeatureFailures(key, photos.map((p) => p.hash));
   const failures = store.featureFailures(key);
   const knownBad = (p: PhotoRow) => failures.get(p.hash)?.seenAs === seenAs(p);
@@ -113,7 +115,6 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   let phase = 'Computing backbone features';
   ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
   const problems: Problem[] = [];
-  const finalPart = finalPartOf(spec);
   const summary = await extractFeatures(
     spec,
     missing.map((photo, index) => ({ index, absPath: resolve(root, photo.relPath), label: photo.relPath })),
@@ -145,6 +146,17 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const lastingPaths = new Set(lasting.map((p) => p.path));
   store.replaceProblems(libraryId, 'features', [...lasting, ...problems.filter((p) => !lastingPaths.has(p.path))]);
   return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
+}
+
+/**
+ * Multi-scale vectors end with the final pool: photos whose final-pool features are missing (a cache
+ * written before both were stored together) get them from there, with no backbone pass.
+ */
+function backfillFinalPart(store: Store, finalPart: NonNullable<ReturnType<typeof finalPartOf>>, cached: Map<string, Float32Array>): void {
+  const finalKey = describeSpec(finalPart.spec);
+  const present = store.features(finalKey, [...cached.keys()]);
+  const missing = [...cached].filter(([hash]) => !present.has(hash));
+  if (missing.length) store.putFeatures(finalKey, missing.map(([hash, vector]) => ({ hash, vector: vector.slice(vector.length - finalPart.dim) })));
 }
 
 /** A failure is remembered against the file as the scan saw it: another path, size or mtime means another try. */
@@ -263,7 +275,10 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const notes = [...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []), ...smallClassNotes(store.classes(libraryId))];
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
-  const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: settings.dim, hidden: 0, normalize: true };
+  const inputDim = sets.train.vectors[0].length;
+  // Centring each layer's features lifted multi-scale runs and did nothing for the final pool alone (README, "Centred features").
+  const centre = finalPartOf(spec) ? { segments: featureSegments(spec, inputDim) } : undefined;
+  const headConfig: HeadConfig = { inputDim, dim: settings.dim, hidden: 0, normalize: true, ...(centre ? { centre } : {}) };
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   const best = checkpoint ? bestEpochSoFar(store, runId) : null;
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);

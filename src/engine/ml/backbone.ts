@@ -67,6 +67,20 @@ export function finalPartOf(spec: BackboneSpec): { spec: BackboneSpec; dim: numb
 /** Width of the built-in backbone's final pool. */
 const BUILTIN_FINAL_DIM = 1792;
 
+/** Channels of each built-in scale (its pooled width). */
+const BUILTIN_SCALE_WIDTHS: Readonly<Record<BuiltinScale, number>> = { 'block10-expand': 528, 'block13-expand': 816 };
+
+/**
+ * The widths of the layers whose pooled features a spec's vector joins, in order (each is
+ * L2-normalised on its own): the scales, then the final pool; one segment for a single-layer backbone.
+ */
+export function featureSegments(spec: BackboneSpec, dim: number): number[] {
+  if (spec.kind !== 'builtin' || !spec.scales?.length) return [dim];
+  const segments = [...spec.scales.map((scale) => BUILTIN_SCALE_WIDTHS[scale]), BUILTIN_FINAL_DIM];
+  if (segments.reduce((a, b) => a + b, 0) !== dim) throw new Error(`features of ${describeSpec(spec)} have ${dim} values, not the ${segments.join(' + ')} of their layers`);
+  return segments;
+}
+
 /** The layers of the 'multi-scale' features setting (README, "Multi-scale features": the set measured best). */
 export const MULTI_SCALE: readonly BuiltinScale[] = ['block10-expand', 'block13-expand'];
 

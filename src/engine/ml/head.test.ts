@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers TF.js's own gradients, the reference below
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './compute-backend.js';
-import { EmbeddingHead, linear, normalizeVector, packTensors, unpackTensors } from './head.js';
+import { CENTRE_WEIGHT, EmbeddingHead, linear, meanVector, normalizeVector, packTensors, unpackTensors } from './head.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 
 expectNoTensorLeaks();
@@ -85,6 +85,53 @@ describe('embedding head', () => {
     tf.dispose(Object.values(unpacked));
     head.dispose();
     restored.dispose();
+  });
+
+  describe('centred on the training mean, one layer segment at a time', () => {
+    const centred = { ...config, centre: { segments: [2, 4] } };
+    const training = [Float32Array.from([1, 0, 0.5, 0.5, 0.5, 0.5]), Float32Array.from([0, 1, 0, 1, 0, 0]), Float32Array.from([0.6, 0.8, 0, 0, 1, 0])];
+    const centre = meanVector(training);
+
+    it('takes the mean of the training features', () => {
+      expect(Array.from(centre)).toEqual([1.6 / 3, 1.8 / 3, 0.5 / 3, 1.5 / 3, 1.5 / 3, 0.5 / 3].map((v) => expect.closeTo(v, 6)));
+    });
+
+    it('embeds each segment minus its mean, L2-normalised on its own, as a head without centring would embed that vector', async () => {
+      const head = EmbeddingHead.create(centred, 4, centre);
+      const plain = EmbeddingHead.fromWeights(config, head.namedWeights());
+      const x = Float32Array.from([0.2, 0.9, 0.1, 0.3, 0.7, 0.4]);
+      const unit = (v: number[]) => Array.from(normalizeVector(Float32Array.from(v)));
+      const byHand = [...unit([0.2 - centre[0], 0.9 - centre[1]]), ...unit([0.1 - centre[2], 0.3 - centre[3], 0.7 - centre[4], 0.4 - centre[5]])].map((v) => v / Math.SQRT2);
+      const [got] = await head.embed([x]);
+      const [expected] = await plain.embed([Float32Array.from(byHand)]);
+      expect(Array.from(got)).toEqual(Array.from(expected).map((v) => expect.closeTo(v, 5)));
+      // Without the centre the same weights answer otherwise: the centring is not a no-op here.
+      const [uncentred] = await plain.embed([x]);
+      expect(Math.max(...Array.from(got, (v, i) => Math.abs(v - uncentred[i])))).toBeGreaterThan(0.01);
+      head.dispose();
+      plain.dispose();
+    });
+
+    it('keeps the centre with its weights, untrained, and refuses a missing or mis-sized one', async () => {
+      const head = EmbeddingHead.create(centred, 5, centre);
+      expect(head.variables).toHaveLength(2); // what an optimiser updates: the centre is not among them
+      const blob = await packTensors(head.namedWeights());
+      const restored = EmbeddingHead.fromPacked(centred, blob);
+      const x = [Float32Array.from([0.5, 0.1, 0.2, 0.9, 0.3, 0.3])];
+      expect(Array.from((await restored.embed(x))[0])).toEqual(Array.from((await head.embed(x))[0]));
+      const unpacked = unpackTensors(blob);
+      expect(Array.from(unpacked[CENTRE_WEIGHT].dataSync())).toEqual(Array.from(centre));
+      tf.dispose(Object.values(unpacked));
+      const plain = EmbeddingHead.fromWeights(config, head.namedWeights());
+      const plainBlob = await packTensors(plain.namedWeights());
+      plain.dispose();
+      expect(() => EmbeddingHead.fromPacked(centred, plainBlob)).toThrow(/checkpoint lacks head_centre/);
+      expect(() => EmbeddingHead.create(centred, 1)).toThrow(/needs the mean of its 6-value training features/);
+      expect(() => EmbeddingHead.create(centred, 1, new Float32Array(5))).toThrow(/got 5/);
+      expect(() => EmbeddingHead.create({ ...config, centre: { segments: [2, 3] } }, 1, centre)).toThrow(/summing to inputDim 6/);
+      head.dispose();
+      restored.dispose();
+    });
   });
 
   it('refuses a bad configuration', () => {

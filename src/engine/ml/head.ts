@@ -12,35 +12,50 @@ export interface HeadConfig {
   hidden: number;
   /** L2-normalise the output, so distances live in [0, 2] whatever the weights' scale. */
   normalize: boolean;
+  /**
+   * Centre the input on the training photos' mean feature before the first layer: each segment (one
+   * backbone layer's pooled features, widths summing to inputDim) minus its mean, L2-normalised on its
+   * own, then all scaled to unit length together. The mean travels with the weights (`head_centre`).
+   * Absent in models stored before it (README, "Centred features").
+   */
+  centre?: { segments: number[] };
 }
+
+/** Name of the stored mean feature of a centred head; not trained. */
+export const CENTRE_WEIGHT = 'head_centre';
 
 export class EmbeddingHead {
   private constructor(
     readonly config: HeadConfig,
+    /** The trained weights, in layer order (what an optimiser updates). */
     readonly variables: tf.Variable[],
+    /** The mean input feature of a centred head (not trained); null when the config has no centre. */
+    private readonly centreVector: tf.Variable | null,
   ) {}
 
-  static create(config: HeadConfig, seed: number): EmbeddingHead {
+  /** A new head; a centred config needs `centre`, the mean of the training features (see meanVector). */
+  static create(config: HeadConfig, seed: number, centre?: Float32Array): EmbeddingHead {
     checkConfig(config);
     const shapes = layerShapes(config);
+    const centreVector = config.centre ? tf.tidy(() => tf.variable(checkedCentre(config, centre), false)) : null;
     // Variables stay unnamed (TF.js names must be unique per process; several heads may be alive).
     // tidy frees the initial values: a variable keeps its own reference to the data.
     const variables = tf.tidy(() => shapes.map(([rows, cols], i) => tf.variable(cols === undefined ? tf.zeros([rows]) : glorotUniform(rows, cols, seed + i), true)));
-    return new EmbeddingHead(config, variables);
+    return new EmbeddingHead(config, variables, centreVector);
   }
 
   static fromWeights(config: HeadConfig, weights: tf.NamedTensorMap): EmbeddingHead {
     checkConfig(config);
     const shapes = layerShapes(config);
-    const variables = shapes.map((shape, i) => {
-      const name = weightName(shape, i);
+    const expectShape = (name: string, expected: number[]) => {
       const tensor = weights[name];
       if (!tensor) throw new Error(`checkpoint lacks ${name}`);
-      const expected = shape.filter((n) => n !== undefined);
       if (tensor.shape.join('x') !== expected.join('x')) throw new Error(`${name} has shape ${tensor.shape.join('x')}, expected ${expected.join('x')}`);
-      return tf.variable(tensor, true);
-    });
-    return new EmbeddingHead(config, variables);
+      return tensor;
+    };
+    const centreVector = config.centre ? tf.variable(expectShape(CENTRE_WEIGHT, [config.inputDim]), false) : null;
+    const variables = shapes.map((shape, i) => tf.variable(expectShape(weightName(shape, i), shape.filter((n) => n !== undefined)), true));
+    return new EmbeddingHead(config, variables, centreVector);
   }
 
   /** A head from a stored blob (packTensors); the unpacked tensors are freed once copied into variables. */
@@ -55,7 +70,7 @@ export class EmbeddingHead {
 
   apply(features: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      let x: tf.Tensor2D = features;
+      let x: tf.Tensor2D = this.centreVector ? centreSegments(features, this.centreVector as tf.Tensor1D, this.config.centre!.segments) : features;
       for (let i = 0; i < this.variables.length; i += 2) {
         const w = this.variables[i] as tf.Tensor2D;
         x = tf.add(tf.getBackend() === 'wasm' ? linear(x, w) : tf.matMul(x, w), this.variables[i + 1]);
@@ -78,14 +93,41 @@ export class EmbeddingHead {
     return out;
   }
 
+  /** Every weight by its stored name, the centre of a centred head included. */
   namedWeights(): tf.NamedTensorMap {
     const shapes = layerShapes(this.config);
-    return Object.fromEntries(this.variables.map((v, i) => [weightName(shapes[i], i), v]));
+    const named: tf.NamedTensorMap = Object.fromEntries(this.variables.map((v, i) => [weightName(shapes[i], i), v]));
+    if (this.centreVector) named[CENTRE_WEIGHT] = this.centreVector;
+    return named;
   }
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
+    this.centreVector?.dispose();
   }
+}
+
+/** The mean of equal-length vectors (a centred head's centre: the training photos' features). */
+export function meanVector(vectors: Float32Array[]): Float32Array {
+  if (vectors.length === 0) throw new Error('the mean of no vectors is undefined');
+  const sum = new Float64Array(vectors[0].length);
+  for (const vector of vectors) vector.forEach((value, i) => (sum[i] += value));
+  return Float32Array.from(sum, (value) => value / vectors.length);
+}
+
+/** Each segment of x minus its mean, L2-normalised on its own; the whole then scaled to unit length. */
+function centreSegments(x: tf.Tensor2D, centre: tf.Tensor1D, segments: number[]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const shifted = tf.sub(x, centre);
+    const parts = segments.length === 1 ? [shifted] : tf.split(shifted, segments, 1);
+    const joined = tf.concat(parts.map((part) => l2Normalize(part)), 1) as tf.Tensor2D;
+    return tf.mul(joined, 1 / Math.sqrt(segments.length));
+  });
+}
+
+function checkedCentre(config: HeadConfig, centre: Float32Array | undefined): tf.Tensor1D {
+  if (!centre || centre.length !== config.inputDim) throw new RangeError(`a centred head needs the mean of its ${config.inputDim}-value training features (got ${centre ? centre.length : 'none'})`);
+  return tf.tensor1d(centre);
 }
 
 /**
@@ -146,6 +188,11 @@ function checkConfig(config: HeadConfig): void {
     if (!(Number.isInteger(config[key]) && config[key] > 0)) throw new RangeError(`${key} must be a positive whole number (got ${config[key]})`);
   }
   if (!(Number.isInteger(config.hidden) && config.hidden >= 0)) throw new RangeError(`hidden must be 0 or a positive whole number (got ${config.hidden})`);
+  if (config.centre) {
+    const { segments } = config.centre;
+    const valid = Array.isArray(segments) && segments.length > 0 && segments.every((n) => Number.isInteger(n) && n > 0);
+    if (!valid || segments.reduce((a, b) => a + b, 0) !== config.inputDim) throw new RangeError(`centre segments must be positive widths summing to inputDim ${config.inputDim} (got ${JSON.stringify(segments)})`);
+  }
 }
 
 /** Tensors to one Buffer: a JSON header (names, shapes) then float32 data. For checkpoints and stored models. */

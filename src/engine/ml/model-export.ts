@@ -5,12 +5,15 @@ import type { OnnxModel, OnnxNode, OnnxTensor } from './onnx-proto.js';
 export interface HeadWeights {
   config: HeadConfig;
   layers: Array<{ kernel: Float32Array; bias: Float32Array; inputs: number; units: number }>;
+  /** A centred head's mean input feature (config.centre says how it is applied). */
+  centre?: Float32Array;
 }
 
 /**
  * The head as a TF.js layers model (model.json + one weights file): Dense layers, ReLU between
  * them. What the layers format cannot say (the L2 normalisation of the features going in and of
- * the embedding coming out) is in the card, and in the ONNX file.
+ * the embedding coming out, and a centred head's centring, whose mean is exported as centre.bin) is
+ * in the card, and in the ONNX file.
  */
 export function tfjsLayersModel(head: HeadWeights, weightsFile = 'weights.bin'): { modelJson: object; weights: Buffer } {
   const layers = head.layers.map((layer, i) => ({
@@ -69,7 +72,10 @@ export function readTfjsLayersModel(modelJson: unknown, weights: Buffer, config:
   return { config, layers };
 }
 
-/** The whole head as ONNX: features L2-normalised, Dense (+ReLU) layers, embedding L2-normalised. */
+/**
+ * The whole head as ONNX: features L2-normalised; for a centred head, each layer's segment minus its
+ * mean and L2-normalised, the whole scaled to unit length; Dense (+ReLU) layers; embedding L2-normalised.
+ */
 export function headToOnnx(head: HeadWeights): OnnxModel {
   const nodes: OnnxNode[] = [];
   const initializers: OnnxTensor[] = [{ name: 'epsilon', dims: [], data: Float32Array.of(1e-12) }];
@@ -80,6 +86,23 @@ export function headToOnnx(head: HeadWeights): OnnxModel {
   };
   normalise('features', 'x0');
   let x = 'x0';
+  if (head.config.centre) {
+    if (!head.centre) throw new Error('a centred head needs its centre to be exported');
+    const { segments } = head.config.centre;
+    initializers.push({ name: 'centre', dims: [head.config.inputDim], data: head.centre });
+    initializers.push({ name: 'segment_scale', dims: [], data: Float32Array.of(1 / Math.sqrt(segments.length)) });
+    nodes.push({ opType: 'Sub', inputs: [x, 'centre'], outputs: ['centred'] });
+    const parts = segments.map((_, i) => `segment_${i}`);
+    if (segments.length === 1) nodes.push({ opType: 'Identity', inputs: ['centred'], outputs: [parts[0]] });
+    else {
+      initializers.push({ name: 'segment_widths', dims: [segments.length], data: { int64: segments } });
+      nodes.push({ opType: 'Split', inputs: ['centred', 'segment_widths'], outputs: parts, attributes: [{ name: 'axis', value: { int: 1 } }] });
+    }
+    parts.forEach((part) => normalise(part, `${part}_unit`));
+    nodes.push({ opType: 'Concat', inputs: parts.map((part) => `${part}_unit`), outputs: ['joined'], attributes: [{ name: 'axis', value: { int: 1 } }] });
+    nodes.push({ opType: 'Mul', inputs: ['joined', 'segment_scale'], outputs: ['x0_centred'] });
+    x = 'x0_centred';
+  }
   head.layers.forEach((layer, i) => {
     initializers.push({ name: `kernel_${i}`, dims: [layer.inputs, layer.units], data: layer.kernel }, { name: `bias_${i}`, dims: [layer.units], data: layer.bias });
     nodes.push({ opType: 'MatMul', inputs: [x, `kernel_${i}`], outputs: [`mm_${i}`] });

@@ -7,7 +7,7 @@ import type { JobControl } from '../common/job-control.js';
 import { runEpochs } from './epoch-loop.js';
 import { evaluateRetrieval, squaredDistance, type LabelledVectors } from './eval.js';
 import { tripletLossWithGaps } from './loss.js';
-import { EmbeddingHead, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
+import { EmbeddingHead, meanVector, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
 import { markedTripletCount, markedTriplets, mineSemiHard, mixInMarked, planEpoch, TRIPLET_METHODS, type GappedTriplet, type MarkedPair, type TripletMethod } from './triplets.js';
 
 export interface NamedTensor {
@@ -85,7 +85,7 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   for (const m of data.marked ?? []) {
     if (!isTrainPhoto(m.query) || !isTrainPhoto(m.negative)) throw new Error(`marked pair (${m.query}, ${m.negative}) is not among the ${data.train.vectors.length} training photos`);
   }
-  const { head, optimizer, startEpoch } = await restoreOrCreate(headConfig, settings, options.resumeFrom);
+  const { head, optimizer, startEpoch } = await restoreOrCreate(headConfig, settings, options.resumeFrom, () => meanVector(data.train.vectors));
   const items = data.train.classIds.map((classId, id) => ({ id, classId }));
   for (const [i, v] of data.train.vectors.entries()) {
     if (v.length !== headConfig.inputDim) throw new Error(`training vector ${i} has ${v.length} values, expected ${headConfig.inputDim}`);
@@ -162,9 +162,9 @@ export async function evaluateHead(head: EmbeddingHead, data: TrainData, k: numb
   return evaluateRetrieval(await embed(data.validation), await embed(data.train), k);
 }
 
-async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings, resumeFrom: TrainOptions['resumeFrom']) {
+async function restoreOrCreate(headConfig: HeadConfig, settings: TrainerSettings, resumeFrom: TrainOptions['resumeFrom'], trainingMean: () => Float32Array) {
   const optimizer = tf.train.adam(settings.learningRate);
-  if (!resumeFrom) return { head: EmbeddingHead.create(headConfig, settings.seed), optimizer, startEpoch: 0 };
+  if (!resumeFrom) return { head: EmbeddingHead.create(headConfig, settings.seed, headConfig.centre ? trainingMean() : undefined), optimizer, startEpoch: 0 };
   const tensors = unpackTensors(resumeFrom.state);
   const headWeights: tf.NamedTensorMap = {};
   const optimizerWeights: NamedTensor[] = [];
