@@ -3,7 +3,10 @@
 // cache written by scripts/multiscale-features.ts (the library's photos must all be in it).
 //   npx tsx scripts/compare-scales.ts <library> <db> <cache prefix> <sets,…> [seeds e.g. 1,2]
 // A set is layer short names joined by '+' (5a 6e 9a 10e 12a 13e 15a 16e 16p pool), optionally
-// followed by ':mirror' (average each photo's features with its mirror's) and ':eN' (N epochs).
+// followed by flags: ':mirror' (average each photo's features with its mirror's), ':centre' (each layer
+// minus its training mean, as the app's centred head does), ':centre-joined' (the joined vector minus its
+// mean instead), ':eN' epochs, ':dN' embedding size, ':lrX' learning rate, ':tN' triplets per training
+// photo, ':bN' batch size, ':hN' hidden width, ':gX' gap.
 import { readFileSync } from 'node:fs';
 import { openLibrary, labelledFeatures } from '../src/engine/jobs/pipeline.js';
 import { selectBackend } from '../src/engine/ml/compute-backend.js';
@@ -36,6 +39,18 @@ const photos = store.photos(libraryId).filter((p) => p.classId !== null && p.spl
 const classNames = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));
 const k = 30;
 
+/** Per-layer training means of the current set (':centre'), or null. */
+let layerMeans: Map<number, Float64Array> | null = null;
+function meansOf(layers: number[]) {
+  const out = new Map<number, Float64Array>();
+  const trainRows = photos.filter((p) => p.split === 'train').map((p) => row.get(p.relPath)!);
+  for (const l of layers) {
+    const m = new Float64Array(meta.dims[l]);
+    for (const i of trainRows) normalizeVector(Float32Array.from(layerAt(i, 0, l))).forEach((x, j) => (m[j] += x / trainRows.length));
+    out.set(l, m);
+  }
+  return out;
+}
 function vectorsFor(layers: number[], mirror: boolean) {
   const sets: { train: LabelledVectors; validation: LabelledVectors } = { train: { vectors: [], classIds: [] }, validation: { vectors: [], classIds: [] } };
   for (const p of photos) {
@@ -44,7 +59,9 @@ function vectorsFor(layers: number[], mirror: boolean) {
     const parts = layers.map((l) => {
       const v = Float32Array.from(layerAt(i, 0, l));
       if (mirror) layerAt(i, 1, l).forEach((x, j) => (v[j] = (v[j] + x) / 2));
-      return normalizeVector(v);
+      if (!layerMeans) return normalizeVector(v);
+      const mean = layerMeans.get(l)!;
+      return normalizeVector(Float32Array.from(normalizeVector(v), (x, j) => x - mean[j]));
     });
     const joined = new Float32Array(parts.reduce((a, v) => a + v.length, 0));
     let o = 0;
@@ -58,6 +75,12 @@ function vectorsFor(layers: number[], mirror: boolean) {
   return sets;
 }
 
+function centreJoined(sets: { train: LabelledVectors; validation: LabelledVectors }) {
+  const n = sets.train.vectors[0].length;
+  const mean = new Float64Array(n);
+  for (const v of sets.train.vectors) v.forEach((x, j) => (mean[j] += x / sets.train.vectors.length));
+  for (const list of [sets.train.vectors, sets.validation.vectors]) list.forEach((v, i) => (list[i] = normalizeVector(Float32Array.from(v, (x, j) => x - mean[j]))));
+}
 const pool = meta.layers.indexOf(SHORT.pool);
 const reference = vectorsFor([pool], false);
 const baseline = evaluateDetailed(reference.validation, reference.train, k);
@@ -81,12 +104,16 @@ for (const name of setList.split(',')) {
   });
   const mirror = flags.includes('mirror');
   const epochs = Number(flags.find((f) => /^e\d+$/.test(f))?.slice(1) ?? 5);
+  const num = (prefix: string, dflt: number) => Number(flags.find((f) => new RegExp(`^${prefix}[0-9.]+$`).test(f))?.slice(prefix.length) ?? dflt);
+  const dim = num('d', 128), lr = num('lr', 0.001), perPhoto = num('t', 8), batch = num('b', 32), hidden = num('h', 0), gapX = num('g', 1);
+  layerMeans = flags.includes('centre') ? meansOf(layers) : null;
   const sets = vectorsFor(layers, mirror);
+  if (flags.includes('centre-joined')) centreJoined(sets);
   const untrained = evaluateDetailed(sets.validation, sets.train, k).scores;
   const scores: Array<{ p: number; map: number; seconds: number; kept: number; losers: string[] }> = [];
   for (const seed of seedList.split(',').map(Number)) {
     const started = Date.now();
-    const outcome = await trainHead(sets, { inputDim: sets.train.vectors[0].length, dim: 128, hidden: 0, normalize: true }, { epochs, batchSize: 32, learningRate: 0.001, gap: 1, seed, tripletsPerEpoch: sets.train.vectors.length * 8, k, sampling: 'semi-hard', keepBest: true });
+    const outcome = await trainHead(sets, { inputDim: sets.train.vectors[0].length, dim, hidden, normalize: true }, { epochs, batchSize: batch, learningRate: lr, gap: gapX, seed, tripletsPerEpoch: sets.train.vectors.length * perPhoto, k, sampling: 'semi-hard', keepBest: true });
     const trained = evaluateDetailed({ vectors: await outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds }, k);
     outcome.head.dispose();
     const seconds = (Date.now() - started) / 1000;
