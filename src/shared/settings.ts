@@ -75,7 +75,7 @@ export const FINE_TUNE_MODES: Readonly<Record<FineTuneMode, string>> = {
 /** Every feature choice with what it means; adding one to FeatureLayers fails to compile until it is described here. */
 export const FEATURE_CHOICES: Readonly<Record<FeatureLayers, string>> = {
   final: 'the backbone\'s final pooled features',
-  'multi-scale': 'blocks 10 and 13 pooled beside the final features (built-in backbone, head only)',
+  'multi-scale': 'blocks 10 and 13 pooled beside the final features, each centred on the training photos (built-in backbone, head only)',
 };
 
 /** Null when the feature choice fits the backbone and fine-tune mode, else why not. */

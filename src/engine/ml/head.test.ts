@@ -112,6 +112,20 @@ describe('embedding head', () => {
       plain.dispose();
     });
 
+    it('centres plain vectors as apply does, so training can centre its set once', async () => {
+      const head = EmbeddingHead.create(centred, 6, centre);
+      const restored = EmbeddingHead.fromWeights(centred, head.namedWeights());
+      const xs = [Float32Array.from([0.2, 0.9, 0.1, 0.3, 0.7, 0.4]), Float32Array.from([1, 0, 0, 0, 0, 1])];
+      const whole = await head.embed(xs);
+      for (const h of [head, restored]) {
+        const viaInputs = await h.embed(h.centreInputs(xs), undefined, true);
+        viaInputs.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(whole[i]).map((w) => expect.closeTo(w, 5))));
+      }
+      const plain = EmbeddingHead.create(config, 6);
+      expect(plain.centreInputs(xs)).toBe(xs);
+      for (const h of [head, restored, plain]) h.dispose();
+    });
+
     it('keeps the centre with its weights, untrained, and refuses a missing or mis-sized one', async () => {
       const head = EmbeddingHead.create(centred, 5, centre);
       expect(head.variables).toHaveLength(2); // what an optimiser updates: the centre is not among them

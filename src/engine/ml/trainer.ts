@@ -93,6 +93,7 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   const method = settings.sampling ?? 'random';
   const vectors = data.train.vectors;
   const backboneDistance = (a: number, b: number) => squaredDistance(vectors[a], vectors[b]);
+  const inputs = head.centreInputs(vectors);
   const marks = data.marked ?? [];
   const fromMarks = markedTripletCount(marks.length, settings.tripletsPerEpoch, vectors.length);
   try {
@@ -105,7 +106,7 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
         const sampled = planEpoch(method, items, settings.tripletsPerEpoch - fromMarks, epochSeed, settings.gap, backboneDistance);
         return mixInMarked(sampled, markedTriplets(items, marks, fromMarks, epochSeed + 5, settings.gap), epochSeed);
       },
-      step: async (batch) => trainStep(head, optimizer, vectors, method === 'semi-hard' ? await mineInBatch(head, vectors, data.train.classIds, batch) : batch),
+      step: async (batch) => trainStep(head, optimizer, inputs, method === 'semi-hard' ? await mineInBatch(head, inputs, data.train.classIds, batch) : batch),
       evaluate: () => evaluateHead(head, data, settings.k),
       checkpoint: () => packCheckpoint(head, optimizer),
     });
@@ -117,10 +118,10 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   }
 }
 
-/** Swaps each triplet's negative for a semi-hard one among the batch's photos, by the head's current embedding. */
-async function mineInBatch(head: EmbeddingHead, vectors: Float32Array[], classIds: number[], batch: GappedTriplet[]): Promise<GappedTriplet[]> {
+/** Swaps each triplet's negative for a semi-hard one among the batch's photos, by the head's current embedding (inputs centred). */
+async function mineInBatch(head: EmbeddingHead, inputs: Float32Array[], classIds: number[], batch: GappedTriplet[]): Promise<GappedTriplet[]> {
   const rows = [...new Set(batch.flatMap((t) => [t.query, t.positive, t.negative]))];
-  const embedded = await head.embed(rows.map((i) => vectors[i]));
+  const embedded = await head.embed(rows.map((i) => inputs[i]), undefined, true);
   const embeddingOf = new Map(rows.map((photo, i) => [photo, embedded[i]]));
   return mineSemiHard(batch, (photo) => classIds[photo], (a, b) => Math.sqrt(squaredDistance(embeddingOf.get(a)!, embeddingOf.get(b)!)));
 }
@@ -135,8 +136,9 @@ function restoreWeights(head: EmbeddingHead, state: Buffer, epoch: number): numb
 }
 
 /**
- * One optimiser step. The three branches share the head: one pass over q, p and n stacked, then
- * split. The batch is copied together here rather than gathered by TF.js (slow on wasm).
+ * One optimiser step on centred inputs (centreInputs). The three branches share the head: one pass
+ * over q, p and n stacked, then split. The batch is copied together here rather than gathered by
+ * TF.js (slow on wasm).
  */
 async function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, features: Float32Array[], batch: GappedTriplet[]): Promise<number> {
   const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
@@ -144,7 +146,7 @@ async function trainStep(head: EmbeddingHead, optimizer: tf.AdamOptimizer, featu
     const stacked = stack(order.map((i) => features[i]), features[0].length);
     return optimizer.minimize(
       () => {
-        const [q, p, n] = tf.split(head.apply(stacked), 3) as tf.Tensor2D[];
+        const [q, p, n] = tf.split(head.applyToCentred(stacked), 3) as tf.Tensor2D[];
         return tripletLossWithGaps(q, p, n, batch.map((t) => t.gap));
       },
       true,
