@@ -10,6 +10,9 @@ import { parseBackboneSpec } from '../ml/backbone.js';
 import sharp from 'sharp';
 import { createRng } from '../common/rng.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
+import * as tf from '@tensorflow/tfjs-core';
+import Database from 'better-sqlite3';
+import { CENTRE_WEIGHT, packTensors, packedNames, unpackTensors } from '../ml/head.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, releaseQueryBackbones, type JobContext, type TrainResult } from './pipeline.js';
 import { evaluateModel, evaluateModelInDetail, findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
 import { Store } from '../store/store.js';
@@ -183,6 +186,28 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     expect(resumed.resumed).toBe(true);
     expect(resumed.epochsDone).toBe(3);
     expect(Math.min(...losses)).toBe(7); // steps of epoch 1 (1-6) were not trained again
+  });
+
+  it('resumes a run stopped before centring came in as it began: without centring', async () => {
+    const control = new JobControl();
+    const resumeSettings = { ...SETTINGS, epochs: 2, seed: 11 };
+    const stopAfterFirstEpoch = (e: EngineEvent) => {
+      if (e.type === 'epoch' && e.epoch === 1) control.stop();
+    };
+    const stopped = await train({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings);
+    store.updateRun(stopped.runId, { status: 'running' });
+    // Its checkpoint as an older version wrote it: the head's weights and Adam's, no centre.
+    const checkpoint = store.latestCheckpoint(stopped.runId)!;
+    expect(packedNames(checkpoint.state)).toContain(CENTRE_WEIGHT);
+    const tensors = unpackTensors(checkpoint.state);
+    const older = await packTensors(Object.entries(tensors).filter(([name]) => name !== CENTRE_WEIGHT).map(([name, tensor]) => ({ name, tensor })));
+    tf.dispose(Object.values(tensors));
+    const db = new Database(join(dbDir, 'lookalike.db'));
+    db.prepare('UPDATE checkpoints SET state = ? WHERE run_id = ?').run(older, stopped.runId);
+    db.close();
+    const resumed = await train({ store }, libraryId, resumeSettings);
+    expect(resumed).toMatchObject({ runId: stopped.runId, resumed: true, epochsDone: 2 });
+    expect(store.model(resumed.modelId)!.config.head).not.toHaveProperty('centre');
   });
 
   it('updates only what changed when the folder changes, and drops removed photos from search', async () => {

@@ -10,7 +10,7 @@ import { extractFeatures } from '../ml/features.js';
 import { decodeForModel } from '../library/image.js';
 import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
-import { EmbeddingHead, normalizeVector, packTensors, type HeadConfig } from '../ml/head.js';
+import { CENTRE_WEIGHT, EmbeddingHead, normalizeVector, packedNames, packTensors, type HeadConfig } from '../ml/head.js';
 import { createRng, shuffle } from '../common/rng.js';
 import { DEFAULT_K, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
@@ -276,8 +276,10 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const inputDim = sets.train.vectors[0].length;
-  // Centring each layer's features lifted multi-scale runs and did nothing for the final pool alone (README, "Centred features").
-  const centre = finalPartOf(spec) ? { segments: featureSegments(spec, inputDim) } : undefined;
+  // Centring each layer's features lifted multi-scale runs and did little for the final pool alone (README, "Centred features").
+  // A run stopped before centring came in resumes as it began, without it.
+  const resumesUncentred = checkpoint !== null && !packedNames(checkpoint.state).includes(CENTRE_WEIGHT);
+  const centre = finalPartOf(spec) && !resumesUncentred ? { segments: featureSegments(spec, inputDim) } : undefined;
   const headConfig: HeadConfig = { inputDim, dim: settings.dim, hidden: 0, normalize: true, ...(centre ? { centre } : {}) };
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   const best = checkpoint ? bestEpochSoFar(store, runId) : null;

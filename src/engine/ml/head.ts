@@ -239,6 +239,12 @@ export async function packTensors(tensors: tf.NamedTensorMap | Array<{ name: str
   return Buffer.concat([length, headerBytes, ...parts]);
 }
 
+/** The names in a packTensors blob, read from its header alone (no tensors made). */
+export function packedNames(blob: Buffer): string[] {
+  const header = JSON.parse(blob.subarray(4, 4 + blob.readUInt32LE(0)).toString('utf8')) as Array<{ name: string }>;
+  return header.map((entry) => entry.name);
+}
+
 export function unpackTensors(blob: Buffer): tf.NamedTensorMap {
   const headerLength = blob.readUInt32LE(0);
   const header = JSON.parse(blob.subarray(4, 4 + headerLength).toString('utf8')) as Array<{ name: string; shape: number[] }>;
