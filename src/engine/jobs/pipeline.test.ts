@@ -169,17 +169,22 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     expect(fromFlower.results[0].distance).toBeLessThan(fromFlower.distances!.threshold!);
   });
 
-  it('resumes a stopped run from its last checkpoint instead of starting over', async () => {
+  /** A run stopped after its first epoch and left marked running, as a crash (kill -9) leaves it. */
+  async function crashAfterFirstEpoch(settings: Partial<TrainSettings>): Promise<TrainResult> {
     const control = new JobControl();
-    const resumeSettings = { ...SETTINGS, epochs: 3, seed: 9 };
     const stopAfterFirstEpoch = (e: EngineEvent) => {
       if (e.type === 'epoch' && e.epoch === 1) control.stop();
     };
-    const stopped = await train({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings);
+    const stopped = await train({ store, control, emit: stopAfterFirstEpoch }, libraryId, settings);
     expect(stopped.stopped).toBe(true);
     expect(stopped.epochsDone).toBe(1);
-    // A run that stopped is finished; to model a crash, mark it as still running (as a kill -9 leaves it).
     store.updateRun(stopped.runId, { status: 'running' });
+    return stopped;
+  }
+
+  it('resumes a stopped run from its last checkpoint instead of starting over', async () => {
+    const resumeSettings = { ...SETTINGS, epochs: 3, seed: 9 };
+    const stopped = await crashAfterFirstEpoch(resumeSettings);
     const losses: number[] = [];
     const resumed = await train({ store, emit: (e) => e.type === 'loss' && losses.push(e.step) }, libraryId, resumeSettings);
     expect(resumed.runId).toBe(stopped.runId);
@@ -189,13 +194,8 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
   });
 
   it('resumes a run stopped before centring came in as it began: without centring', async () => {
-    const control = new JobControl();
     const resumeSettings = { ...SETTINGS, epochs: 2, seed: 11 };
-    const stopAfterFirstEpoch = (e: EngineEvent) => {
-      if (e.type === 'epoch' && e.epoch === 1) control.stop();
-    };
-    const stopped = await train({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings);
-    store.updateRun(stopped.runId, { status: 'running' });
+    const stopped = await crashAfterFirstEpoch(resumeSettings);
     // Its checkpoint as an older version wrote it: the head's weights and Adam's, no centre.
     const checkpoint = store.latestCheckpoint(stopped.runId)!;
     expect(packedNames(checkpoint.state)).toContain(CENTRE_WEIGHT);
