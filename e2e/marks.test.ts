@@ -68,7 +68,7 @@ describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromiu
     await page.waitForSelector('[data-testid=similar-result]', POLL);
     const resultIds = await page.$$eval('[data-testid=similar-result]', (tiles) => tiles.map((t) => Number(t.getAttribute('data-photo-id'))));
     // True wrong neighbours: training photos of another class, nearest first.
-    const [first, second, third] = resultIds.filter((id) => byId.get(id)!.className !== query.className && byId.get(id)!.split === 'train');
+    const [first, second, third, fourth] = resultIds.filter((id) => byId.get(id)!.className !== query.className && byId.get(id)!.split === 'train');
     const tile = (id: number) => page.locator(`[data-testid=similar-result][data-photo-id="${id}"]`);
     const markButton = (id: number) => page.locator(`li:has(> [data-testid=similar-result][data-photo-id="${id}"]) [data-testid=mark-not-similar]`);
     const marked = () => page.$$eval('[data-testid=similar-result][data-marked=true]', (tiles) => tiles.map((t) => Number(t.getAttribute('data-photo-id'))).sort((a, b) => a - b));
@@ -88,6 +88,15 @@ describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromiu
     await expect.poll(marked, POLL).toHaveLength(3);
     await page.keyboard.press('x');
     await expect.poll(marked, POLL).toEqual([first, second].sort((a, b) => a - b));
+    // X on a selected result marks every selected one, and unmarks them all again.
+    await tile(third).click();
+    await tile(fourth).click({ modifiers: ['Control'] });
+    await expect.poll(() => page.textContent('[data-testid=label-selection-results] [data-testid=selected-count]'), POLL).toBe('2');
+    await page.keyboard.press('x');
+    await expect.poll(marked, POLL).toEqual([first, second, third, fourth].sort((a, b) => a - b));
+    await page.keyboard.press('x');
+    await expect.poll(marked, POLL).toEqual([first, second].sort((a, b) => a - b));
+    await page.click('[data-testid=label-selection-results] [data-testid=clear-selection]');
     await page.mouse.move(0, 0);
     await settled(page, '[data-testid=similar-results]');
     await mkdir(SHOTS, { recursive: true });

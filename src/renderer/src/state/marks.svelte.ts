@@ -32,19 +32,29 @@ export class Marks {
   }
 
   /** Marks a result as not similar to the query, or unmarks it when it is marked already. */
-  async toggle(photoId: number): Promise<void> {
+  toggle(photoId: number): Promise<void> {
+    return this.setMany([photoId], !this.has(photoId));
+  }
+
+  /** Marks (or unmarks) several results of the query, one call each; those already as asked are left alone. */
+  async setMany(photoIds: number[], marked: boolean): Promise<void> {
     const queryPhotoId = this.queryPhotoId;
     if (queryPhotoId === null) {
       this.app.notify(OUTSIDE_QUERY_NOTE);
       return;
     }
     if (this.pending !== null) return;
-    this.pending = photoId;
     try {
-      const state = await this.app.transport.api.markNotSimilar({ queryPhotoId, photoId, marked: !this.has(photoId) });
-      // Another query may have come meanwhile: its own marks, not these.
-      if (this.queryPhotoId === queryPhotoId) this.state = state;
-      else await this.refresh();
+      for (const photoId of photoIds.filter((id) => this.has(id) !== marked)) {
+        this.pending = photoId;
+        const state = await this.app.transport.api.markNotSimilar({ queryPhotoId, photoId, marked });
+        // Another query may have come meanwhile: its own marks, not these.
+        if (this.queryPhotoId !== queryPhotoId) {
+          await this.refresh();
+          return;
+        }
+        this.state = state;
+      }
     } catch (error) {
       this.app.notify(error);
     } finally {
