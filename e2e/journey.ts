@@ -88,8 +88,10 @@ export async function journey(page: Page, options: JourneyOptions): Promise<void
     await page.setViewportSize(size);
     await thumbnailsSettled(page);
   }
-  const hidden = await page.$$eval('[data-testid=photo-tile] img', (imgs) => (imgs as HTMLImageElement[]).filter((img) => img.naturalWidth > 0 && getComputedStyle(img).opacity !== '1').length);
-  expect(hidden).toBe(0);
+  // Loaded photos end fully shown. A fade can start just after the load seen above (under load, a
+  // frame later), so this waits for it rather than reading once.
+  const hidden = () => page.$$eval('[data-testid=photo-tile] img', (imgs) => (imgs as HTMLImageElement[]).filter((img) => img.naturalWidth > 0 && getComputedStyle(img).opacity !== '1').length);
+  await expect.poll(hidden, { timeout: 30_000 }).toBe(0);
   // Filtering by class shows only that class.
   const firstClass = Object.keys(options.classes)[0];
   await page.click(`[data-testid=class-row][data-class-name=${firstClass}]`);
