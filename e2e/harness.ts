@@ -1,12 +1,20 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
 import type { EngineService, EngineServiceOptions } from '../src/engine/jobs/service-contract.js';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
-import { expect } from 'vitest';
+import { describe, expect } from 'vitest';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** A suite that drives the app in Chromium; without Chromium it is skipped, its title saying why in one line. */
+export function describeInChromium(title: string, body: () => void): void {
+  const have = existsSync(CHROMIUM);
+  describe.skipIf(!have)(have ? `${title} (Chromium, through the bridge)` : `${title} (skipped: needs Chromium at ${CHROMIUM})`, body);
+}
+
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Builds the renderer from the current sources with the app's own Vite config, into `outDir`. */

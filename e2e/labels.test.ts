@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Bridge } from '../src/bridge/server.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { drawPhoto } from '../src/engine/testing/test-photos.js';
-import { CHROMIUM, classCounts, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { describeInChromium, classCounts, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Screenshots of the new views, for a person to look at. */
@@ -22,8 +22,7 @@ const makeLibrary = (dir: string) => makeSampleLibrary(join(dir, 'shapes'), { cl
 
 const shot = (page: Page, name: string) => screenshot(page, SHOTS, name);
 
-const haveChromium = existsSync(CHROMIUM);
-describe.skipIf(!haveChromium)(haveChromium ? 'labels and results in the app (Chromium, through the bridge)' : `labels in the app (skipped: needs Chromium at ${CHROMIUM})`, () => {
+describeInChromium('labels and results in the app', () => {
   let dir: string;
   let app: BrowserApp;
   let bridge: Bridge;

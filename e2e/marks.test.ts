@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PhotoItem } from '../src/shared/api.js';
 import { copyFlowersLibrary, drawPhoto, drawTestLibrary, FLOWERS17 } from '../src/engine/testing/test-photos.js';
-import { CHROMIUM, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { describeInChromium, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -24,8 +24,7 @@ function call(page: Page, name: string, arg: unknown): Promise<{ status: number;
   );
 }
 
-const haveChromium = existsSync(CHROMIUM);
-describe.skipIf(!haveChromium)(haveChromium ? 'marking wrong neighbours (Chromium, through the bridge)' : 'marking wrong neighbours (skipped: needs Chromium)', () => {
+describeInChromium('marking wrong neighbours', () => {
   let dir: string;
   let library: string;
   let app: BrowserApp;

@@ -1,12 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Bridge } from '../src/bridge/server.js';
 import { drawTestLibrary } from '../src/engine/testing/test-photos.js';
-import { CHROMIUM, classCounts, screenshot, startBrowserApp, type BrowserApp } from './harness.js';
+import { describeInChromium, classCounts, screenshot, startBrowserApp, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -16,7 +15,7 @@ const shot = (page: Page, name: string) => screenshot(page, SHOTS, name);
 
 const files = async (dir: string) => (await readdir(dir, { recursive: true })).sort();
 
-describe.skipIf(!existsSync(CHROMIUM))(existsSync(CHROMIUM) ? 'write labels to folders (Chromium, through the bridge)' : 'write labels to folders (skipped: needs Chromium)', () => {
+describeInChromium('write labels to folders', () => {
   let dir: string;
   let library: string;
   let app: BrowserApp;

@@ -126,6 +126,11 @@ describe('a model you can take away', () => {
     await expect(importModel(store, libraryId, empty)).rejects.toThrow(/card\.json: no model card here/);
     writeFileSync(join(empty, 'card.json'), '{"format":"keras"}');
     await expect(importModel(store, libraryId, empty)).rejects.toThrow(/not a Lookalike model card/);
+    // An export whose centre was lost: refused, naming the file, not imported as an uncentred model.
+    const noCentre = join(work, 'export-no-centre');
+    await exportModel(store, trainedId, noCentre);
+    rmSync(join(noCentre, 'centre.bin'));
+    await expect(importModel(store, libraryId, noCentre)).rejects.toThrow(/centre\.bin: missing; the card says the model centres its features/);
     const baseline = store.models(libraryId).find((m) => m.kind === 'baseline')!;
     await expect(exportModel(store, baseline.id, join(work, 'x'))).rejects.toThrow(/no head to export/);
   });
