@@ -19,7 +19,8 @@ import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
-import { moveFilesOut } from '../library/move-files.js';
+import { movePhotosOut, undoMoveOut } from './move-out.js';
+import type { MoveOptions } from './file-moves.js';
 import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
@@ -159,18 +160,39 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     return { library, labels: labelsState(store, id) };
   };
 
-  /** Writing labels to folders or undoing it: no job or rescan meanwhile, the library read again after. */
+  /**
+   * Files being moved (write labels, its undo, moving photos out, its undo): one batch at a time, no
+   * job or rescan meanwhile, the library read again after, whatever happened. Closing waits for the
+   * move in flight and stops the batch before its next one (the journal says how far it got).
+   */
+  let moving: Promise<unknown> | null = null;
+  let closing = false;
+  const moveOptions: MoveOptions = { shouldStop: () => closing };
+  const movingFiles = async <T>(move: (id: number) => Promise<T>): Promise<T> => {
+    const id = requireLibrary();
+    if (moving) throw conflict('photos are being moved now; wait for that to finish');
+    if (closing) throw conflict('Lookalike is closing');
+    const running = (async () => {
+      await stopCurrentJob();
+      movingInLibrary = true;
+      try {
+        return await move(id);
+      } finally {
+        movingInLibrary = false;
+        changedWhileBusy = false;
+        if (!closing) await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+      }
+    })();
+    moving = running;
+    try {
+      return await running;
+    } finally {
+      moving = null;
+    }
+  };
   const moveInLibrary = async (move: (id: number) => Promise<number>) => {
     const id = requireLibrary();
-    await stopCurrentJob();
-    movingInLibrary = true;
-    try {
-      await move(id);
-    } finally {
-      movingInLibrary = false;
-      changedWhileBusy = false;
-      await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
-    }
+    await movingFiles(move);
     return labelsResult(id);
   };
 
@@ -327,11 +349,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async writeLabels({ fingerprint }) {
-      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? '')));
+      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? ''), moveOptions));
     },
 
     async undoLabelWrite() {
-      return moveInLibrary((id) => undoLabelWrite(store, id));
+      return moveInLibrary((id) => undoLabelWrite(store, id, moveOptions));
     },
 
     async findDuplicates({ threshold }) {
@@ -340,18 +362,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async movePhotos({ photoIds, folder }) {
-      const id = requireLibrary();
-      if (!Array.isArray(photoIds) || photoIds.length === 0) throw invalidInput('select the photos to move first');
-      const root = store.libraryRoot(id);
-      const files = photoIds.map((photoId) => {
-        const photo = Number.isInteger(photoId) ? store.photo(photoId) : null;
-        if (!photo || photo.libraryId !== id) throw notFound(`no photo ${String(photoId)} in this library`);
-        return resolve(root, photo.relPath);
-      });
-      const moved = await moveFilesOut(root, files, String(folder ?? ''));
-      await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, root);
-      return { moved: moved.map(({ from, to }) => ({ from, to })), library: opened.summary };
+      const { moved } = await movingFiles((id) => movePhotosOut(store, id, photoIds, folder, moveOptions));
+      return { moved, library: librarySummary(store, requireLibrary()) };
+    },
+
+    async undoMovePhotos() {
+      const back = await movingFiles((id) => undoMoveOut(store, id, moveOptions));
+      return { back, library: librarySummary(store, requireLibrary()) };
     },
 
     async exportModel({ modelId, folder }) {
@@ -414,8 +431,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
     libraryRoot: () => libraryRoot,
     async close() {
+      closing = true;
       clearTimeout(settle);
       stopWatching?.();
+      await moving?.catch(() => undefined);
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();

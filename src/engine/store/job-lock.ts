@@ -111,7 +111,7 @@ export function describeHolder(holder: LockHolder, now = Date.now()): string {
   return `another Lookalike process (pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''}) is already running a ${holder.kind} job on this database (for ${since} s); wait for it to finish or stop it first`;
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
