@@ -61,7 +61,8 @@ export async function runMoveBatch(
         for (const folder of await makeFoldersInside(batch.toRoot, parentOf(step.to))) journal.addCreatedFolder(id, folder);
         await moveFileTo(fromPath(batch, step), toPath(batch, step), forwardBounds(batch), tempNameFor(id, step.seq, false));
         journal.setStep(id, step.seq, 'done', () => rowsFollow(store, batch, step, false));
-        options.onProgress?.(++done, planned.length);
+        done++;
+        options.onProgress?.(done, planned.length);
       }
     } catch (error) {
       const notice = partly(batch, error, journal.steps(id, 'done'), planned.length, 'moved', 'Undo puts them back');
@@ -95,7 +96,8 @@ export async function undoLastBatch(store: Store, libraryId: number, kind: MoveK
         await makeFoldersInside(last.fromRoot, parentOf(step.from));
         await moveFileTo(toPath(last, step), fromPath(last, step), bounds, tempNameFor(last.id, step.seq, true));
         journal.setStep(last.id, step.seq, 'undone', () => rowsFollow(store, last, step, true));
-        options.onProgress?.(++undone, toUndo.length);
+        undone++;
+        options.onProgress?.(undone, toUndo.length);
       }
     } catch (error) {
       const notice = partly(last, error, journal.steps(last.id, 'undone'), toUndo.length, 'put back', 'Undo again puts back the rest');
