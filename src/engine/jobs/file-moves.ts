@@ -155,7 +155,8 @@ export async function recoverMoves(store: Store, libraryId: number): Promise<str
       }
     } else {
       const moved = journal.steps(batch.id, 'done').length;
-      journal.setState(batch.id, 'interrupted', `${stopped}: ${moved} of ${total} photos had been moved${inFlightWords ? ` (${inFlightWords})` : ''}, the others were left where they were; Undo puts the moved ones back.${lostWords}`);
+      const rest = total - moved - lost.length > 0 ? `, the other ${total - moved - lost.length} were left where they were` : '';
+      journal.setState(batch.id, 'interrupted', `${stopped}: ${moved} of ${total} photos had been moved${inFlightWords ? ` (${inFlightWords})` : ''}${rest}; Undo puts the moved ones back.${lostWords}`);
     }
     notices.push(journal.batch(batch.id)!.notice!);
   }
