@@ -168,20 +168,22 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let moving: Promise<unknown> | null = null;
   let closing = false;
   const moveOptions: MoveOptions = { shouldStop: () => closing };
-  const movingFiles = async <T>(move: (id: number) => Promise<T>): Promise<T> => {
+  const movingFiles = async <T, R>(move: (id: number) => Promise<T>, reply: (id: number, value: T) => R): Promise<R> => {
     const id = requireLibrary();
     if (moving) throw conflict('photos are being moved now; wait for that to finish');
     if (closing) throw conflict('Lookalike is closing');
     const running = (async () => {
       await stopCurrentJob();
       movingInLibrary = true;
+      let value: T;
       try {
-        return await move(id);
+        value = await move(id);
       } finally {
         movingInLibrary = false;
         changedWhileBusy = false;
         if (!closing) await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
       }
+      return reply(id, value); // before close() may close the store: it waits for this
     })();
     moving = running;
     try {
@@ -190,11 +192,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       moving = null;
     }
   };
-  const moveInLibrary = async (move: (id: number) => Promise<number>) => {
-    const id = requireLibrary();
-    await movingFiles(move);
-    return labelsResult(id);
-  };
+  const moveInLibrary = (move: (id: number) => Promise<number>) => movingFiles(move, (id) => labelsResult(id));
 
   /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
   let duplicatesCache: { key: string; edges: Promise<DuplicateEdges> } | null = null;
@@ -362,13 +360,17 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async movePhotos({ photoIds, folder }) {
-      const { moved } = await movingFiles((id) => movePhotosOut(store, id, photoIds, folder, moveOptions));
-      return { moved, library: librarySummary(store, requireLibrary()) };
+      return movingFiles(
+        (id) => movePhotosOut(store, id, photoIds, folder, moveOptions),
+        (id, { moved }) => ({ moved, library: librarySummary(store, id) }),
+      );
     },
 
     async undoMovePhotos() {
-      const back = await movingFiles((id) => undoMoveOut(store, id, moveOptions));
-      return { back, library: librarySummary(store, requireLibrary()) };
+      return movingFiles(
+        (id) => undoMoveOut(store, id, moveOptions),
+        (id, back) => ({ back, library: librarySummary(store, id) }),
+      );
     },
 
     async exportModel({ modelId, folder }) {
