@@ -193,7 +193,8 @@ export const MIGRATIONS: readonly string[] = [
   // move-journal (issue #19): every file move ("write labels to folders", Duplicates' "move out") is
   // planned in full here before the first file moves, each step marked as it completes (write-ahead),
   // so a crash is finished or put back at the next open and any batch, even an interrupted one, can be
-  // undone. Writes logged before this journal existed are carried over as finished batches.
+  // undone. Writes logged before this journal existed are carried over as finished batches (label_writes
+  // is kept as it was, no longer written).
   `
   CREATE TABLE move_batches (
     id INTEGER PRIMARY KEY,
@@ -230,6 +231,5 @@ export const MIGRATIONS: readonly string[] = [
     SELECT w.id, m.key, json_extract(m.value, '$.photoId'), json_extract(m.value, '$.from'), json_extract(m.value, '$.to'), 0,
       json_extract(m.value, '$.ownLabel'), NULL, CASE WHEN w.undone_at IS NULL THEN 'done' ELSE 'undone' END
     FROM label_writes w, json_each(w.log, '$.moves') m;
-  DROP TABLE label_writes;
   `,
 ];
