@@ -3,7 +3,6 @@
  * move, each step recorded as it completes, stoppable between two moves, undoable whole or what was
  * done of it, and after a crash settled at the next open so that every file is in exactly one place.
  */
-import { hostname } from 'node:os';
 import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError, conflict } from '../../shared/errors.js';
@@ -11,7 +10,7 @@ import { errorInWords } from '../common/error-words.js';
 import { makeFoldersInside, moveFileTo, settleMove, tempNameFor } from '../library/move-files.js';
 import { LabelWriteStore } from '../store/label-writes.js';
 import { processAlive } from '../store/job-lock.js';
-import { MoveJournal, type MoveBatch, type MoveKind, type MoveStep } from '../store/move-journal.js';
+import { MoveJournal, thisMachine, type MoveBatch, type MoveKind, type MoveStep } from '../store/move-journal.js';
 import type { Store } from '../store/store.js';
 
 export interface MoveOptions {
@@ -55,9 +54,11 @@ export async function runMoveBatch(
     const batch = journal.batch(id)!;
     const planned = journal.steps(id);
     let done = 0;
+    let current: MoveStep | null = null;
     try {
       for (const step of planned) {
         if (options.shouldStop?.()) break;
+        current = step;
         for (const folder of await makeFoldersInside(batch.toRoot, parentOf(step.to))) journal.addCreatedFolder(id, folder);
         await moveFileTo(fromPath(batch, step), toPath(batch, step), forwardBounds(batch), tempNameFor(id, step.seq, false));
         journal.setStep(id, step.seq, 'done', () => rowsFollow(store, batch, step, false));
@@ -65,6 +66,8 @@ export async function runMoveBatch(
         options.onProgress?.(done, planned.length);
       }
     } catch (error) {
+      // Our own refusals leave the file where it was; anything else (the database, say) may have come after it moved.
+      if (current && !(error instanceof ApiError)) await settleStep(store, journal, batch, current, false).catch(() => undefined);
       const notice = partly(batch, error, journal.steps(id, 'done'), planned.length, 'moved', 'Undo puts them back');
       journal.setState(id, 'interrupted', notice);
       throw withKind(error, notice);
@@ -90,9 +93,11 @@ export async function undoLastBatch(store: Store, libraryId: number, kind: MoveK
     const toUndo = journal.steps(last.id, 'done').reverse();
     const bounds = { fromRoot: last.toRoot, toRoot: last.fromRoot };
     let undone = 0;
+    let current: MoveStep | null = null;
     try {
       for (const step of toUndo) {
         if (options.shouldStop?.()) break;
+        current = step;
         await makeFoldersInside(last.fromRoot, parentOf(step.from));
         await moveFileTo(toPath(last, step), fromPath(last, step), bounds, tempNameFor(last.id, step.seq, true));
         journal.setStep(last.id, step.seq, 'undone', () => rowsFollow(store, last, step, true));
@@ -100,6 +105,7 @@ export async function undoLastBatch(store: Store, libraryId: number, kind: MoveK
         options.onProgress?.(undone, toUndo.length);
       }
     } catch (error) {
+      if (current && !(error instanceof ApiError)) await settleStep(store, journal, last, current, true).catch(() => undefined);
       const notice = partly(last, error, journal.steps(last.id, 'undone'), toUndo.length, 'put back', 'Undo again puts back the rest');
       journal.setState(last.id, 'undo-interrupted', notice);
       throw withKind(error, notice);
@@ -132,9 +138,7 @@ export async function recoverMoves(store: Store, libraryId: number): Promise<str
     let putBack = 0;
     const lost: string[] = [];
     for (const step of open) {
-      const [from, to] = undoing ? [toPath(batch, step), fromPath(batch, step)] : [fromPath(batch, step), toPath(batch, step)];
-      const found = await settleMove(from, to, join(to, '..', tempNameFor(batch.id, step.seq, undoing)), step.size);
-      if (found.where === 'at-to') journal.setStep(batch.id, step.seq, undoing ? 'undone' : 'done', () => rowsFollow(store, batch, step, undoing));
+      const found = await settleStep(store, journal, batch, step, undoing);
       if (found.where === 'lost') lost.push(undoing ? step.to : step.from);
       if (found.finished) finished++;
       if (found.tempRemoved) putBack++;
@@ -163,6 +167,14 @@ export async function recoverMoves(store: Store, libraryId: number): Promise<str
   return notices;
 }
 
+/** Finds where a step's file is (see settleMove) and makes the journal, and the rows, say so. */
+async function settleStep(store: Store, journal: MoveJournal, batch: MoveBatch, step: MoveStep, undoing: boolean) {
+  const [from, to] = undoing ? [toPath(batch, step), fromPath(batch, step)] : [fromPath(batch, step), toPath(batch, step)];
+  const found = await settleMove(from, to, join(to, '..', tempNameFor(batch.id, step.seq, undoing)), step.size);
+  if (found.where === 'at-to') journal.setStep(batch.id, step.seq, undoing ? 'undone' : 'done', () => rowsFollow(store, batch, step, undoing));
+  return found;
+}
+
 /** The notice of each kind's last batch while it is still part way (interrupted), for the library view and the CLI. */
 export function moveNotices(store: Store, libraryId: number): string[] {
   const journal = new MoveJournal(store.db);
@@ -180,8 +192,9 @@ function refuseWhileMoving(journal: MoveJournal, libraryId: number): void {
 
 /** Is the batch's process still at it (this process: only while it runs it)? */
 function ownerIsMoving(batch: MoveBatch): boolean {
-  if (batch.ownerPid === process.pid && batch.ownerHost === hostname()) return inFlight.has(batch.id);
-  return batch.ownerHost === hostname() && processAlive(batch.ownerPid);
+  const here = thisMachine();
+  if (batch.ownerPid === process.pid && batch.ownerHost === here) return inFlight.has(batch.id);
+  return batch.ownerHost === here && processAlive(batch.ownerPid);
 }
 
 /** Folders a batch made, removed (deepest first) when its undo left them empty; rmdir refuses any with something in it. */

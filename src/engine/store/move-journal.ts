@@ -1,4 +1,5 @@
-import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { hostname, uptime } from 'node:os';
 import type { Database } from 'better-sqlite3';
 
 export type MoveKind = 'write-labels' | 'move-out';
@@ -6,6 +7,20 @@ export type MoveKind = 'write-labels' | 'move-out';
 export type BatchState = 'moving' | 'moved' | 'interrupted' | 'undoing' | 'undo-interrupted' | 'undone';
 /** planned: not moved yet (or put back by a recovery); done: at `to`; undone: back at `from`. */
 export type StepState = 'planned' | 'done' | 'undone';
+
+/**
+ * This machine since its last start: a batch owned by a pid of another boot is over whatever that pid
+ * is now (pids are reused after a restart). Linux's boot id, else the boot time to the minute.
+ */
+export function thisMachine(): string {
+  let boot: string;
+  try {
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    boot = String(Math.round((Date.now() / 1000 - uptime()) / 60));
+  }
+  return `${hostname()} (boot ${boot})`;
+}
 
 /** One file of a batch: `from` relative to the batch's fromRoot, `to` to its toRoot ('/'-separated). */
 export interface MoveStep {
@@ -84,7 +99,7 @@ export class MoveJournal {
         const id = Number(
           this.db
             .prepare("INSERT INTO move_batches(library_id, kind, from_root, to_root, created_folders, state, owner_pid, owner_host) VALUES (?, ?, ?, ?, ?, 'moving', ?, ?)")
-            .run(batch.libraryId, batch.kind, batch.fromRoot, batch.toRoot, JSON.stringify(batch.createdFolders ?? []), process.pid, hostname()).lastInsertRowid,
+            .run(batch.libraryId, batch.kind, batch.fromRoot, batch.toRoot, JSON.stringify(batch.createdFolders ?? []), process.pid, thisMachine()).lastInsertRowid,
         );
         const insert = this.db.prepare(
           "INSERT INTO move_steps(batch_id, seq, photo_id, from_path, to_path, size, label_before, label_after, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned')",
@@ -101,7 +116,7 @@ export class MoveJournal {
     this.synced(() =>
       this.db
         .prepare(`UPDATE move_batches SET state = ?, notice = ?, owner_pid = ?, owner_host = ?, finished_at = ${finished ?? 'NULL'} WHERE id = ?`)
-        .run(state, notice, process.pid, hostname(), batchId),
+        .run(state, notice, process.pid, thisMachine(), batchId),
     );
   }
 
