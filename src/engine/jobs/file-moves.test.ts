@@ -100,7 +100,7 @@ describe('moving duplicates out of the library (journaled, undoable)', () => {
     await reopen();
     const ids = ['daisy/a.jpg', 'daisy/big.jpg', 'daisy/c.jpg'].map(idOf);
     const error = (await movePhotosOut(store, libraryId, ids, join(dir, 'small')).catch((e: unknown) => e)) as Error;
-    expect(error.message).toBe(`${join(dir, 'small')}: the disk is full; big.jpg could not be copied there, and the photo was left where it is (1 of 3 photos were moved before this: daisy/a.jpg; Undo puts them back)`);
+    expect(error.message).toBe(`${join(dir, 'small')}: the disk is full; big.jpg could not be written there, and the photo was left where it is (1 of 3 photos were moved before this: daisy/a.jpg; Undo puts them back)`);
     expect(readdirSync(join(dir, 'small'))).toEqual(['a.jpg']);
     expect(readdirSync(join(root, 'daisy')).sort()).toEqual(['b.jpg', 'big.jpg', 'c.jpg']);
     expect(await undoMoveOut(store, libraryId)).toBe(1);

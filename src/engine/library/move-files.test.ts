@@ -85,7 +85,7 @@ describe('moving one file (never overwriting, never twice, exactly the entry nam
     writeFileSync(join(root, 'daisy', 'big.jpg'), Buffer.alloc(256 * 1024, 7));
     const to = join(dir, 'small', 'big.jpg');
     await expect(moveFileTo(join(root, 'daisy', 'big.jpg'), to, { fromRoot: root, toRoot: join(dir, 'small') }, tempNameFor(1, 0, false))).rejects.toThrow(
-      new RegExp(`^${join(dir, 'small')}: the disk is full; big\\.jpg could not be copied there, and the photo was left where it is$`),
+      new RegExp(`^${join(dir, 'small')}: the disk is full; big\\.jpg could not be written there, and the photo was left where it is$`),
     );
     expect(readdirSync(join(dir, 'small'))).toEqual([]);
     expect(statSync(join(root, 'daisy', 'big.jpg')).size).toBe(256 * 1024);

@@ -52,7 +52,7 @@ export async function moveFileTo(from: string, to: string, bounds: MoveBounds, t
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw taken(to);
       if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return false;
-      throw error;
+      throw inWordsForTarget(error, to);
     },
   );
   if (linked) {
@@ -199,7 +199,7 @@ async function removeSource(from: string, to: string): Promise<void> {
 function inWordsForTarget(error: unknown, to: string): Error {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EACCES') {
-    return conflict(`${dirname(to)}: ${describeFileError(error)}; ${basename(to)} could not be copied there, and the photo was left where it is`);
+    return conflict(`${dirname(to)}: ${describeFileError(error)}; ${basename(to)} could not be written there, and the photo was left where it is`);
   }
   return error as Error;
 }
@@ -220,7 +220,7 @@ async function sameFile(from: string, to: string, atFrom: Stats, atTo: Stats): P
 const taken = (to: string) => new NameTakenError(to);
 
 const rethrowTaken = (to: string) => (error: unknown) => {
-  throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? taken(to) : error;
+  throw (error as NodeJS.ErrnoException).code === 'EEXIST' ? taken(to) : inWordsForTarget(error, to);
 };
 
 const ignoreMissing = (error: unknown) => {
