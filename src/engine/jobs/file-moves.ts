@@ -175,12 +175,12 @@ async function settleStep(store: Store, journal: MoveJournal, batch: MoveBatch, 
   return found;
 }
 
-/** The notice of each kind's last batch while it is still part way (interrupted), for the library view and the CLI. */
+/** The notice of each kind's last batch, when a stop or a recovery left one (it stays until the next batch of that kind), for the library view. */
 export function moveNotices(store: Store, libraryId: number): string[] {
   const journal = new MoveJournal(store.db);
   return (['write-labels', 'move-out'] as const)
     .map((kind) => journal.last(libraryId, kind))
-    .filter((b): b is MoveBatch => b !== null && (b.state === 'interrupted' || b.state === 'undo-interrupted') && b.notice !== null)
+    .filter((b): b is MoveBatch => b !== null && b.state !== 'moving' && b.state !== 'undoing' && b.notice !== null)
     .map((b) => b.notice!);
 }
 
