@@ -15,7 +15,7 @@ export function describeInChromium(title: string, body: () => void): void {
   describe.skipIf(!have)(have ? `${title} (Chromium, through the bridge)` : `${title} (skipped: needs Chromium at ${CHROMIUM})`, body);
 }
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Builds the renderer from the current sources with the app's own Vite config, into `outDir`. */
 export async function buildRenderer(outDir: string): Promise<void> {
