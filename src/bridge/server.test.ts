@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -132,6 +133,8 @@ beforeAll(async () => {
   await symlink(join(dir, 'secret.jpg'), join(library, 'daisy', 'link.jpg'));
   await symlink(join(dir, 'secret.txt'), join(renderer, 'assets', 'link.txt'));
   await writeFile(join(library, 'daisy', 'notes.txt'), 'not an image');
+  // FIFOs with no writer: opening one the ordinary way would wait forever.
+  execFileSync('mkfifo', [join(library, 'daisy', 'pipe.jpg'), join(renderer, 'assets', 'pipe.js')]);
   await writeFile(join(renderer, 'index.html'), '<!doctype html><title>Lookalike</title><script type="module" src="/assets/app.js"></script>');
   await writeFile(join(renderer, 'assets', 'app.js'), 'console.log("hi")');
   photoFiles = {
@@ -141,6 +144,7 @@ beforeAll(async () => {
     4: 'daisy/a.jpg',
     5: join(cache, 'thumb.webp'),
     6: join(library, 'daisy', 'notes.txt'),
+    7: join(library, 'daisy', 'pipe.jpg'),
   };
   bridge = await startBridge({ service: testService(), rendererDir: renderer, cacheDir: cache });
 });
@@ -399,6 +403,7 @@ describe('startBridge', () => {
     expect((await send('/photo/3?size=full', { headers: auth() })).status).toBe(403); // symlink out of the library
     expect((await send('/photo/4?size=full', { headers: auth() })).status).toBe(403); // relative path
     expect((await send('/photo/6?size=full', { headers: auth() })).status).toBe(403); // not an image
+    expect((await send('/photo/7?size=full', { headers: auth() })).status).toBe(403); // a FIFO
     expect((await send('/photo/99?size=full', { headers: auth() })).status).toBe(404);
     expect((await send('/photo/1?size=huge', { headers: auth() })).status).toBe(400);
     for (const path of ['/photo/..%2f..%2fsecret.jpg', '/photo/%2e%2e/secret.jpg', '/photo/-1', '/photo/1e3', '/photo/%2Fetc%2Fpasswd']) {
@@ -416,6 +421,7 @@ describe('startBridge', () => {
       '/assets/%2E%2E%2F%2E%2E%2Fsecret.txt',
       '/..%5csecret.txt',
       '/assets/link.txt',
+      '/assets/pipe.js',
       `/${encodeURIComponent(join(dir, 'secret.txt'))}`,
       '//etc/passwd',
       '/%00',

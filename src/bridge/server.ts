@@ -1,6 +1,4 @@
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -10,7 +8,7 @@ import { API_NAMES, type ApiName, type EngineEvent } from '../shared/api.js';
 import { HTTP_STATUS, toWireError, type ErrorKind } from '../shared/errors.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { photoToServe } from '../engine/jobs/photo-files.js';
-import { staticFile, STATIC_TYPES } from './files.js';
+import { openCheckedFile, staticFile, STATIC_TYPES } from './files.js';
 import { contentSecurityPolicy } from '../shared/csp.js';
 import { photoSignaturePayload, photoSigningKey, PHOTO_URL_LIFETIME_S } from '../shared/photo-url.js';
 
@@ -330,8 +328,11 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
   });
 }
 
+/** Sends a confined file (see openCheckedFile); 404 when what is there now is not what was checked. */
 async function sendFile(req: IncomingMessage, res: ServerResponse, file: string, type: string, cacheControl: string): Promise<void> {
-  const info = await stat(file);
+  const opened = await openCheckedFile(file);
+  if (!opened) throw new HttpError(404, 'not found');
+  const { handle, info } = opened;
   const etag = `"${info.size.toString(16)}-${Math.trunc(info.mtimeMs).toString(16)}"`;
   const headers = {
     'content-type': type,
@@ -341,18 +342,16 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, file: string,
     'cross-origin-resource-policy': 'same-origin',
     'referrer-policy': 'no-referrer',
   };
-  if (req.headers['if-none-match'] === etag) {
-    res.writeHead(304, headers);
-    res.end();
-    return;
-  }
-  res.writeHead(200, { ...headers, 'content-length': info.size });
-  if (req.method === 'HEAD') {
+  const unchanged = req.headers['if-none-match'] === etag;
+  res.writeHead(unchanged ? 304 : 200, unchanged ? headers : { ...headers, 'content-length': info.size });
+  if (unchanged || req.method === 'HEAD' || info.size === 0) {
+    await handle.close();
     res.end();
     return;
   }
   await new Promise<void>((done, fail) => {
-    const stream = createReadStream(file);
+    // At most the size announced: a file that grew meanwhile must not overrun content-length.
+    const stream = handle.createReadStream({ start: 0, end: info.size - 1 });
     stream.on('error', fail);
     res.on('close', () => {
       stream.destroy();
