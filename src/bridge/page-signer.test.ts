@@ -1,11 +1,11 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { base64url, hmacSha256, sha256 } from './hmac-sha256.js';
+import { base64url, hmacSha256, sha256 } from '../shared/hmac-sha256.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const text = (value: string) => new TextEncoder().encode(value);
 
-describe('hmacSha256 (the page’s signer)', () => {
+describe('hmacSha256 (the page signs photo URLs with it; the bridge checks them with node:crypto)', () => {
   it('matches RFC 4231’s test vectors', () => {
     expect(hex(hmacSha256(new Uint8Array(20).fill(0x0b), text('Hi There')))).toBe('b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7');
     expect(hex(hmacSha256(text('Jefe'), text('what do ya want for nothing?')))).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
