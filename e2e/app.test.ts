@@ -170,6 +170,7 @@ describe('the app in a browser, through the bridge', () => {
     await page.waitForSelector('[data-testid=needs-token]');
     expect(await page.textContent('body')).toMatch(/needs its access token/);
     expect(await page.locator('[data-testid=app]').count()).toBe(0);
+    await shot(page, 'needs-token');
     expect(calls).toEqual([]);
     await context.close();
   });
