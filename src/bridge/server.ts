@@ -22,7 +22,7 @@ export const MAX_BODY = 64 * 1024;
 export const TOKEN_HEADER = 'x-lookalike-token';
 /** The WebSocket subprotocol the page asks for; it sends the token as a second one, `lookalike-token.<token>`. */
 export const EVENTS_PROTOCOL = 'lookalike';
-const TOKEN_PROTOCOL_PREFIX = 'lookalike-token.';
+const TOKEN_PROTOCOL_PREFIX = `${EVENTS_PROTOCOL}-token.`;
 
 export interface BridgeOptions {
   service: EngineService;
