@@ -109,6 +109,22 @@ describe('moving duplicates out of the library (journaled, undoable)', () => {
 });
 
 describe('undo of a write of labels to folders', () => {
+  it('moves a photo that is a symlink into its class folder as the link, re-pointed, keeping its id; the photo it points to stays', async () => {
+    mkdirSync(join(root, 'inbox', 'deep'), { recursive: true });
+    symlinkSync('../../daisy/a.jpg', join(root, 'inbox', 'deep', 'a-link.jpg'));
+    await reopen();
+    const linkId = idOf('inbox/deep/a-link.jpg');
+    changeLabels(store, libraryId, { kind: 'assign-photos', photoIds: [linkId], className: 'tulip' });
+    expect(await writeLabels(store, libraryId, (await previewLabelWrite(store, libraryId)).fingerprint)).toBe(1);
+    expect(lstatSync(join(root, 'tulip', 'a-link.jpg')).isSymbolicLink()).toBe(true);
+    expect(realpathSync(join(root, 'tulip', 'a-link.jpg'))).toBe(join(root, 'daisy', 'a.jpg'));
+    expect(readFileSync(join(root, 'daisy', 'a.jpg')).equals(photo('a.jpg'))).toBe(true);
+    expect((await openLibrary({ store }, root)).sync).toMatchObject({ added: 0, removed: 0 });
+    expect(store.photo(linkId)!.relPath).toBe('tulip/a-link.jpg');
+    expect(await undoLabelWrite(store, libraryId)).toBe(1);
+    expect(readlinkSync(join(root, 'inbox', 'deep', 'a-link.jpg'))).toBe('../../daisy/a.jpg');
+  });
+
   it('never writes outside the library through a folder swapped for a link since the write', async () => {
     changeLabels(store, libraryId, { kind: 'assign-photos', photoIds: [idOf('daisy/a.jpg')], className: 'tulip' });
     expect(await writeLabels(store, libraryId, (await previewLabelWrite(store, libraryId)).fingerprint)).toBe(1);
