@@ -86,7 +86,7 @@ describe('moving duplicates out of the library (journaled, undoable)', () => {
     await reopen();
     const out = join(dir, 'out');
     await expect(movePhotosOut(store, libraryId, [idOf('ro/r.jpg')], out)).rejects.toThrow(/ro\/r\.jpg: cannot be removed from its folder \(the disk is read-only\), so it was not moved; the copy made at .*out\/r\.jpg was removed again \(nothing was moved\)/);
-    expect(readdirSync(out)).toEqual([]);
+    expect(existsSync(out)).toBe(false); // the folder made for it goes again
     execFileSync('mount', ['-o', 'remount,rw', join(root, 'ro')]);
     await movePhotosOut(store, libraryId, [idOf('ro/r.jpg')], out);
     expect(readdirSync(out)).toEqual(['r.jpg']);

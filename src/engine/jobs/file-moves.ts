@@ -69,6 +69,8 @@ export async function runMoveBatch(
       // Our own refusals leave the file where it was; anything else (the database, say) may have come after it moved.
       if (current && !(error instanceof ApiError)) await settleStep(store, journal, batch, current, false).catch(() => undefined);
       const notice = partly(batch, error, journal.steps(id, 'done'), planned.length, 'moved', 'Undo puts them back');
+      // A folder made for a move that did not happen would stay behind empty (and read as a class).
+      await removeEmptyFolders(journal.batch(id)!);
       journal.setState(id, 'interrupted', notice);
       throw withKind(error, notice);
     }
