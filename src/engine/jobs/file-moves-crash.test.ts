@@ -132,7 +132,7 @@ describe('moves survive kill -9: a write and an undo of 2,000 photos to a class 
     expect(filesUnder(join(root, 'birds'))).toEqual([]);
 
     // A second write killed later on: Undo is about it (not the write before), and puts back exactly what it moved.
-    await runChild('write', 500);
+    await runChild('write', 250);
     await expectEveryPhotoOnce();
     const second = journal.last(libraryId, 'write-labels')!;
     expect(second.id).toBeGreaterThan(afterWrite.id);
