@@ -64,6 +64,7 @@ function testService(): EngineService {
     undoLabelWrite: notHere,
     findDuplicates: notHere,
     movePhotos: notHere,
+    undoMovePhotos: notHere,
     exportModel: notHere,
     importModel: notHere,
     marks: notHere,

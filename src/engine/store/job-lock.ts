@@ -117,7 +117,7 @@ export function describeHolder(holder: LockHolder, now = Date.now()): string {
  * a zombie until its parent reaps it (a parent may be busy, or never wait), so on Linux its state in
  * /proc decides: a zombie (Z) or dead (X) process holds nothing.
  */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   // kill(0) and kill(-n) signal process groups: they would say "alive" for any bad row.
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {

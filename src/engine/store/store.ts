@@ -166,6 +166,11 @@ export class Store {
     return (this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number }).id;
   }
 
+  /** The library kept for this root (a real path), if there is one. */
+  libraryIdOf(root: string): number | undefined {
+    return (this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number } | undefined)?.id;
+  }
+
   libraryRoot(libraryId: number): string {
     const row = this.db.prepare('SELECT root FROM libraries WHERE id = ?').get(libraryId) as { root: string } | undefined;
     if (!row) throw new StoreError(`no library ${libraryId}`);
