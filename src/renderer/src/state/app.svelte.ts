@@ -196,7 +196,8 @@ export class AppState {
       case 'loss':
         // Steps are running: whatever preparation reported before is over.
         if (this.progress && this.progress.kind !== 'train') this.progress = null;
-        if (this.chartRunId === null) this.resetChart(event.runId);
+        // Points of a run the chart has nothing of (this window came in mid-run): its stored history first, then these.
+        if (this.chartRunId === null && this.pendingLosses?.runId !== event.runId) void this.showRun(event.runId).catch((error: unknown) => this.notify(error));
         if (this.pendingLosses?.runId === event.runId) this.pendingLosses.points.push({ step: event.step, epoch: event.epoch, loss: event.loss });
         if (event.runId === this.chartRunId) {
           this.losses.push({ step: event.step, epoch: event.epoch, loss: event.loss });
