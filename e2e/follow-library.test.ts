@@ -76,6 +76,7 @@ describeInChromium('the views follow the open library and the started run', () =
     await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
     expect(await mainCard(page)).toEqual({ title: `Run ${runB}`, state: 'done' });
     await expect.poll(() => perClassRows(page), POLL).toEqual(['stars', 'stripes']);
+    await expect.poll(() => page.textContent('[data-testid=class-quality] .head'), POLL).toContain(`Trained run ${runB}`);
 
     // Another run of B, started while the finished one is being loaded (its history held back 3 s): the card follows the started run, and stays on it.
     await page.route('**/api/runHistory', async (route) => {
