@@ -332,7 +332,7 @@ async function similarCommand(args: string[]): Promise<number> {
     const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
     output(
       values.json,
-      { query: result.query.path, model: result.modelId, results: resultRows(result.results), ...(incomplete ? { incomplete } : {}) },
+      { query: result.query.path, model: result.modelId, results: resultRows(result.results, store.libraryRoot(libraryId)), ...(incomplete ? { incomplete } : {}) },
       [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
     );
     if (incomplete) {

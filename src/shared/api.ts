@@ -203,6 +203,12 @@ export interface MarksState {
   total: number;
   /** Those the next training will use. */
   usable: number;
+  /**
+   * Of the usable ones, those with a validation photo (a worst query of the Per-class table is one):
+   * the validation photo is never trained on; its partner is trained against the training photo of
+   * the validation photo's class nearest to it.
+   */
+  standIn: number;
   /** The others, counted by the reason they wait. */
   unused: Array<{ reason: string; count: number }>;
 }

@@ -277,7 +277,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
   recordRunClasses(store, libraryId, runId);
-  const marked = markedPairsForTraining(store, libraryId, sets.trainPhotos);
+  const marked = markedPairsForTraining(store, libraryId, sets.trainPhotos, sets.train.vectors);
   recordRunMarks(store, runId, marked.length);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });

@@ -23,6 +23,7 @@ import { movePhotosOut, undoMoveOut } from './move-out.js';
 import type { MoveOptions } from './file-moves.js';
 import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
+import { LiveLosses } from './live-losses.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
 
@@ -46,7 +47,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   /** Never indexed, even when they sit inside the library. */
   const appFolders = [cacheDir, userDataDir()];
   const events = new EventEmitter();
-  const emit = (event: EngineEvent) => events.emit('event', event);
+  const liveLosses = new LiveLosses();
+  const emit = (event: EngineEvent) => {
+    liveLosses.observe(event);
+    events.emit('event', event);
+  };
   let libraryId: number | null = null;
   let libraryRoot: string | null = null;
   let job: RunningJob | null = null;
@@ -299,7 +304,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async runHistory({ runId }) {
-      return { losses: store.lossPoints(runId), epochs: store.epochs(runId) };
+      return { losses: liveLosses.history(runId, store.lossPoints(runId)), epochs: store.epochs(runId) };
     },
 
     async listModels() {
