@@ -1,0 +1,56 @@
+import { constants } from 'node:fs';
+import { open, realpath } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { invalidInput } from '../../shared/errors.js';
+import { describeFileError, formatBytes } from './error-words.js';
+import { isStrictlyInside } from './paths.js';
+
+/**
+ * Reads a file that a document from outside names (a model card's file list): the name is data.
+ * It must resolve, links followed, to a regular file strictly inside `folder`, no larger than
+ * `maxBytes`; the kind and size are checked on the open handle (open, then fstat), so nothing is
+ * swapped in between, and a FIFO or a device is refused without a byte read and without blocking.
+ * Refusals name the file and the reason, never its contents.
+ */
+export async function readConfinedFile(folder: string, name: unknown, maxBytes: number): Promise<Buffer> {
+  if (typeof name !== 'string' || name === '' || name.includes('\0')) throw invalidInput(`${folder}: a file name of the model is not a usable name (${JSON.stringify(name)?.slice(0, 80)})`);
+  const shown = resolve(folder, name);
+  if (isAbsolute(name)) throw invalidInput(`${name}: the model names a file by its full path; only files inside its own folder (${folder}) are read`);
+  const root = await realpath(folder).catch((error: unknown) => {
+    throw invalidInput(`${folder}: ${describeFileError(error)}`);
+  });
+  const real = await realpath(resolve(root, name)).catch((error: unknown) => {
+    throw invalidInput(`${shown}: ${describeFileError(error)}`);
+  });
+  if (!isStrictlyInside(real, root)) throw invalidInput(`${shown}: outside the model's folder (${root}); a model's files are read only from inside it`);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. O_NOFOLLOW: the real
+  // path was just resolved; a link put there since is refused, not followed.
+  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch((error: unknown) => {
+    throw invalidInput(`${shown}: ${describeFileError(error)}`);
+  });
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw invalidInput(`${shown}: not a regular file (a ${kindOf(stats)}); a model's files are plain files`);
+    if (stats.size > maxBytes) throw invalidInput(`${shown}: ${formatBytes(stats.size)}, more than the ${formatBytes(maxBytes)} the model's declared shapes allow`);
+    // Read at most one byte past the size fstat gave: a file that grows meanwhile is refused, not read whole.
+    const buffer = Buffer.alloc(stats.size + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > stats.size) throw invalidInput(`${shown}: changed while it was read (it grew); try again when nothing writes to it`);
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (stats.isDirectory()) return 'folder';
+  if (stats.isFIFO()) return 'named pipe';
+  if (stats.isSocket()) return 'socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'device';
+  return 'special file';
+}
