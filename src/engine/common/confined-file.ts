@@ -10,11 +10,11 @@ import { isStrictlyInside } from './paths.js';
  * It must resolve, links followed, to a regular file strictly inside `folder`, no larger than
  * `maxBytes`; the kind and size are checked on the open handle (open, then fstat), so nothing is
  * swapped in between, and a FIFO or a device is refused without a byte read and without blocking.
- * Refusals name the file and the reason, never its contents.
+ * Refusals name the file (and its `purpose`, when given) and the reason, never its contents.
  */
-export async function readConfinedFile(folder: string, name: unknown, maxBytes: number): Promise<Buffer> {
+export async function readConfinedFile(folder: string, name: unknown, maxBytes: number, purpose?: string): Promise<Buffer> {
   if (typeof name !== 'string' || name === '' || name.includes('\0')) throw invalidInput(`${folder}: a file name of the model is not a usable name (${JSON.stringify(name)?.slice(0, 80)})`);
-  const shown = resolve(folder, name);
+  const shown = resolve(folder, name) + (purpose ? ` (${purpose})` : '');
   if (isAbsolute(name)) throw invalidInput(`${name}: the model names a file by its full path; only files inside its own folder (${folder}) are read`);
   const root = await realpath(folder).catch((error: unknown) => {
     throw invalidInput(`${folder}: ${describeFileError(error)}`);

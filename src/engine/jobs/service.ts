@@ -358,7 +358,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       const model = store.model(Number(modelId));
       if (!model || model.libraryId !== id) throw notFound(`no model ${String(modelId)} in this library`);
-      return exportModel(store, model.id, String(folder ?? ''));
+      return exportModel(store, model.id, folder);
     },
 
     async importModel({ source }) {
