@@ -60,6 +60,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     movePhotos: none,
     exportModel: none,
     importModel: none,
+    removeModel: none,
     listFolders: none,
     marks: none,
     markNotSimilar: none,

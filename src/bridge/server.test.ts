@@ -64,6 +64,7 @@ function testService(): EngineService {
     movePhotos: notHere,
     exportModel: notHere,
     importModel: notHere,
+    removeModel: notHere,
     marks: notHere,
     markNotSimilar: notHere,
     listFolders: async ({ path }) => {

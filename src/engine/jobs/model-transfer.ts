@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import { fineTuneConfig } from './fine-tune.js';
 import { fineTunedFiles, importFineTunedWeights } from './fine-tuned-transfer.js';
 import { runClasses } from './labels.js';
+import { summariseNames } from './pipeline.js';
 import { CARD_FILE, CARD_FORMAT, CARD_LIMITS, checkCard, type ModelCard } from './model-card.js';
 
 export { CARD_FILE, CARD_FORMAT, CARD_VERSION, type ModelCard } from './model-card.js';
@@ -189,7 +190,39 @@ function fromFile<T>(path: string, read: () => T): T {
 
 export function toModelInfo(store: Store, modelId: number): ModelInfo {
   const m = store.model(modelId)!;
-  return { id: m.id, name: m.name, kind: m.kind, backbone: m.backbone, dim: m.dim, createdAt: m.createdAt, runId: m.runId, metrics: m.metrics, indexedCount: store.embeddingCount(m.id) };
+  const imported = m.config.importedCard !== undefined;
+  return {
+    id: m.id,
+    name: m.name,
+    kind: m.kind,
+    backbone: m.backbone,
+    dim: m.dim,
+    createdAt: m.createdAt,
+    runId: m.runId,
+    metrics: m.metrics,
+    indexedCount: store.embeddingCount(m.id),
+    imported,
+    problem: m.problem,
+    classNote: imported ? otherClassesNote((m.config.classes as ModelCard['classes']) ?? null, store.classes(m.libraryId)) : null,
+  };
+}
+
+/** What an imported model was trained on, when that is not this library's classes (null when the same, or unknown). */
+export function otherClassesNote(modelClasses: Array<{ name: string }> | null, libraryClasses: Array<{ name: string; photoCount: number }>): string | null {
+  if (!modelClasses) return null;
+  const theirs = [...new Set(modelClasses.map((c) => c.name))].sort();
+  const ours = libraryClasses.filter((c) => c.photoCount > 0).map((c) => c.name).sort();
+  if (theirs.length === ours.length && theirs.every((name, i) => name === ours[i])) return null;
+  const here = ours.length ? `this library has ${ours.length} (${summariseNames(ours)})` : 'this library has no classes';
+  return `Trained elsewhere on ${theirs.length} class${theirs.length === 1 ? '' : 'es'} (${summariseNames(theirs)}); ${here}`;
+}
+
+/** Removes a trained or imported model of the library; the untrained one is the library's own and stays. */
+export function removeModel(store: Store, libraryId: number, modelId: number): void {
+  const model = Number.isInteger(modelId) ? store.model(modelId) : null;
+  if (!model || model.libraryId !== libraryId) throw notFound(`no model ${String(modelId)} in this library`);
+  if (model.kind === 'baseline') throw invalidInput(`${model.name} is the library's untrained model: search falls back to it, so it is not removed`);
+  store.removeModel(model.id);
 }
 
 /** Stored weights (head.ts's packTensors format: u32 header length, JSON [{name, shape}], float32 data) to layers. */

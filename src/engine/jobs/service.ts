@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import type { ApiHandlers, EngineEvent, JobKind, JobState, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
@@ -20,7 +20,7 @@ import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { moveFilesOut } from '../library/move-files.js';
-import { exportModel, importModel, toModelInfo } from './model-transfer.js';
+import { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
@@ -284,19 +284,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listModels() {
       if (libraryId === null) return [];
-      return store.models(libraryId).map(
-        (m): ModelInfo => ({
-          id: m.id,
-          name: m.name,
-          kind: m.kind,
-          backbone: m.backbone,
-          dim: m.dim,
-          createdAt: m.createdAt,
-          runId: m.runId,
-          metrics: m.metrics,
-          indexedCount: store.embeddingCount(m.id),
-        }),
-      );
+      return store.models(libraryId).map((m) => toModelInfo(store, m.id));
     },
 
     async findSimilar(query) {
@@ -367,6 +355,16 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
+    },
+
+    async removeModel({ modelId }) {
+      const id = requireLibrary();
+      // An index job may be embedding with it: stopped first, and brought up to date again after.
+      const indexing = job?.state.kind === 'index';
+      if (indexing) await stopCurrentJob();
+      removeModel(store, id, Number(modelId));
+      if (indexing) startQuietly(() => indexInBackground(id));
+      return handlers.listModels();
     },
 
     async undoLabels() {

@@ -190,4 +190,8 @@ export const MIGRATIONS: readonly string[] = [
     undone_at TEXT
   );
   `,
+  // models (issue #19): why a model could not run at its last indexing, shown in the app.
+  `
+  ALTER TABLE models ADD COLUMN problem TEXT;
+  `,
 ];
