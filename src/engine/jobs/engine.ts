@@ -17,7 +17,7 @@ import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type Job
 export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
 export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
-export { exportModel, importModel } from './model-transfer.js';
+export { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';
 export { selectBackend } from '../ml/compute-backend.js';
