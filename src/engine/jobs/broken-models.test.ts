@@ -58,7 +58,7 @@ describe('models that cannot run, and removing models', () => {
     expect(outcome.indexed.map((i) => i.modelId)).toEqual(expect.arrayContaining([outcome.baselineId, ids.own, ids.imported]));
     expect(outcome.broken.map((b) => b.modelId).sort()).toEqual([ids.badWeights, ids.urlBackbone].sort());
     for (const id of [ids.own, ids.imported]) expect([id, store.embeddingCount(id), store.model(id)!.problem]).toEqual([id, 6, null]);
-    expect(store.model(ids.badWeights)!.problem).toBeTruthy();
+    expect(store.model(ids.badWeights)!.problem).toBe('its stored weights are damaged and cannot be read; remove it, then train it again or import it again');
     expect(store.model(ids.urlBackbone)!.problem).toMatch(/^its backbone \(url:http:\/\/127\.0\.0\.1:9\/backbone\.zip=sha256:00\) came from the model's card and is neither built in nor one this library uses, so it is not opened/);
     expect(toModelInfo(store, ids.badWeights)).toMatchObject({ problem: store.model(ids.badWeights)!.problem, imported: false });
     await expect(findSimilar(store, libraryId, { photoId: store.photos(libraryId)[0].id }, 2, ids.urlBackbone)).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/^Imported: from a download cannot run: its backbone/) });

@@ -459,7 +459,13 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
-  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  let head: EmbeddingHead;
+  try {
+    head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  } catch {
+    // What the parser says about damaged bytes quotes them; the person needs what it means.
+    throw new Error('its stored weights are damaged and cannot be read; remove it, then train it again or import it again');
+  }
   return { embed: (features) => head.embed(features.map(normalizeVector)), dispose: () => head.dispose() };
 }
 
