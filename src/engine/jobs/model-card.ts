@@ -5,7 +5,8 @@
  * through readConfinedFile, within a size its shapes give.
  */
 import { invalidInput } from '../../shared/errors.js';
-import { BUILTIN_BACKBONE_ID } from '../../shared/settings.js';
+import type { TrainSettings } from '../../shared/api.js';
+import { BUILTIN_BACKBONE_ID, resolveSettings } from '../../shared/settings.js';
 import { BUILTIN_SCALES, builtinSegments, describeSpec, featureSegments, type BackboneSpec, type BuiltinScale } from '../ml/backbone.js';
 import type { HeadConfig } from '../ml/head.js';
 import type { ModelRow, Store } from '../store/store.js';
@@ -68,7 +69,15 @@ export function checkCard(store: Store, libraryId: number, raw: unknown, cardPat
   if (raw.classes !== null && raw.classes !== undefined && !(Array.isArray(raw.classes) && raw.classes.every((c) => isRecord(c) && typeof c.name === 'string' && isCount(c.photoCount)))) {
     throw refuse('"classes" must list classes by name and photo count');
   }
-  if (raw.settings !== null && raw.settings !== undefined && !isRecord(raw.settings)) throw refuse('"settings" must be an object');
+  if (raw.settings !== null && raw.settings !== undefined) {
+    if (!isRecord(raw.settings)) throw refuse('"settings" must be an object');
+    // Evaluating the model later resolves them (its validation split, its seed): refused now, not then.
+    try {
+      resolveSettings(raw.settings as Partial<TrainSettings>);
+    } catch (error) {
+      throw refuse(`"settings": ${(error as Error).message}`);
+    }
+  }
   if (raw.fineTune !== undefined) checkFineTune(raw.fineTune, spec, refuse);
   const layers = head.hidden > 0 ? [head.inputDim * head.hidden + head.hidden, head.hidden * head.dim + head.dim] : [head.inputDim * head.dim + head.dim];
   const card = { ...(raw as unknown as ModelCard), head, classes: (raw.classes as ModelCard['classes']) ?? null, settings: (raw.settings as ModelCard['settings']) ?? null };

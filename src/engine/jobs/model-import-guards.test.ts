@@ -26,6 +26,7 @@ const fifos: string[] = [];
 /** The parts of card.json the tests change. */
 interface CardJson {
   backbone: string;
+  settings: Record<string, unknown> | null;
   backboneSpec: Record<string, unknown>;
   head: Record<string, unknown>;
   files: Record<string, unknown>;
@@ -173,6 +174,7 @@ describe('importing a model folder from elsewhere', () => {
     expect(manifest).toMatch(/^invalid-input: .*tfjs\/weights\.bin: weight head_dense_0\/kernel has shape \[-1792,-8\]; a shape is 2 whole non-negative numbers/);
     expect(await refusal(tampered((_, card) => (card.head.dim = -8)))).toMatch(/^invalid-input: .*card\.json: "head\.dim" is -8; it must be a whole number from 1/);
     expect(await refusal(tampered((_, card) => (card.head.inputDim = 1000)))).toMatch(/"head\.inputDim" is 1000, but backbone nsfwjs-mobilenetv2-1\.4 gives 1792 values/);
+    expect(await refusal(tampered((_, card) => (card.settings = { validationFraction: -2 })))).toMatch(/^invalid-input: .*card\.json: "settings": .*validation/i);
   });
 
   it('refuses a card whose backbone is a URL or a folder this library does not use: nothing is fetched or opened', async () => {

@@ -351,7 +351,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async importModel({ source }) {
       const id = requireLibrary();
-      const { modelId } = await importModel(store, id, String(source ?? ''));
+      if (typeof source !== 'string' || source.trim() === '') throw invalidInput('choose an exported model folder (or its card.json)');
+      // As typed in the app: ~ is the home folder; a relative path would mean the server's working folder.
+      const { modelId } = await importModel(store, id, typedFolderPath(source));
       if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
