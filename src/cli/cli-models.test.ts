@@ -5,6 +5,12 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_BACKBONE_ID } from '../shared/settings.js';
 import { Store } from '../engine/jobs/engine.js';
+import { drawPhoto } from '../engine/testing/test-photos.js';
+
+/** Two loose photos: searchable, no classes. */
+const drawPhotos = async (folder: string) => {
+  for (const seed of [1, 2]) await drawPhoto(join(folder, `photo-${seed}.jpg`), 320, 240, seed);
+};
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');
@@ -20,10 +26,11 @@ function lookalike(args: string[]) {
 }
 
 describe('lookalike models', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'lookalike-cli-models-'));
     library = join(work, 'photos');
     mkdirSync(library);
+    await drawPhotos(library);
     db = join(work, 'l.db');
     const store = Store.open(db);
     try {
@@ -45,6 +52,13 @@ describe('lookalike models', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(`model ${ids.own}: Trained run 1 (trained), 0 photos indexed\n  broken: its stored weights cannot be read`);
     expect(run.stdout).toContain(`model ${ids.imported}: Imported: Trained run 4 (trained, imported), 0 photos indexed\n  Trained elsewhere on 1 class ("cats"); this library has no classes`);
+  });
+
+  it('index goes on past models that cannot run, and says which and why', () => {
+    const run = lookalike(['index', library, '--db', db]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`model ${ids.baseline}: 2 photos indexed`);
+    for (const id of [ids.own, ids.imported]) expect(run.stdout).toContain(`model ${id}: could not run: its stored weights are damaged and cannot be read`);
   });
 
   it('--remove drops a model; the untrained one and unknown ids are refused in words', () => {

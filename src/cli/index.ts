@@ -184,9 +184,10 @@ async function indexCommand(args: string[]): Promise<number> {
     const skipped = store.problems(libraryId);
     output(
       values.json,
-      { features: outcome.features, indexed, problems: skipped },
+      { features: outcome.features, indexed, broken: outcome.broken, problems: skipped },
       [
         ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
+        ...outcome.broken.map((b) => `model ${b.modelId}: could not run: ${b.reason}`),
         ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
       ].join('\n'),
     );

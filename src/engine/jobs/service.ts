@@ -122,9 +122,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
+      const { features, broken } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
       if (ctx.control?.isStopped) return 'indexing paused';
-      return `${features.computed} photos analysed, ${features.cached} already known`;
+      const cannotRun = broken.length ? `; ${broken.length} model${broken.length === 1 ? '' : 's'} could not run (see Models in the Library)` : '';
+      return `${features.computed} photos analysed, ${features.cached} already known${cannotRun}`;
     });
 
   /** Folder changes while the app is open are picked up after they settle, when no job is running. */
