@@ -54,9 +54,10 @@ export interface CheckedCard {
 /** Checks a parsed card whole; throws a 400 naming the card and the field. */
 export function checkCard(store: Store, libraryId: number, raw: unknown, cardPath: string): CheckedCard {
   const refuse = (what: string) => invalidInput(`${cardPath}: ${what}`);
-  if (!isRecord(raw) || raw.format !== CARD_FORMAT || !(raw.version === 1 || raw.version === CARD_VERSION)) {
-    const card = isRecord(raw) ? raw : {};
-    throw refuse(`not a Lookalike model card (format ${shown(card.format)} version ${shown(card.version)})`);
+  // Until the file is known to be a card, nothing of it is quoted: it may be any JSON file.
+  if (!isRecord(raw) || raw.format !== CARD_FORMAT) throw refuse(`not a Lookalike model card (its "format" is not "${CARD_FORMAT}")`);
+  if (!(raw.version === 1 || raw.version === CARD_VERSION)) {
+    throw refuse(`a Lookalike model card of version ${Number.isInteger(raw.version) ? String(raw.version) : '(none)'}, which this Lookalike does not read (it reads 1 to ${CARD_VERSION})`);
   }
   if (typeof raw.name !== 'string' || raw.name.trim() === '' || raw.name.length > CARD_LIMITS.nameLength) throw refuse(`"name" must be a text of 1 to ${CARD_LIMITS.nameLength} characters`);
   if (typeof raw.backbone !== 'string') throw refuse('"backbone" must name the backbone');

@@ -25,6 +25,7 @@ const fifos: string[] = [];
 
 /** The parts of card.json the tests change. */
 interface CardJson {
+  version: number;
   backbone: string;
   settings: Record<string, unknown> | null;
   backboneSpec: Record<string, unknown>;
@@ -93,6 +94,14 @@ describe('importing a model folder from elsewhere', () => {
     const { modelId, created } = await importModel(store, other, exported);
     expect(created).toBe(true);
     expect(store.model(modelId)).toMatchObject({ name: 'Imported: Trained run 1', backbone: BUILTIN_BACKBONE_ID, dim: 8 });
+  });
+
+  it('refuses a JSON file that is not a card without quoting it, and a card of an unknown version', async () => {
+    const folder = tampered(() => undefined);
+    writeFileSync(join(folder, 'card.json'), '{"format":"TOP-SECRET-LINE"}');
+    const notCard = await refusal(folder);
+    expect(notCard).toMatch(/card\.json: not a Lookalike model card \(its "format" is not "lookalike-model"\)$/);
+    expect(await refusal(tampered((_, card) => (card.version = 9)))).toMatch(/card\.json: a Lookalike model card of version 9, which this Lookalike does not read \(it reads 1 to 2\)$/);
   });
 
   it('refuses a card naming ../../etc/passwd or an absolute path, without echoing the file', async () => {
