@@ -26,6 +26,7 @@ const fifos: string[] = [];
 /** The parts of card.json the tests change. */
 interface CardJson {
   version: number;
+  exportedAt: string;
   backbone: string;
   settings: Record<string, unknown> | null;
   backboneSpec: Record<string, unknown>;
@@ -94,6 +95,10 @@ describe('importing a model folder from elsewhere', () => {
     const { modelId, created } = await importModel(store, other, exported);
     expect(created).toBe(true);
     expect(store.model(modelId)).toMatchObject({ name: 'Imported: Trained run 1', backbone: BUILTIN_BACKBONE_ID, dim: 8 });
+    expect(await importModel(store, other, exported)).toEqual({ modelId, created: false });
+    // Another export of the same name: a second model, told apart by its name.
+    const second = await importModel(store, other, tampered((_, card) => (card.exportedAt = '2030-01-01T00:00:00.000Z')));
+    expect(store.model(second.modelId)!.name).toBe('Imported: Trained run 1 (2)');
   });
 
   it('refuses a JSON file that is not a card without quoting it, and a card of an unknown version', async () => {

@@ -144,7 +144,7 @@ export async function importModel(store: Store, libraryId: number, source: strin
   }
   const modelId = store.createModel({
     libraryId,
-    name: importedName(card.name),
+    name: importedName(store, libraryId, card.name),
     kind: 'trained',
     backbone: describeSpec(spec),
     backboneDim: card.head.inputDim,
@@ -165,9 +165,16 @@ export async function importModel(store: Store, libraryId: number, source: strin
   return { modelId, created: true };
 }
 
-/** What an imported model is called in this library, everywhere: the name it had where it was trained, marked as imported. */
-function importedName(cardName: string): string {
-  return `Imported: ${cardName.trim()}`;
+/**
+ * What an imported model is called in this library, everywhere: the name it had where it was trained,
+ * marked as imported, and numbered when another model here has that name already.
+ */
+function importedName(store: Store, libraryId: number, cardName: string): string {
+  const taken = new Set(store.models(libraryId).map((m) => m.name));
+  const name = `Imported: ${cardName.trim()}`;
+  let n = 1;
+  while (taken.has(n === 1 ? name : `${name} (${n})`)) n++;
+  return n === 1 ? name : `${name} (${n})`;
 }
 
 /** Parsed JSON of a file from outside, or a refusal naming it (never quoting it). */
