@@ -60,15 +60,15 @@ export function readTfjsLayersModel(modelJson: unknown, weights: Buffer, config:
     const values = new Float32Array(count);
     new Uint8Array(values.buffer).set(weights.subarray(offset, offset + count * 4));
     offset += count * 4;
-    checkFinite(values, String(entry.name));
+    checkFinite(values, weightName(entry.name));
     return { shape, values };
   };
   for (let i = 0; i < manifest.length; i += 2) {
     const kernel = take(manifest[i], 2);
     const bias = take(manifest[i + 1], 1);
     const [inputs, units] = kernel.shape;
-    if (bias.shape[0] !== units) throw new Error(`weight ${String(manifest[i + 1].name)} has ${bias.shape[0]} values for a layer of ${units} units`);
-    if (layers.length > 0 && layers.at(-1)!.units !== inputs) throw new Error(`weight ${String(manifest[i].name)} takes ${inputs} values, but the layer before gives ${layers.at(-1)!.units}`);
+    if (bias.shape[0] !== units) throw new Error(`weight ${weightName(manifest[i + 1].name)} has ${bias.shape[0]} values for a layer of ${units} units`);
+    if (layers.length > 0 && layers.at(-1)!.units !== inputs) throw new Error(`weight ${weightName(manifest[i].name)} takes ${inputs} values, but the layer before gives ${layers.at(-1)!.units}`);
     layers.push({ kernel: kernel.values, bias: bias.values, inputs, units });
   }
   if (offset !== weights.length) throw new Error(`the weights file has ${weights.length - offset} bytes more than model.json describes`);
@@ -82,15 +82,18 @@ export function readTfjsLayersModel(modelJson: unknown, weights: Buffer, config:
 export function checkShape(entry: { name?: unknown; shape: unknown }, rank?: number): number[] {
   const { shape } = entry;
   if (!Array.isArray(shape) || (rank !== undefined && shape.length !== rank) || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 1 << 24)) {
-    throw new Error(`weight ${String(entry.name)} has shape ${JSON.stringify(shape)?.slice(0, 80)}; a shape is ${rank ?? 'a list of'} whole non-negative numbers`);
+    throw new Error(`weight ${weightName(entry.name)} has shape ${JSON.stringify(shape)?.slice(0, 80)}; a shape is ${rank ?? 'a list of'} whole non-negative numbers`);
   }
   return shape as number[];
 }
 
+/** A weight's name from a model.json, as messages show it: short, whatever the file holds. */
+export const weightName = (name: unknown) => String(name).slice(0, 120);
+
 /** Weights must be numbers: one NaN or infinity makes every distance NaN. */
 export function checkFinite(values: Float32Array, name: string): void {
   const at = values.findIndex((v) => !Number.isFinite(v));
-  if (at >= 0) throw new Error(`weight ${name} holds ${values[at]} at position ${at}; a model's weights must be finite numbers`);
+  if (at >= 0) throw new Error(`weight ${weightName(name)} holds ${values[at]} at position ${at}; a model's weights must be finite numbers`);
 }
 
 /**

@@ -2,7 +2,7 @@
  * A fine-tuned network (the built-in graph with its trained blocks in place, then the head) as files
  * other programs run: the backbone as a TF.js graph model, and one ONNX model from image to embedding.
  */
-import { checkFinite, checkShape, headToOnnx, type HeadWeights } from './model-export.js';
+import { checkFinite, checkShape, headToOnnx, weightName, type HeadWeights } from './model-export.js';
 import { exportGraphToOnnx, type TfNode } from './onnx-export.js';
 import type { OnnxModel } from './onnx-proto.js';
 import type { GraphWeight } from './trainable-backbone.js';
@@ -33,7 +33,7 @@ export function graphManifest(modelJson: unknown): { entries: Array<ManifestEntr
   if (!Array.isArray(manifest) || !manifest.every((group) => Array.isArray(group?.weights))) throw new Error('model.json has no weights manifest');
   let bytes = 0;
   const entries = manifest.flatMap((group) => group.weights!).map((entry) => {
-    if (entry.quantization || (entry.dtype !== 'float32' && entry.dtype !== 'int32')) throw new Error(`weight ${entry.name} is stored as ${entry.dtype}${entry.quantization ? ' (quantised)' : ''}, which is not read back`);
+    if (entry.quantization || (entry.dtype !== 'float32' && entry.dtype !== 'int32')) throw new Error(`weight ${weightName(entry.name)} is stored as ${weightName(entry.dtype)}${entry.quantization ? ' (quantised)' : ''}, which is not read back`);
     const shape = checkShape(entry);
     bytes += shape.reduce((a, b) => a * b, 1) * 4;
     return { ...entry, shape };
@@ -52,7 +52,7 @@ export function readGraphModelWeights(modelJson: unknown, bytes: Buffer, names: 
   for (const entry of entries) {
     const size = entry.shape.reduce((a, b) => a * b, 1) * 4;
     if (wanted.has(entry.name)) {
-      if (entry.dtype !== 'float32') throw new Error(`weight ${entry.name} is ${entry.dtype}, expected float32`);
+      if (entry.dtype !== 'float32') throw new Error(`weight ${weightName(entry.name)} is ${weightName(entry.dtype)}, expected float32`);
       const values = new Float32Array(size / 4);
       new Uint8Array(values.buffer).set(bytes.subarray(offset, offset + size));
       checkFinite(values, entry.name);
