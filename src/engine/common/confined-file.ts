@@ -1,37 +1,48 @@
 import { constants } from 'node:fs';
-import { open, realpath } from 'node:fs/promises';
+import { open, readlink, realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { invalidInput } from '../../shared/errors.js';
 import { describeFileError, formatBytes } from './error-words.js';
 import { isStrictlyInside } from './paths.js';
 
+/** The most a file may hold, and why, in words that finish "more than the 56 KB …". */
+export interface ByteLimit {
+  bytes: number;
+  why: string;
+}
+
 /**
  * Reads a file that a document from outside names (a model card's file list): the name is data.
  * It must resolve, links followed, to a regular file strictly inside `folder`, no larger than
- * `maxBytes`; the kind and size are checked on the open handle (open, then fstat), so nothing is
+ * `limit`; the kind and size are checked on the open handle (open, then fstat), so nothing is
  * swapped in between, and a FIFO or a device is refused without a byte read and without blocking.
  * Refusals name the file (and its `purpose`, when given) and the reason, never its contents.
  */
-export async function readConfinedFile(folder: string, name: unknown, maxBytes: number, purpose?: string): Promise<Buffer> {
-  if (typeof name !== 'string' || name === '' || name.includes('\0')) throw invalidInput(`${folder}: a file name of the model is not a usable name (${JSON.stringify(name)?.slice(0, 80)})`);
+export async function readConfinedFile(folder: string, name: unknown, limit: ByteLimit, purpose?: string): Promise<Buffer> {
+  if (typeof name !== 'string' || name === '' || name.includes('\0')) throw invalidInput(`${folder}: ${JSON.stringify(name)?.slice(0, 80)} is not a usable file name`);
   const shown = resolve(folder, name) + (purpose ? ` (${purpose})` : '');
-  if (isAbsolute(name)) throw invalidInput(`${name}: the model names a file by its full path; only files inside its own folder (${folder}) are read`);
+  if (isAbsolute(name)) throw invalidInput(`${name}: named by its full path; only files inside ${folder} are read`);
   const root = await realpath(folder).catch((error: unknown) => {
     throw invalidInput(`${folder}: ${describeFileError(error)}`);
   });
   const real = await realpath(resolve(root, name)).catch((error: unknown) => {
     throw invalidInput(`${shown}: ${describeFileError(error)}`);
   });
-  if (!isStrictlyInside(real, root)) throw invalidInput(`${shown}: outside the model's folder (${root}); a model's files are read only from inside it`);
+  const outside = () => invalidInput(`${shown}: outside the folder it came with (${root}); only files inside that folder are read`);
+  if (!isStrictlyInside(real, root)) throw outside();
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. O_NOFOLLOW: the real
   // path was just resolved; a link put there since is refused, not followed.
   const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch((error: unknown) => {
     throw invalidInput(`${shown}: ${describeFileError(error)}`);
   });
   try {
+    // A folder on the way swapped for a link between realpath and open: where the handle really
+    // points is checked again (Linux says it; elsewhere the check above stands alone).
+    const opened = process.platform === 'linux' ? await readlink(`/proc/self/fd/${handle.fd}`).catch(() => real) : real;
+    if (!isStrictlyInside(opened, root)) throw outside();
     const stats = await handle.stat();
-    if (!stats.isFile()) throw invalidInput(`${shown}: not a regular file (a ${kindOf(stats)}); a model's files are plain files`);
-    if (stats.size > maxBytes) throw invalidInput(`${shown}: ${formatBytes(stats.size)}, more than the ${formatBytes(maxBytes)} the model's declared shapes allow`);
+    if (!stats.isFile()) throw invalidInput(`${shown}: not a regular file (a ${kindOf(stats)})`);
+    if (stats.size > limit.bytes) throw invalidInput(`${shown}: ${formatBytes(stats.size)}, more than the ${formatBytes(limit.bytes)} ${limit.why}`);
     // Read at most one byte past the size fstat gave: a file that grows meanwhile is refused, not read whole.
     const buffer = Buffer.alloc(stats.size + 1);
     let length = 0;

@@ -111,16 +111,16 @@ describe('importing a model folder from elsewhere', () => {
 
   it('refuses a card naming ../../etc/passwd or an absolute path, without echoing the file', async () => {
     const climbing = await refusal(tampered((_, card) => (card.files.tfjs = '../../../../../../../../etc/passwd')));
-    expect(climbing).toMatch(/^invalid-input: \/etc\/passwd: outside the model's folder/);
+    expect(climbing).toMatch(/^invalid-input: \/etc\/passwd: outside the folder it came with/);
     expect(climbing).not.toMatch(/root:/);
-    expect(await refusal(tampered((_, card) => (card.files.tfjs = '/etc/passwd')))).toMatch(/^invalid-input: \/etc\/passwd: the model names a file by its full path/);
+    expect(await refusal(tampered((_, card) => (card.files.tfjs = '/etc/passwd')))).toMatch(/^invalid-input: \/etc\/passwd: named by its full path/);
     const secret = await refusal(
       tampered((_, card) => {
         card.head.centre = { segments: [1792] };
         card.files.centre = '../secret.txt';
       }),
     );
-    expect(secret).toMatch(/secret\.txt \(the card says the model centres its features on the mean kept in this file\): outside the model's folder/);
+    expect(secret).toMatch(/secret\.txt \(the card says the model centres its features on the mean kept in this file\): outside the folder it came with/);
     expect(secret).not.toMatch(/TOP-SECRET/);
   });
 
@@ -131,14 +131,14 @@ describe('importing a model folder from elsewhere', () => {
         symlinkSync(join(exported, 'tfjs', 'model.json'), join(folder, 'tfjs', 'model.json'));
       }),
     );
-    expect(out).toMatch(/^invalid-input: .*copy-\d+\/tfjs\/model\.json: outside the model's folder/);
+    expect(out).toMatch(/^invalid-input: .*copy-\d+\/tfjs\/model\.json: outside the folder it came with/);
     const zero = await refusal(
       tampered((folder) => {
         rmSync(join(folder, 'tfjs', 'weights.bin'));
         symlinkSync('/dev/zero', join(folder, 'tfjs', 'weights.bin'));
       }),
     );
-    expect(zero).toMatch(/tfjs\/weights\.bin: outside the model's folder/);
+    expect(zero).toMatch(/tfjs\/weights\.bin: outside the folder it came with/);
   });
 
   it('refuses a weights file that is a named pipe, without hanging', async () => {
@@ -154,7 +154,7 @@ describe('importing a model folder from elsewhere', () => {
   it('refuses a huge (sparse) weights file before reading it: its limit comes from the card’s shapes', async () => {
     const message = await refusal(tampered((folder) => truncateSync(join(folder, 'tfjs', 'weights.bin'), 8 * 1024 ** 3)));
     // 1792 x 8 kernel + 8 bias, float32.
-    expect(message).toMatch(/tfjs\/weights\.bin: 8\.0 GB, more than the 56\.0 KB the model's declared shapes allow/);
+    expect(message).toMatch(/tfjs\/weights\.bin: 8\.0 GB, more than the 56\.0 KB the card's declared shapes take/);
   });
 
   it('refuses NaN or infinite weights, naming the weight (a NaN model answered every search with distance null)', async () => {

@@ -119,14 +119,14 @@ export async function importModel(store: Store, libraryId: number, source: strin
   const folder = path.endsWith('.json') ? dirname(path) : path;
   const cardPath = path.endsWith('.json') ? path : join(path, CARD_FILE);
   if (!existsSync(cardPath)) throw notFound(`${cardPath}: no model card here (export a model first; its folder holds card.json)`);
-  const cardText = (await readConfinedFile(folder, basename(cardPath), CARD_LIMITS.cardBytes)).toString('utf8');
+  const cardText = (await readConfinedFile(folder, basename(cardPath), { bytes: CARD_LIMITS.cardBytes, why: 'a model card can take' })).toString('utf8');
   const { card, spec, headWeightBytes } = checkCard(store, libraryId, parseJson(cardText, cardPath), cardPath);
   const fingerprint = createHash('sha256').update(cardText).digest('hex');
   const existing = store.models(libraryId).find((m) => m.config.importedCard === fingerprint);
   if (existing) return { modelId: existing.id, created: false };
   const headJson = join(folder, card.files.tfjs);
-  const modelJson = parseJson((await readConfinedFile(folder, card.files.tfjs, CARD_LIMITS.headJsonBytes)).toString('utf8'), headJson);
-  const weightsBytes = await readConfinedFile(folder, HEAD_WEIGHTS, headWeightBytes);
+  const modelJson = parseJson((await readConfinedFile(folder, card.files.tfjs, { bytes: CARD_LIMITS.headJsonBytes, why: "a head's model.json can take" })).toString('utf8'), headJson);
+  const weightsBytes = await readConfinedFile(folder, HEAD_WEIGHTS, { bytes: headWeightBytes, why: "the card's declared shapes take" });
   const head = fromFile(join(folder, HEAD_WEIGHTS), () => readTfjsLayersModel(modelJson, weightsBytes, card.head));
   if (card.head.centre) head.centre = await readCentre(folder, card.files.centre ?? CENTRE_FILE, card.head.inputDim);
   const fineTune = card.fineTune ? { blocks: card.fineTune.blocks, cutNode: card.fineTune.cutNode, crop: card.fineTune.crop, mirror: card.fineTune.mirror } : null;
@@ -134,10 +134,10 @@ export async function importModel(store: Store, libraryId: number, source: strin
   if (fineTune) {
     const backboneName = card.files.backbone ?? FINE_TUNED_FILES.backbone;
     const backboneJson = join(folder, backboneName);
-    const graphJson = parseJson((await readConfinedFile(folder, backboneName, CARD_LIMITS.graphJsonBytes)).toString('utf8'), backboneJson);
+    const graphJson = parseJson((await readConfinedFile(folder, backboneName, { bytes: CARD_LIMITS.graphJsonBytes, why: "a backbone's model.json can take" })).toString('utf8'), backboneJson);
     const declared = fromFile(backboneJson, () => graphManifest(graphJson).bytes);
     if (declared > CARD_LIMITS.graphWeightsBytes) throw invalidInput(`${backboneJson}: declares ${formatBytes(declared)} of weights, more than any backbone Lookalike exports`);
-    const graphWeights = await readConfinedFile(folder, BACKBONE_WEIGHTS, declared);
+    const graphWeights = await readConfinedFile(folder, BACKBONE_WEIGHTS, { bytes: declared, why: 'its model.json declares' });
     weights = await importFineTunedWeights(fineTune, card.head, weights, graphJson, graphWeights, backboneJson).catch((error: unknown) => {
       throw invalidInput(`${backboneJson}: cannot read the fine-tuned blocks (${(error as Error).message})`);
     });
@@ -260,7 +260,7 @@ export function headWeights(config: HeadConfig, blob: Buffer): HeadWeights {
 
 /** A centred model's mean feature from its export: inputDim finite float32 values, or a refusal naming the file. */
 async function readCentre(folder: string, name: string, inputDim: number): Promise<Float32Array> {
-  const bytes = await readConfinedFile(folder, name, inputDim * 4, 'the card says the model centres its features on the mean kept in this file');
+  const bytes = await readConfinedFile(folder, name, { bytes: inputDim * 4, why: "the card's declared shapes take" }, 'the card says the model centres its features on the mean kept in this file');
   const path = join(folder, name);
   if (bytes.length !== inputDim * 4) throw invalidInput(`${path}: holds ${bytes.length} bytes, expected ${inputDim} float32 values (${inputDim * 4} bytes)`);
   const centre = new Float32Array(inputDim);
