@@ -26,6 +26,7 @@ const fifos: string[] = [];
 /** The parts of card.json the tests change. */
 interface CardJson {
   version: number;
+  fineTune?: Record<string, unknown>;
   exportedAt: string;
   backbone: string;
   settings: Record<string, unknown> | null;
@@ -189,6 +190,20 @@ describe('importing a model folder from elsewhere', () => {
     expect(await refusal(tampered((_, card) => (card.head.dim = -8)))).toMatch(/^invalid-input: .*card\.json: "head\.dim" is -8; it must be a whole number from 1/);
     expect(await refusal(tampered((_, card) => (card.head.inputDim = 1000)))).toMatch(/"head\.inputDim" is 1000, but backbone nsfwjs-mobilenetv2-1\.4 gives 1792 values/);
     expect(await refusal(tampered((_, card) => (card.settings = { validationFraction: -2 })))).toMatch(/^invalid-input: .*card\.json: "settings": .*validation/i);
+  });
+
+  it('refuses a fine-tuned card whose backbone graph declares absurd or negative weight shapes, before reading its weights', async () => {
+    const fineTuned = (shape: unknown) =>
+      tampered((folder, card) => {
+        card.version = 2;
+        card.fineTune = { mode: 'last-blocks', blocks: 1, cutNode: 'block_16', crop: 6, mirror: true };
+        card.files.backbone = 'tfjs-backbone/model.json';
+        mkdirSync(join(folder, 'tfjs-backbone'));
+        writeFileSync(join(folder, 'tfjs-backbone', 'model.json'), JSON.stringify({ format: 'graph-model', weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'block_16/kernel', shape, dtype: 'float32' }] }] }));
+        writeFileSync(join(folder, 'tfjs-backbone', 'weights.bin'), Buffer.alloc(16));
+      });
+    expect(await refusal(fineTuned([100_000, 100_000]))).toMatch(/^invalid-input: .*tfjs-backbone\/model\.json: declares 37\.3 GB of weights, more than any backbone Lookalike exports$/);
+    expect(await refusal(fineTuned([-2, 2]))).toMatch(/^invalid-input: .*tfjs-backbone\/model\.json: weight block_16\/kernel has shape \[-2,2\]; a shape is a list of whole non-negative numbers$/);
   });
 
   it('refuses a card whose backbone is a URL or a folder this library does not use: nothing is fetched or opened', async () => {
