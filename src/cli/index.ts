@@ -148,6 +148,13 @@ function output(json: boolean | undefined, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value) : text);
 }
 
+/** Opens the library; file moves found part way (the app was killed while moving) are settled then, and said here. */
+async function openLibrarySaying(ctx: Parameters<typeof openLibrary>[0], folder: string): ReturnType<typeof openLibrary> {
+  const opened = await openLibrary(ctx, folder, { appFolders: APP_FOLDERS() });
+  for (const notice of opened.recovered) console.error(`lookalike: ${notice}`);
+  return opened;
+}
+
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
@@ -155,7 +162,7 @@ async function scanCommand(args: string[]): Promise<number> {
   let endJob: (() => void) | undefined;
   try {
     endJob = claimTheJob(store, 'scan', ctx);
-    const opened = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const opened = await openLibrarySaying(ctx, positionals[0]);
     const { summary, sync } = opened;
     output(values.json, { ...summary, sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
@@ -177,7 +184,7 @@ async function indexCommand(args: string[]): Promise<number> {
   let endJob: (() => void) | undefined;
   try {
     endJob = claimTheJob(store, 'index', ctx);
-    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const { libraryId } = await openLibrarySaying(ctx, positionals[0]);
     const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers'), retry: values.retry });
     if (outcome.baselineId === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
     const indexed = outcome.indexed.map(({ modelId, missingFeatures }) => ({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures }));
@@ -273,7 +280,7 @@ async function trainCommand(args: string[]): Promise<number> {
     const backend = await selectBackend();
     const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
-    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const { libraryId } = await openLibrarySaying(ctx, positionals[0]);
     const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,

@@ -23,6 +23,8 @@ export interface LibrarySummary {
   unlabelledCount: number;
   classes: ClassSummary[];
   problems: Problem[];
+  /** What became of file moves that stopped part way (a crash, a close, an error), in words, until they are undone or finished. */
+  moveNotices: string[];
 }
 
 export interface PhotoItem {
@@ -261,8 +263,8 @@ export interface LabelsState {
   photoLabels: number;
   /** What the last change did, for its Undo; null: nothing to undo. */
   lastChange: string | null;
-  /** The last "write labels to folders" that can still be undone; null: none. */
-  lastWrite: { id: number; writtenAt: string; moved: number } | null;
+  /** The last "write labels to folders" that can still be undone (finished, or interrupted: then `notice` says how far it got); null: none. */
+  lastWrite: { id: number; writtenAt: string; moved: number; notice: string | null } | null;
 }
 
 export type LabelChange =
@@ -405,6 +407,8 @@ export interface ApiCalls {
   findDuplicates: [{ threshold: number }, DuplicatesResult];
   /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
   movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
+  /** Puts the photos of the last move out of the library back where they were (finished or interrupted). */
+  undoMovePhotos: [void, { back: number; library: LibrarySummary }];
   /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json (fine-tuned: also the backbone graph model and network.onnx). */
   exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
   /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
@@ -449,6 +453,7 @@ export const API_NAMES: readonly ApiName[] = [
   'undoLabelWrite',
   'findDuplicates',
   'movePhotos',
+  'undoMovePhotos',
   'exportModel',
   'importModel',
   'removeModel',

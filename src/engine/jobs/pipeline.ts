@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
@@ -20,6 +21,7 @@ import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
 import { importedBackboneProblem } from './model-card.js';
+import { moveNotices, recoverMoves } from './file-moves.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -32,20 +34,26 @@ export interface OpenedLibrary {
   libraryId: number;
   summary: LibrarySummary;
   sync: { added: number; changed: number; removed: number; unchanged: number };
+  /** File moves found part way at this open and settled (see file-moves.ts), in words. */
+  recovered: string[];
 }
 
 /** Scans the folder, hashes new and changed photos, and makes the store match it. */
 export async function openLibrary(ctx: JobContext, root: string, options: { appFolders?: string[] } = {}): Promise<OpenedLibrary> {
-  const scan = await scanLibrary(isAbsolute(root) ? root : resolve(root), { exclude: options.appFolders });
   const { store } = ctx;
+  // File moves a process left part way (killed, crashed) are settled before the folder is read.
+  const known = await realpath(isAbsolute(root) ? root : resolve(root)).catch(() => null);
+  const knownId = known === null ? undefined : store.libraryIdOf(known);
+  const recovered = knownId === undefined ? [] : await recoverMoves(store, knownId);
+  const scan = await scanLibrary(isAbsolute(root) ? root : resolve(root), { exclude: options.appFolders });
   const libraryId = store.upsertLibrary(scan.root);
-  const known = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
+  const knownPhotos = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
   const problems: Problem[] = [...scan.problems];
   const unreadable = [...scan.unreadable];
   const scanned = [];
   let done = 0;
   for (const file of scan.files) {
-    const before = known.get(file.relPath);
+    const before = knownPhotos.get(file.relPath);
     let hash = before?.hash;
     if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
       try {
@@ -68,7 +76,7 @@ export async function openLibrary(ctx: JobContext, root: string, options: { appF
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);
   ctx.emit?.({ type: 'library', library: summary });
-  return { libraryId, summary, sync };
+  return { libraryId, summary, sync, recovered };
 }
 
 export function librarySummary(store: Store, libraryId: number): LibrarySummary {
@@ -81,6 +89,7 @@ export function librarySummary(store: Store, libraryId: number): LibrarySummary 
     unlabelledCount: photoCount - classes.reduce((sum, c) => sum + c.photoCount, 0),
     classes,
     problems: store.problems(libraryId),
+    moveNotices: moveNotices(store, libraryId),
   };
 }
 

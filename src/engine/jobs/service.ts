@@ -19,7 +19,8 @@ import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
-import { moveFilesOut } from '../library/move-files.js';
+import { movePhotosOut, undoMoveOut } from './move-out.js';
+import type { MoveOptions } from './file-moves.js';
 import { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
@@ -160,20 +161,39 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     return { library, labels: labelsState(store, id) };
   };
 
-  /** Writing labels to folders or undoing it: no job or rescan meanwhile, the library read again after. */
-  const moveInLibrary = async (move: (id: number) => Promise<number>) => {
+  /**
+   * Files being moved (write labels, its undo, moving photos out, its undo): one batch at a time, no
+   * job or rescan meanwhile, the library read again after, whatever happened. Closing waits for the
+   * move in flight and stops the batch before its next one (the journal says how far it got).
+   */
+  let moving: Promise<unknown> | null = null;
+  let closing = false;
+  const moveOptions: MoveOptions = { shouldStop: () => closing };
+  const movingFiles = async <T, R>(move: (id: number) => Promise<T>, reply: (id: number, value: T) => R): Promise<R> => {
     const id = requireLibrary();
-    await stopCurrentJob();
-    movingInLibrary = true;
+    if (moving) throw conflict('photos are being moved now; wait for that to finish');
+    if (closing) throw conflict('Lookalike is closing');
+    const running = (async () => {
+      await stopCurrentJob();
+      movingInLibrary = true;
+      let value: T;
+      try {
+        value = await move(id);
+      } finally {
+        movingInLibrary = false;
+        changedWhileBusy = false;
+        if (!closing) await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+      }
+      return reply(id, value); // before close() may close the store: it waits for this
+    })();
+    moving = running;
     try {
-      await move(id);
+      return await running;
     } finally {
-      movingInLibrary = false;
-      changedWhileBusy = false;
-      await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+      moving = null;
     }
-    return labelsResult(id);
   };
+  const moveInLibrary = (move: (id: number) => Promise<number>) => movingFiles(move, (id) => labelsResult(id));
 
   /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
   let duplicatesCache: { key: string; edges: Promise<DuplicateEdges> } | null = null;
@@ -316,11 +336,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async writeLabels({ fingerprint }) {
-      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? '')));
+      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? ''), moveOptions));
     },
 
     async undoLabelWrite() {
-      return moveInLibrary((id) => undoLabelWrite(store, id));
+      return moveInLibrary((id) => undoLabelWrite(store, id, moveOptions));
     },
 
     async findDuplicates({ threshold }) {
@@ -329,18 +349,17 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async movePhotos({ photoIds, folder }) {
-      const id = requireLibrary();
-      if (!Array.isArray(photoIds) || photoIds.length === 0) throw invalidInput('select the photos to move first');
-      const root = store.libraryRoot(id);
-      const files = photoIds.map((photoId) => {
-        const photo = Number.isInteger(photoId) ? store.photo(photoId) : null;
-        if (!photo || photo.libraryId !== id) throw notFound(`no photo ${String(photoId)} in this library`);
-        return resolve(root, photo.relPath);
-      });
-      const moved = await moveFilesOut(root, files, String(folder ?? ''));
-      await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, root);
-      return { moved: moved.map(({ from, to }) => ({ from, to })), library: opened.summary };
+      return movingFiles(
+        (id) => movePhotosOut(store, id, photoIds, folder, moveOptions),
+        (id, { moved }) => ({ moved, library: librarySummary(store, id) }),
+      );
+    },
+
+    async undoMovePhotos() {
+      return movingFiles(
+        (id) => undoMoveOut(store, id, moveOptions),
+        (id, back) => ({ back, library: librarySummary(store, id) }),
+      );
     },
 
     async exportModel({ modelId, folder }) {
@@ -415,8 +434,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
     libraryRoot: () => libraryRoot,
     async close() {
+      closing = true;
       clearTimeout(settle);
       stopWatching?.();
+      await moving?.catch(() => undefined);
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();

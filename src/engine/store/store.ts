@@ -1,10 +1,12 @@
-import { copyFileSync, existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { DistanceProfile, Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
 import { JobLock } from './job-lock.js';
+import { makePrivateFileSync, makePrivateFolderSync } from '../common/private-files.js';
+import { userDataDir } from '../common/paths.js';
 import { describeFileError } from '../common/error-words.js';
 
 /** Marks a file as Lookalike's (PRAGMA application_id), so a foreign database is never touched. */
@@ -87,8 +89,11 @@ export class Store {
 
   static open(path: string): Store {
     if (path !== ':memory:') {
-      mkdirSync(dirname(path), { recursive: true });
+      // Lookalike's own data folder is tightened if an older version left it open; a folder the person named is only created private.
+      makePrivateFolderSync(dirname(path), { tighten: resolve(dirname(path)) === resolve(userDataDir()) });
       refuseForeignFile(path);
+      // SQLite gives the -wal and -shm files the database file's mode, so they are private too.
+      makePrivateFileSync(path);
     }
     let db: Database;
     try {
@@ -161,6 +166,11 @@ export class Store {
   upsertLibrary(root: string): number {
     this.db.prepare('INSERT INTO libraries(root) VALUES (?) ON CONFLICT(root) DO NOTHING').run(root);
     return (this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number }).id;
+  }
+
+  /** The library kept for this root (a real path), if there is one. */
+  libraryIdOf(root: string): number | undefined {
+    return (this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number } | undefined)?.id;
   }
 
   libraryRoot(libraryId: number): string {
