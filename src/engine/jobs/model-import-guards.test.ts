@@ -255,14 +255,16 @@ describe('importing a model folder from elsewhere', () => {
   });
 
   it('writes the export privately, 0600 files in 0700 folders, whatever the umask', async () => {
-    const previous = process.umask(0);
-    try {
-      const folder = join(work, 'private', 'export');
-      const { files } = await exportModel(store, trainedId, folder);
-      for (const dir of [join(work, 'private'), folder, join(folder, 'tfjs')]) expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
-      for (const file of files) expect([file, (statSync(join(folder, file)).mode & 0o777).toString(8)]).toEqual([file, '600']);
-    } finally {
-      process.umask(previous);
+    for (const umask of [0o000, 0o022, 0o277]) {
+      const previous = process.umask(umask);
+      try {
+        const folder = join(work, `private-${umask.toString(8)}`);
+        const { files } = await exportModel(store, trainedId, folder);
+        for (const dir of [folder, join(folder, 'tfjs')]) expect([umask, dir, (statSync(dir).mode & 0o777).toString(8)]).toEqual([umask, dir, '700']);
+        for (const file of files) expect([umask, file, (statSync(join(folder, file)).mode & 0o777).toString(8)]).toEqual([umask, file, '600']);
+      } finally {
+        process.umask(previous);
+      }
     }
   });
 });

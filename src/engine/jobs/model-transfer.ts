@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ModelInfo } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { readConfinedFile } from '../common/confined-file.js';
 import { describeFileError, formatBytes } from '../common/error-words.js';
+import { makePrivateFolder, writePrivateFile } from '../common/private-files.js';
 import { describeSpec, type BackboneSpec } from '../ml/backbone.js';
 import { CENTRE_WEIGHT, type HeadConfig } from '../ml/head.js';
 import { checkFinite, headToOnnx, readTfjsLayersModel, tfjsLayersModel, type HeadWeights } from '../ml/model-export.js';
@@ -66,9 +66,10 @@ export async function exportModel(store: Store, modelId: number, folder: unknown
   };
   const extra = fineTune ? await fineTunedFiles(store, model, head) : null;
   const layers = tfjsLayersModel(head);
-  // A model is the owner's data: private files and folders (mode bits only ever lose to the umask).
-  const write = (name: string, data: string | Uint8Array) => writeFile(join(target, name), data, { flag: 'wx', mode: 0o600 });
-  await mkdir(join(target, 'tfjs'), { recursive: true, mode: 0o700 });
+  // A model is the owner's data: 0600 files in 0700 folders whatever the umask, nothing replaced.
+  const write = (name: string, data: string | Uint8Array) => writePrivateFile(join(target, name), data);
+  await makePrivateFolder(target);
+  await makePrivateFolder(join(target, 'tfjs'));
   await write('tfjs/model.json', JSON.stringify(layers.modelJson));
   await write(HEAD_WEIGHTS, layers.weights);
   await write('head.onnx', encodeModel(headToOnnx(head)));
@@ -78,7 +79,7 @@ export async function exportModel(store: Store, modelId: number, folder: unknown
     files.push(CENTRE_FILE);
   }
   if (extra) {
-    await mkdir(join(target, 'tfjs-backbone'), { mode: 0o700 });
+    await makePrivateFolder(join(target, 'tfjs-backbone'));
     await write('tfjs-backbone/model.json', JSON.stringify(extra.graphModel.modelJson));
     await write(BACKBONE_WEIGHTS, extra.graphModel.weights);
     await write('network.onnx', encodeModel(extra.network));
