@@ -21,6 +21,8 @@ import {
   indexAll,
   indexLibrary,
   importModel,
+  removeModel,
+  toModelInfo,
   expectedRuntime,
   locateFile,
   makeSampleLibrary,
@@ -48,6 +50,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
+  lookalike models <folder> [--db F] [--remove ID] [--json]   the library's models (imported, broken and why); --remove drops one
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
@@ -74,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'similar':
         return await similarCommand(rest);
+      case 'models':
+        return await modelsCommand(rest);
       case 'serve':
         return await serveCommand(rest);
       case 'bench':
@@ -186,12 +191,40 @@ async function indexCommand(args: string[]): Promise<number> {
     const skipped = store.problems(libraryId);
     output(
       values.json,
-      { features: outcome.features, indexed, problems: skipped },
+      { features: outcome.features, indexed, broken: outcome.broken, problems: skipped },
       [
         ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
+        ...outcome.broken.map((b) => `model ${b.modelId}: could not run: ${b.reason}`),
         ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
       ].join('\n'),
     );
+    return 0;
+  } finally {
+    endJob?.();
+    store.close();
+  }
+}
+
+async function modelsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { remove: { type: 'string' } }, 1);
+  const removing = intOption(values.remove, 'remove');
+  const store = openStore(values.db);
+  let endJob: (() => void) | undefined;
+  try {
+    const libraryId = requireLibrary(store, realFolder(positionals[0]));
+    if (removing !== undefined) {
+      // Not while another process indexes with it: claimed like any job.
+      endJob = claimTheJob(store, 'remove model', context(store));
+      removeModel(store, libraryId, removing);
+    }
+    const models = store.models(libraryId).map((m) => toModelInfo(store, m.id));
+    const describe = (m: (typeof models)[number]) =>
+      [
+        `model ${m.id}: ${m.name} (${m.kind}${m.imported ? ', imported' : ''}), ${m.indexedCount} photos indexed`,
+        ...(m.problem ? [`  broken: ${m.problem}`] : []),
+        ...(m.classNote ? [`  ${m.classNote}`] : []),
+      ].join('\n');
+    output(values.json, { removed: removing ?? null, models }, [...(removing !== undefined ? [`removed model ${removing}`] : []), ...models.map(describe)].join('\n'));
     return 0;
   } finally {
     endJob?.();

@@ -147,6 +147,12 @@ export interface ModelInfo {
   runId: number | null;
   metrics: RetrievalMetrics | null;
   indexedCount: number;
+  /** Brought in from an exported model folder (not trained in this library). */
+  imported: boolean;
+  /** Why the model could not run at its last indexing (shown as broken); null when it ran. */
+  problem: string | null;
+  /** For an imported model whose classes are not this library's: what it was trained on, in words. */
+  classNote: string | null;
 }
 
 export type RunStatus = 'running' | 'paused' | 'stopped' | 'done' | 'failed';
@@ -413,6 +419,8 @@ export interface ApiCalls {
   exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
   /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
   importModel: [{ source: string }, ModelInfo];
+  /** Removes a trained or imported model of the open library, with its index (photos and runs stay); the models left. */
+  removeModel: [{ modelId: number }, ModelInfo[]];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
   /** The library's marks, and those against one query photo. */
@@ -454,6 +462,7 @@ export const API_NAMES: readonly ApiName[] = [
   'undoMovePhotos',
   'exportModel',
   'importModel',
+  'removeModel',
   'listFolders',
   'marks',
   'markNotSimilar',

@@ -20,6 +20,7 @@ import { autoTriplets, checkFineTune, embedPhotosFineTuned, embedQueryFineTuned,
 import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
+import { importedBackboneProblem } from './model-card.js';
 import { moveNotices, recoverMoves } from './file-moves.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
@@ -467,7 +468,13 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
-  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  let head: EmbeddingHead;
+  try {
+    head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  } catch {
+    // What the parser says about damaged bytes quotes them; the person needs what it means.
+    throw new Error('its stored weights are damaged and cannot be read; remove it, then train it again or import it again');
+  }
   return { embed: (features) => head.embed(features.map(normalizeVector)), dispose: () => head.dispose() };
 }
 
@@ -479,10 +486,13 @@ export function requireModel(store: Store, modelId: number, libraryId: number): 
   return model;
 }
 
-/** The model a search uses when none is named: the newest trained one, else the baseline. */
+/**
+ * The model a search uses when none is named: the newest trained here that runs, else the baseline.
+ * An imported model is used only when the person picks it (its classes may not be this library's).
+ */
 export function defaultModel(store: Store, libraryId: number): ModelRow | null {
   const models = store.models(libraryId);
-  return [...models].reverse().find((m) => m.kind === 'trained') ?? models.find((m) => m.kind === 'baseline') ?? null;
+  return [...models].reverse().find((m) => m.kind === 'trained' && m.config.importedCard === undefined && m.problem === null) ?? models.find((m) => m.kind === 'baseline') ?? null;
 }
 
 /** Re-measures a stored model the way training did: validation photos query the training photos. */
@@ -618,6 +628,8 @@ export async function findSimilar(
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
+  const refused = importedBackboneProblem(store, model);
+  if (refused) throw conflict(`${model.name} cannot run: ${refused}`);
   let vector: Float32Array;
   let described: SimilarResult['query'];
   const throughHead = async (feature: Float32Array): Promise<Float32Array> => {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import type { ApiHandlers, EngineEvent, JobKind, JobState, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
@@ -21,7 +21,7 @@ import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.j
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { movePhotosOut, undoMoveOut } from './move-out.js';
 import type { MoveOptions } from './file-moves.js';
-import { exportModel, importModel, toModelInfo } from './model-transfer.js';
+import { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { LiveLosses } from './live-losses.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
@@ -128,9 +128,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
+      const { features, broken } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
       if (ctx.control?.isStopped) return 'indexing paused';
-      return `${features.computed} photos analysed, ${features.cached} already known`;
+      const cannotRun = broken.length ? `; ${broken.length} model${broken.length === 1 ? '' : 's'} could not run (see Models in the Library)` : '';
+      return `${features.computed} photos analysed, ${features.cached} already known${cannotRun}`;
     });
 
   /** Folder changes while the app is open are picked up after they settle, when no job is running. */
@@ -309,19 +310,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listModels() {
       if (libraryId === null) return [];
-      return store.models(libraryId).map(
-        (m): ModelInfo => ({
-          id: m.id,
-          name: m.name,
-          kind: m.kind,
-          backbone: m.backbone,
-          dim: m.dim,
-          createdAt: m.createdAt,
-          runId: m.runId,
-          metrics: m.metrics,
-          indexedCount: store.embeddingCount(m.id),
-        }),
-      );
+      return store.models(libraryId).map((m) => toModelInfo(store, m.id));
     },
 
     async findSimilar(query) {
@@ -382,15 +371,27 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       const model = store.model(Number(modelId));
       if (!model || model.libraryId !== id) throw notFound(`no model ${String(modelId)} in this library`);
-      return exportModel(store, model.id, String(folder ?? ''));
+      return exportModel(store, model.id, folder);
     },
 
     async importModel({ source }) {
       const id = requireLibrary();
-      const { modelId } = await importModel(store, id, String(source ?? ''));
+      if (typeof source !== 'string' || source.trim() === '') throw invalidInput('choose an exported model folder (or its card.json)');
+      // As typed in the app: ~ is the home folder; a relative path would mean the server's working folder.
+      const { modelId } = await importModel(store, id, typedFolderPath(source));
       if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
+    },
+
+    async removeModel({ modelId }) {
+      const id = requireLibrary();
+      // An index job may be embedding with it: stopped first, and brought up to date again after.
+      const indexing = job?.state.kind === 'index';
+      if (indexing) await stopCurrentJob();
+      removeModel(store, id, Number(modelId));
+      if (indexing) startQuietly(() => indexInBackground(id));
+      return handlers.listModels();
     },
 
     async undoLabels() {

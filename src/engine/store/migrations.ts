@@ -232,4 +232,8 @@ export const MIGRATIONS: readonly string[] = [
       json_extract(m.value, '$.ownLabel'), NULL, CASE WHEN w.undone_at IS NULL THEN 'done' ELSE 'undone' END
     FROM label_writes w, json_each(w.log, '$.moves') m;
   `,
+  // models (issue #19): why a model could not run at its last indexing, shown in the app.
+  `
+  ALTER TABLE models ADD COLUMN problem TEXT;
+  `,
 ];

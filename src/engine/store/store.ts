@@ -47,6 +47,8 @@ export interface ModelRow {
   runId: number | null;
   metrics: RetrievalMetrics | null;
   createdAt: string;
+  /** Why the model could not run at its last indexing (its backbone or weights unusable); null when it ran. */
+  problem: string | null;
 }
 
 /** A run as stored: the API's RunInfo, plus its library; settings as saved (validated on the way in). */
@@ -439,7 +441,7 @@ export class Store {
 
   // ---- models and their embeddings ---------------------------------------------------------------
 
-  createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics'> & { weights?: Buffer }): number {
+  createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics' | 'problem'> & { weights?: Buffer }): number {
     if (!(Number.isInteger(model.dim) && model.dim > 0)) throw new StoreError(`a model needs a positive embedding size (got ${model.dim})`);
     const info = this.db
       .prepare(
@@ -476,6 +478,23 @@ export class Store {
 
   setModelMetrics(modelId: number, metrics: RetrievalMetrics): void {
     this.db.prepare('UPDATE models SET metrics = ? WHERE id = ?').run(JSON.stringify(metrics), modelId);
+  }
+
+  /** Records why a model could not run (null: it ran), so the app shows it as broken, with the reason. */
+  setModelProblem(modelId: number, problem: string | null): void {
+    this.db.prepare('UPDATE models SET problem = ? WHERE id = ?').run(problem, modelId);
+  }
+
+  /** Removes a model, its embeddings and its vector index; a run that made it keeps its history. */
+  removeModel(modelId: number): void {
+    const model = this.model(modelId);
+    if (!model) return;
+    this.db.transaction(() => {
+      this.vectorIndex(model.id, model.dim).drop();
+      this.db.prepare('UPDATE runs SET model_id = NULL WHERE model_id = ?').run(modelId);
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(modelId);
+    })();
+    this.vectorIndexes.delete(modelId);
   }
 
   vectorIndex(modelId: number, dim: number): VectorIndex {
@@ -656,6 +675,7 @@ interface RawModel {
   run_id: number | null;
   metrics: string | null;
   created_at: string;
+  problem: string | null;
 }
 
 function toModelRow(row: RawModel): ModelRow {
@@ -671,6 +691,7 @@ function toModelRow(row: RawModel): ModelRow {
     runId: row.run_id,
     metrics: row.metrics ? (JSON.parse(row.metrics) as RetrievalMetrics) : null,
     createdAt: row.created_at,
+    problem: row.problem,
   };
 }
 
