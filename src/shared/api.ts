@@ -255,6 +255,8 @@ export interface LabelsState {
   photoLabels: number;
   /** What the last change did, for its Undo; null: nothing to undo. */
   lastChange: string | null;
+  /** What each change that Undo can still take back did, newest first (lastChange is the first). */
+  undoSteps: string[];
   /** The last "write labels to folders" that can still be undone; null: none. */
   lastWrite: { id: number; writtenAt: string; moved: number } | null;
 }
