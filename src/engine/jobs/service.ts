@@ -16,6 +16,7 @@ import { thumbnailFile } from '../library/thumbnails.js';
 import { describeHolder, holdJobLock } from '../store/job-lock.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { checkFingerprint } from './label-change-input.js';
 import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
@@ -28,6 +29,10 @@ import { errorInWords, formatBytes } from '../common/error-words.js';
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
 const WATCH_SETTLE_MS = 1500;
+/** What moves files of the library, as the job lock names it to another process ("… is already running a label write job"). */
+const LABEL_WRITE = 'label write';
+const LABEL_WRITE_UNDO = 'label write undo';
+const PHOTOS_MOVE = 'photo move';
 
 interface RunningJob {
   state: JobState;
@@ -50,6 +55,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let libraryRoot: string | null = null;
   let job: RunningJob | null = null;
   let trainStarting = false;
+  /** What is moving files of the library now (see moveInLibrary), if anything. */
+  let moving: string | null = null;
+  /** A model was imported while files moved: it is indexed when they are done. */
+  let indexAfterMove = false;
 
   const requireLibrary = (): number => {
     if (libraryId === null) throw conflict('open a library folder first');
@@ -59,6 +68,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   const setJobState = (state: JobState) => {
     if (job) job.state = state;
     emit({ type: 'job', job: state });
+  };
+
+  const refuseWhileMoving = () => {
+    if (moving) throw conflict(`the ${moving} is going; wait for it to finish`);
   };
 
   /** Another process's job on this database, if one runs: then ours must wait (one job at a time per database). */
@@ -73,6 +86,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    * rejection. Throws a conflict when another process runs a job on this database.
    */
   const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => {
+    refuseWhileMoving();
     const holder = store.jobLock.claim(kind);
     if (holder) throw conflict(describeHolder(holder));
     const control = new JobControl();
@@ -131,13 +145,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let stopWatching: (() => void) | null = null;
   let settle: NodeJS.Timeout | undefined;
   let changedWhileBusy = false;
-  /** Files are being moved inside the library (write labels): a rescan now would see half the moves. */
-  let movingInLibrary = false;
   const onFolderChange = () => {
     clearTimeout(settle);
     settle = setTimeout(() => {
       if (libraryId === null) return;
-      if (job || movingInLibrary) changedWhileBusy = true;
+      if (job || moving) changedWhileBusy = true;
       else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
@@ -148,7 +160,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
       changedWhileBusy = false;
-      setImmediate(() => libraryId !== null && !job && startQuietly(() => indexInBackground(libraryId!, true)));
+      setImmediate(() => libraryId !== null && !job && !moving && startQuietly(() => indexInBackground(libraryId!, true)));
     }
   });
 
@@ -159,19 +171,42 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     return { library, labels: labelsState(store, id) };
   };
 
-  /** Writing labels to folders or undoing it: no job or rescan meanwhile, the library read again after. */
-  const moveInLibrary = async (move: (id: number) => Promise<number>) => {
+  /**
+   * Moving files of the library (writing labels to folders, its undo, moving photos out): one at a
+   * time, never under a training run (it would stop it: refused, saying so), and under the database's
+   * job lock from before the first move to the end of the rescan after the last, so that no scan (the
+   * folder watch, `lookalike scan` in another process) sees half the moves and gives moved photos new ids.
+   * Background indexing is paused meanwhile and resumed after.
+   */
+  const moveInLibrary = async <T>(what: string, move: (id: number) => Promise<T>): Promise<T> => {
     const id = requireLibrary();
-    await stopCurrentJob();
-    movingInLibrary = true;
+    // Checked and claimed before the first await: two moves arriving together cannot both pass.
+    refuseWhileMoving();
+    if (job?.state.kind === 'train' || trainStarting) throw conflict(`a training run is going and the ${what} would stop it; wait for it to finish or stop it first`);
+    refuseIfOtherProcessRuns();
+    moving = what;
+    const wasIndexing = job !== null;
     try {
-      await move(id);
+      await stopCurrentJob();
+      const holder = store.jobLock.claim(what);
+      if (holder) throw conflict(describeHolder(holder));
+      // A stop asked from another process cannot cut a move short: the lock is given back when it is done.
+      const release = holdJobLock(store.jobLock, () => undefined);
+      try {
+        return await move(id);
+      } finally {
+        try {
+          await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+        } finally {
+          changedWhileBusy = false; // the rescan saw the moves
+          release();
+        }
+      }
     } finally {
-      movingInLibrary = false;
-      changedWhileBusy = false;
-      await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+      moving = null;
+      if (wasIndexing || indexAfterMove) startQuietly(() => indexInBackground(id));
+      indexAfterMove = false;
     }
-    return labelsResult(id);
   };
 
   /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
@@ -204,6 +239,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async openLibrary({ root }) {
       if (typeof root !== 'string') throw invalidInput('choose a folder to open');
       const folder = typedFolderPath(root);
+      refuseWhileMoving();
       await stopCurrentJob();
       const opened = await openLibrary({ store, emit }, folder, { appFolders });
       libraryId = opened.libraryId;
@@ -230,6 +266,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const settings = resolveSettings(partial ?? {});
       // Checked and claimed before the first await: two starts arriving together cannot both pass.
       if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
+      refuseWhileMoving();
       const plan = planTraining(store, id, settings, { k: 'fit' });
       refuseIfOtherProcessRuns();
       trainStarting = true;
@@ -318,6 +355,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async changeLabels(change) {
       const id = requireLibrary();
+      refuseWhileMoving();
       changeLabels(store, id, change);
       return labelsResult(id);
     },
@@ -326,12 +364,15 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       return previewLabelWrite(store, requireLibrary());
     },
 
-    async writeLabels({ fingerprint }) {
-      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? '')));
+    async writeLabels(arg) {
+      const fingerprint = checkFingerprint(arg);
+      const id = await moveInLibrary(LABEL_WRITE, async (id) => (await writeLabels(store, id, fingerprint), id));
+      return labelsResult(id);
     },
 
     async undoLabelWrite() {
-      return moveInLibrary((id) => undoLabelWrite(store, id));
+      const id = await moveInLibrary(LABEL_WRITE_UNDO, async (id) => (await undoLabelWrite(store, id), id));
+      return labelsResult(id);
     },
 
     async findDuplicates({ threshold }) {
@@ -348,10 +389,8 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
         if (!photo || photo.libraryId !== id) throw notFound(`no photo ${String(photoId)} in this library`);
         return resolve(root, photo.relPath);
       });
-      const moved = await moveFilesOut(root, files, String(folder ?? ''));
-      await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, root);
-      return { moved: moved.map(({ from, to }) => ({ from, to })), library: opened.summary };
+      const moved = await moveInLibrary(PHOTOS_MOVE, () => moveFilesOut(root, files, String(folder ?? '')));
+      return { moved: moved.map(({ from, to }) => ({ from, to })), library: librarySummary(store, id) };
     },
 
     async exportModel({ modelId, folder }) {
@@ -364,13 +403,15 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async importModel({ source }) {
       const id = requireLibrary();
       const { modelId } = await importModel(store, id, String(source ?? ''));
-      if (!job) startQuietly(() => indexInBackground(id));
+      if (moving) indexAfterMove = true;
+      else if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
     },
 
     async undoLabels() {
       const id = requireLibrary();
+      refuseWhileMoving();
       undoLabels(store, id);
       return labelsResult(id);
     },
