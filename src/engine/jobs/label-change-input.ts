@@ -41,13 +41,13 @@ export function checkFingerprint(raw: unknown): string {
 
 function text(change: Fields, field: string, what: string): string {
   const value = change[field];
-  if (typeof value !== 'string') throw invalidInput(`${what} ("${field}" of a ${String(change.kind)} change) must be text (got ${describeValue(value)})`);
+  if (typeof value !== 'string') throw invalidInput(`${what} ("${field}" of the ${String(change.kind)} change) must be text (got ${describeValue(value)})`);
   return value;
 }
 
 function photoIds(change: Fields): number[] {
   const ids = change.photoIds;
-  if (!Array.isArray(ids)) throw invalidInput(`"photoIds" of a ${String(change.kind)} change must be a list of photo ids (got ${describeValue(ids)})`);
+  if (!Array.isArray(ids)) throw invalidInput(`"photoIds" of the ${String(change.kind)} change must be a list of photo ids (got ${describeValue(ids)})`);
   if (ids.length === 0) throw invalidInput('select one or more photos first');
   if (ids.length > MAX_LABELLED_PHOTOS) throw invalidInput(`at most ${MAX_LABELLED_PHOTOS} photos per change (${ids.length} selected)`);
   const wrong = ids.findIndex((id) => !Number.isSafeInteger(id) || id <= 0);

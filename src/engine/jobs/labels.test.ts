@@ -218,15 +218,15 @@ describe('labels in the app (stored per library; the folders untouched)', () => 
     const { libraryId } = await openLibrary({ store }, root);
     const daisy = store.photos(libraryId).find((p) => p.relPath === 'daisy/daisy-0.jpg')!.id;
     const wrong: Array<[unknown, string]> = [
-      [{ kind: 'exclude-folder', folder: { name: 'pansy' } }, 'the folder ("folder" of a exclude-folder change) must be text (got an object)'],
-      [{ kind: 'include-folder', folder: ['pansy'] }, 'the folder ("folder" of a include-folder change) must be text (got a list)'],
-      [{ kind: 'rename-class', from: 7, to: 'x' }, 'the class to rename ("from" of a rename-class change) must be text (got a number)'],
-      [{ kind: 'rename-class', from: 'daisy' }, 'the new class name ("to" of a rename-class change) must be text (got nothing)'],
-      [{ kind: 'merge-classes', from: 'daisy', into: null }, 'the class to merge into ("into" of a merge-classes change) must be text (got null)'],
-      [{ kind: 'assign-photos', photoIds: String(daisy), className: 'x' }, '"photoIds" of a assign-photos change must be a list of photo ids (got text)'],
+      [{ kind: 'exclude-folder', folder: { name: 'pansy' } }, 'the folder ("folder" of the exclude-folder change) must be text (got an object)'],
+      [{ kind: 'include-folder', folder: ['pansy'] }, 'the folder ("folder" of the include-folder change) must be text (got a list)'],
+      [{ kind: 'rename-class', from: 7, to: 'x' }, 'the class to rename ("from" of the rename-class change) must be text (got a number)'],
+      [{ kind: 'rename-class', from: 'daisy' }, 'the new class name ("to" of the rename-class change) must be text (got nothing)'],
+      [{ kind: 'merge-classes', from: 'daisy', into: null }, 'the class to merge into ("into" of the merge-classes change) must be text (got null)'],
+      [{ kind: 'assign-photos', photoIds: String(daisy), className: 'x' }, '"photoIds" of the assign-photos change must be a list of photo ids (got text)'],
       [{ kind: 'assign-photos', photoIds: [daisy, { id: daisy }], className: 'x' }, '"photoIds" must hold photo ids (whole numbers); item 2 is an object'],
       [{ kind: 'unassign-photos', photoIds: [1.5] }, '"photoIds" must hold photo ids (whole numbers); item 1 is 1.5'],
-      [{ kind: 'assign-photos', photoIds: [daisy], className: { name: 'x' } }, 'the class name ("className" of a assign-photos change) must be text (got an object)'],
+      [{ kind: 'assign-photos', photoIds: [daisy], className: { name: 'x' } }, 'the class name ("className" of the assign-photos change) must be text (got an object)'],
       [{ kind: { x: 1 } }, 'unknown label change "an object"'],
       [null, 'a label change must be an object with a "kind" (got null)'],
       ['rename', 'a label change must be an object with a "kind" (got text)'],
