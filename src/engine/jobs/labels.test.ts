@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -212,6 +212,17 @@ describe('labels in the app (stored per library; the folders untouched)', () => 
     expect(counts(libraryId)).toEqual({ daisy: 3, empty: 0, pansy: 2, tulip: 2 });
     expect(store.photo(loose.id)).toMatchObject({ relPath: 'loose-0.jpg', className: null });
     expect(labelsState(store, libraryId).lastChange).toBeNull();
+  });
+
+  it('lets a class keep a name its folder gave it: photos can join it, and it can be renamed to a name the rule takes', async () => {
+    mkdirSync(join(root, 'CON:old'));
+    copyFileSync(join(root, 'daisy', 'daisy-0.jpg'), join(root, 'CON:old', 'x.jpg'));
+    const { libraryId } = await openLibrary({ store }, root);
+    const loose = store.photos(libraryId).find((p) => p.relPath === 'loose-0.jpg')!.id;
+    changeLabels(store, libraryId, { kind: 'assign-photos', photoIds: [loose], className: 'CON:old' });
+    expect(counts(libraryId)['CON:old']).toBe(2);
+    changeLabels(store, libraryId, { kind: 'rename-class', from: 'CON:old', to: 'console' });
+    expect(counts(libraryId)).toEqual({ console: 2, daisy: 3, empty: 0, pansy: 2, tulip: 2 });
   });
 
   it('answers wrong types in a label change with a 400 naming the field, never a failure', async () => {

@@ -120,7 +120,8 @@ function planChange(store: Store, libraryId: number, rules: LabelRules, folders:
       if (change.kind === 'unassign-photos') {
         return { description: `Gave ${count} back to their folders`, edits: paths.map((relPath) => ({ kind: 'photo', relPath, className: undefined })) };
       }
-      const name = checkClassName(change.className);
+      // A class that exists may keep a name its folder gave it; only a new class is held to the naming rule.
+      const name = existing.has(change.className.trim()) ? change.className.trim() : checkClassName(change.className);
       return {
         description: `Put ${count} in ${existing.has(name) ? '' : 'new class '}"${name}"`,
         edits: paths.map((relPath) => ({ kind: 'photo', relPath, className: name })),
