@@ -93,6 +93,38 @@ describe('moving files of the library (write labels, its undo) against other cal
     await service.handlers.stopTraining();
   });
 
+  it('opening the library while another process moves its files is refused naming it; alongside its indexing it opens as before', async () => {
+    await openService();
+    const other = Store.open(dbPath); // another process's connection
+    try {
+      await until(() => reader.jobLock.liveHolder() === null, 'the app to finish indexing', 120_000);
+      expect(other.jobLock.claim('label write')).toBeNull();
+      await expect(service.handlers.openLibrary({ root })).rejects.toMatchObject({
+        kind: 'conflict',
+        message: expect.stringMatching(/another Lookalike process \(pid \d+.*is already running a label write job on this database/),
+      });
+      other.jobLock.release();
+      expect(other.jobLock.claim('index')).toBeNull();
+      await expect(service.handlers.openLibrary({ root })).resolves.toMatchObject({ photoCount: 18 });
+    } finally {
+      other.jobLock.release();
+      other.close();
+    }
+  });
+
+  it('refuses an Undo of a write and a move of photos too while a training run goes', async () => {
+    await openService();
+    const photoId = reader.photos(libraryId)[0].id;
+    await service.handlers.startTraining(SMALL);
+    await expect(service.handlers.undoLabelWrite()).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/^a training run is going and the label write undo would stop it/) });
+    await expect(service.handlers.movePhotos({ photoIds: [photoId], folder: join(work, 'moved') })).rejects.toMatchObject({
+      kind: 'conflict',
+      message: expect.stringMatching(/^a training run is going and the photo move would stop it/),
+    });
+    expect(existsSync(join(work, 'moved'))).toBe(false);
+    await service.handlers.stopTraining();
+  });
+
   it.skipIf(!CLI_BUILT || process.platform === 'win32')(
     '`lookalike scan` from another process while the app writes is refused naming the app; after, it finds every photo with its id',
     async () => {

@@ -33,6 +33,9 @@ const WATCH_SETTLE_MS = 1500;
 const LABEL_WRITE = 'label write';
 const LABEL_WRITE_UNDO = 'label write undo';
 const PHOTOS_MOVE = 'photo move';
+const MOVING_KINDS = new Set([LABEL_WRITE, LABEL_WRITE_UNDO, PHOTOS_MOVE]);
+/** Opening a library: the same word the CLI's scan uses. */
+const LIBRARY_SCAN = 'scan';
 
 interface RunningJob {
   state: JobState;
@@ -55,8 +58,8 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let libraryRoot: string | null = null;
   let job: RunningJob | null = null;
   let trainStarting = false;
-  /** What is moving files of the library now (see moveInLibrary), if anything. */
-  let moving: string | null = null;
+  /** What moves the library's files now (see moveInLibrary) or scans them to open it, if anything: one at a time. */
+  let filesBusy: string | null = null;
   /** A model was imported while files moved: it is indexed when they are done. */
   let indexAfterMove = false;
 
@@ -70,8 +73,8 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     emit({ type: 'job', job: state });
   };
 
-  const refuseWhileMoving = () => {
-    if (moving) throw conflict(`the ${moving} is going; wait for it to finish`);
+  const refuseWhileFilesBusy = () => {
+    if (filesBusy) throw conflict(`the ${filesBusy} is going; wait for it to finish`);
   };
 
   /** Another process's job on this database, if one runs: then ours must wait (one job at a time per database). */
@@ -86,7 +89,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    * rejection. Throws a conflict when another process runs a job on this database.
    */
   const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => {
-    refuseWhileMoving();
+    refuseWhileFilesBusy();
     const holder = store.jobLock.claim(kind);
     if (holder) throw conflict(describeHolder(holder));
     const control = new JobControl();
@@ -149,7 +152,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     clearTimeout(settle);
     settle = setTimeout(() => {
       if (libraryId === null) return;
-      if (job || moving) changedWhileBusy = true;
+      if (job || filesBusy) changedWhileBusy = true;
       else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
@@ -160,7 +163,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
       changedWhileBusy = false;
-      setImmediate(() => libraryId !== null && !job && !moving && startQuietly(() => indexInBackground(libraryId!, true)));
+      setImmediate(() => libraryId !== null && !job && !filesBusy && startQuietly(() => indexInBackground(libraryId!, true)));
     }
   });
 
@@ -181,10 +184,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   const moveInLibrary = async <T>(what: string, move: (id: number) => Promise<T>): Promise<T> => {
     const id = requireLibrary();
     // Checked and claimed before the first await: two moves arriving together cannot both pass.
-    refuseWhileMoving();
+    refuseWhileFilesBusy();
     if (job?.state.kind === 'train' || trainStarting) throw conflict(`a training run is going and the ${what} would stop it; wait for it to finish or stop it first`);
     refuseIfOtherProcessRuns();
-    moving = what;
+    filesBusy = what;
     const wasIndexing = job !== null;
     try {
       await stopCurrentJob();
@@ -203,9 +206,25 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
         }
       }
     } finally {
-      moving = null;
+      filesBusy = null;
       if (wasIndexing || indexAfterMove) startQuietly(() => indexInBackground(id));
       indexAfterMove = false;
+    }
+  };
+
+  /**
+   * The scan that opens a library, under the job lock when it is free, so that no other process moves
+   * files meanwhile; refused while another process moves files (the scan would see half the moves).
+   * Another process's indexing or training does not stop it.
+   */
+  const scanUnlessMoving = async (folder: string) => {
+    const holder = store.jobLock.claim(LIBRARY_SCAN);
+    if (holder && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
+    const release = holder ? () => undefined : holdJobLock(store.jobLock, () => undefined);
+    try {
+      return await openLibrary({ store, emit }, folder, { appFolders });
+    } finally {
+      release();
     }
   };
 
@@ -239,9 +258,15 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async openLibrary({ root }) {
       if (typeof root !== 'string') throw invalidInput('choose a folder to open');
       const folder = typedFolderPath(root);
-      refuseWhileMoving();
-      await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, folder, { appFolders });
+      refuseWhileFilesBusy();
+      filesBusy = LIBRARY_SCAN;
+      let opened: Awaited<ReturnType<typeof openLibrary>>;
+      try {
+        await stopCurrentJob();
+        opened = await scanUnlessMoving(folder);
+      } finally {
+        filesBusy = null;
+      }
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchLibrary(libraryRoot);
@@ -266,7 +291,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const settings = resolveSettings(partial ?? {});
       // Checked and claimed before the first await: two starts arriving together cannot both pass.
       if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
-      refuseWhileMoving();
+      refuseWhileFilesBusy();
       const plan = planTraining(store, id, settings, { k: 'fit' });
       refuseIfOtherProcessRuns();
       trainStarting = true;
@@ -355,7 +380,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async changeLabels(change) {
       const id = requireLibrary();
-      refuseWhileMoving();
+      refuseWhileFilesBusy();
       changeLabels(store, id, change);
       return labelsResult(id);
     },
@@ -403,7 +428,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async importModel({ source }) {
       const id = requireLibrary();
       const { modelId } = await importModel(store, id, String(source ?? ''));
-      if (moving) indexAfterMove = true;
+      if (filesBusy) indexAfterMove = true;
       else if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
@@ -411,7 +436,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async undoLabels() {
       const id = requireLibrary();
-      refuseWhileMoving();
+      refuseWhileFilesBusy();
       undoLabels(store, id);
       return labelsResult(id);
     },
