@@ -7,7 +7,7 @@ export function describeValue(value: unknown): string {
     case 'object':
       return 'an object';
     case 'string':
-      return 'text';
+      return value === '' ? 'empty text' : 'text';
     case 'number':
       return Number.isFinite(value) ? 'a number' : String(value);
     case 'boolean':
