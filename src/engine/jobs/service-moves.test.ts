@@ -93,16 +93,17 @@ describe('moving files of the library (write labels, its undo) against other cal
     await service.handlers.stopTraining();
   });
 
-  it('opening the library while another process moves its files is refused naming it; alongside its indexing it opens as before', async () => {
+  it('opening the library or changing labels while another process moves its files is refused naming it; alongside its indexing it opens as before', async () => {
     await openService();
     const other = Store.open(dbPath); // another process's connection
     try {
       await until(() => reader.jobLock.liveHolder() === null, 'the app to finish indexing', 120_000);
       expect(other.jobLock.claim('label write')).toBeNull();
-      await expect(service.handlers.openLibrary({ root })).rejects.toMatchObject({
-        kind: 'conflict',
-        message: expect.stringMatching(/another Lookalike process \(pid \d+.*is already running a label write job on this database/),
-      });
+      const refused = { kind: 'conflict', message: expect.stringMatching(/another Lookalike process \(pid \d+.*is already running a label write job on this database/) };
+      await expect(service.handlers.openLibrary({ root })).rejects.toMatchObject(refused);
+      // Label changes wait too: the write follows the labels it was previewed with.
+      await expect(service.handlers.changeLabels({ kind: 'exclude-folder', folder: 'circles' })).rejects.toMatchObject(refused);
+      await expect(service.handlers.undoLabels()).rejects.toMatchObject(refused);
       other.jobLock.release();
       expect(other.jobLock.claim('index')).toBeNull();
       await expect(service.handlers.openLibrary({ root })).resolves.toMatchObject({ photoCount: 18 });

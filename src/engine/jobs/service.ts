@@ -77,6 +77,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     if (filesBusy) throw conflict(`the ${filesBusy} is going; wait for it to finish`);
   };
 
+  /** Label changes wait for files moving here or in another process: the move follows the labels it was previewed with. */
+  const refuseWhileAnyFilesMove = () => {
+    refuseWhileFilesBusy();
+    const holder = store.jobLock.liveHolder();
+    if (holder && holder.owner !== store.jobLock.owner && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
+  };
+
   /** Another process's job on this database, if one runs: then ours must wait (one job at a time per database). */
   const refuseIfOtherProcessRuns = () => {
     const holder = store.jobLock.liveHolder();
@@ -380,7 +387,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async changeLabels(change) {
       const id = requireLibrary();
-      refuseWhileFilesBusy();
+      refuseWhileAnyFilesMove();
       changeLabels(store, id, change);
       return labelsResult(id);
     },
@@ -436,7 +443,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async undoLabels() {
       const id = requireLibrary();
-      refuseWhileFilesBusy();
+      refuseWhileAnyFilesMove();
       undoLabels(store, id);
       return labelsResult(id);
     },
