@@ -273,6 +273,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
         opened = await scanUnlessMoving(folder);
       } finally {
         filesBusy = null;
+        indexAfterMove = false; // indexing starts below
       }
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
