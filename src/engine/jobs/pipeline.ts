@@ -11,7 +11,7 @@ import { decodeForModel } from '../library/image.js';
 import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { CENTRE_WEIGHT, EmbeddingHead, normalizeVector, packedNames, packTensors, type HeadConfig } from '../ml/head.js';
-import { createRng, shuffle } from '../common/rng.js';
+import { chooseByContent } from '../ml/split.js';
 import { DEFAULT_K, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
@@ -186,7 +186,7 @@ function describeRuntime(runtime: string): string {
 
 /** Labelled photos with features, split into train and validation (the split is stored once per photo). */
 export function labelledFeatures(store: Store, libraryId: number, backboneKey: string, validationFraction: number, seed: number) {
-  store.assignSplit(libraryId, validationFraction, (classId, candidates, wanted) => shuffle(createRng(seed * 7919 + classId), [...candidates]).slice(0, wanted));
+  store.assignSplit(libraryId, validationFraction, (_classId, candidates, wanted, hashes) => chooseByContent(candidates, hashes, wanted, seed));
   const photos = store.photos(libraryId).filter((p) => p.classId !== null);
   const features = store.features(backboneKey, photos.map((p) => p.hash));
   const sets = { train: emptySet(), validation: emptySet() };

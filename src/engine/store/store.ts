@@ -301,7 +301,7 @@ export class Store {
    * Copies of one photo (same content hash) within a class always share a split, so no query finds
    * its own copy; a copy filed under another class is split with that class.
    */
-  assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number) => number[]): void {
+  assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number, hashes: string[]) => number[]): void {
     this.db.transaction(() => {
       const rows = this.db
         .prepare('SELECT id, class_id AS classId, hash, split FROM photos WHERE library_id = ? AND class_id IS NOT NULL ORDER BY id')
@@ -324,7 +324,8 @@ export class Store {
         if (unassigned.length === 0) continue;
         const target = groups.length < 2 ? 0 : Math.max(1, Math.round(groups.length * validationFraction));
         const have = groups.filter((g) => g.some((m) => m.split === 'validation')).length;
-        const validation = new Set(choose(classId, unassigned.map((g) => g[0].id), Math.max(0, Math.min(unassigned.length, target - have))));
+        const wanted = Math.max(0, Math.min(unassigned.length, target - have));
+        const validation = new Set(choose(classId, unassigned.map((g) => g[0].id), wanted, unassigned.map((g) => g[0].hash)));
         for (const group of unassigned) for (const m of group) setSplit.run(validation.has(group[0].id) ? 'validation' : 'train', m.id);
       }
     })();
