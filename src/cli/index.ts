@@ -1,8 +1,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
-import { resultRows } from '../shared/result-rows.js';
 import {
   SAMPLE_CLASSES,
   checkFineTuneHere,
@@ -35,6 +34,7 @@ import {
 } from '../engine/jobs/engine.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { createProgressPrinter } from './progress.js';
+import { similarJson, similarText } from './similar-output.js';
 
 class UsageError extends Error {}
 
@@ -312,7 +312,8 @@ async function similarCommand(args: string[]): Promise<number> {
     const located = values.library ? libraryNamed(store, values.library, real) : locateFile(store, real);
     if (!located) {
       if (store.libraries().length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
-      throw new UsageError(`${basename(real)} is outside every library; name one with --library <folder>`);
+      // The one line that fixes it, not the whole usage text.
+      throw new Error(`${real} is outside every library; say which library to search: lookalike similar "${positionals[0]}" --library <folder>`);
     }
     const { libraryId, photoId } = located;
     const modelId = await modelOption(store, libraryId, values.model);
@@ -323,11 +324,8 @@ async function similarCommand(args: string[]): Promise<number> {
     const model = store.model(result.modelId)!;
     const missing = store.unindexedCount(libraryId, model.id, model.backbone);
     const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
-    output(
-      values.json,
-      { query: result.query.path, model: result.modelId, results: resultRows(result.results), ...(incomplete ? { incomplete } : {}) },
-      [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
-    );
+    const json = similarJson(result, incomplete);
+    output(values.json, json, similarText(json));
     if (incomplete) {
       console.error(`lookalike: ${incomplete}`);
       return 1;
