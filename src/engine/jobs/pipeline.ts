@@ -203,6 +203,21 @@ export function labelledFeatures(store: Store, libraryId: number, backboneKey: s
   return { ...sets, trainPhotos, validationPhotos };
 }
 
+/** The untrained model a run is scored against: the final pool's features (one per library), whatever the run trained on. */
+export function untrainedSpec(spec: BackboneSpec): BackboneSpec {
+  return finalPartOf(spec)?.spec ?? spec;
+}
+
+/**
+ * The feature sets the untrained baseline is scored on, for a model of backbone `spec` whose own sets
+ * are `sets`: one definition for training, eval and the app, so the baseline is the same number everywhere.
+ */
+export function baselineSets(store: Store, libraryId: number, spec: BackboneSpec | undefined, sets: ReturnType<typeof labelledFeatures>, settings: { validationFraction: number; seed: number }) {
+  const untrained = spec && untrainedSpec(spec);
+  if (!untrained || untrained === spec) return sets;
+  return labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed);
+}
+
 export function evaluateBaseline(sets: { train: LabelledVectors; validation: LabelledVectors }, k = DEFAULT_K): RetrievalMetrics {
   return evaluateRetrieval(sets.validation, sets.train, checkK(k));
 }
@@ -261,9 +276,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const sets = labelledFeatures(store, libraryId, backboneKey, settings.validationFraction, settings.seed);
-  // The untrained model (and the baseline a run is scored against) stays the final pool's, one per library.
-  const untrained = finalPartOf(spec)?.spec ?? spec;
-  const baseline = evaluateBaseline(untrained === spec ? sets : labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed), k);
+  const untrained = untrainedSpec(spec);
+  const baseline = evaluateBaseline(baselineSets(store, libraryId, spec, sets, settings), k);
   await ensureBaselineModel(ctx, libraryId, untrained, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
@@ -487,7 +501,7 @@ export async function evaluateModel(
   // A baseline model has no settings of its own: the split it is scored on is the default one.
   const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
   const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
-  const baseline = evaluateBaseline(sets, k);
+  const baseline = evaluateBaseline(baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings), k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
   if (isFineTuned(model)) return { baseline, trained: await evaluateFineTuned(store, libraryId, model, k), model };
@@ -516,7 +530,8 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
   if (sets.validation.vectors.length === 0 || sets.train.vectors.length === 0) {
     throw conflict('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
   }
-  const baseline = evaluateDetailed(sets.validation, sets.train, checkK(k));
+  const untrained = baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings);
+  const baseline = evaluateDetailed(untrained.validation, untrained.train, checkK(k));
   let trained: DetailedEvaluation | null = null;
   if (model.kind === 'trained') {
     await selectBackend();
