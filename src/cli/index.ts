@@ -244,6 +244,7 @@ async function trainCommand(args: string[]): Promise<number> {
     const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,
+      run_number: result.runNumber,
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
@@ -257,7 +258,7 @@ async function trainCommand(args: string[]): Promise<number> {
       eval: evalObject(result.baseline, result.trained),
     };
     output(values.json, summary, [
-      `run ${result.runId}: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
+      `run ${result.runNumber} of this library: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
       formatEval(summary.eval),
     ].join('\n'));
     return 0;

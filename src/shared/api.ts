@@ -143,6 +143,8 @@ export interface ModelInfo {
   dim: number;
   createdAt: string;
   runId: number | null;
+  /** The run's number within the library (what the app shows as "Run N"). */
+  runNumber?: number | null;
   metrics: RetrievalMetrics | null;
   indexedCount: number;
 }
@@ -151,6 +153,8 @@ export type RunStatus = 'running' | 'paused' | 'stopped' | 'done' | 'failed';
 
 export interface RunInfo {
   id: number;
+  /** "Run 1" is a library's first run: ids count across libraries, numbers within one. */
+  number: number;
   modelId: number | null;
   status: RunStatus;
   settings: TrainSettings;

@@ -224,6 +224,8 @@ export function evaluateBaseline(sets: { train: LabelledVectors; validation: Lab
 
 export interface TrainResult {
   runId: number;
+  /** The run's number within its library. */
+  runNumber: number;
   modelId: number;
   epochsDone: number;
   finalLoss: number | null;
@@ -336,7 +338,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     const trained = detailed.scores;
     const modelId = store.createModel({
       libraryId,
-      name: `Trained run ${runId}`,
+      name: `Trained run ${store.run(runId)!.number}`,
       kind: 'trained',
       backbone: backboneKey,
       backboneDim: headConfig.inputDim,
@@ -353,6 +355,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
     return {
       runId,
+      runNumber: store.run(runId)!.number,
       modelId,
       epochsDone: outcome.epochsDone,
       finalLoss: outcome.finalLoss,

@@ -293,6 +293,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
           dim: m.dim,
           createdAt: m.createdAt,
           runId: m.runId,
+          runNumber: m.runId === null ? null : (store.run(m.runId)?.number ?? null),
           metrics: m.metrics,
           indexedCount: store.embeddingCount(m.id),
         }),

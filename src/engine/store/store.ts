@@ -543,18 +543,18 @@ export class Store {
   }
 
   run(runId: number): RunRow | null {
-    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(runId) as RawRun | undefined;
+    const row = this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(runId) as RawRun | undefined;
     return row ? toRunRow(row) : null;
   }
 
   runs(libraryId: number): RunRow[] {
-    return (this.db.prepare('SELECT * FROM runs WHERE library_id = ? ORDER BY id DESC').all(libraryId) as RawRun[]).map(toRunRow);
+    return (this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE library_id = ? ORDER BY id DESC`).all(libraryId) as RawRun[]).map(toRunRow);
   }
 
   /** The newest unfinished run of a library with these settings, to resume after a crash. */
   resumableRun(libraryId: number, settings: Record<string, unknown>): RunRow | null {
     const row = this.db
-      .prepare("SELECT * FROM runs WHERE library_id = ? AND settings = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1")
+      .prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE library_id = ? AND settings = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1`)
       .get(libraryId, JSON.stringify(settings)) as RawRun | undefined;
     return row ? toRunRow(row) : null;
   }
@@ -665,8 +665,12 @@ function toModelRow(row: RawModel): ModelRow {
   };
 }
 
+/** A run's columns, and its number within its library (ids count across libraries; runs are never deleted alone). */
+const RUN_COLUMNS = '*, (SELECT count(*) FROM runs earlier WHERE earlier.library_id = runs.library_id AND earlier.id <= runs.id) AS number';
+
 interface RawRun {
   id: number;
+  number: number;
   library_id: number;
   model_id: number | null;
   status: RunStatus;
@@ -684,6 +688,7 @@ interface RawRun {
 function toRunRow(row: RawRun): RunRow {
   return {
     id: row.id,
+    number: row.number,
     libraryId: row.library_id,
     modelId: row.model_id,
     status: row.status,
