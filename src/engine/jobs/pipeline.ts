@@ -5,6 +5,7 @@ import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, describeSpec, featureSegments, finalPartOf, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { activeClock, JobControl } from '../common/job-control.js';
+import { createThroughput } from '../common/throughput.js';
 import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
 import { decodeForModel } from '../library/image.js';
@@ -111,7 +112,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const knownBad = (p: PhotoRow) => failures.get(p.hash)?.seenAs === seenAs(p);
   const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !knownBad(p)));
   const root = store.libraryRoot(libraryId);
-  const activeMs = activeClock(ctx.control);
+  const pace = createThroughput(activeClock(ctx.control));
   let phase = 'Computing backbone features';
   ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
   const problems: Problem[] = [];
@@ -136,8 +137,10 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       onRuntime: (runtime, note) => {
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
-      onProgress: (done, total) =>
-        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(activeMs(), done, total), imagesPerSecond: perSecond(activeMs(), done) }),
+      onProgress: (done, total) => {
+        const { etaSeconds, perSecond } = pace(done, total);
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds, imagesPerSecond: perSecond });
+      },
     },
   );
   // What is still failing now: remembered failures that match the file as it is, and this run's passing ones.
@@ -300,7 +303,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   const best = checkpoint ? bestEpochSoFar(store, runId) : null;
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
-  const trainingMs = activeClock(ctx.control);
+  const trainingPace = createThroughput(activeClock(ctx.control));
   let firstStep: number | null = null;
   let keepEpoch = best ? { epoch: best.epoch, mapAtR: best.mapAtR } : null;
   try {
@@ -310,10 +313,9 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        const stepsDone = step.step - firstStep;
-        const etaSeconds = eta(trainingMs(), stepsDone, totalSteps - firstStep);
+        const { etaSeconds, perSecond: stepsPerSecond } = trainingPace(step.step - firstStep, totalSteps - firstStep);
         // A triplet is three images: query, positive, negative.
-        const imagesPerSecond = perSecond(trainingMs(), stepsDone * settings.batchSize * 3);
+        const imagesPerSecond = stepsPerSecond === null ? null : stepsPerSecond * settings.batchSize * 3;
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: async (epoch) => {
@@ -637,22 +639,23 @@ export async function findSimilar(
       embedder.dispose();
     }
   };
+  // A query that cannot be decoded (a text file named .jpg, in the library or from outside) is the
+  // person's input, not the engine failing: a 4xx naming the file and why.
+  const asInput = (error: unknown) => {
+    throw error instanceof ImageError ? invalidInput(error.message) : error;
+  };
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
     if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
-    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, { photo });
+    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, { photo }).catch(asInput);
     else {
       const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
-      const feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
+      const feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath).catch(asInput));
       vector = await throughHead(feature);
     }
   } else {
     described = { photoId: null, path: query.label, className: null };
-    // An image from outside that cannot be decoded is the person's input, not the engine failing.
-    const asInput = (error: unknown) => {
-      throw error instanceof ImageError ? invalidInput(error.message) : error;
-    };
     if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, query).catch(asInput);
     else vector = await throughHead(await backboneFeature(model, query.image, query.label).catch(asInput));
   }
@@ -689,13 +692,3 @@ function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
 }
 
-/** Rates and estimates leave out paused time (activeClock). */
-function perSecond(activeMs: number, done: number): number | null {
-  const seconds = activeMs / 1000;
-  return done > 0 && seconds > 0 ? done / seconds : null;
-}
-
-function eta(activeMs: number, done: number, total: number): number | null {
-  if (done === 0) return null;
-  return (activeMs / 1000 / done) * (total - done);
-}
