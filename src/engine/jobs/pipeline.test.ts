@@ -82,9 +82,9 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     const speeds = (kind: string) => events.flatMap((e) => (e.type === 'progress' && e.kind === kind && e.done > 0 ? [e.imagesPerSecond] : []));
     for (const kind of ['features', 'train']) {
       expect(speeds(kind)[0]).toBeNull();
-      for (const speed of speeds(kind).slice(1)) expect(speed).toBeGreaterThan(0);
+      for (const speed of speeds(kind).filter((v) => v !== null)) expect(speed).toBeGreaterThan(0);
     }
-    expect(speeds('train').length).toBeGreaterThan(1);
+    expect(speeds('train').some((v) => v !== null)).toBe(true);
     expect(store.problems(libraryId)).toContainEqual({ path: 'daisy/damaged.jpg', reason: expect.stringMatching(/not a supported image|damaged/) });
 
     // Every photo that decodes (24 labelled + 1 unlabelled) is indexed under both models.
