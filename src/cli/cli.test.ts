@@ -139,11 +139,10 @@ describe('lookalike CLI', () => {
     expect(far.code, far.stderr).toBe(0);
     const out = far.json() as { threshold: number; no_close_match: boolean; results: Array<{ distance: number; close: boolean }> };
     expect(out.threshold).toBeGreaterThan(0);
-    expect(out.results[0].distance).toBeGreaterThan(out.threshold);
     expect(out.no_close_match).toBe(true);
     expect(out.results.map((r) => r.close)).toEqual([false, false, false]);
     const text = lookalike(['similar', noise, '--db', db, '--library', root, '-k', '3']);
-    expect(text.stdout).toMatch(/No close match: nothing in the library is nearer than \d\.\d\d/);
+    expect(text.stdout).toMatch(/No close match: nothing in the library is as near as photos of one class usually are/);
     const inside = lookalike(['similar', join(root, 'circles', readdirSync(join(root, 'circles'))[0]), '--db', db, '-k', '3', '--json']).json();
     expect(inside).toMatchObject({ no_close_match: false, results: [{ close: true }, {}, {}] });
 

@@ -351,7 +351,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     });
     outcome.dispose();
     store.setModelMetrics(modelId, trained);
-    store.setModelDistances(modelId, detailed.distances);
+    store.setModelDistances(modelId, distanceProfile(store, libraryId, detailed));
     store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, keptEpoch: outcome.keptEpoch, finished: true });
     await indexLibrary(ctx, libraryId, modelId);
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
@@ -558,8 +558,9 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
     }
   }
   const own = trained ?? baseline;
-  store.setModelDistances(model.id, own.distances);
   const names = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));
+  const distances = distanceProfile(store, libraryId, own);
+  store.setModelDistances(model.id, distances);
   const pick = ({ precision_at_k, map_at_r }: { precision_at_k: number; map_at_r: number }) => ({ precision_at_k, map_at_r });
   const classes: ClassQuality[] = own.perClass
     .map((c) => {
@@ -583,18 +584,26 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
         };
       }),
   );
-  return { modelId: model.id, modelName: model.name, k, baseline: baseline.scores, trained: trained?.scores ?? null, classes, worstQueries, distances: own.distances };
+  return { modelId: model.id, modelName: model.name, k, baseline: baseline.scores, trained: trained?.scores ?? null, classes, worstQueries, distances };
 }
 
 /** What a model's distances mean: stored when it was trained or last evaluated, else measured now (null without labelled photos). */
 async function distancesOf(store: Store, libraryId: number, model: ModelRow): Promise<DistanceProfile | null> {
   const stored = store.modelDistances(model.id);
-  if (stored) return stored;
+  // A profile from before the threshold came from the separation of the pairs is measured again.
+  if (stored && stored.class_thresholds !== undefined) return stored;
   try {
     return (await evaluateModelInDetail(store, libraryId, model.id)).distances;
   } catch {
     return null; // no labelled photos: nothing to calibrate on
   }
+}
+
+/** A model's distance profile as stored and shown: with each class's own threshold, by class name. */
+function distanceProfile(store: Store, libraryId: number, evaluation: DetailedEvaluation): DistanceProfile {
+  const names = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));
+  const named = [...evaluation.classThresholds].filter(([id]) => names.has(id)).map(([id, cut]) => [names.get(id)!, cut] as const);
+  return { ...evaluation.distances, class_thresholds: Object.fromEntries(named) };
 }
 
 export interface SimilarHit {
