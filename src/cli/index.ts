@@ -56,9 +56,15 @@ Sub-folders of <folder> are classes; photos directly in it are searchable but no
 --backbone: ${DEFAULT_SETTINGS.backbone} (built in), FOLDER[#LAYER][@RANGE] for a TF.js model folder,
             e.g. models/mobilenetv2-0.35#out_relu@-1,1, or URL[#LAYER][@RANGE]=sha256:HEX to download
             one on first use (cached, checked against the checksum)
+--verbose: also the GPU probe's driver warnings (quiet otherwise)
 Database: --db, else ${defaultDbPath()}`;
 
-const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** --verbose: what is quiet otherwise (the GPU probe's driver warnings) is shown; the engine reads it from the environment. */
+function applyVerbose(values: { verbose?: boolean }): void {
+  if (values.verbose) process.env.LOOKALIKE_VERBOSE = '1';
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -102,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals: number) {
   const parsed = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  applyVerbose(parsed.values as { verbose?: boolean });
   if (parsed.positionals.length !== positionals) {
     throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`);
   }
@@ -339,6 +346,7 @@ async function similarCommand(args: string[]): Promise<number> {
 
 async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' } }, allowPositionals: true, strict: true });
+  applyVerbose(parsed.values);
   if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
   const folder = parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined;
   // Said before serving: otherwise the page opens on no library and the reason is never shown.
