@@ -14,6 +14,8 @@ export interface Problem {
   /** Path relative to the library root (or absolute for files from outside it). */
   path: string;
   reason: string;
+  /** A file counted among the library's photos that cannot be read as an image (a text file named .jpg). */
+  unreadablePhoto?: true;
 }
 
 export interface LibrarySummary {

@@ -85,7 +85,7 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
       for (const speed of speeds(kind).filter((v) => v !== null)) expect(speed).toBeGreaterThan(0);
     }
     expect(speeds('train').some((v) => v !== null)).toBe(true);
-    expect(store.problems(libraryId)).toContainEqual({ path: 'daisy/damaged.jpg', reason: expect.stringMatching(/not a supported image|damaged/) });
+    expect(store.problems(libraryId)).toContainEqual({ path: 'daisy/damaged.jpg', reason: expect.stringMatching(/not a supported image|damaged/), unreadablePhoto: true });
 
     // Every photo that decodes (24 labelled + 1 unlabelled) is indexed under both models.
     expect(indexedAfterTraining).toEqual([25, 25]);

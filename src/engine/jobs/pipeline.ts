@@ -131,6 +131,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
         const photo = missing.find((p) => p.relPath === problem.path);
         if (photo && !passing && sameFileAsScanned(resolve(root, photo.relPath), photo)) store.putFeatureFailure(key, photo.hash, problem.reason, seenAs(photo));
         else problem = { ...problem, reason: `${problem.reason} (could not be read this time; tried again next time)` };
+        problem = { ...problem, unreadablePhoto: true };
         problems.push(problem);
         ctx.emit?.({ type: 'problem', problem });
       },

@@ -346,7 +346,8 @@ export class Store {
   }
 
   problems(libraryId: number): Problem[] {
-    return this.db.prepare('SELECT path, reason FROM problems WHERE library_id = ? ORDER BY path').all(libraryId) as Problem[];
+    const rows = this.db.prepare('SELECT path, reason, stage FROM problems WHERE library_id = ? ORDER BY path').all(libraryId) as Array<Problem & { stage: string }>;
+    return rows.map(({ stage, ...problem }) => (stage === 'features' ? { ...problem, unreadablePhoto: true } : problem));
   }
 
   // ---- backbone features (cached per content hash) ----------------------------------------------
