@@ -150,6 +150,11 @@ function output(json: boolean | undefined, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value) : text);
 }
 
+/** Problems as --json has always printed them: path and reason. */
+function pathsAndReasons(problems: Array<{ path: string; reason: string }>): Array<{ path: string; reason: string }> {
+  return problems.map(({ path, reason }) => ({ path, reason }));
+}
+
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
@@ -159,7 +164,7 @@ async function scanCommand(args: string[]): Promise<number> {
     endJob = claimTheJob(store, 'scan', ctx);
     const opened = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
     const { summary, sync } = opened;
-    output(values.json, { ...summary, sync }, [
+    output(values.json, { ...summary, problems: pathsAndReasons(summary.problems), sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
       ...summary.classes.map((c) => `  ${c.name}: ${c.photoCount}`),
       `changes: ${sync.added} added, ${sync.changed} changed, ${sync.removed} removed`,
@@ -186,7 +191,7 @@ async function indexCommand(args: string[]): Promise<number> {
     const skipped = store.problems(libraryId);
     output(
       values.json,
-      { features: outcome.features, indexed, problems: skipped },
+      { features: outcome.features, indexed, problems: pathsAndReasons(skipped) },
       [
         ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
         ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
