@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'bench/**/*.test.ts', 'e2e/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'bench/**/*.test.ts', 'e2e/**/*.test.ts', 'lint/**/*.test.ts'],
     // Real backbones on wasm take seconds per batch; two cores, so at most two test files at once.
     testTimeout: 180_000,
     hookTimeout: 300_000,

@@ -10,10 +10,12 @@ import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../share
 import { parseBackboneSpec, trainingBackboneSpec } from '../ml/backbone.js';
 import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
-import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
+import type { JobContext } from './job-context.js';
+import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type TrainingPlan } from './pipeline.js';
 
 export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
-export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
+export type { JobContext } from './job-context.js';
+export type { TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
 export { exportModel, importModel } from './model-transfer.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).

@@ -20,7 +20,7 @@ import { BuiltinGraph, type CutPoint } from '../ml/trainable-backbone.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
 import { decodeForModel } from '../library/image.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
-import type { JobContext } from './pipeline.js';
+import type { JobContext } from './job-context.js';
 
 /** What a fine-tuned model records in its config, beside the head. */
 export interface FineTuneConfig {
