@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ModelInfo } from '../../shared/api.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import type { BackboneSpec } from '../ml/backbone.js';
 import { CENTRE_WEIGHT, type HeadConfig } from '../ml/head.js';
@@ -38,7 +39,7 @@ export interface ModelCard {
   /** Fine-tuned models: the blocks above the cut were trained and travel in the backbone graph model. */
   fineTune?: FineTuneConfig & { mode: 'last-blocks' };
   /** Fine-tuned models: how to run network.onnx (image in, embedding out). */
-  network?: { input: string; layout: 'NHWC'; size: 224; range: '0,1'; output: 'embedding' };
+  network?: { input: string; layout: 'NHWC'; size: typeof BUILTIN_BACKBONE.inputSize; range: typeof BUILTIN_BACKBONE.inputRange; output: 'embedding' };
   /** Centred heads (head.centre): the mean input feature, float32 little-endian, inputDim values (head.onnx holds it too). */
   files: { tfjs: string; onnx: string; backbone?: string; network?: string; centre?: string };
 }
@@ -80,7 +81,7 @@ export async function exportModel(store: Store, modelId: number, folder: string)
     settings,
     classes: model.runId === null ? ((model.config.classes as ModelCard['classes']) ?? null) : runClasses(store, model.runId),
     validation: { trained: model.metrics ?? run?.trained ?? null, baseline: run?.baseline ?? null },
-    ...(fineTune ? { fineTune: { mode: 'last-blocks' as const, ...fineTune }, network: { input: 'image', layout: 'NHWC' as const, size: 224 as const, range: '0,1' as const, output: 'embedding' as const } } : {}),
+    ...(fineTune ? { fineTune: { mode: 'last-blocks' as const, ...fineTune }, network: { input: 'image', layout: 'NHWC' as const, size: BUILTIN_BACKBONE.inputSize, range: BUILTIN_BACKBONE.inputRange, output: 'embedding' as const } } : {}),
     files: { ...(fineTune ? FINE_TUNED_FILES : HEAD_FILES), ...(head.centre ? { centre: CENTRE_FILE } : {}) },
   };
   const extra = fineTune ? await fineTunedFiles(store, model, head) : null;

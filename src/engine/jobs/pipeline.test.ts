@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EngineEvent, LibrarySummary, TrainSettings } from '../../shared/api.js';
-import { BUILTIN_BACKBONE_ID, resolveSettings } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
+import { resolveSettings } from '../../shared/settings.js';
 import { JobControl } from '../common/job-control.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
@@ -110,10 +111,10 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     const hashes = store.photos(libraryId).map((p) => p.hash);
     const multiScale = store.features(key, hashes);
     expect(multiScale.size).toBe(25);
-    store.deleteFeatures(BUILTIN_BACKBONE_ID, hashes);
+    store.deleteFeatures(BUILTIN_BACKBONE.id, hashes);
     const again = await train({ store }, libraryId, SETTINGS);
     expect(again.baseline).toEqual(trained.baseline);
-    const finalPool = store.features(BUILTIN_BACKBONE_ID, hashes);
+    const finalPool = store.features(BUILTIN_BACKBONE.id, hashes);
     expect(finalPool.size).toBe(25);
     for (const [hash, vector] of finalPool) expect(Array.from(vector)).toEqual(Array.from(multiScale.get(hash)!.subarray(3136 - 1792)));
     expect(store.model(again.modelId)!.config.head).toMatchObject({ inputDim: 3136, centre: { segments: [528, 816, 1792] } });
@@ -217,7 +218,7 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     try {
       const ctx = { store };
       const { libraryId: ownId } = await openLibrary(ctx, ownRoot);
-      const modelId = await ensureBaselineModel(ctx, ownId, parseBackboneSpec(BUILTIN_BACKBONE_ID));
+      const modelId = await ensureBaselineModel(ctx, ownId, parseBackboneSpec(BUILTIN_BACKBONE.id));
       const gone = store.photos(ownId).find((p) => p.relPath.startsWith('snowdrop/'))!;
       rmSync(join(ownRoot, gone.relPath));
       const { sync } = await openLibrary(ctx, ownRoot);
@@ -237,7 +238,7 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     try {
       const { libraryId } = await openLibrary({ store: fresh }, root);
       expect(fresh.photos(libraryId)[0].relPath).toBe('daisy/damaged.jpg');
-      const spec = parseBackboneSpec(BUILTIN_BACKBONE_ID);
+      const spec = parseBackboneSpec(BUILTIN_BACKBONE.id);
       await cacheFeatures({ store: fresh }, libraryId, spec);
       const modelId = await ensureBaselineModel({ store: fresh }, libraryId, spec);
       expect(fresh.model(modelId)?.dim).toBe(1792);
