@@ -1,7 +1,7 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent, LibrarySummary, TrainSettings } from '../../shared/api.js';
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { resolveSettings } from '../../shared/settings.js';
@@ -17,6 +17,7 @@ import { CENTRE_WEIGHT, packTensors, packedNames, unpackTensors } from '../ml/he
 import type { JobContext } from './job-context.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, releaseQueryBackbones, type TrainResult } from './pipeline.js';
 import { evaluateModel, evaluateModelInDetail, findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
+import { makeSampleLibrary } from '../library/sample-library.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
@@ -245,6 +246,30 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
       expect(fresh.embeddingCount(modelId)).toBe(fresh.countPhotos(libraryId) - 1);
     } finally {
       fresh.close();
+    }
+  });
+});
+
+// Drawn photos (the sample library), so this runs on every machine, with or without ../shared.
+describe('training on drawn photos', () => {
+  let drawnDir: string | undefined;
+  afterAll(() => {
+    if (drawnDir) rmSync(drawnDir, { recursive: true, force: true });
+  });
+
+  it('ranks the validation photos better than the backbone alone', async () => {
+    drawnDir = mkdtempSync(join(tmpdir(), 'lookalike-drawn-'));
+    const drawnStore = Store.open(join(drawnDir, 'lookalike.db'));
+    try {
+      const library = await makeSampleLibrary(join(drawnDir, 'library'), { perClass: 20, unlabelled: 0 });
+      const { libraryId } = await openLibrary({ store: drawnStore }, library);
+      const result = await train({ store: drawnStore }, libraryId, { epochs: 3, seed: 1 });
+      expect(result.baseline.queries).toBe(16);
+      // Measured: baseline mAP@R 0.84, trained 1.0; a head that does not learn (learning rate 1e-12) scores 0.74 to 0.79.
+      expect(result.trained.map_at_r).toBeGreaterThan(result.baseline.map_at_r);
+      expect(result.trained.precision_at_k).toBeGreaterThanOrEqual(result.baseline.precision_at_k);
+    } finally {
+      drawnStore.close();
     }
   });
 });
