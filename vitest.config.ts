@@ -2,10 +2,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
 import { ProjectDurations } from './scripts/project-durations.js';
 
 /**
- * Test files that take seconds each: a real backbone loaded or trained, the built CLI, child
- * processes or worker threads started, the engine service run whole, thousands of files or rows
- * made. Every other test file under src/ (and lint/) is a unit test: `npm run test:unit` runs those
- * in about a minute.
+ * Test files that take seconds each: a real backbone loaded, a head or network trained, the built
+ * CLI, child processes or worker threads started, the engine service run whole, thousands of files
+ * or rows made. Every other test file under src/ (and lint/) is a unit test: `npm run test:unit`
+ * runs those in under a minute. A new test file that takes seconds belongs here.
  */
 const INTEGRATION = [
   'bench/**/*.test.ts',
@@ -31,7 +31,9 @@ const INTEGRATION = [
   'src/engine/ml/compute-backend.test.ts',
   'src/engine/ml/features.test.ts',
   'src/engine/ml/trainable-backbone.test.ts',
+  'src/engine/ml/trainer.test.ts',
   'src/engine/ml/webgpu.test.ts',
+  'src/engine/store/job-lock.test.ts',
   'src/engine/store/search.test.ts',
   'src/main/reveal.test.ts',
 ];
