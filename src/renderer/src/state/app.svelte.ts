@@ -90,9 +90,9 @@ export class AppState {
   focusFirstResult = $state(false);
 
   /** Classes chosen in the app, and the photos selected to label. */
-  readonly labelling: Labelling = new Labelling(this);
+  readonly labelling: Labelling;
   /** Results marked "not similar" to the query, used by the next training. */
-  readonly marks: Marks = new Marks(this);
+  readonly marks: Marks;
 
   private nextNoticeId = 1;
   private similarSerial = 0;
@@ -105,6 +105,9 @@ export class AppState {
 
   constructor(transport: AppTransport) {
     this.transport = transport;
+    const host = { api: transport.api, library: () => this.library, notify: (error: unknown) => this.notify(error) };
+    this.labelling = new Labelling({ ...host, labelsChanged: (library) => this.labelsChanged(library) });
+    this.marks = new Marks({ ...host, queryPhotoId: () => (this.similarSource?.kind === 'photo' ? this.similarSource.photoId : null) });
   }
 
   get defaults(): TrainSettings | null {
@@ -280,6 +283,13 @@ export class AppState {
     await this.refreshRunsAndModels();
     await this.labelling.refresh();
     if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);
+  }
+
+  /** Labels changed the open library's classes: a filter on a class gone is dropped, and the results are asked again under the new classes. */
+  private labelsChanged(library: LibrarySummary): void {
+    this.library = library;
+    if (this.classFilter !== undefined && !library.classes.some((c) => c.id === this.classFilter)) this.classFilter = undefined;
+    if (this.similarResult) void this.runSimilar();
   }
 
   /** Another library: nothing of the one before stays on any view (runs, chart, models, query, selections). */
