@@ -19,6 +19,7 @@ import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
+import { auditLabels, confirmLabel, labelAuditState } from './label-audit.js';
 import { moveFilesOut } from '../library/move-files.js';
 import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
@@ -387,6 +388,27 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async markNotSimilar(change) {
       return markNotSimilar(store, requireLibrary(), change);
+    },
+
+    async startLabelAudit() {
+      const id = requireLibrary();
+      if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is going; look for mislabelled photos when it is done');
+      refuseIfOtherProcessRuns();
+      await stopCurrentJob();
+      startJob('audit', null, async (ctx) => {
+        const { ranked, seconds } = await auditLabels(ctx, id);
+        const suspects = labelAuditState(store, id).suspects.length;
+        return `${ranked.length} photos checked in ${Math.round(seconds)} s: ${suspects} may be in the wrong class`;
+      });
+      return job!.state;
+    },
+
+    async labelAudit() {
+      return labelAuditState(store, requireLibrary());
+    },
+
+    async confirmLabel({ photoId }) {
+      return confirmLabel(store, requireLibrary(), Number(photoId));
     },
 
     async evaluateModel({ modelId } = {}) {
