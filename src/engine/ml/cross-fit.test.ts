@@ -57,6 +57,21 @@ describe('cross-fitted label scores', () => {
     }
   });
 
+  it('asks a photo of a small class no more neighbours than its class has trained photos, so its size alone does not make it suspect', async () => {
+    const big = withOneMislabelled(3, 3, 15);
+    const small = withOneMislabelled(4, 3, 4);
+    // Class 3: four photos drawn from the second set's class 0.
+    const data = { vectors: [...big.vectors, ...small.vectors.slice(0, 4)], classIds: [...big.classIds, 3, 3, 3, 3] };
+    const foldOf = stratifiedFolds(data.classIds, 4, 1);
+    const scores = await crossFitScores(data, head, trainer, { folds: 4, neighbours: 10, seed: 1 });
+    for (const score of scores.filter((s) => s.classId === 3)) {
+      const trainedOfClass = data.classIds.filter((c, i) => c === 3 && foldOf[i] !== foldOf[score.index]).length;
+      expect(score.neighbours).toHaveLength(trainedOfClass);
+      expect(score.suggestedClassId).toBe(3);
+    }
+    expect(scores[0].index).toBe(big.vectors.length - 1);
+  });
+
   it('deals each class evenly over the folds, and refuses fewer than two folds', () => {
     const classIds = [...Array<number>(10).fill(0), ...Array<number>(7).fill(1)];
     const foldOf = stratifiedFolds(classIds, 5, 1);

@@ -19,7 +19,7 @@ export interface OutOfFoldScore {
 
 export interface CrossFitOptions {
   folds: number;
-  /** Neighbours that vote on each held-out photo. */
+  /** Neighbours that vote on each held-out photo (fewer for a class with fewer trained photos). */
   neighbours: number;
   seed: number;
   control?: JobControl;
@@ -46,9 +46,14 @@ export async function crossFitScores(data: LabelledVectors, headConfig: HeadConf
       const trained = await outcome.head.embed(training.map((i) => data.vectors[i]));
       const held = await outcome.head.embed(heldOut.map((i) => data.vectors[i]));
       const classes = classCentres(trained, training.map((i) => data.classIds[i]));
+      const trainedCount = new Map<number, number>();
+      for (const i of training) trainedCount.set(data.classIds[i], (trainedCount.get(data.classIds[i]) ?? 0) + 1);
       held.forEach((vector, h) => {
         const index = heldOut[h];
-        scores.push(scoreOne(index, data.classIds[index], vector, trained, training, data.classIds, classes, options.neighbours));
+        const classId = data.classIds[index];
+        // A class with fewer trained photos than `neighbours` cannot fill them: the rest would be other classes whatever the label.
+        const k = Math.max(1, Math.min(options.neighbours, trainedCount.get(classId) ?? 0));
+        scores.push(scoreOne(index, classId, vector, trained, training, data.classIds, classes, k));
       });
     } finally {
       outcome.head.dispose();

@@ -32,7 +32,8 @@ export class LabelAuditStore {
 
   last(libraryId: number): StoredAudit | null {
     const row = this.db.prepare('SELECT audited_at AS auditedAt, result FROM label_audits WHERE library_id = ?').get(libraryId) as { auditedAt: string; result: string } | undefined;
-    return row ? { ...(JSON.parse(row.result) as Omit<StoredAudit, 'auditedAt'>), auditedAt: row.auditedAt } : null;
+    // SQLite's datetime('now') is UTC without a zone: said as ISO 8601 for the views.
+    return row ? { ...(JSON.parse(row.result) as Omit<StoredAudit, 'auditedAt'>), auditedAt: `${row.auditedAt.replace(' ', 'T')}Z` } : null;
   }
 
   /** "This photo is rightly in this class": remembered until the photo's class changes. */
