@@ -2,7 +2,7 @@ import type { LabelAudit, MislabelSuspect, TrainSettings } from '../../shared/ap
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { AUDIT_EPOCHS, AUDIT_FOLDS, AUDIT_NEIGHBOURS, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
 import { describeSpec, featureSegments, finalPartOf, trainingBackboneSpec } from '../ml/backbone.js';
-import { crossFitScores } from '../ml/cross-fit.js';
+import { checkFolds, crossFitScores } from '../ml/cross-fit.js';
 import { normalizeVector, type HeadConfig } from '../ml/head.js';
 import { LabelAuditStore, type StoredSuspect } from '../store/label-audit.js';
 import type { PhotoRow, Store } from '../store/store.js';
@@ -37,6 +37,7 @@ export async function auditLabels(ctx: JobContext, libraryId: number, options: A
   if (problem) throw invalidInput(problem.replace(/^training needs/, 'finding mislabelled photos needs'));
   const settings = headSettings(store, libraryId, options.settings);
   const folds = options.folds ?? AUDIT_FOLDS;
+  checkFolds(folds);
   const spec = trainingBackboneSpec(settings);
   await cacheFeatures(ctx, libraryId, spec);
   if (ctx.control?.isStopped) throw new Error('stopped before the audit started');

@@ -65,7 +65,7 @@ export async function crossFitScores(data: LabelledVectors, headConfig: HeadConf
 
 /** Within each class a seeded shuffle, then folds dealt in turn, so every fold holds about 1/K of each class. */
 export function stratifiedFolds(classIds: number[], folds: number, seed: number): number[] {
-  if (!(Number.isInteger(folds) && folds >= 2)) throw new RangeError(`cross-fitting needs at least 2 folds (got ${folds})`);
+  checkFolds(folds);
   const foldOf = new Array<number>(classIds.length).fill(0);
   const byClass = new Map<number, number[]>();
   classIds.forEach((classId, i) => byClass.set(classId, [...(byClass.get(classId) ?? []), i]));
@@ -76,6 +76,10 @@ export function stratifiedFolds(classIds: number[], folds: number, seed: number)
     for (const i of shuffle(rng, byClass.get(classId)!)) foldOf[i] = dealt++ % folds;
   }
   return foldOf;
+}
+
+export function checkFolds(folds: number): void {
+  if (!(Number.isInteger(folds) && folds >= 2)) throw new RangeError(`cross-fitting needs at least 2 folds (got ${folds})`);
 }
 
 function indicesWhere(values: number[], test: (value: number) => boolean): number[] {
