@@ -68,6 +68,7 @@ describeInChromium('review labels', () => {
     await page.waitForSelector(`[data-testid=suspect][data-path="${PLANTED.relabel}"]`, { state: 'detached' });
     await expect.poll(() => page.textContent('[data-testid=label-undo-bar]'), POLL).toContain('Put 1 photo in "stripes"');
     expect(existsSync(join(library, PLANTED.relabel))).toBe(true);
+    await expect.poll(() => page.textContent('[data-testid=review-stale]'), POLL).toContain('1 photo of this list changed class since the check');
 
     // "This one is right": off the list, and still off after a reload (kept in the database).
     await page.click(`[data-testid=suspect][data-path="${PLANTED.confirm}"] [data-testid=suspect-confirm]`);

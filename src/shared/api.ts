@@ -330,6 +330,8 @@ export interface LabelAudit {
   suspects: MislabelSuspect[];
   /** Photos marked "this one is right" (not shown again while they keep that class). */
   confirmed: number;
+  /** Photos of the list or among their neighbours whose class changed since the check: its verdicts may be stale. */
+  changedSince: number;
 }
 
 /** One file "write labels to folders" would move (paths relative to the library root). */

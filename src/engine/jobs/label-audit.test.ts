@@ -69,10 +69,13 @@ describe('find the mislabelled', () => {
   });
 
   it('a relabelled photo leaves the list, and comes back when the label change is undone', () => {
+    expect(labelAuditState(store, libraryId).changedSince).toBe(0);
     changeLabels(store, libraryId, { kind: 'assign-photos', photoIds: [id(PLANTED[1])], className: 'stars' });
     expect(labelAuditState(store, libraryId).suspects.map((s) => s.path)).not.toContain(PLANTED[1]);
+    expect(labelAuditState(store, libraryId).changedSince).toBe(1);
     undoLabels(store, libraryId);
     expect(labelAuditState(store, libraryId).suspects.map((s) => s.path)).toContain(PLANTED[1]);
+    expect(labelAuditState(store, libraryId).changedSince).toBe(0);
   });
 
   it('refuses a photo of no library or without a class', () => {

@@ -82,7 +82,7 @@ export function labelAuditState(store: Store, libraryId: number): LabelAudit {
   const audits = new LabelAuditStore(store.db);
   const last = audits.last(libraryId);
   const confirmed = audits.confirmed(libraryId);
-  const empty: LabelAudit = { auditedAt: null, scored: 0, folds: 0, seconds: 0, suspects: [], confirmed: 0 };
+  const empty: LabelAudit = { auditedAt: null, scored: 0, folds: 0, seconds: 0, suspects: [], confirmed: 0, changedSince: 0 };
   if (!last) return { ...empty, confirmed: confirmed.size };
   const current = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
   const stillSo = (path: string, className: string) => current.get(path)?.className === className;
@@ -96,7 +96,9 @@ export function labelAuditState(store: Store, libraryId: number): LabelAudit {
       suspicion: s.suspicion,
       neighbours: s.neighbours.filter((n) => stillSo(n.path, n.className)).map((n) => ({ photoId: current.get(n.path)!.id, path: n.path, className: n.className, distance: n.distance })),
     }));
-  return { auditedAt: last.auditedAt, scored: last.scored, folds: last.folds, seconds: last.seconds, suspects, confirmed: confirmed.size };
+  const seen = new Map(last.suspects.flatMap((s) => [[s.path, s.className] as const, ...s.neighbours.map((n) => [n.path, n.className] as const)]));
+  const changedSince = [...seen].filter(([path, className]) => !stillSo(path, className)).length;
+  return { auditedAt: last.auditedAt, scored: last.scored, folds: last.folds, seconds: last.seconds, suspects, confirmed: confirmed.size, changedSince };
 }
 
 /** "This one is right": kept by path and class, so the photo stays off the list while it keeps that class. */
