@@ -11,6 +11,8 @@ import { cacheFeatures, defaultModel, type JobContext } from './pipeline.js';
 
 /** Neighbours of another class kept with each suspect (the view shows them beside it). */
 const SHOWN_NEIGHBOURS = 5;
+/** The most doubtful photos kept for review: past these, a library has more to fix than one list can show. */
+export const MAX_SUSPECTS = 1000;
 
 export interface AuditOptions {
   folds?: number;
@@ -59,6 +61,7 @@ export async function auditLabels(ctx: JobContext, libraryId: number, options: A
   const ranked = scores.map((s) => ({ photo: photos[s.index], score: s, suggestedClass: className.get(s.suggestedClassId)! }));
   const suspects: StoredSuspect[] = ranked
     .filter(({ score }) => score.suggestedClassId !== score.classId)
+    .slice(0, MAX_SUSPECTS)
     .map(({ photo, score, suggestedClass }) => ({
       path: photo.relPath,
       className: photo.className!,
