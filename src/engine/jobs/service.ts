@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import type { ApiHandlers, EngineEvent, JobKind, JobState, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
@@ -20,9 +20,11 @@ import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { auditLabels, confirmLabel, labelAuditState } from './label-audit.js';
-import { moveFilesOut } from '../library/move-files.js';
-import { exportModel, importModel, toModelInfo } from './model-transfer.js';
+import { movePhotosOut, undoMoveOut } from './move-out.js';
+import type { MoveOptions } from './file-moves.js';
+import { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
+import { LiveLosses } from './live-losses.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
 
@@ -46,7 +48,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   /** Never indexed, even when they sit inside the library. */
   const appFolders = [cacheDir, userDataDir()];
   const events = new EventEmitter();
-  const emit = (event: EngineEvent) => events.emit('event', event);
+  const liveLosses = new LiveLosses();
+  const emit = (event: EngineEvent) => {
+    liveLosses.observe(event);
+    events.emit('event', event);
+  };
   let libraryId: number | null = null;
   let libraryRoot: string | null = null;
   let job: RunningJob | null = null;
@@ -123,9 +129,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
+      const { features, broken } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
       if (ctx.control?.isStopped) return 'indexing paused';
-      return `${features.computed} photos analysed, ${features.cached} already known`;
+      const cannotRun = broken.length ? `; ${broken.length} model${broken.length === 1 ? '' : 's'} could not run (see Models in the Library)` : '';
+      return `${features.computed} photos analysed, ${features.cached} already known${cannotRun}`;
     });
 
   /** Folder changes while the app is open are picked up after they settle, when no job is running. */
@@ -160,20 +167,39 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     return { library, labels: labelsState(store, id) };
   };
 
-  /** Writing labels to folders or undoing it: no job or rescan meanwhile, the library read again after. */
-  const moveInLibrary = async (move: (id: number) => Promise<number>) => {
+  /**
+   * Files being moved (write labels, its undo, moving photos out, its undo): one batch at a time, no
+   * job or rescan meanwhile, the library read again after, whatever happened. Closing waits for the
+   * move in flight and stops the batch before its next one (the journal says how far it got).
+   */
+  let moving: Promise<unknown> | null = null;
+  let closing = false;
+  const moveOptions: MoveOptions = { shouldStop: () => closing };
+  const movingFiles = async <T, R>(move: (id: number) => Promise<T>, reply: (id: number, value: T) => R): Promise<R> => {
     const id = requireLibrary();
-    await stopCurrentJob();
-    movingInLibrary = true;
+    if (moving) throw conflict('photos are being moved now; wait for that to finish');
+    if (closing) throw conflict('Lookalike is closing');
+    const running = (async () => {
+      await stopCurrentJob();
+      movingInLibrary = true;
+      let value: T;
+      try {
+        value = await move(id);
+      } finally {
+        movingInLibrary = false;
+        changedWhileBusy = false;
+        if (!closing) await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+      }
+      return reply(id, value); // before close() may close the store: it waits for this
+    })();
+    moving = running;
     try {
-      await move(id);
+      return await running;
     } finally {
-      movingInLibrary = false;
-      changedWhileBusy = false;
-      await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+      moving = null;
     }
-    return labelsResult(id);
   };
+  const moveInLibrary = (move: (id: number) => Promise<number>) => movingFiles(move, (id) => labelsResult(id));
 
   /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
   let duplicatesCache: { key: string; edges: Promise<DuplicateEdges> } | null = null;
@@ -280,24 +306,12 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async runHistory({ runId }) {
-      return { losses: store.lossPoints(runId), epochs: store.epochs(runId) };
+      return { losses: liveLosses.history(runId, store.lossPoints(runId)), epochs: store.epochs(runId) };
     },
 
     async listModels() {
       if (libraryId === null) return [];
-      return store.models(libraryId).map(
-        (m): ModelInfo => ({
-          id: m.id,
-          name: m.name,
-          kind: m.kind,
-          backbone: m.backbone,
-          dim: m.dim,
-          createdAt: m.createdAt,
-          runId: m.runId,
-          metrics: m.metrics,
-          indexedCount: store.embeddingCount(m.id),
-        }),
-      );
+      return store.models(libraryId).map((m) => toModelInfo(store, m.id));
     },
 
     async findSimilar(query) {
@@ -328,11 +342,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async writeLabels({ fingerprint }) {
-      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? '')));
+      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? ''), moveOptions));
     },
 
     async undoLabelWrite() {
-      return moveInLibrary((id) => undoLabelWrite(store, id));
+      return moveInLibrary((id) => undoLabelWrite(store, id, moveOptions));
     },
 
     async findDuplicates({ threshold }) {
@@ -341,33 +355,44 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async movePhotos({ photoIds, folder }) {
-      const id = requireLibrary();
-      if (!Array.isArray(photoIds) || photoIds.length === 0) throw invalidInput('select the photos to move first');
-      const root = store.libraryRoot(id);
-      const files = photoIds.map((photoId) => {
-        const photo = Number.isInteger(photoId) ? store.photo(photoId) : null;
-        if (!photo || photo.libraryId !== id) throw notFound(`no photo ${String(photoId)} in this library`);
-        return resolve(root, photo.relPath);
-      });
-      const moved = await moveFilesOut(root, files, String(folder ?? ''));
-      await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, root);
-      return { moved: moved.map(({ from, to }) => ({ from, to })), library: opened.summary };
+      return movingFiles(
+        (id) => movePhotosOut(store, id, photoIds, folder, moveOptions),
+        (id, { moved }) => ({ moved, library: librarySummary(store, id) }),
+      );
+    },
+
+    async undoMovePhotos() {
+      return movingFiles(
+        (id) => undoMoveOut(store, id, moveOptions),
+        (id, back) => ({ back, library: librarySummary(store, id) }),
+      );
     },
 
     async exportModel({ modelId, folder }) {
       const id = requireLibrary();
       const model = store.model(Number(modelId));
       if (!model || model.libraryId !== id) throw notFound(`no model ${String(modelId)} in this library`);
-      return exportModel(store, model.id, String(folder ?? ''));
+      return exportModel(store, model.id, folder);
     },
 
     async importModel({ source }) {
       const id = requireLibrary();
-      const { modelId } = await importModel(store, id, String(source ?? ''));
+      if (typeof source !== 'string' || source.trim() === '') throw invalidInput('choose an exported model folder (or its card.json)');
+      // As typed in the app: ~ is the home folder; a relative path would mean the server's working folder.
+      const { modelId } = await importModel(store, id, typedFolderPath(source));
       if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
+    },
+
+    async removeModel({ modelId }) {
+      const id = requireLibrary();
+      // An index job may be embedding with it: stopped first, and brought up to date again after.
+      const indexing = job?.state.kind === 'index';
+      if (indexing) await stopCurrentJob();
+      removeModel(store, id, Number(modelId));
+      if (indexing) startQuietly(() => indexInBackground(id));
+      return handlers.listModels();
     },
 
     async undoLabels() {
@@ -436,8 +461,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
     libraryRoot: () => libraryRoot,
     async close() {
+      closing = true;
       clearTimeout(settle);
       stopWatching?.();
+      await moving?.catch(() => undefined);
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();
