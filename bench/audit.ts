@@ -62,6 +62,7 @@ export async function run(args: string[]): Promise<BenchReport> {
         row('naive: 10-NN disagreement, trained model', naive, naiveSeconds, { model_epochs: trained.epochsDone, model_p_at_k: trained.trained.precision_at_k, model_train_seconds: trainSeconds }),
         row(`audit: ${folds} cross-fitted heads x ${epochs} epochs`, ours, audit.seconds, {
           suggested_true_class: suggestedRight / planted.size,
+          ratio_seconds_vs_model_training: audit.seconds / trainSeconds,
         }),
       ];
       results[1].ratio_recall_2x_vs_naive = (results[1].recall_at_2x as number) / Math.max(1e-9, results[0].recall_at_2x as number);
