@@ -62,6 +62,11 @@ describeInChromium('review labels', () => {
     expect(await first.locator('[data-testid=suspect-neighbour]').count()).toBeGreaterThan(0);
     await settled(page, '[data-testid=suspects]');
     await screenshot(page, SHOTS, 'review-labels');
+    // A neighbour opens full size, to compare before deciding.
+    await first.locator('[data-testid=suspect-neighbour]').first().click();
+    await page.waitForSelector('[data-testid=photo-viewer]');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid=photo-viewer]', { state: 'detached' });
 
     // One click relabels (the app's label change, with its Undo); the file stays where it is.
     await first.locator('[data-testid=suspect-relabel]').click();
