@@ -269,6 +269,8 @@ export interface LabelsState {
   photoLabels: number;
   /** What the last change did, for its Undo; null: nothing to undo. */
   lastChange: string | null;
+  /** What each change that Undo can still take back did, newest first (lastChange is the first). */
+  undoSteps: string[];
   /** The last "write labels to folders" that can still be undone (finished, or interrupted: then `notice` says how far it got); null: none. */
   lastWrite: { id: number; writtenAt: string; moved: number; notice: string | null } | null;
 }

@@ -236,6 +236,21 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE models ADD COLUMN problem TEXT;
   `,
+  // label-undo-steps (issue #19): label changes undone several steps back, newest first, instead of
+  // one. The same table name (a write of labels to folders still clears it), now a row per step; the
+  // one step kept before becomes the first.
+  `
+  ALTER TABLE label_undo RENAME TO label_undo_one_step;
+  CREATE TABLE label_undo (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    description TEXT NOT NULL,
+    restore TEXT NOT NULL
+  );
+  CREATE INDEX label_undo_by_library ON label_undo(library_id, id);
+  INSERT INTO label_undo(library_id, description, restore) SELECT library_id, description, restore FROM label_undo_one_step;
+  DROP TABLE label_undo_one_step;
+  `,
   // label-audit (issue #24): the last "find the mislabelled" ranking of a library (as JSON, with the
   // class each photo had then), and the photos the user said are rightly labelled, by path and class.
   `
