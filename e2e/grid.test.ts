@@ -66,6 +66,9 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     listFolders: none,
     marks: none,
     markNotSimilar: none,
+    startLabelAudit: none,
+    labelAudit: none,
+    confirmLabel: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

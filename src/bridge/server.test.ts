@@ -70,6 +70,9 @@ function testService(): EngineService {
     removeModel: notHere,
     marks: notHere,
     markNotSimilar: notHere,
+    startLabelAudit: notHere,
+    labelAudit: notHere,
+    confirmLabel: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

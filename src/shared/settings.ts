@@ -41,6 +41,13 @@ export const DEFAULT_K = 30;
  * and 0.32 in the drawn sample library. Slightly cropped copies past it are found by moving the slider.
  */
 export const DEFAULT_DUPLICATE_THRESHOLD = 0.28;
+
+/** Find the mislabelled: heads cross-fitted over this many folds (each trains on 4/5 of the labelled photos). */
+export const AUDIT_FOLDS = 5;
+/** Epochs of each cross-fitted head (bench/audit.ts measures recall and time). */
+export const AUDIT_EPOCHS = 1;
+/** Neighbours that vote on a held-out photo's class. */
+export const AUDIT_NEIGHBOURS = 10;
 /** Triplets per training photo and epoch when tripletsPerEpoch is 0. */
 export const TRIPLETS_PER_PHOTO = 8;
 

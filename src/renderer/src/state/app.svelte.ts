@@ -14,7 +14,7 @@ import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
 import { Marks } from './marks.svelte';
 
-export type View = 'library' | 'train' | 'similar' | 'duplicates';
+export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'review';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
 
 export interface EpochRow {
@@ -365,5 +365,5 @@ export function messageOf(error: unknown): string {
 }
 
 export function jobLabel(job: Pick<JobState, 'kind'>): string {
-  return { scan: 'Reading the folder', features: 'Analysing photos', train: 'Training', index: 'Indexing' }[job.kind];
+  return { scan: 'Reading the folder', features: 'Analysing photos', train: 'Training', index: 'Indexing', audit: 'Checking labels' }[job.kind];
 }
