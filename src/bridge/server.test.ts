@@ -66,6 +66,8 @@ function testService(): EngineService {
     importModel: notHere,
     marks: notHere,
     markNotSimilar: notHere,
+    suggestClasses: notHere,
+    rejectSuggestion: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

@@ -24,6 +24,7 @@ import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
+import { rejectSuggestion, suggestClasses } from './suggest.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -387,6 +388,17 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async markNotSimilar(change) {
       return markNotSimilar(store, requireLibrary(), change);
+    },
+
+    async suggestClasses(query) {
+      const id = requireLibrary();
+      return suggestClasses(store, id, { modelId: query?.modelId === undefined ? undefined : Number(query.modelId) });
+    },
+
+    async rejectSuggestion(change) {
+      const id = requireLibrary();
+      rejectSuggestion(store, id, change);
+      return suggestClasses(store, id, { modelId: change.modelId === undefined ? undefined : Number(change.modelId) });
     },
 
     async evaluateModel({ modelId } = {}) {
