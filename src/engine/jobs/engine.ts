@@ -16,6 +16,7 @@ export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librar
 export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
 export { exportModel, importModel } from './model-transfer.js';
+export { suggestClasses } from './suggest.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';
 export { selectBackend } from '../ml/compute-backend.js';
