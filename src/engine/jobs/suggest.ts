@@ -13,6 +13,8 @@ export interface SuggestOptions {
   modelId?: number;
   /** One threshold for every class instead of one per class (for the bench's comparison). */
   globalThreshold?: boolean;
+  /** Share of unseen photos of a class its threshold keeps (default KEEP_SHARE; the bench tries others). */
+  keepShare?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
   const calibration = classThresholds(
     labelledPhotos.filter((p) => p.split === 'validation').map(withVector),
     labelledPhotos.filter((p) => p.split !== 'validation').map(withVector),
+    options.keepShare,
   );
   const classes = store.classes(libraryId);
   const classId = new Map(classes.map((c) => [c.name, c.id]));
