@@ -30,7 +30,7 @@ describeInChromium('Sort the unsorted', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('suggests classes for the unsorted photos; one accept, one reject (remembered), and "all above"; no file moves', { timeout: 900_000 }, async () => {
+  it('suggests classes for the unsorted photos; one accept, one reject (remembered), "all above", another class by hand; no file moves', { timeout: 900_000 }, async () => {
     const page = await (await app.browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
@@ -57,7 +57,7 @@ describeInChromium('Sort the unsorted', () => {
     // Accept one: it is labelled, and leaves the view.
     const [accepted] = (await cards(page)).filter((c) => c.className !== null);
     await page.click(`[data-testid=suggestion][data-path="${accepted.path}"] [data-testid=suggestion-accept]`);
-    await expect.poll(() => page.textContent('[data-testid=label-undo-bar]'), POLL).toContain(`Put 1 photo in "${accepted.className}"`);
+    await expect.poll(() => page.textContent('[data-testid=sort-view] [data-testid=label-undo-bar]'), POLL).toContain(`Put 1 photo in "${accepted.className}"`);
     await expect.poll(async () => (await cards(page)).map((c) => c.path), POLL).not.toContain(accepted.path);
     const photos = await app.service.handlers.listPhotos({ offset: 0, limit: 100 });
     expect(photos.items.find((p) => p.path === accepted.path)?.className).toBe(accepted.className);
@@ -88,6 +88,16 @@ describeInChromium('Sort the unsorted', () => {
     await expect.poll(async () => (await cards(page)).map((c) => c.path).sort(), POLL).toEqual(before.map((c) => c.path).filter((p) => !confident.includes(p)).sort());
     await settled(page, '[data-testid=sort-view]').catch(() => undefined); // nothing left to show is fine
     await screenshot(page, SHOTS, 'sort-after-accepting');
+    const labelled = await app.service.handlers.listPhotos({ offset: 0, limit: 100 });
+    for (const path of confident) expect(labelled.items.find((p) => p.path === path)?.className).toBe(before.find((c) => c.path === path)?.className);
+
+    // Another class, chosen by hand: the photo goes there.
+    const [changed] = await cards(page);
+    const other = ['circles', 'squares', 'stripes'].find((c) => c !== changed.className)!;
+    await page.selectOption(`[data-testid=suggestion][data-path="${changed.path}"] [data-testid=suggestion-change]`, other);
+    await expect.poll(async () => (await cards(page)).map((c) => c.path), POLL).not.toContain(changed.path);
+    const relabelled = await app.service.handlers.listPhotos({ offset: 0, limit: 100 });
+    expect(relabelled.items.find((p) => p.path === changed.path)?.className).toBe(other);
 
     // Labels only: not one file moved.
     expect((await readdir(library, { recursive: true })).sort()).toEqual(files);

@@ -47,35 +47,57 @@ function distance(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(sum);
 }
 
-/** The labelled photos nearest to `query`, nearest first (ties by id), the ones it must skip left out. */
-function nearest(query: Float32Array, references: LabelledVector[], skip: (ref: LabelledVector) => boolean): Array<{ ref: LabelledVector; distance: number }> {
-  return references
-    .filter((ref) => !skip(ref))
-    .map((ref) => ({ ref, distance: distance(query, ref.vector) }))
-    .sort((a, b) => a.distance - b.distance || a.ref.id - b.ref.id);
+type Hit = { ref: LabelledVector; distance: number };
+const nearerFirst = (a: Hit, b: Hit) => a.distance - b.distance || a.ref.id - b.ref.id;
+
+/** Puts `hit` into `list` (nearest first) if it is among the `limit` nearest; no full sort per query. */
+function keepNearest(list: Hit[], hit: Hit, limit: number): void {
+  if (list.length === limit && nearerFirst(hit, list[limit - 1]) >= 0) return;
+  let at = list.length;
+  while (at > 0 && nearerFirst(hit, list[at - 1]) < 0) at--;
+  list.splice(at, 0, hit);
+  if (list.length > limit) list.pop();
+}
+
+/**
+ * One pass over the references: the `overall` nearest, and the `perClass` nearest of each class,
+ * nearest first (ties by id), the references it must skip left out.
+ */
+function nearest(query: Float32Array, references: LabelledVector[], skip: (ref: LabelledVector) => boolean, overall: number, perClass: number) {
+  const first: Hit[] = [];
+  const byClass = new Map<number, Hit[]>();
+  for (const ref of references) {
+    if (skip(ref)) continue;
+    const hit = { ref, distance: distance(query, ref.vector) };
+    keepNearest(first, hit, overall);
+    let ofClass = byClass.get(ref.classId);
+    if (!ofClass) byClass.set(ref.classId, (ofClass = []));
+    keepNearest(ofClass, hit, perClass);
+  }
+  return { first, byClass };
 }
 
 export function voteClasses(queries: Array<{ id: number; vector: Float32Array }>, references: LabelledVector[], options: VoteOptions): ClassVote[] {
   const voters = options.voters ?? VOTERS;
   return queries.map(({ id, vector }) => {
     const rejected = options.rejected?.get(id);
-    const ranked = nearest(vector, references, (ref) => ref.id === id || (rejected?.has(ref.classId) ?? false));
+    const { first, byClass } = nearest(vector, references, (ref) => ref.id === id || (rejected?.has(ref.classId) ?? false), voters, SUPPORT);
     const votes = new Map<number, number>();
-    for (const { ref } of ranked.slice(0, voters)) votes.set(ref.classId, (votes.get(ref.classId) ?? 0) + 1);
-    // Most votes; a tie goes to the class of the nearer photo (ranked is nearest first).
+    for (const { ref } of first) votes.set(ref.classId, (votes.get(ref.classId) ?? 0) + 1);
+    // Most votes; a tie goes to the class of the nearer photo (first is nearest first).
     let best: number | null = null;
-    for (const { ref } of ranked.slice(0, voters)) if (best === null || votes.get(ref.classId)! > votes.get(best)!) best = ref.classId;
+    for (const { ref } of first) if (best === null || votes.get(ref.classId)! > votes.get(best)!) best = ref.classId;
     if (best === null) return { id, classId: null, nearestClassId: null, confidence: 0, distance: Infinity, support: [] };
-    const ofClass = ranked.filter(({ ref }) => ref.classId === best);
+    const ofClass = byClass.get(best)!;
     const closest = ofClass[0].distance;
     const close = closest <= (options.thresholds.get(best) ?? options.fallback);
     return {
       id,
       classId: close ? best : null,
       nearestClassId: best,
-      confidence: close ? votes.get(best)! / Math.min(voters, ranked.length) : 0,
+      confidence: close ? votes.get(best)! / first.length : 0,
       distance: closest,
-      support: ofClass.slice(0, SUPPORT).map(({ ref, distance }) => ({ id: ref.id, distance })),
+      support: ofClass.map(({ ref, distance }) => ({ id: ref.id, distance })),
     };
   });
 }
@@ -96,7 +118,7 @@ export const KEEP_SHARE = 0.9;
 export function classThresholds(validation: LabelledVector[], train: LabelledVector[], keepShare = KEEP_SHARE): { thresholds: Map<number, number>; fallback: number } {
   const byClass = new Map<number, number[]>();
   for (const photo of validation) {
-    const [first] = nearest(photo.vector, train, (ref) => ref.classId !== photo.classId);
+    const [first] = nearest(photo.vector, train, (ref) => ref.classId !== photo.classId, 1, 1).first;
     if (first) byClass.set(photo.classId, [...(byClass.get(photo.classId) ?? []), first.distance]);
   }
   const medians = new Map([...byClass].map(([classId, distances]) => [classId, quantile(distances, 0.5)]));
