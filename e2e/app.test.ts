@@ -87,7 +87,7 @@ describe('the app in a browser, through the bridge', () => {
     page.on('console', watchConsole(errors));
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(bridge.url);
-    // The token left the address bar for a cookie.
+    // The token left the address bar for this tab's sessionStorage.
     expect(page.url()).toBe(`http://${bridge.host}:${bridge.port}/`);
     expect(await page.getAttribute('[data-testid=app]', 'data-transport')).toBe('bridge');
     await journey(page, { openPath: { home: dir, library }, classes: expectedClasses, screenshots: true, resizable: true });
@@ -161,12 +161,17 @@ describe('the app in a browser, through the bridge', () => {
     await page.close();
   });
 
-  it('refuses a page opened without the token', async () => {
+  it('says what to open when the page comes without the token, and calls nothing', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    const response = await page.goto(`http://${bridge.host}:${bridge.port}/`);
-    expect(response?.status()).toBe(401);
-    expect(await page.textContent('body')).toMatch(/access token/);
+    const calls: string[] = [];
+    page.on('request', (request) => void (request.url().includes('/api/') && calls.push(request.url())));
+    await page.goto(`http://${bridge.host}:${bridge.port}/`);
+    await page.waitForSelector('[data-testid=needs-token]');
+    expect(await page.textContent('body')).toMatch(/needs its access token/);
+    expect(await page.locator('[data-testid=app]').count()).toBe(0);
+    await shot(page, 'needs-token');
+    expect(calls).toEqual([]);
     await context.close();
   });
 
@@ -185,7 +190,7 @@ describe('the app in a browser, through the bridge', () => {
       const page = await context.newPage();
       await page.goto(bridge.url);
       await page.waitForSelector('[data-testid=app][data-ready=true]');
-      expect(await context.cookies()).not.toEqual([]); // the bridge did set its cookie
+      expect(await context.cookies()).toEqual([]); // the bridge sets no cookie: browsers send those to every port of a host
       for (const address of [`http://127.0.0.1:${otherPort}/`, `http://localhost:${otherPort}/`]) {
         await page.goto(address);
         await page.waitForLoadState('networkidle');

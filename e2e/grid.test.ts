@@ -23,6 +23,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     unlabelledCount: 0,
     classes: CLASSES.map((name, i) => ({ id: i + 1, name, photoCount: TOTAL / CLASSES.length })),
     problems: [],
+    moveNotices: [],
   };
   const none = async () => {
     throw new Error('not used here');
@@ -58,8 +59,10 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     undoLabelWrite: none,
     findDuplicates: none,
     movePhotos: none,
+    undoMovePhotos: none,
     exportModel: none,
     importModel: none,
+    removeModel: none,
     listFolders: none,
     marks: none,
     markNotSimilar: none,

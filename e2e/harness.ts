@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
 import type { EngineService, EngineServiceOptions } from '../src/engine/jobs/service-contract.js';
-import { startBridge, type Bridge } from '../src/bridge/server.js';
+import { startBridge, TOKEN_HEADER, type Bridge } from '../src/bridge/server.js';
+import { TOKEN_KEY } from '../src/renderer/src/transport/bridge-token.js';
 import { describe, expect } from 'vitest';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -15,7 +16,7 @@ export function describeInChromium(title: string, body: () => void): void {
   describe.skipIf(!have)(have ? `${title} (Chromium, through the bridge)` : `${title} (skipped: needs Chromium at ${CHROMIUM})`, body);
 }
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Builds the renderer from the current sources with the app's own Vite config, into `outDir`. */
 export async function buildRenderer(outDir: string): Promise<void> {
@@ -91,4 +92,19 @@ export async function classCounts(page: Page): Promise<Record<string, number>> {
 export async function screenshot(page: Page, folder: string, name: string): Promise<void> {
   await mkdir(folder, { recursive: true });
   await page.screenshot({ path: join(folder, `${name}.png`) });
+}
+
+/**
+ * One API call through the bridge as the page makes it: with the token the tab holds (sessionStorage,
+ * see src/renderer/src/transport/bridge-token.ts). The status and the body.
+ */
+export function callApi(page: Page, name: string, arg: unknown): Promise<{ status: number; body: unknown }> {
+  return page.evaluate(
+    async ([name, arg, header, key]) => {
+      const token = sessionStorage.getItem(key) ?? '';
+      const response = await fetch(`/api/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', [header]: token }, body: JSON.stringify(arg) });
+      return { status: response.status, body: (await response.json()) as unknown };
+    },
+    [name, arg, TOKEN_HEADER, TOKEN_KEY] as const,
+  );
 }

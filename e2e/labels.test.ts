@@ -71,7 +71,12 @@ describeInChromium('labels and results in the app', () => {
     await page.click('[data-testid=edit-classes-toggle]');
     await page.uncheck('[data-testid=folder-row][data-folder=stars] [data-testid=folder-used]');
     await page.waitForSelector('[data-testid=folder-row][data-folder=stars].excluded');
+    // Picking the class to merge into only asks; Merge merges.
     await page.selectOption('[data-testid=edit-class][data-class-name=squares] [data-testid=merge-class]', 'circles');
+    await expect.poll(() => page.textContent('[data-testid=merge-confirm]'), POLL).toContain('Put all 6 photos of squares in circles?');
+    expect(await page.$$eval('[data-testid=edit-class]', (rows) => rows.map((r) => r.getAttribute('data-class-name')))).toContain('squares');
+    await shot(page, 'act-merge-confirm');
+    await page.click('[data-testid=merge-confirm-button]');
     await page.waitForSelector('[data-testid=edit-class][data-class-name=squares]', { state: 'detached' });
     await expect.poll(() => page.textContent('[data-testid=label-undo-bar]'), POLL).toContain('Merged "squares" into "circles"');
     await settled(page, '[data-testid=photo-grid]');
@@ -118,6 +123,10 @@ describeInChromium('labels and results in the app', () => {
     await expect.poll(() => page.textContent('[data-testid=label-selection-results] [data-testid=selected-count]'), POLL).toBe('3');
     const picked = await page.$$eval('[data-testid=similar-result][data-selected=true]', (tiles) => tiles.map((t) => Number(t.getAttribute('data-rank'))));
     expect(picked).toEqual([2, 4, 5]);
+    // One "3 selected" (the label bar's); the export buttons say how many they take.
+    expect(await page.textContent('[data-testid=result-actions]')).not.toContain('selected');
+    expect(await page.textContent('[data-testid=copy-paths]')).toBe('Copy 3 paths');
+    expect(await page.textContent('[data-testid=export-csv]')).toBe('Export 3 rows as CSV');
 
     // Copy paths and CSV export take the selection (all results when none is selected).
     await page.click('[data-testid=copy-paths]');
@@ -127,8 +136,12 @@ describeInChromium('labels and results in the app', () => {
     for (const path of copied) expect(existsSync(path) && path.startsWith(library)).toBe(true);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
     const csv = (await readFile((await download.path())!, 'utf8')).trim().split('\r\n');
-    expect(csv[0]).toBe('path,class,distance,rank');
-    expect(csv.slice(1).map((line) => Number(line.split(',').at(-1)))).toEqual([2, 4, 5]);
+    // The same rows as `similar --json`: the absolute paths are the copied ones; distances to 4 significant digits.
+    expect(csv[0]).toBe('path,absolutePath,class,distance,rank');
+    const cells = csv.slice(1).map((line) => line.split(','));
+    expect(cells.map((c) => Number(c.at(-1)))).toEqual([2, 4, 5]);
+    expect(cells.map((c) => c[1])).toEqual(copied);
+    for (const c of cells) expect(c[3].replace(/^0\.0*/, '').replace('.', '').length, c[3]).toBeLessThanOrEqual(4);
 
     await page.fill('[data-testid=label-selection-results] [data-testid=assign-class]', 'picked');
     await settled(page, '[data-testid=similar-results]');
@@ -197,7 +210,10 @@ describeInChromium('labels and results in the app', () => {
     await page.fill('[data-testid=duplicates-folder]', outside);
     await settled(page, '[data-testid=duplicates-view]');
     await shot(page, 'act-duplicates');
+    // Names are shown whole (wrapped), never cut off.
+    expect(await page.$$eval('[data-testid=duplicate-photo] .path', (paths) => paths.filter((p) => p.scrollWidth > p.clientWidth).map((p) => p.textContent))).toEqual([]);
     const near = page.locator('[data-testid=duplicate-group][data-exact=false]');
+    expect(await near.locator('[data-testid=duplicate-move]').textContent()).toBe('Move the other photo');
     await near.locator(`[data-testid=duplicate-photo][data-path="stripes/${photo}"] [data-testid=duplicate-keep]`).check();
     await near.locator('[data-testid=duplicate-move]').click();
     await page.waitForSelector('[data-testid=duplicates-moved]');
@@ -222,11 +238,13 @@ describeInChromium('labels and results in the app', () => {
           await page.click('[data-testid=tab-library]');
           await page.locator('[data-testid=photo-tile]').first().click({ button: 'right' });
           await page.click('[data-testid=menu-find-similar]');
+          // An import never becomes the model Find similar uses by itself: the person picks it.
+          if (await page.isEnabled('[data-testid=model-trained]')) await page.click('[data-testid=model-trained]');
           const shown = await page.waitForSelector('[data-testid=similar-result]', { timeout: 5_000 }).catch(() => null);
           if (!shown) return false;
           const summary = (await page.textContent('[data-testid=similar-summary]')) ?? '';
           const count = await page.locator('[data-testid=similar-result]').count();
-          return summary.includes('trained model') && count === 9;
+          return summary.includes('trained model "Imported: Trained run') && count === 9;
         },
         { timeout: 120_000, interval: 2_000 },
       )

@@ -2,27 +2,15 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PhotoItem } from '../src/shared/api.js';
 import { copyFlowersLibrary, drawPhoto, drawTestLibrary, FLOWERS17 } from '../src/engine/testing/test-photos.js';
-import { describeInChromium, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { callApi, describeInChromium, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 /** Indexing and training share two cores with other work: state changes can take a while to show. */
 const POLL = { timeout: 120_000, interval: 250 };
-
-/** One API call through the bridge, as the page makes it (its cookie): the status and the body. */
-function call(page: Page, name: string, arg: unknown): Promise<{ status: number; body: unknown }> {
-  return page.evaluate(
-    async ([name, arg]) => {
-      const response = await fetch(`/api/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(arg) });
-      return { status: response.status, body: await response.json() };
-    },
-    [name, arg] as const,
-  );
-}
 
 describeInChromium('marking wrong neighbours', () => {
   let dir: string;
@@ -44,7 +32,7 @@ describeInChromium('marking wrong neighbours', () => {
     if (library) await rm(library, { recursive: true, force: true });
   });
 
-  it('marks two results as not similar (a click, the X key), shows the count before Start, and the next run records 2 marks used', { timeout: 900_000 }, async () => {
+  it('marks results as not similar (a click, the X key, one against a validation query), shows the count before Start, and the next run records 3 marks used', { timeout: 900_000 }, async () => {
     const page = await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
@@ -58,7 +46,7 @@ describeInChromium('marking wrong neighbours', () => {
     expect(await page.getAttribute('[data-testid=run-row]', 'data-marks-used')).toBe('0');
     expect(await page.getAttribute('[data-testid=marks-note]', 'data-total')).toBe('0');
 
-    const photos = ((await call(page, 'listPhotos', { offset: 0, limit: 100 })).body as { items: PhotoItem[] }).items;
+    const photos = ((await callApi(page, 'listPhotos', { offset: 0, limit: 100 })).body as { items: PhotoItem[] }).items;
     const byId = new Map(photos.map((p) => [p.id, p]));
     const query = photos.find((p) => p.split === 'train')!;
     await page.click('[data-testid=tab-library]');
@@ -102,9 +90,9 @@ describeInChromium('marking wrong neighbours', () => {
     await page.screenshot({ path: join(SHOTS, 'marks-similar.png') });
 
     // The same calls through the bridge: the marks are stored, and bad input is the person's mistake.
-    expect((await call(page, 'marks', { queryPhotoId: query.id })).body).toMatchObject({ marked: [first, second].sort((a, b) => a - b), total: 2, usable: 2 });
-    expect(await call(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: query.id, marked: true })).toMatchObject({ status: 400, body: { kind: 'invalid-input' } });
-    expect(await call(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: 987654, marked: true })).toMatchObject({ status: 404, body: { kind: 'not-found', error: 'no photo 987654 in this library' } });
+    expect((await callApi(page, 'marks', { queryPhotoId: query.id })).body).toMatchObject({ marked: [first, second].sort((a, b) => a - b), total: 2, usable: 2 });
+    expect(await callApi(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: query.id, marked: true })).toMatchObject({ status: 400, body: { kind: 'invalid-input' } });
+    expect(await callApi(page, 'markNotSimilar', { queryPhotoId: query.id, photoId: 987654, marked: true })).toMatchObject({ status: 404, body: { kind: 'not-found', error: 'no photo 987654 in this library' } });
 
     // An image from outside the library cannot carry marks: the ✕ is disabled and says why.
     const outside = await drawPhoto(join(dir, 'outside.jpg'));
@@ -113,21 +101,33 @@ describeInChromium('marking wrong neighbours', () => {
     expect(await page.getAttribute('[data-testid=mark-not-similar] >> nth=0', 'title')).toContain('an image from outside it cannot be stored');
     expect(await page.textContent('[data-testid=mark-hint]')).toContain('Marks need a query photo from the library');
 
-    // Before Start, the Train view says how many marks the next training uses; the run records them.
+    // A mark against a validation query (a worst query of the Per-class table is one) counts too: its training partner trains against a stand-in.
+    const validationQuery = photos.find((p) => p.split === 'validation')!;
+    const otherClassTraining = photos.find((p) => p.split === 'train' && p.className !== validationQuery.className)!;
+    await page.click('[data-testid=tab-library]');
+    await page.locator(`[data-testid=photo-tile][data-photo-id="${validationQuery.id}"]`).click({ button: 'right' });
+    await page.click('[data-testid=menu-find-similar]');
+    await page.waitForSelector(`[data-testid=similar-result][data-photo-id="${otherClassTraining.id}"]`, POLL);
+    await markButton(otherClassTraining.id).click();
+    await expect.poll(marked, POLL).toEqual([otherClassTraining.id]);
+    expect((await callApi(page, 'marks', {})).body).toMatchObject({ total: 3, usable: 3, standIn: 1 });
+
+    // Before Start, the Train view says how many marks the next training uses, and how the validation one is used; the run records them.
     await page.click('[data-testid=tab-train]');
-    await expect.poll(() => page.getAttribute('[data-testid=marks-note]', 'data-usable'), POLL).toBe('2');
-    expect(await page.textContent('[data-testid=marks-note]')).toContain('2 marked pairs will be used as hard negatives');
+    await expect.poll(() => page.getAttribute('[data-testid=marks-note]', 'data-usable'), POLL).toBe('3');
+    expect(await page.textContent('[data-testid=marks-note]')).toContain('3 marked pairs will be used as hard negatives');
+    expect(await page.textContent('[data-testid=marks-stand-in]')).toContain('1 with a validation photo: that photo is not trained on');
     await page.mouse.move(0, 0);
     await page.screenshot({ path: join(SHOTS, 'marks-train.png') });
     await trainTwoShortEpochs(page, POLL);
-    await expect.poll(() => page.getAttribute('[data-testid=run-row] >> nth=0', 'data-marks-used'), POLL).toBe('2');
-    expect(await page.textContent('[data-testid=run-row] >> nth=0')).toContain('2 marked pairs');
+    await expect.poll(() => page.getAttribute('[data-testid=run-row] >> nth=0', 'data-marks-used'), POLL).toBe('3');
+    expect(await page.textContent('[data-testid=run-row] >> nth=0')).toContain('3 marked pairs');
     await page.click('[data-testid=run-row] >> nth=0');
-    await expect.poll(() => page.textContent('[data-testid=run-settings]'), POLL).toContain('2 marked pairs as hard negatives');
+    await expect.poll(() => page.textContent('[data-testid=run-settings]'), POLL).toContain('3 marked pairs as hard negatives');
     await page.mouse.move(0, 0);
     await page.screenshot({ path: join(SHOTS, 'marks-run.png') });
-    const runs = (await call(page, 'listRuns', {})).body as Array<{ marksUsed: number | null }>;
-    expect(runs.map((r) => r.marksUsed)).toEqual([2, 0]);
+    const runs = (await callApi(page, 'listRuns', {})).body as Array<{ marksUsed: number | null }>;
+    expect(runs.map((r) => r.marksUsed)).toEqual([3, 0]);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -48,6 +48,7 @@ describeInChromium('write labels to folders', () => {
     // Merge "squares" into "circles" in the app, then write that to the folders.
     await page.click('[data-testid=edit-classes-toggle]');
     await page.selectOption('[data-testid=edit-class][data-class-name=squares] [data-testid=merge-class]', 'circles');
+    await page.click('[data-testid=merge-confirm-button]');
     await page.waitForSelector('[data-testid=edit-class][data-class-name=squares]', { state: 'detached' });
     await page.click('[data-testid=write-labels-start]');
     await page.waitForSelector('[data-testid=write-labels-preview]');

@@ -1,3 +1,5 @@
+import { constants, type Stats } from 'node:fs';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { IMAGE_TYPES, servableFile } from '../engine/jobs/photo-files.js';
 
@@ -35,4 +37,34 @@ export async function staticFile(dir: string, urlPath: string): Promise<string |
   if (segments.some((s) => s === '..' || s === '.')) return null;
   const rel = segments.length === 0 ? 'index.html' : segments.join('/');
   return servableFile(resolve(dir, rel), [dir]);
+}
+
+export interface OpenedFile {
+  handle: FileHandle;
+  info: Stats;
+}
+
+/**
+ * Opens a file that servableFile already confined (a real path, symlinks resolved), checking what was
+ * opened rather than what the path named a moment before: never blocking (O_NONBLOCK: a FIFO swapped
+ * in with no writer would hold a thread forever), never through a symlink swapped in for the last
+ * component (O_NOFOLLOW), a regular file only, and, where /proc shows it, still at that same path (no
+ * folder on the way was swapped for a symlink). Null when any of that fails.
+ */
+export async function openCheckedFile(real: string): Promise<OpenedFile | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
+  } catch {
+    return null;
+  }
+  try {
+    const info = await handle.stat();
+    const opened = await realpath(`/proc/self/fd/${handle.fd}`).catch(() => real);
+    if (info.isFile() && opened === real) return { handle, info };
+  } catch {
+    // refused below
+  }
+  await handle.close();
+  return null;
 }

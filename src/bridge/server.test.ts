@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,8 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
-import { listenOnLoopback, MAX_BODY, MAX_IMAGE_BODY, randomLoopbackHost, startBridge, type Bridge } from './server.js';
+import { EVENTS_PROTOCOL, listenOnLoopback, MAX_BODY, MAX_IMAGE_BODY, randomLoopbackHost, startBridge, type Bridge } from './server.js';
+import { photoSigningKey, PHOTO_URL_LIFETIME_S, signedPhotoPath } from '../shared/photo-url.js';
 import { drawPhoto } from '../engine/testing/test-photos.js';
 import { conflict, invalidInput, notFound } from '../shared/errors.js';
 
@@ -62,8 +64,10 @@ function testService(): EngineService {
     undoLabelWrite: notHere,
     findDuplicates: notHere,
     movePhotos: notHere,
+    undoMovePhotos: notHere,
     exportModel: notHere,
     importModel: notHere,
+    removeModel: notHere,
     marks: notHere,
     markNotSimilar: notHere,
     suggestClasses: notHere,
@@ -133,6 +137,8 @@ beforeAll(async () => {
   await symlink(join(dir, 'secret.jpg'), join(library, 'daisy', 'link.jpg'));
   await symlink(join(dir, 'secret.txt'), join(renderer, 'assets', 'link.txt'));
   await writeFile(join(library, 'daisy', 'notes.txt'), 'not an image');
+  // FIFOs with no writer: opening one the ordinary way would wait forever.
+  execFileSync('mkfifo', [join(library, 'daisy', 'pipe.jpg'), join(renderer, 'assets', 'pipe.js')]);
   await writeFile(join(renderer, 'index.html'), '<!doctype html><title>Lookalike</title><script type="module" src="/assets/app.js"></script>');
   await writeFile(join(renderer, 'assets', 'app.js'), 'console.log("hi")');
   photoFiles = {
@@ -142,6 +148,7 @@ beforeAll(async () => {
     4: 'daisy/a.jpg',
     5: join(cache, 'thumb.webp'),
     6: join(library, 'daisy', 'notes.txt'),
+    7: join(library, 'daisy', 'pipe.jpg'),
   };
   bridge = await startBridge({ service: testService(), rendererDir: renderer, cacheDir: cache });
 });
@@ -182,7 +189,8 @@ describe('startBridge', () => {
   it('listens on a random loopback address only, with a long random token in the page URL', async () => {
     expect(bridge.host).toMatch(/^127\.\d+\.\d+\.\d+$/);
     expect(bridge.host.startsWith('127.0.0.')).toBe(false);
-    expect(bridge.url).toBe(`http://${bridge.host}:${bridge.port}/?token=${encodeURIComponent(bridge.token)}`);
+    // In the fragment: a browser never sends it to any server.
+    expect(bridge.url).toBe(`http://${bridge.host}:${bridge.port}/#token=${encodeURIComponent(bridge.token)}`);
     expect(bridge.token.length).toBeGreaterThanOrEqual(32);
     const other = await startBridge({ service: testService(), rendererDir: renderer });
     expect(other.token).not.toBe(bridge.token);
@@ -253,25 +261,21 @@ describe('startBridge', () => {
     const queryOnCall = await send(`/api/status?token=${bridge.token}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
     expect(queryOnCall.status).toBe(401);
     expect(calls.length).toBe(before);
-
     expect((await send('/photo/1?size=thumb')).status).toBe(401);
-    expect((await send('/assets/app.js')).status).toBe(401);
-    const page = await send('/');
-    expect(page.status).toBe(401);
-    expect(page.body.toString()).toMatch(/access token/);
-    expect((await send(`/?token=${bridge.token}x`)).status).toBe(401);
   });
 
-  it('swaps the token in the page URL for an HttpOnly, SameSite=Strict cookie that then works', async () => {
-    const first = await send(`/?token=${encodeURIComponent(bridge.token)}`);
-    expect(first.status).toBe(303);
-    expect(first.headers.location).toBe('/');
-    const cookie = String(first.headers['set-cookie']);
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
-    const pair = cookie.split(';')[0];
+  it('sets no cookie, and takes none: the token works only where the page sends it itself', async () => {
+    const page = await send(`/?token=${encodeURIComponent(bridge.token)}`);
+    expect(page.status).toBe(200);
+    expect(page.headers['set-cookie']).toBeUndefined();
+    for (const cookie of [`lookalike_${bridge.port}=${bridge.token}`, `token=${bridge.token}`]) {
+      expect((await send('/api/status', { method: 'POST', headers: { cookie, 'content-type': 'application/json' } })).status).toBe(401);
+      expect((await send('/photo/1?size=full', { headers: { cookie } })).status).toBe(401);
+    }
+  });
 
-    const page = await send('/', { headers: { cookie: pair } });
+  it('serves the renderer’s files (code, no data) without the token, with its CSP', async () => {
+    const page = await send('/');
     expect(page.status).toBe(200);
     expect(page.body.toString()).toMatch(/<title>Lookalike<\/title>/);
     const csp = String(page.headers['content-security-policy']);
@@ -280,9 +284,7 @@ describe('startBridge', () => {
     expect(csp).not.toMatch(/unsafe/);
     expect(page.headers['x-frame-options']).toBe('DENY');
 
-    const call = await send('/api/status', { method: 'POST', headers: { cookie: pair, 'content-type': 'application/json' } });
-    expect(call.status).toBe(200);
-    const asset = await send('/assets/app.js', { headers: { cookie: pair } });
+    const asset = await send('/assets/app.js');
     expect(asset.status).toBe(200);
     expect(asset.headers['content-type']).toMatch(/javascript/);
   });
@@ -349,6 +351,44 @@ describe('startBridge', () => {
     expect(reply).toBe(413);
   });
 
+  describe('signed photo URLs', () => {
+    const key = () => photoSigningKey(bridge.token);
+    const lifetimeMs = PHOTO_URL_LIFETIME_S * 1000;
+
+    it('open the photo and size they were signed for, without the token', async () => {
+      const full = await send(signedPhotoPath(key(), 1, 'full', Date.now()));
+      expect(full.status).toBe(200);
+      expect(full.body.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+      expect((await send(signedPhotoPath(key(), 5, 'thumb', Date.now()))).status).toBe(200);
+      // A URL made at the start of its window still works at its end.
+      expect((await send(signedPhotoPath(key(), 1, 'full', Date.now() - lifetimeMs + 5_000))).status).toBe(200);
+    });
+
+    it('refuse an expired one, and one dated too far ahead', async () => {
+      expect((await send(signedPhotoPath(key(), 1, 'full', Date.now() - 2 * lifetimeMs))).status).toBe(401);
+      expect((await send(signedPhotoPath(key(), 1, 'full', Date.now() + 2 * lifetimeMs))).status).toBe(401);
+    });
+
+    it('refuse a signature moved to another photo or size', async () => {
+      const signed = new URL(signedPhotoPath(key(), 1, 'full', Date.now()), 'http://x');
+      const query = signed.search;
+      expect((await send(`/photo/5${query}`)).status).toBe(401);
+      expect((await send(`/photo/1${query.replace('size=full', 'size=thumb')}`)).status).toBe(401);
+      expect((await send(`/photo/01${query}`)).status).toBe(401);
+    });
+
+    it('refuse a tampered signature or expiry, and a key from another token', async () => {
+      const path = signedPhotoPath(key(), 1, 'full', Date.now());
+      const sig = new URL(path, 'http://x').searchParams.get('sig') ?? '';
+      const flipped = `${sig.slice(0, 10)}${sig[10] === 'A' ? 'B' : 'A'}${sig.slice(11)}`;
+      expect((await send(path.replace(sig, flipped))).status).toBe(401);
+      expect((await send(path.replace(sig, sig.slice(0, 20)))).status).toBe(401);
+      expect((await send(path.replace(/exp=(\d+)/, (_, exp: string) => `exp=${Number(exp) - 1}`))).status).toBe(401);
+      expect((await send(path.replace(/&sig=.*$/, ''))).status).toBe(401);
+      expect((await send(signedPhotoPath(photoSigningKey(`${bridge.token}x`), 1, 'full', Date.now()))).status).toBe(401);
+    });
+  });
+
   it('serves photos the service names, inside the library or the thumbnail cache only', async () => {
     const photo = await send('/photo/1?size=full', { headers: auth() });
     expect(photo.status).toBe(200);
@@ -367,6 +407,7 @@ describe('startBridge', () => {
     expect((await send('/photo/3?size=full', { headers: auth() })).status).toBe(403); // symlink out of the library
     expect((await send('/photo/4?size=full', { headers: auth() })).status).toBe(403); // relative path
     expect((await send('/photo/6?size=full', { headers: auth() })).status).toBe(403); // not an image
+    expect((await send('/photo/7?size=full', { headers: auth() })).status).toBe(403); // a FIFO
     expect((await send('/photo/99?size=full', { headers: auth() })).status).toBe(404);
     expect((await send('/photo/1?size=huge', { headers: auth() })).status).toBe(400);
     for (const path of ['/photo/..%2f..%2fsecret.jpg', '/photo/%2e%2e/secret.jpg', '/photo/-1', '/photo/1e3', '/photo/%2Fetc%2Fpasswd']) {
@@ -375,7 +416,7 @@ describe('startBridge', () => {
   });
 
   it('serves the renderer folder and nothing outside it', async () => {
-    expect((await send('/assets/app.js', { headers: auth() })).status).toBe(200);
+    expect((await send('/assets/app.js')).status).toBe(200);
     for (const path of [
       '/../secret.txt',
       '/assets/../../secret.txt',
@@ -384,6 +425,7 @@ describe('startBridge', () => {
       '/assets/%2E%2E%2F%2E%2E%2Fsecret.txt',
       '/..%5csecret.txt',
       '/assets/link.txt',
+      '/assets/pipe.js',
       `/${encodeURIComponent(join(dir, 'secret.txt'))}`,
       '//etc/passwd',
       '/%00',
@@ -408,6 +450,17 @@ describe('startBridge', () => {
     expect(await refused({ 'x-lookalike-token': 'nope-nope-nope-nope' })).toBe(401);
     expect(await refused({ ...auth(), origin: 'https://evil.example' })).toBe(403);
     expect(await refused({ ...auth() }, `ws://${bridge.host}:${bridge.port}/other`)).toBe(404);
+    expect(await refused({ 'sec-websocket-protocol': `${EVENTS_PROTOCOL}, ${EVENTS_PROTOCOL}-token.${bridge.token.slice(1)}` })).toBe(401);
+    expect(await refused({ cookie: `lookalike_${bridge.port}=${bridge.token}` })).toBe(401);
+
+    // As a browser does it: no headers of its own, the token offered as a subprotocol; the bridge picks the plain one.
+    const page = new WebSocket(wsUrl, [EVENTS_PROTOCOL, `${EVENTS_PROTOCOL}-token.${bridge.token}`], { origin: `http://${bridge.host}:${bridge.port}` });
+    await new Promise((resolve, reject) => {
+      page.on('open', resolve);
+      page.on('error', reject);
+    });
+    expect(page.protocol).toBe(EVENTS_PROTOCOL);
+    page.close();
 
     const ws = new WebSocket(wsUrl, { headers: { ...auth(), origin: `http://${bridge.host}:${bridge.port}` } });
     await new Promise((resolve, reject) => {

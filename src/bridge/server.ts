@@ -1,6 +1,4 @@
-import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -8,28 +6,33 @@ import { extname } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_NAMES, type ApiName, type EngineEvent } from '../shared/api.js';
 import { HTTP_STATUS, toWireError, type ErrorKind } from '../shared/errors.js';
+import { MAX_LABELLED_PHOTOS } from '../shared/settings.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { photoToServe } from '../engine/jobs/photo-files.js';
-import { staticFile, STATIC_TYPES } from './files.js';
+import { openCheckedFile, staticFile, STATIC_TYPES } from './files.js';
 import { contentSecurityPolicy } from '../shared/csp.js';
+import { photoSignaturePayload, photoSigningKey, PHOTO_URL_LIFETIME_S } from '../shared/photo-url.js';
 
 /** The bridge only ever listens on the loopback interface; this address only where no other is possible. */
 export const FALLBACK_HOST = '127.0.0.1';
-/** Request body limits: a dropped image travels as base64 in findSimilar; every other call is small. */
+/** Request body limits: a dropped image travels as base64 in findSimilar, a label change names a selection of photos; every other call is small. */
 export const MAX_IMAGE_BODY = 32 * 1024 * 1024;
 /** How much of a refused body is read and discarded before the connection is cut. */
 const DRAIN_LIMIT = 2 * MAX_IMAGE_BODY;
 export const MAX_BODY = 64 * 1024;
+/** A label change names up to MAX_LABELLED_PHOTOS photos: each id at most 16 digits and a comma in JSON. */
+export const MAX_LABEL_CHANGE_BODY = MAX_BODY + MAX_LABELLED_PHOTOS * 17;
+const BODY_LIMITS: Partial<Record<ApiName, number>> = { findSimilar: MAX_IMAGE_BODY, changeLabels: MAX_LABEL_CHANGE_BODY };
 export const TOKEN_HEADER = 'x-lookalike-token';
+/** The WebSocket subprotocol the page asks for; it sends the token as a second one, `lookalike-token.<token>`. */
+export const EVENTS_PROTOCOL = 'lookalike';
+const TOKEN_PROTOCOL_PREFIX = `${EVENTS_PROTOCOL}-token.`;
 
 export interface BridgeOptions {
   service: EngineService;
   /** 0 or absent: any free port. */
   port?: number;
-  /**
-   * The loopback address to listen on; absent: a random one in 127.0.0.0/8 (see listenOnLoopback), so
-   * that the cookie, which browsers scope by host but not by port, is never sent to other local servers.
-   */
+  /** The loopback address to listen on; absent: a random one in 127.0.0.0/8 (see listenOnLoopback). */
   host?: string;
   /** The built renderer (out/renderer). */
   rendererDir: string;
@@ -40,7 +43,7 @@ export interface BridgeOptions {
 }
 
 export interface Bridge {
-  /** The page URL, token included: the only way in. */
+  /** The page URL, the token in its fragment (never sent to any server): the only way in. */
   url: string;
   /** The loopback address it listens on. */
   host: string;
@@ -65,19 +68,23 @@ const SIZES = new Set<string>(['thumb', 'full']);
 
 /**
  * The local bridge: the same API as Electron's IPC over HTTP and a WebSocket, for a browser on this
- * machine. Loopback only; every request needs the token (in the page URL once, then a cookie or
- * header); foreign origins, foreign Host headers and oversized bodies are refused; photos are served
- * only from the open library (and the thumbnail cache), after resolving symlinks.
+ * machine. Loopback only. The token is a credential of the bridge's origin alone: the page reads it
+ * from the URL fragment and keeps it in sessionStorage (both scoped to scheme, host and port), and
+ * sends it as a header on calls and as a subprotocol on the WebSocket; photos go by per-URL signatures
+ * (see src/shared/photo-url.ts). No cookie is ever set: browsers send cookies to every port of a host,
+ * so another local user's server on the same address would receive it. The renderer's files are
+ * public (they hold no data). Foreign origins, foreign Host headers and oversized bodies are refused;
+ * photos are served only from the open library (and the thumbnail cache), after resolving symlinks.
  */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const { service, rendererDir } = options;
   const token = options.token ?? randomBytes(32).toString('base64url');
   if (token.length < 16) throw new Error('the bridge token must be at least 16 characters');
   const tokenBytes = Buffer.from(token);
+  const photoKey = photoSigningKey(token);
   let port = 0;
   let host = FALLBACK_HOST;
-  const cookieName = () => `lookalike_${port}`;
-  // Only the address we listen on: `localhost` is shared by every local server, and so are its cookies.
+  // Only the address we listen on: `localhost` is a name any local server answers to (DNS rebinding too).
   const allowedHosts = () => new Set([`${host}:${port}`]);
   const allowedOrigins = () => new Set([`http://${host}:${port}`]);
 
@@ -91,8 +98,18 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const header = req.headers[TOKEN_HEADER];
     if (typeof header === 'string') return header;
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ')) return auth.slice(7);
-    return parseCookies(req.headers.cookie ?? '')[cookieName()] ?? null;
+    return auth?.startsWith('Bearer ') ? auth.slice(7) : null;
+  };
+
+  /** A photo URL's own signature: this photo, this size, not yet expired (and not dated too far ahead). */
+  const photoSignatureValid = (idText: string, size: string, params: URLSearchParams): boolean => {
+    const expiry = params.get('exp') ?? '';
+    const sig = params.get('sig') ?? '';
+    if (!/^[0-9]{1,12}$/.test(expiry) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return false;
+    const now = Date.now() / 1000;
+    if (Number(expiry) < now || Number(expiry) > now + 2 * PHOTO_URL_LIFETIME_S) return false;
+    const expected = createHmac('sha256', photoKey).update(photoSignaturePayload(idText, size, expiry)).digest();
+    return timingSafeEqual(Buffer.from(sig, 'base64url'), expected);
   };
 
   /** Host (DNS rebinding), Origin and Fetch-Metadata checks shared by HTTP and the WebSocket. */
@@ -119,29 +136,19 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (foreign) throw foreign;
     const url = new URL(req.url ?? '/', `http://${host}:${port}`);
     const raw = rawPath(req.url ?? '/');
+    const authorised = tokenMatches(presentedToken(req));
 
-    // The page URL carries the token once; swap it for a cookie and drop it from the address bar.
-    const queryToken = url.searchParams.get('token');
-    if (req.method === 'GET' && queryToken !== null && (raw === '/' || raw === '/index.html')) {
-      if (!tokenMatches(queryToken)) throw new HttpError(401, 'wrong token');
-      res.writeHead(303, {
-        location: '/',
-        'set-cookie': `${cookieName()}=${token}; Path=/; HttpOnly; SameSite=Strict`,
-        'cache-control': 'no-store',
-        'referrer-policy': 'no-referrer',
-      });
-      res.end();
-      return;
+    if (raw.startsWith('/api/')) {
+      if (!authorised) throw new HttpError(401, 'missing or wrong token');
+      return handleCall(req, res, raw.slice('/api/'.length));
     }
-
-    if (!tokenMatches(presentedToken(req))) {
-      if (req.method === 'GET' && (raw === '/' || raw === '/index.html')) return sendText(res, 401, NO_TOKEN_PAGE, 'text/html; charset=utf-8');
-      throw new HttpError(401, 'missing or wrong token');
-    }
-
-    if (raw.startsWith('/api/')) return handleCall(req, res, raw.slice('/api/'.length));
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method not allowed');
-    if (raw.startsWith('/photo/')) return handlePhoto(req, res, raw.slice('/photo/'.length), url.searchParams.get('size') ?? 'thumb');
+    if (raw.startsWith('/photo/')) {
+      const idText = raw.slice('/photo/'.length);
+      const size = url.searchParams.get('size') ?? 'thumb';
+      if (!authorised && !photoSignatureValid(idText, size, url.searchParams)) throw new HttpError(401, 'this photo URL is not signed, or its signature expired');
+      return handlePhoto(req, res, idText, size);
+    }
     return handleStatic(req, res, raw);
   };
 
@@ -150,7 +157,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (!API.has(name)) throw new HttpError(404, `unknown call "${name.slice(0, 64)}"`);
     const type = String(req.headers['content-type'] ?? '');
     if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'calls take application/json');
-    const body = await readBody(req, res, name === 'findSimilar' ? MAX_IMAGE_BODY : MAX_BODY);
+    const body = await readBody(req, res, BODY_LIMITS[name as ApiName] ?? MAX_BODY);
     let arg: unknown;
     try {
       arg = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
@@ -187,7 +194,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     await sendFile(req, res, file, type, isPage ? 'no-store' : 'no-cache');
   };
 
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: (protocols) => (protocols.has(EVENTS_PROTOCOL) ? EVENTS_PROTOCOL : false) });
+  /** A browser cannot set headers on a WebSocket: the page offers the token as a subprotocol. */
+  const socketToken = (req: IncomingMessage): string | null => {
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    return offered.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length) ?? presentedToken(req);
+  };
   const clients = new Set<WebSocket>();
   const unsubscribe = service.subscribe((event: EngineEvent) => {
     const text = JSON.stringify(event);
@@ -201,7 +213,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const foreign = refuseForeign(req);
     if (foreign) return refuse(403, 'Forbidden');
     if (rawPath(req.url ?? '/') !== '/events') return refuse(404, 'Not Found');
-    if (!tokenMatches(presentedToken(req))) return refuse(401, 'Unauthorized');
+    if (!tokenMatches(socketToken(req))) return refuse(401, 'Unauthorized');
     sockets.handleUpgrade(req, socket, head, (ws) => {
       clients.add(ws);
       ws.on('close', () => clients.delete(ws));
@@ -217,7 +229,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   server.headersTimeout = 30_000;
 
   return {
-    url: `http://${host}:${port}/?token=${encodeURIComponent(token)}`,
+    url: `http://${host}:${port}/#token=${encodeURIComponent(token)}`,
     host,
     port,
     token,
@@ -240,10 +252,10 @@ export function randomLoopbackHost(random: (n: number) => number = randomInt): s
 }
 
 /**
- * Listens on `host`, or on a random loopback address: browsers scope cookies by host, not by port,
- * so a cookie set by 127.x.y.z is not sent to a dev server or another app on 127.0.0.1. Linux routes
- * all of 127.0.0.0/8 to loopback; where the OS has only 127.0.0.1 (macOS by default) the listen
- * fails with EADDRNOTAVAIL and we fall back to 127.0.0.1, where the cookie is shared again.
+ * Listens on `host`, or on a random loopback address, out of the way of dev servers and other apps on
+ * 127.0.0.1 (the bridge's credential does not depend on it: see startBridge). Linux routes all of
+ * 127.0.0.0/8 to loopback; where the OS has only 127.0.0.1 (macOS by default) the listen fails with
+ * EADDRNOTAVAIL and we fall back to 127.0.0.1.
  */
 export async function listenOnLoopback(server: Server, port: number, host?: string): Promise<string> {
   const listen = (address: string) =>
@@ -285,15 +297,6 @@ function rawPath(target: string): string {
   return q === -1 ? target : target.slice(0, q);
 }
 
-function parseCookies(header: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return out;
-}
-
 /** Reads a body up to `limit` bytes; past it, answers 413 and closes the connection. */
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
   return new Promise((resolveBody, rejectBody) => {
@@ -329,8 +332,11 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
   });
 }
 
+/** Sends a confined file (see openCheckedFile); 404 when what is there now is not what was checked. */
 async function sendFile(req: IncomingMessage, res: ServerResponse, file: string, type: string, cacheControl: string): Promise<void> {
-  const info = await stat(file);
+  const opened = await openCheckedFile(file);
+  if (!opened) throw new HttpError(404, 'not found');
+  const { handle, info } = opened;
   const etag = `"${info.size.toString(16)}-${Math.trunc(info.mtimeMs).toString(16)}"`;
   const headers = {
     'content-type': type,
@@ -340,18 +346,16 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, file: string,
     'cross-origin-resource-policy': 'same-origin',
     'referrer-policy': 'no-referrer',
   };
-  if (req.headers['if-none-match'] === etag) {
-    res.writeHead(304, headers);
-    res.end();
-    return;
-  }
-  res.writeHead(200, { ...headers, 'content-length': info.size });
-  if (req.method === 'HEAD') {
+  const unchanged = req.headers['if-none-match'] === etag;
+  res.writeHead(unchanged ? 304 : 200, unchanged ? headers : { ...headers, 'content-length': info.size });
+  if (unchanged || req.method === 'HEAD' || info.size === 0) {
+    await handle.close();
     res.end();
     return;
   }
   await new Promise<void>((done, fail) => {
-    const stream = createReadStream(file);
+    // At most the size announced: a file that grew meanwhile must not overrun content-length.
+    const stream = handle.createReadStream({ start: 0, end: info.size - 1 });
     stream.on('error', fail);
     res.on('close', () => {
       stream.destroy();
@@ -378,13 +382,3 @@ function sendText(res: ServerResponse, status: number, text: string, type: strin
   });
   res.end(text);
 }
-
-// Reached by opening / without the token, and by a bookmark of / once Lookalike restarted (each start
-// makes a new token, and the cookie that replaced it is gone).
-const NO_TOKEN_PAGE = `<!doctype html><meta charset="utf-8"><title>Lookalike</title>
-<div style="font:16px/1.5 system-ui;margin:3em;max-width:40em">
-<h1 style="font-size:20px">This Lookalike page needs its access token</h1>
-<p>Open the full address printed in the terminal where you ran <code>npm start</code> or <code>lookalike serve</code>:
-it starts with <code>http://127.</code> and ends in <code>?token=…</code>.</p>
-<p>A bookmark of this page works only until Lookalike stops: every start makes a new token. If Lookalike is not running,
-start it again and open the new address it prints.</p></div>`;

@@ -136,7 +136,7 @@ describe('lookalike CLI', () => {
         const otherId = check.findLibrary(realpathSync(other))!;
         const photo = check.photos(otherId).find((p) => query.endsWith(p.relPath))!;
         const api = await findSimilar(check, otherId, { photoId: photo.id }, 3, out.model);
-        expect(resultRows(api.results)).toEqual(out.results);
+        expect(resultRows(api.results, check.libraryRoot(otherId))).toEqual(out.results);
       } finally {
         check.close();
       }

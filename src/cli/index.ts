@@ -21,6 +21,8 @@ import {
   indexAll,
   indexLibrary,
   importModel,
+  removeModel,
+  toModelInfo,
   expectedRuntime,
   locateFile,
   makeSampleLibrary,
@@ -49,6 +51,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
+  lookalike models <folder> [--db F] [--remove ID] [--json]   the library's models (imported, broken and why); --remove drops one
   lookalike suggest <folder> [--db F] [--model ID] [--json]   a class (or none) for each unlabelled photo
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
@@ -76,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'similar':
         return await similarCommand(rest);
+      case 'models':
+        return await modelsCommand(rest);
       case 'suggest':
         return await suggestCommand(rest);
       case 'serve':
@@ -147,6 +152,13 @@ function output(json: boolean | undefined, value: unknown, text: string): void {
   console.log(json ? JSON.stringify(value) : text);
 }
 
+/** Opens the library; file moves found part way (the app was killed while moving) are settled then, and said here. */
+async function openLibrarySaying(ctx: Parameters<typeof openLibrary>[0], folder: string): ReturnType<typeof openLibrary> {
+  const opened = await openLibrary(ctx, folder, { appFolders: APP_FOLDERS() });
+  for (const notice of opened.recovered) console.error(`lookalike: ${notice}`);
+  return opened;
+}
+
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
@@ -154,7 +166,7 @@ async function scanCommand(args: string[]): Promise<number> {
   let endJob: (() => void) | undefined;
   try {
     endJob = claimTheJob(store, 'scan', ctx);
-    const opened = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const opened = await openLibrarySaying(ctx, positionals[0]);
     const { summary, sync } = opened;
     output(values.json, { ...summary, sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
@@ -176,19 +188,47 @@ async function indexCommand(args: string[]): Promise<number> {
   let endJob: (() => void) | undefined;
   try {
     endJob = claimTheJob(store, 'index', ctx);
-    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const { libraryId } = await openLibrarySaying(ctx, positionals[0]);
     const outcome = await indexAll(ctx, libraryId, { backbone: values.backbone ?? DEFAULT_SETTINGS.backbone, workers: intOption(values.workers, 'workers'), retry: values.retry });
     if (outcome.baselineId === null) throw new Error('no photo of this library could be read by the backbone yet; nothing to index');
     const indexed = outcome.indexed.map(({ modelId, missingFeatures }) => ({ modelId, embedded: store.embeddingCount(modelId), unreadable: missingFeatures }));
     const skipped = store.problems(libraryId);
     output(
       values.json,
-      { features: outcome.features, indexed, problems: skipped },
+      { features: outcome.features, indexed, broken: outcome.broken, problems: skipped },
       [
         ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
+        ...outcome.broken.map((b) => `model ${b.modelId}: could not run: ${b.reason}`),
         ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
       ].join('\n'),
     );
+    return 0;
+  } finally {
+    endJob?.();
+    store.close();
+  }
+}
+
+async function modelsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { remove: { type: 'string' } }, 1);
+  const removing = intOption(values.remove, 'remove');
+  const store = openStore(values.db);
+  let endJob: (() => void) | undefined;
+  try {
+    const libraryId = requireLibrary(store, realFolder(positionals[0]));
+    if (removing !== undefined) {
+      // Not while another process indexes with it: claimed like any job.
+      endJob = claimTheJob(store, 'remove model', context(store));
+      removeModel(store, libraryId, removing);
+    }
+    const models = store.models(libraryId).map((m) => toModelInfo(store, m.id));
+    const describe = (m: (typeof models)[number]) =>
+      [
+        `model ${m.id}: ${m.name} (${m.kind}${m.imported ? ', imported' : ''}), ${m.indexedCount} photos indexed`,
+        ...(m.problem ? [`  broken: ${m.problem}`] : []),
+        ...(m.classNote ? [`  ${m.classNote}`] : []),
+      ].join('\n');
+    output(values.json, { removed: removing ?? null, models }, [...(removing !== undefined ? [`removed model ${removing}`] : []), ...models.map(describe)].join('\n'));
     return 0;
   } finally {
     endJob?.();
@@ -244,7 +284,7 @@ async function trainCommand(args: string[]): Promise<number> {
     const backend = await selectBackend();
     const backboneRuntime = await expectedRuntime(backend);
     console.error(`TF.js backend: ${backend.name} (${backend.reason}); backbone on ${backboneRuntime}`);
-    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const { libraryId } = await openLibrarySaying(ctx, positionals[0]);
     const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,
@@ -329,7 +369,7 @@ async function similarCommand(args: string[]): Promise<number> {
     const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
     output(
       values.json,
-      { query: result.query.path, model: result.modelId, results: resultRows(result.results), ...(incomplete ? { incomplete } : {}) },
+      { query: result.query.path, model: result.modelId, results: resultRows(result.results, store.libraryRoot(libraryId)), ...(incomplete ? { incomplete } : {}) },
       [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
     );
     if (incomplete) {

@@ -23,6 +23,8 @@ export interface LibrarySummary {
   unlabelledCount: number;
   classes: ClassSummary[];
   problems: Problem[];
+  /** What became of file moves that stopped part way (a crash, a close, an error), in words, until they are undone or finished. */
+  moveNotices: string[];
 }
 
 export interface PhotoItem {
@@ -145,6 +147,12 @@ export interface ModelInfo {
   runId: number | null;
   metrics: RetrievalMetrics | null;
   indexedCount: number;
+  /** Brought in from an exported model folder (not trained in this library). */
+  imported: boolean;
+  /** Why the model could not run at its last indexing (shown as broken); null when it ran. */
+  problem: string | null;
+  /** For an imported model whose classes are not this library's: what it was trained on, in words. */
+  classNote: string | null;
 }
 
 export type RunStatus = 'running' | 'paused' | 'stopped' | 'done' | 'failed';
@@ -201,6 +209,12 @@ export interface MarksState {
   total: number;
   /** Those the next training will use. */
   usable: number;
+  /**
+   * Of the usable ones, those with a validation photo (a worst query of the Per-class table is one):
+   * the validation photo is never trained on; its partner is trained against the training photo of
+   * the validation photo's class nearest to it.
+   */
+  standIn: number;
   /** The others, counted by the reason they wait. */
   unused: Array<{ reason: string; count: number }>;
 }
@@ -255,8 +269,10 @@ export interface LabelsState {
   photoLabels: number;
   /** What the last change did, for its Undo; null: nothing to undo. */
   lastChange: string | null;
-  /** The last "write labels to folders" that can still be undone; null: none. */
-  lastWrite: { id: number; writtenAt: string; moved: number } | null;
+  /** What each change that Undo can still take back did, newest first (lastChange is the first). */
+  undoSteps: string[];
+  /** The last "write labels to folders" that can still be undone (finished, or interrupted: then `notice` says how far it got); null: none. */
+  lastWrite: { id: number; writtenAt: string; moved: number; notice: string | null } | null;
 }
 
 export type LabelChange =
@@ -433,10 +449,14 @@ export interface ApiCalls {
   findDuplicates: [{ threshold: number }, DuplicatesResult];
   /** Moves photos out of the library into a folder outside it (never deleting, never overwriting). */
   movePhotos: [{ photoIds: number[]; folder: string }, MoveResult];
+  /** Puts the photos of the last move out of the library back where they were (finished or interrupted). */
+  undoMovePhotos: [void, { back: number; library: LibrarySummary }];
   /** Writes a trained model to a new folder: TF.js head, ONNX head, card.json (fine-tuned: also the backbone graph model and network.onnx). */
   exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
   /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
   importModel: [{ source: string }, ModelInfo];
+  /** Removes a trained or imported model of the open library, with its index (photos and runs stay); the models left. */
+  removeModel: [{ modelId: number }, ModelInfo[]];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
   /** The library's marks, and those against one query photo. */
@@ -479,8 +499,10 @@ export const API_NAMES: readonly ApiName[] = [
   'undoLabelWrite',
   'findDuplicates',
   'movePhotos',
+  'undoMovePhotos',
   'exportModel',
   'importModel',
+  'removeModel',
   'listFolders',
   'marks',
   'markNotSimilar',

@@ -159,6 +159,15 @@ export interface ClassCount {
   photoCount: number;
 }
 
+/** A class name, as a person types it: at most this many characters… */
+export const MAX_CLASS_NAME_CHARS = 100;
+/** …and this many bytes in UTF-8, the longest folder name most file systems hold (ext4, APFS, NTFS in UTF-16 allows more). */
+export const MAX_CLASS_NAME_BYTES = 255;
+/** Most photos one label change may name (a selection, not a library). */
+export const MAX_LABELLED_PHOTOS = 20_000;
+/** Label changes that can be undone, newest first (older ones are forgotten). */
+export const MAX_LABEL_UNDO_STEPS = 30;
+
 export const MIN_TRAINING_CLASSES = 2;
 export const MIN_PHOTOS_PER_CLASS = 2;
 

@@ -11,6 +11,10 @@ let store: Store;
 let lib: number;
 const photo = (relPath: string, className: string | null) => ({ relPath, className, size: 100, mtimeMs: 1000, hash: relPath });
 const id = (relPath: string) => store.photoByPath(lib, relPath)!.id;
+/** Backbone features of the training photos: dogs/c.jpg lies nearest to cats/b.jpg. */
+const FEATURES: Record<string, Float32Array> = Object.fromEntries(
+  Object.entries({ 'cats/a.jpg': [1, 0], 'cats/b.jpg': [0, 1], 'dogs/c.jpg': [0.1, 0.9], 'dogs/d.jpg': [0.9, 0.1] }).map(([path, v]) => [path, Float32Array.from(v)]),
+);
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'lookalike-marks-job-'));
@@ -44,9 +48,9 @@ function kindOf(call: () => unknown): string {
 describe('marking a result as not similar', () => {
   it('marks and unmarks, answering with the query\'s marks', () => {
     const query = id('cats/a.jpg');
-    expect(markNotSimilar(store, lib, { queryPhotoId: query, photoId: id('dogs/c.jpg'), marked: true })).toEqual({ marked: [id('dogs/c.jpg')], total: 1, usable: 1, unused: [] });
+    expect(markNotSimilar(store, lib, { queryPhotoId: query, photoId: id('dogs/c.jpg'), marked: true })).toEqual({ marked: [id('dogs/c.jpg')], total: 1, usable: 1, standIn: 0, unused: [] });
     expect(markNotSimilar(store, lib, { queryPhotoId: query, photoId: id('dogs/d.jpg'), marked: true }).marked.sort()).toEqual([id('dogs/c.jpg'), id('dogs/d.jpg')].sort());
-    expect(markNotSimilar(store, lib, { queryPhotoId: query, photoId: id('dogs/c.jpg'), marked: false })).toEqual({ marked: [id('dogs/d.jpg')], total: 1, usable: 1, unused: [] });
+    expect(markNotSimilar(store, lib, { queryPhotoId: query, photoId: id('dogs/c.jpg'), marked: false })).toEqual({ marked: [id('dogs/d.jpg')], total: 1, usable: 1, standIn: 0, unused: [] });
     expect(marksState(store, lib, id('cats/b.jpg')).marked).toEqual([]);
   });
 
@@ -69,23 +73,48 @@ describe('marking a result as not similar', () => {
     mark('cats/a.jpg', 'dogs/c.jpg'); // used
     mark('dogs/d.jpg', 'cats/b.jpg'); // used
     mark('cats/a.jpg', 'cats/b.jpg'); // same class
-    mark('cats/v.jpg', 'dogs/c.jpg'); // the query is a validation photo
-    mark('dogs/c.jpg', 'cats/v.jpg'); // the marked photo is a validation photo
+    mark('cats/v.jpg', 'dogs/c.jpg'); // the query is a validation photo: dogs/c.jpg trains against its stand-in
+    mark('dogs/c.jpg', 'cats/v.jpg'); // the marked photo is a validation photo: the same
     mark('cats/a.jpg', 'loose.jpg'); // unlabelled
     const state = marksState(store, lib);
-    expect({ total: state.total, usable: state.usable }).toEqual({ total: 6, usable: 2 });
-    expect(Object.fromEntries(state.unused.map((u) => [u.reason, u.count]))).toEqual({ 'same class as the query': 1, 'a validation photo': 2, 'a photo has no class': 1 });
+    expect({ total: state.total, usable: state.usable, standIn: state.standIn }).toEqual({ total: 6, usable: 4, standIn: 2 });
+    expect(Object.fromEntries(state.unused.map((u) => [u.reason, u.count]))).toEqual({ 'same class as the query': 1, 'a photo has no class': 1 });
 
     const trainPhotos = store.photos(lib).filter((p) => p.split === 'train');
     const at = (relPath: string) => trainPhotos.findIndex((p) => p.relPath === relPath);
-    expect(markedPairsForTraining(store, lib, trainPhotos)).toEqual([
+    const vectors = (photos: typeof trainPhotos) => photos.map((p) => FEATURES[p.relPath]);
+    // The validation cat's stand-in is the training cat nearest to dogs/c.jpg: cats/b.jpg, never cats/v.jpg itself.
+    const sorted = (pairs: Array<{ query: number; negative: number }>) => pairs.slice().sort((x, y) => x.query - y.query || x.negative - y.negative);
+    expect(sorted(markedPairsForTraining(store, lib, trainPhotos, vectors(trainPhotos)))).toEqual(sorted([
       { query: at('cats/a.jpg'), negative: at('dogs/c.jpg') },
       { query: at('dogs/d.jpg'), negative: at('cats/b.jpg') },
-    ]);
-    // A photo without features (left out of the training photos) leaves its mark out.
-    const withoutC = trainPhotos.filter((p) => p.relPath !== 'dogs/c.jpg');
-    const inWithoutC = (relPath: string) => withoutC.findIndex((p) => p.relPath === relPath);
-    expect(markedPairsForTraining(store, lib, withoutC)).toEqual([{ query: inWithoutC('dogs/d.jpg'), negative: inWithoutC('cats/b.jpg') }]);
+      { query: at('dogs/c.jpg'), negative: at('cats/b.jpg') },
+      { query: at('dogs/c.jpg'), negative: at('cats/b.jpg') },
+    ]));
+    // A photo without features (left out of the training photos) leaves its marks out.
+    const withoutA = trainPhotos.filter((p) => p.relPath !== 'cats/a.jpg');
+    const inWithoutA = (relPath: string) => withoutA.findIndex((p) => p.relPath === relPath);
+    expect(sorted(markedPairsForTraining(store, lib, withoutA, vectors(withoutA)))).toEqual(
+      sorted([
+        { query: inWithoutA('dogs/d.jpg'), negative: inWithoutA('cats/b.jpg') },
+        { query: inWithoutA('dogs/c.jpg'), negative: inWithoutA('cats/b.jpg') },
+        { query: inWithoutA('dogs/c.jpg'), negative: inWithoutA('cats/b.jpg') },
+      ]),
+    );
+    // So does a query that would be the only training photo of its class (no positive to draw).
+    const withoutD = trainPhotos.filter((p) => p.relPath !== 'dogs/d.jpg');
+    const inWithoutD = (relPath: string) => withoutD.findIndex((p) => p.relPath === relPath);
+    expect(markedPairsForTraining(store, lib, withoutD, vectors(withoutD))).toEqual([{ query: inWithoutD('cats/a.jpg'), negative: inWithoutD('dogs/c.jpg') }]);
+  });
+
+  it('a mark between two validation photos waits, and says why', () => {
+    store.assignSplit(lib, 0, () => []);
+    store.syncLibrary(lib, ['cats', 'dogs'], [...store.photos(lib).map((p) => photo(p.relPath, p.className)), photo('dogs/w.jpg', 'dogs')]);
+    store.assignSplit(lib, 0.3, (_classId, candidates) => candidates.filter((c) => c === id('cats/v.jpg') || c === id('dogs/w.jpg')));
+    markNotSimilar(store, lib, { queryPhotoId: id('cats/v.jpg'), photoId: id('dogs/w.jpg'), marked: true });
+    expect(marksState(store, lib)).toMatchObject({ total: 1, usable: 0, unused: [{ reason: 'both are validation photos', count: 1 }] });
+    const trainPhotos = store.photos(lib).filter((p) => p.split === 'train');
+    expect(markedPairsForTraining(store, lib, trainPhotos, trainPhotos.map((p) => FEATURES[p.relPath]))).toEqual([]);
   });
 
   it('a relabel that puts both photos in one class makes the mark wait, and one that parts them uses it again', () => {

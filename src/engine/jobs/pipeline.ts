@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
@@ -19,6 +20,8 @@ import { autoTriplets, checkFineTune, embedPhotosFineTuned, embedQueryFineTuned,
 import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
+import { importedBackboneProblem } from './model-card.js';
+import { moveNotices, recoverMoves } from './file-moves.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
 export interface JobContext {
@@ -31,20 +34,26 @@ export interface OpenedLibrary {
   libraryId: number;
   summary: LibrarySummary;
   sync: { added: number; changed: number; removed: number; unchanged: number };
+  /** File moves found part way at this open and settled (see file-moves.ts), in words. */
+  recovered: string[];
 }
 
 /** Scans the folder, hashes new and changed photos, and makes the store match it. */
 export async function openLibrary(ctx: JobContext, root: string, options: { appFolders?: string[] } = {}): Promise<OpenedLibrary> {
-  const scan = await scanLibrary(isAbsolute(root) ? root : resolve(root), { exclude: options.appFolders });
   const { store } = ctx;
+  // File moves a process left part way (killed, crashed) are settled before the folder is read.
+  const known = await realpath(isAbsolute(root) ? root : resolve(root)).catch(() => null);
+  const knownId = known === null ? undefined : store.libraryIdOf(known);
+  const recovered = knownId === undefined ? [] : await recoverMoves(store, knownId);
+  const scan = await scanLibrary(isAbsolute(root) ? root : resolve(root), { exclude: options.appFolders });
   const libraryId = store.upsertLibrary(scan.root);
-  const known = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
+  const knownPhotos = new Map(store.photos(libraryId).map((p) => [p.relPath, p]));
   const problems: Problem[] = [...scan.problems];
   const unreadable = [...scan.unreadable];
   const scanned = [];
   let done = 0;
   for (const file of scan.files) {
-    const before = known.get(file.relPath);
+    const before = knownPhotos.get(file.relPath);
     let hash = before?.hash;
     if (!before || before.size !== file.size || before.mtimeMs !== file.mtimeMs) {
       try {
@@ -67,7 +76,7 @@ export async function openLibrary(ctx: JobContext, root: string, options: { appF
   for (const problem of scan.problems) ctx.emit?.({ type: 'problem', problem });
   const summary = librarySummary(store, libraryId);
   ctx.emit?.({ type: 'library', library: summary });
-  return { libraryId, summary, sync };
+  return { libraryId, summary, sync, recovered };
 }
 
 export function librarySummary(store: Store, libraryId: number): LibrarySummary {
@@ -80,6 +89,7 @@ export function librarySummary(store: Store, libraryId: number): LibrarySummary 
     unlabelledCount: photoCount - classes.reduce((sum, c) => sum + c.photoCount, 0),
     classes,
     problems: store.problems(libraryId),
+    moveNotices: moveNotices(store, libraryId),
   };
 }
 
@@ -268,7 +278,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
   recordRunClasses(store, libraryId, runId);
-  const marked = markedPairsForTraining(store, libraryId, sets.trainPhotos);
+  const marked = markedPairsForTraining(store, libraryId, sets.trainPhotos, sets.train.vectors);
   recordRunMarks(store, runId, marked.length);
   const checkpoint = store.latestCheckpoint(runId);
   store.updateRun(runId, { status: 'running', baseline });
@@ -458,7 +468,13 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
-  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  let head: EmbeddingHead;
+  try {
+    head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  } catch {
+    // What the parser says about damaged bytes quotes them; the person needs what it means.
+    throw new Error('its stored weights are damaged and cannot be read; remove it, then train it again or import it again');
+  }
   return { embed: (features) => head.embed(features.map(normalizeVector)), dispose: () => head.dispose() };
 }
 
@@ -470,10 +486,13 @@ export function requireModel(store: Store, modelId: number, libraryId: number): 
   return model;
 }
 
-/** The model a search uses when none is named: the newest trained one, else the baseline. */
+/**
+ * The model a search uses when none is named: the newest trained here that runs, else the baseline.
+ * An imported model is used only when the person picks it (its classes may not be this library's).
+ */
 export function defaultModel(store: Store, libraryId: number): ModelRow | null {
   const models = store.models(libraryId);
-  return [...models].reverse().find((m) => m.kind === 'trained') ?? models.find((m) => m.kind === 'baseline') ?? null;
+  return [...models].reverse().find((m) => m.kind === 'trained' && m.config.importedCard === undefined && m.problem === null) ?? models.find((m) => m.kind === 'baseline') ?? null;
 }
 
 /** Re-measures a stored model the way training did: validation photos query the training photos. */
@@ -609,6 +628,8 @@ export async function findSimilar(
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
+  const refused = importedBackboneProblem(store, model);
+  if (refused) throw conflict(`${model.name} cannot run: ${refused}`);
   let vector: Float32Array;
   let described: SimilarResult['query'];
   const throughHead = async (feature: Float32Array): Promise<Float32Array> => {

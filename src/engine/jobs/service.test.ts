@@ -76,8 +76,15 @@ describe('engine service (the handler table both transports serve)', () => {
 
   it('trains in the background, streaming loss points and epoch metrics, and keeps the run', { timeout: 600_000 }, async () => {
     const done = nextEvent(jobEnded('train'));
+    // A window that comes back mid-epoch asks for the history then: it must reach the step just taken.
+    let midEpoch: Promise<{ losses: Array<{ step: number; epoch: number }> }> | null = null;
+    const stopWatching = service.subscribe((e) => {
+      if (e.type === 'loss' && e.step === 6 && !midEpoch) midEpoch = service.handlers.runHistory({ runId: e.runId });
+    });
     const { runId } = await service.handlers.startTraining({ epochs: 2, tripletsPerEpoch: 64, batchSize: 16, dim: 16 });
     const ended = await done;
+    stopWatching();
+    expect((await midEpoch!).losses.map((p) => [p.step, p.epoch])).toEqual([[1, 1], [2, 1], [3, 1], [4, 1], [5, 2], [6, 2]]);
     expect(ended.type === 'job' && ended.job).toMatchObject({ state: 'done', runId });
     expect(events.filter((e) => e.type === 'loss' && e.runId === runId)).toHaveLength(8);
     expect(events.filter((e) => e.type === 'epoch' && e.runId === runId)).toHaveLength(2);

@@ -1,6 +1,5 @@
 import type { Suggestion, SuggestionsResult } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import { checkClassName } from '../library/labels.js';
 import { classThresholds, voteClasses, type LabelledVector } from '../ml/suggest.js';
 import { RejectionStore } from '../store/suggestion-rejections.js';
 import type { PhotoRow, Store } from '../store/store.js';
@@ -74,7 +73,9 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
 export function rejectSuggestion(store: Store, libraryId: number, change: { photoId: number; className: string; rejected: boolean }): void {
   const photo = Number.isInteger(change?.photoId) ? store.photo(change.photoId) : null;
   if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${String(change?.photoId)} in this library`);
-  const name = checkClassName(change.className);
+  if (typeof change.className !== 'string' || change.className.trim() === '') throw invalidInput('name the class the photo is not of');
+  const name = change.className.trim();
+  if (!store.classes(libraryId).some((c) => c.name === name)) throw notFound(`no class "${name}" in this library`);
   if (typeof change.rejected !== 'boolean') throw invalidInput('say whether the suggestion is rejected (true) or not (false)');
   const rejections = new RejectionStore(store.db);
   if (change.rejected) rejections.add(libraryId, photo.relPath, name);

@@ -1,17 +1,18 @@
 /**
  * "Write labels to folders": the photos whose class is not their first-level folder are moved (never
  * copied, never overwriting) into a folder named after their class inside the library, exactly as a
- * preview listed; each write is logged and the last one can be undone. The photos' rows follow their
+ * preview listed; each write goes through the move journal (file-moves.ts) and the last one can be undone. The photos' rows follow their
  * files in the same step, so ids, splits, features and embeddings stay, and a rescan finds them as they are.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, realpath, rmdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { lstat, realpath, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
 import type { LabelMove, LabelWritePreview, LabelsState } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { folderClass, folderOf } from '../library/labels.js';
-import { moveFileTo, NameTakenError } from '../library/move-files.js';
-import { LabelWriteStore, type LoggedMove } from '../store/label-writes.js';
+import { LabelWriteStore } from '../store/label-writes.js';
+import { MoveJournal } from '../store/move-journal.js';
+import { runMoveBatch, undoLastBatch, type MoveOptions } from './file-moves.js';
 import { LabelStore } from '../store/labels.js';
 import type { Store } from '../store/store.js';
 
@@ -29,81 +30,54 @@ export async function previewLabelWrite(store: Store, libraryId: number): Promis
       folder = await classFolder(root, className);
       folders.set(className, folder);
     }
-    const source = await stat(join(root, photo.relPath)).catch(() => {
+    const source = await lstat(join(root, photo.relPath)).catch(() => {
       throw notFound(`${photo.relPath}: no longer in the library folder; let the library be read again, then preview again`);
     });
     const to = await freeName(root, className, basename(photo.relPath), planned);
-    moves.push({ photoId: photo.id, from: photo.relPath, to, className, renamed: basename(to) !== basename(photo.relPath), copy: source.dev !== folder.dev });
+    moves.push({ photoId: photo.id, from: photo.relPath, to, className, renamed: basename(to) !== basename(photo.relPath), copy: !source.isSymbolicLink() && source.dev !== folder.dev });
   }
   moves.sort((a, b) => a.to.localeCompare(b.to));
   const newFolders = [...folders].filter(([, f]) => !f.exists).map(([name]) => name).sort();
   return { moves, newFolders, fingerprint: fingerprint(moves, newFolders) };
 }
 
-/** Makes the moves of the preview named by `expected` (refused when the library changed since); returns how many moved. */
-export async function writeLabels(store: Store, libraryId: number, expected: string): Promise<number> {
+/**
+ * Makes the moves of the preview named by `expected` (refused when the library changed since), through
+ * the move journal: the whole plan is stored before the first file moves. Returns how many moved.
+ */
+export async function writeLabels(store: Store, libraryId: number, expected: string, options: MoveOptions = {}): Promise<number> {
   const plan = await previewLabelWrite(store, libraryId);
   if (plan.moves.length === 0) throw invalidInput('every labelled photo is in its class folder already: there is nothing to move');
   if (plan.fingerprint !== expected) throw conflict('the labels or the folder changed since the preview: look at the new preview before moving anything');
   const root = await realpath(store.libraryRoot(libraryId));
   const rules = new LabelStore(store.db).rules(libraryId);
-  const writes = new LabelWriteStore(store.db);
-  const done: LoggedMove[] = [];
-  const createdFolders: string[] = [];
-  try {
-    for (const name of plan.newFolders) {
-      await mkdir(join(root, name));
-      createdFolders.push(name);
-    }
-    for (const move of plan.moves) {
-      const moved = await moveFileTo(join(root, move.from), join(root, move.to)).catch((error: unknown) => {
-        if (error instanceof NameTakenError) throw conflict(`${move.to}: a file of that name appeared since the preview; nothing was overwritten (${done.length} of ${plan.moves.length} moved, and Undo puts them back)`);
-        throw error;
-      });
+  const steps = await Promise.all(
+    plan.moves.map(async (move) => ({
+      photoId: move.photoId,
+      from: move.from,
+      to: move.to,
+      size: (await lstat(join(root, move.from))).size,
+      labelBefore: rules.photos.get(move.from) ?? null,
       // The class stays the same: the photo keeps a label of its own only where its new folder says otherwise.
-      const ownLabel = folderClass(rules, move.className) === move.className ? null : move.className;
-      writes.movePhoto(libraryId, move.photoId, move.from, move.to, ownLabel);
-      done.push({ photoId: move.photoId, from: move.from, to: move.to, how: moved.how, ownLabel: rules.photos.get(move.from) ?? null });
-    }
-  } finally {
-    if (done.length > 0 || createdFolders.length > 0) writes.log(libraryId, { moves: done, createdFolders });
-  }
-  return done.length;
+      labelAfter: folderClass(rules, move.className) === move.className ? null : move.className,
+    })),
+  );
+  new LabelWriteStore(store.db).forgetLabelUndo(libraryId);
+  return runMoveBatch(store, { libraryId, kind: 'write-labels', fromRoot: root, toRoot: root }, steps, options);
 }
 
-/** Moves the files of the last write back (newest first), never overwriting; returns how many went back. */
-export async function undoLabelWrite(store: Store, libraryId: number): Promise<number> {
-  const writes = new LabelWriteStore(store.db);
-  const [last] = writes.writes(libraryId, 1);
-  if (!last || last.undoneAt !== null) throw conflict('there is no write of labels to folders to undo');
-  const root = await realpath(store.libraryRoot(libraryId));
-  const remaining = [...last.moves];
-  let undone = 0;
-  try {
-    while (remaining.length > 0) {
-      const move = remaining[remaining.length - 1];
-      await mkdir(dirname(join(root, move.from)), { recursive: true });
-      await moveFileTo(join(root, move.to), join(root, move.from)).catch((error: unknown) => {
-        if (error instanceof NameTakenError) throw conflict(`${move.from}: a file of that name is there now; ${move.to} was left where it is (nothing overwritten)`);
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`${move.to}: no longer there, so it cannot go back to ${move.from}`);
-        throw error;
-      });
-      writes.movePhoto(libraryId, move.photoId, move.to, move.from, move.ownLabel);
-      remaining.pop();
-      undone++;
-    }
-    // Folders the write made go again when the undo left them empty (rmdir refuses a folder with anything in it).
-    for (const name of last.createdFolders) await rmdir(join(root, name)).catch(() => undefined);
-  } finally {
-    writes.setRemaining(last.id, { moves: remaining, createdFolders: last.createdFolders });
-  }
-  return undone;
+/** Moves the files of the last write back (newest first), never overwriting, even when that write was interrupted; returns how many went back. */
+export async function undoLabelWrite(store: Store, libraryId: number, options: MoveOptions = {}): Promise<number> {
+  return undoLastBatch(store, libraryId, 'write-labels', options);
 }
 
-/** The last write that can be undone, for the labels panel. */
+/** The last write that can be undone (finished or interrupted), for the labels panel. */
 export function lastLabelWrite(store: Store, libraryId: number): LabelsState['lastWrite'] {
-  const [last] = new LabelWriteStore(store.db).writes(libraryId, 1);
-  return last && last.undoneAt === null ? { id: last.id, writtenAt: last.writtenAt, moved: last.moves.length } : null;
+  const journal = new MoveJournal(store.db);
+  const last = journal.last(libraryId, 'write-labels');
+  if (!last || last.state === 'undone') return null;
+  const interrupted = last.state !== 'moved';
+  return { id: last.id, writtenAt: last.startedAt, moved: journal.steps(last.id, 'done').length, notice: interrupted ? last.notice : null };
 }
 
 /** A class name as a folder directly in the root: refused when it cannot be one, or is a link or a file there. */

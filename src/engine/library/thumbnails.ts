@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MAX_INPUT_PIXELS } from './image.js';
 import { checkPhotoBytes, checkPhotoStats, readPhoto } from './photo-input.js';
 import { CACHEDIR_SIGNATURE, CACHEDIR_TAG } from './scan.js';
+import { makePrivateFolder, writePrivateFile } from '../common/private-files.js';
 
 /** Bump when the way thumbnails are made changes, so old cache entries are not reused. */
 const RECIPE = 'v1-webp-q80-cover-centre';
@@ -44,8 +45,8 @@ export async function thumbnailFile(absPath: string, cacheDir: string, size = 25
 
 async function makeOnce(absPath: string, target: string, size: number, cacheDir: string): Promise<string> {
   if (await exists(target)) return target;
-  await mkdir(join(target, '..'), { recursive: true });
   await tagAsCache(cacheDir);
+  await makePrivateFolder(join(target, '..'));
   // Write beside the target and rename: a reader never sees half a file, even across processes.
   const partial = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
   try {
@@ -53,11 +54,12 @@ async function makeOnce(absPath: string, target: string, size: number, cacheDir:
     const bytes = await readPhoto(absPath);
     checkPhotoBytes(bytes, absPath);
     encodes += 1;
-    await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'error' })
+    const webp = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'error' })
       .rotate()
       .resize(size, size, { fit: 'cover', position: 'centre' })
       .webp({ quality: 80, effort: 2 })
-      .toFile(partial);
+      .toBuffer();
+    await writePrivateFile(partial, webp);
     await rename(partial, target);
   } catch (error) {
     await unlink(partial).catch(() => undefined);
@@ -68,10 +70,15 @@ async function makeOnce(absPath: string, target: string, size: number, cacheDir:
 
 const tagged = new Set<string>();
 
-/** Marks the cache folder as one (CACHEDIR.TAG): backups skip it, and a library scan never indexes it. */
+/**
+ * Makes the cache folder private (thumbnails show the person's photos; it is Lookalike's own folder, so
+ * one left readable by an older version is tightened) and marks it as a cache (CACHEDIR.TAG): backups
+ * skip it, and a library scan never indexes it.
+ */
 async function tagAsCache(cacheDir: string): Promise<void> {
   if (tagged.has(cacheDir)) return;
-  await writeFile(join(cacheDir, CACHEDIR_TAG), `${CACHEDIR_SIGNATURE}\n# This file marks Lookalike's thumbnail cache; see https://bford.info/cachedir/\n`, { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+  await makePrivateFolder(cacheDir, { tighten: true });
+  await writePrivateFile(join(cacheDir, CACHEDIR_TAG), `${CACHEDIR_SIGNATURE}\n# This file marks Lookalike's thumbnail cache; see https://bford.info/cachedir/\n`).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error;
   });
   tagged.add(cacheDir);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,42 @@ describe('one job at a time per database (JobLock)', () => {
     } finally {
       a.close();
       b.close();
+    }
+  });
+
+  it('takes over at once from a holder killed with SIGKILL, even before its parent has reaped it', async () => {
+    const path = join(dir, 'killed.db');
+    const script = `
+      const { Store } = await import(${JSON.stringify(new URL('./store.ts', import.meta.url).href)});
+      const { holdJobLock } = await import(${JSON.stringify(new URL('./job-lock.ts', import.meta.url).href)});
+      const store = Store.open(${JSON.stringify(path)});
+      if (store.jobLock.claim('train') !== null) process.exit(3);
+      holdJobLock(store.jobLock, () => undefined);
+      process.stdout.write('claimed');
+      setInterval(() => undefined, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the holder exited (${code}) before claiming`)));
+    });
+    const store = Store.open(path);
+    try {
+      expect(store.jobLock.claim('index')).toMatchObject({ pid: child.pid, kind: 'train' });
+      child.kill('SIGKILL');
+      // Until this test yields, Node cannot reap the child: it is a zombie, dead but still signalable.
+      // The claim must not wait for that (nor for the stale heartbeat).
+      let refusedWith: number | undefined;
+      for (const until = Date.now() + 5_000; Date.now() < until; ) {
+        refusedWith = store.jobLock.claim('index')?.pid;
+        if (refusedWith === undefined) break;
+      }
+      expect(refusedWith).toBeUndefined();
+      expect(child.exitCode).toBeNull(); // not reaped yet: the takeover came first
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      store.close();
     }
   });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Database } from 'better-sqlite3';
 
@@ -30,7 +31,7 @@ interface RawHolder {
 /**
  * One job at a time per database, across processes: the single job_lock row names who runs what.
  * Claimed in an IMMEDIATE transaction, so two processes (or two calls) cannot both see it free; a
- * claim whose process is gone (same host, pid not alive) or whose heartbeat is older than
+ * claim whose process is gone (same host, pid not alive or a zombie) or whose heartbeat is older than
  * LOCK_STALE_MS is taken over. Another process cannot stop the job directly: it sets stop_requested,
  * which the holder reads with its heartbeat.
  */
@@ -111,13 +112,32 @@ export function describeHolder(holder: LockHolder, now = Date.now()): string {
   return `another Lookalike process (pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''}) is already running a ${holder.kind} job on this database (for ${since} s); wait for it to finish or stop it first`;
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Whether `pid` (on this host) is a running process. A process killed with SIGKILL stays signalable as
+ * a zombie until its parent reaps it (a parent may be busy, or never wait), so on Linux its state in
+ * /proc decides: a zombie (Z) or dead (X) process holds nothing.
+ */
+export function processAlive(pid: number): boolean {
+  // kill(0) and kill(-n) signal process groups: they would say "alive" for any bad row.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false; // no /proc (macOS, Windows): kill(0) has said what can be said
+  }
+  // "pid (command) state …": the command may itself contain ") ", so the state follows the last one.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }
 
 /**

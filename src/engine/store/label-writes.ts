@@ -1,28 +1,6 @@
 import type { Database } from 'better-sqlite3';
 
-/** One file moved into its class folder, as the log keeps it (paths relative to the library root). */
-export interface LoggedMove {
-  photoId: number;
-  from: string;
-  to: string;
-  how: 'link' | 'copy';
-  /** The photo's own label at `from` before the move (undo puts it back); null: it had none. */
-  ownLabel: string | null;
-}
-
-export interface LabelWriteLog {
-  moves: LoggedMove[];
-  /** Class folders the write made (undo removes them when they are empty again). */
-  createdFolders: string[];
-}
-
-export interface LabelWrite extends LabelWriteLog {
-  id: number;
-  writtenAt: string;
-  undoneAt: string | null;
-}
-
-/** The SQL of "write labels to folders": the photos' rows following their files, and the log. */
+/** The SQL of "write labels to folders": the photos' rows following their files (the moves themselves are journaled in move-journal.ts). */
 export class LabelWriteStore {
   constructor(private readonly db: Database) {}
 
@@ -38,25 +16,8 @@ export class LabelWriteStore {
     })();
   }
 
-  /** Keeps a write's moves; the label undo (by old paths) is dropped, as the paths changed. */
-  log(libraryId: number, log: LabelWriteLog): number {
-    return this.db.transaction(() => {
-      this.db.prepare('DELETE FROM label_undo WHERE library_id = ?').run(libraryId);
-      return Number(this.db.prepare('INSERT INTO label_writes(library_id, log) VALUES (?, ?)').run(libraryId, JSON.stringify(log)).lastInsertRowid);
-    })();
-  }
-
-  /** The writes of a library, newest first. */
-  writes(libraryId: number, limit = 20): LabelWrite[] {
-    const rows = this.db
-      .prepare('SELECT id, written_at AS writtenAt, undone_at AS undoneAt, log FROM label_writes WHERE library_id = ? ORDER BY id DESC LIMIT ?')
-      .all(libraryId, limit) as Array<{ id: number; writtenAt: string; undoneAt: string | null; log: string }>;
-    return rows.map(({ log, ...r }) => ({ ...r, ...(JSON.parse(log) as LabelWriteLog) }));
-  }
-
-  /** An undo finished (nothing left) or stopped part way: the log keeps the moves still to undo. */
-  setRemaining(writeId: number, log: LabelWriteLog): void {
-    if (log.moves.length === 0) this.db.prepare("UPDATE label_writes SET undone_at = datetime('now') WHERE id = ?").run(writeId);
-    else this.db.prepare('UPDATE label_writes SET log = ? WHERE id = ?').run(JSON.stringify(log), writeId);
+  /** The one-step label undo is by paths, which a write changes: it is dropped when a write starts. */
+  forgetLabelUndo(libraryId: number): void {
+    this.db.prepare('DELETE FROM label_undo WHERE library_id = ?').run(libraryId);
   }
 }

@@ -190,6 +190,67 @@ export const MIGRATIONS: readonly string[] = [
     undone_at TEXT
   );
   `,
+  // move-journal (issue #19): every file move ("write labels to folders", Duplicates' "move out") is
+  // planned in full here before the first file moves, each step marked as it completes (write-ahead),
+  // so a crash is finished or put back at the next open and any batch, even an interrupted one, can be
+  // undone. Writes logged before this journal existed are carried over as finished batches (label_writes
+  // is kept as it was, no longer written).
+  `
+  CREATE TABLE move_batches (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('write-labels', 'move-out')),
+    from_root TEXT NOT NULL,
+    to_root TEXT NOT NULL,
+    created_folders TEXT NOT NULL DEFAULT '[]',
+    state TEXT NOT NULL CHECK (state IN ('moving', 'moved', 'interrupted', 'undoing', 'undo-interrupted', 'undone')),
+    owner_pid INTEGER NOT NULL,
+    owner_host TEXT NOT NULL,
+    started_at TEXT NOT NULL DEFAULT (datetime('now')),
+    finished_at TEXT,
+    notice TEXT
+  );
+  CREATE INDEX move_batches_by_library ON move_batches(library_id, kind, id);
+  CREATE TABLE move_steps (
+    batch_id INTEGER NOT NULL REFERENCES move_batches(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    photo_id INTEGER,
+    from_path TEXT NOT NULL,
+    to_path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    label_before TEXT,
+    label_after TEXT,
+    state TEXT NOT NULL CHECK (state IN ('planned', 'done', 'undone')),
+    PRIMARY KEY (batch_id, seq)
+  ) WITHOUT ROWID;
+  INSERT INTO move_batches(id, library_id, kind, from_root, to_root, created_folders, state, owner_pid, owner_host, started_at, finished_at)
+    SELECT w.id, w.library_id, 'write-labels', l.root, l.root, json_extract(w.log, '$.createdFolders'),
+      CASE WHEN w.undone_at IS NULL THEN 'moved' ELSE 'undone' END, 0, '', w.written_at, w.written_at
+    FROM label_writes w JOIN libraries l ON l.id = w.library_id;
+  INSERT INTO move_steps(batch_id, seq, photo_id, from_path, to_path, size, label_before, label_after, state)
+    SELECT w.id, m.key, json_extract(m.value, '$.photoId'), json_extract(m.value, '$.from'), json_extract(m.value, '$.to'), 0,
+      json_extract(m.value, '$.ownLabel'), NULL, CASE WHEN w.undone_at IS NULL THEN 'done' ELSE 'undone' END
+    FROM label_writes w, json_each(w.log, '$.moves') m;
+  `,
+  // models (issue #19): why a model could not run at its last indexing, shown in the app.
+  `
+  ALTER TABLE models ADD COLUMN problem TEXT;
+  `,
+  // label-undo-steps (issue #19): label changes undone several steps back, newest first, instead of
+  // one. The same table name (a write of labels to folders still clears it), now a row per step; the
+  // one step kept before becomes the first.
+  `
+  ALTER TABLE label_undo RENAME TO label_undo_one_step;
+  CREATE TABLE label_undo (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    description TEXT NOT NULL,
+    restore TEXT NOT NULL
+  );
+  CREATE INDEX label_undo_by_library ON label_undo(library_id, id);
+  INSERT INTO label_undo(library_id, description, restore) SELECT library_id, description, restore FROM label_undo_one_step;
+  DROP TABLE label_undo_one_step;
+  `,
   // sort (issue #24): suggestions the person rejected in the Sort view ("this photo is not of that
   // class"), kept by path like the marks so a rescan keeps them.
   `

@@ -1,10 +1,12 @@
-import { copyFileSync, existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { DistanceProfile, Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
 import { JobLock } from './job-lock.js';
+import { makePrivateFileSync, makePrivateFolderSync } from '../common/private-files.js';
+import { userDataDir } from '../common/paths.js';
 import { describeFileError } from '../common/error-words.js';
 
 /** Marks a file as Lookalike's (PRAGMA application_id), so a foreign database is never touched. */
@@ -45,6 +47,8 @@ export interface ModelRow {
   runId: number | null;
   metrics: RetrievalMetrics | null;
   createdAt: string;
+  /** Why the model could not run at its last indexing (its backbone or weights unusable); null when it ran. */
+  problem: string | null;
 }
 
 /** A run as stored: the API's RunInfo, plus its library; settings as saved (validated on the way in). */
@@ -85,8 +89,11 @@ export class Store {
 
   static open(path: string): Store {
     if (path !== ':memory:') {
-      mkdirSync(dirname(path), { recursive: true });
+      // Lookalike's own data folder is tightened if an older version left it open; a folder the person named is only created private.
+      makePrivateFolderSync(dirname(path), { tighten: resolve(dirname(path)) === resolve(userDataDir()) });
       refuseForeignFile(path);
+      // SQLite gives the -wal and -shm files the database file's mode, so they are private too.
+      makePrivateFileSync(path);
     }
     let db: Database;
     try {
@@ -159,6 +166,11 @@ export class Store {
   upsertLibrary(root: string): number {
     this.db.prepare('INSERT INTO libraries(root) VALUES (?) ON CONFLICT(root) DO NOTHING').run(root);
     return (this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number }).id;
+  }
+
+  /** The library kept for this root (a real path), if there is one. */
+  libraryIdOf(root: string): number | undefined {
+    return (this.db.prepare('SELECT id FROM libraries WHERE root = ?').get(root) as { id: number } | undefined)?.id;
   }
 
   libraryRoot(libraryId: number): string {
@@ -429,7 +441,7 @@ export class Store {
 
   // ---- models and their embeddings ---------------------------------------------------------------
 
-  createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics'> & { weights?: Buffer }): number {
+  createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics' | 'problem'> & { weights?: Buffer }): number {
     if (!(Number.isInteger(model.dim) && model.dim > 0)) throw new StoreError(`a model needs a positive embedding size (got ${model.dim})`);
     const info = this.db
       .prepare(
@@ -466,6 +478,23 @@ export class Store {
 
   setModelMetrics(modelId: number, metrics: RetrievalMetrics): void {
     this.db.prepare('UPDATE models SET metrics = ? WHERE id = ?').run(JSON.stringify(metrics), modelId);
+  }
+
+  /** Records why a model could not run (null: it ran), so the app shows it as broken, with the reason. */
+  setModelProblem(modelId: number, problem: string | null): void {
+    this.db.prepare('UPDATE models SET problem = ? WHERE id = ?').run(problem, modelId);
+  }
+
+  /** Removes a model, its embeddings and its vector index; a run that made it keeps its history. */
+  removeModel(modelId: number): void {
+    const model = this.model(modelId);
+    if (!model) return;
+    this.db.transaction(() => {
+      this.vectorIndex(model.id, model.dim).drop();
+      this.db.prepare('UPDATE runs SET model_id = NULL WHERE model_id = ?').run(modelId);
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(modelId);
+    })();
+    this.vectorIndexes.delete(modelId);
   }
 
   vectorIndex(modelId: number, dim: number): VectorIndex {
@@ -646,6 +675,7 @@ interface RawModel {
   run_id: number | null;
   metrics: string | null;
   created_at: string;
+  problem: string | null;
 }
 
 function toModelRow(row: RawModel): ModelRow {
@@ -661,6 +691,7 @@ function toModelRow(row: RawModel): ModelRow {
     runId: row.run_id,
     metrics: row.metrics ? (JSON.parse(row.metrics) as RetrievalMetrics) : null,
     createdAt: row.created_at,
+    problem: row.problem,
   };
 }
 

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { adapterName, fileName, formatDelta, formatDistance, formatEta, formatLoss, formatMetric, formatRate, whereItRuns } from './format';
+import { adapterName, countOf, fileName, formatDelta, formatDistance, formatEta, formatLoss, formatMetric, formatRate, whereItRuns } from './format';
 
 describe('format', () => {
+  it('puts the word that agrees with the count after it', () => {
+    expect(countOf(1, 'file')).toBe('1 file');
+    expect(countOf(0, 'file')).toBe('0 files');
+    expect(countOf(1204, 'photo')).toBe('1,204 photos');
+    expect(countOf(2, 'class', 'classes')).toBe('2 classes');
+  });
+
   it('says how long is left in words a person reads at a glance', () => {
     expect(formatEta(null)).toBe('');
     expect(formatEta(42.4)).toBe('42 s left');

@@ -14,6 +14,11 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** "1 file", "2 files", "1,204 photos": the count and the word that agrees with it. */
+export function countOf(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
 export function formatMetric(value: number | null | undefined): string {
   return value === null || value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(3);
 }

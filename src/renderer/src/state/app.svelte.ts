@@ -96,6 +96,12 @@ export class AppState {
 
   private nextNoticeId = 1;
   private similarSerial = 0;
+  /** Ticks when another library is adopted: answers asked for under the one before are dropped. */
+  private libraryGeneration = 0;
+  /** Ticks whenever the chart is given another run: a run's history that loads after that is not shown. */
+  private chartSerial = 0;
+  /** Loss points of the run whose history is loading, that came while it loaded. */
+  private pendingLosses: { runId: number; points: LossPoint[] } | null = null;
 
   constructor(transport: AppTransport) {
     this.transport = transport;
@@ -130,6 +136,8 @@ export class AppState {
     try {
       const status = await this.transport.api.status();
       this.status = status;
+      // Another window may have opened another library while this one was away.
+      if (status.library?.libraryId !== this.library?.libraryId) this.startViewsOver();
       this.library = status.library;
       this.job = status.job;
       await this.refreshRunsAndModels();
@@ -149,7 +157,10 @@ export class AppState {
       await this.marks.refresh();
       return;
     }
+    const generation = this.libraryGeneration;
     const [runs, models] = await Promise.all([this.transport.api.listRuns(), this.transport.api.listModels(), this.marks.refresh()]);
+    // Asked before another library was opened (a job's end event races the open): its runs are not this library's.
+    if (generation !== this.libraryGeneration) return;
     this.runs = runs;
     this.models = models;
     if (this.similarModelId !== undefined && !models.some((m) => m.id === this.similarModelId)) this.similarModelId = undefined;
@@ -185,7 +196,9 @@ export class AppState {
       case 'loss':
         // Steps are running: whatever preparation reported before is over.
         if (this.progress && this.progress.kind !== 'train') this.progress = null;
-        if (this.chartRunId === null) this.resetChart(event.runId);
+        // Points of a run the chart has nothing of (this window came in mid-run): its stored history first, then these.
+        if (this.chartRunId === null && this.pendingLosses?.runId !== event.runId) void this.showRun(event.runId).catch((error: unknown) => this.notify(error));
+        if (this.pendingLosses?.runId === event.runId) this.pendingLosses.points.push({ step: event.step, epoch: event.epoch, loss: event.loss });
         if (event.runId === this.chartRunId) {
           this.losses.push({ step: event.step, epoch: event.epoch, loss: event.loss });
           this.lossVersion++;
@@ -210,22 +223,36 @@ export class AppState {
     }
   }
 
-  private resetChart(runId: number): void {
+  private resetChart(runId: number | null): void {
+    this.chartSerial++;
+    this.pendingLosses = null;
     this.chartRunId = runId;
     this.losses = [];
     this.lossVersion++;
     this.epochs = [];
-    this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
+    this.baseline = runId === null ? null : (this.runs.find((r) => r.id === runId)?.baseline ?? null);
   }
 
-  /** Shows a run's stored loss curve and epochs (a past run, or the live one after a reload). */
+  /**
+   * Shows a run's stored loss curve and epochs (a past run, or the live one after a reload), with the
+   * live points that came while it loaded. A run given to the chart meanwhile (a started one) wins.
+   */
   async showRun(runId: number): Promise<void> {
-    const history = await this.transport.api.runHistory({ runId });
-    this.chartRunId = runId;
-    this.losses = history.losses.slice();
-    this.lossVersion++;
-    this.epochs = history.epochs;
-    this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
+    const serial = ++this.chartSerial;
+    const pending = { runId, points: [] as LossPoint[] };
+    this.pendingLosses = pending;
+    try {
+      const history = await this.transport.api.runHistory({ runId });
+      if (serial !== this.chartSerial) return;
+      const lastStored = history.losses.at(-1)?.step ?? -Infinity;
+      this.chartRunId = runId;
+      this.losses = [...history.losses, ...pending.points.filter((p) => p.step > lastStored)];
+      this.lossVersion++;
+      this.epochs = history.epochs;
+      this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
+    } finally {
+      if (this.pendingLosses === pending) this.pendingLosses = null;
+    }
   }
 
   async openLibrary(root: string): Promise<boolean> {
@@ -248,26 +275,26 @@ export class AppState {
    */
   private async adoptLibrary(summary: LibrarySummary): Promise<void> {
     const another = this.library?.libraryId !== summary.libraryId;
+    if (another) this.startViewsOver();
     this.library = summary;
-    if (another) {
-      this.classFilter = undefined;
-      this.chartRunId = null;
-      this.losses = [];
-      this.lossVersion++;
-      this.epochs = [];
-      this.baseline = null;
-      this.similarSource = null;
-      this.similarResult = null;
-      this.similarError = null;
-      this.similarModelId = undefined;
-    }
     await this.refreshRunsAndModels();
-    if (another) {
-      this.labelling.grid.clear();
-      this.labelling.results.clear();
-    }
     await this.labelling.refresh();
     if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);
+  }
+
+  /** Another library: nothing of the one before stays on any view (runs, chart, models, query, selections). */
+  private startViewsOver(): void {
+    this.libraryGeneration++;
+    this.runs = [];
+    this.models = [];
+    this.classFilter = undefined;
+    this.resetChart(null);
+    this.similarSource = null;
+    this.similarResult = null;
+    this.similarError = null;
+    this.similarModelId = undefined;
+    this.labelling.grid.clear();
+    this.labelling.results.clear();
   }
 
   async findSimilarTo(source: SimilarQuerySource): Promise<void> {

@@ -47,6 +47,9 @@ export class Labelling {
       return true;
     } catch (error) {
       this.app.notify(error);
+      // A write stopped part way moved some photos: its Undo, and the photos' new places, must show.
+      await this.refresh().catch(() => undefined);
+      this.version++;
       return false;
     } finally {
       this.busy = false;

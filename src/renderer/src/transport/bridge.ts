@@ -1,21 +1,28 @@
 import { forwardCalls, type ApiName, type EngineEvent, type PhotoSize } from '../../../shared/api';
 import { ApiError, fromWireError } from '../../../shared/errors';
+import { photoSigningKey, signedPhotoPath } from '../../../shared/photo-url';
 import type { AppTransport } from './types';
 
+/** Must match the bridge's TOKEN_HEADER and EVENTS_PROTOCOL (src/bridge/server.ts). */
+const TOKEN_HEADER = 'x-lookalike-token';
+const EVENTS_PROTOCOL = 'lookalike';
+
 /**
- * The browser transport: calls are `POST /api/<name>` with a JSON body, events arrive on the
- * `/events` WebSocket (reconnecting with backoff), photos are `/photo/<id>`. The access token
- * travels as the HttpOnly cookie the bridge set when the page was opened, so nothing here sees it.
+ * The browser transport: calls are `POST /api/<name>` with a JSON body and the token in a header,
+ * events arrive on the `/events` WebSocket (the token offered as a subprotocol; reconnecting with
+ * backoff), photos are `/photo/<id>` URLs signed with a key derived from the token. Nothing here puts
+ * the token where another origin could get it (no cookie, no URL).
  */
-export function bridgeTransport(origin: string = location.origin): AppTransport {
+export function bridgeTransport(token: string, origin: string = location.origin): AppTransport {
+  const photoKey = photoSigningKey(token);
   const call = async (name: ApiName, arg: unknown): Promise<unknown> => {
     let response: Response;
     try {
       response = await fetch(`${origin}/api/${name}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', [TOKEN_HEADER]: token },
         body: arg === undefined ? '' : JSON.stringify(arg),
-        credentials: 'same-origin',
+        credentials: 'omit',
       });
     } catch {
       throw new ApiError('failed', 'Lookalike is not reachable. Is `lookalike serve` (or `npm start`) still running?');
@@ -47,7 +54,7 @@ export function bridgeTransport(origin: string = location.origin): AppTransport 
 
   const connect = () => {
     timer = null;
-    const ws = new WebSocket(`${origin.replace(/^http/, 'ws')}/events`);
+    const ws = new WebSocket(`${origin.replace(/^http/, 'ws')}/events`, [EVENTS_PROTOCOL, `${EVENTS_PROTOCOL}-token.${token}`]);
     socket = ws;
     ws.onopen = () => {
       retry = 0;
@@ -90,7 +97,7 @@ export function bridgeTransport(origin: string = location.origin): AppTransport 
       return () => connectionListeners.delete(listener);
     },
     photoUrl(photoId: number, size: PhotoSize) {
-      return `${origin}/photo/${Math.trunc(photoId)}?size=${size === 'full' ? 'full' : 'thumb'}`;
+      return `${origin}${signedPhotoPath(photoKey, photoId, size, Date.now())}`;
     },
   };
 }
