@@ -490,13 +490,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async suggestClasses(query) {
       const id = requireLibrary();
-      return suggestClasses(store, id, { modelId: query?.modelId === undefined ? undefined : Number(query.modelId) });
+      return suggestClasses(store, id, { modelId: query?.modelId });
     },
 
     async rejectSuggestion(change) {
       const id = requireLibrary();
       rejectSuggestion(store, id, change);
-      return suggestClasses(store, id, { modelId: change.modelId === undefined ? undefined : Number(change.modelId) });
+      return suggestClasses(store, id, { modelId: change.modelId });
     },
 
     async evaluateModel({ modelId } = {}) {

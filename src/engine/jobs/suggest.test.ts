@@ -76,9 +76,12 @@ describe('sort the unsorted: suggestions from a trained model on drawn photos', 
     expect(left).toHaveLength(7);
   });
 
-  it('refuses a photo of no library and a class without a name, as user mistakes', () => {
+  it('refuses a photo of no library, a class without a name or of no library, and a model id that is not one, as user mistakes', () => {
     expect(() => rejectSuggestion(store, libraryId, { photoId: 999_999, className: 'circles', rejected: true })).toThrow(expect.objectContaining({ kind: 'not-found', message: 'no photo 999999 in this library' }));
     const [any] = suggestClasses(store, libraryId).suggestions;
     expect(() => rejectSuggestion(store, libraryId, { photoId: any.photoId, className: ' ', rejected: true })).toThrow(expect.objectContaining({ kind: 'invalid-input' }));
+    expect(() => rejectSuggestion(store, libraryId, { photoId: any.photoId, className: 'giraffes', rejected: true })).toThrow(expect.objectContaining({ kind: 'not-found', message: 'no class "giraffes" in this library' }));
+    expect(() => suggestClasses(store, libraryId, { modelId: '2' as unknown as number })).toThrow(expect.objectContaining({ kind: 'invalid-input' }));
+    expect(() => suggestClasses(store, libraryId, { modelId: 987_654 })).toThrow(expect.objectContaining({ kind: 'not-found' }));
   });
 });

@@ -22,7 +22,9 @@ export interface SuggestOptions {
  * model has not indexed yet are counted, not suggested.
  */
 export function suggestClasses(store: Store, libraryId: number, options: SuggestOptions = {}): SuggestionsResult {
-  const model = options.modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, options.modelId, libraryId);
+  const { modelId } = options;
+  if (modelId !== undefined && !Number.isInteger(modelId)) throw invalidInput(`a model is named by its id, a whole number (got ${JSON.stringify(modelId)})`);
+  const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
   const photos = store.photos(libraryId);
   const index = store.vectorIndex(model.id, model.dim);
