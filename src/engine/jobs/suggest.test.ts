@@ -84,4 +84,14 @@ describe('sort the unsorted: suggestions from a trained model on drawn photos', 
     expect(() => suggestClasses(store, libraryId, { modelId: '2' as unknown as number })).toThrow(expect.objectContaining({ kind: 'invalid-input' }));
     expect(() => suggestClasses(store, libraryId, { modelId: 987_654 })).toThrow(expect.objectContaining({ kind: 'not-found' }));
   });
+
+  it("without a validation split, falls back on the model's own close-match distance", () => {
+    const model = store.models(libraryId).find((m) => m.kind === 'trained')!;
+    store.db.prepare('UPDATE photos SET split = NULL WHERE library_id = ?').run(libraryId);
+    const profile = (threshold: number | null) => ({ same_class: [0.1, 0.2, 0.3] as [number, number, number], other_class: [0.5, 0.6, 0.7] as [number, number, number], threshold, precision: 0.9, close_match_share: 0.5 });
+    store.setModelDistances(model.id, profile(1e-6));
+    expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className === null)).toBe(true);
+    store.setModelDistances(model.id, profile(null));
+    expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className !== null)).toBe(true);
+  });
 });

@@ -39,11 +39,13 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
   const unlabelled = photos.filter((p) => p.classId === null);
   const queries = unlabelled.filter((p) => vectors.has(p.id));
   // Calibrated on photos the model was not trained on (its validation split) against those it was.
-  const calibration = classThresholds(
+  const measured = classThresholds(
     labelledPhotos.filter((p) => p.split === 'validation').map(withVector),
     labelledPhotos.filter((p) => p.split !== 'validation').map(withVector),
     options.keepShare,
   );
+  // No validation split yet (never trained or evaluated): the model's own "close match" distance, if it has one.
+  const calibration = measured.fallback === Infinity ? { ...measured, fallback: store.modelDistances(model.id)?.threshold ?? Infinity } : measured;
   const classes = store.classes(libraryId);
   const classId = new Map(classes.map((c) => [c.name, c.id]));
   const className = new Map(classes.map((c) => [c.id, c.name]));
