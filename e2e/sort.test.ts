@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { describeInChromium, classCounts, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { callApi, describeInChromium, classCounts, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
 
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(import.meta.dirname, '..', 'test-results', 'screenshots');
 /** Opening, indexing and training share two cores with other work: state changes can take a while to show. */
@@ -98,6 +98,10 @@ describeInChromium('Sort the unsorted', () => {
     await expect.poll(async () => (await cards(page)).map((c) => c.path), POLL).not.toContain(changed.path);
     const relabelled = await app.service.handlers.listPhotos({ offset: 0, limit: 100 });
     expect(relabelled.items.find((p) => p.path === changed.path)?.className).toBe(other);
+
+    // Mistakes through the bridge are the person's (4xx), said in words.
+    expect(await callApi(page, 'rejectSuggestion', { photoId: 987654, className: 'circles', rejected: true })).toMatchObject({ status: 404, body: { kind: 'not-found', error: 'no photo 987654 in this library' } });
+    expect(await callApi(page, 'suggestClasses', { modelId: 'newest' })).toMatchObject({ status: 400, body: { kind: 'invalid-input' } });
 
     // Labels only: not one file moved.
     expect((await readdir(library, { recursive: true })).sort()).toEqual(files);
