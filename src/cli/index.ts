@@ -1,8 +1,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
-import { resultRows } from '../shared/result-rows.js';
 import {
   SAMPLE_CLASSES,
   checkFineTuneHere,
@@ -38,6 +37,7 @@ import {
 } from '../engine/jobs/engine.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
 import { createProgressPrinter } from './progress.js';
+import { similarJson, similarText } from './similar-output.js';
 
 class UsageError extends Error {}
 
@@ -61,9 +61,15 @@ Sub-folders of <folder> are classes; photos directly in it are searchable but no
 --backbone: ${DEFAULT_SETTINGS.backbone} (built in), FOLDER[#LAYER][@RANGE] for a TF.js model folder,
             e.g. models/mobilenetv2-0.35#out_relu@-1,1, or URL[#LAYER][@RANGE]=sha256:HEX to download
             one on first use (cached, checked against the checksum)
+--verbose: also the GPU probe's driver warnings (quiet otherwise)
 Database: --db, else ${defaultDbPath()}`;
 
-const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** --verbose: what is quiet otherwise (the GPU probe's driver warnings) is shown; the engine reads it from the environment. */
+function applyVerbose(values: { verbose?: boolean }): void {
+  if (values.verbose) process.env.LOOKALIKE_VERBOSE = '1';
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -111,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals: number) {
   const parsed = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  applyVerbose(parsed.values as { verbose?: boolean });
   if (parsed.positionals.length !== positionals) {
     throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`);
   }
@@ -159,6 +166,11 @@ async function openLibrarySaying(ctx: Parameters<typeof openLibrary>[0], folder:
   return opened;
 }
 
+/** Problems as --json has always printed them: path and reason. */
+function pathsAndReasons(problems: Array<{ path: string; reason: string }>): Array<{ path: string; reason: string }> {
+  return problems.map(({ path, reason }) => ({ path, reason }));
+}
+
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
@@ -168,7 +180,7 @@ async function scanCommand(args: string[]): Promise<number> {
     endJob = claimTheJob(store, 'scan', ctx);
     const opened = await openLibrarySaying(ctx, positionals[0]);
     const { summary, sync } = opened;
-    output(values.json, { ...summary, sync }, [
+    output(values.json, { ...summary, problems: pathsAndReasons(summary.problems), sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
       ...summary.classes.map((c) => `  ${c.name}: ${c.photoCount}`),
       `changes: ${sync.added} added, ${sync.changed} changed, ${sync.removed} removed`,
@@ -195,7 +207,7 @@ async function indexCommand(args: string[]): Promise<number> {
     const skipped = store.problems(libraryId);
     output(
       values.json,
-      { features: outcome.features, indexed, broken: outcome.broken, problems: skipped },
+      { features: outcome.features, indexed, broken: outcome.broken, problems: pathsAndReasons(skipped) },
       [
         ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
         ...outcome.broken.map((b) => `model ${b.modelId}: could not run: ${b.reason}`),
@@ -288,6 +300,7 @@ async function trainCommand(args: string[]): Promise<number> {
     const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,
+      run_number: result.runNumber,
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
@@ -301,7 +314,7 @@ async function trainCommand(args: string[]): Promise<number> {
       eval: evalObject(result.baseline, result.trained),
     };
     output(values.json, summary, [
-      `run ${result.runId}: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
+      `run ${result.runNumber} of this library: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
       formatEval(summary.eval),
     ].join('\n'));
     return 0;
@@ -356,7 +369,8 @@ async function similarCommand(args: string[]): Promise<number> {
     const located = values.library ? libraryNamed(store, values.library, real) : locateFile(store, real);
     if (!located) {
       if (store.libraries().length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
-      throw new UsageError(`${basename(real)} is outside every library; name one with --library <folder>`);
+      // The one line that fixes it, not the whole usage text.
+      throw new Error(`${real} is outside every library; say which library to search: lookalike similar "${positionals[0]}" --library <folder>`);
     }
     const { libraryId, photoId } = located;
     const modelId = await modelOption(store, libraryId, values.model);
@@ -367,11 +381,8 @@ async function similarCommand(args: string[]): Promise<number> {
     const model = store.model(result.modelId)!;
     const missing = store.unindexedCount(libraryId, model.id, model.backbone);
     const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
-    output(
-      values.json,
-      { query: result.query.path, model: result.modelId, results: resultRows(result.results, store.libraryRoot(libraryId)), ...(incomplete ? { incomplete } : {}) },
-      [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
-    );
+    const json = similarJson(result, incomplete, store.libraryRoot(libraryId));
+    output(values.json, json, similarText(json));
     if (incomplete) {
       console.error(`lookalike: ${incomplete}`);
       return 1;
@@ -413,6 +424,7 @@ async function suggestCommand(args: string[]): Promise<number> {
 
 async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' } }, allowPositionals: true, strict: true });
+  applyVerbose(parsed.values);
   if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
   const folder = parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined;
   // Said before serving: otherwise the page opens on no library and the reason is never shown.

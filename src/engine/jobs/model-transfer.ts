@@ -207,6 +207,7 @@ export function toModelInfo(store: Store, modelId: number): ModelInfo {
     dim: m.dim,
     createdAt: m.createdAt,
     runId: m.runId,
+    runNumber: m.runId === null ? null : (store.run(m.runId)?.number ?? null),
     metrics: m.metrics,
     indexedCount: store.embeddingCount(m.id),
     imported,

@@ -313,7 +313,7 @@ export class Store {
    * Copies of one photo (same content hash) within a class always share a split, so no query finds
    * its own copy; a copy filed under another class is split with that class.
    */
-  assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number) => number[]): void {
+  assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number, hashes: string[]) => number[]): void {
     this.db.transaction(() => {
       const rows = this.db
         .prepare('SELECT id, class_id AS classId, hash, split FROM photos WHERE library_id = ? AND class_id IS NOT NULL ORDER BY id')
@@ -336,7 +336,8 @@ export class Store {
         if (unassigned.length === 0) continue;
         const target = groups.length < 2 ? 0 : Math.max(1, Math.round(groups.length * validationFraction));
         const have = groups.filter((g) => g.some((m) => m.split === 'validation')).length;
-        const validation = new Set(choose(classId, unassigned.map((g) => g[0].id), Math.max(0, Math.min(unassigned.length, target - have))));
+        const wanted = Math.max(0, Math.min(unassigned.length, target - have));
+        const validation = new Set(choose(classId, unassigned.map((g) => g[0].id), wanted, unassigned.map((g) => g[0].hash)));
         for (const group of unassigned) for (const m of group) setSplit.run(validation.has(group[0].id) ? 'validation' : 'train', m.id);
       }
     })();
@@ -357,7 +358,8 @@ export class Store {
   }
 
   problems(libraryId: number): Problem[] {
-    return this.db.prepare('SELECT path, reason FROM problems WHERE library_id = ? ORDER BY path').all(libraryId) as Problem[];
+    const rows = this.db.prepare('SELECT path, reason, stage FROM problems WHERE library_id = ? ORDER BY path').all(libraryId) as Array<Problem & { stage: string }>;
+    return rows.map(({ stage, ...problem }) => (stage === 'features' ? { ...problem, unreadablePhoto: true } : problem));
   }
 
   // ---- backbone features (cached per content hash) ----------------------------------------------
@@ -571,18 +573,18 @@ export class Store {
   }
 
   run(runId: number): RunRow | null {
-    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(runId) as RawRun | undefined;
+    const row = this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(runId) as RawRun | undefined;
     return row ? toRunRow(row) : null;
   }
 
   runs(libraryId: number): RunRow[] {
-    return (this.db.prepare('SELECT * FROM runs WHERE library_id = ? ORDER BY id DESC').all(libraryId) as RawRun[]).map(toRunRow);
+    return (this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE library_id = ? ORDER BY id DESC`).all(libraryId) as RawRun[]).map(toRunRow);
   }
 
   /** The newest unfinished run of a library with these settings, to resume after a crash. */
   resumableRun(libraryId: number, settings: Record<string, unknown>): RunRow | null {
     const row = this.db
-      .prepare("SELECT * FROM runs WHERE library_id = ? AND settings = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1")
+      .prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE library_id = ? AND settings = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1`)
       .get(libraryId, JSON.stringify(settings)) as RawRun | undefined;
     return row ? toRunRow(row) : null;
   }
@@ -695,8 +697,12 @@ function toModelRow(row: RawModel): ModelRow {
   };
 }
 
+/** A run's columns, and its number within its library (ids count across libraries; runs are never deleted alone). */
+const RUN_COLUMNS = '*, (SELECT count(*) FROM runs earlier WHERE earlier.library_id = runs.library_id AND earlier.id <= runs.id) AS number';
+
 interface RawRun {
   id: number;
+  number: number;
   library_id: number;
   model_id: number | null;
   status: RunStatus;
@@ -714,6 +720,7 @@ interface RawRun {
 function toRunRow(row: RawRun): RunRow {
   return {
     id: row.id,
+    number: row.number,
     libraryId: row.library_id,
     modelId: row.model_id,
     status: row.status,
