@@ -81,7 +81,8 @@ describe('sort the unsorted: suggestions from a trained model on drawn photos', 
     const [any] = suggestClasses(store, libraryId).suggestions;
     expect(() => rejectSuggestion(store, libraryId, { photoId: any.photoId, className: ' ', rejected: true })).toThrow(expect.objectContaining({ kind: 'invalid-input' }));
     expect(() => rejectSuggestion(store, libraryId, { photoId: any.photoId, className: 'giraffes', rejected: true })).toThrow(expect.objectContaining({ kind: 'not-found', message: 'no class "giraffes" in this library' }));
-    expect(() => suggestClasses(store, libraryId, { modelId: '2' as unknown as number })).toThrow(expect.objectContaining({ kind: 'invalid-input' }));
+    expect(() => suggestClasses(store, libraryId, { modelId: '2' as unknown as number })).toThrow(expect.objectContaining({ kind: 'invalid-input', message: 'a model is named by its id, a whole number (got text)' }));
+    expect(() => rejectSuggestion(store, libraryId, { photoId: null as unknown as number, className: 'circles', rejected: true })).toThrow(expect.objectContaining({ kind: 'invalid-input' }));
     expect(() => suggestClasses(store, libraryId, { modelId: 987_654 })).toThrow(expect.objectContaining({ kind: 'not-found' }));
   });
 

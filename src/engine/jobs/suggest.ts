@@ -1,4 +1,5 @@
 import type { Suggestion, SuggestionsResult } from '../../shared/api.js';
+import { describeValue } from '../../shared/describe-value.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { classThresholds, voteClasses, type LabelledVector } from '../ml/suggest.js';
 import { RejectionStore } from '../store/suggestion-rejections.js';
@@ -23,7 +24,7 @@ export interface SuggestOptions {
  */
 export function suggestClasses(store: Store, libraryId: number, options: SuggestOptions = {}): SuggestionsResult {
   const { modelId } = options;
-  if (modelId !== undefined && !Number.isInteger(modelId)) throw invalidInput(`a model is named by its id, a whole number (got ${JSON.stringify(modelId)})`);
+  if (modelId !== undefined && !Number.isInteger(modelId)) throw invalidInput(`a model is named by its id, a whole number (got ${describeValue(modelId)})`);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
   const photos = store.photos(libraryId);
@@ -75,8 +76,9 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
 
 /** Remembers (or forgets) that a photo is not of a class. */
 export function rejectSuggestion(store: Store, libraryId: number, change: { photoId: number; className: string; rejected: boolean }): void {
-  const photo = Number.isInteger(change?.photoId) ? store.photo(change.photoId) : null;
-  if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${String(change?.photoId)} in this library`);
+  if (!Number.isInteger(change?.photoId)) throw invalidInput(`a photo is named by its id, a whole number (got ${describeValue(change?.photoId)})`);
+  const photo = store.photo(change.photoId);
+  if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${change.photoId} in this library`);
   if (typeof change.className !== 'string' || change.className.trim() === '') throw invalidInput('name the class the photo is not of');
   const name = change.className.trim();
   if (!store.classes(libraryId).some((c) => c.name === name)) throw notFound(`no class "${name}" in this library`);
