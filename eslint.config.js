@@ -2,6 +2,7 @@ import { dirname, relative, resolve } from 'node:path';
 import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
+import { noCycleRule } from './lint/no-cycle.js';
 
 /**
  * The house's walls, declared once: what each folder of src/ may import from besides itself (a
@@ -67,6 +68,11 @@ export default tseslint.config(
     files: ['src/**/*.ts', 'src/**/*.svelte'],
     plugins: { local: { rules: { layers: layersRule } } },
     rules: { 'local/layers': 'error' },
+  },
+  {
+    files: ['**/*.ts', '**/*.svelte'],
+    plugins: { cycles: { rules: { 'no-cycle': noCycleRule } } },
+    rules: { 'cycles/no-cycle': 'error' },
   },
   {
     rules: {

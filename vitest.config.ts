@@ -1,14 +1,64 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { ProjectDurations } from './scripts/project-durations.js';
+
+/**
+ * Test files that take seconds each: a real backbone loaded, a head or network trained, the built
+ * CLI, child processes or worker threads started, the engine service run whole, thousands of files
+ * or rows made. Every other test file under src/ (and lint/) is a unit test: `npm run test:unit`
+ * runs those in under a minute. A new test file that takes seconds belongs here.
+ */
+const INTEGRATION = [
+  'bench/**/*.test.ts',
+  'src/cli/*.test.ts',
+  'src/bridge/error-kinds.test.ts',
+  'src/bridge/label-selection.test.ts',
+  'src/engine/common/private-files.test.ts',
+  'src/engine/jobs/broken-models.test.ts',
+  'src/engine/jobs/duplicate-edges.test.ts',
+  'src/engine/jobs/duplicates.test.ts',
+  'src/engine/jobs/file-moves-crash.test.ts',
+  'src/engine/jobs/fine-tune.test.ts',
+  'src/engine/jobs/fine-tuned-transfer.test.ts',
+  'src/engine/jobs/full-fine-tune.test.ts',
+  'src/engine/jobs/label-audit.test.ts',
+  'src/engine/jobs/model-transfer.test.ts',
+  'src/engine/jobs/pipeline.test.ts',
+  'src/engine/jobs/pipeline-guards.test.ts',
+  'src/engine/jobs/service.test.ts',
+  'src/engine/jobs/service-close-moves.test.ts',
+  'src/engine/jobs/service-jobs.test.ts',
+  'src/engine/jobs/service-moves.test.ts',
+  'src/engine/jobs/service-thread.test.ts',
+  'src/engine/jobs/suggest.test.ts',
+  'src/engine/jobs/write-labels.test.ts',
+  'src/engine/library/scan.test.ts',
+  'src/engine/ml/backbone.test.ts',
+  'src/engine/ml/compute-backend.test.ts',
+  'src/engine/ml/features.test.ts',
+  'src/engine/ml/trainable-backbone.test.ts',
+  'src/engine/ml/trainer.test.ts',
+  'src/engine/ml/webgpu.test.ts',
+  'src/engine/ml/webgpu-quiet.test.ts',
+  'src/engine/store/job-lock.test.ts',
+  'src/engine/store/search.test.ts',
+  'src/main/reveal.test.ts',
+];
+/** Tests that build the renderer and drive a real Chromium. */
+const E2E = ['e2e/**/*.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'bench/**/*.test.ts', 'e2e/**/*.test.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts', 'lint/**/*.test.ts'], exclude: [...configDefaults.exclude, ...INTEGRATION] } },
+      { extends: true, test: { name: 'integration', include: INTEGRATION } },
+      { extends: true, test: { name: 'e2e', include: E2E } },
+    ],
     // Real backbones on wasm take seconds per batch; two cores, so at most two test files at once.
     testTimeout: 180_000,
     hookTimeout: 300_000,
     pool: 'forks',
-    // The JSON report lets CI print a plain "N passed, N failed" line.
-    reporters: ['default', 'json'],
+    // The JSON report lets CI print a plain "N passed, N failed" line, and each project's duration.
+    reporters: ['default', 'json', new ProjectDurations('test-results/projects.json')],
     outputFile: { json: 'test-results/vitest.json' },
     maxWorkers: 2,
     env: { LOOKALIKE_BACKEND: process.env.LOOKALIKE_BACKEND ?? '' },

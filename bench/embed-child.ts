@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../src/engine/ml/compute-backend.js';
+import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
 import { parseBackboneSpec } from '../src/engine/ml/backbone.js';
 import { cacheFeatures, ensureBaselineModel, openLibrary } from '../src/engine/jobs/pipeline.js';
 import { Store } from '../src/engine/store/store.js';
@@ -15,7 +16,7 @@ try {
   const backend = await selectBackend();
   const started = performance.now();
   const { libraryId, summary } = await openLibrary({ store }, root);
-  const spec = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
+  const spec = parseBackboneSpec(BUILTIN_BACKBONE.id);
   const features = await cacheFeatures({ store }, libraryId, spec, workers);
   const modelId = await ensureBaselineModel({ store }, libraryId, spec);
   const seconds = (performance.now() - started) / 1000;

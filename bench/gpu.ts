@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
 import { selectBackend, type BackendChoice } from '../src/engine/ml/compute-backend.js';
 import { loadBackbone } from '../src/engine/ml/backbone.js';
 import { trainStep, type FineTunedNet } from '../src/engine/ml/block-trainer.js';
@@ -164,7 +165,7 @@ async function inferenceRows(batches: number[], reps: number): Promise<Row[]> {
   else process.env.LOOKALIKE_BACKBONE_RUNTIME = before;
   const rows: Row[] = [];
   for (const batch of batches) {
-    const images = Array.from({ length: batch }, (_, i) => Uint8Array.from({ length: 224 * 224 * 3 }, (_, j) => (j * 7 + i * 31) % 256));
+    const images = Array.from({ length: batch }, (_, i) => Uint8Array.from({ length: BUILTIN_BACKBONE.inputSize ** 2 * 3 }, (_, j) => (j * 7 + i * 31) % 256));
     await backbone.embed(images);
     const started = performance.now();
     for (let i = 0; i < reps; i++) await backbone.embed(images);
@@ -188,7 +189,7 @@ async function inferenceRows(batches: number[], reps: number): Promise<Row[]> {
 async function fineTuneRows(tiny: boolean, reps: number): Promise<Row[]> {
   const graph = await BuiltinGraph.load();
   const triplets = tiny ? 1 : 32;
-  const side = tiny ? 32 : 224;
+  const side = tiny ? 32 : BUILTIN_BACKBONE.inputSize;
   const order = Array.from({ length: 3 * triplets }, (_, i) => i);
   const pixels = Array.from({ length: 3 * triplets }, (_, i) => Uint8Array.from({ length: side * side * 3 }, (_, j) => (j * 7 + i * 31) % 256));
   const photos = decodedInputs(pixels, side);
@@ -202,7 +203,7 @@ async function fineTuneRows(tiny: boolean, reps: number): Promise<Row[]> {
   const rows: Row[] = [];
   for (const { mode, cut, input, shape } of cases) {
     for (const gradients of ['custom', 'tfjs'] as GradientSource[]) {
-      const net: FineTunedNet = { blocks: graph.trainable(cut, undefined, { gradients }), head: EmbeddingHead.create({ inputDim: 1792, dim: 128, hidden: 0, normalize: true }, 1) };
+      const net: FineTunedNet = { blocks: graph.trainable(cut, undefined, { gradients }), head: EmbeddingHead.create({ inputDim: BUILTIN_BACKBONE.featureDim, dim: 128, hidden: 0, normalize: true }, 1) };
       const headOptimizer = tf.train.adam(1e-3);
       const blockOptimizer = tf.train.adam(1e-4);
       const step = async () => {

@@ -66,6 +66,9 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     listFolders: none,
     marks: none,
     markNotSimilar: none,
+    startLabelAudit: none,
+    labelAudit: none,
+    confirmLabel: none,
     suggestClasses: none,
     rejectSuggestion: none,
   };

@@ -6,14 +6,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { exportModel, packHeadWeights } from '../src/engine/jobs/model-transfer.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { Store } from '../src/engine/store/store.js';
-import { BUILTIN_BACKBONE_ID } from '../src/shared/settings.js';
+import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
 import { classCounts, describeInChromium, screenshot, settled, startBrowserApp, type BrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 const POLL = { timeout: 180_000, interval: 250 };
 const HEAD = { inputDim: 1792, dim: 8, hidden: 0, normalize: true };
-const BUILTIN = { kind: 'builtin', id: BUILTIN_BACKBONE_ID };
+const BUILTIN = { kind: 'builtin', id: BUILTIN_BACKBONE.id };
 
 /** A trained model row (a linear head on the built-in backbone's features), as training or an import stores it. */
 function addModel(store: Store, libraryId: number, name: string, config: Record<string, unknown>, weights?: Buffer): number {
@@ -22,7 +22,7 @@ function addModel(store: Store, libraryId: number, name: string, config: Record<
     libraryId,
     name,
     kind: 'trained',
-    backbone: BUILTIN_BACKBONE_ID,
+    backbone: BUILTIN_BACKBONE.id,
     backboneDim: HEAD.inputDim,
     dim: HEAD.dim,
     config: { head: HEAD, backboneSpec: BUILTIN, settings: null, ...config },

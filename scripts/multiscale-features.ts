@@ -6,14 +6,16 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
-import { BUILTIN_NODE, readBuiltinArtifacts, scalePixels } from '../src/engine/ml/backbone.js';
+import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
+import { readBuiltinArtifacts, scalePixels } from '../src/engine/ml/backbone.js';
 import { selectBackend } from '../src/engine/ml/compute-backend.js';
 import { openOnnxRunner } from '../src/engine/ml/onnx-backbone.js';
 import { decodeForModel } from '../src/engine/library/image.js';
 
 const root = process.argv[2] ?? '../shared/datasets/flowers17';
 const out = process.argv[3] ?? '/tmp/ms-flowers17';
-const PREFIX = BUILTIN_NODE.replace(/Logits\/AvgPool$/, '');
+const SIDE = BUILTIN_BACKBONE.inputSize;
+const PREFIX = BUILTIN_BACKBONE.featureNode.replace(/Logits\/AvgPool$/, '');
 const LAYERS = [
   'expanded_conv_5/add',
   'expanded_conv_6/expand/Relu6',
@@ -42,10 +44,10 @@ const started = Date.now();
 const BATCH = 8;
 for (let i = 0; i < paths.length; i += BATCH) {
   const batch = paths.slice(i, i + BATCH);
-  const images = await Promise.all(batch.map(async (p) => (await decodeForModel(join(root, p), 224, p)).pixels));
-  const views = [images, images.map((im) => mirror(im, 224))];
+  const images = await Promise.all(batch.map(async (p) => (await decodeForModel(join(root, p), SIDE, p)).pixels));
+  const views = [images, images.map((im) => mirror(im, SIDE))];
   const outs = [];
-  for (const view of views) outs.push(await runner.runEach(scalePixels(view, 224, '0,1'), view.length, 224));
+  for (const view of views) outs.push(await runner.runEach(scalePixels(view, SIDE, BUILTIN_BACKBONE.inputRange), view.length, SIDE));
   dims = outs[0].map((o) => o.length / batch.length);
   for (let b = 0; b < batch.length; b++) for (const o of outs) for (const [l, d] of dims.entries()) chunks.push(o[l].slice(b * d, (b + 1) * d));
   if (i % 200 === 0) console.error(i, paths.length, ((Date.now() - started) / 1000).toFixed(0), 's');

@@ -70,6 +70,9 @@ function testService(): EngineService {
     removeModel: notHere,
     marks: notHere,
     markNotSimilar: notHere,
+    startLabelAudit: notHere,
+    labelAudit: notHere,
+    confirmLabel: notHere,
     suggestClasses: notHere,
     rejectSuggestion: notHere,
     listFolders: async ({ path }) => {

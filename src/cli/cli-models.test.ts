@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_BACKBONE_ID } from '../shared/settings.js';
+import { BUILTIN_BACKBONE } from '../shared/builtin-backbone.js';
 import { Store } from '../engine/jobs/engine.js';
 import { drawPhoto } from '../engine/testing/test-photos.js';
 
@@ -35,9 +35,9 @@ describe('lookalike models', () => {
     const store = Store.open(db);
     try {
       const libraryId = store.upsertLibrary(realpathSync(library));
-      const row = { libraryId, backbone: BUILTIN_BACKBONE_ID, backboneDim: 1792, runId: null };
-      const trained = { head: { inputDim: 1792, dim: 8, hidden: 0, normalize: true }, backboneSpec: { kind: 'builtin', id: BUILTIN_BACKBONE_ID } };
-      ids.baseline = store.createModel({ ...row, name: `Untrained ${BUILTIN_BACKBONE_ID}`, kind: 'baseline', dim: 1792, config: { backboneSpec: trained.backboneSpec } });
+      const row = { libraryId, backbone: BUILTIN_BACKBONE.id, backboneDim: 1792, runId: null };
+      const trained = { head: { inputDim: 1792, dim: 8, hidden: 0, normalize: true }, backboneSpec: { kind: 'builtin', id: BUILTIN_BACKBONE.id } };
+      ids.baseline = store.createModel({ ...row, name: `Untrained ${BUILTIN_BACKBONE.id}`, kind: 'baseline', dim: 1792, config: { backboneSpec: trained.backboneSpec } });
       ids.own = store.createModel({ ...row, name: 'Trained run 1', kind: 'trained', dim: 8, config: trained, weights: Buffer.alloc(8) });
       ids.imported = store.createModel({ ...row, name: 'Imported: Trained run 4', kind: 'trained', dim: 8, config: { ...trained, importedCard: 'abc', classes: [{ name: 'cats', photoCount: 2 }] }, weights: Buffer.alloc(8) });
       store.setModelProblem(ids.own, 'its stored weights cannot be read');

@@ -4,6 +4,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import {
   SAMPLE_CLASSES,
+  auditLabels,
+  labelAuditState,
   checkFineTuneHere,
   Store,
   checkPhotoStats,
@@ -50,6 +52,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
                   [--features multi-scale|final] [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
                   [--workers N] [-k N] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
+  lookalike audit <folder> [--db F] [--folds N] [--epochs N] [--json]   photos whose class the model doubts, most doubtful first
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
   lookalike models <folder> [--db F] [--remove ID] [--json]   the library's models (imported, broken and why); --remove drops one
   lookalike suggest <folder> [--db F] [--model ID] [--json]   a class (or none) for each unlabelled photo
@@ -83,6 +86,8 @@ export async function main(argv: string[]): Promise<number> {
         return await trainCommand(rest);
       case 'eval':
         return await evalCommand(rest);
+      case 'audit':
+        return await auditCommand(rest);
       case 'similar':
         return await similarCommand(rest);
       case 'models':
@@ -348,6 +353,39 @@ async function evalCommand(args: string[]): Promise<number> {
     output(values.json, result, [formatEval(result), formatClasses(result.classes, result.k)].join('\n'));
     return 0;
   } finally {
+    store.close();
+  }
+}
+
+/** Find the mislabelled: every labelled photo scored by heads that never trained on it; nothing is moved or relabelled. */
+async function auditCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { folds: { type: 'string' }, epochs: { type: 'string' } }, 1);
+  const store = openStore(values.db);
+  const ctx = context(store);
+  let endJob: (() => void) | undefined;
+  try {
+    endJob = claimTheJob(store, 'audit', ctx);
+    const { libraryId } = await openLibrary(ctx, positionals[0], { appFolders: APP_FOLDERS() });
+    const { ranked, seconds } = await auditLabels(ctx, libraryId, { folds: intOption(values.folds, 'folds'), epochs: intOption(values.epochs, 'epochs') });
+    const audit = labelAuditState(store, libraryId);
+    const suspects = audit.suspects.map((s) => ({
+      path: s.path,
+      class: s.className,
+      suggested: s.suggestedClass,
+      suspicion: round(s.suspicion),
+      neighbours: s.neighbours.map((n) => ({ path: n.path, class: n.className, distance: round(n.distance) })),
+    }));
+    output(
+      values.json,
+      { scored: ranked.length, folds: audit.folds, seconds: round(seconds), confirmed: audit.confirmed, suspects },
+      [
+        `${ranked.length} labelled photos checked by ${audit.folds} cross-fitted heads in ${seconds.toFixed(1)} s: ${suspects.length} may be in the wrong class${audit.confirmed ? ` (${audit.confirmed} confirmed right left out)` : ''}`,
+        ...suspects.map((s) => `  ${s.suspicion.toFixed(2)}  ${s.path}: in "${s.class}", looks like "${s.suggested}"`),
+      ].join('\n'),
+    );
+    return 0;
+  } finally {
+    endJob?.();
     store.close();
   }
 }

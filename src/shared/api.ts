@@ -278,7 +278,7 @@ export interface AppStatus {
   defaults: TrainSettings;
 }
 
-export type JobKind = 'scan' | 'features' | 'train' | 'index';
+export type JobKind = 'scan' | 'features' | 'train' | 'index' | 'audit';
 
 export interface JobState {
   kind: JobKind;
@@ -345,6 +345,41 @@ export interface DuplicatesResult {
   groups: DuplicateGroup[];
   /** How many groups each threshold gives, for the slider to show as it moves. */
   groupCounts: Array<{ threshold: number; groups: number }>;
+}
+
+/** A photo near one under review, of another class than its label. */
+export interface AuditNeighbour {
+  photoId: number;
+  path: string;
+  className: string;
+  distance: number;
+}
+
+/** A photo whose folder (or label) says one class while heads that never trained on it say another. */
+export interface MislabelSuspect {
+  photoId: number;
+  path: string;
+  className: string;
+  suggestedClass: string;
+  /** 0-1: how sure the audit is that the label is wrong (the list is sorted by it). */
+  suspicion: number;
+  /** Its nearest neighbours of another class, nearest first. */
+  neighbours: AuditNeighbour[];
+}
+
+/** The last "find the mislabelled" of the open library, less what was relabelled or confirmed since. */
+export interface LabelAudit {
+  /** null: never audited. */
+  auditedAt: string | null;
+  /** Labelled photos scored. */
+  scored: number;
+  folds: number;
+  seconds: number;
+  suspects: MislabelSuspect[];
+  /** Photos marked "this one is right" (not shown again while they keep that class). */
+  confirmed: number;
+  /** Photos of the list or among their neighbours whose class changed since the check: its verdicts may be stale. */
+  changedSince: number;
 }
 
 /** A labelled photo near an unlabelled one, backing the class suggested for it. */
@@ -495,6 +530,12 @@ export interface ApiCalls {
   marks: [{ queryPhotoId?: number }, MarksState];
   /** Marks (or, with marked false, unmarks) a result as not similar to a query photo of the library. */
   markNotSimilar: [{ queryPhotoId: number; photoId: number; marked: boolean }, MarksState];
+  /** Starts "find the mislabelled" as a job (kind 'audit'): cross-fitted heads score every labelled photo. */
+  startLabelAudit: [void, JobState];
+  /** The last audit's suspects, less those relabelled or confirmed since. */
+  labelAudit: [void, LabelAudit];
+  /** "This one is right": the photo keeps its class and leaves the list for good (until its class changes). */
+  confirmLabel: [{ photoId: number }, LabelAudit];
   /** A class (or "none of your classes") for each unlabelled photo, from the newest trained model unless one is named. */
   suggestClasses: [{ modelId?: number }, SuggestionsResult];
   /** Remembers (or, with rejected false, forgets) that a photo is not of a class: that class is not suggested for it again. */
@@ -538,6 +579,9 @@ export const API_NAMES: readonly ApiName[] = [
   'listFolders',
   'marks',
   'markNotSimilar',
+  'startLabelAudit',
+  'labelAudit',
+  'confirmLabel',
   'suggestClasses',
   'rejectSuggestion',
 ] as const;

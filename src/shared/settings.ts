@@ -4,9 +4,7 @@
  * thing everywhere. Plain data and functions only: the renderer imports it too (no Node, no TF.js).
  */
 import { FEATURE_LAYERS, TRIPLET_METHODS, type FeatureLayers, type FineTuneMode, type TrainSettings } from './api.js';
-
-/** The backbone shipped with the app (MobileNetV2 1.4 from the nsfwjs package). */
-export const BUILTIN_BACKBONE_ID = 'nsfwjs-mobilenetv2-1.4';
+import { BUILTIN_BACKBONE } from './builtin-backbone.js';
 
 /**
  * Defaults measured on flowers17 (see README "Choosing the defaults"): 5 epochs of 8 triplets per
@@ -21,7 +19,7 @@ export const DEFAULT_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   dim: 128,
   validationFraction: 0.2,
   seed: 1,
-  backbone: BUILTIN_BACKBONE_ID,
+  backbone: BUILTIN_BACKBONE.id,
   fineTune: 'head',
   fineTuneBlocks: 1,
   tripletsPerEpoch: 0,
@@ -43,6 +41,13 @@ export const DEFAULT_K = 30;
  * and 0.32 in the drawn sample library. Slightly cropped copies past it are found by moving the slider.
  */
 export const DEFAULT_DUPLICATE_THRESHOLD = 0.28;
+
+/** Find the mislabelled: heads cross-fitted over this many folds (each trains on 4/5 of the labelled photos). */
+export const AUDIT_FOLDS = 5;
+/** Epochs of each cross-fitted head (bench/audit.ts measures recall and time). */
+export const AUDIT_EPOCHS = 1;
+/** Neighbours that vote on a held-out photo's class. */
+export const AUDIT_NEIGHBOURS = 10;
 /** Triplets per training photo and epoch when tripletsPerEpoch is 0. */
 export const TRIPLETS_PER_PHOTO = 8;
 
@@ -93,7 +98,7 @@ export function featuresProblem(settings: Pick<TrainSettings, 'features' | 'back
     return `features must be ${FEATURE_LAYERS.map((f) => `"${f}"`).join(' or ')} (got ${JSON.stringify(settings.features)})`;
   }
   if (settings.features !== 'multi-scale') return null;
-  if (settings.backbone.trim() !== BUILTIN_BACKBONE_ID) return `multi-scale features are defined for the built-in backbone (${BUILTIN_BACKBONE_ID}) only; use features "final" with ${settings.backbone.trim()}`;
+  if (settings.backbone.trim() !== BUILTIN_BACKBONE.id) return `multi-scale features are defined for the built-in backbone (${BUILTIN_BACKBONE.id}) only; use features "final" with ${settings.backbone.trim()}`;
   // The fine-tuned blocks feed the final features only; the earlier scale would need its own cached maps.
   if (settings.fineTune !== 'head') return `multi-scale features train the head only; fine-tuning (${settings.fineTune}) uses features "final"`;
   return null;
@@ -132,7 +137,7 @@ export function settingsProblem(settings: TrainSettings): string | null {
     if (problem) return `${NUMBER_RULES[key].label} must be ${problem} (got ${String(settings[key])})`;
   }
   if (typeof settings.backbone !== 'string' || settings.backbone.trim() === '') {
-    return `backbone must be "${BUILTIN_BACKBONE_ID}", a TF.js model folder or a model URL (got ${JSON.stringify(settings.backbone)})`;
+    return `backbone must be "${BUILTIN_BACKBONE.id}", a TF.js model folder or a model URL (got ${JSON.stringify(settings.backbone)})`;
   }
   if (!Object.hasOwn(FINE_TUNE_MODES, settings.fineTune)) {
     const modes = Object.keys(FINE_TUNE_MODES).map((m) => `"${m}"`).join(' or ');

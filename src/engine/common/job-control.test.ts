@@ -19,6 +19,34 @@ describe('JobControl', () => {
     expect(passed).toBe(true);
   });
 
+  it('lets every checkpoint waiting while paused go on resume, as the threads of one job each wait at their own', async () => {
+    const control = new JobControl();
+    control.pause();
+    const passed: string[] = [];
+    const first = control.checkpoint().then(() => passed.push('first'));
+    await control.held();
+    const second = control.checkpoint().then(() => passed.push('second'));
+    await new Promise((resolve) => setImmediate(resolve));
+    control.resume();
+    await Promise.all([first, second]);
+    expect(passed.sort()).toEqual(['first', 'second']);
+  });
+
+  it('held() resolves once the job waits at a checkpoint while paused, not before, and at once while it waits', async () => {
+    const control = new JobControl();
+    let held = false;
+    const heldNow = control.held().then(() => (held = true));
+    await control.checkpoint(); // not paused: goes straight on, and is not held
+    expect(held).toBe(false);
+    control.pause();
+    const waiting = control.checkpoint();
+    await heldNow;
+    expect(held).toBe(true);
+    await control.held();
+    control.resume();
+    await waiting;
+  });
+
   it('stop releases a paused checkpoint and cannot be paused again', async () => {
     const control = new JobControl();
     control.pause();

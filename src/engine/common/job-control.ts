@@ -2,7 +2,9 @@
 export class JobControl {
   private paused = false;
   private stopped = false;
-  private wakeUp: (() => void) | undefined;
+  /** Wake-ups of the checkpoints waiting now: a job of several threads waits at one per thread. */
+  private readonly waiting = new Set<() => void>();
+  private readonly heldListeners: Array<() => void> = [];
   private pausedTotalMs = 0;
 
   /** Time spent waiting while paused, so far: estimates of time left leave it out. */
@@ -24,13 +26,22 @@ export class JobControl {
 
   resume(): void {
     this.paused = false;
-    this.wakeUp?.();
+    this.wakeAll();
   }
 
   stop(): void {
     this.stopped = true;
     this.paused = false;
-    this.wakeUp?.();
+    this.wakeAll();
+  }
+
+  /**
+   * Resolves when the job waits at a checkpoint while paused (at once if it waits now): from then
+   * until resume or stop it does nothing more. A job of several threads: when the first one waits.
+   */
+  held(): Promise<void> {
+    if (this.waiting.size > 0) return Promise.resolve();
+    return new Promise((resolve) => this.heldListeners.push(resolve));
   }
 
   /** Resolves at once unless paused; then when resumed or stopped. Yields to the event loop either way. */
@@ -39,11 +50,16 @@ export class JobControl {
     const since = Date.now();
     while (this.paused && !this.stopped) {
       await new Promise<void>((resolve) => {
-        this.wakeUp = resolve;
+        this.waiting.add(resolve);
+        for (const listener of this.heldListeners.splice(0)) listener();
       });
-      this.wakeUp = undefined;
     }
     this.pausedTotalMs += Date.now() - since;
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.waiting) wake();
+    this.waiting.clear();
   }
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_BACKBONE_ID } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import type { HeadConfig } from '../ml/head.js';
 import { Store } from '../store/store.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
@@ -12,7 +12,7 @@ import { defaultModel, findSimilar, indexAll, openLibrary } from './engine.js';
 import { packHeadWeights, removeModel, toModelInfo } from './model-transfer.js';
 
 const HEAD: HeadConfig = { inputDim: 1792, dim: 8, hidden: 0, normalize: true };
-const BUILTIN = { kind: 'builtin', id: BUILTIN_BACKBONE_ID };
+const BUILTIN = { kind: 'builtin', id: BUILTIN_BACKBONE.id };
 
 let library: string;
 let work: string;
@@ -22,7 +22,7 @@ const ids = { own: 0, imported: 0, badWeights: 0, urlBackbone: 0 };
 
 /** A trained model row as training or an import stores it: a linear head of fixed weights. */
 function addModel(name: string, config: Record<string, unknown>, weights = packHeadWeights({ config: HEAD, layers: [{ kernel: Float32Array.from({ length: 1792 * 8 }, (_, i) => Math.cos(i)), bias: new Float32Array(8), inputs: 1792, units: 8 }] })) {
-  return store.createModel({ libraryId, name, kind: 'trained', backbone: BUILTIN_BACKBONE_ID, backboneDim: 1792, dim: 8, config: { head: HEAD, backboneSpec: BUILTIN, ...config }, runId: null, weights });
+  return store.createModel({ libraryId, name, kind: 'trained', backbone: BUILTIN_BACKBONE.id, backboneDim: 1792, dim: 8, config: { head: HEAD, backboneSpec: BUILTIN, ...config }, runId: null, weights });
 }
 
 describe('models that cannot run, and removing models', () => {
@@ -54,7 +54,7 @@ describe('models that cannot run, and removing models', () => {
   expectNoTensorLeaks();
 
   it('indexes every model that runs; one that cannot is marked broken with the reason, and the URL is never fetched', async () => {
-    const outcome = await indexAll({ store }, libraryId, { backbone: BUILTIN_BACKBONE_ID });
+    const outcome = await indexAll({ store }, libraryId, { backbone: BUILTIN_BACKBONE.id });
     expect(outcome.indexed.map((i) => i.modelId)).toEqual(expect.arrayContaining([outcome.baselineId, ids.own, ids.imported]));
     expect(outcome.broken.map((b) => b.modelId).sort()).toEqual([ids.badWeights, ids.urlBackbone].sort());
     for (const id of [ids.own, ids.imported]) expect([id, store.embeddingCount(id), store.model(id)!.problem]).toEqual([id, 6, null]);

@@ -12,12 +12,15 @@ import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths
 import type { Store } from '../store/store.js';
 import { errorInWords } from '../common/error-words.js';
 import { importedBackboneProblem } from './model-card.js';
-import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
+import type { JobContext } from './job-context.js';
+import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type TrainingPlan } from './pipeline.js';
 
 export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
-export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
+export type { JobContext } from './job-context.js';
+export type { TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
 export { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
+export { auditLabels, labelAuditState } from './label-audit.js';
 export { suggestClasses } from './suggest.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';

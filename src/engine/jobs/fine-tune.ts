@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 import { activeClock } from '../common/job-control.js';
 import { createThroughput } from '../common/throughput.js';
 import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
-import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO, featuresProblem } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
+import { SettingsError, TRIPLETS_PER_PHOTO, featuresProblem } from '../../shared/settings.js';
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
 import { describeSpec, parseBackboneSpec, type BackboneSpec } from '../ml/backbone.js';
 import { evaluateDetailed, type DetailedEvaluation } from '../ml/eval.js';
@@ -22,7 +23,7 @@ import { BuiltinGraph, type CutPoint } from '../ml/trainable-backbone.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
 import { decodeForModel } from '../library/image.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
-import type { JobContext } from './pipeline.js';
+import type { JobContext } from './job-context.js';
 
 /** What a fine-tuned model records in its config, beside the head. */
 export interface FineTuneConfig {
@@ -34,9 +35,6 @@ export interface FineTuneConfig {
   /** Set for full: the side of the photos the whole network trains and embeds at. */
   inputSize?: number;
 }
-
-/** The photo side full fine-tuning runs at unless a caller (a test, the bench) asks for less: what the backbone was trained at. */
-export const FULL_INPUT_SIZE = 224;
 
 /** Triplets per training photo and epoch for the blocks: each step costs about 100× a head step on CPU. */
 export const BLOCK_TRIPLETS_PER_PHOTO = 1;
@@ -63,7 +61,7 @@ export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backe
     );
   }
   if (spec.kind !== 'builtin') {
-    throw new SettingsError(`${settings.fineTune} fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE_ID}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
+    throw new SettingsError(`${settings.fineTune} fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE.id}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
   }
 }
 
@@ -84,7 +82,7 @@ export function builtinGraph(): Promise<BuiltinGraph> {
 }
 
 function cutKey(cut: CutPoint): string {
-  return `${cut.node}@224`;
+  return `${cut.node}@${BUILTIN_BACKBONE.inputSize}`;
 }
 
 /** Computes and stores the cut activations of every photo that has none (photos the backbone could not read are left out). */
@@ -105,7 +103,7 @@ export async function cacheCutActivations(ctx: JobContext, libraryId: number, cu
     const batch = missing.slice(start, start + DECODE_BATCH);
     const decoded = await Promise.all(
       batch.map((photo) =>
-        decodeForModel(resolve(root, photo.relPath), 224, photo.relPath).then(
+        decodeForModel(resolve(root, photo.relPath), BUILTIN_BACKBONE.inputSize, photo.relPath).then(
           (image) => ({ photo, pixels: image.pixels }),
           (error: unknown) => {
             problems.push({ path: photo.relPath, reason: `cannot read (${(error as Error).message})` });
@@ -179,7 +177,7 @@ export async function trainLastBlocks(
 ): Promise<TrainedOutcome> {
   const graph = await builtinGraph();
   const cut = graph.cutPoint(settings.fineTuneBlocks);
-  const backboneKey = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE_ID });
+  const backboneKey = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id });
   await cacheCutActivations(ctx, libraryId, cut, backboneKey);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const maps = labelledMaps(ctx.store, libraryId, backboneKey, cut);
@@ -191,7 +189,7 @@ export async function trainLastBlocks(
 
 /**
  * The "full" part of the Train button: the whole network from decoded photos (no cut cache).
- * `inputSize` is the photo side; less than 224 only for tests and the bench (SwiftShader is slow).
+ * `inputSize` is the photo side; less than the backbone's own input size only for tests and the bench (SwiftShader is slow).
  */
 export async function trainFull(
   ctx: JobContext,
@@ -200,11 +198,11 @@ export async function trainFull(
   headConfig: HeadConfig,
   featureSets: TrainData,
   options: TrainOptions,
-  inputSize = FULL_INPUT_SIZE,
+  inputSize: number = BUILTIN_BACKBONE.inputSize,
 ): Promise<TrainedOutcome> {
   const graph = await builtinGraph();
   const cut = graph.inputCut(inputSize);
-  const photos = labelledPhotos(ctx.store, libraryId, describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE_ID }));
+  const photos = labelledPhotos(ctx.store, libraryId, describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id }));
   if (photos.train.sources.length === 0 || photos.validation.sources.length === 0) throw new Error('no labelled photo could be read; nothing to train on');
   const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: 0, mirror: true, inputSize };
   const inputsOf = (set: LabelledPhotos) => photoInputs(set.sources, set.classIds, inputSize);
@@ -347,7 +345,7 @@ async function openNet(store: Store, model: ModelRow): Promise<OpenNet> {
       return photos.map((p) => byHash.get(p.hash) ?? null);
     },
     embedImage: async (source) => {
-      const decoded = await decodeForModel(source.image, 224, source.label);
+      const decoded = await decodeForModel(source.image, BUILTIN_BACKBONE.inputSize, source.label);
       const [values] = await graph.activations([decoded.pixels], cut);
       // Through the same quantisation as the stored maps, so a photo embeds the same either way.
       return (await embedMaps(net, [decodeActivations(encodeActivations(values, cut.shape))]))[0];

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../shared/settings.js';
-import { BUILTIN_NODE, scalePixels } from '../ml/backbone.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
+import { scalePixels } from '../ml/backbone.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { l2Normalize } from '../ml/head.js';
 import { loadOnnxRuntime } from '../ml/onnx-backbone.js';
@@ -77,7 +78,7 @@ describe('a fine-tuned (last-blocks) model you can take away', () => {
     const json = JSON.parse(readFileSync(join(folder, 'tfjs-backbone', 'model.json'), 'utf8'));
     const bin = readFileSync(join(folder, 'tfjs-backbone', 'weights.bin'));
     const exported = await loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
-    const graphFeatures = tf.tidy(() => tf.reshape(exported.execute(tf.tensor4d(scalePixels(pixels, 224, '0,1'), [pixels.length, 224, 224, 3]), BUILTIN_NODE) as tf.Tensor, [pixels.length, -1]).arraySync() as number[][]);
+    const graphFeatures = tf.tidy(() => tf.reshape(exported.execute(tf.tensor4d(scalePixels(pixels, 224, '0,1'), [pixels.length, 224, 224, 3]), BUILTIN_BACKBONE.featureNode) as tf.Tensor, [pixels.length, -1]).arraySync() as number[][]);
     exported.dispose();
 
     let onnxError = 0;

@@ -4,7 +4,7 @@
  * are read from that graph model and stored as the training stored them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BUILTIN_NODE } from '../ml/backbone.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { packFineTuned } from '../ml/block-trainer.js';
 import { EmbeddingHead, unpackTensors, type HeadConfig } from '../ml/head.js';
 import type { HeadWeights } from '../ml/model-export.js';
@@ -19,7 +19,7 @@ export async function fineTunedFiles(store: Store, model: ModelRow, head: HeadWe
   try {
     const weights = await graph.weightsWith(net.blocks);
     const { topology, nodes } = graph.exportable;
-    return { graphModel: graphModelFiles(topology, weights), network: networkToOnnx(nodes, weights, BUILTIN_NODE, head) };
+    return { graphModel: graphModelFiles(topology, weights), network: networkToOnnx(nodes, weights, BUILTIN_BACKBONE.featureNode, head) };
   } finally {
     disposeNet(net);
   }

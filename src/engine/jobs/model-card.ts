@@ -6,8 +6,9 @@
  */
 import { invalidInput } from '../../shared/errors.js';
 import type { TrainSettings } from '../../shared/api.js';
-import { BUILTIN_BACKBONE_ID, resolveSettings } from '../../shared/settings.js';
-import { BUILTIN_SCALES, builtinSegments, describeSpec, featureSegments, type BackboneSpec, type BuiltinScale } from '../ml/backbone.js';
+import { BUILTIN_BACKBONE, type BuiltinScale } from '../../shared/builtin-backbone.js';
+import { resolveSettings } from '../../shared/settings.js';
+import { builtinSegments, describeSpec, featureSegments, type BackboneSpec } from '../ml/backbone.js';
 import type { HeadConfig } from '../ml/head.js';
 import type { ModelRow, Store } from '../store/store.js';
 import type { FineTuneConfig } from './fine-tune.js';
@@ -91,12 +92,12 @@ export function checkCard(store: Store, libraryId: number, raw: unknown, cardPat
  */
 function allowedBackbone(store: Store, libraryId: number, rawSpec: unknown, key: string, refuse: (what: string) => Error): { spec: BackboneSpec; dim: number } {
   if (isRecord(rawSpec) && rawSpec.kind === 'builtin') {
-    if (rawSpec.id !== BUILTIN_BACKBONE_ID) throw refuse(`backbone ${shown(rawSpec.id)} is not built into this Lookalike (it has ${BUILTIN_BACKBONE_ID})`);
+    if (rawSpec.id !== BUILTIN_BACKBONE.id) throw refuse(`backbone ${shown(rawSpec.id)} is not built into this Lookalike (it has ${BUILTIN_BACKBONE.id})`);
     const scales = rawSpec.scales ?? [];
-    if (!Array.isArray(scales) || !scales.every((s) => typeof s === 'string' && Object.hasOwn(BUILTIN_SCALES, s)) || new Set(scales).size !== scales.length) {
-      throw refuse(`backbone layers ${shown(rawSpec.scales)} are not layers of the built-in backbone (${Object.keys(BUILTIN_SCALES).join(', ')})`);
+    if (!Array.isArray(scales) || !scales.every((s) => typeof s === 'string' && Object.hasOwn(BUILTIN_BACKBONE.scales, s)) || new Set(scales).size !== scales.length) {
+      throw refuse(`backbone layers ${shown(rawSpec.scales)} are not layers of the built-in backbone (${Object.keys(BUILTIN_BACKBONE.scales).join(', ')})`);
     }
-    const spec: BackboneSpec = scales.length ? { kind: 'builtin', id: BUILTIN_BACKBONE_ID, scales: scales as BuiltinScale[] } : { kind: 'builtin', id: BUILTIN_BACKBONE_ID };
+    const spec: BackboneSpec = scales.length ? { kind: 'builtin', id: BUILTIN_BACKBONE.id, scales: scales as BuiltinScale[] } : { kind: 'builtin', id: BUILTIN_BACKBONE.id };
     if (describeSpec(spec) !== key) throw refuse(`"backbone" ${shown(key)} does not match its "backboneSpec" (${describeSpec(spec)})`);
     return { spec, dim: builtinSegments(spec.scales).reduce((a, b) => a + b, 0) };
   }
@@ -116,7 +117,7 @@ function allowedBackbone(store: Store, libraryId: number, rawSpec: unknown, key:
 export function importedBackboneProblem(store: Store, model: ModelRow): string | null {
   if (model.config.importedCard === undefined) return null;
   const spec = model.config.backboneSpec as BackboneSpec | undefined;
-  if (spec?.kind === 'builtin' && spec.id === BUILTIN_BACKBONE_ID && (spec.scales ?? []).every((s) => Object.hasOwn(BUILTIN_SCALES, s))) return null;
+  if (spec?.kind === 'builtin' && spec.id === BUILTIN_BACKBONE.id && (spec.scales ?? []).every((s) => Object.hasOwn(BUILTIN_BACKBONE.scales, s))) return null;
   if (store.models(model.libraryId).some((m) => m.backbone === model.backbone && m.config.importedCard === undefined)) return null;
   return `its backbone (${model.backbone}) came from the model's card and is neither built in nor one this library uses, so it is not opened; remove the model, or train a model here with that backbone and import again`;
 }
@@ -148,7 +149,7 @@ function checkHead(raw: unknown, spec: BackboneSpec, backboneDim: number, refuse
 /** A fine-tuned card runs on the plain built-in backbone; the cut is a whole number of blocks. */
 function checkFineTune(raw: unknown, spec: BackboneSpec, refuse: (what: string) => Error): void {
   if (!isRecord(raw) || raw.mode !== 'last-blocks') throw refuse(`"fineTune.mode" is ${shown(isRecord(raw) ? raw.mode : raw)}; only last-blocks models import`);
-  if (spec.kind !== 'builtin' || spec.scales?.length) throw refuse(`a fine-tuned model runs on the plain built-in backbone (${BUILTIN_BACKBONE_ID}), not ${describeSpec(spec)}`);
+  if (spec.kind !== 'builtin' || spec.scales?.length) throw refuse(`a fine-tuned model runs on the plain built-in backbone (${BUILTIN_BACKBONE.id}), not ${describeSpec(spec)}`);
   if (!Number.isInteger(raw.blocks) || (raw.blocks as number) < 1 || (raw.blocks as number) > 64) throw refuse(`"fineTune.blocks" is ${shown(raw.blocks)}; it must be a whole number from 1 to 64`);
   if (typeof raw.cutNode !== 'string' || !Number.isInteger(raw.crop) || (raw.crop as number) < 0 || typeof raw.mirror !== 'boolean') throw refuse('"fineTune" must give cutNode, crop (a whole number) and mirror');
 }

@@ -3,7 +3,7 @@ import { constants, closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_BACKBONE_ID } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import type { HeadConfig } from '../ml/head.js';
 import { Store } from '../store/store.js';
 import { exportModel, importModel, packHeadWeights } from './model-transfer.js';
@@ -68,10 +68,10 @@ describe('importing a model folder from elsewhere', () => {
       libraryId,
       name: 'Trained run 1',
       kind: 'trained',
-      backbone: BUILTIN_BACKBONE_ID,
+      backbone: BUILTIN_BACKBONE.id,
       backboneDim: HEAD.inputDim,
       dim: HEAD.dim,
-      config: { head: HEAD, backboneSpec: { kind: 'builtin', id: BUILTIN_BACKBONE_ID }, settings: null, classes: [{ name: 'cats', photoCount: 3 }] },
+      config: { head: HEAD, backboneSpec: { kind: 'builtin', id: BUILTIN_BACKBONE.id }, settings: null, classes: [{ name: 'cats', photoCount: 3 }] },
       runId: null,
       weights: packHeadWeights({ config: HEAD, layers: [{ kernel, bias: new Float32Array(HEAD.dim), inputs: HEAD.inputDim, units: HEAD.dim }] }),
     });
@@ -95,7 +95,7 @@ describe('importing a model folder from elsewhere', () => {
     const other = store.upsertLibrary(join(work, 'other'));
     const { modelId, created } = await importModel(store, other, exported);
     expect(created).toBe(true);
-    expect(store.model(modelId)).toMatchObject({ name: 'Imported: Trained run 1', backbone: BUILTIN_BACKBONE_ID, dim: 8 });
+    expect(store.model(modelId)).toMatchObject({ name: 'Imported: Trained run 1', backbone: BUILTIN_BACKBONE.id, dim: 8 });
     expect(await importModel(store, other, exported)).toEqual({ modelId, created: false });
     // Another export of the same name: a second model, told apart by its name.
     const second = await importModel(store, other, tampered((_, card) => (card.exportedAt = '2030-01-01T00:00:00.000Z')));

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ModelInfo } from '../../shared/api.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { readConfinedFile } from '../common/confined-file.js';
 import { describeFileError, formatBytes } from '../common/error-words.js';
@@ -61,7 +62,7 @@ export async function exportModel(store: Store, modelId: number, folder: unknown
     settings,
     classes: model.runId === null ? ((model.config.classes as ModelCard['classes']) ?? null) : runClasses(store, model.runId),
     validation: { trained: model.metrics ?? run?.trained ?? null, baseline: run?.baseline ?? null },
-    ...(fineTune ? { fineTune: { mode: 'last-blocks' as const, ...fineTune }, network: { input: 'image', layout: 'NHWC' as const, size: 224 as const, range: '0,1' as const, output: 'embedding' as const } } : {}),
+    ...(fineTune ? { fineTune: { mode: 'last-blocks' as const, ...fineTune }, network: { input: 'image', layout: 'NHWC' as const, size: BUILTIN_BACKBONE.inputSize, range: BUILTIN_BACKBONE.inputRange, output: 'embedding' as const } } : {}),
     files: { ...(fineTune ? FINE_TUNED_FILES : HEAD_FILES), ...(head.centre ? { centre: CENTRE_FILE } : {}) },
   };
   const extra = fineTune ? await fineTunedFiles(store, model, head) : null;

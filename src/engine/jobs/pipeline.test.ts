@@ -1,9 +1,10 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeMatches, type EngineEvent, type LibrarySummary, type TrainSettings } from '../../shared/api.js';
-import { BUILTIN_BACKBONE_ID, resolveSettings } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
+import { resolveSettings } from '../../shared/settings.js';
 import { JobControl } from '../common/job-control.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
@@ -13,8 +14,10 @@ import { expectedRuntime } from '../ml/onnx-backbone.js';
 import * as tf from '@tensorflow/tfjs-core';
 import Database from 'better-sqlite3';
 import { CENTRE_WEIGHT, packTensors, packedNames, unpackTensors } from '../ml/head.js';
-import { cacheFeatures, ensureBaselineModel, indexLibrary, releaseQueryBackbones, type JobContext, type TrainResult } from './pipeline.js';
+import type { JobContext } from './job-context.js';
+import { cacheFeatures, ensureBaselineModel, indexLibrary, releaseQueryBackbones, type TrainResult } from './pipeline.js';
 import { evaluateModel, evaluateModelInDetail, findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
+import { makeSampleLibrary } from '../library/sample-library.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
@@ -112,10 +115,10 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     const hashes = store.photos(libraryId).map((p) => p.hash);
     const multiScale = store.features(key, hashes);
     expect(multiScale.size).toBe(25);
-    store.deleteFeatures(BUILTIN_BACKBONE_ID, hashes);
+    store.deleteFeatures(BUILTIN_BACKBONE.id, hashes);
     const again = await train({ store }, libraryId, SETTINGS);
     expect(again.baseline).toEqual(trained.baseline);
-    const finalPool = store.features(BUILTIN_BACKBONE_ID, hashes);
+    const finalPool = store.features(BUILTIN_BACKBONE.id, hashes);
     expect(finalPool.size).toBe(25);
     for (const [hash, vector] of finalPool) expect(Array.from(vector)).toEqual(Array.from(multiScale.get(hash)!.subarray(3136 - 1792)));
     expect(store.model(again.modelId)!.config.head).toMatchObject({ inputDim: 3136, centre: { segments: [528, 816, 1792] } });
@@ -224,7 +227,7 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     try {
       const ctx = { store };
       const { libraryId: ownId } = await openLibrary(ctx, ownRoot);
-      const modelId = await ensureBaselineModel(ctx, ownId, parseBackboneSpec(BUILTIN_BACKBONE_ID));
+      const modelId = await ensureBaselineModel(ctx, ownId, parseBackboneSpec(BUILTIN_BACKBONE.id));
       const gone = store.photos(ownId).find((p) => p.relPath.startsWith('snowdrop/'))!;
       rmSync(join(ownRoot, gone.relPath));
       const { sync } = await openLibrary(ctx, ownRoot);
@@ -244,13 +247,37 @@ describeWithShared([FLOWERS17], 'from a labelled folder to a trained model and r
     try {
       const { libraryId } = await openLibrary({ store: fresh }, root);
       expect(fresh.photos(libraryId)[0].relPath).toBe('daisy/damaged.jpg');
-      const spec = parseBackboneSpec(BUILTIN_BACKBONE_ID);
+      const spec = parseBackboneSpec(BUILTIN_BACKBONE.id);
       await cacheFeatures({ store: fresh }, libraryId, spec);
       const modelId = await ensureBaselineModel({ store: fresh }, libraryId, spec);
       expect(fresh.model(modelId)?.dim).toBe(1792);
       expect(fresh.embeddingCount(modelId)).toBe(fresh.countPhotos(libraryId) - 1);
     } finally {
       fresh.close();
+    }
+  });
+});
+
+// Drawn photos (the sample library), so this runs on every machine, with or without ../shared.
+describe('training on drawn photos', () => {
+  let drawnDir: string | undefined;
+  afterAll(() => {
+    if (drawnDir) rmSync(drawnDir, { recursive: true, force: true });
+  });
+
+  it('ranks the validation photos better than the backbone alone', async () => {
+    drawnDir = mkdtempSync(join(tmpdir(), 'lookalike-drawn-'));
+    const drawnStore = Store.open(join(drawnDir, 'lookalike.db'));
+    try {
+      const library = await makeSampleLibrary(join(drawnDir, 'library'), { perClass: 20, unlabelled: 0 });
+      const { libraryId } = await openLibrary({ store: drawnStore }, library);
+      const result = await train({ store: drawnStore }, libraryId, { epochs: 3, seed: 1 });
+      expect(result.baseline.queries).toBe(16);
+      // Measured: baseline mAP@R 0.84, trained 1.0; a head that does not learn (learning rate 1e-12) scores 0.74 to 0.79.
+      expect(result.trained.map_at_r).toBeGreaterThan(result.baseline.map_at_r);
+      expect(result.trained.precision_at_k).toBeGreaterThanOrEqual(result.baseline.precision_at_k);
+    } finally {
+      drawnStore.close();
     }
   });
 });

@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { ClassQuality, DistanceProfile, EngineEvent, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
+import type { ClassQuality, DistanceProfile, LibrarySummary, ModelEvaluation, Problem, RetrievalMetrics, SimilarResult, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, describeSpec, featureSegments, finalPartOf, type Backbone, type BackboneSpec } from '../ml/backbone.js';
-import { activeClock, JobControl } from '../common/job-control.js';
+import { activeClock } from '../common/job-control.js';
 import { createThroughput } from '../common/throughput.js';
 import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
@@ -23,13 +23,7 @@ import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } fro
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
 import { importedBackboneProblem } from './model-card.js';
 import { moveNotices, recoverMoves } from './file-moves.js';
-
-/** What every long operation gets: the store, where to send events, and its pause/stop control. */
-export interface JobContext {
-  store: Store;
-  emit?: (event: EngineEvent) => void;
-  control?: JobControl;
-}
+import type { JobContext } from './job-context.js';
 
 export interface OpenedLibrary {
   libraryId: number;

@@ -43,10 +43,10 @@ describe('closing the app while "write labels to folders" runs', () => {
     while (readdirSync(join(root, 'birds')).length < 20) await new Promise((resolve) => setTimeout(resolve, 5));
     await service.close();
     const movedAtClose = readdirSync(join(root, 'birds')).length;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The write has ended (its answer came): had it gone on after close, more photos would have moved by now.
+    const outcome = await settled;
     expect(readdirSync(join(root, 'birds'))).toHaveLength(movedAtClose); // nothing moves after close
     expect(movedAtClose).toBeLessThan(PHOTOS);
-    const outcome = await settled;
     expect(outcome).toHaveProperty('result');
 
     const store = Store.open(dbPath);

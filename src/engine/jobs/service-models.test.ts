@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_STATUS, toWireError } from '../../shared/errors.js';
-import { BUILTIN_BACKBONE_ID } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { Store } from '../store/store.js';
 import { packHeadWeights } from './model-transfer.js';
 import { createEngineService, type EngineService } from './service.js';
@@ -34,7 +34,7 @@ describe('the models calls of the API', () => {
     try {
       const libraryId = store.upsertLibrary(realpathSync(library));
       const layers = [{ kernel: new Float32Array(HEAD.inputDim * HEAD.dim), bias: new Float32Array(HEAD.dim), inputs: HEAD.inputDim, units: HEAD.dim }];
-      modelId = store.createModel({ libraryId, name: 'Trained run 1', kind: 'trained', backbone: BUILTIN_BACKBONE_ID, backboneDim: HEAD.inputDim, dim: HEAD.dim, config: { head: HEAD, backboneSpec: { kind: 'builtin', id: BUILTIN_BACKBONE_ID }, settings: null }, runId: null, weights: packHeadWeights({ config: HEAD, layers }) });
+      modelId = store.createModel({ libraryId, name: 'Trained run 1', kind: 'trained', backbone: BUILTIN_BACKBONE.id, backboneDim: HEAD.inputDim, dim: HEAD.dim, config: { head: HEAD, backboneSpec: { kind: 'builtin', id: BUILTIN_BACKBONE.id }, settings: null }, runId: null, weights: packHeadWeights({ config: HEAD, layers }) });
     } finally {
       store.close();
     }

@@ -20,6 +20,7 @@ import { checkFingerprint } from './label-change-input.js';
 import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
+import { auditLabels, confirmLabel, labelAuditState } from './label-audit.js';
 import { movePhotosOut, undoMoveOut } from './move-out.js';
 import type { MoveOptions } from './file-moves.js';
 import { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
@@ -486,6 +487,27 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async markNotSimilar(change) {
       return markNotSimilar(store, requireLibrary(), change);
+    },
+
+    async startLabelAudit() {
+      const id = requireLibrary();
+      if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is going; look for mislabelled photos when it is done');
+      refuseIfOtherProcessRuns();
+      await stopCurrentJob();
+      startJob('audit', null, async (ctx) => {
+        const { ranked, seconds } = await auditLabels(ctx, id);
+        const suspects = labelAuditState(store, id).suspects.length;
+        return `${ranked.length} photos checked in ${Math.round(seconds)} s: ${suspects} may be in the wrong class`;
+      });
+      return job!.state;
+    },
+
+    async labelAudit() {
+      return labelAuditState(store, requireLibrary());
+    },
+
+    async confirmLabel({ photoId }) {
+      return confirmLabel(store, requireLibrary(), Number(photoId));
     },
 
     async suggestClasses(query) {

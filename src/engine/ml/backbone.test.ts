@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_SCALES, loadBackbone, parseBackboneSpec, trainingBackboneSpec, type BackboneSpec } from './backbone.js';
+import type { BuiltinScale } from '../../shared/builtin-backbone.js';
+import { loadBackbone, parseBackboneSpec, trainingBackboneSpec, type BackboneSpec } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
 import { squaredDistance } from './eval.js';
 import { decodeForModel } from '../library/image.js';
@@ -156,7 +157,7 @@ describe('backbones on photos drawn here and a model built here', () => {
     for (const [from, to] of [[0, 528], [528, 1344]]) {
       expect(Math.max(...onnx.vectors[0].subarray(from, to).map((v, j) => Math.abs(v - onnx.vectors[1][from + j])))).toBeGreaterThan(1e-3);
     }
-    await expect(loadBackbone({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block99' as keyof typeof BUILTIN_SCALES] })).rejects.toThrow(/no layer "block99"/);
+    await expect(loadBackbone({ kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block99' as BuiltinScale] })).rejects.toThrow(/no layer "block99"/);
   });
 
   it('refuses a folder without a model and a layer that does not exist, naming them', async () => {

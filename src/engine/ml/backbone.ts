@@ -8,14 +8,15 @@ import { l2Normalize, normalizeVector } from './head.js';
 import { downloadModel } from './model-download.js';
 import { openOnnxRunner, preferredRuntime, type RuntimeHost } from './onnx-backbone.js';
 import { userCacheDir } from '../common/paths.js';
-import { BUILTIN_BACKBONE_ID, SettingsError } from '../../shared/settings.js';
+import { BUILTIN_BACKBONE, type BuiltinScale } from '../../shared/builtin-backbone.js';
+import { SettingsError } from '../../shared/settings.js';
 
 /** How a backbone wants its RGB input scaled. */
 export type InputRange = '0,1' | '-1,1' | '0,255';
 
 export type BackboneSpec =
-  /** `scales`: earlier layers pooled beside the final features (multi-scale features, see BUILTIN_SCALES). */
-  | { kind: 'builtin'; id: typeof BUILTIN_BACKBONE_ID; scales?: readonly BuiltinScale[] }
+  /** `scales`: earlier layers pooled beside the final features (multi-scale features, see BUILTIN_BACKBONE.scales). */
+  | { kind: 'builtin'; id: typeof BUILTIN_BACKBONE.id; scales?: readonly BuiltinScale[] }
   /** A TF.js model folder (model.json + weight shards), layers or graph format. */
   | { kind: 'folder'; path: string; output?: string; inputRange: InputRange; inputSize: number }
   /** Downloaded on first use into the cache, checked against its sha256 (see model-download.ts). */
@@ -37,38 +38,14 @@ export interface Backbone {
   dispose(): void;
 }
 
-export const BUILTIN_NODE =
-  'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Logits/AvgPool';
-
-const BUILTIN_PREFIX = BUILTIN_NODE.replace(/Logits\/AvgPool$/, '');
-
-/**
- * Earlier layers of the built-in graph that can be pooled beside its final features, as in the
- * deep-ranking paper's multi-scale network. Each scale is global-average-pooled and L2-normalised on
- * its own, then all are concatenated (the final pool last), so no scale outweighs another by its width.
- */
-export const BUILTIN_SCALES = {
-  /** Block 10's 1×1 expansion (528 channels at 14×14). */
-  'block10-expand': `${BUILTIN_PREFIX}expanded_conv_10/expand/Relu6`,
-  /** Block 13's 1×1 expansion (816 channels at 14×14): the last layer before the 7×7 stage. */
-  'block13-expand': `${BUILTIN_PREFIX}expanded_conv_13/expand/Relu6`,
-} as const;
-export type BuiltinScale = keyof typeof BUILTIN_SCALES;
-
 /**
  * Multi-scale features end with the final pool, L2-normalised: the plain backbone's features up to
  * scale, which every consumer normalises anyway. Null for a spec without extra scales.
  */
 export function finalPartOf(spec: BackboneSpec): { spec: BackboneSpec; dim: number } | null {
   if (spec.kind !== 'builtin' || !spec.scales?.length) return null;
-  return { spec: { kind: 'builtin', id: spec.id }, dim: BUILTIN_FINAL_DIM };
+  return { spec: { kind: 'builtin', id: spec.id }, dim: BUILTIN_BACKBONE.featureDim };
 }
-
-/** Width of the built-in backbone's final pool. */
-const BUILTIN_FINAL_DIM = 1792;
-
-/** Channels of each built-in scale (its pooled width). */
-const BUILTIN_SCALE_WIDTHS: Readonly<Record<BuiltinScale, number>> = { 'block10-expand': 528, 'block13-expand': 816 };
 
 /**
  * The widths of the layers whose pooled features a spec's vector joins, in order (each is
@@ -83,16 +60,13 @@ export function featureSegments(spec: BackboneSpec, dim: number): number[] {
 
 /** Widths of the built-in backbone's pooled layers: the scales, then the final pool (their sum is its feature size). */
 export function builtinSegments(scales: readonly BuiltinScale[] = []): number[] {
-  return [...scales.map((scale) => BUILTIN_SCALE_WIDTHS[scale]), BUILTIN_FINAL_DIM];
+  return [...scales.map((scale) => BUILTIN_BACKBONE.scales[scale].width), BUILTIN_BACKBONE.featureDim];
 }
-
-/** The layers of the 'multi-scale' features setting (README, "Multi-scale features": the set measured best). */
-export const MULTI_SCALE: readonly BuiltinScale[] = ['block10-expand', 'block13-expand'];
 
 /** The backbone a training's settings ask for, its multi-scale features included (settings stored before them had none). */
 export function trainingBackboneSpec(settings: { backbone: string; features?: string }): BackboneSpec {
   const spec = parseBackboneSpec(settings.backbone);
-  return settings.features === 'multi-scale' && spec.kind === 'builtin' ? { ...spec, scales: MULTI_SCALE } : spec;
+  return settings.features === 'multi-scale' && spec.kind === 'builtin' ? { ...spec, scales: BUILTIN_BACKBONE.multiScale } : spec;
 }
 
 /** The cache key names the scales, so features of each layer set are kept apart and older caches stay valid. */
@@ -102,20 +76,20 @@ export function describeSpec(spec: BackboneSpec): string {
   return spec.kind === 'folder' ? `folder:${spec.path}${at}` : `url:${spec.url}${at}=sha256:${spec.sha256}`;
 }
 
-export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: BUILTIN_BACKBONE_ID }): Promise<Backbone> {
+export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: BUILTIN_BACKBONE.id }): Promise<Backbone> {
   const backend = await selectBackend();
   if (spec.kind === 'builtin') {
-    if (spec.id !== BUILTIN_BACKBONE_ID) throw new Error(`unknown built-in backbone "${spec.id}"`);
+    if (spec.id !== BUILTIN_BACKBONE.id) throw new Error(`unknown built-in backbone "${spec.id}"`);
     const artifacts = await readBuiltinArtifacts();
     const scales = spec.scales ?? [];
-    for (const scale of scales) if (!Object.hasOwn(BUILTIN_SCALES, scale)) throw new Error(`the built-in backbone has no layer "${scale}" to pool`);
+    for (const scale of scales) if (!Object.hasOwn(BUILTIN_BACKBONE.scales, scale)) throw new Error(`the built-in backbone has no layer "${scale}" to pool`);
     const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
     return await fromGraph(graph, artifacts, backend, {
       key: describeSpec(spec),
-      description: `MobileNetV2 1.4 (TF-Hub, shipped in nsfwjs 4.3.0), 224x224, global-average-pool features${scales.length ? ` with ${scales.join(', ')} beside them` : ''}`,
-      output: scales.length ? [...scales.map((scale) => BUILTIN_SCALES[scale]), BUILTIN_NODE] : BUILTIN_NODE,
-      inputRange: '0,1',
-      inputSize: 224,
+      description: `${BUILTIN_BACKBONE.name}, ${BUILTIN_BACKBONE.inputSize}x${BUILTIN_BACKBONE.inputSize}, global-average-pool features${scales.length ? ` with ${scales.join(', ')} beside them` : ''}`,
+      output: scales.length ? [...scales.map((scale) => BUILTIN_BACKBONE.scales[scale].node), BUILTIN_BACKBONE.featureNode] : BUILTIN_BACKBONE.featureNode,
+      inputRange: BUILTIN_BACKBONE.inputRange,
+      inputSize: BUILTIN_BACKBONE.inputSize,
     });
   }
   const folder = spec.kind === 'folder' ? spec.path : await downloadModel(spec.url, spec.sha256, join(userCacheDir(), 'backbones'));
@@ -330,9 +304,9 @@ function toArtifacts(modelJson: tf.io.ModelJSON, shards: Buffer[]): tf.io.ModelA
  * `models/mobilenetv2-0.35#out_relu@-1,1`.
  */
 export function parseBackboneSpec(text: string, inputSize = 224): BackboneSpec {
-  if (text === BUILTIN_BACKBONE_ID || text === '') return { kind: 'builtin', id: BUILTIN_BACKBONE_ID };
+  if (text === BUILTIN_BACKBONE.id || text === '') return { kind: 'builtin', id: BUILTIN_BACKBONE.id };
   const match = /^(?<path>[^#@=]+)(?:#(?<output>[^@=]+))?(?:@(?<range>[^=]+))?(?:=sha256:(?<sha256>.*))?$/.exec(text);
-  if (!match?.groups) throw new SettingsError(`cannot read backbone "${text}" (expected ${BUILTIN_BACKBONE_ID}, FOLDER[#LAYER][@RANGE] or URL[#LAYER][@RANGE]=sha256:HEX)`);
+  if (!match?.groups) throw new SettingsError(`cannot read backbone "${text}" (expected ${BUILTIN_BACKBONE.id}, FOLDER[#LAYER][@RANGE] or URL[#LAYER][@RANGE]=sha256:HEX)`);
   const range = (match.groups.range ?? '0,1') as InputRange;
   if (!['0,1', '-1,1', '0,255'].includes(range)) throw new SettingsError(`backbone input range must be 0,1 or -1,1 or 0,255 (got "${range}")`);
   const { path, output, sha256 } = match.groups;

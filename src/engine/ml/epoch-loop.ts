@@ -4,8 +4,44 @@
  * and stop between steps, a divergence check, validation and a checkpoint after each epoch, and the
  * best epoch's checkpoint kept when asked. What a step trains is the caller's.
  */
-import type { RetrievalMetrics } from '../../shared/api.js';
-import type { StepReport, TrainerSettings, TrainOptions } from './trainer.js';
+import type { RetrievalMetrics, TrainSettings, TripletMethod } from '../../shared/api.js';
+import type { JobControl } from '../common/job-control.js';
+
+export type TrainerSettings = Pick<TrainSettings, 'epochs' | 'batchSize' | 'learningRate' | 'gap' | 'seed'> & {
+  /** Triplets sampled ahead of each epoch (already resolved: never 0 here). */
+  tripletsPerEpoch: number;
+  /** k of precision@k for the per-epoch validation. */
+  k: number;
+  /** How triplets are drawn (see triplets.ts); 'random' when absent. */
+  sampling?: TripletMethod;
+  /** Keep the weights of the epoch with the best validation mAP@R rather than the last epoch's. */
+  keepBest?: boolean;
+};
+
+export interface StepReport {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+
+export interface EpochReport {
+  epoch: number;
+  meanLoss: number;
+  validation: RetrievalMetrics;
+  seconds: number;
+  losses: StepReport[];
+  /** Head weights and optimiser state after this epoch: enough to resume. */
+  checkpoint: () => Promise<Buffer>;
+}
+
+export interface TrainOptions {
+  control?: JobControl;
+  onStep?: (step: StepReport) => void;
+  /** Awaited before the next epoch starts: save the checkpoint here. */
+  onEpoch?: (epoch: EpochReport) => void | Promise<void>;
+  /** Resume after this epoch from its checkpoint; `best` is the best epoch so far and its checkpoint. */
+  resumeFrom?: { epoch: number; state: Buffer; best?: { epoch: number; mapAtR: number; state: Buffer } };
+}
 
 export interface BestEpoch {
   epoch: number;

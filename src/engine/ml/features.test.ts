@@ -62,8 +62,6 @@ describe('feature extraction on worker threads', () => {
 
   it('pauses between batches, storing the batches a worker already holds, and resumes to the end', async () => {
     const control = new JobControl();
-    let heldWhilePaused: () => void = () => undefined;
-    const bothStored = new Promise<void>((resolve) => (heldWhilePaused = resolve));
     const progress: number[] = [];
     const running = extract('onnxruntime', {
       workers: 1,
@@ -72,11 +70,10 @@ describe('feature extraction on worker threads', () => {
       onProgress: (done) => {
         progress.push(done);
         if (done === 1) control.pause();
-        if (done === 2) heldWhilePaused();
       },
     });
-    await bothStored;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Held: the thread waits with nothing in flight, so nothing more can come until resume.
+    await control.held();
     expect(progress).toEqual([1, 2]); // the two batches in flight when pause came, and nothing more
     control.resume();
     const run = await running;

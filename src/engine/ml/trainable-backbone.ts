@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { BUILTIN_NODE, readBuiltinArtifacts, scalePixels } from './backbone.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
+import { readBuiltinArtifacts, scalePixels } from './backbone.js';
 import { depthwiseConv, inputConv, pointwiseConv, type Activation } from './gradients.js';
 import { selectBackend } from './compute-backend.js';
 import { openOnnxRunner, preferredRuntime, type OnnxFeatureRunner } from './onnx-backbone.js';
@@ -40,8 +41,7 @@ type Step =
 /** Whose backward passes the convolutions use: gradients.ts's, or TF.js's own kernels. */
 export type GradientSource = 'custom' | 'tfjs';
 
-const BLOCK = /\/(expanded_conv(?:_\d+)?)\//;
-const INPUT_SIZE = 224;
+const { blockPattern: BLOCK, featureNode: FEATURE_NODE, inputSize: INPUT_SIZE } = BUILTIN_BACKBONE;
 
 /** The frozen graph: activations at a cut for decoded photos, and trainable copies of what lies above. */
 export class BuiltinGraph {
@@ -100,7 +100,7 @@ export class BuiltinGraph {
    * in [0, 1]; the graph rescales them itself). 224 is what the backbone was trained at; the
    * network is convolutional and pooled, so any side from 32 runs (tests use small ones).
    */
-  inputCut(inputSize = INPUT_SIZE): CutPoint {
+  inputCut(inputSize: number = INPUT_SIZE): CutPoint {
     if (!(Number.isInteger(inputSize) && inputSize >= 32)) throw new RangeError(`the input side must be a whole number of at least 32 pixels (got ${inputSize})`);
     const input = this.nodes.find((n) => n.op === 'Placeholder');
     if (!input) throw new Error('the backbone graph has no input');
@@ -113,10 +113,10 @@ export class BuiltinGraph {
     const size = cut.shape[0] * cut.shape[1] * cut.shape[2];
     const runner = await this.onnxRunner(cut);
     if (runner) {
-      const flat = await runner.run(scalePixels(images, INPUT_SIZE, '0,1'), images.length, INPUT_SIZE);
+      const flat = await runner.run(scalePixels(images, INPUT_SIZE, BUILTIN_BACKBONE.inputRange), images.length, INPUT_SIZE);
       return images.map((_, i) => flat.slice(i * size, (i + 1) * size));
     }
-    const out = tf.tidy(() => this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, '0,1'), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), cut.node) as tf.Tensor);
+    const out = tf.tidy(() => this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, BUILTIN_BACKBONE.inputRange), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), cut.node) as tf.Tensor);
     const flat = (await out.data()) as Float32Array;
     out.dispose();
     return images.map((_, i) => flat.slice(i * size, (i + 1) * size));
@@ -125,7 +125,7 @@ export class BuiltinGraph {
   /** The graph's own pooled features (the reference the rebuilt network must match). */
   async features(images: Uint8Array[]): Promise<Float32Array[]> {
     const pooled = tf.tidy(() => {
-      const map = this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, '0,1'), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), BUILTIN_NODE) as tf.Tensor;
+      const map = this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, BUILTIN_BACKBONE.inputRange), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), FEATURE_NODE) as tf.Tensor;
       return tf.reshape(map, [images.length, -1]);
     });
     const flat = (await pooled.data()) as Float32Array;
@@ -217,7 +217,7 @@ export class BuiltinGraph {
 
   /** The ops from the cut up to the feature map that is pooled; refuses any op it cannot train. */
   private stepsAbove(cut: CutPoint): Step[] {
-    const poolNode = this.nodes.find((n) => n.name === BUILTIN_NODE)!;
+    const poolNode = this.nodes.find((n) => n.name === FEATURE_NODE)!;
     const featureMap = inputsOf(poolNode)[0];
     const known = new Set([cut.node]);
     // Computed from the cut with nothing trainable on the way: a k×k convolution may read only these.
@@ -225,7 +225,7 @@ export class BuiltinGraph {
     const steps: Step[] = [];
     const start = this.nodes.findIndex((n) => inputsOf(n).includes(cut.node));
     for (const node of this.nodes.slice(start)) {
-      if (node.name === BUILTIN_NODE) break;
+      if (node.name === FEATURE_NODE) break;
       const inputs = inputsOf(node);
       if (node.op === 'AddV2') steps.push({ kind: 'add', name: node.name, inputs: [inputs[0], inputs[1]] });
       else if (node.op === '_FusedConv2D' || node.op === 'FusedDepthwiseConv2dNative') steps.push(this.convolution(node, inputs, fixed));

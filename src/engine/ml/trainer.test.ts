@@ -112,10 +112,11 @@ describe('trainer', () => {
         steps++;
         if (steps === 2) {
           control.pause();
-          setTimeout(() => {
+          // Held: the loop waits before step 3, so the steps counted then are all it took paused.
+          void control.held().then(() => {
             stepsWhilePaused = steps;
             control.resume();
-          }, 50);
+          });
         }
       },
     });

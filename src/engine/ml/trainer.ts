@@ -1,30 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all on import.
 import '@tensorflow/tfjs-layers';
-import type { RetrievalMetrics, TrainSettings } from '../../shared/api.js';
+import type { RetrievalMetrics } from '../../shared/api.js';
 import { NUMBER_RULES, checkK, checkNumber } from '../../shared/settings.js';
-import type { JobControl } from '../common/job-control.js';
-import { runEpochs } from './epoch-loop.js';
+import { runEpochs, type TrainerSettings, type TrainOptions } from './epoch-loop.js';
 import { evaluateRetrieval, squaredDistance, type LabelledVectors } from './eval.js';
 import { tripletLossWithGaps } from './loss.js';
 import { EmbeddingHead, meanVector, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
-import { markedTripletCount, markedTriplets, mineSemiHard, mixInMarked, planEpoch, TRIPLET_METHODS, type GappedTriplet, type MarkedPair, type TripletMethod } from './triplets.js';
+import { markedTripletCount, markedTriplets, mineSemiHard, mixInMarked, planEpoch, TRIPLET_METHODS, type GappedTriplet, type MarkedPair } from './triplets.js';
+
+export type { EpochReport, StepReport, TrainerSettings, TrainOptions } from './epoch-loop.js';
 
 export interface NamedTensor {
   name: string;
   tensor: tf.Tensor;
 }
-
-export type TrainerSettings = Pick<TrainSettings, 'epochs' | 'batchSize' | 'learningRate' | 'gap' | 'seed'> & {
-  /** Triplets sampled ahead of each epoch (already resolved: never 0 here). */
-  tripletsPerEpoch: number;
-  /** k of precision@k for the per-epoch validation. */
-  k: number;
-  /** How triplets are drawn (see triplets.ts); 'random' when absent. */
-  sampling?: TripletMethod;
-  /** Keep the weights of the epoch with the best validation mAP@R rather than the last epoch's. */
-  keepBest?: boolean;
-};
 
 export interface TrainData {
   /** Backbone features (L2-normalised) of the training split, with class ids. */
@@ -32,31 +22,6 @@ export interface TrainData {
   validation: LabelledVectors;
   /** Results marked "not similar" to a query (positions in `train`): mixed into every epoch as fixed triplets. */
   marked?: MarkedPair[];
-}
-
-export interface StepReport {
-  step: number;
-  epoch: number;
-  loss: number;
-}
-
-export interface EpochReport {
-  epoch: number;
-  meanLoss: number;
-  validation: RetrievalMetrics;
-  seconds: number;
-  losses: StepReport[];
-  /** Head weights and optimiser state after this epoch: enough to resume. */
-  checkpoint: () => Promise<Buffer>;
-}
-
-export interface TrainOptions {
-  control?: JobControl;
-  onStep?: (step: StepReport) => void;
-  /** Awaited before the next epoch starts: save the checkpoint here. */
-  onEpoch?: (epoch: EpochReport) => void | Promise<void>;
-  /** Resume after this epoch from its checkpoint; `best` is the best epoch so far and its checkpoint. */
-  resumeFrom?: { epoch: number; state: Buffer; best?: { epoch: number; mapAtR: number; state: Buffer } };
 }
 
 export interface TrainOutcome {

@@ -251,6 +251,22 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO label_undo(library_id, description, restore) SELECT library_id, description, restore FROM label_undo_one_step;
   DROP TABLE label_undo_one_step;
   `,
+  // label-audit (issue #24): the last "find the mislabelled" ranking of a library (as JSON, with the
+  // class each photo had then), and the photos the user said are rightly labelled, by path and class.
+  `
+  CREATE TABLE label_audits (
+    library_id INTEGER PRIMARY KEY REFERENCES libraries(id) ON DELETE CASCADE,
+    audited_at TEXT NOT NULL DEFAULT (datetime('now')),
+    result TEXT NOT NULL
+  );
+  CREATE TABLE label_confirmations (
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    rel_path TEXT NOT NULL,
+    class_name TEXT NOT NULL,
+    confirmed_at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (library_id, rel_path)
+  ) WITHOUT ROWID;
+  `,
   // sort (issue #24): suggestions the person rejected in the Sort view ("this photo is not of that
   // class"), kept by path like the marks so a rescan keeps them.
   `

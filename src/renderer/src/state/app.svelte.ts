@@ -14,7 +14,7 @@ import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
 import { Marks } from './marks.svelte';
 
-export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'sort';
+export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'review' | 'sort';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
 
 export interface EpochRow {
@@ -90,9 +90,9 @@ export class AppState {
   focusFirstResult = $state(false);
 
   /** Classes chosen in the app, and the photos selected to label. */
-  readonly labelling: Labelling = new Labelling(this);
+  readonly labelling: Labelling;
   /** Results marked "not similar" to the query, used by the next training. */
-  readonly marks: Marks = new Marks(this);
+  readonly marks: Marks;
 
   private nextNoticeId = 1;
   private similarSerial = 0;
@@ -105,6 +105,9 @@ export class AppState {
 
   constructor(transport: AppTransport) {
     this.transport = transport;
+    const host = { api: transport.api, library: () => this.library, notify: (error: unknown) => this.notify(error) };
+    this.labelling = new Labelling({ ...host, labelsChanged: (library) => this.labelsChanged(library) });
+    this.marks = new Marks({ ...host, queryPhotoId: () => (this.similarSource?.kind === 'photo' ? this.similarSource.photoId : null) });
   }
 
   get defaults(): TrainSettings | null {
@@ -282,6 +285,13 @@ export class AppState {
     if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);
   }
 
+  /** Labels changed the open library's classes: a filter on a class gone is dropped, and the results are asked again under the new classes. */
+  private labelsChanged(library: LibrarySummary): void {
+    this.library = library;
+    if (this.classFilter !== undefined && !library.classes.some((c) => c.id === this.classFilter)) this.classFilter = undefined;
+    if (this.similarResult) void this.runSimilar();
+  }
+
   /** Another library: nothing of the one before stays on any view (runs, chart, models, query, selections). */
   private startViewsOver(): void {
     this.libraryGeneration++;
@@ -355,5 +365,5 @@ export function messageOf(error: unknown): string {
 }
 
 export function jobLabel(job: Pick<JobState, 'kind'>): string {
-  return { scan: 'Reading the folder', features: 'Analysing photos', train: 'Training', index: 'Indexing' }[job.kind];
+  return { scan: 'Reading the folder', features: 'Analysing photos', train: 'Training', index: 'Indexing', audit: 'Checking labels' }[job.kind];
 }

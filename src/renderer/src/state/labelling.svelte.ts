@@ -1,6 +1,11 @@
-import type { LabelChange, LabelsResult, LabelsState } from '../../../shared/api';
-import type { AppState } from './app.svelte';
+import type { LabelChange, LabelsResult, LabelsState, LibrarySummary } from '../../../shared/api';
+import type { FeatureHost } from './feature-host';
 import { PhotoSelection } from './selection.svelte';
+
+export interface LabellingHost extends FeatureHost {
+  /** A change of labels gave the library new classes and counts: the app takes them in. */
+  labelsChanged(library: LibrarySummary): void;
+}
 
 /** Labels chosen in the app (classes over the folders) and the two selections they are given from. */
 export class Labelling {
@@ -11,27 +16,27 @@ export class Labelling {
   readonly grid = new PhotoSelection();
   readonly results = new PhotoSelection();
 
-  constructor(private readonly app: AppState) {}
+  constructor(private readonly host: LabellingHost) {}
 
   async refresh(): Promise<void> {
-    this.labels = this.app.library ? await this.app.transport.api.labels() : null;
+    this.labels = this.host.library() ? await this.host.api.labels() : null;
   }
 
   change(change: LabelChange): Promise<boolean> {
-    return this.apply(() => this.app.transport.api.changeLabels(change));
+    return this.apply(() => this.host.api.changeLabels(change));
   }
 
   undo(): Promise<boolean> {
-    return this.apply(() => this.app.transport.api.undoLabels());
+    return this.apply(() => this.host.api.undoLabels());
   }
 
   /** Moves the files as the preview named by `fingerprint` listed them. */
   writeToFolders(fingerprint: string): Promise<boolean> {
-    return this.apply(() => this.app.transport.api.writeLabels({ fingerprint }));
+    return this.apply(() => this.host.api.writeLabels({ fingerprint }));
   }
 
   undoWrite(): Promise<boolean> {
-    return this.apply(() => this.app.transport.api.undoLabelWrite());
+    return this.apply(() => this.host.api.undoLabelWrite());
   }
 
   private async apply(call: () => Promise<LabelsResult>): Promise<boolean> {
@@ -39,14 +44,12 @@ export class Labelling {
     this.busy = true;
     try {
       const { library, labels } = await call();
-      this.app.library = library;
       this.labels = labels;
       this.version++;
-      if (this.app.classFilter !== undefined && !library.classes.some((c) => c.id === this.app.classFilter)) this.app.classFilter = undefined;
-      if (this.app.similarResult) void this.app.runSimilar();
+      this.host.labelsChanged(library);
       return true;
     } catch (error) {
-      this.app.notify(error);
+      this.host.notify(error);
       // A write stopped part way moved some photos: its Undo, and the photos' new places, must show.
       await this.refresh().catch(() => undefined);
       this.version++;

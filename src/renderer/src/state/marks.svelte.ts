@@ -1,8 +1,13 @@
 import type { MarksState } from '../../../shared/api';
-import type { AppState } from './app.svelte';
+import type { FeatureHost } from './feature-host';
 
 /** Why an image from outside the library cannot carry marks (the button's tooltip, the X key's notice). */
 export const OUTSIDE_QUERY_NOTE = 'Marks need a query photo from the library: an image from outside it cannot be stored as one';
+
+export interface MarksHost extends FeatureHost {
+  /** The photo Find similar was asked about; null when there is none or the query is an image from outside the library. */
+  queryPhotoId(): number | null;
+}
 
 /** Results marked "not similar" to the query in Find similar, and how many marks the next training uses. */
 export class Marks {
@@ -12,7 +17,7 @@ export class Marks {
   /** A mark or unmark in flight, by photo id. */
   pending = $state<number | null>(null);
 
-  constructor(private readonly app: AppState) {}
+  constructor(private readonly host: MarksHost) {}
 
   has(photoId: number): boolean {
     return this.queryPhotoId !== null && (this.state?.marked.includes(photoId) ?? false);
@@ -20,14 +25,13 @@ export class Marks {
 
   /** Reloads the counts, and the marks of the current query when it is a library photo. */
   async refresh(): Promise<void> {
-    if (!this.app.library) {
+    if (!this.host.library()) {
       this.state = null;
       this.queryPhotoId = null;
       return;
     }
-    const source = this.app.similarSource;
-    const queryPhotoId = source?.kind === 'photo' ? source.photoId : null;
-    this.state = await this.app.transport.api.marks(queryPhotoId === null ? {} : { queryPhotoId });
+    const queryPhotoId = this.host.queryPhotoId();
+    this.state = await this.host.api.marks(queryPhotoId === null ? {} : { queryPhotoId });
     this.queryPhotoId = queryPhotoId;
   }
 
@@ -40,14 +44,14 @@ export class Marks {
   async setMany(photoIds: number[], marked: boolean): Promise<void> {
     const queryPhotoId = this.queryPhotoId;
     if (queryPhotoId === null) {
-      this.app.notify(OUTSIDE_QUERY_NOTE);
+      this.host.notify(OUTSIDE_QUERY_NOTE);
       return;
     }
     if (this.pending !== null) return;
     try {
       for (const photoId of photoIds.filter((id) => this.has(id) !== marked)) {
         this.pending = photoId;
-        const state = await this.app.transport.api.markNotSimilar({ queryPhotoId, photoId, marked });
+        const state = await this.host.api.markNotSimilar({ queryPhotoId, photoId, marked });
         // Another query may have come meanwhile: its own marks, not these.
         if (this.queryPhotoId !== queryPhotoId) {
           await this.refresh();
@@ -56,7 +60,7 @@ export class Marks {
         this.state = state;
       }
     } catch (error) {
-      this.app.notify(error);
+      this.host.notify(error);
     } finally {
       this.pending = null;
     }

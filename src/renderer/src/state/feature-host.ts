@@ -1,0 +1,12 @@
+import type { LibrarySummary, Transport } from '../../../shared/api';
+
+/**
+ * What a feature store (labelling, marks) is given by the app instead of the whole app state: the
+ * engine's API, the library open now, and the app's notices.
+ */
+export interface FeatureHost {
+  readonly api: Transport['api'];
+  /** The library open now; null before one is. */
+  library(): LibrarySummary | null;
+  notify(error: unknown): void;
+}
