@@ -29,6 +29,7 @@ const INTEGRATION = [
   'src/engine/jobs/service-jobs.test.ts',
   'src/engine/jobs/service-moves.test.ts',
   'src/engine/jobs/service-thread.test.ts',
+  'src/engine/jobs/suggest.test.ts',
   'src/engine/jobs/write-labels.test.ts',
   'src/engine/library/scan.test.ts',
   'src/engine/ml/backbone.test.ts',

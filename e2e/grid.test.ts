@@ -69,6 +69,8 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     startLabelAudit: none,
     labelAudit: none,
     confirmLabel: none,
+    suggestClasses: none,
+    rejectSuggestion: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

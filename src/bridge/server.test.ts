@@ -73,6 +73,8 @@ function testService(): EngineService {
     startLabelAudit: notHere,
     labelAudit: notHere,
     confirmLabel: notHere,
+    suggestClasses: notHere,
+    rejectSuggestion: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

@@ -74,6 +74,21 @@ describe('lookalike CLI', () => {
     expect(run.json()).toMatchObject({ k: 5, queries: 6, database: 18 });
   });
 
+  it('suggest --json gives each unlabelled photo a class or none, its confidence and nearest labelled photo', () => {
+    const run = lookalike(['suggest', root, '--db', db, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const out = run.json() as { model: number; suggestions: Array<{ path: string; class: string | null; nearest_class: string; confidence: number; nearest_labelled: string }> };
+    expect(out.suggestions).toHaveLength(1);
+    const [row] = out.suggestions;
+    expect(row.path).toBe('unsorted-1.jpg');
+    expect(row.confidence).toBeGreaterThanOrEqual(0);
+    expect(row.confidence).toBeLessThanOrEqual(1);
+    expect(row.nearest_labelled.startsWith(`${row.nearest_class}/`)).toBe(true);
+    if (row.class !== null) expect(row.class).toBe(row.nearest_class);
+    const text = lookalike(['suggest', root, '--db', db]);
+    expect(text.stdout).toMatch(/most confident first:\n.*unsorted-1\.jpg/);
+  });
+
   it('similar --json ranks library photos nearest first, for a library photo and for an outside image', async () => {
     const inside = join(root, 'stripes', readdirSync(join(root, 'stripes'))[0]);
     const run = lookalike(['similar', inside, '--db', db, '-k', '4', '--json']);

@@ -34,6 +34,7 @@ import {
   requireLibrary,
   selectBackend,
   trainModel,
+  suggestClasses,
   type JobContext,
 } from '../engine/jobs/engine.js';
 import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
@@ -54,6 +55,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike audit <folder> [--db F] [--folds N] [--epochs N] [--json]   photos whose class the model doubts, most doubtful first
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
   lookalike models <folder> [--db F] [--remove ID] [--json]   the library's models (imported, broken and why); --remove drops one
+  lookalike suggest <folder> [--db F] [--model ID] [--json]   a class (or none) for each unlabelled photo
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
@@ -90,6 +92,8 @@ export async function main(argv: string[]): Promise<number> {
         return await similarCommand(rest);
       case 'models':
         return await modelsCommand(rest);
+      case 'suggest':
+        return await suggestCommand(rest);
       case 'serve':
         return await serveCommand(rest);
       case 'bench':
@@ -421,6 +425,35 @@ async function similarCommand(args: string[]): Promise<number> {
       console.error(`lookalike: ${incomplete}`);
       return 1;
     }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** One row per unlabelled photo: its suggested class or "none of your classes", the confidence, the nearest labelled photo of that class. */
+async function suggestCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { model: { type: 'string' } }, 1);
+  const store = openStore(values.db);
+  try {
+    const libraryId = requireLibrary(store, realFolder(positionals[0]));
+    const result = suggestClasses(store, libraryId, { modelId: intOption(values.model, 'model') });
+    const rows = result.suggestions.map((s) => ({
+      path: s.path,
+      class: s.className,
+      nearest_class: s.nearestClass,
+      confidence: round(s.confidence),
+      nearest_labelled: s.support[0]?.path ?? null,
+      distance: round(s.distance),
+    }));
+    const table = rows.map((r) => `${r.confidence.toFixed(2)}  ${(r.class ?? `none of your classes (nearest: ${r.nearest_class ?? '-'})`).padEnd(24)}  ${r.path}  ~ ${r.nearest_labelled ?? '-'}`);
+    const pending = result.notIndexed > 0 ? `${result.notIndexed} unlabelled photos are not indexed by model ${result.modelId} yet; run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
+    output(
+      values.json,
+      { model: result.modelId, suggestions: rows, ...(pending ? { not_indexed: result.notIndexed } : {}) },
+      [`suggestions from model ${result.modelId} (${result.modelName}), most confident first:`, ...(rows.length ? table : ['no unlabelled photos'])].join('\n'),
+    );
+    if (pending) console.error(`lookalike: ${pending}`);
     return 0;
   } finally {
     store.close();

@@ -382,6 +382,40 @@ export interface LabelAudit {
   changedSince: number;
 }
 
+/** A labelled photo near an unlabelled one, backing the class suggested for it. */
+export interface SuggestionSupport {
+  photoId: number;
+  path: string;
+  distance: number;
+}
+
+/** The class the model suggests for a photo without one (engine/ml/suggest.ts says how). */
+export interface Suggestion {
+  photoId: number;
+  path: string;
+  /** null: "none of your classes" (even its nearest class is farther than that class's photos usually are). */
+  className: string | null;
+  /** The class the vote went to, also when it is too far to suggest. */
+  nearestClass: string | null;
+  /** Share of its 10 nearest labelled photos in the suggested class (0 for none). */
+  confidence: number;
+  /** Distance to the nearest labelled photo of `nearestClass`. */
+  distance: number;
+  /** The nearest labelled photos of `nearestClass`, nearest first. */
+  support: SuggestionSupport[];
+  /** Classes the person rejected for this photo (not suggested again). */
+  rejected: string[];
+}
+
+export interface SuggestionsResult {
+  modelId: number;
+  modelName: string;
+  /** One per unlabelled photo the model has indexed; most confident first. */
+  suggestions: Suggestion[];
+  /** Unlabelled photos not indexed by the model yet (no suggestion until they are). */
+  notIndexed: number;
+}
+
 /** One file "write labels to folders" would move (paths relative to the library root). */
 export interface LabelMove {
   photoId: number;
@@ -502,6 +536,10 @@ export interface ApiCalls {
   labelAudit: [void, LabelAudit];
   /** "This one is right": the photo keeps its class and leaves the list for good (until its class changes). */
   confirmLabel: [{ photoId: number }, LabelAudit];
+  /** A class (or "none of your classes") for each unlabelled photo, from the newest trained model unless one is named. */
+  suggestClasses: [{ modelId?: number }, SuggestionsResult];
+  /** Remembers (or, with rejected false, forgets) that a photo is not of a class: that class is not suggested for it again. */
+  rejectSuggestion: [{ photoId: number; className: string; rejected: boolean; modelId?: number }, SuggestionsResult];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -544,6 +582,8 @@ export const API_NAMES: readonly ApiName[] = [
   'startLabelAudit',
   'labelAudit',
   'confirmLabel',
+  'suggestClasses',
+  'rejectSuggestion',
 ] as const;
 
 /**

@@ -21,6 +21,7 @@ export type { TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
 export { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 export { auditLabels, labelAuditState } from './label-audit.js';
+export { suggestClasses } from './suggest.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';
 export { selectBackend } from '../ml/compute-backend.js';

@@ -28,6 +28,7 @@ import { listFolders } from '../library/folders.js';
 import { LiveLosses } from './live-losses.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
+import { rejectSuggestion, suggestClasses } from './suggest.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -507,6 +508,17 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async confirmLabel({ photoId }) {
       return confirmLabel(store, requireLibrary(), Number(photoId));
+    },
+
+    async suggestClasses(query) {
+      const id = requireLibrary();
+      return suggestClasses(store, id, { modelId: query?.modelId });
+    },
+
+    async rejectSuggestion(change) {
+      const id = requireLibrary();
+      rejectSuggestion(store, id, change);
+      return suggestClasses(store, id, { modelId: change.modelId });
     },
 
     async evaluateModel({ modelId } = {}) {

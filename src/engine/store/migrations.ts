@@ -267,4 +267,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (library_id, rel_path)
   ) WITHOUT ROWID;
   `,
+  // sort (issue #24): suggestions the person rejected in the Sort view ("this photo is not of that
+  // class"), kept by path like the marks so a rescan keeps them.
+  `
+  CREATE TABLE suggestion_rejections (
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    rel_path TEXT NOT NULL,
+    class_name TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (library_id, rel_path, class_name)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -14,7 +14,7 @@ import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
 import { Marks } from './marks.svelte';
 
-export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'review';
+export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'review' | 'sort';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
 
 export interface EpochRow {
