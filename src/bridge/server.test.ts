@@ -68,6 +68,7 @@ function testService(): EngineService {
     importModel: notHere,
     marks: notHere,
     markNotSimilar: notHere,
+    libraryMap: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

@@ -372,6 +372,26 @@ export interface FolderListing {
   recent: FolderEntry[];
 }
 
+/**
+ * A library laid out in 2D by one model (engine/ml/map-projection.ts): photos it places near each
+ * other are near under that model. Parallel arrays, one entry per photo on the map.
+ */
+export interface LibraryMap {
+  modelId: number;
+  modelName: string;
+  kind: 'baseline' | 'trained';
+  photoIds: number[];
+  /** In [0, 1], one scale for both axes; y grows downwards. */
+  x: number[];
+  y: number[];
+  paths: string[];
+  /** Position of the photo's class in `classes` (-1: no class); classes sorted by name, the same list for every model of a library. */
+  classOf: number[];
+  classes: string[];
+  /** Photos of the library not on the map: not analysed under this model yet. */
+  missing: number;
+}
+
 /** Every call: name -> [argument, result]. */
 export interface ApiCalls {
   status: [void, AppStatus];
@@ -409,6 +429,8 @@ export interface ApiCalls {
   marks: [{ queryPhotoId?: number }, MarksState];
   /** Marks (or, with marked false, unmarks) a result as not similar to a query photo of the library. */
   markNotSimilar: [{ queryPhotoId: number; photoId: number; marked: boolean }, MarksState];
+  /** The library's map under a model (default: the untrained one); made on a worker thread the first time (progress events), then kept. */
+  libraryMap: [{ modelId?: number }, LibraryMap];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -446,6 +468,7 @@ export const API_NAMES: readonly ApiName[] = [
   'listFolders',
   'marks',
   'markNotSimilar',
+  'libraryMap',
 ] as const;
 
 /**

@@ -24,6 +24,7 @@ import { exportModel, importModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
+import { libraryMap } from './map.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -387,6 +388,12 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async markNotSimilar(change) {
       return markNotSimilar(store, requireLibrary(), change);
+    },
+
+    async libraryMap(query) {
+      const id = requireLibrary();
+      const modelId = query?.modelId === undefined ? undefined : Number(query.modelId);
+      return libraryMap(store, id, modelId, (phase, done, total) => emit({ type: 'progress', kind: 'index', phase, done, total, etaSeconds: null }));
     },
 
     async evaluateModel({ modelId } = {}) {
