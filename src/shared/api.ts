@@ -385,7 +385,7 @@ export interface LibraryMap {
   x: number[];
   y: number[];
   paths: string[];
-  /** Position of the photo's class in `classes` (-1: no class); classes sorted by name, the same list for every model of a library. */
+  /** Position of the photo's class in `classes` (-1: no class); classes oldest first (a new class comes last, so the others keep their colours), the same list for every model of a library. */
   classOf: number[];
   classes: string[];
   /** Photos of the library not on the map: not analysed under this model yet. */

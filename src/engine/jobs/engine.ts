@@ -16,6 +16,8 @@ export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librar
 export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
 export { exportModel, importModel } from './model-transfer.js';
+export { libraryMap } from './map.js';
+export { mapPng } from './map-image.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';
 export { selectBackend } from '../ml/compute-backend.js';

@@ -61,8 +61,7 @@ function makeLayout(store: Store, modelId: number, dim: number, photoIds: number
 const round = (value: number) => Math.round(value * 10_000) / 10_000;
 
 function describeLayout(layouts: MapLayoutStore, libraryId: number, model: { id: number; name: string; kind: 'baseline' | 'trained' }, layout: StoredLayout): LibraryMap {
-  const photos = layouts.photos(libraryId);
-  const classes = [...new Set([...photos.values()].map((p) => p.className).filter((c): c is string => c !== null))].sort();
+  const { photos, classes } = layouts.photos(libraryId);
   const classIndex = new Map(classes.map((name, i) => [name, i]));
   const map: LibraryMap = { modelId: model.id, modelName: model.name, kind: model.kind, classes, photoIds: [], x: [], y: [], classOf: [], paths: [], missing: 0 };
   layout.photoIds.forEach((id, i) => {

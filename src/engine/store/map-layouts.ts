@@ -30,12 +30,16 @@ export class MapLayoutStore {
     return { photoIds: rows.map((r) => r.id), fingerprint: hash.digest('hex') };
   }
 
-  /** Every photo of the library with its path and class, by id. */
-  photos(libraryId: number): Map<number, { path: string; className: string | null }> {
+  /** Every photo of the library with its path and class, by id; the classes that have photos, oldest first. */
+  photos(libraryId: number): { photos: Map<number, { path: string; className: string | null }>; classes: string[] } {
     const rows = this.db
       .prepare('SELECT p.id AS id, p.rel_path AS path, c.name AS className FROM photos p LEFT JOIN classes c ON c.id = p.class_id WHERE p.library_id = ?')
       .all(libraryId) as Array<{ id: number; path: string; className: string | null }>;
-    return new Map(rows.map((r) => [r.id, { path: r.path, className: r.className }]));
+    const classes = this.db
+      .prepare('SELECT c.name FROM classes c WHERE c.library_id = ? AND EXISTS (SELECT 1 FROM photos p WHERE p.class_id = c.id) ORDER BY c.id')
+      .pluck()
+      .all(libraryId) as string[];
+    return { photos: new Map(rows.map((r) => [r.id, { path: r.path, className: r.className }])), classes };
   }
 
   get(modelId: number): StoredLayout | null {

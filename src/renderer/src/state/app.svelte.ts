@@ -14,7 +14,7 @@ import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
 import { Marks } from './marks.svelte';
 
-export type View = 'library' | 'train' | 'similar' | 'duplicates';
+export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'map';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
 
 export interface EpochRow {
@@ -265,6 +265,7 @@ export class AppState {
     if (another) {
       this.labelling.grid.clear();
       this.labelling.results.clear();
+      this.labelling.map.clear();
     }
     await this.labelling.refresh();
     if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);

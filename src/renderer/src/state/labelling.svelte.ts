@@ -2,7 +2,7 @@ import type { LabelChange, LabelsResult, LabelsState } from '../../../shared/api
 import type { AppState } from './app.svelte';
 import { PhotoSelection } from './selection.svelte';
 
-/** Labels chosen in the app (classes over the folders) and the two selections they are given from. */
+/** Labels chosen in the app (classes over the folders) and the selections they are given from (grid, results, map). */
 export class Labelling {
   labels = $state.raw<LabelsState | null>(null);
   /** Ticks after every change: views listing photos reload their class names. */
@@ -10,6 +10,7 @@ export class Labelling {
   busy = $state(false);
   readonly grid = new PhotoSelection();
   readonly results = new PhotoSelection();
+  readonly map = new PhotoSelection();
 
   constructor(private readonly app: AppState) {}
 
