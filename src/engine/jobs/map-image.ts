@@ -19,7 +19,7 @@ export async function mapPng(map: LibraryMap, size: number): Promise<Buffer> {
   const radius = Math.max(1.2, Math.min(5, (size / 1000) * (7 - 1.2 * Math.log10(Math.max(10, map.photoIds.length)))));
   const offset = (size * (1 - FIT)) / 2;
   for (let i = 0; i < map.photoIds.length; i++) disc(pixels, size, offset + map.x[i] * size * FIT, offset + map.y[i] * size * FIT, radius, classColour(map.classOf[i]));
-  const height = Math.max(size, (map.classes.length + 3) * LEGEND_LINE);
+  const height = Math.max(size, (map.classes.length + 4) * LEGEND_LINE);
   return sharp(pixels, { raw: { width: size, height: size, channels: 4 } })
     .extend({ right: LEGEND_WIDTH, bottom: height - size, background: { r: BACKGROUND[0], g: BACKGROUND[1], b: BACKGROUND[2], alpha: 1 } })
     .composite([{ input: Buffer.from(legendSvg(map, height)), left: size, top: 0 }])
@@ -47,8 +47,9 @@ function legendSvg(map: LibraryMap, height: number): string {
   const rows = [...map.classes.map((name, i) => ({ name, colour: classColour(i) })), { name: 'no class', colour: classColour(-1) }];
   const lines = rows.map(
     (row, i) =>
-      `<circle cx="16" cy="${44 + i * LEGEND_LINE}" r="6" fill="rgb(${row.colour.join(',')})"/><text x="30" y="${49 + i * LEGEND_LINE}" fill="#e8e9eb" font-size="14" font-family="sans-serif">${escapeXml(row.name)}</text>`,
+      `<circle cx="16" cy="${62 + i * LEGEND_LINE}" r="6" fill="rgb(${row.colour.join(',')})"/><text x="30" y="${67 + i * LEGEND_LINE}" fill="#e8e9eb" font-size="14" font-family="sans-serif">${escapeXml(row.name)}</text>`,
   );
-  const title = `<text x="8" y="20" fill="#b7bbc2" font-size="13" font-family="sans-serif">${escapeXml(map.modelName)} · ${map.photoIds.length} photos</text>`;
+  const name = map.modelName.length > 28 ? `${map.modelName.slice(0, 27)}…` : map.modelName;
+  const title = `<text x="8" y="20" fill="#b7bbc2" font-size="13" font-family="sans-serif">${escapeXml(name)}</text><text x="8" y="${20 + LEGEND_LINE * 0.8}" fill="#8a9099" font-size="12" font-family="sans-serif">${map.photoIds.length} photos</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${LEGEND_WIDTH}" height="${height}">${title}${lines.join('')}</svg>`;
 }
