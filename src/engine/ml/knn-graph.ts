@@ -18,7 +18,7 @@ export interface KnnGraphOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const DEFAULTS = { seed: 7, exactUpTo: 4000, trees: 6, leafSize: 48, rounds: 4 };
+const DEFAULTS = { seed: 7, exactUpTo: 4000, trees: 8, leafSize: 48, rounds: 4 };
 
 /**
  * The k-nearest-neighbour graph of `count` points of `dim` values: exact for small sets; else
@@ -62,26 +62,34 @@ export function knnGraph(points: Float32Array, count: number, dim: number, k: nu
   return best.graph();
 }
 
-/** One NN-descent round: every pair of a point's neighbours is compared. Returns how many lists changed. */
+/**
+ * One NN-descent round: for each point, every pair among its neighbours and the points that have it
+ * as a neighbour (up to k of those) is compared. Returns how many lists changed.
+ */
 function descend(best: NearestLists, count: number, k: number, distance: (a: number, b: number) => number): number {
-  const snapshot = Int32Array.from(best.index);
-  let changes = 0;
+  const forward = Int32Array.from(best.index);
+  const reverse = new Int32Array(count * k).fill(-1);
+  const reverseCount = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     for (let x = 0; x < k; x++) {
-      const a = snapshot[i * k + x];
-      if (a < 0) continue;
-      for (let y = x + 1; y < k; y++) {
-        const b = snapshot[i * k + y];
-        if (b < 0 || a === b) continue;
+      const a = forward[i * k + x];
+      if (a >= 0 && reverseCount[a] < k) reverse[a * k + reverseCount[a]++] = i;
+    }
+  }
+  const candidates = new Int32Array(2 * k);
+  let changes = 0;
+  for (let i = 0; i < count; i++) {
+    let size = 0;
+    for (let x = 0; x < k; x++) if (forward[i * k + x] >= 0) candidates[size++] = forward[i * k + x];
+    for (let x = 0; x < reverseCount[i]; x++) candidates[size++] = reverse[i * k + x];
+    for (let x = 0; x < size; x++) {
+      const a = candidates[x];
+      for (let y = x + 1; y < size; y++) {
+        const b = candidates[y];
+        if (a === b) continue;
         const d = distance(a, b);
         if (best.offer(a, b, d)) changes++;
         if (best.offer(b, a, d)) changes++;
-      }
-      // The neighbour's neighbours, too (one hop out from i).
-      for (let y = 0; y < k; y++) {
-        const b = snapshot[a * k + y];
-        if (b < 0 || b === i) continue;
-        if (best.offer(i, b, distance(i, b))) changes++;
       }
     }
   }
