@@ -185,8 +185,14 @@ async function frameTimes(dir: string, map: LibraryMap): Promise<Record<string, 
       };
       const zoom = await intervals((i) => canvas.dispatchEvent(new WheelEvent('wheel', { ...at, deltaY: i < frames / 2 ? -40 : 40, bubbles: true, cancelable: true })));
       canvas.dispatchEvent(new PointerEvent('pointerdown', { ...at, button: 0, pointerId: 1, bubbles: true }));
-      const pan = await intervals((i) => canvas.dispatchEvent(new PointerEvent('pointermove', { ...at, movementX: i % 40 < 20 ? 6 : -6, movementY: 3, buttons: 1, pointerId: 1, bubbles: true })));
-      canvas.dispatchEvent(new PointerEvent('pointerup', { ...at, button: 0, pointerId: 1, bubbles: true }));
+      const pointer = { ...at };
+      const pan = await intervals((i) => {
+        const movementX = i % 40 < 20 ? 6 : -6;
+        pointer.clientX += movementX;
+        pointer.clientY += 1;
+        canvas.dispatchEvent(new PointerEvent('pointermove', { ...pointer, movementX, movementY: 1, buttons: 1, pointerId: 1, bubbles: true }));
+      });
+      canvas.dispatchEvent(new PointerEvent('pointerup', { ...pointer, button: 0, pointerId: 1, bubbles: true }));
       return { renderer, zoom, pan };
     }, FRAMES);
     const stats = (times: number[]) => {

@@ -63,34 +63,47 @@ export function knnGraph(points: Float32Array, count: number, dim: number, k: nu
 }
 
 /**
- * One NN-descent round: for each point, every pair among its neighbours and the points that have it
- * as a neighbour (up to k of those) is compared. Returns how many lists changed.
+ * One NN-descent round (Dong et al.): for each point, its neighbours and the points that have it as
+ * a neighbour (up to k of each) are compared pairwise, but only pairs with one member new since the
+ * last round: old pairs were compared then. Returns how many lists changed.
  */
 function descend(best: NearestLists, count: number, k: number, distance: (a: number, b: number) => number): number {
-  const forward = Int32Array.from(best.index);
-  const reverse = new Int32Array(count * k).fill(-1);
-  const reverseCount = new Int32Array(count);
+  // Per point: new candidates in [0, 2k), old in [2k, 4k): its k neighbours, then up to k points that have it as one.
+  const room = 2 * k;
+  const lists = new Int32Array(count * 2 * room).fill(-1);
+  const sizes = new Int32Array(count * 2);
+  const add = (point: number, other: number, fresh: boolean) => {
+    const slot = point * 2 + (fresh ? 0 : 1);
+    if (sizes[slot] < room) lists[point * 2 * room + (fresh ? 0 : room) + sizes[slot]++] = other;
+  };
   for (let i = 0; i < count; i++) {
     for (let x = 0; x < k; x++) {
-      const a = forward[i * k + x];
-      if (a >= 0 && reverseCount[a] < k) reverse[a * k + reverseCount[a]++] = i;
+      const a = best.index[i * k + x];
+      if (a >= 0) add(i, a, best.fresh[i * k + x] === 1);
     }
   }
-  const candidates = new Int32Array(2 * k);
-  let changes = 0;
   for (let i = 0; i < count; i++) {
-    let size = 0;
-    for (let x = 0; x < k; x++) if (forward[i * k + x] >= 0) candidates[size++] = forward[i * k + x];
-    for (let x = 0; x < reverseCount[i]; x++) candidates[size++] = reverse[i * k + x];
-    for (let x = 0; x < size; x++) {
-      const a = candidates[x];
-      for (let y = x + 1; y < size; y++) {
-        const b = candidates[y];
-        if (a === b) continue;
-        const d = distance(a, b);
-        if (best.offer(a, b, d)) changes++;
-        if (best.offer(b, a, d)) changes++;
-      }
+    for (let x = 0; x < k; x++) {
+      const a = best.index[i * k + x];
+      if (a >= 0) add(a, i, best.fresh[i * k + x] === 1);
+    }
+  }
+  best.fresh.fill(0);
+  let changes = 0;
+  const join = (a: number, b: number) => {
+    if (a === b) return;
+    const d = distance(a, b);
+    if (best.offer(a, b, d)) changes++;
+    if (best.offer(b, a, d)) changes++;
+  };
+  for (let i = 0; i < count; i++) {
+    const base = i * 2 * room;
+    const fresh = sizes[i * 2];
+    const old = sizes[i * 2 + 1];
+    for (let x = 0; x < fresh; x++) {
+      const a = lists[base + x];
+      for (let y = x + 1; y < fresh; y++) join(a, lists[base + y]);
+      for (let y = 0; y < old; y++) join(a, lists[base + room + y]);
     }
   }
   return changes;
@@ -158,6 +171,8 @@ function squaredDistance(points: Float32Array, a: number, b: number, dim: number
 class NearestLists {
   readonly index: Int32Array;
   readonly distance: Float32Array;
+  /** 1 for an entry that joined since the last NN-descent round. */
+  readonly fresh: Uint8Array;
 
   constructor(
     count: number,
@@ -165,11 +180,12 @@ class NearestLists {
   ) {
     this.index = new Int32Array(count * k).fill(-1);
     this.distance = new Float32Array(count * k).fill(Infinity);
+    this.fresh = new Uint8Array(count * k);
   }
 
   /** True when `other` joined the list of `point`. */
   offer(point: number, other: number, d: number): boolean {
-    const { k, index, distance } = this;
+    const { k, index, distance, fresh } = this;
     const base = point * k;
     if (d >= distance[base + k - 1]) return false;
     for (let j = 0; j < k; j++) if (index[base + j] === other) return false;
@@ -177,10 +193,12 @@ class NearestLists {
     while (at > 0 && distance[base + at - 1] > d) {
       distance[base + at] = distance[base + at - 1];
       index[base + at] = index[base + at - 1];
+      fresh[base + at] = fresh[base + at - 1];
       at--;
     }
     distance[base + at] = d;
     index[base + at] = other;
+    fresh[base + at] = 1;
     return true;
   }
 
