@@ -17,7 +17,7 @@ import { libraryMap } from '../src/engine/jobs/map.js';
 import { applyPca, fitPca } from '../src/engine/ml/pca.js';
 import { normaliseLayout } from '../src/engine/ml/map-projection.js';
 import { Store } from '../src/engine/store/store.js';
-import { clusteredVectors, mapNeighbourAgreement } from '../src/engine/testing/clustered-vectors.js';
+import { clusteredVectors, mapNeighbourAgreement, neighbourAgreement } from '../src/engine/testing/clustered-vectors.js';
 import { CHROMIUM, CHROMIUM_ARGS, buildRenderer } from '../e2e/harness.js';
 import { flag, percentile, printReport, type BenchReport } from './report.js';
 
@@ -47,7 +47,7 @@ export async function run(args: string[]): Promise<BenchReport> {
         const clusterOf = clusterByPhoto(store, libraryId, cluster);
         const step = Math.max(1, Math.floor(n / QUERIES));
         const agreement = mapNeighbourAgreement(interleave(map.x, map.y), map.photoIds.map((id) => clusterOf.get(id)!), K, step);
-        const ceiling = neighbourAgreement(vectors, cluster, step);
+        const ceiling = embeddingAgreement(vectors, cluster, step);
         const pca = pcaLayout(vectors, dim);
         const pcaAgreement = mapNeighbourAgreement(pca.xy, cluster, K, step);
         results.push({
@@ -105,21 +105,13 @@ function clusterByPhoto(store: Store, libraryId: number, cluster: Int32Array): M
 }
 
 /** The same share in the embedding space itself, for scale (UMAP can exceed it: it keeps the graph's clusters, not every neighbour). */
-function neighbourAgreement(vectors: Float32Array[], cluster: Int32Array, step: number): number {
-  let same = 0;
-  let all = 0;
-  for (let q = 0; q < vectors.length; q += step) {
-    const distances = vectors.map((v, j) => {
-      let sum = 0;
-      for (let d = 0; d < v.length; d++) sum += (v[d] - vectors[q][d]) ** 2;
-      return [j === q ? Infinity : sum, j] as const;
-    });
-    for (const [, j] of distances.sort((a, b) => a[0] - b[0]).slice(0, K)) {
-      all++;
-      if (cluster[j] === cluster[q]) same++;
-    }
-  }
-  return same / all;
+function embeddingAgreement(vectors: Float32Array[], cluster: Int32Array, step: number): number {
+  return neighbourAgreement(cluster, K, step, (i, j) => {
+    const [a, b] = [vectors[i], vectors[j]];
+    let sum = 0;
+    for (let d = 0; d < a.length; d++) sum += (a[d] - b[d]) ** 2;
+    return sum;
+  });
 }
 
 /** The baseline: the first two principal components (fitted on 2,000 vectors, as the map's own PCA is). */

@@ -15,16 +15,34 @@ export function clusteredVectors(count: number, dim: number, classes: number, op
 
 /** Share of each point's `k` nearest on the 2D map (x, y pairs) that are of its own cluster, over every `step`-th point. */
 export function mapNeighbourAgreement(xy: ArrayLike<number>, cluster: ArrayLike<number>, k: number, step = 1): number {
+  return neighbourAgreement(cluster, k, step, (i, j) => (xy[2 * i] - xy[2 * j]) ** 2 + (xy[2 * i + 1] - xy[2 * j + 1]) ** 2);
+}
+
+/** Share of each point's `k` nearest (by `distance`) that are of its own cluster, over every `step`-th point. */
+export function neighbourAgreement(cluster: ArrayLike<number>, k: number, step: number, distance: (i: number, j: number) => number): number {
   const count = cluster.length;
   let same = 0;
   let all = 0;
+  const nearest = new Float64Array(k);
+  const nearestId = new Int32Array(k);
   for (let i = 0; i < count; i += step) {
-    const nearest = Array.from({ length: count }, (_, j) => j)
-      .filter((j) => j !== i)
-      .map((j) => [(xy[2 * i] - xy[2 * j]) ** 2 + (xy[2 * i + 1] - xy[2 * j + 1]) ** 2, j] as const)
-      .sort((a, b) => a[0] - b[0])
-      .slice(0, k);
-    for (const [, j] of nearest) {
+    nearest.fill(Infinity);
+    nearestId.fill(-1);
+    for (let j = 0; j < count; j++) {
+      if (j === i) continue;
+      const d = distance(i, j);
+      if (d >= nearest[k - 1]) continue;
+      let at = k - 1;
+      while (at > 0 && nearest[at - 1] > d) {
+        nearest[at] = nearest[at - 1];
+        nearestId[at] = nearestId[at - 1];
+        at--;
+      }
+      nearest[at] = d;
+      nearestId[at] = j;
+    }
+    for (const j of nearestId) {
+      if (j < 0) continue;
       all++;
       if (cluster[j] === cluster[i]) same++;
     }
