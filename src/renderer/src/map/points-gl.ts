@@ -33,7 +33,7 @@ void main() {
   float r = length(offset) * 2.0;
   if (r > 1.0) discard;
   vec3 colour = ring > 0.5 && r > 0.62 ? vec3(1.0) : tint;
-  gl_FragColor = vec4(colour, 1.0);
+  gl_FragColor = vec4(colour, 1.0 - smoothstep(0.75, 1.0, r));
 }`;
 
 interface PointBuffers {
@@ -50,7 +50,8 @@ export class PointsRenderer {
   private readonly location: { position: number; colour: number; centre: WebGLUniformLocation; scale: WebGLUniformLocation; size: WebGLUniformLocation; ring: WebGLUniformLocation };
 
   constructor(private readonly canvas: HTMLCanvasElement) {
-    const gl = canvas.getContext('webgl', { antialias: true, preserveDrawingBuffer: false, alpha: false });
+    // No multisampling: the round points are cut in the shader, and without a GPU (SwiftShader) it costs 4× the fragments.
+    const gl = canvas.getContext('webgl', { antialias: false, preserveDrawingBuffer: false, alpha: false });
     if (!gl) throw new Error('this browser cannot draw the map: WebGL is not available');
     this.gl = gl;
     this.program = link(gl, VERTEX, FRAGMENT);
@@ -81,6 +82,9 @@ export class PointsRenderer {
     gl.clearColor(background[0] / 255, background[1] / 255, background[2] / 255, 1);
     gl.clear(gl.COLOR_BUFFER_BIT);
     gl.useProgram(this.program);
+    // Soft edges by blending (see FRAGMENT) instead of multisampling.
+    gl.enable(gl.BLEND);
+    gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
     gl.uniform2f(this.location.centre, view.centreX, view.centreY);
     gl.uniform2f(this.location.scale, (2 * view.pixelsPerUnit) / canvas.width, (2 * view.pixelsPerUnit) / canvas.height);
     this.drawPoints(this.all, pointSize, false);
