@@ -17,6 +17,7 @@ import { libraryMap } from '../src/engine/jobs/map.js';
 import { applyPca, fitPca } from '../src/engine/ml/pca.js';
 import { normaliseLayout } from '../src/engine/ml/map-projection.js';
 import { Store } from '../src/engine/store/store.js';
+import { createRng, shuffle } from '../src/engine/common/rng.js';
 import { clusteredVectors, mapNeighbourAgreement, neighbourAgreement } from '../src/engine/testing/clustered-vectors.js';
 import { CHROMIUM, CHROMIUM_ARGS, buildRenderer } from '../e2e/harness.js';
 import { flag, percentile, printReport, type BenchReport } from './report.js';
@@ -88,7 +89,11 @@ function build(path: string, n: number, dim: number, classes: number) {
   const store = Store.open(path);
   const libraryId = store.upsertLibrary('/synthetic');
   const names = Array.from({ length: classes }, (_, i) => `class-${String(i).padStart(2, '0')}`);
-    const { vectors, cluster } = clusteredVectors(n, dim, classes, { seed: 5, spread: SPREAD });
+    // Clusters in random order: photo i in cluster i mod classes would alias with every evenly spaced sample (the PCA's, the queries').
+  const made = clusteredVectors(n, dim, classes, { seed: 5, spread: SPREAD });
+  const order = shuffle(createRng(6), Array.from({ length: n }, (_, i) => i));
+  const vectors = order.map((i) => made.vectors[i]);
+  const cluster = Int32Array.from(order, (i) => made.cluster[i]);
   const photos = vectors.map((_, i) => ({ relPath: `${names[cluster[i]]}/${String(i).padStart(7, '0')}.jpg`, className: names[cluster[i]], size: 1000, mtimeMs: 1, hash: `h${i}` }));
   store.syncLibrary(libraryId, names, photos);
   const modelId = store.createModel({ libraryId, name: 'Untrained synthetic', kind: 'baseline', backbone: 'synthetic', backboneDim: dim, dim, config: {}, runId: null });
