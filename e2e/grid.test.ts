@@ -71,6 +71,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     confirmLabel: none,
     suggestClasses: none,
     rejectSuggestion: none,
+    libraryMap: none,
   };
   // Photo 3's file has gone missing since the library was listed.
   const photoFile = async (id: number) => (id === MISSING ? null : thumb);

@@ -75,6 +75,7 @@ function testService(): EngineService {
     confirmLabel: notHere,
     suggestClasses: notHere,
     rejectSuggestion: notHere,
+    libraryMap: notHere,
     listFolders: async ({ path }) => {
       calls.push({ name: 'listFolders', arg: path });
       if (path === 'relative') throw invalidInput('relative: give the full path');

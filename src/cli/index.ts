@@ -1,5 +1,5 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, lstatSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
 import {
@@ -25,6 +25,8 @@ import {
   removeModel,
   toModelInfo,
   expectedRuntime,
+  libraryMap,
+  mapPng,
   locateFile,
   makeSampleLibrary,
   openLibrary,
@@ -56,6 +58,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
   lookalike models <folder> [--db F] [--remove ID] [--json]   the library's models (imported, broken and why); --remove drops one
   lookalike suggest <folder> [--db F] [--model ID] [--json]   a class (or none) for each unlabelled photo
+  lookalike map <folder> --out FILE.png [--db F] [--model ID] [--size N] [--json]   (2D map of the photos under a model; default: the newest trained)
   lookalike serve [<folder>] [--db F] [--port N]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
@@ -94,6 +97,8 @@ export async function main(argv: string[]): Promise<number> {
         return await modelsCommand(rest);
       case 'suggest':
         return await suggestCommand(rest);
+      case 'map':
+        return await mapCommand(rest);
       case 'serve':
         return await serveCommand(rest);
       case 'bench':
@@ -454,6 +459,34 @@ async function suggestCommand(args: string[]): Promise<number> {
       [`suggestions from model ${result.modelId} (${result.modelName}), most confident first:`, ...(rows.length ? table : ['no unlabelled photos'])].join('\n'),
     );
     if (pending) console.error(`lookalike: ${pending}`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** Sides of the map image, in pixels. */
+const MAP_SIZES = { default: 1600, min: 200, max: 8000 };
+
+async function mapCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { out: { type: 'string' }, model: { type: 'string' }, size: { type: 'string' } }, 1);
+  if (!values.out) throw new UsageError('map needs --out FILE.png, the image to write');
+  if (!/\.png$/i.test(values.out)) throw new UsageError(`--out must name a .png file (got "${values.out}")`);
+  const size = intOption(values.size, 'size') ?? MAP_SIZES.default;
+  if (size < MAP_SIZES.min || size > MAP_SIZES.max) throw new UsageError(`--size must be between ${MAP_SIZES.min} and ${MAP_SIZES.max} pixels (got ${size})`);
+  const out = resolve(values.out);
+  const existing = lstatSync(out, { throwIfNoEntry: false });
+  if (existing && !existing.isFile()) throw new Error(`${out}: ${existing.isSymbolicLink() ? 'is a symbolic link' : 'not a regular file'}; name a new .png file`);
+  if (!statSync(dirname(out), { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${dirname(out)}: folder not found; the map is written into an existing folder`);
+  const store = openStore(values.db);
+  try {
+    const libraryId = requireLibrary(store, realFolder(positionals[0]));
+    const modelId = intOption(values.model, 'model') ?? defaultModel(store, libraryId)?.id;
+    if (modelId === undefined) throw new Error('no model stored for this library: run `lookalike index` or `lookalike train` first');
+    const emit = createProgressPrinter(process.stderr);
+    const map = await libraryMap(store, libraryId, modelId, (phase, done, total) => emit({ type: 'progress', kind: 'index', phase, done, total, etaSeconds: null }));
+    writeFileSync(out, await mapPng(map, size));
+    output(values.json, { out, model: map.modelId, photos: map.photoIds.length, missing: map.missing, classes: map.classes }, `${out}: ${map.photoIds.length} photos mapped under ${map.modelName}${map.missing ? ` (${map.missing} not analysed yet)` : ''}`);
     return 0;
   } finally {
     store.close();

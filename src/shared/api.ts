@@ -489,6 +489,26 @@ export interface FolderListing {
   recent: FolderEntry[];
 }
 
+/**
+ * A library laid out in 2D by one model (engine/ml/map-projection.ts): photos it places near each
+ * other are near under that model. Parallel arrays, one entry per photo on the map.
+ */
+export interface LibraryMap {
+  modelId: number;
+  modelName: string;
+  kind: 'baseline' | 'trained';
+  photoIds: number[];
+  /** In [0, 1], one scale for both axes; y grows downwards. */
+  x: number[];
+  y: number[];
+  paths: string[];
+  /** Position of the photo's class in `classes` (-1: no class); classes oldest first (a new class comes last, so the others keep their colours), the same list for every model of a library. */
+  classOf: number[];
+  classes: string[];
+  /** Photos of the library not on the map: not analysed under this model yet. */
+  missing: number;
+}
+
 /** Every call: name -> [argument, result]. */
 export interface ApiCalls {
   status: [void, AppStatus];
@@ -540,6 +560,8 @@ export interface ApiCalls {
   suggestClasses: [{ modelId?: number }, SuggestionsResult];
   /** Remembers (or, with rejected false, forgets) that a photo is not of a class: that class is not suggested for it again. */
   rejectSuggestion: [{ photoId: number; className: string; rejected: boolean; modelId?: number }, SuggestionsResult];
+  /** The library's map under a model (default: the untrained one); made on a worker thread the first time (progress events), then kept. */
+  libraryMap: [{ modelId?: number }, LibraryMap];
 }
 
 export type ApiName = keyof ApiCalls;
@@ -584,6 +606,7 @@ export const API_NAMES: readonly ApiName[] = [
   'confirmLabel',
   'suggestClasses',
   'rejectSuggestion',
+  'libraryMap',
 ] as const;
 
 /**

@@ -22,6 +22,8 @@ export { indexLibrary } from './pipeline.js';
 export { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 export { auditLabels, labelAuditState } from './label-audit.js';
 export { suggestClasses } from './suggest.js';
+export { libraryMap } from './map.js';
+export { mapPng } from './map-image.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';
 export { selectBackend } from '../ml/compute-backend.js';

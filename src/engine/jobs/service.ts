@@ -29,6 +29,7 @@ import { LiveLosses } from './live-losses.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
 import { errorInWords, formatBytes } from '../common/error-words.js';
 import { rejectSuggestion, suggestClasses } from './suggest.js';
+import { libraryMap } from './map.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
@@ -519,6 +520,12 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       rejectSuggestion(store, id, change);
       return suggestClasses(store, id, { modelId: change.modelId });
+    },
+
+    async libraryMap(query) {
+      const id = requireLibrary();
+      const modelId = query?.modelId === undefined ? undefined : Number(query.modelId);
+      return libraryMap(store, id, modelId, (phase, done, total) => emit({ type: 'progress', kind: 'index', phase, done, total, etaSeconds: null }));
     },
 
     async evaluateModel({ modelId } = {}) {

@@ -278,4 +278,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (library_id, rel_path, class_name)
   ) WITHOUT ROWID;
   `,
+  // map (issue #24): each model's 2D map of the library, kept until its embeddings change
+  // (fingerprint: the photos and content hashes it was made from).
+  `
+  CREATE TABLE map_layouts (
+    model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+    fingerprint TEXT NOT NULL,
+    photo_ids BLOB NOT NULL,
+    coordinates BLOB NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  `,
 ];

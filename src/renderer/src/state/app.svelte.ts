@@ -14,7 +14,7 @@ import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
 import { Marks } from './marks.svelte';
 
-export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'review' | 'sort';
+export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'review' | 'sort' | 'map';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
 
 export interface EpochRow {
@@ -305,6 +305,7 @@ export class AppState {
     this.similarModelId = undefined;
     this.labelling.grid.clear();
     this.labelling.results.clear();
+    this.labelling.map.clear();
   }
 
   async findSimilarTo(source: SimilarQuerySource): Promise<void> {

@@ -7,7 +7,7 @@ export interface LabellingHost extends FeatureHost {
   labelsChanged(library: LibrarySummary): void;
 }
 
-/** Labels chosen in the app (classes over the folders) and the two selections they are given from. */
+/** Labels chosen in the app (classes over the folders) and the selections they are given from (grid, results, map). */
 export class Labelling {
   labels = $state.raw<LabelsState | null>(null);
   /** Ticks after every change: views listing photos reload their class names. */
@@ -15,6 +15,7 @@ export class Labelling {
   busy = $state(false);
   readonly grid = new PhotoSelection();
   readonly results = new PhotoSelection();
+  readonly map = new PhotoSelection();
 
   constructor(private readonly host: LabellingHost) {}
 
