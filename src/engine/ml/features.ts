@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import { userCacheDir } from '../common/paths.js';
 import { startModuleWorker } from '../common/worker.js';
 import type { Problem } from '../../shared/api.js';
+import { BUILTIN_BACKBONE_ID } from '../../shared/settings.js';
 import { describeSpec, type BackboneSpec } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
-import { calibrationSample } from './int8-calibration.js';
+import { calibrationFile, calibrationSample } from './int8-calibration.js';
 import { preferredPrecision, preferredRuntime } from './onnx-backbone.js';
 import type { JobControl } from '../common/job-control.js';
 
@@ -105,7 +108,8 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
     }
   };
   // A thread that may calibrate int8 goes first and alone: the others then read its cached calibration.
-  await Promise.all(Array.from({ length: threadCount }, (_, i) => (i === 0 || !mayCalibrate(spec) ? runThread() : firstReady.then(runThread))));
+  const gated = mayCalibrate(spec);
+  await Promise.all(Array.from({ length: threadCount }, (_, i) => (i === 0 || !gated ? runThread() : firstReady.then(runThread))));
   return summary;
 }
 
@@ -164,9 +168,9 @@ function startWorker(spec: BackboneSpec, calibrationPhotos: string[]): Worker {
   return startModuleWorker(import.meta.url, 'feature-worker', { workerData: { spec, calibrationPhotos } });
 }
 
-/** Whether loading this backbone may calibrate int8 (built-in backbone, int8 asked for). */
+/** Whether loading this backbone may calibrate int8: the built-in backbone, int8 asked for, no calibration cached yet. */
 function mayCalibrate(spec: BackboneSpec): boolean {
-  return spec.kind === 'builtin' && preferredPrecision() === 'int8';
+  return spec.kind === 'builtin' && preferredPrecision() === 'int8' && !existsSync(calibrationFile(userCacheDir(), BUILTIN_BACKBONE_ID));
 }
 
 /** ImageError messages start with the absolute path; problems carry the library-relative one. */
