@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { createRng } from '../src/engine/common/rng.js';
 import { duplicateEdges, groupDuplicates } from '../src/engine/jobs/duplicates.js';
 import { Store } from '../src/engine/store/store.js';
+import { DEFAULT_DUPLICATE_THRESHOLD } from '../src/shared/settings.js';
 import { flag, printReport, type BenchReport } from './report.js';
 
 /**
  * duplicates: a synthetic library of N photos with stored unit 128-d embeddings (random, so no two
  * are close) and one planted near copy per `--every` photos (the original plus noise of length
  * 0.05-0.25, normalised), searched for duplicates as the app does (duplicateEdges, then the groups at
- * the slider's starting threshold 0.40): seconds, groups found against planted, peak resident memory.
+ * the slider's starting threshold, DEFAULT_DUPLICATE_THRESHOLD): seconds, groups found against planted, peak resident memory.
  * Baseline in the same run: the per-photo k-NN queries the finder used before, run whole at the
  * smallest size and timed on `--sample` photos at the others (extrapolated to all).
  *   --sizes 10000,100000   --every 200   --sample 500
@@ -31,7 +32,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       const t0 = performance.now();
       const edges = await duplicateEdges(store, 1, undefined, { via: 'blocks' });
       const seconds = (performance.now() - t0) / 1000;
-      const found = groupDuplicates(store, 1, edges, 0.4).groups;
+      const found = groupDuplicates(store, 1, edges, DEFAULT_DUPLICATE_THRESHOLD).groups;
       const peakMb = peak.stop();
       const exactGroups = found.filter((g) => g.photos.length === 2 && planted.has(pairKey(g.photos[0].photoId, g.photos[1].photoId))).length;
       process.stderr.write(`duplicates: ${n} by blocks in ${seconds.toFixed(1)} s; per-photo queries…\n`);

@@ -62,6 +62,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     undoMovePhotos: none,
     exportModel: none,
     importModel: none,
+    removeModel: none,
     listFolders: none,
     marks: none,
     markNotSimilar: none,

@@ -238,11 +238,13 @@ describeInChromium('labels and results in the app', () => {
           await page.click('[data-testid=tab-library]');
           await page.locator('[data-testid=photo-tile]').first().click({ button: 'right' });
           await page.click('[data-testid=menu-find-similar]');
+          // An import never becomes the model Find similar uses by itself: the person picks it.
+          if (await page.isEnabled('[data-testid=model-trained]')) await page.click('[data-testid=model-trained]');
           const shown = await page.waitForSelector('[data-testid=similar-result]', { timeout: 5_000 }).catch(() => null);
           if (!shown) return false;
           const summary = (await page.textContent('[data-testid=similar-summary]')) ?? '';
           const count = await page.locator('[data-testid=similar-result]').count();
-          return summary.includes('trained model') && count === 9;
+          return summary.includes('trained model "Imported: Trained run') && count === 9;
         },
         { timeout: 120_000, interval: 2_000 },
       )

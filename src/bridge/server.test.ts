@@ -67,6 +67,7 @@ function testService(): EngineService {
     undoMovePhotos: notHere,
     exportModel: notHere,
     importModel: notHere,
+    removeModel: notHere,
     marks: notHere,
     markNotSimilar: notHere,
     listFolders: async ({ path }) => {

@@ -6,6 +6,7 @@ import { extname } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_NAMES, type ApiName, type EngineEvent } from '../shared/api.js';
 import { HTTP_STATUS, toWireError, type ErrorKind } from '../shared/errors.js';
+import { MAX_LABELLED_PHOTOS } from '../shared/settings.js';
 import type { EngineService } from '../engine/jobs/service-contract.js';
 import { photoToServe } from '../engine/jobs/photo-files.js';
 import { openCheckedFile, staticFile, STATIC_TYPES } from './files.js';
@@ -14,11 +15,14 @@ import { photoSignaturePayload, photoSigningKey, PHOTO_URL_LIFETIME_S } from '..
 
 /** The bridge only ever listens on the loopback interface; this address only where no other is possible. */
 export const FALLBACK_HOST = '127.0.0.1';
-/** Request body limits: a dropped image travels as base64 in findSimilar; every other call is small. */
+/** Request body limits: a dropped image travels as base64 in findSimilar, a label change names a selection of photos; every other call is small. */
 export const MAX_IMAGE_BODY = 32 * 1024 * 1024;
 /** How much of a refused body is read and discarded before the connection is cut. */
 const DRAIN_LIMIT = 2 * MAX_IMAGE_BODY;
 export const MAX_BODY = 64 * 1024;
+/** A label change names up to MAX_LABELLED_PHOTOS photos: each id at most 16 digits and a comma in JSON. */
+export const MAX_LABEL_CHANGE_BODY = MAX_BODY + MAX_LABELLED_PHOTOS * 17;
+const BODY_LIMITS: Partial<Record<ApiName, number>> = { findSimilar: MAX_IMAGE_BODY, changeLabels: MAX_LABEL_CHANGE_BODY };
 export const TOKEN_HEADER = 'x-lookalike-token';
 /** The WebSocket subprotocol the page asks for; it sends the token as a second one, `lookalike-token.<token>`. */
 export const EVENTS_PROTOCOL = 'lookalike';
@@ -153,7 +157,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (!API.has(name)) throw new HttpError(404, `unknown call "${name.slice(0, 64)}"`);
     const type = String(req.headers['content-type'] ?? '');
     if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'calls take application/json');
-    const body = await readBody(req, res, name === 'findSimilar' ? MAX_IMAGE_BODY : MAX_BODY);
+    const body = await readBody(req, res, BODY_LIMITS[name as ApiName] ?? MAX_BODY);
     let arg: unknown;
     try {
       arg = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawPhoto, drawTestLibrary } from '../engine/testing/test-photos.js';
 import { Store, exportModel, findSimilar } from '../engine/jobs/engine.js';
 import { resultRows } from '../shared/result-rows.js';
+import sharp from 'sharp';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');
@@ -125,6 +126,34 @@ describe('lookalike CLI', () => {
       } finally {
         check.close();
       }
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('similar says "no close match" as the app does, in text and --json; an image outside every library gets the error and the one line that fixes it', async () => {
+    const grain = Buffer.from(Array.from({ length: 160 * 120 * 3 }, (_, i) => (i * 2654435761) >>> 24));
+    const noise = join(work, 'noise.png');
+    await sharp(grain, { raw: { width: 160, height: 120, channels: 3 } }).png().toFile(noise);
+    const far = lookalike(['similar', noise, '--db', db, '--library', root, '-k', '3', '--json']);
+    expect(far.code, far.stderr).toBe(0);
+    const out = far.json() as { threshold: number; no_close_match: boolean; close_ranks: number[]; results: unknown[] };
+    expect(out.threshold).toBeGreaterThan(0);
+    expect(out.no_close_match).toBe(true);
+    expect(out.close_ranks).toEqual([]);
+    expect(out.results).toHaveLength(3);
+    const text = lookalike(['similar', noise, '--db', db, '--library', root, '-k', '3']);
+    expect(text.stdout).toMatch(/No close match: nothing in the library is as near as photos of one class usually are/);
+    const inside = lookalike(['similar', join(root, 'circles', readdirSync(join(root, 'circles'))[0]), '--db', db, '-k', '3', '--json']).json();
+    expect(inside).toMatchObject({ no_close_match: false, close_ranks: expect.arrayContaining([1]) });
+
+    // With two libraries in the database, an outside image needs --library: said in one line, no usage text.
+    const other = await drawTestLibrary({ classes: ['circles', 'squares'], perClass: 2 });
+    try {
+      expect(lookalike(['scan', other, '--db', db]).code).toBe(0);
+      const lost = lookalike(['similar', noise, '--db', db]);
+      expect(lost.code).toBe(1);
+      expect(lost.stderr.trim()).toBe(`lookalike: ${noise} is outside every library; say which library to search: lookalike similar "${noise}" --library <folder>`);
     } finally {
       rmSync(other, { recursive: true, force: true });
     }

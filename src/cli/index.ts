@@ -1,8 +1,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RetrievalMetrics, TrainSettings } from '../shared/api.js';
-import { resultRows } from '../shared/result-rows.js';
 import {
   SAMPLE_CLASSES,
   checkFineTuneHere,
@@ -21,6 +20,8 @@ import {
   indexAll,
   indexLibrary,
   importModel,
+  removeModel,
+  toModelInfo,
   expectedRuntime,
   locateFile,
   makeSampleLibrary,
@@ -35,6 +36,7 @@ import {
 } from '../engine/jobs/engine.js';
 import { DEFAULT_BACKBONE_PRECISION, DEFAULT_K, DEFAULT_SETTINGS, INT8_CALIBRATION_PHOTOS, checkK, parseBackbonePrecision, resolveSettings } from '../shared/settings.js';
 import { createProgressPrinter } from './progress.js';
+import { similarJson, similarText } from './similar-output.js';
 
 class UsageError extends Error {}
 
@@ -48,6 +50,7 @@ const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
                   [--workers N] [-k N] [--precision int8|fp32] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--precision int8|fp32] [--json]
+  lookalike models <folder> [--db F] [--remove ID] [--json]   the library's models (imported, broken and why); --remove drops one
   lookalike serve [<folder>] [--db F] [--port N] [--precision int8|fp32]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
@@ -58,9 +61,15 @@ Sub-folders of <folder> are classes; photos directly in it are searchable but no
             one on first use (cached, checked against the checksum)
 --precision: how the built-in backbone runs on the CPU: ${DEFAULT_BACKBONE_PRECISION} (default; calibrated once on
             ${INT8_CALIBRATION_PHOTOS} photos of the library, cached) or fp32 (the float graph)
+--verbose: also the GPU probe's driver warnings (quiet otherwise)
 Database: --db, else ${defaultDbPath()}`;
 
-const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+const COMMON = { db: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** --verbose: what is quiet otherwise (the GPU probe's driver warnings) is shown; the engine reads it from the environment. */
+function applyVerbose(values: { verbose?: boolean }): void {
+  if (values.verbose) process.env.LOOKALIKE_VERBOSE = '1';
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -76,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'similar':
         return await similarCommand(rest);
+      case 'models':
+        return await modelsCommand(rest);
       case 'serve':
         return await serveCommand(rest);
       case 'bench':
@@ -112,6 +123,7 @@ function usePrecision(text: string | undefined): void {
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals: number) {
   const parsed = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  applyVerbose(parsed.values as { verbose?: boolean });
   if (parsed.positionals.length !== positionals) {
     throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`);
   }
@@ -160,6 +172,11 @@ async function openLibrarySaying(ctx: Parameters<typeof openLibrary>[0], folder:
   return opened;
 }
 
+/** Problems as --json has always printed them: path and reason. */
+function pathsAndReasons(problems: Array<{ path: string; reason: string }>): Array<{ path: string; reason: string }> {
+  return problems.map(({ path, reason }) => ({ path, reason }));
+}
+
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {}, 1);
   const store = openStore(values.db);
@@ -169,7 +186,7 @@ async function scanCommand(args: string[]): Promise<number> {
     endJob = claimTheJob(store, 'scan', ctx);
     const opened = await openLibrarySaying(ctx, positionals[0]);
     const { summary, sync } = opened;
-    output(values.json, { ...summary, sync }, [
+    output(values.json, { ...summary, problems: pathsAndReasons(summary.problems), sync }, [
       `${summary.root}: ${summary.photoCount} photos in ${summary.classes.length} classes, ${summary.unlabelledCount} unlabelled`,
       ...summary.classes.map((c) => `  ${c.name}: ${c.photoCount}`),
       `changes: ${sync.added} added, ${sync.changed} changed, ${sync.removed} removed`,
@@ -197,12 +214,40 @@ async function indexCommand(args: string[]): Promise<number> {
     const skipped = store.problems(libraryId);
     output(
       values.json,
-      { features: outcome.features, indexed, problems: skipped },
+      { features: outcome.features, indexed, broken: outcome.broken, problems: pathsAndReasons(skipped) },
       [
         ...indexed.map((i) => `model ${i.modelId}: ${i.embedded} photos indexed${i.unreadable ? `, ${i.unreadable} unreadable` : ''}`),
+        ...outcome.broken.map((b) => `model ${b.modelId}: could not run: ${b.reason}`),
         ...(skipped.length ? [`${skipped.length} files skipped:`, ...skipped.map((p) => `  ${p.path}: ${p.reason}`)] : []),
       ].join('\n'),
     );
+    return 0;
+  } finally {
+    endJob?.();
+    store.close();
+  }
+}
+
+async function modelsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { remove: { type: 'string' } }, 1);
+  const removing = intOption(values.remove, 'remove');
+  const store = openStore(values.db);
+  let endJob: (() => void) | undefined;
+  try {
+    const libraryId = requireLibrary(store, realFolder(positionals[0]));
+    if (removing !== undefined) {
+      // Not while another process indexes with it: claimed like any job.
+      endJob = claimTheJob(store, 'remove model', context(store));
+      removeModel(store, libraryId, removing);
+    }
+    const models = store.models(libraryId).map((m) => toModelInfo(store, m.id));
+    const describe = (m: (typeof models)[number]) =>
+      [
+        `model ${m.id}: ${m.name} (${m.kind}${m.imported ? ', imported' : ''}), ${m.indexedCount} photos indexed`,
+        ...(m.problem ? [`  broken: ${m.problem}`] : []),
+        ...(m.classNote ? [`  ${m.classNote}`] : []),
+      ].join('\n');
+    output(values.json, { removed: removing ?? null, models }, [...(removing !== undefined ? [`removed model ${removing}`] : []), ...models.map(describe)].join('\n'));
     return 0;
   } finally {
     endJob?.();
@@ -264,6 +309,7 @@ async function trainCommand(args: string[]): Promise<number> {
     const result = await trainModel(ctx, libraryId, planTraining(store, libraryId, settings, { k }), { workers: intOption(values.workers, 'workers') });
     const summary = {
       run: result.runId,
+      run_number: result.runNumber,
       model: result.modelId,
       backbone: result.backbone,
       backend: backend.name,
@@ -277,7 +323,7 @@ async function trainCommand(args: string[]): Promise<number> {
       eval: evalObject(result.baseline, result.trained),
     };
     output(values.json, summary, [
-      `run ${result.runId}: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
+      `run ${result.runNumber} of this library: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
       formatEval(summary.eval),
     ].join('\n'));
     return 0;
@@ -333,7 +379,8 @@ async function similarCommand(args: string[]): Promise<number> {
     const located = values.library ? libraryNamed(store, values.library, real) : locateFile(store, real);
     if (!located) {
       if (store.libraries().length === 0) throw new Error('the database holds no library yet: run `lookalike train <folder>` first');
-      throw new UsageError(`${basename(real)} is outside every library; name one with --library <folder>`);
+      // The one line that fixes it, not the whole usage text.
+      throw new Error(`${real} is outside every library; say which library to search: lookalike similar "${positionals[0]}" --library <folder>`);
     }
     const { libraryId, photoId } = located;
     const modelId = await modelOption(store, libraryId, values.model);
@@ -344,11 +391,8 @@ async function similarCommand(args: string[]): Promise<number> {
     const model = store.model(result.modelId)!;
     const missing = store.unindexedCount(libraryId, model.id, model.backbone);
     const incomplete = missing > 0 ? `the index of model ${model.id} is incomplete (${missing} of ${store.countPhotos(libraryId)} photos not indexed; was indexing stopped?); run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;
-    output(
-      values.json,
-      { query: result.query.path, model: result.modelId, results: resultRows(result.results, store.libraryRoot(libraryId)), ...(incomplete ? { incomplete } : {}) },
-      [`nearest to ${result.query.path} (model ${result.modelId}):`, ...result.results.map((r) => `${String(r.rank).padStart(3)}. ${r.distance.toFixed(4)}  ${r.path}`)].join('\n'),
-    );
+    const json = similarJson(result, incomplete, store.libraryRoot(libraryId));
+    output(values.json, json, similarText(json));
     if (incomplete) {
       console.error(`lookalike: ${incomplete}`);
       return 1;
@@ -361,6 +405,7 @@ async function similarCommand(args: string[]): Promise<number> {
 
 async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' }, ...PRECISION }, allowPositionals: true, strict: true });
+  applyVerbose(parsed.values);
   usePrecision(parsed.values.precision);
   if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
   const folder = parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined;

@@ -12,6 +12,8 @@ export function createProgressPrinter(stream: NodeJS.WriteStream = process.stder
   return (event) => {
     switch (event.type) {
       case 'progress': {
+        // Nothing to do (every feature already cached): no "0/0" line.
+        if (event.total === 0) break;
         const fraction = event.total ? event.done / event.total : 0;
         const text = `${event.phase} ${event.done}/${event.total}${event.etaSeconds !== null ? `, ${formatSeconds(event.etaSeconds)} left` : ''}`;
         if (tty) {

@@ -14,6 +14,8 @@ export interface Problem {
   /** Path relative to the library root (or absolute for files from outside it). */
   path: string;
   reason: string;
+  /** A file counted among the library's photos that cannot be read as an image (a text file named .jpg). */
+  unreadablePhoto?: true;
 }
 
 export interface LibrarySummary {
@@ -92,16 +94,42 @@ export interface RetrievalMetrics {
 /**
  * What a distance means for one model, measured on its validation split (all validation-training
  * pairs): 10th/50th/90th percentile distance between photos of one class and of different classes;
- * `threshold`: a close match lies below it: nearer than the median same-class pair, and where at least
- * `precision` of pairs share a class when the model reaches that ("no close match" past it; null only
- * without same-class pairs); `close_match_share`: validation photos with a match under it.
+ * `threshold`: a close match lies below it, where same-class pairs best separate from other-class
+ * pairs ("no close match" past it; null only without same-class pairs); `same_class_under` and
+ * `other_class_under`: the shares of each kind of pair under it, and `precision` the share of pairs
+ * under it that share a class; `close_match_share`: validation photos with a match under it.
  */
 export interface DistanceProfile {
   same_class: [number, number, number];
   other_class: [number, number, number];
   threshold: number | null;
   precision: number;
+  /** Absent in profiles stored before the threshold came from the separation (they are measured again). */
+  same_class_under?: number;
+  other_class_under?: number;
+  /** Each class's own threshold, by class name, where its validation photos give it one (a result of it is close under it). */
+  class_thresholds?: Record<string, number>;
+  /** 90th percentile of the validation photos' nearest-neighbour distances: a query whose nearest result lies farther is like nothing here. */
+  nearest_limit?: number;
   close_match_share: number;
+}
+
+/** The distance under which a result of `className` is a close match: its class's own, else the model's. */
+export function closeMatchThreshold(profile: DistanceProfile | null, className: string | null): number | null {
+  if (!profile) return null;
+  return (className !== null ? profile.class_thresholds?.[className] : undefined) ?? profile.threshold;
+}
+
+/**
+ * Which results (nearest first) are close matches: each under its class's threshold, and none when
+ * even the nearest lies past `nearest_limit` (the query is like nothing in the library, as noise is).
+ */
+export function closeMatches(profile: DistanceProfile | null, results: Array<{ distance: number; className: string | null }>): boolean[] {
+  const likeNothing = profile?.nearest_limit !== undefined && results.length > 0 && results[0].distance > profile.nearest_limit;
+  return results.map((r) => {
+    const cut = closeMatchThreshold(profile, r.className);
+    return !likeNothing && (cut === null || r.distance <= cut);
+  });
 }
 
 export interface ClassQuality {
@@ -145,14 +173,24 @@ export interface ModelInfo {
   dim: number;
   createdAt: string;
   runId: number | null;
+  /** The run's number within the library (what the app shows as "Run N"). */
+  runNumber?: number | null;
   metrics: RetrievalMetrics | null;
   indexedCount: number;
+  /** Brought in from an exported model folder (not trained in this library). */
+  imported: boolean;
+  /** Why the model could not run at its last indexing (shown as broken); null when it ran. */
+  problem: string | null;
+  /** For an imported model whose classes are not this library's: what it was trained on, in words. */
+  classNote: string | null;
 }
 
 export type RunStatus = 'running' | 'paused' | 'stopped' | 'done' | 'failed';
 
 export interface RunInfo {
   id: number;
+  /** "Run 1" is a library's first run: ids count across libraries, numbers within one. */
+  number: number;
   modelId: number | null;
   status: RunStatus;
   settings: TrainSettings;
@@ -263,6 +301,8 @@ export interface LabelsState {
   photoLabels: number;
   /** What the last change did, for its Undo; null: nothing to undo. */
   lastChange: string | null;
+  /** What each change that Undo can still take back did, newest first (lastChange is the first). */
+  undoSteps: string[];
   /** The last "write labels to folders" that can still be undone (finished, or interrupted: then `notice` says how far it got); null: none. */
   lastWrite: { id: number; writtenAt: string; moved: number; notice: string | null } | null;
 }
@@ -413,6 +453,8 @@ export interface ApiCalls {
   exportModel: [{ modelId: number; folder: string }, { folder: string; files: string[] }];
   /** Adds an exported model (folder or card.json) to the open library and indexes the library with it. */
   importModel: [{ source: string }, ModelInfo];
+  /** Removes a trained or imported model of the open library, with its index (photos and runs stay); the models left. */
+  removeModel: [{ modelId: number }, ModelInfo[]];
   /** Sub-folders of a folder (`~` and absolute paths; none: home). */
   listFolders: [{ path?: string }, FolderListing];
   /** The library's marks, and those against one query photo. */
@@ -454,6 +496,7 @@ export const API_NAMES: readonly ApiName[] = [
   'undoMovePhotos',
   'exportModel',
   'importModel',
+  'removeModel',
   'listFolders',
   'marks',
   'markNotSimilar',

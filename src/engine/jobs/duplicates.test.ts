@@ -2,7 +2,7 @@ import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../shared/settings.js';
+import { DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_SETTINGS } from '../../shared/settings.js';
 import { parseBackboneSpec } from '../ml/backbone.js';
 import { Store } from '../store/store.js';
 import { drawPhoto, drawTestLibrary } from '../testing/test-photos.js';
@@ -61,5 +61,13 @@ describe('near-duplicates through the search index', () => {
     expect(counts.at(-1)!.threshold).toBe(MAX_DUPLICATE_DISTANCE);
     expect(counts.find((c) => Math.abs(c.threshold - 0.25) < 1e-9)!.groups).toBe(2);
     expect(() => at(2)).toThrow(/between 0 and 0.6/);
+  });
+
+  it('at the default threshold groups the planted copies and no different drawings, closest group first', async () => {
+    const found = groupDuplicates(store, libraryId, await duplicateEdges(store, modelId), DEFAULT_DUPLICATE_THRESHOLD);
+    expect(found.groups.map((g) => g.photos.map((p) => p.path).sort())).toEqual([
+      [`squares/${SQUARE}`, 'stripes/copy-of-square.jpg'],
+      ['circles/near-copy.jpg', `circles/${CIRCLE}`],
+    ]);
   });
 });

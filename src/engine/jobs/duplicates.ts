@@ -128,7 +128,9 @@ export function groupDuplicates(store: Store, libraryId: number, edges: Duplicat
       exact: hashCounts.size === 1,
     });
   }
-  result.sort((x, y) => y.photos.length - x.photos.length || x.photos[0].path.localeCompare(y.photos[0].path));
+  // Closest groups first (exact copies, then the tightest near copies); bigger groups first among equals.
+  const spread = new Map(result.map((g) => [g, groupSpread(g.photos.map((p) => p.photoId), hashOf, distances)]));
+  result.sort((x, y) => spread.get(x)! - spread.get(y)! || y.photos.length - x.photos.length || x.photos[0].path.localeCompare(y.photos[0].path));
   return { threshold, maxThreshold: MAX_DUPLICATE_DISTANCE, modelId: edges.modelId, groups: result, groupCounts: groupCounts(edges, copies) };
 }
 
@@ -175,6 +177,18 @@ function groupCounts(edges: DuplicateEdges, copies: number[][]): Array<{ thresho
 const keepOrder = (x: { path: string; size: number }, y: { path: string; size: number }) => y.size - x.size || x.path.length - y.path.length || x.path.localeCompare(y.path);
 
 const key = (x: number, y: number) => (x < y ? `${x}:${y}` : `${y}:${x}`);
+
+/** How far apart a group's members are: its largest joining distance (0 for copies of one content). */
+function groupSpread(members: number[], hashOf: Map<number, string>, distances: Map<string, number>): number {
+  let spread = 0;
+  for (let i = 0; i < members.length; i++) {
+    for (let j = i + 1; j < members.length; j++) {
+      if (hashOf.get(members[i]) === hashOf.get(members[j])) continue;
+      spread = Math.max(spread, distances.get(key(members[i], members[j])) ?? 0);
+    }
+  }
+  return spread;
+}
 
 function pairDistances(edges: DuplicateEdges, threshold: number): Map<string, number> {
   const map = new Map<string, number>();

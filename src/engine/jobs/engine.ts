@@ -10,12 +10,14 @@ import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../share
 import { parseBackboneSpec, trainingBackboneSpec } from '../ml/backbone.js';
 import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
+import { errorInWords } from '../common/error-words.js';
+import { importedBackboneProblem } from './model-card.js';
 import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type JobContext, type TrainingPlan } from './pipeline.js';
 
 export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
 export type { JobContext, TrainingPlan, TrainResult } from './pipeline.js';
 export { indexLibrary } from './pipeline.js';
-export { exportModel, importModel } from './model-transfer.js';
+export { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';
 export { selectBackend } from '../ml/compute-backend.js';
@@ -47,30 +49,47 @@ export interface IndexOutcome {
   /** The untrained model of this backbone; null when no photo could be read by the backbone yet. */
   baselineId: number | null;
   indexed: Array<{ modelId: number; embedded: number; missingFeatures: number }>;
+  /** Models that could not run, and why (also stored with each model). */
+  broken: Array<{ modelId: number; reason: string }>;
 }
 
 /**
  * Makes a library searchable: backbone features, the untrained model, and every stored model
  * brought up to date. With `rescan` the folder is read again first. A stop between models ends it
- * early with what was done.
+ * early with what was done; a model that cannot run is marked broken and the others go on.
  */
 export async function indexAll(ctx: JobContext, libraryId: number, options: { backbone: string; workers?: number; rescan?: boolean; appFolders?: string[]; retry?: boolean }): Promise<IndexOutcome> {
   const { store } = ctx;
   if (options.rescan) await openLibrary(ctx, store.libraryRoot(libraryId), { appFolders: options.appFolders });
   const spec = parseBackboneSpec(options.backbone);
   const features = await cacheFeatures(ctx, libraryId, spec, options.workers, { retry: options.retry });
-  const outcome: IndexOutcome = { features: { computed: features.computed, cached: features.cached, failed: features.failed }, baselineId: null, indexed: [] };
+  const outcome: IndexOutcome = { features: { computed: features.computed, cached: features.cached, failed: features.failed }, baselineId: null, indexed: [], broken: [] };
   if (ctx.control?.isStopped) return outcome;
   if (store.featureDim(features.key) !== null) outcome.baselineId = await ensureBaselineModel(ctx, libraryId, spec);
   const models = store.models(libraryId).map((m) => m.id);
   const order = outcome.baselineId === null ? models : [outcome.baselineId, ...models.filter((id) => id !== outcome.baselineId)];
   for (const modelId of order) {
     if (ctx.control?.isStopped) break;
-    const { embedded, missingFeatures } = await indexLibrary(ctx, libraryId, modelId);
-    outcome.indexed.push({ modelId, embedded, missingFeatures });
+    try {
+      const model = store.model(modelId)!;
+      const refused = importedBackboneProblem(store, model);
+      if (refused) throw new Error(refused);
+      const { embedded, missingFeatures } = await indexLibrary(ctx, libraryId, modelId);
+      outcome.indexed.push({ modelId, embedded, missingFeatures });
+      if (model.problem !== null) store.setModelProblem(modelId, null);
+    } catch (error) {
+      // One model that cannot run (its backbone gone, its weights unusable) does not stop the others;
+      // it is shown as broken with the reason. The database failing, or the baseline, stops the job.
+      if (modelId === outcome.baselineId || isDatabaseFailure(error)) throw error;
+      const reason = errorInWords(error);
+      store.setModelProblem(modelId, reason);
+      outcome.broken.push({ modelId, reason });
+    }
   }
   return outcome;
 }
+
+const isDatabaseFailure = (error: unknown) => String((error as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_');
 
 /** The stored library whose folder is `root` (a real path), or a message saying what to run first. */
 export function requireLibrary(store: Store, root: string): number {

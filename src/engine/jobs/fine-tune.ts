@@ -6,6 +6,8 @@
  * model stores both, and indexing, Find similar and evaluation embed through the fine-tuned network.
  */
 import { resolve } from 'node:path';
+import { activeClock } from '../common/job-control.js';
+import { createThroughput } from '../common/throughput.js';
 import type { Problem, RetrievalMetrics, TrainSettings } from '../../shared/api.js';
 import { BUILTIN_BACKBONE_ID, SettingsError, TRIPLETS_PER_PHOTO, featuresProblem } from '../../shared/settings.js';
 import { decodeActivations, encodeActivations, type ActivationMap } from '../ml/activation-codec.js';
@@ -95,7 +97,7 @@ export async function cacheCutActivations(ctx: JobContext, libraryId: number, cu
   const missing = store.photos(libraryId).filter((p) => !have.has(p.hash) && !failed.has(p.hash) && !seen.has(p.hash) && seen.add(p.hash));
   const root = store.libraryRoot(libraryId);
   const problems: Problem[] = [];
-  const started = Date.now();
+  const pace = createThroughput(activeClock(ctx.control));
   let computed = 0;
   for (let start = 0; start < missing.length; start += DECODE_BATCH) {
     await ctx.control?.checkpoint();
@@ -118,7 +120,7 @@ export async function cacheCutActivations(ctx: JobContext, libraryId: number, cu
     computed += readable.length;
     const done = Math.min(start + DECODE_BATCH, missing.length);
     const runtime = graph.runtime === 'onnxruntime' ? 'ONNX Runtime' : graph.runtime.replace(/^tfjs-/, 'TF.js ');
-    const etaSeconds = ((Date.now() - started) / 1000 / done) * (missing.length - done);
+    const { etaSeconds } = pace(done, missing.length);
     ctx.emit?.({ type: 'progress', kind: 'features', phase: `Computing backbone activations below block ${cut.blocks} from the end (${runtime})`, done, total: missing.length, etaSeconds });
   }
   for (const problem of problems) ctx.emit?.({ type: 'problem', problem });

@@ -1,12 +1,12 @@
 import type { LabelChange, LabelsState } from '../../shared/api.js';
+import { checkClassName } from '../../shared/class-names.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import { checkClassName, classNames, effectiveClass, folderClass, type LabelRules } from '../library/labels.js';
+import { MAX_LABEL_UNDO_STEPS } from '../../shared/settings.js';
+import { classNames, effectiveClass, folderClass, type LabelRules } from '../library/labels.js';
+import { checkLabelChange } from './label-change-input.js';
 import { LabelStore, type RuleEdit } from '../store/labels.js';
 import type { Store } from '../store/store.js';
 import { lastLabelWrite } from './write-labels.js';
-
-/** Most photos one change may name (a selection, not a library). */
-export const MAX_LABELLED_PHOTOS = 20_000;
 
 /** The class rules of a library, for a scan to apply (see pipeline's openLibrary). */
 export function labelRules(store: Store, libraryId: number): LabelRules {
@@ -26,27 +26,33 @@ export function labelsState(store: Store, libraryId: number): LabelsState {
   const labels = new LabelStore(store.db);
   const rules = labels.rules(libraryId);
   const counts = labels.folderCounts(libraryId);
+  const undoSteps = labels.undoSteps(libraryId);
   return {
     folders: labels.folders(libraryId).map((folder) => ({ folder, className: folderClass(rules, folder), photoCount: counts.get(folder) ?? 0 })),
     photoLabels: labels.photoLabelCount(libraryId),
-    lastChange: labels.lastChange(libraryId),
+    lastChange: undoSteps[0] ?? null,
+    undoSteps,
     lastWrite: lastLabelWrite(store, libraryId),
   };
 }
 
-/** Applies one change to the rules and to every photo's class at once (one transaction); the folders are untouched. */
-export function changeLabels(store: Store, libraryId: number, change: LabelChange): void {
+/**
+ * Applies one change to the rules and to every photo's class at once (one transaction); the folders
+ * are untouched. The change comes as sent (checked here, the door of both transports).
+ */
+export function changeLabels(store: Store, libraryId: number, sent: unknown): void {
+  const change = checkLabelChange(sent);
   const labels = new LabelStore(store.db);
   const rules = labels.rules(libraryId);
   const folders = labels.folders(libraryId);
   const { description, edits } = planChange(store, libraryId, rules, folders, change);
   store.db.transaction(() => {
-    labels.change(libraryId, description, edits);
+    labels.change(libraryId, description, edits, MAX_LABEL_UNDO_STEPS);
     relabel(store, libraryId);
   })();
 }
 
-/** Undoes the last change; refused when there is none. */
+/** Undoes the newest change that is not undone yet (several steps back, one per call); refused when there is none. */
 export function undoLabels(store: Store, libraryId: number): string {
   return store.db.transaction(() => {
     const undone = new LabelStore(store.db).undo(libraryId);
@@ -65,22 +71,23 @@ export function relabel(store: Store, libraryId: number): void {
 }
 
 function planChange(store: Store, libraryId: number, rules: LabelRules, folders: string[], change: LabelChange): { description: string; edits: RuleEdit[] } {
-  const requireFolder = (folder: unknown): string => {
-    if (typeof folder !== 'string' || !folders.includes(folder)) throw notFound(`no folder "${String(folder)}" in this library`);
+  const requireFolder = (folder: string): string => {
+    if (!folders.includes(folder)) throw notFound(`no folder "${folder}" in this library`);
     return folder;
   };
   const existing = new Set(store.classes(libraryId).map((c) => c.name));
-  const requireClass = (name: unknown): string => {
-    const checked = checkClassName(name);
-    if (!existing.has(checked)) throw notFound(`no class "${checked}" in this library`);
-    return checked;
+  /** A class that exists (its name may come from a folder, so only new names are held to the naming rule). */
+  const requireClass = (name: string): string => {
+    const trimmed = name.trim();
+    if (!existing.has(trimmed)) throw notFound(`no class "${trimmed}" in this library`);
+    return trimmed;
   };
   /** Every folder and photo now in class `from`, moved to `to` (a folder whose own name is `to` just drops its rule). */
   const moveClass = (from: string, to: string): RuleEdit[] => [
     ...folders.filter((f) => folderClass(rules, f) === from).map((folder): RuleEdit => ({ kind: 'folder', folder, className: folder === to ? undefined : to })),
     ...[...rules.photos].filter(([, name]) => name === from).map(([relPath]): RuleEdit => ({ kind: 'photo', relPath, className: to })),
   ];
-  switch (change?.kind) {
+  switch (change.kind) {
     case 'exclude-folder': {
       const folder = requireFolder(change.folder);
       return { description: `Excluded folder "${folder}"`, edits: [{ kind: 'folder', folder, className: null }] };
@@ -104,26 +111,22 @@ function planChange(store: Store, libraryId: number, rules: LabelRules, folders:
     }
     case 'assign-photos':
     case 'unassign-photos': {
-      const ids = change.photoIds;
-      if (!Array.isArray(ids) || ids.length === 0) throw invalidInput('select one or more photos first');
-      if (ids.length > MAX_LABELLED_PHOTOS) throw invalidInput(`at most ${MAX_LABELLED_PHOTOS} photos per change (${ids.length} selected)`);
-      const paths = ids.map((id) => {
-        const photo = Number.isInteger(id) ? store.photo(id) : null;
-        if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${String(id)} in this library`);
+      const paths = change.photoIds.map((id) => {
+        const photo = store.photo(id);
+        if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${id} in this library`);
         return photo.relPath;
       });
       const count = `${paths.length} photo${paths.length === 1 ? '' : 's'}`;
       if (change.kind === 'unassign-photos') {
         return { description: `Gave ${count} back to their folders`, edits: paths.map((relPath) => ({ kind: 'photo', relPath, className: undefined })) };
       }
-      const name = checkClassName(change.className);
+      // A class that exists may keep a name its folder gave it; only a new class is held to the naming rule.
+      const name = existing.has(change.className.trim()) ? change.className.trim() : checkClassName(change.className);
       return {
         description: `Put ${count} in ${existing.has(name) ? '' : 'new class '}"${name}"`,
         edits: paths.map((relPath) => ({ kind: 'photo', relPath, className: name })),
       };
     }
-    default:
-      throw invalidInput(`unknown label change "${String((change as { kind?: unknown } | null)?.kind)}"`);
   }
 }
 

@@ -130,7 +130,7 @@ describe('a model you can take away', () => {
     const noCentre = join(work, 'export-no-centre');
     await exportModel(store, trainedId, noCentre);
     rmSync(join(noCentre, 'centre.bin'));
-    await expect(importModel(store, libraryId, noCentre)).rejects.toThrow(/centre\.bin: missing; the card says the model centres its features/);
+    await expect(importModel(store, libraryId, noCentre)).rejects.toThrow(/centre\.bin \(the card says the model centres its features on the mean kept in this file\): file not found/);
     const baseline = store.models(libraryId).find((m) => m.kind === 'baseline')!;
     await expect(exportModel(store, baseline.id, join(work, 'x'))).rejects.toThrow(/no head to export/);
   });

@@ -1,47 +1,30 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ModelInfo } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import type { BackboneSpec } from '../ml/backbone.js';
+import { readConfinedFile } from '../common/confined-file.js';
+import { describeFileError, formatBytes } from '../common/error-words.js';
+import { makePrivateFolder, writePrivateFile } from '../common/private-files.js';
+import { describeSpec, type BackboneSpec } from '../ml/backbone.js';
 import { CENTRE_WEIGHT, type HeadConfig } from '../ml/head.js';
-import { headToOnnx, readTfjsLayersModel, tfjsLayersModel, type HeadWeights } from '../ml/model-export.js';
+import { checkFinite, headToOnnx, readTfjsLayersModel, tfjsLayersModel, type HeadWeights } from '../ml/model-export.js';
+import { graphManifest } from '../ml/network-export.js';
 import { encodeModel } from '../ml/onnx-proto.js';
 import type { Store } from '../store/store.js';
-import { fineTuneConfig, type FineTuneConfig } from './fine-tune.js';
+import { fineTuneConfig } from './fine-tune.js';
 import { fineTunedFiles, importFineTunedWeights } from './fine-tuned-transfer.js';
 import { runClasses } from './labels.js';
+import { summariseNames } from './pipeline.js';
+import { CARD_FILE, CARD_FORMAT, CARD_LIMITS, checkCard, type ModelCard } from './model-card.js';
 
-export const CARD_FORMAT = 'lookalike-model';
-/** 2: cards of fine-tuned models (fineTune, network); head-only cards stay 1, and both import. */
-export const CARD_VERSION = 2;
-export const CARD_FILE = 'card.json';
+export { CARD_FILE, CARD_FORMAT, CARD_VERSION, type ModelCard } from './model-card.js';
+
 const HEAD_FILES = { tfjs: 'tfjs/model.json', onnx: 'head.onnx' };
 const FINE_TUNED_FILES = { ...HEAD_FILES, backbone: 'tfjs-backbone/model.json', network: 'network.onnx' };
-
-/** What travels with an exported model: enough to know what it is and to use it elsewhere. */
-export interface ModelCard {
-  format: typeof CARD_FORMAT;
-  version: number;
-  name: string;
-  trainedAt: string;
-  exportedAt: string;
-  backbone: string;
-  backboneSpec: BackboneSpec;
-  head: HeadConfig;
-  /** The features go in L2-normalised; the embedding comes out L2-normalised when head.normalize. */
-  inputNormalized: true;
-  settings: Record<string, unknown> | null;
-  classes: Array<{ name: string; photoCount: number }> | null;
-  validation: { trained: unknown; baseline: unknown } | null;
-  /** Fine-tuned models: the blocks above the cut were trained and travel in the backbone graph model. */
-  fineTune?: FineTuneConfig & { mode: 'last-blocks' };
-  /** Fine-tuned models: how to run network.onnx (image in, embedding out). */
-  network?: { input: string; layout: 'NHWC'; size: 224; range: '0,1'; output: 'embedding' };
-  /** Centred heads (head.centre): the mean input feature, float32 little-endian, inputDim values (head.onnx holds it too). */
-  files: { tfjs: string; onnx: string; backbone?: string; network?: string; centre?: string };
-}
+/** The weights files sit beside their model.json as the export wrote them; the card does not name them. */
+const HEAD_WEIGHTS = 'tfjs/weights.bin';
+const BACKBONE_WEIGHTS = 'tfjs-backbone/weights.bin';
 
 const CENTRE_FILE = 'centre.bin';
 
@@ -51,7 +34,7 @@ const CENTRE_FILE = 'centre.bin';
  * with the trained blocks as a TF.js graph model (tfjs-backbone/) and the whole network, image to
  * embedding, as network.onnx. Never writes into a non-empty folder.
  */
-export async function exportModel(store: Store, modelId: number, folder: string): Promise<{ folder: string; files: string[] }> {
+export async function exportModel(store: Store, modelId: number, folder: unknown): Promise<{ folder: string; files: string[] }> {
   const model = store.model(modelId);
   if (!model) throw notFound(`no model ${modelId}`);
   if (model.kind !== 'trained') throw invalidInput(`model ${modelId} is the untrained backbone: there is no head to export; train one first`);
@@ -60,9 +43,7 @@ export async function exportModel(store: Store, modelId: number, folder: string)
   if (!fineTune && settings && settings.fineTune !== undefined && settings.fineTune !== 'head') {
     throw invalidInput(`model ${modelId} was trained with fine-tune ${String(settings.fineTune)}, which has no export`);
   }
-  if (typeof folder !== 'string' || !isAbsolute(folder.trim())) throw invalidInput(`${String(folder)}: give the full path of a new folder to export to`);
-  const target = resolve(folder.trim());
-  if (existsSync(target) && readdirSync(target).length > 0) throw conflict(`${target}: the folder is not empty; choose a new or empty one (nothing is overwritten)`);
+  const target = exportTarget(folder);
   const weights = store.modelWeights(modelId);
   if (!weights) throw notFound(`model ${modelId} has no stored weights`);
   const head = headWeights(model.config.head as HeadConfig, weights);
@@ -85,72 +66,93 @@ export async function exportModel(store: Store, modelId: number, folder: string)
   };
   const extra = fineTune ? await fineTunedFiles(store, model, head) : null;
   const layers = tfjsLayersModel(head);
-  await mkdir(join(target, 'tfjs'), { recursive: true });
-  await writeFile(join(target, 'tfjs', 'model.json'), JSON.stringify(layers.modelJson), { flag: 'wx' });
-  await writeFile(join(target, 'tfjs', 'weights.bin'), layers.weights, { flag: 'wx' });
-  await writeFile(join(target, 'head.onnx'), encodeModel(headToOnnx(head)), { flag: 'wx' });
-  const files = [CARD_FILE, 'tfjs/model.json', 'tfjs/weights.bin', 'head.onnx'];
+  // A model is the owner's data: 0600 files in 0700 folders whatever the umask, nothing replaced.
+  const write = (name: string, data: string | Uint8Array) => writePrivateFile(join(target, name), data);
+  await makePrivateFolder(target);
+  await makePrivateFolder(join(target, 'tfjs'));
+  await write('tfjs/model.json', JSON.stringify(layers.modelJson));
+  await write(HEAD_WEIGHTS, layers.weights);
+  await write('head.onnx', encodeModel(headToOnnx(head)));
+  const files = [CARD_FILE, 'tfjs/model.json', HEAD_WEIGHTS, 'head.onnx'];
   if (head.centre) {
-    await writeFile(join(target, CENTRE_FILE), Buffer.from(head.centre.buffer, head.centre.byteOffset, head.centre.byteLength), { flag: 'wx' });
+    await write(CENTRE_FILE, Buffer.from(head.centre.buffer, head.centre.byteOffset, head.centre.byteLength));
     files.push(CENTRE_FILE);
   }
   if (extra) {
-    await mkdir(join(target, 'tfjs-backbone'));
-    await writeFile(join(target, 'tfjs-backbone', 'model.json'), JSON.stringify(extra.graphModel.modelJson), { flag: 'wx' });
-    await writeFile(join(target, 'tfjs-backbone', 'weights.bin'), extra.graphModel.weights, { flag: 'wx' });
-    await writeFile(join(target, 'network.onnx'), encodeModel(extra.network), { flag: 'wx' });
-    files.push('tfjs-backbone/model.json', 'tfjs-backbone/weights.bin', 'network.onnx');
+    await makePrivateFolder(join(target, 'tfjs-backbone'));
+    await write('tfjs-backbone/model.json', JSON.stringify(extra.graphModel.modelJson));
+    await write(BACKBONE_WEIGHTS, extra.graphModel.weights);
+    await write('network.onnx', encodeModel(extra.network));
+    files.push('tfjs-backbone/model.json', BACKBONE_WEIGHTS, 'network.onnx');
   }
-  await writeFile(join(target, CARD_FILE), JSON.stringify(card, null, 2) + '\n', { flag: 'wx' });
+  await write(CARD_FILE, JSON.stringify(card, null, 2) + '\n');
   return { folder: target, files };
 }
 
+/** The folder an export goes to: a full path to a new or empty folder (never a file, a device or a link), else a 4xx naming it. */
+function exportTarget(folder: unknown): string {
+  if (typeof folder !== 'string') throw invalidInput(`the export folder must be given as a path (got ${folder === null ? 'null' : typeof folder})`);
+  if (folder.includes('\0')) throw invalidInput(`${JSON.stringify(folder.replaceAll('\0', '\\0')).slice(0, 200)}: the path holds a NUL character; type the folder again`);
+  if (!isAbsolute(folder.trim())) throw invalidInput(`${folder}: give the full path of a new folder to export to`);
+  const target = resolve(folder.trim());
+  let stats;
+  try {
+    stats = lstatSync(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return target;
+    throw invalidInput(`${target}: ${describeFileError(error)}`);
+  }
+  if (stats.isSymbolicLink()) throw invalidInput(`${target}: a link, not a folder; give the folder it points to, or a new one (nothing is written through a link)`);
+  if (!stats.isDirectory()) throw invalidInput(`${target}: ${stats.isFile() ? 'a file is there' : 'a device or special file is there'}, not a folder; choose a new or empty folder (nothing is overwritten)`);
+  if (readdirSync(target).length > 0) throw conflict(`${target}: the folder is not empty; choose a new or empty one (nothing is overwritten)`);
+  return target;
+}
+
 /**
- * Adds an exported model (its folder, or its card.json) to a library. The same export imported
- * twice into one library is one model. The caller indexes the library with it.
+ * Adds an exported model (its folder, or its card.json) to a library. The card is data: checked whole
+ * (model-card.ts), and each file it names read through readConfinedFile, within the size its shapes
+ * give. The same export imported twice into one library is one model. The caller indexes the library with it.
  */
 export async function importModel(store: Store, libraryId: number, source: string): Promise<{ modelId: number; created: boolean }> {
   if (typeof source !== 'string' || source.trim() === '') throw invalidInput('choose an exported model folder (or its card.json)');
+  if (source.includes('\0')) throw invalidInput('the model folder\'s path holds a NUL character; choose the folder again');
   const path = resolve(source.trim());
-  const folder = path.endsWith('.json') ? resolve(path, '..') : path;
+  const folder = path.endsWith('.json') ? dirname(path) : path;
   const cardPath = path.endsWith('.json') ? path : join(path, CARD_FILE);
-  const cardText = await readFile(cardPath, 'utf8').catch(() => {
-    throw notFound(`${cardPath}: no model card here (export a model first; its folder holds card.json)`);
-  });
-  let card: ModelCard;
-  try {
-    card = JSON.parse(cardText) as ModelCard;
-  } catch {
-    throw invalidInput(`${cardPath}: not valid JSON`);
-  }
-  if (card.format !== CARD_FORMAT || !(card.version === 1 || card.version === CARD_VERSION)) throw invalidInput(`${cardPath}: not a Lookalike model card (format ${String(card.format)} version ${String(card.version)})`);
+  if (!existsSync(cardPath)) throw notFound(`${cardPath}: no model card here (export a model first; its folder holds card.json)`);
+  const cardText = (await readConfinedFile(folder, basename(cardPath), { bytes: CARD_LIMITS.cardBytes, why: 'a model card can take' })).toString('utf8');
+  const { card, spec, headWeightBytes } = checkCard(store, libraryId, parseJson(cardText, cardPath), cardPath);
   const fingerprint = createHash('sha256').update(cardText).digest('hex');
   const existing = store.models(libraryId).find((m) => m.config.importedCard === fingerprint);
   if (existing) return { modelId: existing.id, created: false };
-  const modelJson = JSON.parse(await readFile(join(folder, card.files.tfjs), 'utf8')) as unknown;
-  const weightsPath = join(folder, 'tfjs', 'weights.bin');
-  const head = readTfjsLayersModel(modelJson, await readFile(weightsPath), card.head);
-  if (card.head.centre) head.centre = await readCentre(join(folder, card.files.centre ?? CENTRE_FILE), card.head.inputDim);
+  const headJson = join(folder, card.files.tfjs);
+  const modelJson = parseJson((await readConfinedFile(folder, card.files.tfjs, { bytes: CARD_LIMITS.headJsonBytes, why: "a head's model.json can take" })).toString('utf8'), headJson);
+  const weightsBytes = await readConfinedFile(folder, HEAD_WEIGHTS, { bytes: headWeightBytes, why: "the card's declared shapes take" });
+  const head = fromFile(join(folder, HEAD_WEIGHTS), () => readTfjsLayersModel(modelJson, weightsBytes, card.head));
+  if (card.head.centre) head.centre = await readCentre(folder, card.files.centre ?? CENTRE_FILE, card.head.inputDim);
   const fineTune = card.fineTune ? { blocks: card.fineTune.blocks, cutNode: card.fineTune.cutNode, crop: card.fineTune.crop, mirror: card.fineTune.mirror } : null;
   let weights = packHeadWeights(head);
   if (fineTune) {
-    const backboneJson = join(folder, card.files.backbone ?? FINE_TUNED_FILES.backbone);
-    const graphJson = JSON.parse(await readFile(backboneJson, 'utf8')) as unknown;
-    const graphWeights = await readFile(join(folder, 'tfjs-backbone', 'weights.bin'));
+    const backboneName = card.files.backbone ?? FINE_TUNED_FILES.backbone;
+    const backboneJson = join(folder, backboneName);
+    const graphJson = parseJson((await readConfinedFile(folder, backboneName, { bytes: CARD_LIMITS.graphJsonBytes, why: "a backbone's model.json can take" })).toString('utf8'), backboneJson);
+    const declared = fromFile(backboneJson, () => graphManifest(graphJson).bytes);
+    if (declared > CARD_LIMITS.graphWeightsBytes) throw invalidInput(`${backboneJson}: declares ${formatBytes(declared)} of weights, more than any backbone Lookalike exports`);
+    const graphWeights = await readConfinedFile(folder, BACKBONE_WEIGHTS, { bytes: declared, why: 'its model.json declares' });
     weights = await importFineTunedWeights(fineTune, card.head, weights, graphJson, graphWeights, backboneJson).catch((error: unknown) => {
       throw invalidInput(`${backboneJson}: cannot read the fine-tuned blocks (${(error as Error).message})`);
     });
   }
   const modelId = store.createModel({
     libraryId,
-    name: `Imported: ${card.name}`,
+    name: importedName(store, libraryId, card.name),
     kind: 'trained',
-    backbone: card.backbone,
+    backbone: describeSpec(spec),
     backboneDim: card.head.inputDim,
     dim: card.head.dim,
     config: {
       head: card.head,
-      backboneSpec: card.backboneSpec,
+      backboneSpec: spec,
       settings: card.settings,
       classes: card.classes,
       importedCard: fingerprint,
@@ -164,9 +166,72 @@ export async function importModel(store: Store, libraryId: number, source: strin
   return { modelId, created: true };
 }
 
+/**
+ * What an imported model is called in this library, everywhere: the name it had where it was trained,
+ * marked as imported, and numbered when another model here has that name already.
+ */
+function importedName(store: Store, libraryId: number, cardName: string): string {
+  const taken = new Set(store.models(libraryId).map((m) => m.name));
+  const name = `Imported: ${cardName.trim()}`;
+  let n = 1;
+  while (taken.has(n === 1 ? name : `${name} (${n})`)) n++;
+  return n === 1 ? name : `${name} (${n})`;
+}
+
+/** Parsed JSON of a file from outside, or a refusal naming it (never quoting it). */
+function parseJson(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw invalidInput(`${path}: not valid JSON`);
+  }
+}
+
+/** What a check of a file's contents throws, as a 400 naming the file. */
+function fromFile<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw invalidInput(`${path}: ${(error as Error).message}`);
+  }
+}
+
 export function toModelInfo(store: Store, modelId: number): ModelInfo {
   const m = store.model(modelId)!;
-  return { id: m.id, name: m.name, kind: m.kind, backbone: m.backbone, dim: m.dim, createdAt: m.createdAt, runId: m.runId, metrics: m.metrics, indexedCount: store.embeddingCount(m.id) };
+  const imported = m.config.importedCard !== undefined;
+  return {
+    id: m.id,
+    name: m.name,
+    kind: m.kind,
+    backbone: m.backbone,
+    dim: m.dim,
+    createdAt: m.createdAt,
+    runId: m.runId,
+    runNumber: m.runId === null ? null : (store.run(m.runId)?.number ?? null),
+    metrics: m.metrics,
+    indexedCount: store.embeddingCount(m.id),
+    imported,
+    problem: m.problem,
+    classNote: imported ? otherClassesNote((m.config.classes as ModelCard['classes']) ?? null, store.classes(m.libraryId)) : null,
+  };
+}
+
+/** What an imported model was trained on, when that is not this library's classes (null when the same, or unknown). */
+export function otherClassesNote(modelClasses: Array<{ name: string }> | null, libraryClasses: Array<{ name: string; photoCount: number }>): string | null {
+  if (!modelClasses) return null;
+  const theirs = [...new Set(modelClasses.map((c) => c.name))].sort();
+  const ours = libraryClasses.filter((c) => c.photoCount > 0).map((c) => c.name).sort();
+  if (theirs.length === ours.length && theirs.every((name, i) => name === ours[i])) return null;
+  const here = ours.length ? `this library has ${ours.length} (${summariseNames(ours)})` : 'this library has no classes';
+  return `Trained elsewhere on ${theirs.length} class${theirs.length === 1 ? '' : 'es'} (${summariseNames(theirs)}); ${here}`;
+}
+
+/** Removes a trained or imported model of the library; the untrained one is the library's own and stays. */
+export function removeModel(store: Store, libraryId: number, modelId: number): void {
+  const model = Number.isInteger(modelId) ? store.model(modelId) : null;
+  if (!model || model.libraryId !== libraryId) throw notFound(`no model ${String(modelId)} in this library`);
+  if (model.kind === 'baseline') throw invalidInput(`${model.name} is the library's untrained model: search falls back to it, so it is not removed`);
+  store.removeModel(model.id);
 }
 
 /** Stored weights (head.ts's packTensors format: u32 header length, JSON [{name, shape}], float32 data) to layers. */
@@ -195,14 +260,14 @@ export function headWeights(config: HeadConfig, blob: Buffer): HeadWeights {
   return { config, layers, ...(centre ? { centre } : {}) };
 }
 
-/** A centred model's mean feature from its export: inputDim float32 values, or a refusal naming the file. */
-async function readCentre(path: string, inputDim: number): Promise<Float32Array> {
-  const bytes = await readFile(path).catch(() => {
-    throw invalidInput(`${path}: missing; the card says the model centres its features on the mean kept in this file`);
-  });
+/** A centred model's mean feature from its export: inputDim finite float32 values, or a refusal naming the file. */
+async function readCentre(folder: string, name: string, inputDim: number): Promise<Float32Array> {
+  const bytes = await readConfinedFile(folder, name, { bytes: inputDim * 4, why: "the card's declared shapes take" }, 'the card says the model centres its features on the mean kept in this file');
+  const path = join(folder, name);
   if (bytes.length !== inputDim * 4) throw invalidInput(`${path}: holds ${bytes.length} bytes, expected ${inputDim} float32 values (${inputDim * 4} bytes)`);
   const centre = new Float32Array(inputDim);
   new Uint8Array(centre.buffer).set(bytes);
+  fromFile(path, () => checkFinite(centre, CENTRE_WEIGHT));
   return centre;
 }
 

@@ -40,8 +40,8 @@ describeWithShared([FLOWERS17], 'reliability of the pipeline (issue #12)', () =>
     const name = readdirSync(join(root, 'iris'))[0];
     renameSync(join(root, 'iris', name), away); // gone while indexing (a moved file, an unplugged drive)
     const first = await cacheFeatures({ store }, libraryId, SPEC, 1);
-    expect(first.problems).toContainEqual({ path: `iris/${name}`, reason: expect.stringMatching(/file not found.*tried again next time/) });
-    expect(first.problems).toContainEqual({ path: 'crocus/damaged.jpg', reason: expect.stringMatching(/not a supported image/) });
+    expect(first.problems).toContainEqual({ path: `iris/${name}`, reason: expect.stringMatching(/file not found.*tried again next time/), unreadablePhoto: true });
+    expect(first.problems).toContainEqual({ path: 'crocus/damaged.jpg', reason: expect.stringMatching(/not a supported image/), unreadablePhoto: true });
     renameSync(away, join(root, 'iris', name)); // back, unchanged
     const second = await cacheFeatures({ store }, libraryId, SPEC, 1);
     expect(second.computed).toBe(1);

@@ -6,13 +6,14 @@ import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { loadBackbone, describeSpec, featureSegments, finalPartOf, type Backbone, type BackboneSpec } from '../ml/backbone.js';
 import { activeClock, JobControl } from '../common/job-control.js';
+import { createThroughput } from '../common/throughput.js';
 import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../ml/eval.js';
 import { extractFeatures } from '../ml/features.js';
 import { decodeForModel } from '../library/image.js';
 import { hashPhoto, ImageError } from '../library/photo-input.js';
 import { scanLibrary } from '../library/scan.js';
 import { CENTRE_WEIGHT, EmbeddingHead, normalizeVector, packedNames, packTensors, type HeadConfig } from '../ml/head.js';
-import { createRng, shuffle } from '../common/rng.js';
+import { chooseByContent } from '../ml/split.js';
 import { DEFAULT_K, checkK, resolveSettings } from '../../shared/settings.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
@@ -20,6 +21,7 @@ import { autoTriplets, checkFineTune, embedPhotosFineTuned, embedQueryFineTuned,
 import { effectiveClass } from '../library/labels.js';
 import { labelRules, labelledClassNames, recordRunClasses, rememberFolders } from './labels.js';
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
+import { importedBackboneProblem } from './model-card.js';
 import { moveNotices, recoverMoves } from './file-moves.js';
 
 /** What every long operation gets: the store, where to send events, and its pause/stop control. */
@@ -120,7 +122,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const knownBad = (p: PhotoRow) => failures.get(p.hash)?.seenAs === seenAs(p);
   const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !knownBad(p)));
   const root = store.libraryRoot(libraryId);
-  const activeMs = activeClock(ctx.control);
+  const pace = createThroughput(activeClock(ctx.control));
   let phase = 'Computing backbone features';
   ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
   const problems: Problem[] = [];
@@ -139,14 +141,17 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
         const photo = missing.find((p) => p.relPath === problem.path);
         if (photo && !passing && sameFileAsScanned(resolve(root, photo.relPath), photo)) store.putFeatureFailure(key, photo.hash, problem.reason, seenAs(photo));
         else problem = { ...problem, reason: `${problem.reason} (could not be read this time; tried again next time)` };
+        problem = { ...problem, unreadablePhoto: true };
         problems.push(problem);
         ctx.emit?.({ type: 'problem', problem });
       },
       onRuntime: (runtime, note) => {
         phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
-      onProgress: (done, total) =>
-        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds: eta(activeMs(), done, total), imagesPerSecond: perSecond(activeMs(), done) }),
+      onProgress: (done, total) => {
+        const { etaSeconds, perSecond } = pace(done, total);
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds, imagesPerSecond: perSecond });
+      },
     },
   );
   // What is still failing now: remembered failures that match the file as it is, and this run's passing ones.
@@ -195,7 +200,7 @@ function describeRuntime(runtime: string): string {
 
 /** Labelled photos with features, split into train and validation (the split is stored once per photo). */
 export function labelledFeatures(store: Store, libraryId: number, backboneKey: string, validationFraction: number, seed: number) {
-  store.assignSplit(libraryId, validationFraction, (classId, candidates, wanted) => shuffle(createRng(seed * 7919 + classId), [...candidates]).slice(0, wanted));
+  store.assignSplit(libraryId, validationFraction, (_classId, candidates, wanted, hashes) => chooseByContent(candidates, hashes, wanted, seed));
   const photos = store.photos(libraryId).filter((p) => p.classId !== null);
   const features = store.features(backboneKey, photos.map((p) => p.hash));
   const sets = { train: emptySet(), validation: emptySet() };
@@ -212,12 +217,29 @@ export function labelledFeatures(store: Store, libraryId: number, backboneKey: s
   return { ...sets, trainPhotos, validationPhotos };
 }
 
+/** The untrained model a run is scored against: the final pool's features (one per library), whatever the run trained on. */
+export function untrainedSpec(spec: BackboneSpec): BackboneSpec {
+  return finalPartOf(spec)?.spec ?? spec;
+}
+
+/**
+ * The feature sets the untrained baseline is scored on, for a model of backbone `spec` whose own sets
+ * are `sets`: one definition for training, eval and the app, so the baseline is the same number everywhere.
+ */
+export function baselineSets(store: Store, libraryId: number, spec: BackboneSpec | undefined, sets: ReturnType<typeof labelledFeatures>, settings: { validationFraction: number; seed: number }) {
+  const untrained = spec && untrainedSpec(spec);
+  if (!untrained || untrained === spec) return sets;
+  return labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed);
+}
+
 export function evaluateBaseline(sets: { train: LabelledVectors; validation: LabelledVectors }, k = DEFAULT_K): RetrievalMetrics {
   return evaluateRetrieval(sets.validation, sets.train, checkK(k));
 }
 
 export interface TrainResult {
   runId: number;
+  /** The run's number within its library. */
+  runNumber: number;
   modelId: number;
   epochsDone: number;
   finalLoss: number | null;
@@ -270,9 +292,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const sets = labelledFeatures(store, libraryId, backboneKey, settings.validationFraction, settings.seed);
-  // The untrained model (and the baseline a run is scored against) stays the final pool's, one per library.
-  const untrained = finalPartOf(spec)?.spec ?? spec;
-  const baseline = evaluateBaseline(untrained === spec ? sets : labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed), k);
+  const untrained = untrainedSpec(spec);
+  const baseline = evaluateBaseline(baselineSets(store, libraryId, spec, sets, settings), k);
   await ensureBaselineModel(ctx, libraryId, untrained, baseline);
 
   const runId = options.runId ?? prepareRun(store, libraryId, settings);
@@ -293,7 +314,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   const best = checkpoint ? bestEpochSoFar(store, runId) : null;
   const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
-  const trainingMs = activeClock(ctx.control);
+  const trainingPace = createThroughput(activeClock(ctx.control));
   let firstStep: number | null = null;
   let keepEpoch = best ? { epoch: best.epoch, mapAtR: best.mapAtR } : null;
   try {
@@ -303,10 +324,9 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       onStep: (step) => {
         firstStep ??= step.step - 1;
         ctx.emit?.({ type: 'loss', runId, ...step });
-        const stepsDone = step.step - firstStep;
-        const etaSeconds = eta(trainingMs(), stepsDone, totalSteps - firstStep);
+        const { etaSeconds, perSecond: stepsPerSecond } = trainingPace(step.step - firstStep, totalSteps - firstStep);
         // A triplet is three images: query, positive, negative.
-        const imagesPerSecond = perSecond(trainingMs(), stepsDone * settings.batchSize * 3);
+        const imagesPerSecond = stepsPerSecond === null ? null : stepsPerSecond * settings.batchSize * 3;
         ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
       },
       onEpoch: async (epoch) => {
@@ -331,7 +351,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     const trained = detailed.scores;
     const modelId = store.createModel({
       libraryId,
-      name: `Trained run ${runId}`,
+      name: `Trained run ${store.run(runId)!.number}`,
       kind: 'trained',
       backbone: backboneKey,
       backboneDim: headConfig.inputDim,
@@ -342,12 +362,13 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     });
     outcome.dispose();
     store.setModelMetrics(modelId, trained);
-    store.setModelDistances(modelId, detailed.distances);
+    store.setModelDistances(modelId, distanceProfile(store, libraryId, detailed));
     store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, keptEpoch: outcome.keptEpoch, finished: true });
     await indexLibrary(ctx, libraryId, modelId);
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
     return {
       runId,
+      runNumber: store.run(runId)!.number,
       modelId,
       epochsDone: outcome.epochsDone,
       finalLoss: outcome.finalLoss,
@@ -467,7 +488,13 @@ async function loadEmbedder(store: Store, model: ModelRow): Promise<Embedder> {
   await selectBackend();
   const weights = store.modelWeights(model.id);
   if (!weights) throw new Error(`model ${model.id} has no stored weights`);
-  const head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  let head: EmbeddingHead;
+  try {
+    head = EmbeddingHead.fromPacked(model.config.head as HeadConfig, weights);
+  } catch {
+    // What the parser says about damaged bytes quotes them; the person needs what it means.
+    throw new Error('its stored weights are damaged and cannot be read; remove it, then train it again or import it again');
+  }
   return { embed: (features) => head.embed(features.map(normalizeVector)), dispose: () => head.dispose() };
 }
 
@@ -479,10 +506,13 @@ export function requireModel(store: Store, modelId: number, libraryId: number): 
   return model;
 }
 
-/** The model a search uses when none is named: the newest trained one, else the baseline. */
+/**
+ * The model a search uses when none is named: the newest trained here that runs, else the baseline.
+ * An imported model is used only when the person picks it (its classes may not be this library's).
+ */
 export function defaultModel(store: Store, libraryId: number): ModelRow | null {
   const models = store.models(libraryId);
-  return [...models].reverse().find((m) => m.kind === 'trained') ?? models.find((m) => m.kind === 'baseline') ?? null;
+  return [...models].reverse().find((m) => m.kind === 'trained' && m.config.importedCard === undefined && m.problem === null) ?? models.find((m) => m.kind === 'baseline') ?? null;
 }
 
 /** Re-measures a stored model the way training did: validation photos query the training photos. */
@@ -496,7 +526,7 @@ export async function evaluateModel(
   // A baseline model has no settings of its own: the split it is scored on is the default one.
   const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
   const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
-  const baseline = evaluateBaseline(sets, k);
+  const baseline = evaluateBaseline(baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings), k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   await selectBackend();
   if (isFineTuned(model)) return { baseline, trained: await evaluateFineTuned(store, libraryId, model, k), model };
@@ -525,7 +555,8 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
   if (sets.validation.vectors.length === 0 || sets.train.vectors.length === 0) {
     throw conflict('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
   }
-  const baseline = evaluateDetailed(sets.validation, sets.train, checkK(k));
+  const untrained = baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings);
+  const baseline = evaluateDetailed(untrained.validation, untrained.train, checkK(k));
   let trained: DetailedEvaluation | null = null;
   if (model.kind === 'trained') {
     await selectBackend();
@@ -547,8 +578,9 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
     }
   }
   const own = trained ?? baseline;
-  store.setModelDistances(model.id, own.distances);
   const names = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));
+  const distances = distanceProfile(store, libraryId, own);
+  store.setModelDistances(model.id, distances);
   const pick = ({ precision_at_k, map_at_r }: { precision_at_k: number; map_at_r: number }) => ({ precision_at_k, map_at_r });
   const classes: ClassQuality[] = own.perClass
     .map((c) => {
@@ -572,18 +604,26 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
         };
       }),
   );
-  return { modelId: model.id, modelName: model.name, k, baseline: baseline.scores, trained: trained?.scores ?? null, classes, worstQueries, distances: own.distances };
+  return { modelId: model.id, modelName: model.name, k, baseline: baseline.scores, trained: trained?.scores ?? null, classes, worstQueries, distances };
 }
 
 /** What a model's distances mean: stored when it was trained or last evaluated, else measured now (null without labelled photos). */
 async function distancesOf(store: Store, libraryId: number, model: ModelRow): Promise<DistanceProfile | null> {
   const stored = store.modelDistances(model.id);
-  if (stored) return stored;
+  // A profile from before the threshold came from the separation of the pairs is measured again.
+  if (stored && stored.class_thresholds !== undefined) return stored;
   try {
     return (await evaluateModelInDetail(store, libraryId, model.id)).distances;
   } catch {
     return null; // no labelled photos: nothing to calibrate on
   }
+}
+
+/** A model's distance profile as stored and shown: with each class's own threshold, by class name. */
+function distanceProfile(store: Store, libraryId: number, evaluation: DetailedEvaluation): DistanceProfile {
+  const names = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));
+  const named = [...evaluation.classThresholds].filter(([id]) => names.has(id)).map(([id, cut]) => [names.get(id)!, cut] as const);
+  return { ...evaluation.distances, class_thresholds: Object.fromEntries(named) };
 }
 
 export interface SimilarHit {
@@ -618,6 +658,8 @@ export async function findSimilar(
   checkK(k);
   const model = modelId === undefined ? defaultModel(store, libraryId) : requireModel(store, modelId, libraryId);
   if (!model) throw conflict('no model yet: index or train the library first');
+  const refused = importedBackboneProblem(store, model);
+  if (refused) throw conflict(`${model.name} cannot run: ${refused}`);
   let vector: Float32Array;
   let described: SimilarResult['query'];
   const throughHead = async (feature: Float32Array): Promise<Float32Array> => {
@@ -628,22 +670,23 @@ export async function findSimilar(
       embedder.dispose();
     }
   };
+  // A query that cannot be decoded (a text file named .jpg, in the library or from outside) is the
+  // person's input, not the engine failing: a 4xx naming the file and why.
+  const asInput = (error: unknown) => {
+    throw error instanceof ImageError ? invalidInput(error.message) : error;
+  };
   if ('photoId' in query) {
     const photo = store.photo(query.photoId);
     if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${query.photoId} in this library`);
     described = { photoId: photo.id, path: photo.relPath, className: photo.className };
-    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, { photo });
+    if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, { photo }).catch(asInput);
     else {
       const cached = store.features(model.backbone, [photo.hash]).get(photo.hash);
-      const feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath));
+      const feature = cached ?? (await backboneFeature(model, resolve(store.libraryRoot(libraryId), photo.relPath), photo.relPath).catch(asInput));
       vector = await throughHead(feature);
     }
   } else {
     described = { photoId: null, path: query.label, className: null };
-    // An image from outside that cannot be decoded is the person's input, not the engine failing.
-    const asInput = (error: unknown) => {
-      throw error instanceof ImageError ? invalidInput(error.message) : error;
-    };
     if (isFineTuned(model)) vector = await embedQueryFineTuned(store, libraryId, model, query).catch(asInput);
     else vector = await throughHead(await backboneFeature(model, query.image, query.label).catch(asInput));
   }
@@ -680,13 +723,3 @@ function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };
 }
 
-/** Rates and estimates leave out paused time (activeClock). */
-function perSecond(activeMs: number, done: number): number | null {
-  const seconds = activeMs / 1000;
-  return done > 0 && seconds > 0 ? done / seconds : null;
-}
-
-function eta(activeMs: number, done: number, total: number): number | null {
-  if (done === 0) return null;
-  return (activeMs / 1000 / done) * (total - done);
-}

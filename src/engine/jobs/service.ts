@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ApiHandlers, EngineEvent, JobKind, JobState, ModelInfo, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import type { ApiHandlers, EngineEvent, JobKind, JobState, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
 import { JobControl } from '../common/job-control.js';
@@ -16,12 +16,13 @@ import { thumbnailFile } from '../library/thumbnails.js';
 import { describeHolder, holdJobLock } from '../store/job-lock.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
+import { checkFingerprint } from './label-change-input.js';
 import { markNotSimilar, marksState, runMarks } from './marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { movePhotosOut, undoMoveOut } from './move-out.js';
 import type { MoveOptions } from './file-moves.js';
-import { exportModel, importModel, toModelInfo } from './model-transfer.js';
+import { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { LiveLosses } from './live-losses.js';
 import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
@@ -30,6 +31,14 @@ import { errorInWords, formatBytes } from '../common/error-words.js';
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
 const WATCH_SETTLE_MS = 1500;
+/** What moves files of the library, as the job lock names it to another process ("… is already running a label write job"). */
+const LABEL_WRITE = 'label write';
+const LABEL_WRITE_UNDO = 'label write undo';
+const PHOTOS_MOVE = 'photo move';
+const PHOTOS_MOVE_UNDO = 'photo move undo';
+const MOVING_KINDS = new Set([LABEL_WRITE, LABEL_WRITE_UNDO, PHOTOS_MOVE, PHOTOS_MOVE_UNDO]);
+/** Opening a library: the same word the CLI's scan uses. */
+const LIBRARY_SCAN = 'scan';
 
 interface RunningJob {
   state: JobState;
@@ -56,6 +65,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   let libraryRoot: string | null = null;
   let job: RunningJob | null = null;
   let trainStarting = false;
+  /** What moves the library's files now (see moveInLibrary) or scans them to open it, if anything: one at a time. */
+  let filesBusy: string | null = null;
+  /** A model was imported while files moved: it is indexed when they are done. */
+  let indexAfterMove = false;
 
   const requireLibrary = (): number => {
     if (libraryId === null) throw conflict('open a library folder first');
@@ -65,6 +78,17 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   const setJobState = (state: JobState) => {
     if (job) job.state = state;
     emit({ type: 'job', job: state });
+  };
+
+  const refuseWhileFilesBusy = () => {
+    if (filesBusy) throw conflict(`the ${filesBusy} is going; wait for it to finish`);
+  };
+
+  /** Label changes wait for files moving here or in another process: the move follows the labels it was previewed with. */
+  const refuseWhileAnyFilesMove = () => {
+    refuseWhileFilesBusy();
+    const holder = store.jobLock.liveHolder();
+    if (holder && holder.owner !== store.jobLock.owner && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
   };
 
   /** Another process's job on this database, if one runs: then ours must wait (one job at a time per database). */
@@ -79,6 +103,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    * rejection. Throws a conflict when another process runs a job on this database.
    */
   const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => {
+    refuseWhileFilesBusy();
     const holder = store.jobLock.claim(kind);
     if (holder) throw conflict(describeHolder(holder));
     const control = new JobControl();
@@ -128,22 +153,21 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
    */
   const indexInBackground = (id: number, rescan = false) =>
     startJob('index', null, async (ctx) => {
-      const { features } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
+      const { features, broken } = await indexAll(ctx, id, { backbone: DEFAULT_SETTINGS.backbone, rescan, appFolders });
       if (ctx.control?.isStopped) return 'indexing paused';
-      return `${features.computed} photos analysed, ${features.cached} already known`;
+      const cannotRun = broken.length ? `; ${broken.length} model${broken.length === 1 ? '' : 's'} could not run (see Models in the Library)` : '';
+      return `${features.computed} photos analysed, ${features.cached} already known${cannotRun}`;
     });
 
   /** Folder changes while the app is open are picked up after they settle, when no job is running. */
   let stopWatching: (() => void) | null = null;
   let settle: NodeJS.Timeout | undefined;
   let changedWhileBusy = false;
-  /** Files are being moved inside the library (write labels): a rescan now would see half the moves. */
-  let movingInLibrary = false;
   const onFolderChange = () => {
     clearTimeout(settle);
     settle = setTimeout(() => {
       if (libraryId === null) return;
-      if (job || movingInLibrary) changedWhileBusy = true;
+      if (job || filesBusy) changedWhileBusy = true;
       else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
@@ -154,7 +178,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
       changedWhileBusy = false;
-      setImmediate(() => libraryId !== null && !job && startQuietly(() => indexInBackground(libraryId!, true)));
+      setImmediate(() => libraryId !== null && !job && !filesBusy && startQuietly(() => indexInBackground(libraryId!, true)));
     }
   });
 
@@ -166,29 +190,49 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   };
 
   /**
-   * Files being moved (write labels, its undo, moving photos out, its undo): one batch at a time, no
-   * job or rescan meanwhile, the library read again after, whatever happened. Closing waits for the
+   * Moving files of the library (writing labels to folders, its undo, moving photos out, its undo): one
+   * batch at a time, never under a training run (it would stop it: refused, saying so), and under the
+   * database's job lock from before the first move to the end of the rescan after the last, so that no
+   * scan (the folder watch, `lookalike scan` in another process) sees half the moves and gives moved
+   * photos new ids. Background indexing is paused meanwhile and resumed after. Closing waits for the
    * move in flight and stops the batch before its next one (the journal says how far it got).
    */
   let moving: Promise<unknown> | null = null;
   let closing = false;
   const moveOptions: MoveOptions = { shouldStop: () => closing };
-  const movingFiles = async <T, R>(move: (id: number) => Promise<T>, reply: (id: number, value: T) => R): Promise<R> => {
+  const moveInLibrary = async <T, R>(what: string, move: (id: number) => Promise<T>, reply: (id: number, value: T) => R): Promise<R> => {
     const id = requireLibrary();
-    if (moving) throw conflict('photos are being moved now; wait for that to finish');
     if (closing) throw conflict('Lookalike is closing');
+    // Checked and claimed before the first await: two moves arriving together cannot both pass.
+    refuseWhileFilesBusy();
+    if (job?.state.kind === 'train' || trainStarting) throw conflict(`a training run is going and the ${what} would stop it; wait for it to finish or stop it first`);
+    refuseIfOtherProcessRuns();
+    filesBusy = what;
+    const wasIndexing = job !== null;
     const running = (async () => {
-      await stopCurrentJob();
-      movingInLibrary = true;
-      let value: T;
       try {
-        value = await move(id);
+        await stopCurrentJob();
+        const holder = store.jobLock.claim(what);
+        if (holder) throw conflict(describeHolder(holder));
+        // A stop asked from another process cannot cut a move short: the lock is given back when it is done.
+        const release = holdJobLock(store.jobLock, () => undefined);
+        let value: T;
+        try {
+          value = await move(id);
+        } finally {
+          try {
+            if (!closing) await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+          } finally {
+            changedWhileBusy = false; // the rescan saw the moves
+            release();
+          }
+        }
+        return reply(id, value); // before close() may close the store: it waits for this
       } finally {
-        movingInLibrary = false;
-        changedWhileBusy = false;
-        if (!closing) await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
+        filesBusy = null;
+        if (!closing && (wasIndexing || indexAfterMove)) startQuietly(() => indexInBackground(id));
+        indexAfterMove = false;
       }
-      return reply(id, value); // before close() may close the store: it waits for this
     })();
     moving = running;
     try {
@@ -197,7 +241,22 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       moving = null;
     }
   };
-  const moveInLibrary = (move: (id: number) => Promise<number>) => movingFiles(move, (id) => labelsResult(id));
+
+  /**
+   * The scan that opens a library, under the job lock when it is free, so that no other process moves
+   * files meanwhile; refused while another process moves files (the scan would see half the moves).
+   * Another process's indexing or training does not stop it.
+   */
+  const scanUnlessMoving = async (folder: string) => {
+    const holder = store.jobLock.claim(LIBRARY_SCAN);
+    if (holder && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
+    const release = holder ? () => undefined : holdJobLock(store.jobLock, () => undefined);
+    try {
+      return await openLibrary({ store, emit }, folder, { appFolders });
+    } finally {
+      release();
+    }
+  };
 
   /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
   let duplicatesCache: { key: string; edges: Promise<DuplicateEdges> } | null = null;
@@ -229,8 +288,16 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async openLibrary({ root }) {
       if (typeof root !== 'string') throw invalidInput('choose a folder to open');
       const folder = typedFolderPath(root);
-      await stopCurrentJob();
-      const opened = await openLibrary({ store, emit }, folder, { appFolders });
+      refuseWhileFilesBusy();
+      filesBusy = LIBRARY_SCAN;
+      let opened: Awaited<ReturnType<typeof openLibrary>>;
+      try {
+        await stopCurrentJob();
+        opened = await scanUnlessMoving(folder);
+      } finally {
+        filesBusy = null;
+        indexAfterMove = false; // indexing starts below
+      }
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
       watchLibrary(libraryRoot);
@@ -255,6 +322,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const settings = resolveSettings(partial ?? {});
       // Checked and claimed before the first await: two starts arriving together cannot both pass.
       if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
+      refuseWhileFilesBusy();
       const plan = planTraining(store, id, settings, { k: 'fit' });
       refuseIfOtherProcessRuns();
       trainStarting = true;
@@ -309,19 +377,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async listModels() {
       if (libraryId === null) return [];
-      return store.models(libraryId).map(
-        (m): ModelInfo => ({
-          id: m.id,
-          name: m.name,
-          kind: m.kind,
-          backbone: m.backbone,
-          dim: m.dim,
-          createdAt: m.createdAt,
-          runId: m.runId,
-          metrics: m.metrics,
-          indexedCount: store.embeddingCount(m.id),
-        }),
-      );
+      return store.models(libraryId).map((m) => toModelInfo(store, m.id));
     },
 
     async findSimilar(query) {
@@ -343,6 +399,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async changeLabels(change) {
       const id = requireLibrary();
+      refuseWhileAnyFilesMove();
       changeLabels(store, id, change);
       return labelsResult(id);
     },
@@ -351,12 +408,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       return previewLabelWrite(store, requireLibrary());
     },
 
-    async writeLabels({ fingerprint }) {
-      return moveInLibrary((id) => writeLabels(store, id, String(fingerprint ?? ''), moveOptions));
+    async writeLabels(arg) {
+      const fingerprint = checkFingerprint(arg);
+      return moveInLibrary(LABEL_WRITE, (id) => writeLabels(store, id, fingerprint, moveOptions), (id) => labelsResult(id));
     },
 
     async undoLabelWrite() {
-      return moveInLibrary((id) => undoLabelWrite(store, id, moveOptions));
+      return moveInLibrary(LABEL_WRITE_UNDO, (id) => undoLabelWrite(store, id, moveOptions), (id) => labelsResult(id));
     },
 
     async findDuplicates({ threshold }) {
@@ -365,14 +423,16 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
 
     async movePhotos({ photoIds, folder }) {
-      return movingFiles(
+      return moveInLibrary(
+        PHOTOS_MOVE,
         (id) => movePhotosOut(store, id, photoIds, folder, moveOptions),
         (id, { moved }) => ({ moved, library: librarySummary(store, id) }),
       );
     },
 
     async undoMovePhotos() {
-      return movingFiles(
+      return moveInLibrary(
+        PHOTOS_MOVE_UNDO,
         (id) => undoMoveOut(store, id, moveOptions),
         (id, back) => ({ back, library: librarySummary(store, id) }),
       );
@@ -382,19 +442,33 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       const model = store.model(Number(modelId));
       if (!model || model.libraryId !== id) throw notFound(`no model ${String(modelId)} in this library`);
-      return exportModel(store, model.id, String(folder ?? ''));
+      return exportModel(store, model.id, folder);
     },
 
     async importModel({ source }) {
       const id = requireLibrary();
-      const { modelId } = await importModel(store, id, String(source ?? ''));
-      if (!job) startQuietly(() => indexInBackground(id));
+      if (typeof source !== 'string' || source.trim() === '') throw invalidInput('choose an exported model folder (or its card.json)');
+      // As typed in the app: ~ is the home folder; a relative path would mean the server's working folder.
+      const { modelId } = await importModel(store, id, typedFolderPath(source));
+      if (filesBusy) indexAfterMove = true;
+      else if (!job) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
     },
 
+    async removeModel({ modelId }) {
+      const id = requireLibrary();
+      // An index job may be embedding with it: stopped first, and brought up to date again after.
+      const indexing = job?.state.kind === 'index';
+      if (indexing) await stopCurrentJob();
+      removeModel(store, id, Number(modelId));
+      if (indexing) startQuietly(() => indexInBackground(id));
+      return handlers.listModels();
+    },
+
     async undoLabels() {
       const id = requireLibrary();
+      refuseWhileAnyFilesMove();
       undoLabels(store, id);
       return labelsResult(id);
     },

@@ -1,5 +1,3 @@
-import { invalidInput } from '../../shared/errors.js';
-
 /**
  * Labels chosen in the app, on top of "labels by folder": a first-level folder can be excluded
  * (its photos become unlabelled) or mapped to another class name (rename, merge), and single
@@ -13,8 +11,6 @@ export interface LabelRules {
 }
 
 export const NO_RULES: LabelRules = { folders: new Map(), photos: new Map() };
-
-export const MAX_CLASS_NAME = 100;
 
 /** The first-level folder a photo sits in (its folder class), or null for a photo in the root. */
 export function folderOf(relPath: string): string | null {
@@ -46,14 +42,4 @@ export function classNames(rules: LabelRules, folders: Iterable<string>): string
   }
   for (const name of rules.photos.values()) names.add(name);
   return [...names].sort();
-}
-
-/** A class name as typed by a person: trimmed; refused with the reason when empty, too long or with control characters. */
-export function checkClassName(raw: unknown): string {
-  if (typeof raw !== 'string') throw invalidInput('a class name must be text');
-  const name = raw.trim();
-  if (name === '') throw invalidInput('a class name cannot be empty');
-  if (name.length > MAX_CLASS_NAME) throw invalidInput(`a class name can have at most ${MAX_CLASS_NAME} characters (this one has ${name.length})`);
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw invalidInput(`the class name "${name.replace(/[\u0000-\u001f\u007f]/g, '?')}" has control characters`);
-  return name;
 }

@@ -77,9 +77,14 @@ const BUILTIN_SCALE_WIDTHS: Readonly<Record<BuiltinScale, number>> = { 'block10-
  */
 export function featureSegments(spec: BackboneSpec, dim: number): number[] {
   if (spec.kind !== 'builtin' || !spec.scales?.length) return [dim];
-  const segments = [...spec.scales.map((scale) => BUILTIN_SCALE_WIDTHS[scale]), BUILTIN_FINAL_DIM];
+  const segments = builtinSegments(spec.scales);
   if (segments.reduce((a, b) => a + b, 0) !== dim) throw new Error(`features of ${describeSpec(spec)} have ${dim} values, not the ${segments.join(' + ')} of their layers`);
   return segments;
+}
+
+/** Widths of the built-in backbone's pooled layers: the scales, then the final pool (their sum is its feature size). */
+export function builtinSegments(scales: readonly BuiltinScale[] = []): number[] {
+  return [...scales.map((scale) => BUILTIN_SCALE_WIDTHS[scale]), BUILTIN_FINAL_DIM];
 }
 
 /** The layers of the 'multi-scale' features setting (README, "Multi-scale features": the set measured best). */

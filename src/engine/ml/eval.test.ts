@@ -55,31 +55,39 @@ describe('detailed evaluation: per query, per class, and what a distance means',
     expect(mean).toBeCloseTo(detailed.scores.map_at_r, 6);
   });
 
-  it('puts the no-close-match threshold where pairs stop sharing a class, with typical ranges per kind of pair', () => {
+  it('puts the no-close-match threshold where same-class pairs separate from other-class pairs, with typical ranges per kind of pair', () => {
     // Same-class pairs lie within 0.1 of each other, other-class pairs about 0.75 to 1 apart (and the misplaced query's).
     const more = { vectors: [...queries.vectors, v(0.1), v(1.02), v(0.15), v(0.97), v(1.9)], classIds: [...queries.classIds, 1, 2, 1, 2, 2] };
     const { distances } = evaluateDetailed(more, database, 3);
-    expect(distances.threshold).not.toBeNull();
-    expect(distances.threshold!).toBeCloseTo(distances.same_class[1], 6); // nearer than the precision cut here
     expect(distances.threshold!).toBeGreaterThan(0);
     expect(distances.threshold!).toBeLessThan(0.75);
     expect(distances.same_class[0]).toBeLessThan(distances.other_class[0]);
     expect(distances.same_class[1]).toBeLessThan(0.2);
     expect(distances.other_class[1]).toBeGreaterThan(0.7);
+    expect(distances.other_class_under!).toBeLessThan(0.2); // the misplaced query's pairs among class 2
     expect(distances.close_match_share).toBeCloseTo(7 / 8, 6); // all but the photo far from everything
   });
 
-  it('keeps the threshold at or below the median same-class distance, and falls back to it when no precision cut exists', () => {
-    const mixed = new PairHistogram();
-    for (let i = 0; i < 50; i++) mixed.add(0.1 + i * 0.01, i % 3 === 0); // never 90% same-class
-    const profile = mixed.profile(0.9);
-    expect(profile.threshold).toBe(profile.same_class[1]);
+  it('with a gap between the classes, takes every same-class pair and no other-class pair (not the median same-class pair)', () => {
+    // As the drawn sample library: one class typically 0.23-0.50 apart, other classes from 1.5.
     const separated = new PairHistogram();
-    for (let i = 0; i < 40; i++) separated.add(0.2 + i * 0.02, true); // same class: 0.2 to 1.0
-    for (let i = 0; i < 40; i++) separated.add(1.4 + i * 0.01, false); // other classes from 1.4
-    const cut = separated.profile(0.9);
-    expect(cut.threshold).toBeCloseTo(cut.same_class[1], 6);
-    expect(cut.threshold!).toBeLessThan(0.7);
-    expect(new PairHistogram().profile(0.9).threshold).toBeNull();
+    for (let i = 0; i < 40; i++) separated.add(0.2 + i * 0.008, true); // same class: 0.2 to 0.51
+    for (let i = 0; i < 40; i++) separated.add(1.5 + i * 0.005, false); // other classes: 1.5 to 1.7
+    const cut = separated.profile();
+    expect(cut.threshold!).toBeGreaterThanOrEqual(0.512);
+    expect(cut.threshold!).toBeLessThan(0.52); // just past the same-class pairs: an image unlike every class stays beyond it
+    expect(cut).toMatchObject({ same_class_under: 1, other_class_under: 0, precision: 1 });
+    expect(cut.threshold!).toBeGreaterThan(cut.same_class[1]);
+  });
+
+  it('where the kinds overlap, balances the shares on the wrong side; no same-class pairs, no threshold', () => {
+    const mixed = new PairHistogram();
+    for (let i = 0; i < 100; i++) mixed.add(0.2 + i * 0.006, true); // same class: 0.2 to 0.8
+    for (let i = 0; i < 100; i++) mixed.add(0.6 + i * 0.01, false); // other classes: 0.6 to 1.6
+    const cut = mixed.profile();
+    expect(cut.threshold!).toBeGreaterThan(0.59);
+    expect(cut.threshold!).toBeLessThan(0.81);
+    expect(cut.same_class_under! - cut.other_class_under!).toBeGreaterThan(0.75);
+    expect(new PairHistogram().profile().threshold).toBeNull();
   });
 });

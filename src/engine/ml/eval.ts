@@ -96,15 +96,21 @@ export interface DetailedEvaluation {
   perQuery: QueryScores[];
   perClass: ClassScores[];
   distances: DistanceProfile;
+  /** Close-match threshold of each class with pairs enough, by class id. */
+  classThresholds: Map<number, number>;
 }
 
+/** Same-class pairs a class needs for a threshold of its own. */
+const MIN_CLASS_PAIRS = 10;
+
 /** As evaluateRetrieval, with scores per query and per class and the distance profile. */
-export function evaluateDetailed(queries: LabelledVectors, database: LabelledVectors, k: number, thresholdPrecision = 0.9): DetailedEvaluation {
+export function evaluateDetailed(queries: LabelledVectors, database: LabelledVectors, k: number): DetailedEvaluation {
   const scores = evaluateRetrieval(queries, database, k);
   const classSize = new Map<number, number>();
   for (const classId of database.classIds) classSize.set(classId, (classSize.get(classId) ?? 0) + 1);
   const perQuery: QueryScores[] = [];
   const histogram = new PairHistogram();
+  const byClass = new Map<number, PairHistogram>();
   const nearest: number[] = [];
   const distances = new Float64Array(database.vectors.length);
   const order = new Uint32Array(database.vectors.length);
@@ -116,7 +122,14 @@ export function evaluateDetailed(queries: LabelledVectors, database: LabelledVec
       distances[i] = squaredDistance(queries.vectors[q], database.vectors[i]);
       order[i] = i;
     }
-    for (let i = 0; i < database.vectors.length; i++) histogram.add(Math.sqrt(distances[i]), database.classIds[i] === queryClass);
+    const own = byClass.get(queryClass) ?? new PairHistogram();
+    byClass.set(queryClass, own);
+    for (let i = 0; i < database.vectors.length; i++) {
+      const distance = Math.sqrt(distances[i]);
+      const same = database.classIds[i] === queryClass;
+      histogram.add(distance, same);
+      own.add(distance, same);
+    }
     order.sort((a, b) => distances[a] - distances[b] || a - b);
     nearest.push(Math.sqrt(distances[order[0]]));
     const kEffective = Math.min(k, order.length);
@@ -143,9 +156,26 @@ export function evaluateDetailed(queries: LabelledVectors, database: LabelledVec
       confused_with: confused ? confused[0] : null,
     });
   }
-  const profile = histogram.profile(thresholdPrecision);
+  const profile = histogram.profile();
+  // Each class's own cut where it has pairs enough to place one: a tight class gets a nearer cut than a spread one.
+  const classThresholds = new Map<number, number>();
+  for (const [classId, own] of byClass) {
+    const cut = own.profile();
+    if (cut.threshold !== null && own.sameCount >= MIN_CLASS_PAIRS) classThresholds.set(classId, cut.threshold);
+  }
   const closeMatches = profile.threshold === null ? 0 : nearest.filter((d) => d <= profile.threshold!).length;
-  return { scores, perQuery, perClass: scoresByClass(perQuery), distances: { ...profile, close_match_share: nearest.length ? closeMatches / nearest.length : 0 } };
+  const distancesProfile = { ...profile, close_match_share: nearest.length ? closeMatches / nearest.length : 0, ...(nearest.length ? { nearest_limit: nearestLimit(nearest) } : {}) };
+  return { scores, perQuery, perClass: scoresByClass(perQuery), distances: distancesProfile, classThresholds };
+}
+
+/**
+ * How far a photo's nearest neighbour may be for the photo to be like the library at all: the 90th
+ * percentile of the validation photos' nearest distances. An image unlike every class (noise) lands
+ * near no photo in particular, farther than that, even where it falls inside a class's threshold.
+ */
+function nearestLimit(nearest: number[]): number {
+  const sorted = [...nearest].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))];
 }
 
 function scoresByClass(perQuery: QueryScores[]): ClassScores[] {
@@ -169,29 +199,44 @@ export class PairHistogram {
   private readonly same = new Float64Array(PairHistogram.BINS);
   private readonly other = new Float64Array(PairHistogram.BINS);
 
+  get sameCount(): number {
+    return this.same.reduce((a, b) => a + b, 0);
+  }
+
   add(distance: number, sameClass: boolean): void {
     const bin = Math.min(PairHistogram.BINS - 1, Math.floor((distance / PairHistogram.MAX) * PairHistogram.BINS));
     (sameClass ? this.same : this.other)[bin]++;
   }
 
-  /** Distances are reported at each bin's upper edge (0.0005 apart). */
-  profile(precision: number): Omit<DistanceProfile, 'close_match_share'> {
+  /**
+   * Distances are reported at each bin's upper edge (0.0005 apart). The close-match threshold is where
+   * same-class pairs best separate from other-class pairs: the distance with the fewest of each on the
+   * wrong side (each counted as a share of its kind, so a big class count does not outweigh the other),
+   * the nearest such distance when several tie (classes with a gap between them: just past the
+   * same-class pairs, so an image unlike every class still lies beyond it).
+   */
+  profile(): Omit<DistanceProfile, 'close_match_share'> {
     const edge = (bin: number) => ((bin + 1) * PairHistogram.MAX) / PairHistogram.BINS;
-    let threshold: number | null = null;
-    let same = 0;
-    let all = 0;
+    const sameTotal = this.same.reduce((a, b) => a + b, 0);
+    const otherTotal = this.other.reduce((a, b) => a + b, 0);
+    const ranges = { same_class: percentiles(this.same, edge), other_class: percentiles(this.other, edge) };
+    if (sameTotal === 0) return { ...ranges, threshold: null, precision: 0, same_class_under: 0, other_class_under: 0 };
+    let best = { error: Infinity, bin: PairHistogram.BINS - 1, sameUnder: sameTotal, otherUnder: otherTotal };
+    let sameUnder = 0;
+    let otherUnder = 0;
     for (let bin = 0; bin < PairHistogram.BINS; bin++) {
-      same += this.same[bin];
-      all += this.same[bin] + this.other[bin];
-      // Needs a few pairs behind it to mean anything.
-      if (all >= 10 && same / all >= precision) threshold = edge(bin);
+      sameUnder += this.same[bin];
+      otherUnder += this.other[bin];
+      const error = (sameTotal - sameUnder) / sameTotal + (otherTotal === 0 ? 0 : otherUnder / otherTotal);
+      if (error < best.error - 1e-12) best = { error, bin, sameUnder, otherUnder };
     }
-    const sameClass = percentiles(this.same, edge);
-    // A close match must also be nearer than the median same-class pair: with well separated classes the
-    // precision cut alone lies far out, where an image unlike any class (noise) still lands.
-    const median = Number.isNaN(sameClass[1]) ? null : sameClass[1];
-    threshold = threshold === null ? median : median === null ? threshold : Math.min(threshold, median);
-    return { same_class: sameClass, other_class: percentiles(this.other, edge), threshold, precision };
+    return {
+      ...ranges,
+      threshold: edge(best.bin),
+      precision: best.sameUnder / (best.sameUnder + best.otherUnder),
+      same_class_under: best.sameUnder / sameTotal,
+      other_class_under: otherTotal === 0 ? 0 : best.otherUnder / otherTotal,
+    };
   }
 }
 

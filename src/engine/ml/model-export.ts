@@ -47,29 +47,53 @@ export function tfjsLayersModel(head: HeadWeights, weightsFile = 'weights.bin'):
   };
 }
 
-/** Reads back what tfjsLayersModel wrote: the kernels and biases in layer order. */
+/** Reads back what tfjsLayersModel wrote: the kernels and biases in layer order, each shape checked and each value finite. */
 export function readTfjsLayersModel(modelJson: unknown, weights: Buffer, config: HeadConfig): HeadWeights {
-  const manifest = (modelJson as { weightsManifest?: Array<{ weights: Array<{ name: string; shape: number[] }> }> }).weightsManifest?.[0]?.weights;
+  const manifest = (modelJson as { weightsManifest?: Array<{ weights: Array<{ name: string; shape: unknown }> }> } | null)?.weightsManifest?.[0]?.weights;
   if (!Array.isArray(manifest) || manifest.length === 0 || manifest.length % 2 !== 0) throw new Error('model.json has no weights manifest of kernels and biases');
   const layers: HeadWeights['layers'] = [];
   let offset = 0;
-  const take = (shape: number[]) => {
+  const take = (entry: { name: string; shape: unknown }, rank: number) => {
+    const shape = checkShape(entry, rank);
     const count = shape.reduce((a, b) => a * b, 1);
     if (offset + count * 4 > weights.length) throw new Error(`the weights file is too short (${weights.length} bytes)`);
     const values = new Float32Array(count);
     new Uint8Array(values.buffer).set(weights.subarray(offset, offset + count * 4));
     offset += count * 4;
-    return values;
+    checkFinite(values, weightName(entry.name));
+    return { shape, values };
   };
   for (let i = 0; i < manifest.length; i += 2) {
-    const [inputs, units] = manifest[i].shape;
-    layers.push({ kernel: take(manifest[i].shape), bias: take(manifest[i + 1].shape), inputs, units });
+    const kernel = take(manifest[i], 2);
+    const bias = take(manifest[i + 1], 1);
+    const [inputs, units] = kernel.shape;
+    if (bias.shape[0] !== units) throw new Error(`weight ${weightName(manifest[i + 1].name)} has ${bias.shape[0]} values for a layer of ${units} units`);
+    if (layers.length > 0 && layers.at(-1)!.units !== inputs) throw new Error(`weight ${weightName(manifest[i].name)} takes ${inputs} values, but the layer before gives ${layers.at(-1)!.units}`);
+    layers.push({ kernel: kernel.values, bias: bias.values, inputs, units });
   }
   if (offset !== weights.length) throw new Error(`the weights file has ${weights.length - offset} bytes more than model.json describes`);
   if (layers[0].inputs !== config.inputDim || layers.at(-1)!.units !== config.dim) {
     throw new Error(`the weights map ${layers[0].inputs} to ${layers.at(-1)!.units} values; the card says ${config.inputDim} to ${config.dim}`);
   }
   return { config, layers };
+}
+
+/** A declared weight shape: `rank` (when given) whole, non-negative numbers, else an error naming the weight. */
+export function checkShape(entry: { name?: unknown; shape: unknown }, rank?: number): number[] {
+  const { shape } = entry;
+  if (!Array.isArray(shape) || (rank !== undefined && shape.length !== rank) || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 1 << 24)) {
+    throw new Error(`weight ${weightName(entry.name)} has shape ${JSON.stringify(shape)?.slice(0, 80)}; a shape is ${rank ?? 'a list of'} whole non-negative numbers`);
+  }
+  return shape as number[];
+}
+
+/** A weight's name from a model.json, as messages show it: short, whatever the file holds. */
+export const weightName = (name: unknown) => String(name).slice(0, 120);
+
+/** Weights must be numbers: one NaN or infinity makes every distance NaN. */
+export function checkFinite(values: Float32Array, name: string): void {
+  const at = values.findIndex((v) => !Number.isFinite(v));
+  if (at >= 0) throw new Error(`weight ${weightName(name)} holds ${values[at]} at position ${at}; a model's weights must be finite numbers`);
 }
 
 /**

@@ -2,7 +2,7 @@
  * A fine-tuned network (the built-in graph with its trained blocks in place, then the head) as files
  * other programs run: the backbone as a TF.js graph model, and one ONNX model from image to embedding.
  */
-import { headToOnnx, type HeadWeights } from './model-export.js';
+import { checkFinite, checkShape, headToOnnx, weightName, type HeadWeights } from './model-export.js';
 import { exportGraphToOnnx, type TfNode } from './onnx-export.js';
 import type { OnnxModel } from './onnx-proto.js';
 import type { GraphWeight } from './trainable-backbone.js';
@@ -25,26 +25,41 @@ export function graphModelFiles(topology: unknown, weights: Map<string, GraphWei
   };
 }
 
-/** The named float32 weights of a graph model that graphModelFiles wrote, in their stored shapes. */
+type ManifestEntry = { name: string; shape: unknown; dtype?: string; quantization?: unknown };
+
+/** The entries of a graph model's weights manifest, each float32/int32 with a checked shape, and the bytes they take. */
+export function graphManifest(modelJson: unknown): { entries: Array<ManifestEntry & { shape: number[] }>; bytes: number } {
+  const manifest = (modelJson as { weightsManifest?: Array<{ weights?: ManifestEntry[] }> } | null)?.weightsManifest;
+  if (!Array.isArray(manifest) || !manifest.every((group) => Array.isArray(group?.weights))) throw new Error('model.json has no weights manifest');
+  let bytes = 0;
+  const entries = manifest.flatMap((group) => group.weights!).map((entry) => {
+    if (entry.quantization || (entry.dtype !== 'float32' && entry.dtype !== 'int32')) throw new Error(`weight ${weightName(entry.name)} is stored as ${weightName(entry.dtype)}${entry.quantization ? ' (quantised)' : ''}, which is not read back`);
+    const shape = checkShape(entry);
+    bytes += shape.reduce((a, b) => a * b, 1) * 4;
+    return { ...entry, shape };
+  });
+  return { entries, bytes };
+}
+
+/** The named float32 weights of a graph model that graphModelFiles wrote, in their stored shapes, each value finite. */
 export function readGraphModelWeights(modelJson: unknown, bytes: Buffer, names: string[]): Map<string, { shape: number[]; values: Float32Array }> {
-  const manifest = (modelJson as { weightsManifest?: Array<{ weights: Array<{ name: string; shape: number[]; dtype?: string; quantization?: unknown }> }> }).weightsManifest;
-  if (!Array.isArray(manifest)) throw new Error('model.json has no weights manifest');
+  const { entries, bytes: declared } = graphManifest(modelJson);
+  if (declared > bytes.length) throw new Error(`the weights file is too short (${bytes.length} bytes, model.json describes ${declared})`);
+  if (declared < bytes.length) throw new Error(`the weights file has ${bytes.length - declared} bytes more than model.json describes`);
   const wanted = new Set(names);
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
   let offset = 0;
-  for (const entry of manifest.flatMap((group) => group.weights)) {
-    if (entry.quantization || (entry.dtype !== 'float32' && entry.dtype !== 'int32')) throw new Error(`weight ${entry.name} is stored as ${entry.dtype}${entry.quantization ? ' (quantised)' : ''}, which is not read back`);
+  for (const entry of entries) {
     const size = entry.shape.reduce((a, b) => a * b, 1) * 4;
-    if (offset + size > bytes.length) throw new Error(`the weights file is too short (${bytes.length} bytes) for ${entry.name}`);
     if (wanted.has(entry.name)) {
-      if (entry.dtype !== 'float32') throw new Error(`weight ${entry.name} is ${entry.dtype}, expected float32`);
+      if (entry.dtype !== 'float32') throw new Error(`weight ${weightName(entry.name)} is ${weightName(entry.dtype)}, expected float32`);
       const values = new Float32Array(size / 4);
       new Uint8Array(values.buffer).set(bytes.subarray(offset, offset + size));
+      checkFinite(values, entry.name);
       out.set(entry.name, { shape: entry.shape, values });
     }
     offset += size;
   }
-  if (offset !== bytes.length) throw new Error(`the weights file has ${bytes.length - offset} bytes more than model.json describes`);
   const missing = names.filter((n) => !out.has(n));
   if (missing.length) throw new Error(`the graph model lacks ${missing.length} trained weight(s), e.g. ${missing[0]}`);
   return out;

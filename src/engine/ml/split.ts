@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRng, shuffle } from '../common/rng.js';
 
 export interface LabelledItem {
@@ -39,4 +40,18 @@ export function groupByClass(items: LabelledItem[]): Map<number, number[]> {
     else byClass.set(item.classId, [item.id]);
   }
   return byClass;
+}
+
+/**
+ * Which of `candidates` go to validation: the `wanted` whose content keys rank first by a seeded hash.
+ * It depends only on the photos' content and the seed, never on database ids or on what else was
+ * opened first, so the same folder gets the same split wherever it is. `keys[i]` is `candidates[i]`'s.
+ */
+export function chooseByContent(candidates: number[], keys: string[], wanted: number, seed: number): number[] {
+  const rank = (key: string) => createHash('sha256').update(`${seed}:${key}`).digest('hex');
+  return candidates
+    .map((id, i) => ({ id, rank: rank(keys[i]) }))
+    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.id - b.id))
+    .slice(0, wanted)
+    .map((c) => c.id);
 }

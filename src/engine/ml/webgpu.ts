@@ -3,9 +3,12 @@
  * `navigator.gpu`, with Dawn's globals (GPUBufferUsage, …), which @tensorflow/tfjs-backend-webgpu
  * looks for when it is evaluated. So this runs before that module is imported.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { GpuAdapterInfo } from '../../shared/api.js';
 
 export type WebGpuSetup = { adapter: GpuAdapterInfo } | { adapter: null; reason: string };
@@ -36,6 +39,13 @@ export async function setUpWebGpu(options: { needDriverFiles?: boolean } = {}): 
   if (options.needDriverFiles && process.platform === 'linux' && vulkanDriverManifests().length === 0) {
     return { adapter: null, reason: 'no Vulkan driver installed (no ICD manifest in the loader’s search path; VK_ICD_FILENAMES names one)' };
   }
+  if (options.needDriverFiles) {
+    // Dawn and the Vulkan loader write their warnings (XDG_RUNTIME_DIR, missing drivers, Dawn's build
+    // paths) straight to stderr: ask in a child first, and load Dawn here only for a real GPU.
+    const probed = probeInChild();
+    if (process.env.LOOKALIKE_VERBOSE && probed.stderr.trim()) process.stderr.write(`GPU probe (dawn.node) said:\n${probed.stderr}`);
+    if (probed.outcome !== 'hardware') return { adapter: null, reason: probed.reason };
+  }
   let dawn: DawnModule;
   try {
     dawn = (await import('webgpu')) as unknown as DawnModule;
@@ -50,12 +60,41 @@ export async function setUpWebGpu(options: { needDriverFiles?: boolean } = {}): 
   } catch (error) {
     return { adapter: null, reason: `dawn.node found no adapter (${firstLine(error)})` };
   }
-  if (!adapter) {
-    const loader = vulkanLoaderFound() ? '' : '; the Vulkan loader libvulkan.so.1 was not found either (Debian: libvulkan1)';
-    return { adapter: null, reason: `dawn.node found no adapter (no usable Vulkan/Metal/D3D12 driver${process.platform === 'linux' ? loader : ''})` };
-  }
+  if (!adapter) return { adapter: null, reason: noAdapterReason() };
   installGlobals(dawn, gpu);
   return { adapter: describeAdapter(adapter) };
+}
+
+/** What a child process finds with dawn.node: a hardware adapter, or why not; and what it wrote to stderr. */
+function probeInChild(): { outcome: 'hardware' | 'none'; reason: string; stderr: string } {
+  let entry: string;
+  try {
+    entry = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+  } catch (error) {
+    return { outcome: 'none', reason: `dawn.node could not be loaded (${firstLine(error)})`, stderr: '' };
+  }
+  const script = `import(${JSON.stringify(entry)}).then(async (dawn) => {
+    const adapter = await (dawn.default ?? dawn).create([]).requestAdapter({ powerPreference: 'high-performance' });
+    process.stdout.write(JSON.stringify(adapter ? { info: adapter.info, isFallbackAdapter: adapter.isFallbackAdapter } : null));
+    process.exit(0);
+  }, (error) => { process.stdout.write(JSON.stringify({ error: String(error && error.message) })); process.exit(0); });`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  const stderr = child.stderr ?? '';
+  let found: (DawnAdapter & { error?: string }) | null;
+  try {
+    found = JSON.parse(child.stdout || 'null') as (DawnAdapter & { error?: string }) | null;
+  } catch {
+    return { outcome: 'none', reason: 'dawn.node’s probe gave no answer', stderr };
+  }
+  if (found?.error) return { outcome: 'none', reason: `dawn.node could not be loaded (${found.error.split('\n')[0]})`, stderr };
+  if (!found?.info) return { outcome: 'none', reason: noAdapterReason(), stderr };
+  const adapter = describeAdapter(found);
+  return adapter.software ? { outcome: 'none', reason: `only a software adapter, ${adapterLabel(adapter)}, slower than the CPU`, stderr } : { outcome: 'hardware', reason: '', stderr };
+}
+
+function noAdapterReason(): string {
+  const loader = vulkanLoaderFound() ? '' : '; the Vulkan loader libvulkan.so.1 was not found either (Debian: libvulkan1)';
+  return `dawn.node found no adapter (no usable Vulkan/Metal/D3D12 driver${process.platform === 'linux' ? loader : ''})`;
 }
 
 export function describeAdapter(adapter: DawnAdapter): GpuAdapterInfo {

@@ -9,7 +9,7 @@ export interface RunClass {
   photoCount: number;
 }
 
-/** The SQL of the labels chosen in the app (tables of the labels-in-app migration). */
+/** The SQL of the labels chosen in the app (tables of the labels-in-app and label-undo-steps migrations). */
 export class LabelStore {
   constructor(private readonly db: Database) {}
 
@@ -54,25 +54,31 @@ export class LabelStore {
     return (this.db.prepare('SELECT count(*) AS n FROM label_photos WHERE library_id = ?').get(libraryId) as { n: number }).n;
   }
 
-  /** Applies the edits and records how to undo them (replacing the previous undo): call inside a transaction. */
-  change(libraryId: number, description: string, edits: RuleEdit[]): void {
+  /** Applies the edits and records how to undo them, as the newest undo step (the oldest past `keepSteps` forgotten): call inside a transaction. */
+  change(libraryId: number, description: string, edits: RuleEdit[], keepSteps: number): void {
     const restore = edits.map((edit) => this.current(libraryId, edit));
     this.apply(libraryId, edits);
-    this.db.prepare('INSERT OR REPLACE INTO label_undo(library_id, description, restore) VALUES (?, ?, ?)').run(libraryId, description, JSON.stringify(restore));
+    this.db.prepare('INSERT INTO label_undo(library_id, description, restore) VALUES (?, ?, ?)').run(libraryId, description, JSON.stringify(restore));
+    this.db
+      .prepare('DELETE FROM label_undo WHERE library_id = @libraryId AND id NOT IN (SELECT id FROM label_undo WHERE library_id = @libraryId ORDER BY id DESC LIMIT @keepSteps)')
+      .run({ libraryId, keepSteps });
   }
 
-  /** The last change, undone; its description, or null when there is none. Call inside a transaction. */
+  /** The newest change, undone; its description, or null when there is none. Call inside a transaction. */
   undo(libraryId: number): string | null {
-    const row = this.db.prepare('SELECT description, restore FROM label_undo WHERE library_id = ?').get(libraryId) as { description: string; restore: string } | undefined;
+    const row = this.db.prepare('SELECT id, description, restore FROM label_undo WHERE library_id = ? ORDER BY id DESC LIMIT 1').get(libraryId) as
+      | { id: number; description: string; restore: string }
+      | undefined;
     if (!row) return null;
     this.apply(libraryId, (JSON.parse(row.restore) as RuleEdit[]).map(fromJson));
-    this.db.prepare('DELETE FROM label_undo WHERE library_id = ?').run(libraryId);
+    this.db.prepare('DELETE FROM label_undo WHERE id = ?').run(row.id);
     return row.description;
   }
 
-  lastChange(libraryId: number): string | null {
-    const row = this.db.prepare('SELECT description FROM label_undo WHERE library_id = ?').get(libraryId) as { description: string } | undefined;
-    return row?.description ?? null;
+  /** What each change that can be undone did, newest first. */
+  undoSteps(libraryId: number): string[] {
+    const rows = this.db.prepare('SELECT description FROM label_undo WHERE library_id = ? ORDER BY id DESC').all(libraryId) as Array<{ description: string }>;
+    return rows.map((r) => r.description);
   }
 
   setRunClasses(runId: number, classes: RunClass[]): void {

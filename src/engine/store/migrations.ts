@@ -232,4 +232,23 @@ export const MIGRATIONS: readonly string[] = [
       json_extract(m.value, '$.ownLabel'), NULL, CASE WHEN w.undone_at IS NULL THEN 'done' ELSE 'undone' END
     FROM label_writes w, json_each(w.log, '$.moves') m;
   `,
+  // models (issue #19): why a model could not run at its last indexing, shown in the app.
+  `
+  ALTER TABLE models ADD COLUMN problem TEXT;
+  `,
+  // label-undo-steps (issue #19): label changes undone several steps back, newest first, instead of
+  // one. The same table name (a write of labels to folders still clears it), now a row per step; the
+  // one step kept before becomes the first.
+  `
+  ALTER TABLE label_undo RENAME TO label_undo_one_step;
+  CREATE TABLE label_undo (
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    description TEXT NOT NULL,
+    restore TEXT NOT NULL
+  );
+  CREATE INDEX label_undo_by_library ON label_undo(library_id, id);
+  INSERT INTO label_undo(library_id, description, restore) SELECT library_id, description, restore FROM label_undo_one_step;
+  DROP TABLE label_undo_one_step;
+  `,
 ];

@@ -136,6 +136,24 @@ describe('store on a real SQLite file', () => {
     store.close();
   });
 
+  it('numbers runs within their library: the first run of a library opened second is its run 1', () => {
+    const store = Store.open(dbPath);
+    const sample = store.upsertLibrary('/sample-library');
+    const flowers = store.upsertLibrary('/flowers17');
+    const first = store.createRun(sample, {});
+    const second = store.createRun(flowers, {});
+    const third = store.createRun(flowers, { epochs: 2 });
+    expect(second).toBeGreaterThan(first);
+    expect(store.run(second)?.number).toBe(1);
+    expect(store.runs(flowers).map((r) => [r.id, r.number])).toEqual([
+      [third, 2],
+      [second, 1],
+    ]);
+    expect(store.runs(sample).map((r) => r.number)).toEqual([1]);
+    expect(store.resumableRun(flowers, { epochs: 2 })?.number).toBe(2);
+    store.close();
+  });
+
   it('refuses a file that is not an SQLite database and leaves it untouched', () => {
     const path = join(dir, 'notes.db');
     writeFileSync(path, 'these are my notes, not a database');

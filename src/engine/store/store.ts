@@ -47,6 +47,8 @@ export interface ModelRow {
   runId: number | null;
   metrics: RetrievalMetrics | null;
   createdAt: string;
+  /** Why the model could not run at its last indexing (its backbone or weights unusable); null when it ran. */
+  problem: string | null;
 }
 
 /** A run as stored: the API's RunInfo, plus its library; settings as saved (validated on the way in). */
@@ -311,7 +313,7 @@ export class Store {
    * Copies of one photo (same content hash) within a class always share a split, so no query finds
    * its own copy; a copy filed under another class is split with that class.
    */
-  assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number) => number[]): void {
+  assignSplit(libraryId: number, validationFraction: number, choose: (classId: number, candidates: number[], wanted: number, hashes: string[]) => number[]): void {
     this.db.transaction(() => {
       const rows = this.db
         .prepare('SELECT id, class_id AS classId, hash, split FROM photos WHERE library_id = ? AND class_id IS NOT NULL ORDER BY id')
@@ -334,7 +336,8 @@ export class Store {
         if (unassigned.length === 0) continue;
         const target = groups.length < 2 ? 0 : Math.max(1, Math.round(groups.length * validationFraction));
         const have = groups.filter((g) => g.some((m) => m.split === 'validation')).length;
-        const validation = new Set(choose(classId, unassigned.map((g) => g[0].id), Math.max(0, Math.min(unassigned.length, target - have))));
+        const wanted = Math.max(0, Math.min(unassigned.length, target - have));
+        const validation = new Set(choose(classId, unassigned.map((g) => g[0].id), wanted, unassigned.map((g) => g[0].hash)));
         for (const group of unassigned) for (const m of group) setSplit.run(validation.has(group[0].id) ? 'validation' : 'train', m.id);
       }
     })();
@@ -355,7 +358,8 @@ export class Store {
   }
 
   problems(libraryId: number): Problem[] {
-    return this.db.prepare('SELECT path, reason FROM problems WHERE library_id = ? ORDER BY path').all(libraryId) as Problem[];
+    const rows = this.db.prepare('SELECT path, reason, stage FROM problems WHERE library_id = ? ORDER BY path').all(libraryId) as Array<Problem & { stage: string }>;
+    return rows.map(({ stage, ...problem }) => (stage === 'features' ? { ...problem, unreadablePhoto: true } : problem));
   }
 
   // ---- backbone features (cached per content hash) ----------------------------------------------
@@ -439,7 +443,7 @@ export class Store {
 
   // ---- models and their embeddings ---------------------------------------------------------------
 
-  createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics'> & { weights?: Buffer }): number {
+  createModel(model: Omit<ModelRow, 'id' | 'createdAt' | 'metrics' | 'problem'> & { weights?: Buffer }): number {
     if (!(Number.isInteger(model.dim) && model.dim > 0)) throw new StoreError(`a model needs a positive embedding size (got ${model.dim})`);
     const info = this.db
       .prepare(
@@ -476,6 +480,23 @@ export class Store {
 
   setModelMetrics(modelId: number, metrics: RetrievalMetrics): void {
     this.db.prepare('UPDATE models SET metrics = ? WHERE id = ?').run(JSON.stringify(metrics), modelId);
+  }
+
+  /** Records why a model could not run (null: it ran), so the app shows it as broken, with the reason. */
+  setModelProblem(modelId: number, problem: string | null): void {
+    this.db.prepare('UPDATE models SET problem = ? WHERE id = ?').run(problem, modelId);
+  }
+
+  /** Removes a model, its embeddings and its vector index; a run that made it keeps its history. */
+  removeModel(modelId: number): void {
+    const model = this.model(modelId);
+    if (!model) return;
+    this.db.transaction(() => {
+      this.vectorIndex(model.id, model.dim).drop();
+      this.db.prepare('UPDATE runs SET model_id = NULL WHERE model_id = ?').run(modelId);
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(modelId);
+    })();
+    this.vectorIndexes.delete(modelId);
   }
 
   vectorIndex(modelId: number, dim: number): VectorIndex {
@@ -552,18 +573,18 @@ export class Store {
   }
 
   run(runId: number): RunRow | null {
-    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(runId) as RawRun | undefined;
+    const row = this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(runId) as RawRun | undefined;
     return row ? toRunRow(row) : null;
   }
 
   runs(libraryId: number): RunRow[] {
-    return (this.db.prepare('SELECT * FROM runs WHERE library_id = ? ORDER BY id DESC').all(libraryId) as RawRun[]).map(toRunRow);
+    return (this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE library_id = ? ORDER BY id DESC`).all(libraryId) as RawRun[]).map(toRunRow);
   }
 
   /** The newest unfinished run of a library with these settings, to resume after a crash. */
   resumableRun(libraryId: number, settings: Record<string, unknown>): RunRow | null {
     const row = this.db
-      .prepare("SELECT * FROM runs WHERE library_id = ? AND settings = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1")
+      .prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE library_id = ? AND settings = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1`)
       .get(libraryId, JSON.stringify(settings)) as RawRun | undefined;
     return row ? toRunRow(row) : null;
   }
@@ -656,6 +677,7 @@ interface RawModel {
   run_id: number | null;
   metrics: string | null;
   created_at: string;
+  problem: string | null;
 }
 
 function toModelRow(row: RawModel): ModelRow {
@@ -671,11 +693,16 @@ function toModelRow(row: RawModel): ModelRow {
     runId: row.run_id,
     metrics: row.metrics ? (JSON.parse(row.metrics) as RetrievalMetrics) : null,
     createdAt: row.created_at,
+    problem: row.problem,
   };
 }
 
+/** A run's columns, and its number within its library (ids count across libraries; runs are never deleted alone). */
+const RUN_COLUMNS = '*, (SELECT count(*) FROM runs earlier WHERE earlier.library_id = runs.library_id AND earlier.id <= runs.id) AS number';
+
 interface RawRun {
   id: number;
+  number: number;
   library_id: number;
   model_id: number | null;
   status: RunStatus;
@@ -693,6 +720,7 @@ interface RawRun {
 function toRunRow(row: RawRun): RunRow {
   return {
     id: row.id,
+    number: row.number,
     libraryId: row.library_id,
     modelId: row.model_id,
     status: row.status,
