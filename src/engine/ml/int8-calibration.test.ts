@@ -81,6 +81,14 @@ describe('the built-in backbone at int8, calibrated on the library and cached', 
     expect(a.some((v, i) => v !== b[i])).toBe(true);
   });
 
+  it('keeps int8 when the cache folder cannot be written (it measures again next time)', async () => {
+    const notAFolder = join(folder, 'cache-is-a-file');
+    writeFileSync(notAFolder, 'a file where the cache folder should be');
+    const backbone = await load({ precision: 'int8', calibrationPhotos: photos, cacheDir: notAFolder });
+    expect(backbone.runtime).toBe('onnxruntime-int8');
+    expect(readFileSync(notAFolder, 'utf8')).toBe('a file where the cache folder should be');
+  });
+
   it('measures again when the cached calibration is damaged', async () => {
     const file = calibrationFile(cacheDir, BUILTIN_BACKBONE_ID);
     mkdirSync(join(file, '..'), { recursive: true });

@@ -3,7 +3,7 @@
  * few hundred of the user's own photos and kept in the cache folder: later loads, in every feature
  * thread and every run, quantise from the file without touching a photo.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeForModel } from '../library/image.js';
 import type { ActivationRanges } from './onnx-quantize.js';
@@ -80,10 +80,15 @@ export async function calibrationFor(options: {
     }
   };
   const ranges = await options.calibrate(batches());
-  mkdirSync(join(options.file, '..'), { recursive: true });
   // Written whole, then renamed over: a reader (the other feature thread, a later run) never sees half a file.
   const partial = `${options.file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(partial, JSON.stringify({ format: CALIBRATION_FORMAT, backbone: options.backboneKey, photos: decoded.length, ranges }));
-  renameSync(partial, options.file);
+  try {
+    mkdirSync(join(options.file, '..'), { recursive: true });
+    writeFileSync(partial, JSON.stringify({ format: CALIBRATION_FORMAT, backbone: options.backboneKey, photos: decoded.length, ranges }));
+    renameSync(partial, options.file);
+  } catch {
+    // A cache folder that cannot be written (full, read-only) costs a calibration next time, not int8 now.
+    if (existsSync(partial)) rmSync(partial);
+  }
   return { ranges, measuredOn: decoded.length };
 }

@@ -2,6 +2,7 @@
  * Runs a TF.js graph backbone on ONNX Runtime's CPU engine: exported once at load (onnx-export.ts),
  * then several times faster per photo than TF.js wasm on the same core, with the same features.
  * Used where no native TensorFlow backend is installed; LOOKALIKE_BACKBONE_RUNTIME=tfjs turns it off.
+ * With calibrated activation ranges the export is quantised to int8 (onnx-quantize.ts) first.
  */
 import { availableParallelism } from 'node:os';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
