@@ -61,6 +61,7 @@ export default defineConfig({
     reporters: ['default', 'json', new ProjectDurations('test-results/projects.json')],
     outputFile: { json: 'test-results/vitest.json' },
     maxWorkers: 2,
-    env: { LOOKALIKE_BACKEND: process.env.LOOKALIKE_BACKEND ?? '' },
+    // The float backbone unless a test asks for int8: int8 depends on a calibration cached in the user's cache folder.
+    env: { LOOKALIKE_BACKEND: process.env.LOOKALIKE_BACKEND ?? '', LOOKALIKE_BACKBONE_PRECISION: process.env.LOOKALIKE_BACKBONE_PRECISION ?? 'fp32' },
   },
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { flag, printReport, type BenchReport } from './report.js';
 
@@ -8,41 +8,73 @@ const FLOWERS = resolve(import.meta.dirname, '../../shared/datasets/flowers17');
 
 /**
  * embed: photos per second from file to stored embedding on flowers17, per TF.js backend available
- * here, with the backbone on TF.js or on ONNX Runtime, with 1 and 2 worker threads; peak RSS.
- * Ratios are against TF.js wasm with 1 worker, same run.
+ * here, with the backbone on TF.js or on ONNX Runtime (float, and int8: "cold" calibrates on the
+ * photos first, "warm" finds the calibration cached), with 1 and 2 worker threads; peak RSS, and the
+ * 1-minute load average before and after each row (the machine may be shared). Ratios are against
+ * ONNX Runtime fp32 with 2 workers, same run.
  *   --photos N   photos taken evenly from the 17 classes (default 340; 1360 is all of flowers17)
  *   --cpu-photos N  photos for the slow plain-cpu backend (default 34)
+ *   --onnx-only  only the ONNX Runtime rows with 2 workers (fp32, int8 cold, int8 warm)
  */
 export async function run(args: string[]): Promise<BenchReport> {
   const photos = Number(flag(args, 'photos', '340'));
   const cpuPhotos = Number(flag(args, 'cpu-photos', '34'));
   // runtime "tfjs" runs the backbone on the TF.js backend itself; "onnxruntime" on ONNX Runtime (the head stays on TF.js).
-  const configs: Array<{ backend: string; runtime: 'tfjs' | 'onnxruntime'; workers: number; photos: number }> = [
-    { backend: 'wasm', runtime: 'tfjs', workers: 1, photos },
-    { backend: 'wasm', runtime: 'tfjs', workers: 2, photos },
-    { backend: 'wasm', runtime: 'onnxruntime', workers: 1, photos },
-    { backend: 'wasm', runtime: 'onnxruntime', workers: 2, photos },
-    { backend: 'cpu', runtime: 'tfjs', workers: 2, photos: cpuPhotos },
-  ];
-  const native = await nativeBackendsAvailable();
+  const onnx = (workers: number, precision: 'fp32' | 'int8-cold' | 'int8-warm'): Config => ({ backend: 'wasm', runtime: 'onnxruntime', workers, photos, precision });
+  const configs: Config[] = args.includes('--onnx-only')
+    ? [onnx(2, 'fp32'), onnx(2, 'int8-cold'), onnx(2, 'int8-warm')]
+    : [
+        { backend: 'wasm', runtime: 'tfjs', workers: 1, photos },
+        { backend: 'wasm', runtime: 'tfjs', workers: 2, photos },
+        onnx(1, 'fp32'),
+        onnx(2, 'fp32'),
+        // Cold first: it empties the cache, and the warm rows after it find its calibration.
+        onnx(2, 'int8-cold'),
+        onnx(1, 'int8-warm'),
+        onnx(2, 'int8-warm'),
+        { backend: 'cpu', runtime: 'tfjs', workers: 2, photos: cpuPhotos },
+      ];
+  const native = args.includes('--onnx-only') ? [] : await nativeBackendsAvailable();
   for (const backend of native) configs.unshift({ backend, runtime: 'tfjs', workers: 2, photos });
   const results: Array<Record<string, unknown>> = [];
-  for (const config of configs) {
-    const library = sampleOfFlowers(config.photos);
-    try {
-      process.stderr.write(`embed: ${config.backend}/${config.runtime}, ${config.workers} worker(s), ${config.photos} photos…\n`);
-      const out = execFileSync(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'embed-child.ts'), library, String(config.workers)], {
-        env: { ...process.env, LOOKALIKE_BACKEND: config.backend, LOOKALIKE_BACKBONE_RUNTIME: config.runtime },
-        encoding: 'utf8',
-      });
-      results.push(JSON.parse(out) as Record<string, unknown>);
-    } finally {
-      rmSync(library, { recursive: true, force: true });
+  // One cache folder for the run: "cold" starts it empty, "warm" rows find the calibration in it.
+  const home = mkdtempSync(join(tmpdir(), 'lookalike-bench-home-'));
+  try {
+    for (const config of configs) {
+      if (config.precision === 'int8-cold') rmSync(join(home, 'cache'), { recursive: true, force: true });
+      results.push(measure(config, home));
     }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
   }
-  const base = results.find((r) => r.backend === 'wasm' && r.runtime === 'tfjs-wasm' && r.workers === 1)!;
-  for (const r of results) r.ratio_vs_tfjs_wasm_1_worker = (r.photos_per_s as number) / (base.photos_per_s as number);
+  const base = results.find((r) => r.runtime === 'onnxruntime' && r.workers === 2)!;
+  for (const r of results) r.ratio_vs_onnx_fp32_2_workers = (r.photos_per_s as number) / (base.photos_per_s as number);
   return { bench: 'embed', results, notes: native.length ? [] : ['tfjs-node(-gpu) not installed here: native backends not measured'] };
+}
+
+interface Config {
+  backend: string;
+  runtime: 'tfjs' | 'onnxruntime';
+  workers: number;
+  photos: number;
+  precision?: 'fp32' | 'int8-cold' | 'int8-warm';
+}
+
+function measure(config: Config, home: string): Record<string, unknown> {
+  const library = sampleOfFlowers(config.photos);
+  try {
+    const precision = config.precision?.replace(/-.*/, '') ?? 'fp32';
+    process.stderr.write(`embed: ${config.backend}/${config.runtime} ${config.precision ?? ''}, ${config.workers} worker(s), ${config.photos} photos…\n`);
+    const loadBefore = loadavg()[0];
+    const out = execFileSync(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'embed-child.ts'), library, String(config.workers)], {
+      env: { ...process.env, LOOKALIKE_BACKEND: config.backend, LOOKALIKE_BACKBONE_RUNTIME: config.runtime, LOOKALIKE_BACKBONE_PRECISION: precision, LOOKALIKE_HOME: home },
+      encoding: 'utf8',
+    });
+    const row = JSON.parse(out) as Record<string, unknown>;
+    return { ...row, ...(config.precision ? { precision: config.precision } : {}), load_before: loadBefore, load_after: loadavg()[0] };
+  } finally {
+    rmSync(library, { recursive: true, force: true });
+  }
 }
 
 /** A temp copy of `count` flowers17 photos spread over the classes (the shared folder is read-only). */

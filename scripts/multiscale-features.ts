@@ -31,7 +31,7 @@ const LAYERS = [
 await selectBackend();
 const artifacts = await readBuiltinArtifacts();
 const graph = await loadGraphModel(tf.io.fromMemory(artifacts));
-const runner = await openOnnxRunner(graph, artifacts.modelTopology, LAYERS.map((l) => PREFIX + l), 2);
+const runner = await openOnnxRunner(graph, artifacts, LAYERS.map((l) => PREFIX + l), { threads: 2 });
 const paths = readdirSync(root).sort().flatMap((c) => readdirSync(join(root, c)).sort().map((f) => `${c}/${f}`));
 const mirror = (px: Uint8Array, size: number) => {
   const m = new Uint8Array(px.length);

@@ -1,18 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLOWERS17, copyFlowersLibrary, describeWithShared } from '../engine/testing/test-photos.js';
+import { FLOWERS17, copyFlowersLibrary, describeWithShared, drawTestLibrary } from '../engine/testing/test-photos.js';
 import { Store } from '../engine/jobs/engine.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');
 let work: string;
 
-function lookalike(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+function lookalike(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', ...env } });
   const lines = result.stdout.trim().split('\n');
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr, json: () => JSON.parse(lines[lines.length - 1]) as Record<string, unknown> };
 }
@@ -39,6 +39,12 @@ describe('the CLI refuses bad input quickly, in words, and loses nothing', () =>
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(`${special}: not a regular file`);
     }
+  });
+
+  it('--precision other than int8 or fp32: refused as a usage error, naming the setting', () => {
+    const run = lookalike(['index', work, '--db', join(work, 'precision.db'), '--precision', 'int4']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('backbone precision must be "int8" or "fp32" (got "int4")');
   });
 
   it('sample into a folder that is not empty: refused, nothing overwritten', () => {
@@ -115,3 +121,23 @@ describe('the CLI refuses bad input quickly, in words, and loses nothing', () =>
 function readdir(folder: string): string[] {
   return (execFileSync('ls', [folder], { encoding: 'utf8' }) as string).trim().split('\n').filter((f) => f.endsWith('.jpg') && f !== 'damaged.jpg');
 }
+
+describe('index --precision: int8 calibrated on the library and cached, fp32 when asked', () => {
+  it('indexes with the int8 backbone, its calibration cached in the user cache, and with the float one on --precision fp32', async () => {
+    const root = await drawTestLibrary({ classes: ['circles', 'stripes'], perClass: 16 });
+    const home = join(work, 'home');
+    try {
+      const int8 = lookalike(['index', root, '--db', join(work, 'int8.db'), '--precision', 'int8', '--json'], { LOOKALIKE_HOME: home });
+      expect(int8.code, int8.stderr).toBe(0);
+      expect(int8.stderr).toContain('Computing backbone features (ONNX Runtime, int8)');
+      expect(existsSync(join(home, 'cache', 'backbones', 'nsfwjs-mobilenetv2-1.4.int8-calibration.json'))).toBe(true);
+      expect((int8.json().features as { computed: number }).computed).toBe(32);
+      const float = lookalike(['index', root, '--db', join(work, 'fp32.db'), '--precision', 'fp32', '--json'], { LOOKALIKE_HOME: home });
+      expect(float.code, float.stderr).toBe(0);
+      expect(float.stderr).toContain('Computing backbone features (ONNX Runtime)');
+      expect(float.stderr).not.toContain('int8');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

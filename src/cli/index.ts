@@ -39,7 +39,7 @@ import {
   suggestClasses,
   type JobContext,
 } from '../engine/jobs/engine.js';
-import { DEFAULT_K, DEFAULT_SETTINGS, checkK, resolveSettings } from '../shared/settings.js';
+import { DEFAULT_BACKBONE_PRECISION, DEFAULT_K, DEFAULT_SETTINGS, INT8_CALIBRATION_PHOTOS, checkK, parseBackbonePrecision, resolveSettings } from '../shared/settings.js';
 import { createProgressPrinter } from './progress.js';
 import { similarJson, similarText } from './similar-output.js';
 
@@ -48,18 +48,18 @@ class UsageError extends Error {}
 const USAGE = `lookalike: learn what "similar" means in a labelled photo folder
 
   lookalike scan <folder> [--db F] [--json]
-  lookalike index <folder> [--db F] [--backbone B] [--retry] [--json]   (--retry: try photos that failed before again)
+  lookalike index <folder> [--db F] [--backbone B] [--precision int8|fp32] [--retry] [--json]   (--retry: try photos that failed before again)
   lookalike train <folder> [--db F] [--epochs N] [--batch N] [--lr X] [--gap G] [--dim D] [--seed S]
                   [--validation F] [--triplets N] [--sampling random|balanced|semi-hard|in-class]
                   [--features multi-scale|final] [--backbone B] [--fine-tune head|last-blocks|full] [--blocks N]
-                  [--workers N] [-k N] [--json]
+                  [--workers N] [-k N] [--precision int8|fp32] [--json]
   lookalike eval <folder> [--db F] [-k N] [--model ID] [--json]
   lookalike audit <folder> [--db F] [--folds N] [--epochs N] [--json]   photos whose class the model doubts, most doubtful first
-  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--json]
+  lookalike similar <photo-or-image> [--db F] [-k N] [--model ID|EXPORTED-FOLDER] [--library <folder>] [--precision int8|fp32] [--json]
   lookalike models <folder> [--db F] [--remove ID] [--json]   the library's models (imported, broken and why); --remove drops one
   lookalike suggest <folder> [--db F] [--model ID] [--json]   a class (or none) for each unlabelled photo
   lookalike map <folder> --out FILE.png [--db F] [--model ID] [--size N] [--json]   (2D map of the photos under a model; default: the newest trained)
-  lookalike serve [<folder>] [--db F] [--port N]
+  lookalike serve [<folder>] [--db F] [--port N] [--precision int8|fp32]
   lookalike bench <name> [--json]
   lookalike sample <folder>          draw a small labelled sample library to try the app on
 
@@ -67,6 +67,8 @@ Sub-folders of <folder> are classes; photos directly in it are searchable but no
 --backbone: ${DEFAULT_SETTINGS.backbone} (built in), FOLDER[#LAYER][@RANGE] for a TF.js model folder,
             e.g. models/mobilenetv2-0.35#out_relu@-1,1, or URL[#LAYER][@RANGE]=sha256:HEX to download
             one on first use (cached, checked against the checksum)
+--precision: how the built-in backbone runs on the CPU: ${DEFAULT_BACKBONE_PRECISION} (default; calibrated once on
+            ${INT8_CALIBRATION_PHOTOS} photos of the library, cached) or fp32 (the float graph)
 --verbose: also the GPU probe's driver warnings (quiet otherwise)
 Database: --db, else ${defaultDbPath()}`;
 
@@ -123,6 +125,14 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.LOOKALIKE_DEBUG) console.error(error);
     return 1;
   }
+}
+
+/** --precision int8|fp32: how the built-in backbone computes features here (see settings.ts). */
+const PRECISION = { precision: { type: 'string' } } as const;
+
+/** The feature threads read the precision from the environment, which they inherit. */
+function usePrecision(text: string | undefined): void {
+  if (text !== undefined) process.env.LOOKALIKE_BACKBONE_PRECISION = parseBackbonePrecision(text);
 }
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals: number) {
@@ -204,7 +214,8 @@ async function scanCommand(args: string[]): Promise<number> {
 }
 
 async function indexCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' }, retry: { type: 'boolean' } }, 1);
+  const { values, positionals } = parse(args, { backbone: { type: 'string' }, workers: { type: 'string' }, retry: { type: 'boolean' }, ...PRECISION }, 1);
+  usePrecision(values.precision);
   const store = openStore(values.db);
   const ctx = context(store);
   let endJob: (() => void) | undefined;
@@ -277,9 +288,11 @@ async function trainCommand(args: string[]): Promise<number> {
       blocks: { type: 'string' },
       workers: { type: 'string' },
       k: { type: 'string', short: 'k' },
+      ...PRECISION,
     },
     1,
   );
+  usePrecision(values.precision);
   const given: Partial<TrainSettings> = {
     epochs: intOption(values.epochs, 'epochs'),
     batchSize: intOption(values.batch, 'batch'),
@@ -396,7 +409,8 @@ async function auditCommand(args: string[]): Promise<number> {
 }
 
 async function similarCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { k: { type: 'string', short: 'k' }, model: { type: 'string' }, library: { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { k: { type: 'string', short: 'k' }, model: { type: 'string' }, library: { type: 'string' }, ...PRECISION }, 1);
+  usePrecision(values.precision);
   const k = checkK(intOption(values.k, 'k') ?? 10);
   const store = openStore(values.db);
   try {
@@ -494,8 +508,9 @@ async function mapCommand(args: string[]): Promise<number> {
 }
 
 async function serveCommand(args: string[]): Promise<number> {
-  const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' } }, allowPositionals: true, strict: true });
+  const parsed = parseArgs({ args, options: { ...COMMON, port: { type: 'string' }, ...PRECISION }, allowPositionals: true, strict: true });
   applyVerbose(parsed.values);
+  usePrecision(parsed.values.precision);
   if (parsed.positionals.length > 1) throw new UsageError('serve takes at most one folder');
   const folder = parsed.positionals[0] ? resolve(parsed.positionals[0]) : undefined;
   // Said before serving: otherwise the page opens on no library and the reason is never shown.

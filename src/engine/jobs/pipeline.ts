@@ -189,7 +189,7 @@ export function summariseNames(names: string[], shown = 5): string {
 }
 
 function describeRuntime(runtime: string): string {
-  return runtime === 'onnxruntime' ? 'ONNX Runtime' : runtime.replace(/^tfjs-/, 'TF.js ');
+  return runtime === 'onnxruntime' ? 'ONNX Runtime' : runtime === 'onnxruntime-int8' ? 'ONNX Runtime, int8' : runtime.replace(/^tfjs-/, 'TF.js ');
 }
 
 /** Labelled photos with features, split into train and validation (the split is stored once per photo). */

@@ -6,10 +6,11 @@ import { loadLayersModel, model as functionalModel, type LayersModel, type Symbo
 import { selectBackend } from './compute-backend.js';
 import { l2Normalize, normalizeVector } from './head.js';
 import { downloadModel } from './model-download.js';
-import { openOnnxRunner, preferredRuntime, type RuntimeHost } from './onnx-backbone.js';
+import { calibrationFile, calibrationFor, type CalibrationOutcome } from './int8-calibration.js';
+import { calibrateOnnx, openOnnxRunner, preferredPrecision, preferredRuntime, type RuntimeHost } from './onnx-backbone.js';
 import { userCacheDir } from '../common/paths.js';
 import { BUILTIN_BACKBONE, type BuiltinScale } from '../../shared/builtin-backbone.js';
-import { SettingsError } from '../../shared/settings.js';
+import { SettingsError, type BackbonePrecision } from '../../shared/settings.js';
 
 /** How a backbone wants its RGB input scaled. */
 export type InputRange = '0,1' | '-1,1' | '0,255';
@@ -76,7 +77,17 @@ export function describeSpec(spec: BackboneSpec): string {
   return spec.kind === 'folder' ? `folder:${spec.path}${at}` : `url:${spec.url}${at}=sha256:${spec.sha256}`;
 }
 
-export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: BUILTIN_BACKBONE.id }): Promise<Backbone> {
+/** How the built-in backbone may be quantised (see int8-calibration.ts). */
+export interface LoadOptions {
+  /** Default: LOOKALIKE_BACKBONE_PRECISION, else the settings' default. */
+  precision?: BackbonePrecision;
+  /** Photos to calibrate int8 on when no calibration is cached yet. */
+  calibrationPhotos?: readonly string[];
+  /** Where the calibration is cached; default the user's cache folder. */
+  cacheDir?: string;
+}
+
+export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: BUILTIN_BACKBONE.id }, options: LoadOptions = {}): Promise<Backbone> {
   const backend = await selectBackend();
   if (spec.kind === 'builtin') {
     if (spec.id !== BUILTIN_BACKBONE.id) throw new Error(`unknown built-in backbone "${spec.id}"`);
@@ -90,6 +101,7 @@ export async function loadBackbone(spec: BackboneSpec = { kind: 'builtin', id: B
       output: scales.length ? [...scales.map((scale) => BUILTIN_BACKBONE.scales[scale].node), BUILTIN_BACKBONE.featureNode] : BUILTIN_BACKBONE.featureNode,
       inputRange: BUILTIN_BACKBONE.inputRange,
       inputSize: BUILTIN_BACKBONE.inputSize,
+      ...((options.precision ?? preferredPrecision()) === 'int8' ? { int8: { photos: options.calibrationPhotos ?? [], cacheDir: options.cacheDir ?? userCacheDir() } } : {}),
     });
   }
   const folder = spec.kind === 'folder' ? spec.path : await downloadModel(spec.url, spec.sha256, join(userCacheDir(), 'backbones'));
@@ -116,11 +128,14 @@ interface Wiring {
  * TF.js. A graph the exporter cannot express falls back to TF.js, which computes the same features.
  * Several output nodes give multi-scale features: each pooled and L2-normalised, then concatenated.
  */
-async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, host: RuntimeHost, wiring: Wiring & { output: string | string[] }): Promise<Backbone> {
+async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, host: RuntimeHost, graphWiring: GraphWiring): Promise<Backbone> {
+  const { int8, ...wiring } = graphWiring;
   let onnxFailure: string | undefined;
   if (preferredRuntime(host) === 'onnxruntime') {
     try {
-      const runner = await openOnnxRunner(graph, artifacts.modelTopology, wiring.output);
+      const calibration = int8 ? await builtinCalibration(graph, artifacts, int8) : null;
+      const ranges = calibration?.ranges ?? undefined;
+      const runner = await openOnnxRunner(graph, artifacts, wiring.output, { int8: ranges });
       // Probe before letting go of the TF.js graph: if ONNX Runtime cannot run it, TF.js still can.
       const dims = await runner.runEach(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize).then(
         (probe) => probe.map((part) => part.length),
@@ -134,7 +149,8 @@ async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, hos
       return {
         ...wiring,
         dim,
-        runtime: 'onnxruntime',
+        runtime: ranges ? 'onnxruntime-int8' : 'onnxruntime',
+        ...(calibration && !calibration.ranges ? { runtimeNote: calibration.reason } : {}),
         async embed(images) {
           if (images.length === 0) return [];
           const parts = await runner.runEach(scalePixels(images, wiring.inputSize, wiring.inputRange), images.length, wiring.inputSize);
@@ -156,6 +172,26 @@ async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, hos
       : tf.concat((graph.execute(batch, outputs) as tf.Tensor[]).map((map) => l2Normalize(pool(map))), 1);
   const backbone = finish(wiring, run, () => graph.dispose());
   return onnxFailure ? { ...backbone, runtimeNote: `ONNX Runtime not used: ${onnxFailure}` } : backbone;
+}
+
+interface GraphWiring extends Wiring {
+  output: string | string[];
+  /** Quantise to int8 (built-in backbone only): calibration photos and where the calibration is cached. */
+  int8?: { photos: readonly string[]; cacheDir: string };
+}
+
+/** Every layer the built-in graph can output: calibrated once for all, so one cached calibration serves each feature setting. */
+export const BUILTIN_OUTPUTS = [...Object.values(BUILTIN_BACKBONE.scales).map((scale) => scale.node), BUILTIN_BACKBONE.featureNode];
+
+function builtinCalibration(graph: GraphModel, artifacts: tf.io.ModelArtifacts, int8: { photos: readonly string[]; cacheDir: string }): Promise<CalibrationOutcome> {
+  return calibrationFor({
+    file: calibrationFile(int8.cacheDir, BUILTIN_BACKBONE.id),
+    backboneKey: BUILTIN_BACKBONE.id,
+    photos: int8.photos,
+    inputSize: BUILTIN_BACKBONE.inputSize,
+    scale: (images) => scalePixels(images, BUILTIN_BACKBONE.inputSize, BUILTIN_BACKBONE.inputRange),
+    calibrate: (batches) => calibrateOnnx(graph, artifacts, BUILTIN_OUTPUTS, batches, 224),
+  });
 }
 
 function fromLayers(layers: LayersModel, output: string | undefined, wiring: Wiring): Backbone {
@@ -209,7 +245,7 @@ export function scalePixels(images: Uint8Array[], size: number, range: InputRang
 }
 
 /** Multi-scale features of one photo: each scale's pooled vector L2-normalised, then concatenated in order. */
-function joinScales(parts: Float32Array[]): Float32Array {
+export function joinScales(parts: Float32Array[]): Float32Array {
   const joined = new Float32Array(parts.reduce((total, part) => total + part.length, 0));
   let offset = 0;
   for (const part of parts) {

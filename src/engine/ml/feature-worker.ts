@@ -9,12 +9,12 @@ import { selectBackend } from './compute-backend.js';
 import { decodeForModel, ImageError } from '../library/image.js';
 import type { FeatureJob, WorkerReply } from './features.js';
 
-const { spec } = workerData as { spec: BackboneSpec };
+const { spec, calibrationPhotos } = workerData as { spec: BackboneSpec; calibrationPhotos: string[] };
 const port = parentPort!;
 
 const ready = (async () => {
   const backend = await selectBackend();
-  const backbone = await loadBackbone(spec);
+  const backbone = await loadBackbone(spec, { calibrationPhotos });
   port.postMessage({ type: 'ready', backend: backend.name, runtime: backbone.runtime, runtimeNote: backbone.runtimeNote, dim: backbone.dim } satisfies WorkerReply);
   return backbone;
 })();

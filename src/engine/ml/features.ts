@@ -1,10 +1,14 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import { userCacheDir } from '../common/paths.js';
 import { startModuleWorker } from '../common/worker.js';
 import type { Problem } from '../../shared/api.js';
+import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { describeSpec, type BackboneSpec } from './backbone.js';
 import { selectBackend } from './compute-backend.js';
-import { preferredRuntime } from './onnx-backbone.js';
+import { calibrationFile, calibrationSample } from './int8-calibration.js';
+import { preferredPrecision, preferredRuntime } from './onnx-backbone.js';
 import type { JobControl } from '../common/job-control.js';
 
 export interface FeatureJob {
@@ -72,11 +76,14 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
   };
 
   // Each worker holds two batches, so it decodes the next while the backbone runs on this one.
+  const calibrationPhotos = calibrationSample(jobs.map((job) => job.absPath));
+  let announceReady: () => void = () => undefined;
+  const firstReady = new Promise<void>((resolve) => (announceReady = resolve));
   const runThread = async (): Promise<void> => {
-    const worker = new FeatureWorker(spec);
+    const worker = new FeatureWorker(spec, calibrationPhotos);
     const inFlight: FeatureJob[][] = [];
     try {
-      const ready = await worker.reply();
+      const ready = await worker.reply().finally(announceReady);
       if (ready.type === 'fatal') throw new Error(`backbone ${describeSpec(spec)} failed to load: ${ready.message}`);
       if (ready.type === 'ready' && summary.runtime === null) {
         summary.backend = ready.backend;
@@ -100,7 +107,9 @@ export async function extractFeatures(spec: BackboneSpec, jobs: FeatureJob[], op
       await worker.terminate();
     }
   };
-  await Promise.all(Array.from({ length: threadCount }, runThread));
+  // A thread that may calibrate int8 goes first and alone: the others then read its cached calibration.
+  const gated = mayCalibrate(spec);
+  await Promise.all(Array.from({ length: threadCount }, (_, i) => (i === 0 || !gated ? runThread() : firstReady.then(runThread))));
   return summary;
 }
 
@@ -124,8 +133,8 @@ class FeatureWorker {
   private readonly waiting: Array<{ resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }> = [];
   private failure: Error | undefined;
 
-  constructor(spec: BackboneSpec) {
-    this.worker = startWorker(spec);
+  constructor(spec: BackboneSpec, calibrationPhotos: string[]) {
+    this.worker = startWorker(spec, calibrationPhotos);
     this.worker.on('message', (reply: WorkerReply) => {
       const waiter = this.waiting.shift();
       if (waiter) waiter.resolve(reply);
@@ -155,8 +164,13 @@ class FeatureWorker {
   }
 }
 
-function startWorker(spec: BackboneSpec): Worker {
-  return startModuleWorker(import.meta.url, 'feature-worker', { workerData: { spec } });
+function startWorker(spec: BackboneSpec, calibrationPhotos: string[]): Worker {
+  return startModuleWorker(import.meta.url, 'feature-worker', { workerData: { spec, calibrationPhotos } });
+}
+
+/** Whether loading this backbone may calibrate int8: the built-in backbone, int8 asked for, no calibration cached yet. */
+function mayCalibrate(spec: BackboneSpec): boolean {
+  return spec.kind === 'builtin' && preferredPrecision() === 'int8' && !existsSync(calibrationFile(userCacheDir(), BUILTIN_BACKBONE.id));
 }
 
 /** ImageError messages start with the absolute path; problems carry the library-relative one. */

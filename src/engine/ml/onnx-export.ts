@@ -27,6 +27,8 @@ interface TfAttr {
 export interface TfWeight {
   shape: number[];
   values: Float32Array;
+  /** The step of the grid the values lie on, when the model stored them quantised. */
+  step?: number;
 }
 
 export class UnsupportedGraphError extends Error {}
@@ -139,7 +141,7 @@ export function exportGraphToOnnx(nodes: TfNode[], weight: (name: string) => TfW
     const [kh, kw, inC, outPer] = w.shape;
     const oihw = depthwise ? hwcmToGrouped(w.values, kh, kw, inC, outPer) : hwioToOihw(w.values, kh, kw, inC, outPer);
     const outChannels = depthwise ? inC * outPer : outPer;
-    const convInputs = [x, constant({ name: `${node.name}_weight`, dims: [outChannels, depthwise ? 1 : inC, kh, kw], data: oihw })];
+    const convInputs = [x, constant({ name: `${node.name}_weight`, dims: [outChannels, depthwise ? 1 : inC, kh, kw], data: oihw, ...(w.step ? { step: w.step } : {}) })];
     if (fused.includes('BiasAdd')) convInputs.push(constant({ name: `${node.name}_bias`, dims: [outChannels], data: weightOf(inputs[2].replace(/:0$/, ''), node).values }));
     const [, sh, sw] = listInts(node, 'strides');
     const [, dh, dw] = node.attr?.dilations ? listInts(node, 'dilations') : [1, 1, 1];

@@ -20,8 +20,10 @@ export interface OnnxNode {
 export interface OnnxTensor {
   name: string;
   dims: number[];
-  /** float32 values, or int64 values as numbers (for shapes and axes). */
-  data: Float32Array | { int64: number[] };
+  /** float32 values, 8- and 32-bit integers (quantised weights, zero points, biases), or int64 values as numbers (for shapes and axes). */
+  data: Float32Array | Int8Array | Uint8Array | Int32Array | { int64: number[] };
+  /** Not encoded: the grid float values lie on when the source model stored them quantised (see onnx-quantize.ts). */
+  step?: number;
 }
 
 export interface OnnxValueInfo {
@@ -42,6 +44,9 @@ export interface OnnxModel {
 
 const IR_VERSION = 8;
 const FLOAT = 1;
+const UINT8 = 2;
+const INT8 = 3;
+const INT32 = 6;
 const INT64 = 7;
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
@@ -84,11 +89,12 @@ function encodeAttribute({ name, value }: OnnxAttribute): Writer {
 function encodeTensor(tensor: OnnxTensor): Writer {
   const w = new Writer();
   for (const d of tensor.dims) w.varint(1, d);
-  if (tensor.data instanceof Float32Array) {
-    w.varint(2, FLOAT);
+  if (!('int64' in tensor.data)) {
+    const data = tensor.data;
+    w.varint(2, data instanceof Float32Array ? FLOAT : data instanceof Int32Array ? INT32 : data instanceof Int8Array ? INT8 : UINT8);
     w.string(8, tensor.name);
-    // raw_data is little-endian, as Float32Array is on every platform Node runs on.
-    return w.bytes(9, new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+    // raw_data is little-endian, as typed arrays are on every platform Node runs on.
+    return w.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
   const raw = new DataView(new ArrayBuffer(tensor.data.int64.length * 8));
   tensor.data.int64.forEach((v, i) => raw.setBigInt64(i * 8, BigInt(v), true));

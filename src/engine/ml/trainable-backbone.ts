@@ -196,7 +196,7 @@ export class BuiltinGraph {
     if (!runner) {
       runner = selectBackend().then((backend) =>
         preferredRuntime(backend) === 'onnxruntime'
-          ? openOnnxRunner(this.graph, this.topology, cut.node, 2, { pool: false }).then(
+          ? openOnnxRunner(this.graph, { modelTopology: this.topology as object }, cut.node, { threads: 2, pool: false }).then(
               (r) => ((this.runtime = 'onnxruntime'), r),
               (error: unknown) => {
                 if (process.env.LOOKALIKE_BACKBONE_RUNTIME === 'onnxruntime') throw error;
