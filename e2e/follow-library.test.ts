@@ -52,7 +52,7 @@ describeInChromium('the views follow the open library and the started run', () =
     await openLibrary(page, libraryA, ['circles', 'squares']);
     await trainTwoShortEpochs(page, POLL);
     await expect.poll(() => perClassRows(page), POLL).toEqual(['circles', 'squares']);
-    const runA = Number(await page.getAttribute('[data-testid=run-row] >> nth=0', 'data-run-id'));
+    const runA = Number(await page.getAttribute('[data-testid=run-row] >> nth=0', 'data-run-number'));
     await page.mouse.move(0, 0);
     await screenshot(page, SHOTS, 'follow-library-a');
 
@@ -61,7 +61,7 @@ describeInChromium('the views follow the open library and the started run', () =
     await page.click('[data-testid=tab-train]');
     expect(await perClassRows(page)).not.toContain('circles');
     expect(await page.$$eval('[data-testid=run-row]', (rows) => rows.length)).toBe(0);
-    expect(await page.textContent('[data-testid=train-progress]')).not.toContain(`Run ${runA}`);
+    expect(await page.textContent('[data-testid=train-progress]')).not.toContain(`Run ${runA}`); // no run of B yet: nothing of A's shown
     expect(await page.getAttribute('[data-testid=loss-chart]', 'data-points')).toBe('0');
     // No axes of A's run over B's empty chart.
     expect(await page.$eval('[data-testid=loss-chart] .uplot', (u) => getComputedStyle(u).visibility)).toBe('hidden');
@@ -69,8 +69,10 @@ describeInChromium('the views follow the open library and the started run', () =
     await screenshot(page, SHOTS, 'follow-library-b-opened');
     await page.click('[data-testid=train-start]');
     await expect.poll(() => page.getAttribute('[data-testid=run-row] >> nth=0', 'data-run-id'), POLL).not.toBeNull();
-    const runB = Number(await page.getAttribute('[data-testid=run-row] >> nth=0', 'data-run-id'));
-    expect(runB).toBeGreaterThan(runA);
+    const runBId = Number(await page.getAttribute('[data-testid=run-row] >> nth=0', 'data-run-id'));
+    // Runs are numbered per library: B's first run is Run 1, as A's was.
+    const runB = Number(await page.getAttribute('[data-testid=run-row] >> nth=0', 'data-run-number'));
+    expect(runB).toBe(1);
     await expect.poll(() => mainCard(page), POLL).toEqual({ title: `Run ${runB}`, state: 'running' });
     expect(await perClassRows(page)).not.toContain('circles');
     await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });
@@ -83,7 +85,7 @@ describeInChromium('the views follow the open library and the started run', () =
       await new Promise((resolve) => setTimeout(resolve, 3000));
       await route.continue();
     });
-    await page.click(`[data-testid=run-row][data-run-id="${runB}"]`);
+    await page.click(`[data-testid=run-row][data-run-id="${runBId}"]`);
     await page.fill('[data-testid=setting-epochs]', '3');
     await page.fill('[data-testid=setting-tripletsPerEpoch]', '960');
     await page.click('[data-testid=train-start]');
@@ -109,7 +111,7 @@ describeInChromium('the views follow the open library and the started run', () =
       return seen.points === seen.lastStep && seen.marks === seen.lastEpoch - 1;
     }, POLL).toBe(true);
     await joined.close();
-    await expect.poll(() => page.getAttribute('[data-testid=run-row].selected', 'data-run-id'), POLL).toBe(String(runB + 1));
+    await expect.poll(() => page.getAttribute('[data-testid=run-row].selected', 'data-run-number'), POLL).toBe(String(runB + 1));
     await page.mouse.move(0, 0);
     await screenshot(page, SHOTS, 'follow-library-b-live');
     await page.waitForSelector('[data-testid=train-progress][data-state=done]', { timeout: 600_000 });

@@ -58,6 +58,7 @@ describeInChromium('class names and several steps of label undo in the app', () 
     await circles.locator('[data-testid=rename-class]').press('Enter');
     await expect.poll(() => undoBar(page).getAttribute('data-steps'), POLL).toBe('1');
     await page.selectOption('[data-testid=edit-class][data-class-name=squares] [data-testid=merge-class]', 'rounds');
+    await page.click('[data-testid=merge-confirm-button]'); // a merge asks first
     await expect.poll(() => undoBar(page).getAttribute('data-steps'), POLL).toBe('2');
     expect(await undoBar(page).locator('.what').textContent()).toBe('Merged "squares" into "rounds"');
     expect(await undoBar(page).locator('[data-testid=label-undo-earlier]').textContent()).toBe('+1 earlier');
