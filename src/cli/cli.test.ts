@@ -121,7 +121,8 @@ describe('lookalike CLI', () => {
     }
     const other = await drawTestLibrary({ classes: ['circles', 'squares'], perClass: 3 });
     try {
-      expect(lookalike(['scan', other, '--db', db]).code).toBe(0);
+      const scanned = lookalike(['scan', other, '--db', db]);
+      expect(scanned.code, scanned.stderr).toBe(0);
       const query = join(other, 'circles', readdirSync(join(other, 'circles'))[0]);
       const run = lookalike(['similar', query, '--db', db, '--model', exported, '-k', '3', '--json']);
       expect(run.code, run.stderr).toBe(0);
@@ -165,7 +166,8 @@ describe('lookalike CLI', () => {
     // With two libraries in the database, an outside image needs --library: said in one line, no usage text.
     const other = await drawTestLibrary({ classes: ['circles', 'squares'], perClass: 2 });
     try {
-      expect(lookalike(['scan', other, '--db', db]).code).toBe(0);
+      const scanned = lookalike(['scan', other, '--db', db]);
+      expect(scanned.code, scanned.stderr).toBe(0);
       const lost = lookalike(['similar', noise, '--db', db]);
       expect(lost.code).toBe(1);
       expect(lost.stderr.trim()).toBe(`lookalike: ${noise} is outside every library; say which library to search: lookalike similar "${noise}" --library <folder>`);

@@ -32,7 +32,7 @@ export const BUILTIN_BACKBONE = {
     /** Block 13's 1×1 expansion (816 channels at 14×14): the last layer before the 7×7 stage. */
     'block13-expand': { node: `${GRAPH_PREFIX}expanded_conv_13/expand/Relu6`, width: 816 },
   },
-  /** The layers of the 'multi-scale' features setting (README, "Multi-scale features": the set measured best). */
+  /** The layers of the 'multi-scale' features setting (docs/measurements.md, "Multi-scale features": the set measured best). */
   multiScale: ['block10-expand', 'block13-expand'],
 } as const;
 

@@ -7,7 +7,7 @@ import { FEATURE_LAYERS, TRIPLET_METHODS, type FeatureLayers, type FineTuneMode,
 import { BUILTIN_BACKBONE } from './builtin-backbone.js';
 
 /**
- * Defaults measured on flowers17 (see README "Choosing the defaults"): 5 epochs of 8 triplets per
+ * Defaults measured on flowers17 (docs/measurements.md, "Quality on flowers17"): 5 epochs of 8 triplets per
  * training photo (tripletsPerEpoch 0), a linear head to 128-d, L2-normalised output, gap 1.0,
  * Adam at 1e-3. Every setting has a default here: resolveSettings keeps only these keys.
  */
@@ -23,9 +23,9 @@ export const DEFAULT_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   fineTune: 'head',
   fineTuneBlocks: 1,
   tripletsPerEpoch: 0,
-  // Measured best on flowers17 (README, "Triplets and the best epoch").
+  // Measured best on flowers17 (docs/measurements.md, "Triplets and the best epoch").
   sampling: 'semi-hard',
-  // Measured best on flowers17 and the uneven set (README, "Multi-scale features"); where it does not
+  // Measured best on flowers17 and the uneven set (docs/measurements.md, "Multi-scale features"); where it does not
   // apply (another backbone, fine-tuning) resolveSettings makes the default 'final' (see featuresProblem).
   features: 'multi-scale',
 });
@@ -52,7 +52,7 @@ export const AUDIT_NEIGHBOURS = 10;
 /**
  * How the built-in backbone computes features on the CPU (ONNX Runtime): 'int8' quantises it,
  * calibrated on the library's own photos, 'fp32' keeps the float graph. Features differ by a cosine
- * of about 0.998; retrieval quality measured the same (README, "int8 backbone").
+ * of about 0.998; retrieval quality measured the same (docs/measurements.md, "int8 backbone").
  */
 export const BACKBONE_PRECISIONS = ['int8', 'fp32'] as const;
 export type BackbonePrecision = (typeof BACKBONE_PRECISIONS)[number];

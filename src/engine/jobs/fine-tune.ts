@@ -45,7 +45,7 @@ const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 const DECODE_BATCH = 16;
 /**
  * Mirror half of the cut maps in training (with the random crops). On: the configuration measured
- * at N = 1 (README, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
+ * at N = 1 (docs/measurements.md, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
  */
 const MIRROR_MAPS = true;
 

@@ -300,7 +300,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
   const inputDim = sets.train.vectors[0].length;
-  // Centring each layer's features lifted multi-scale runs and did little for the final pool alone (README, "Centred features").
+  // Centring each layer's features lifted multi-scale runs and did little for the final pool alone (docs/measurements.md, "Centred features").
   // A run stopped before centring came in resumes as it began, without it.
   const resumesUncentred = checkpoint !== null && !packedNames(checkpoint.state).includes(CENTRE_WEIGHT);
   const centre = finalPartOf(spec) && !resumesUncentred ? { segments: featureSegments(spec, inputDim) } : undefined;

@@ -16,7 +16,7 @@ export interface HeadConfig {
    * Centre the input on the training photos' mean feature before the first layer: each segment (one
    * backbone layer's pooled features, widths summing to inputDim) minus its mean, L2-normalised on its
    * own, then all scaled to unit length together. The mean travels with the weights (`head_centre`).
-   * Absent in models stored before it (README, "Centred features").
+   * Absent in models stored before it (docs/measurements.md, "Centred features").
    */
   centre?: { segments: number[] };
 }
