@@ -30,7 +30,7 @@ export async function settled(page: Page, selector: string): Promise<void> {
   await page.waitForFunction((sel) => {
     const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
     return images.length > 0 && images.every((img) => img.complete);
-  }, selector);
+  }, selector, { timeout: 120_000 });
   await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
 }
 

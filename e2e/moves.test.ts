@@ -70,6 +70,8 @@ describeInChromium('file moves in the app: a crash found at start, Duplicates mo
     await expect.poll(() => notice.textContent(), POLL).toMatch(/Lookalike ended while writing labels to folders .*: 1 of 1 photos had been moved \(1 being moved then was finished\)/);
     expect(existsSync(join(library, 'circles', 'circles-01.jpg'))).toBe(false);
     expect(existsSync(join(library, 'stripes', 'circles-01.jpg'))).toBe(true);
+    // The library's thumbnails are made after the recovery and the scan; on a loaded machine that takes a while.
+    await page.waitForSelector('[data-testid=photo-tile] img', { timeout: 300_000 });
     await settled(page, 'body');
     await shot(page, 'moves-recovered-notice');
 
