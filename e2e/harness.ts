@@ -26,19 +26,19 @@ export async function buildRenderer(outDir: string): Promise<void> {
   await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
 }
 
-/** Every image under `selector` loaded (or failed) and no transition running: a screenshot shows the settled page. */
-export async function settled(page: Page, selector: string): Promise<void> {
+/** Every image under `selector` loaded (or failed; at least one there unless `someImage` is false) and no transition running: a screenshot shows the settled page. */
+export async function settled(page: Page, selector: string, options: { someImage?: boolean } = {}): Promise<void> {
   await page
     .waitForFunction(
-      (sel) => {
+      ([sel, someImage]) => {
         const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
-        return images.length > 0 && images.every((img) => img.complete);
+        return (images.length > 0 || !someImage) && images.every((img) => img.complete);
       },
-      selector,
+      [selector, options.someImage ?? true] as const,
       { timeout: 120_000 },
     )
     .catch(async (error: Error) => {
-      const waiting = await page.$$eval(`${selector} img`, (images) => images.filter((img) => !img.complete).map((img) => img.src.replace(/\?.*/, '')));
+      const waiting = await page.$$eval(`${selector} img`, (images) => (images as HTMLImageElement[]).filter((img) => !img.complete).map((img) => img.src.replace(/\?.*/, '')));
       throw new Error(`${error.message}\nimages under ${selector} still loading: ${waiting.length === 0 ? 'none (no image at all)' : waiting.join(', ')}`);
     });
   await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
