@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { createRng, type Rng } from '../src/engine/common/rng.js';
+import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { flag, type BenchReport } from './report.js';
+import { flag, percentile, type BenchReport } from './report.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'lookalike.js');
@@ -31,6 +32,8 @@ interface Source {
  * pipelined, features stored, the untrained model indexed), train (from the cached features), the
  * first Find similar (a cold process), and a rescan of the unchanged library. Wall time, photos/s and
  * the peak RSS of each stage's process (VmHWM: worker threads included).
+ * Last, the library grows by a tenth and the app's engine indexes the new photos while Find similar is
+ * asked every 100 ms (p50/p95 of its answers meanwhile).
  *   --photos 2000  --dir D (make the library there once and reuse it)  --epochs 5
  */
 export async function run(args: string[]): Promise<BenchReport> {
@@ -60,13 +63,15 @@ export async function run(args: string[]): Promise<BenchReport> {
       if (measured.code !== 0) throw new Error(`${stage} exited ${measured.code}: ${measured.stderr.slice(-600)}`);
       results.push({ stage, photos: made.total, seconds: round(measured.seconds), photos_per_second: round(made.total / measured.seconds), peak_rss_mb: measured.peakRssMb });
     }
+    progress('library: Find similar while new photos are indexed (the app\'s engine thread)');
+    results.push(await similarWhileIndexing(library, db, count, work, env));
     const scanIndex = results.slice(1, 3).reduce((sum, r) => sum + (r.seconds as number), 0);
     return {
       bench: 'library',
       results,
       notes: [
         `scan + index of ${made.total} photos: ${round(scanIndex)} s (${round(made.total / scanIndex)} photos/s); at that pace 100,000 photos take ${round(100_000 / (made.total / scanIndex) / 60)} min (an extrapolation unless --photos 100000)`,
-        `peak RSS over the stages: ${Math.max(...results.slice(1).map((r) => r.peak_rss_mb as number))} MB`,
+        `peak RSS over the stages: ${Math.max(...results.map((r) => r.peak_rss_mb).filter((mb): mb is number => typeof mb === 'number'))} MB`,
         'each stage is a fresh CLI process (its start-up, about a second, is in its time); cache and data folders fresh: the one-time backbone export and int8 calibration are in the index stage',
       ],
     };
@@ -75,11 +80,59 @@ export async function run(args: string[]): Promise<BenchReport> {
   }
 }
 
+/**
+ * The library grows by a tenth and the app's engine (on its own thread, as the app runs it) opens it:
+ * the new photos are indexed in the background while Find similar is asked about indexed photos every
+ * 100 ms; how long the answers take while the indexing runs, and how long the indexing took.
+ */
+async function similarWhileIndexing(library: string, db: string, count: number, work: string, env: NodeJS.ProcessEnv): Promise<Row> {
+  const extra = Math.max(100, Math.round(count / 10));
+  await makeLibrary(library, count + extra, work);
+  process.env.XDG_CACHE_HOME = env.XDG_CACHE_HOME;
+  const started = performance.now();
+  const service = await createThreadedEngineService({ dbPath: db, cacheDir: join(work, 'thumbnails'), libraryRoot: library });
+  try {
+    const photos = (await service.handlers.listPhotos({ offset: 0, limit: 500 })).items.map((item) => item.id);
+    const rng = createRng(5);
+    const answers: number[] = [];
+    let refused = 0;
+    const running = async () => ['running', 'paused', 'stopping'].includes((await service.handlers.status()).job?.state ?? '');
+    let sawIndexing = false;
+    while (performance.now() - started < 900_000) {
+      const indexing = await running();
+      sawIndexing ||= indexing;
+      if (!indexing && (sawIndexing || performance.now() - started > 60_000)) break;
+      const asked = performance.now();
+      try {
+        await service.handlers.findSimilar({ photoId: photos[Math.floor(rng() * photos.length)], k: 30 });
+        answers.push(performance.now() - asked);
+      } catch {
+        refused++;
+      }
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    answers.sort((a, b) => a - b);
+    return {
+      stage: 'Find similar while new photos are indexed',
+      photos: extra,
+      seconds: round((performance.now() - started) / 1000),
+      similar_answers: answers.length,
+      similar_refused: refused,
+      similar_p50_ms: answers.length ? round(percentile(answers, 50)) : null,
+      similar_p95_ms: answers.length ? round(percentile(answers, 95)) : null,
+      note: sawIndexing ? 'opened, scanned and indexed by the app\'s engine; Find similar on photos indexed before' : 'no indexing was seen: nothing new to index?',
+    };
+  } finally {
+    await service.close();
+  }
+}
+
 async function makeLibrary(library: string, count: number, work: string): Promise<{ total: number; seconds: number; note: string }> {
   const existing = existsSync(library) ? countPhotos(library) : 0;
   if (existing >= count) return { total: existing, seconds: 0, note: `reused ${library}` };
   const started = performance.now();
-  const sources = await sourcePhotos(join(work, 'drawer'));
+  const drawer = join(work, 'drawer');
+  const sources = await sourcePhotos(drawer, !existsSync(drawer));
   const rng = createRng(11);
   let next = existing;
   const worker = async () => {
@@ -97,14 +150,14 @@ async function makeLibrary(library: string, count: number, work: string): Promis
   return { total: count, seconds: (performance.now() - started) / 1000, note: `made from ${sources.length} photos of ${kinds}` };
 }
 
-async function sourcePhotos(drawer: string): Promise<Source[]> {
+async function sourcePhotos(drawer: string, draw: boolean): Promise<Source[]> {
   const sources: Source[] = [];
   if (existsSync(FLOWERS17)) {
     for (const className of readdirSync(FLOWERS17).sort()) {
       for (const name of readdirSync(join(FLOWERS17, className)).sort()) sources.push({ className, path: join(FLOWERS17, className, name) });
     }
   }
-  await makeSampleLibrary(drawer, { perClass: 40, unlabelled: 0, seed: 3 });
+  if (draw) await makeSampleLibrary(drawer, { perClass: 40, unlabelled: 0, seed: 3 });
   for (const className of readdirSync(drawer).sort()) {
     for (const name of readdirSync(join(drawer, className)).sort()) sources.push({ className: `drawn-${className}`, path: join(drawer, className, name) });
   }
