@@ -46,20 +46,20 @@ export function changeLabels(store: Store, libraryId: number, sent: unknown): vo
   const rules = labels.rules(libraryId);
   const folders = labels.folders(libraryId);
   const { description, edits } = planChange(store, libraryId, rules, folders, change);
-  store.db.transaction(() => {
+  store.transaction(() => {
     labels.change(libraryId, description, edits, MAX_LABEL_UNDO_STEPS);
     relabel(store, libraryId);
-  })();
+  });
 }
 
 /** Undoes the newest change that is not undone yet (several steps back, one per call); refused when there is none. */
 export function undoLabels(store: Store, libraryId: number): string {
-  return store.db.transaction(() => {
+  return store.transaction(() => {
     const undone = new LabelStore(store.db).undo(libraryId);
     if (undone === null) throw conflict('there is no label change to undo');
     relabel(store, libraryId);
     return undone;
-  })();
+  });
 }
 
 /** Every photo's stored class made to follow the rules; a photo whose class changes gets a new split. */

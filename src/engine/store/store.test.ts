@@ -154,6 +154,28 @@ describe('store on a real SQLite file', () => {
     store.close();
   });
 
+  it('runs a transaction: its value back when it ends, none of its writes when it throws, a nested one as a savepoint', () => {
+    const store = Store.open(dbPath);
+    expect(store.transaction(() => [store.upsertLibrary('/kept'), store.upsertLibrary('/kept too')])).toHaveLength(2);
+    expect(() =>
+      store.transaction(() => {
+        store.upsertLibrary('/rolled back');
+        throw new Error('half way');
+      }),
+    ).toThrow('half way');
+    store.transaction(() => {
+      store.upsertLibrary('/outer');
+      expect(() =>
+        store.transaction(() => {
+          store.upsertLibrary('/inner');
+          throw new Error('inner only');
+        }),
+      ).toThrow('inner only');
+    });
+    expect(store.libraries().map((l) => l.root)).toEqual(['/kept', '/kept too', '/outer']);
+    store.close();
+  });
+
   it('refuses a file that is not an SQLite database and leaves it untouched', () => {
     const path = join(dir, 'notes.db');
     writeFileSync(path, 'these are my notes, not a database');
