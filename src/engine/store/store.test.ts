@@ -19,14 +19,19 @@ const photo = (relPath: string, className: string | null, hash: string, size = 1
 describe('store on a real SQLite file', () => {
   it('creates the schema in WAL mode and reopens it', () => {
     const store = Store.open(dbPath);
-    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
     const id = store.upsertLibrary('/photos');
     store.close();
     const again = Store.open(dbPath);
     expect(again.findLibrary('/photos')).toBe(id);
-    expect(again.db.pragma('integrity_check', { simple: true })).toBe('ok');
     again.close();
+    const file = new BetterSqlite3(dbPath, { readonly: true });
+    try {
+      expect(file.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(file.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      file.close();
+    }
   });
 
   it('syncs a library: adds, relabels, updates changed content and removes what is gone', () => {
@@ -208,8 +213,10 @@ describe('store on a real SQLite file', () => {
     const store = Store.open(path);
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
     expect(store.findLibrary('/photos')).not.toBeNull();
-    const upgraded = tables(store.db);
     store.close();
+    const file = new BetterSqlite3(path, { readonly: true });
+    const upgraded = tables(file);
+    file.close();
     // The backup is the file as it was: schema 1, its row, none of the later tables.
     const backup = new BetterSqlite3(`${path}.schema-v1.bak`, { readonly: true });
     try {

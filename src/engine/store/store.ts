@@ -83,7 +83,7 @@ export interface SyncResult {
  * Synchronous by design (better-sqlite3); writes grouped in transactions.
  */
 export class Store {
-  readonly db: Database;
+  private readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
   private lock: JobLock | undefined;
   /** Labels chosen in the app: rules, folders, undo steps. */
@@ -576,6 +576,17 @@ export class Store {
         )
         .get(libraryId, modelId, backbone) as { n: number }
     ).n;
+  }
+
+  /** Photos with an embedding under the model (current or not), by id. */
+  embeddedPhotoIds(modelId: number): number[] {
+    return (this.db.prepare('SELECT photo_id FROM embeddings WHERE model_id = ? ORDER BY photo_id').pluck().all(modelId) as number[]).map(Number);
+  }
+
+  /** Photos of the library with the same content (content hash), by id: one group per content held more than once. */
+  exactCopyGroups(libraryId: number): number[][] {
+    const rows = this.db.prepare('SELECT group_concat(id) AS ids FROM photos WHERE library_id = ? GROUP BY hash HAVING count(*) > 1').all(libraryId) as Array<{ ids: string }>;
+    return rows.map((r) => r.ids.split(',').map(Number));
   }
 
   embeddingCount(modelId: number): number {
