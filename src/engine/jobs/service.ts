@@ -2,10 +2,9 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ApiHandlers, EngineEvent, JobKind, JobState, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
+import type { ApiHandlers, EngineEvent, JobKind, PhotoSize, RunInfo, TrainSettings } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { selectBackend } from '../ml/compute-backend.js';
-import { JobControl } from '../common/job-control.js';
 import { expectedRuntime } from '../ml/onnx-backbone.js';
 import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir, userDataDir } from '../common/paths.js';
 import { defaultModel, evaluateModelInDetail, findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
@@ -14,6 +13,7 @@ import { DEFAULT_SETTINGS, resolveSettings, validationK } from '../../shared/set
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { describeHolder, holdJobLock } from '../store/job-lock.js';
+import { JobRunner, jobClaimOf } from './job-runner.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { checkFingerprint } from './label-change-input.js';
@@ -43,12 +43,6 @@ const MOVING_KINDS = new Set([LABEL_WRITE, LABEL_WRITE_UNDO, PHOTOS_MOVE, PHOTOS
 /** Opening a library: the same word the CLI's scan uses. */
 const LIBRARY_SCAN = 'scan';
 
-interface RunningJob {
-  state: JobState;
-  control: JobControl;
-  done: Promise<void>;
-}
-
 /**
  * The handler table behind both transports. One long job at a time (scan, features, training,
  * indexing); its progress streams as events; bad input is refused before any work starts.
@@ -66,8 +60,6 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   };
   let libraryId: number | null = null;
   let libraryRoot: string | null = null;
-  let job: RunningJob | null = null;
-  let trainStarting = false;
   /** What moves the library's files now (see moveInLibrary) or scans them to open it, if anything: one at a time. */
   let filesBusy: string | null = null;
   /** A model was imported while files moved: it is indexed when they are done. */
@@ -78,11 +70,6 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     return libraryId;
   };
 
-  const setJobState = (state: JobState) => {
-    if (job) job.state = state;
-    emit({ type: 'job', job: state });
-  };
-
   const refuseWhileFilesBusy = () => {
     if (filesBusy) throw conflict(`the ${filesBusy} is going; wait for it to finish`);
   };
@@ -90,64 +77,14 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   /** Label changes wait for files moving here or in another process: the move follows the labels it was previewed with. */
   const refuseWhileAnyFilesMove = () => {
     refuseWhileFilesBusy();
-    const holder = store.jobLock.liveHolder();
-    if (holder && holder.owner !== store.jobLock.owner && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
+    const holder = runner.otherProcessHolder();
+    if (holder && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
   };
 
-  /** Another process's job on this database, if one runs: then ours must wait (one job at a time per database). */
-  const refuseIfOtherProcessRuns = () => {
-    const holder = store.jobLock.liveHolder();
-    if (holder && holder.owner !== store.jobLock.owner) throw conflict(describeHolder(holder));
-  };
-
-  /**
-   * Starts a background job once the database's job claim is ours (synchronously: nothing can slip in
-   * between the check and the claim); its failure becomes a 'failed' job event, never an unhandled
-   * rejection. Throws a conflict when another process runs a job on this database.
-   */
-  const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => {
-    refuseWhileFilesBusy();
-    const holder = store.jobLock.claim(kind);
-    if (holder) throw conflict(describeHolder(holder));
-    const control = new JobControl();
-    const ctx: JobContext = { store, emit, control };
-    const state: JobState = { kind, state: 'running', runId, message: null };
-    const running: RunningJob = { state, control, done: Promise.resolve() };
-    job = running;
-    emit({ type: 'job', job: state });
-    const release = holdJobLock(store.jobLock, () => {
-      control.stop();
-      setJobState({ ...running.state, state: 'stopping', message: 'stop asked from another Lookalike process' });
-    });
-    running.done = (async () => {
-      try {
-        const message = await work(ctx);
-        setJobState({ kind, state: control.isStopped ? 'stopped' : 'done', runId, message });
-      } catch (error) {
-        setJobState({ kind, state: control.isStopped ? 'stopped' : 'failed', runId, message: errorInWords(error, { dbPath: store.path }) });
-      } finally {
-        if (job === running) {
-          job = null;
-          release();
-        }
-      }
-    })();
-  };
-
-  /** Background indexing is refused like any job while another process works on the database: said, not thrown. */
-  const startQuietly = (start: () => void) => {
-    try {
-      start();
-    } catch (error) {
-      emit({ type: 'job', job: { kind: 'index', state: 'failed', runId: null, message: (error as Error).message } });
-    }
-  };
-
-  const stopCurrentJob = async () => {
-    if (!job) return;
-    job.control.stop();
-    await job.done;
-  };
+  const runner = new JobRunner({ claim: jobClaimOf(store.jobLock), emit, describe: (error) => errorInWords(error, { dbPath: store.path }), mayStart: refuseWhileFilesBusy });
+  const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => runner.start(kind, runId, (control) => work({ store, emit, control }));
+  const startQuietly = (start: () => void) => runner.startQuietly(start);
+  const stopCurrentJob = () => runner.stop();
 
   /**
    * Makes the open library searchable without waiting for training: backbone features, the
@@ -170,7 +107,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     clearTimeout(settle);
     settle = setTimeout(() => {
       if (libraryId === null) return;
-      if (job || filesBusy) changedWhileBusy = true;
+      if (runner.state || filesBusy) changedWhileBusy = true;
       else startQuietly(() => indexInBackground(libraryId!, true));
     }, WATCH_SETTLE_MS);
   };
@@ -181,7 +118,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   events.on('event', (event: EngineEvent) => {
     if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
       changedWhileBusy = false;
-      setImmediate(() => libraryId !== null && !job && !filesBusy && startQuietly(() => indexInBackground(libraryId!, true)));
+      setImmediate(() => libraryId !== null && !runner.state && !filesBusy && startQuietly(() => indexInBackground(libraryId!, true)));
     }
   });
 
@@ -208,10 +145,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     if (closing) throw conflict('Lookalike is closing');
     // Checked and claimed before the first await: two moves arriving together cannot both pass.
     refuseWhileFilesBusy();
-    if (job?.state.kind === 'train' || trainStarting) throw conflict(`a training run is going and the ${what} would stop it; wait for it to finish or stop it first`);
-    refuseIfOtherProcessRuns();
+    if (runner.training) throw conflict(`a training run is going and the ${what} would stop it; wait for it to finish or stop it first`);
+    runner.refuseIfOtherProcessRuns();
     filesBusy = what;
-    const wasIndexing = job !== null;
+    const wasIndexing = runner.state !== null;
     const running = (async () => {
       try {
         await stopCurrentJob();
@@ -283,7 +220,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       return {
         library: libraryId === null ? null : librarySummary(store, libraryId),
         backend: backend ? { name: backend.name, reason: backend.reason, gpu: backend.gpu, backboneRuntime: await expectedRuntime(backend), adapter: backend.adapter ?? null } : null,
-        job: job?.state ?? null,
+        job: runner.state,
         defaults: DEFAULT_SETTINGS,
       };
     },
@@ -324,12 +261,11 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
       // Checked and claimed before the first await: two starts arriving together cannot both pass.
-      if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
+      if (runner.training) throw conflict('a training run is already going; stop it first');
       refuseWhileFilesBusy();
       const plan = planTraining(store, id, settings, { k: 'fit' });
-      refuseIfOtherProcessRuns();
-      trainStarting = true;
-      try {
+      runner.refuseIfOtherProcessRuns();
+      return runner.whileTrainingStarts(async () => {
         await stopCurrentJob();
         const runId = prepareRun(store, id, settings);
         startJob('train', runId, async (ctx) => {
@@ -337,36 +273,20 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
           return `P@${result.trained.k} ${result.baseline.precision_at_k.toFixed(3)} → ${result.trained.precision_at_k.toFixed(3)}`;
         });
         return { runId };
-      } finally {
-        trainStarting = false;
-      }
+      });
     },
 
     async pauseTraining() {
-      if (!job) return null;
-      job.control.pause();
-      setJobState({ ...job.state, state: 'paused' });
-      return job.state;
+      return runner.pause();
     },
 
     async resumeTraining() {
-      if (!job) return null;
-      job.control.resume();
-      setJobState({ ...job.state, state: 'running' });
-      return job.state;
+      return runner.resume();
     },
 
     async stopTraining() {
-      if (!job) {
-        // Stop reaches a job of another process on this database too: it stops at its next heartbeat.
-        const other = store.jobLock.requestStop();
-        return other ? { kind: other.kind as JobKind, state: 'stopping', runId: null, message: `asked Lookalike process ${other.pid} to stop its ${other.kind} job` } : null;
-      }
-      const current = job;
-      current.control.stop();
-      setJobState({ ...current.state, state: 'stopping' });
-      await current.done;
-      return current.state;
+      // Stop reaches a job of another process on this database too: it stops at its next heartbeat.
+      return runner.stopAny();
     },
 
     async listRuns() {
@@ -454,7 +374,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       // As typed in the app: ~ is the home folder; a relative path would mean the server's working folder.
       const { modelId } = await importModel(store, id, typedFolderPath(source));
       if (filesBusy) indexAfterMove = true;
-      else if (!job) startQuietly(() => indexInBackground(id));
+      else if (!runner.state) startQuietly(() => indexInBackground(id));
       else changedWhileBusy = true;
       return toModelInfo(store, modelId);
     },
@@ -462,7 +382,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async removeModel({ modelId }) {
       const id = requireLibrary();
       // An index job may be embedding with it: stopped first, and brought up to date again after.
-      const indexing = job?.state.kind === 'index';
+      const indexing = runner.state?.kind === 'index';
       if (indexing) await stopCurrentJob();
       removeModel(store, id, Number(modelId));
       if (indexing) startQuietly(() => indexInBackground(id));
@@ -492,15 +412,14 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async startLabelAudit() {
       const id = requireLibrary();
-      if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is going; look for mislabelled photos when it is done');
-      refuseIfOtherProcessRuns();
+      if (runner.training) throw conflict('a training run is going; look for mislabelled photos when it is done');
+      runner.refuseIfOtherProcessRuns();
       await stopCurrentJob();
-      startJob('audit', null, async (ctx) => {
+      return startJob('audit', null, async (ctx) => {
         const { ranked, seconds } = await auditLabels(ctx, id);
         const suspects = labelAuditState(store, id).suspects.length;
         return `${ranked.length} photos checked in ${Math.round(seconds)} s: ${suspects} may be in the wrong class`;
       });
-      return job!.state;
     },
 
     async labelAudit() {
