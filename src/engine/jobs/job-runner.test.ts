@@ -1,37 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent, JobState } from '../../shared/api.js';
-import type { LockHolder } from '../store/job-lock.js';
-import { JobRunner, type JobClaim } from './job-runner.js';
-
-/** A claim on a database that one process can hold at a time; `other` plays another process's job. */
-function fakeClaim() {
-  let holder: LockHolder | null = null;
-  let askedToStop: (() => void) | null = null;
-  const ours = (kind: string): LockHolder => ({ owner: 'us', pid: 1, host: 'here', kind, startedAt: 0, heartbeatAt: 0, stopRequested: false });
-  const claim: JobClaim & { other: (kind: string) => void; askOurJobToStop: () => void; released: number } = {
-    owner: 'us',
-    released: 0,
-    claim(kind) {
-      if (holder && holder.owner !== 'us') return holder;
-      holder = ours(kind);
-      return null;
-    },
-    liveHolder: () => holder,
-    requestStop: () => (holder && holder.owner !== 'us' ? holder : null),
-    hold(onStop) {
-      askedToStop = onStop;
-      return () => {
-        claim.released++;
-        holder = null;
-      };
-    },
-    other(kind) {
-      holder = { ...ours(kind), owner: 'them', pid: 4242 };
-    },
-    askOurJobToStop: () => askedToStop?.(),
-  };
-  return claim;
-}
+import { fakeClaim } from './fake-job-claim.js';
+import { JobRunner } from './job-runner.js';
 
 /** A job that runs until `finish` is called or it is stopped. */
 function gatedWork() {

@@ -12,8 +12,9 @@ import type { EngineService, EngineServiceOptions } from './service-contract.js'
 import { DEFAULT_SETTINGS, resolveSettings, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
-import { describeHolder, holdJobLock } from '../store/job-lock.js';
 import { JobRunner, jobClaimOf } from './job-runner.js';
+import { LABEL_WRITE, LABEL_WRITE_UNDO, LibraryFiles, PHOTOS_MOVE, PHOTOS_MOVE_UNDO } from './library-files.js';
+import { LibraryWatcher, systemClock } from './library-watcher.js';
 import { watchFolder } from '../library/folder-watch.js';
 import { changeLabels, labelsState, runClasses, undoLabels } from './labels.js';
 import { checkFingerprint } from './label-change-input.js';
@@ -22,7 +23,6 @@ import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.j
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from './duplicates.js';
 import { auditLabels, confirmLabel, labelAuditState } from './label-audit.js';
 import { movePhotosOut, undoMoveOut } from './move-out.js';
-import type { MoveOptions } from './file-moves.js';
 import { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 import { listFolders } from '../library/folders.js';
 import { LiveLosses } from './live-losses.js';
@@ -32,16 +32,6 @@ import { rejectSuggestion, suggestClasses } from './suggest.js';
 import { libraryMap } from './map.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
-
-const WATCH_SETTLE_MS = 1500;
-/** What moves files of the library, as the job lock names it to another process ("… is already running a label write job"). */
-const LABEL_WRITE = 'label write';
-const LABEL_WRITE_UNDO = 'label write undo';
-const PHOTOS_MOVE = 'photo move';
-const PHOTOS_MOVE_UNDO = 'photo move undo';
-const MOVING_KINDS = new Set([LABEL_WRITE, LABEL_WRITE_UNDO, PHOTOS_MOVE, PHOTOS_MOVE_UNDO]);
-/** Opening a library: the same word the CLI's scan uses. */
-const LIBRARY_SCAN = 'scan';
 
 /**
  * The handler table behind both transports. One long job at a time (scan, features, training,
@@ -60,28 +50,13 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
   };
   let libraryId: number | null = null;
   let libraryRoot: string | null = null;
-  /** What moves the library's files now (see moveInLibrary) or scans them to open it, if anything: one at a time. */
-  let filesBusy: string | null = null;
-  /** A model was imported while files moved: it is indexed when they are done. */
-  let indexAfterMove = false;
 
   const requireLibrary = (): number => {
     if (libraryId === null) throw conflict('open a library folder first');
     return libraryId;
   };
 
-  const refuseWhileFilesBusy = () => {
-    if (filesBusy) throw conflict(`the ${filesBusy} is going; wait for it to finish`);
-  };
-
-  /** Label changes wait for files moving here or in another process: the move follows the labels it was previewed with. */
-  const refuseWhileAnyFilesMove = () => {
-    refuseWhileFilesBusy();
-    const holder = runner.otherProcessHolder();
-    if (holder && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
-  };
-
-  const runner = new JobRunner({ claim: jobClaimOf(store.jobLock), emit, describe: (error) => errorInWords(error, { dbPath: store.path }), mayStart: refuseWhileFilesBusy });
+  const runner = new JobRunner({ claim: jobClaimOf(store.jobLock), emit, describe: (error) => errorInWords(error, { dbPath: store.path }), mayStart: () => files.refuseWhileBusy() });
   const startJob = (kind: JobKind, runId: number | null, work: (ctx: JobContext) => Promise<string | null>) => runner.start(kind, runId, (control) => work({ store, emit, control }));
   const startQuietly = (start: () => void) => runner.startQuietly(start);
   const stopCurrentJob = () => runner.stop();
@@ -99,103 +74,31 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       return `${features.computed} photos analysed, ${features.cached} already known${cannotRun}`;
     });
 
-  /** Folder changes while the app is open are picked up after they settle, when no job is running. */
-  let stopWatching: (() => void) | null = null;
-  let settle: NodeJS.Timeout | undefined;
-  let changedWhileBusy = false;
-  const onFolderChange = () => {
-    clearTimeout(settle);
-    settle = setTimeout(() => {
-      if (libraryId === null) return;
-      if (runner.state || filesBusy) changedWhileBusy = true;
-      else startQuietly(() => indexInBackground(libraryId!, true));
-    }, WATCH_SETTLE_MS);
-  };
-  const watchLibrary = (root: string) => {
-    stopWatching?.();
-    stopWatching = watchFolder(root, { onChange: onFolderChange, onError: (reason) => emit({ type: 'problem', problem: { path: root, reason } }) });
-  };
-  events.on('event', (event: EngineEvent) => {
-    if (event.type === 'job' && !['running', 'paused', 'stopping'].includes(event.job.state) && changedWhileBusy && libraryId !== null) {
-      changedWhileBusy = false;
-      setImmediate(() => libraryId !== null && !runner.state && !filesBusy && startQuietly(() => indexInBackground(libraryId!, true)));
-    }
+  const files = new LibraryFiles({
+    claim: jobClaimOf(store.jobLock),
+    runner,
+    scan: (folder) => openLibrary({ store, emit }, folder, { appFolders }),
+    libraryRoot: (id) => store.libraryRoot(id),
+    onRescanned: () => watcher.forgetPending(),
+    indexInBackground: (id) => startQuietly(() => indexInBackground(id)),
   });
+  const moveOptions = files.moveOptions;
+  const moveInLibrary = <T, R>(what: string, move: (id: number) => Promise<T>, reply: (id: number, value: T) => R): Promise<R> => files.move(requireLibrary(), what, move, reply);
+
+  const watcher = new LibraryWatcher({
+    watch: watchFolder,
+    clock: systemClock,
+    busy: () => runner.state !== null || files.busy,
+    rescan: () => libraryId !== null && startQuietly(() => indexInBackground(libraryId!, true)),
+    onError: (root, reason) => emit({ type: 'problem', problem: { path: root, reason } }),
+  });
+  events.on('event', (event: EngineEvent) => watcher.observe(event));
 
   /** After a label change: the new counts go out as a library event, and back to the caller. */
   const labelsResult = (id: number) => {
     const library = librarySummary(store, id);
     emit({ type: 'library', library });
     return { library, labels: labelsState(store, id) };
-  };
-
-  /**
-   * Moving files of the library (writing labels to folders, its undo, moving photos out, its undo): one
-   * batch at a time, never under a training run (it would stop it: refused, saying so), and under the
-   * database's job lock from before the first move to the end of the rescan after the last, so that no
-   * scan (the folder watch, `lookalike scan` in another process) sees half the moves and gives moved
-   * photos new ids. Background indexing is paused meanwhile and resumed after. Closing waits for the
-   * move in flight and stops the batch before its next one (the journal says how far it got).
-   */
-  let moving: Promise<unknown> | null = null;
-  let closing = false;
-  const moveOptions: MoveOptions = { shouldStop: () => closing };
-  const moveInLibrary = async <T, R>(what: string, move: (id: number) => Promise<T>, reply: (id: number, value: T) => R): Promise<R> => {
-    const id = requireLibrary();
-    if (closing) throw conflict('Lookalike is closing');
-    // Checked and claimed before the first await: two moves arriving together cannot both pass.
-    refuseWhileFilesBusy();
-    if (runner.training) throw conflict(`a training run is going and the ${what} would stop it; wait for it to finish or stop it first`);
-    runner.refuseIfOtherProcessRuns();
-    filesBusy = what;
-    const wasIndexing = runner.state !== null;
-    const running = (async () => {
-      try {
-        await stopCurrentJob();
-        const holder = store.jobLock.claim(what);
-        if (holder) throw conflict(describeHolder(holder));
-        // A stop asked from another process cannot cut a move short: the lock is given back when it is done.
-        const release = holdJobLock(store.jobLock, () => undefined);
-        let value: T;
-        try {
-          value = await move(id);
-        } finally {
-          try {
-            if (!closing) await openLibrary({ store, emit }, store.libraryRoot(id), { appFolders });
-          } finally {
-            changedWhileBusy = false; // the rescan saw the moves
-            release();
-          }
-        }
-        return reply(id, value); // before close() may close the store: it waits for this
-      } finally {
-        filesBusy = null;
-        if (!closing && (wasIndexing || indexAfterMove)) startQuietly(() => indexInBackground(id));
-        indexAfterMove = false;
-      }
-    })();
-    moving = running;
-    try {
-      return await running;
-    } finally {
-      moving = null;
-    }
-  };
-
-  /**
-   * The scan that opens a library, under the job lock when it is free, so that no other process moves
-   * files meanwhile; refused while another process moves files (the scan would see half the moves).
-   * Another process's indexing or training does not stop it.
-   */
-  const scanUnlessMoving = async (folder: string) => {
-    const holder = store.jobLock.claim(LIBRARY_SCAN);
-    if (holder && MOVING_KINDS.has(holder.kind)) throw conflict(describeHolder(holder));
-    const release = holder ? () => undefined : holdJobLock(store.jobLock, () => undefined);
-    try {
-      return await openLibrary({ store, emit }, folder, { appFolders });
-    } finally {
-      release();
-    }
   };
 
   /** Close pairs under the untrained model, kept until the photos or their embeddings change. */
@@ -228,19 +131,10 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async openLibrary({ root }) {
       if (typeof root !== 'string') throw invalidInput('choose a folder to open');
       const folder = typedFolderPath(root);
-      refuseWhileFilesBusy();
-      filesBusy = LIBRARY_SCAN;
-      let opened: Awaited<ReturnType<typeof openLibrary>>;
-      try {
-        await stopCurrentJob();
-        opened = await scanUnlessMoving(folder);
-      } finally {
-        filesBusy = null;
-        indexAfterMove = false; // indexing starts below
-      }
+      const opened = await files.scanToOpen(folder);
       libraryId = opened.libraryId;
       libraryRoot = opened.summary.root;
-      watchLibrary(libraryRoot);
+      watcher.watch(libraryRoot);
       if (opened.summary.photoCount > 0) startQuietly(() => indexInBackground(opened.libraryId));
       return opened.summary;
     },
@@ -262,7 +156,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       const settings = resolveSettings(partial ?? {});
       // Checked and claimed before the first await: two starts arriving together cannot both pass.
       if (runner.training) throw conflict('a training run is already going; stop it first');
-      refuseWhileFilesBusy();
+      files.refuseWhileBusy();
       const plan = planTraining(store, id, settings, { k: 'fit' });
       runner.refuseIfOtherProcessRuns();
       return runner.whileTrainingStarts(async () => {
@@ -322,7 +216,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async changeLabels(change) {
       const id = requireLibrary();
-      refuseWhileAnyFilesMove();
+      files.refuseWhileAnyMove();
       changeLabels(store, id, change);
       return labelsResult(id);
     },
@@ -373,9 +267,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
       if (typeof source !== 'string' || source.trim() === '') throw invalidInput('choose an exported model folder (or its card.json)');
       // As typed in the app: ~ is the home folder; a relative path would mean the server's working folder.
       const { modelId } = await importModel(store, id, typedFolderPath(source));
-      if (filesBusy) indexAfterMove = true;
+      if (files.busy) files.indexWhenDone();
       else if (!runner.state) startQuietly(() => indexInBackground(id));
-      else changedWhileBusy = true;
+      else watcher.notePending();
       return toModelInfo(store, modelId);
     },
 
@@ -391,7 +285,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 
     async undoLabels() {
       const id = requireLibrary();
-      refuseWhileAnyFilesMove();
+      files.refuseWhileAnyMove();
       undoLabels(store, id);
       return labelsResult(id);
     },
@@ -472,10 +366,8 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     },
     libraryRoot: () => libraryRoot,
     async close() {
-      closing = true;
-      clearTimeout(settle);
-      stopWatching?.();
-      await moving?.catch(() => undefined);
+      watcher.close();
+      await files.close();
       await stopCurrentJob();
       events.removeAllListeners();
       store.close();
