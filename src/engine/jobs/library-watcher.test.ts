@@ -101,7 +101,7 @@ describe('library watcher (fake clock, fake folder watch)', () => {
   });
 
   it('watches one folder at a time, says why watching stopped, and close stops the timers and the watch', () => {
-    const { watcher, clock, folder, rescans, problems, change } = watcherWithFakes();
+    const { watcher, clock, folder, rescans, problems, change, jobEvent } = watcherWithFakes();
     watcher.watch('/photos');
     watcher.watch('/other');
     expect(folder.stopped).toBe(1);
@@ -112,6 +112,10 @@ describe('library watcher (fake clock, fake folder watch)', () => {
     expect(folder.stopped).toBe(2);
     expect(clock.pending()).toBe(0);
     clock.advance(WATCH_SETTLE_MS);
+    expect(rescans).toHaveLength(0);
+    watcher.notePending();
+    jobEvent('stopped'); // the job that closing stops
+    clock.advance(1);
     expect(rescans).toHaveLength(0);
   });
 });

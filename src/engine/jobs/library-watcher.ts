@@ -37,6 +37,7 @@ export class LibraryWatcher {
   private settle: unknown;
   private afterJob: unknown;
   private pending = false;
+  private closed = false;
 
   constructor(private readonly parts: LibraryWatcherParts) {}
 
@@ -57,13 +58,15 @@ export class LibraryWatcher {
 
   /** Every engine event passes here: a job that ended lets a waiting change through. */
   observe(event: EngineEvent): void {
-    if (event.type !== 'job' || ['running', 'paused', 'stopping'].includes(event.job.state) || !this.pending) return;
+    if (this.closed || event.type !== 'job' || ['running', 'paused', 'stopping'].includes(event.job.state) || !this.pending) return;
     this.pending = false;
     // The runner forgets its job just after saying that it ended.
     this.afterJob = this.parts.clock.setTimeout(() => !this.parts.busy() && this.parts.rescan(), 0);
   }
 
+  /** Stops watching for good: the job stopped by closing lets nothing through. */
   close(): void {
+    this.closed = true;
     this.parts.clock.clearTimeout(this.settle);
     this.parts.clock.clearTimeout(this.afterJob);
     this.stopWatching?.();
