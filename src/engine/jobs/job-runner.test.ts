@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent, JobState } from '../../shared/api.js';
-import { fakeClaim } from './fake-job-claim.js';
+import { fakeClaim } from './service-fakes.js';
 import { JobRunner } from './job-runner.js';
 
 /** A job that runs until `finish` is called or it is stopped. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobState } from '../../shared/api.js';
-import { fakeClaim } from './fake-job-claim.js';
+import { fakeClaim } from './service-fakes.js';
 import { LABEL_WRITE, LibraryFiles, PHOTOS_MOVE } from './library-files.js';
 
 /** The parts LibraryFiles is given, all fakes: a runner whose job the test sets, a scan that records its folders. */

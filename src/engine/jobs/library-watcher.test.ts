@@ -1,31 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { JobState } from '../../shared/api.js';
 import type { FolderWatchEvents } from '../library/folder-watch.js';
-import { LibraryWatcher, WATCH_SETTLE_MS, type Clock } from './library-watcher.js';
-
-/** Timers that run only when the test moves time on. */
-function fakeClock() {
-  let now = 0;
-  let nextId = 1;
-  const timers = new Map<number, { at: number; run: () => void }>();
-  const clock: Clock & { advance: (ms: number) => void; pending: () => number } = {
-    setTimeout(run, ms) {
-      timers.set(nextId, { at: now + ms, run });
-      return nextId++;
-    },
-    clearTimeout: (timer) => void timers.delete(timer as number),
-    advance(ms) {
-      now += ms;
-      for (const [id, timer] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
-        if (timer.at > now) continue;
-        timers.delete(id);
-        timer.run();
-      }
-    },
-    pending: () => timers.size,
-  };
-  return clock;
-}
+import { LibraryWatcher, WATCH_SETTLE_MS } from './library-watcher.js';
+import { fakeClock } from './service-fakes.js';
 
 function watcherWithFakes() {
   const clock = fakeClock();

@@ -15,7 +15,7 @@ import { indexAll, openLibrary } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
 import { JobRunner, jobClaimOf } from './job-runner.js';
 import { LibraryFiles } from './library-files.js';
-import { LibraryWatcher, systemClock } from './library-watcher.js';
+import { LibraryWatcher, systemClock, type Clock, type LibraryWatcherParts } from './library-watcher.js';
 import { LiveLosses } from './live-losses.js';
 import { OpenLibrary, type OpenedLibrary, type ServiceParts } from './service-parts.js';
 import { libraryHandlers } from './handlers-library.js';
@@ -27,20 +27,31 @@ import { curationHandlers } from './handlers-curation.js';
 
 export type { EngineService, EngineServiceOptions } from './service-contract.js';
 
+/** What the service takes from the machine, passed in so that a test can give fakes. */
+export interface ServiceEnvironment {
+  clock: Clock;
+  /** Watches the library's folder (folder-watch.ts). */
+  watch: LibraryWatcherParts['watch'];
+  /** The compute backend, as the status shows it. */
+  backend: () => Promise<BackendInfo | null>;
+}
+
+const MACHINE: ServiceEnvironment = { clock: systemClock, watch: watchFolder, backend: describeBackend };
+
 /**
  * The handler table behind both transports, made of parts: a job runner (one long job at a time:
  * scan, features, training, indexing, audit; its progress streams as events), the library's files
  * (one scan or batch of moves at a time), a watcher of the library's folder, and handlers grouped by
  * feature. Bad input is refused before any work starts.
  */
-export async function createEngineService(options: EngineServiceOptions = {}): Promise<EngineService> {
+export async function createEngineService(options: EngineServiceOptions = {}, environment: Partial<ServiceEnvironment> = {}): Promise<EngineService> {
   const store = Store.open(options.dbPath ?? defaultDbPath());
   const cacheDir = options.cacheDir ?? userCacheDir();
   /** Never indexed, even when they sit inside the library. */
   const appFolders = [cacheDir, userDataDir()];
   const events = new EventEmitter();
   const liveLosses = new LiveLosses();
-  const parts = assembleParts(store, appFolders, (event) => {
+  const parts = assembleParts(store, appFolders, { ...MACHINE, ...environment }, (event) => {
     liveLosses.observe(event);
     parts.watcher.observe(event);
     events.emit('event', event);
@@ -87,7 +98,7 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
 }
 
 /** The parts over one store, wired to each other: the runner refuses jobs while files move, the watcher waits for both. */
-function assembleParts(store: Store, appFolders: string[], emit: (event: EngineEvent) => void): ServiceParts {
+function assembleParts(store: Store, appFolders: string[], { clock, watch, backend }: ServiceEnvironment, emit: (event: EngineEvent) => void): ServiceParts {
   const library = new OpenLibrary();
   const claim = jobClaimOf(store.jobLock);
   const runner = new JobRunner({ claim, emit, describe: (error) => errorInWords(error, { dbPath: store.path }), mayStart: () => files.refuseWhileBusy() });
@@ -117,13 +128,13 @@ function assembleParts(store: Store, appFolders: string[], emit: (event: EngineE
     indexInBackground: (id) => index(id),
   });
   const watcher = new LibraryWatcher({
-    watch: watchFolder,
-    clock: systemClock,
+    watch,
+    clock,
     busy: () => runner.state !== null || files.busy,
     rescan: () => library.id !== null && index(library.id, true),
     onError: (root, reason) => emit({ type: 'problem', problem: { path: root, reason } }),
   });
-  return { store, emit, library, runner, files, watcher, startJob, index, backend: describeBackend };
+  return { store, emit, library, runner, files, watcher, startJob, index, backend };
 }
 
 async function describeBackend(): Promise<BackendInfo | null> {

@@ -1,5 +1,7 @@
+/** Fakes for the service's parts in tests: a job claim and a clock. */
 import type { LockHolder } from '../store/job-lock.js';
 import type { JobClaim } from './job-runner.js';
+import type { Clock } from './library-watcher.js';
 
 /** For tests: a claim on a database that one process can hold at a time; `other` plays another process's job. */
 export function fakeClaim() {
@@ -31,3 +33,26 @@ export function fakeClaim() {
   return claim;
 }
 
+/** Timers that run only when the test moves time on. */
+export function fakeClock() {
+  let now = 0;
+  let nextId = 1;
+  const timers = new Map<number, { at: number; run: () => void }>();
+  const clock: Clock & { advance: (ms: number) => void; pending: () => number } = {
+    setTimeout(run, ms) {
+      timers.set(nextId, { at: now + ms, run });
+      return nextId++;
+    },
+    clearTimeout: (timer) => void timers.delete(timer as number),
+    advance(ms) {
+      now += ms;
+      for (const [id, timer] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
+        if (timer.at > now) continue;
+        timers.delete(id);
+        timer.run();
+      }
+    },
+    pending: () => timers.size,
+  };
+  return clock;
+}
