@@ -74,6 +74,22 @@ describe('store on a real SQLite file', () => {
     store.close();
   });
 
+  it('names the photos embedded under a model, and groups the photos of one content held more than once', () => {
+    const store = Store.open(dbPath);
+    const lib = store.upsertLibrary('/photos');
+    const other = store.upsertLibrary('/other');
+    store.syncLibrary(lib, ['cats'], [photo('cats/a.jpg', 'cats', 'h1'), photo('cats/b.jpg', 'cats', 'h2'), photo('a-copy.jpg', null, 'h1'), photo('cats/c.jpg', 'cats', 'h1')]);
+    store.syncLibrary(other, [], [photo('h2-elsewhere.jpg', null, 'h2')]);
+    const id = (relPath: string) => store.photoByPath(lib, relPath)!.id;
+    expect(store.exactCopyGroups(lib).map((group) => group.sort((x, y) => x - y))).toEqual([[id('cats/a.jpg'), id('a-copy.jpg'), id('cats/c.jpg')].sort((x, y) => x - y)]);
+    expect(store.exactCopyGroups(other)).toEqual([]);
+    const modelId = store.createModel({ libraryId: lib, name: 'base', kind: 'baseline', backbone: 'bb', backboneDim: 2, dim: 2, config: {}, runId: null });
+    expect(store.embeddedPhotoIds(modelId)).toEqual([]);
+    store.putEmbeddings(modelId, 2, [id('cats/c.jpg'), id('cats/a.jpg')].map((photoId) => ({ photoId, hash: 'h1', vector: Float32Array.from([1, 0]) })));
+    expect(store.embeddedPhotoIds(modelId)).toEqual([id('cats/a.jpg'), id('cats/c.jpg')].sort((x, y) => x - y));
+    store.close();
+  });
+
   it('splits each class near the fraction, and keeps copies of one photo (same content) on the same side', () => {
     const store = Store.open(dbPath);
     const lib = store.upsertLibrary('/photos');

@@ -78,8 +78,10 @@ export interface SyncResult {
 }
 
 /**
- * The only room that knows SQL is src/engine/store: this module for everything but the vectors, and
- * search.ts (with its worker) for the vector index it opens over the same file (sqlite-vec tables).
+ * The only room that knows SQL is src/engine/store: this module, the modules of its members (labels,
+ * marks, label writes, audits, rejections, map layouts, the move journal, the job lock) over the same
+ * connection, and search.ts (with its worker) for the vector index it opens over the same file
+ * (sqlite-vec tables). The connection is its own: callers group writes with transaction(fn).
  * Synchronous by design (better-sqlite3); writes grouped in transactions.
  */
 export class Store {
