@@ -8,7 +8,6 @@ import { openLibrary } from '../src/engine/jobs/engine.js';
 import { changeLabels } from '../src/engine/jobs/labels.js';
 import { previewLabelWrite } from '../src/engine/jobs/write-labels.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { MoveJournal } from '../src/engine/store/move-journal.js';
 import { Store } from '../src/engine/store/store.js';
 import { type BrowserApp, describeInChromium, openAppTab, screenshot, settled, startBrowserApp } from './harness.js';
 
@@ -28,7 +27,7 @@ async function leaveAWriteHalfDone(dbPath: string, root: string): Promise<void> 
     const photo = store.photos(libraryId).find((p) => p.relPath === 'circles/circles-01.jpg')!;
     changeLabels(store, libraryId, { kind: 'assign-photos', photoIds: [photo.id], className: 'stripes' });
     const move = (await previewLabelWrite(store, libraryId)).moves[0];
-    new MoveJournal(store.db).begin({ libraryId, kind: 'write-labels', fromRoot: root, toRoot: root }, [
+    store.moveJournal.begin({ libraryId, kind: 'write-labels', fromRoot: root, toRoot: root }, [
       { photoId: move.photoId, from: move.from, to: move.to, size: photo.size, labelBefore: 'stripes', labelAfter: null },
     ]);
     await link(join(root, move.from), join(root, move.to));

@@ -4,17 +4,17 @@ import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { MAX_LABEL_UNDO_STEPS } from '../../shared/settings.js';
 import { classNames, effectiveClass, folderClass, type LabelRules } from '../library/labels.js';
 import { checkLabelChange } from './label-change-input.js';
-import { LabelStore, type RuleEdit } from '../store/labels.js';
+import type { RuleEdit } from '../store/labels.js';
 import type { Store } from '../store/store.js';
 import { lastLabelWrite } from './write-labels.js';
 
 /** The class rules of a library, for a scan to apply (see pipeline's openLibrary). */
 export function labelRules(store: Store, libraryId: number): LabelRules {
-  return new LabelStore(store.db).rules(libraryId);
+  return store.labels.rules(libraryId);
 }
 
 export function rememberFolders(store: Store, libraryId: number, folders: string[]): void {
-  new LabelStore(store.db).setFolders(libraryId, folders);
+  store.labels.setFolders(libraryId, folders);
 }
 
 /** The class names a scan should keep (empty folders included), under the rules. */
@@ -23,7 +23,7 @@ export function labelledClassNames(store: Store, libraryId: number, folders: str
 }
 
 export function labelsState(store: Store, libraryId: number): LabelsState {
-  const labels = new LabelStore(store.db);
+  const labels = store.labels;
   const rules = labels.rules(libraryId);
   const counts = labels.folderCounts(libraryId);
   const undoSteps = labels.undoSteps(libraryId);
@@ -42,29 +42,29 @@ export function labelsState(store: Store, libraryId: number): LabelsState {
  */
 export function changeLabels(store: Store, libraryId: number, sent: unknown): void {
   const change = checkLabelChange(sent);
-  const labels = new LabelStore(store.db);
+  const labels = store.labels;
   const rules = labels.rules(libraryId);
   const folders = labels.folders(libraryId);
   const { description, edits } = planChange(store, libraryId, rules, folders, change);
-  store.db.transaction(() => {
+  store.transaction(() => {
     labels.change(libraryId, description, edits, MAX_LABEL_UNDO_STEPS);
     relabel(store, libraryId);
-  })();
+  });
 }
 
 /** Undoes the newest change that is not undone yet (several steps back, one per call); refused when there is none. */
 export function undoLabels(store: Store, libraryId: number): string {
-  return store.db.transaction(() => {
-    const undone = new LabelStore(store.db).undo(libraryId);
+  return store.transaction(() => {
+    const undone = store.labels.undo(libraryId);
     if (undone === null) throw conflict('there is no label change to undo');
     relabel(store, libraryId);
     return undone;
-  })();
+  });
 }
 
 /** Every photo's stored class made to follow the rules; a photo whose class changes gets a new split. */
 export function relabel(store: Store, libraryId: number): void {
-  const labels = new LabelStore(store.db);
+  const labels = store.labels;
   const rules = labels.rules(libraryId);
   const photos = store.photos(libraryId).map((p) => ({ relPath: p.relPath, className: effectiveClass(rules, p.relPath), size: p.size, mtimeMs: p.mtimeMs, hash: p.hash }));
   store.syncLibrary(libraryId, classNames(rules, labels.folders(libraryId)), photos);
@@ -133,9 +133,9 @@ function planChange(store: Store, libraryId: number, rules: LabelRules, folders:
 /** The classes a run trains on (those with photos), kept with the run: labels may change later. */
 export function recordRunClasses(store: Store, libraryId: number, runId: number): void {
   const classes = store.classes(libraryId).filter((c) => c.photoCount > 0).map((c) => ({ name: c.name, photoCount: c.photoCount }));
-  new LabelStore(store.db).setRunClasses(runId, classes);
+  store.labels.setRunClasses(runId, classes);
 }
 
 export function runClasses(store: Store, runId: number): Array<{ name: string; photoCount: number }> | null {
-  return new LabelStore(store.db).runClasses(runId);
+  return store.labels.runClasses(runId);
 }

@@ -18,7 +18,7 @@
  */
 import type { MarksState } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
-import { MarkStore, type MarkRow } from '../store/marks.js';
+import type { MarkRow } from '../store/marks.js';
 import type { PhotoRow, Store } from '../store/store.js';
 import type { MarkedPair } from '../ml/triplets.js';
 import { squaredDistance } from '../ml/eval.js';
@@ -34,7 +34,7 @@ export function markUnusedReason(mark: MarkRow): string | null {
 }
 
 export function marksState(store: Store, libraryId: number, queryPhotoId?: number): MarksState {
-  const marks = new MarkStore(store.db);
+  const marks = store.marks;
   const all = marks.all(libraryId);
   const unused = new Map<string, number>();
   let standIn = 0;
@@ -66,7 +66,7 @@ export function markNotSimilar(store: Store, libraryId: number, change: { queryP
   const query = requirePhoto(store, libraryId, change.queryPhotoId);
   const photo = requirePhoto(store, libraryId, change.photoId);
   if (query.id === photo.id) throw invalidInput(`${query.relPath}: a photo cannot be marked as not similar to itself`);
-  const marks = new MarkStore(store.db);
+  const marks = store.marks;
   if (change.marked) marks.add(libraryId, query.relPath, photo.relPath);
   else marks.remove(libraryId, query.relPath, photo.relPath);
   return marksState(store, libraryId, query.id);
@@ -84,7 +84,7 @@ export function markedPairsForTraining(store: Store, libraryId: number, trainPho
   const perClass = new Map<number, number>();
   for (const p of trainPhotos) if (p.classId !== null) perClass.set(p.classId, (perClass.get(p.classId) ?? 0) + 1);
   const pairs: MarkedPair[] = [];
-  for (const mark of new MarkStore(store.db).all(libraryId)) {
+  for (const mark of store.marks.all(libraryId)) {
     if (markUnusedReason(mark) !== null) continue;
     const [q, n] = [mark.query!, mark.marked!];
     const pair =
@@ -114,11 +114,11 @@ function standInPair(training: number | undefined, classId: number, trainPhotos:
 }
 
 export function recordRunMarks(store: Store, runId: number, used: number): void {
-  new MarkStore(store.db).setRunMarks(runId, used);
+  store.marks.setRunMarks(runId, used);
 }
 
 export function runMarks(store: Store, runId: number): number | null {
-  return new MarkStore(store.db).runMarks(runId);
+  return store.marks.runMarks(runId);
 }
 
 function requirePhoto(store: Store, libraryId: number, id: unknown): PhotoRow {

@@ -10,6 +10,7 @@ import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../
 import { cacheFeatures, ensureBaselineModel, findSimilar, openLibrary, prepareRun, trainModel } from './pipeline.js';
 import { planTraining } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
+import { runSql } from '../testing/raw-sql.js';
 
 const SPEC = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
 const KEY = 'nsfwjs-mobilenetv2-1.4';
@@ -78,7 +79,7 @@ describeWithShared([FLOWERS17], 'reliability of the pipeline (issue #12)', () =>
     for (let i = 0; i < 3000; i++) mkdirSync(join(root, `empty-${String(i).padStart(4, '0')}`));
     await openLibrary({ store }, root);
     const victim = store.photos(libraryId).find((p) => p.relPath.startsWith('iris/'))!;
-    store.db.prepare('UPDATE features SET vector = ? WHERE backbone = ? AND hash = ?').run(Buffer.from(new Float32Array(1792).fill(Number.NaN).buffer), KEY, victim.hash);
+    runSql(store.path, 'UPDATE features SET vector = ? WHERE backbone = ? AND hash = ?', Buffer.from(new Float32Array(1792).fill(Number.NaN).buffer), KEY, victim.hash);
     const events: EngineEvent[] = [];
     const result = await trainModel({ store, emit: (e) => events.push(e) }, libraryId, planTraining(store, libraryId, resolveSettings({ ...SMALL, features: 'final' }), { k: 1 }), { workers: 1 });
     expect(store.run(result.runId)?.status).toBe('done');

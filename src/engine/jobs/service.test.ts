@@ -37,6 +37,12 @@ afterAll(async () => {
   for (const dir of [root, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * One library through the whole service, in order: opened and indexed, served, trained, followed on
+ * disk (the real folder watch), reopened. What needs no such history is tested on its own: refusals
+ * before any work (handlers.test.ts, on fakes), a folder change while a job runs (service-watch.test.ts),
+ * the parts (job-runner, library-files, library-watcher tests).
+ */
 describe('engine service (the handler table both transports serve)', () => {
   it('asks for a library first, with a clear message', async () => {
     await expect(service.handlers.listPhotos({ offset: 0, limit: 10 })).rejects.toThrow(/open a library folder first/);
@@ -66,12 +72,6 @@ describe('engine service (the handler table both transports serve)', () => {
     expect(existsSync(thumb!)).toBe(true);
     expect(await service.photoFile(photo.id, 'full')).toBe(join(service.libraryRoot()!, photo.path));
     expect(await service.photoFile(999_999, 'full')).toBeNull();
-  });
-
-  it('refuses bad training settings before starting anything', async () => {
-    await expect(service.handlers.startTraining({ gap: 0 })).rejects.toThrow(/gap g must be a positive number/);
-    await expect(service.handlers.startTraining({ epochs: -2 })).rejects.toThrow(/epochs must be a positive whole number/);
-    expect((await service.handlers.status()).job).toBeNull();
   });
 
   it('trains in the background, streaming loss points and epoch metrics, and keeps the run', { timeout: 600_000 }, async () => {
