@@ -3,9 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '../src/engine/ml/compute-backend.js';
+import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
 import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
-import { parseBackboneSpec } from '../src/engine/ml/backbone.js';
+import { parseBackboneSpec } from '../src/engine/ml/backbone/backbone.js';
 import { cacheFeatures, ensureBaselineModel, openLibrary } from '../src/engine/jobs/pipeline.js';
 import { Store } from '../src/engine/store/store.js';
 

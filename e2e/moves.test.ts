@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openLibrary } from '../src/engine/jobs/engine.js';
-import { changeLabels } from '../src/engine/jobs/labels.js';
+import { changeLabels } from '../src/engine/jobs/label-changes.js';
 import { previewLabelWrite } from '../src/engine/jobs/write-labels.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { Store } from '../src/engine/store/store.js';

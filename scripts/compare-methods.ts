@@ -2,11 +2,11 @@
 //   npx tsx scripts/compare-methods.ts <library> <db> [variants,…] [seeds e.g. 1,2,3]
 // Prints one line per run and, last, a JSON array of per-variant means.
 import { openLibrary, cacheFeatures, labelledFeatures } from '../src/engine/jobs/pipeline.js';
-import { selectBackend } from '../src/engine/ml/compute-backend.js';
-import { evaluateRetrieval } from '../src/engine/ml/eval.js';
-import { parseBackboneSpec, describeSpec } from '../src/engine/ml/backbone.js';
-import { trainHead, type TrainerSettings } from '../src/engine/ml/trainer.js';
-import type { HeadConfig } from '../src/engine/ml/head.js';
+import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
+import { evaluateRetrieval } from '../src/engine/ml/training/retrieval-metrics.js';
+import { parseBackboneSpec, describeSpec } from '../src/engine/ml/backbone/backbone.js';
+import { trainHead, type TrainerSettings } from '../src/engine/ml/training/trainer.js';
+import type { HeadConfig } from '../src/engine/ml/training/head.js';
 import { Store } from '../src/engine/store/store.js';
 
 interface Variant {

@@ -1,7 +1,7 @@
 import type { DuplicateGroup, DuplicatesResult } from '../../shared/api.js';
 import { invalidInput } from '../../shared/errors.js';
-import { allNearest } from '../ml/block-knn.js';
-import { loadOnnxRuntime } from '../ml/onnx-backbone.js';
+import { allNearest } from '../ml/curation/block-knn.js';
+import { loadOnnxRuntime } from '../ml/backbone/onnx-backbone.js';
 import type { VectorIndex } from '../store/search.js';
 import type { Store } from '../store/store.js';
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../store/store.js';
 import { mountTmpfs, type Mounted } from '../testing/mounts.js';
 import { openLibrary } from './engine.js';
-import { changeLabels, labelsState } from './labels.js';
+import { changeLabels, labelsState } from './label-changes.js';
 import { undoLabelWrite } from './write-labels.js';
 
 const PHOTOS = 2_000;

@@ -8,7 +8,7 @@ import { ApiError } from '../../shared/errors.js';
 import { Store } from '../store/store.js';
 import { mountTmpfs, type Mounted } from '../testing/mounts.js';
 import { openLibrary } from './engine.js';
-import { changeLabels } from './labels.js';
+import { changeLabels } from './label-changes.js';
 import { movePhotosOut, undoMoveOut } from './move-out.js';
 import { recoverMoves } from './file-moves.js';
 import { thisMachine } from '../store/move-journal.js';

@@ -1,9 +1,9 @@
 import type { ApiHandlers } from '../../shared/api.js';
 import { librarySummary } from './engine.js';
 import { checkFingerprint } from './label-change-input.js';
-import { changeLabels, labelsState, undoLabels } from './labels.js';
+import { changeLabels, labelsState, undoLabels } from './label-changes.js';
 import { LABEL_WRITE, LABEL_WRITE_UNDO } from './library-files.js';
-import { markNotSimilar, marksState } from './marks.js';
+import { markNotSimilar, marksState } from './not-similar-marks.js';
 import type { ServiceParts } from './service-parts.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 

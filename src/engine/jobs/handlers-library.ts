@@ -4,7 +4,7 @@ import { DEFAULT_SETTINGS } from '../../shared/settings.js';
 import { typedFolderPath } from '../common/paths.js';
 import { formatBytes } from '../common/error-words.js';
 import { listFolders } from '../library/folders.js';
-import { MAX_PHOTO_BYTES } from '../library/photo-input.js';
+import { MAX_PHOTO_BYTES } from '../library/photo-gate.js';
 import { findSimilar, librarySummary } from './engine.js';
 import type { ServiceParts } from './service-parts.js';
 

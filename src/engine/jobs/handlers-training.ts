@@ -3,9 +3,9 @@ import { conflict } from '../../shared/errors.js';
 import { resolveSettings } from '../../shared/settings.js';
 import type { RunRow } from '../store/store.js';
 import { planTraining, prepareRun, trainModel } from './engine.js';
-import { runClasses } from './labels.js';
+import { runClasses } from './label-changes.js';
 import type { LiveLosses } from './live-losses.js';
-import { runMarks } from './marks.js';
+import { runMarks } from './not-similar-marks.js';
 import type { ServiceParts } from './service-parts.js';
 
 type TrainingHandlers = Pick<ApiHandlers, 'startTraining' | 'pauseTraining' | 'resumeTraining' | 'stopTraining' | 'listRuns' | 'runHistory'>;

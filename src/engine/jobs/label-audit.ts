@@ -1,9 +1,9 @@
 import type { LabelAudit, MislabelSuspect, TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { AUDIT_EPOCHS, AUDIT_FOLDS, AUDIT_NEIGHBOURS, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
-import { describeSpec, featureSegments, finalPartOf, trainingBackboneSpec } from '../ml/backbone.js';
-import { checkFolds, crossFitScores } from '../ml/cross-fit.js';
-import { normalizeVector, type HeadConfig } from '../ml/head.js';
+import { describeSpec, featureSegments, finalPartOf, trainingBackboneSpec } from '../ml/backbone/backbone.js';
+import { checkFolds, crossFitScores } from '../ml/curation/cross-fit.js';
+import { normalizeVector, type HeadConfig } from '../ml/training/head.js';
 import type { StoredSuspect } from '../store/label-audit.js';
 import type { PhotoRow, Store } from '../store/store.js';
 import { autoTriplets } from './fine-tune.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
+import { parseBackboneSpec } from '../ml/backbone/backbone.js';
 import { Store } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';

@@ -1,7 +1,7 @@
 import type { Suggestion, SuggestionsResult } from '../../shared/api.js';
 import { describeValue } from '../../shared/describe-value.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import { classThresholds, voteClasses, type LabelledVector } from '../ml/suggest.js';
+import { classThresholds, voteClasses, type LabelledVector } from '../ml/curation/suggest.js';
 import type { PhotoRow, Store } from '../store/store.js';
 import { defaultModel, requireModel } from './pipeline.js';
 

@@ -6,8 +6,8 @@ import { MAX_LABEL_UNDO_STEPS } from '../../shared/settings.js';
 import { Store } from '../store/store.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 import { indexAll, openLibrary } from './engine.js';
-import { changeLabels, labelsState, relabel, undoLabels } from './labels.js';
-import { markNotSimilar, marksState } from './marks.js';
+import { changeLabels, labelsState, relabel, undoLabels } from './label-changes.js';
+import { markNotSimilar, marksState } from './not-similar-marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 
 let root: string;

@@ -9,7 +9,7 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { LabelMove, LabelWritePreview, LabelsState } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import { folderClass, folderOf } from '../library/labels.js';
+import { folderClass, folderOf } from '../library/label-rules.js';
 import { runMoveBatch, undoLastBatch, type MoveOptions } from './file-moves.js';
 import type { Store } from '../store/store.js';
 
