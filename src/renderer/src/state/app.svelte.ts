@@ -22,8 +22,9 @@ const FINISHED = new Set<JobState['state']>(['done', 'failed', 'stopped']);
 export const NOTICE_MS = 10_000;
 
 /**
- * The app's state and the calls that change it. Components read it and call its methods; engine
- * events flow in through `handleEvent` and nowhere else.
+ * The app-wide state (view, connection, status, library, job, models, runs, notices) and the feature
+ * stores. Components read them and call their methods; engine events flow in through `handleEvent`
+ * and nowhere else, which passes each on to the stores that care.
  */
 export class AppState {
   readonly transport: AppTransport;
