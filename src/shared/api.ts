@@ -393,7 +393,7 @@ export interface SuggestionSupport {
 export interface Suggestion {
   photoId: number;
   path: string;
-  /** null: "none of your classes" (even its nearest class is farther than that class's photos usually are). */
+  /** null: "none of your classes" (too unlike even the class it is nearest: `strangeness` says how). */
   className: string | null;
   /** The class the vote went to, also when it is too far to suggest. */
   nearestClass: string | null;
