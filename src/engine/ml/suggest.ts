@@ -191,8 +191,8 @@ export interface NoveltyPhotos {
 }
 
 /**
- * "None of your classes", judged on three kinds of evidence, each calibrated on the validation split
- * (labelled photos the model did not train on):
+ * "None of your classes", judged on three kinds of evidence, against the validation split (labelled
+ * photos the model did not train on):
  *   model: the distance to the nearest photo of the voted class under the model, over that class's
  *     median for validation photos (a spread-out class is allowed farther);
  *   untrained: the relative Mahalanobis distance to the classes in the untrained features (novelty.ts),
@@ -230,7 +230,7 @@ export function noveltyRule(photos: NoveltyPhotos, keepShare = KEEP_SHARE): Nove
   const mahalanobisScores = scored.flatMap((h) => (h.mahalanobis === null ? [] : [h.mahalanobis])).sort((a, b) => a - b);
   // The unsorted count's p is the binomial chance of that many unsorted neighbours at the class's usual
   // rate (calibrating it on the validation split instead would pool classes that are sorted to different
-  // degrees); floored at the smallest p the calibrated kinds can give, so no one kind decides alone.
+  // degrees); floored at the smallest p the calibrated kinds can give, so it weighs no more than they can.
   const floor = 1 / (heldOut.length + 1);
   // The rate is smoothed by half a neighbour, so a class with no unsorted neighbours at all does not make one look far.
   const unsortedP = (u: NonNullable<Scores['unsorted']>) => Math.max(floor, binomialTail(u.of, u.count, (u.usual + 0.5) / (u.of + 1)));
@@ -248,8 +248,8 @@ export function noveltyRule(photos: NoveltyPhotos, keepShare = KEEP_SHARE): Nove
 
 /**
  * The untrained features' evidence, where every labelled photo has them: the class Gaussians (fitted
- * on the training split), each photo's unsorted share among its nearest photos (in their PCA space),
- * and per class the mean count of its labelled photos.
+ * on the training split), how many of each photo's nearest photos are unsorted (in the Gaussians' PCA
+ * space), and per class the mean of that count over its labelled photos.
  */
 function untrainedEvidence({ validation, train, unsorted }: NoveltyPhotos) {
   const labelled = [...train, ...validation];
