@@ -12,20 +12,23 @@ import { flag, type BenchReport } from './report.js';
 
 const FLOWERS = resolve(import.meta.dirname, '../../shared/datasets/flowers17');
 const CONFIDENCE_STEPS = [0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
-const KEEP_SHARES = [0.95, 0.9, 0.85, 0.8, 0.7];
+const KEEP_SHARES = [0.97, 0.95, 0.93, 0.9, 0.85, 0.8];
+/** "None of your classes": the app's rule, and the model's distance alone (per class, one for all) beside it. */
+const RULES = ['novelty', 'per-class', 'global'] as const;
 
 /**
  * suggest: how well "Sort the unsorted" suggests classes. A labelled library (flowers17 from ../shared,
  * else the drawn sample library at 40 per class) is copied with a share of each class's photos moved
- * to the root (their labels hidden); a model is trained on the rest (app defaults, seed 1) and each
+ * to the root (their labels hidden); a model is trained on the rest (app defaults, seed 1 or --seed) and each
  * hidden photo's suggestion is scored against its folder:
  *   closed: 20% of every class hidden. coverage = share given a class (not "none of your classes"),
  *     accuracy = share of those that are right; per model (the untrained baseline in the same run, and
- *     the trained one), per threshold kind (one per class, one for all); then accuracy/coverage when
+ *     the trained one), per rule (the app's novelty rule; the model's distance alone with a threshold
+ *     per class or one for all), with the time each took; then accuracy/coverage when
  *     only suggestions at or above each confidence count.
  *   open: two whole classes moved to the root as well, never trained on: the share of their photos
  *     that get "none of your classes", against the share of the known classes' hidden photos that do.
- *   --hide 0.2  --epochs N  --unseen daisy,tigerlily
+ *   --hide 0.2  --epochs N  --unseen daisy,tigerlily  --seed 1 (the training's seed: its split and triplets)
  *   --library drawn: the drawn sample even where flowers17 is there
  *   --work DIR: keep the libraries and database there, and on a later run score them again without training
  * Features are computed once (one database) and reused by the second library.
@@ -33,6 +36,7 @@ const KEEP_SHARES = [0.95, 0.9, 0.85, 0.8, 0.7];
 export async function run(args: string[]): Promise<BenchReport> {
   const hide = Number(flag(args, 'hide', '0.2'));
   const epochs = args.includes('--epochs') ? Number(flag(args, 'epochs', '5')) : undefined;
+  const seed = Number(flag(args, 'seed', '1'));
   const kept = args.includes('--work');
   const work = kept ? resolve(flag(args, 'work', '')) : mkdtempSync(join(tmpdir(), 'lookalike-bench-suggest-'));
   mkdirSync(work, { recursive: true });
@@ -44,7 +48,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     const source = flowers ? FLOWERS : existsSync(sample) ? sample : await makeSampleLibrary(sample, { perClass: 40, unlabelled: 0 });
     const classes = readdirSync(source, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
     const unseenClasses = flag(args, 'unseen', flowers ? 'daisy,tigerlily' : classes.slice(-1).join(',')).split(',');
-    notes.push(`library: ${flowers ? 'flowers17' : 'the drawn sample library, 40 per class'}, ${classes.length} classes; hidden ${hide}; unseen in open set: ${unseenClasses.join(', ')}`);
+    notes.push(`library: ${flowers ? 'flowers17' : 'the drawn sample library, 40 per class'}, ${classes.length} classes; hidden ${hide}; seed ${seed}; unseen in open set: ${unseenClasses.join(', ')}`);
     const store = Store.open(join(work, 'bench.db'));
     for (const scenario of ['closed', 'open'] as const) {
       const unseen = scenario === 'open' ? unseenClasses : [];
@@ -55,30 +59,30 @@ export async function run(args: string[]): Promise<BenchReport> {
       let trainedId = [...store.models(libraryId)].reverse().find((m) => m.kind === 'trained')?.id;
       if (fresh || trainedId === undefined) {
         process.stderr.write(`suggest: ${scenario}: ${truth.size} photos hidden; training…\n`);
-        const trained = await trainModel({ store }, libraryId, planTraining(store, libraryId, resolveSettings({ epochs, seed: 1 }), { k: 'fit' }));
+        const trained = await trainModel({ store }, libraryId, planTraining(store, libraryId, resolveSettings({ epochs, seed }), { k: 'fit' }));
         notes.push(`${scenario}: trained P@${trained.trained.k} ${trained.baseline.precision_at_k.toFixed(3)} → ${trained.trained.precision_at_k.toFixed(3)}`);
         trainedId = trained.modelId;
       }
       const baselineId = store.models(libraryId).find((m) => m.kind === 'baseline')!.id;
       const isUnseen = (s: Suggestion) => unseen.includes(truth.get(s.path)!);
       for (const [model, modelId] of [['baseline', baselineId], ['trained', trainedId]] as const) {
-        for (const threshold of ['per class', 'global'] as const) {
+        for (const rule of RULES) {
           const t0 = performance.now();
-          const { suggestions } = suggestClasses(store, libraryId, { modelId, globalThreshold: threshold === 'global' });
+          const { suggestions } = suggestClasses(store, libraryId, { modelId, rule });
           const seconds = (performance.now() - t0) / 1000;
-          const row: Record<string, unknown> = { scenario, model, threshold, keep_share: KEEP_SHARE, min_confidence: 0, ...score(suggestions.filter((s) => !isUnseen(s)), truth), seconds };
+          const row: Record<string, unknown> = { scenario, model, rule, keep_share: KEEP_SHARE, min_confidence: 0, ...score(suggestions.filter((s) => !isUnseen(s)), truth), seconds };
           if (scenario === 'open') Object.assign(row, openSet(suggestions, isUnseen));
           results.push(row);
         }
       }
-      // The trade-offs, on the trained model with per-class thresholds: the confidence a suggestion must
-      // reach (curve); in the open set also how much of each class the threshold keeps.
-      const shares = scenario === 'open' ? KEEP_SHARES : [KEEP_SHARE];
+      // The trade-offs, on the trained model with the app's rule: the confidence a suggestion must
+      // reach (curve), and how much of the validation split the rule keeps.
+      const shares = KEEP_SHARES;
       for (const keepShare of shares) {
         const { suggestions } = suggestClasses(store, libraryId, { modelId: trainedId, keepShare });
         for (const min of CONFIDENCE_STEPS) {
           if (keepShare === KEEP_SHARE && min === 0) continue; // the row above
-          const row: Record<string, unknown> = { scenario, model: 'trained', threshold: 'per class', keep_share: keepShare, min_confidence: min, ...score(suggestions.filter((s) => !isUnseen(s)), truth, min) };
+          const row: Record<string, unknown> = { scenario, model: 'trained', rule: 'novelty', keep_share: keepShare, min_confidence: min, ...score(suggestions.filter((s) => !isUnseen(s)), truth, min) };
           if (scenario === 'open') Object.assign(row, openSet(suggestions, isUnseen, min));
           results.push(row);
         }
@@ -88,7 +92,7 @@ export async function run(args: string[]): Promise<BenchReport> {
   } finally {
     if (!kept) rmSync(work, { recursive: true, force: true });
   }
-  const base = (r: Record<string, unknown>) => results.find((b) => b.scenario === r.scenario && b.model === 'baseline' && b.threshold === r.threshold && b.min_confidence === 0);
+  const base = (r: Record<string, unknown>) => results.find((b) => b.scenario === r.scenario && b.model === 'baseline' && b.rule === r.rule && b.min_confidence === 0);
   for (const r of results) r.accuracy_vs_baseline = (r.accuracy as number) / (base(r)?.accuracy as number);
   return { bench: 'suggest', results, notes };
 }

@@ -42,6 +42,9 @@ describeInChromium('Sort the unsorted', () => {
       if (className) expect(support.every((path) => path.startsWith(`${className}/`))).toBe(true);
     }
 
+    // A "none of your classes" says what it rests on: its nearest class and how unusual it is for it.
+    for (const card of await page.$$('[data-testid=suggestion][data-class=""]')) expect(await card.$eval('[data-testid=suggestion-why]', (e) => e.textContent)).toMatch(/^nearest: \w+[;,] /);
+
     // Accept one: it is labelled, and leaves the view.
     const [accepted] = (await cards(page)).filter((c) => c.className !== null);
     await page.click(`[data-testid=suggestion][data-path="${accepted.path}"] [data-testid=suggestion-accept]`);

@@ -77,7 +77,7 @@ describe('lookalike CLI', () => {
   it('suggest --json gives each unlabelled photo a class or none, its confidence and nearest labelled photo', () => {
     const run = lookalike(['suggest', root, '--db', db, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    const out = run.json() as { model: number; suggestions: Array<{ path: string; class: string | null; nearest_class: string; confidence: number; nearest_labelled: string }> };
+    const out = run.json() as { model: number; suggestions: Array<{ path: string; class: string | null; nearest_class: string; confidence: number; nearest_labelled: string; strangeness: unknown }> };
     expect(out.suggestions).toHaveLength(1);
     const [row] = out.suggestions;
     expect(row.path).toBe('unsorted-1.jpg');
@@ -85,6 +85,7 @@ describe('lookalike CLI', () => {
     expect(row.confidence).toBeLessThanOrEqual(1);
     expect(row.nearest_labelled.startsWith(`${row.nearest_class}/`)).toBe(true);
     if (row.class !== null) expect(row.class).toBe(row.nearest_class);
+    expect(row).toHaveProperty('strangeness');
     const text = lookalike(['suggest', root, '--db', db]);
     expect(text.stdout).toMatch(/most confident first:\n.*unsorted-1\.jpg/);
   });

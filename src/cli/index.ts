@@ -464,6 +464,12 @@ async function suggestCommand(args: string[]): Promise<number> {
       confidence: round(s.confidence),
       nearest_labelled: s.support[0]?.path ?? null,
       distance: round(s.distance),
+      // What "none of your classes" is judged on (null where a plain distance threshold judged).
+      strangeness: s.strangeness && {
+        model: round(s.strangeness.model),
+        untrained: s.strangeness.untrained === null ? null : round(s.strangeness.untrained),
+        unsorted_neighbours: s.strangeness.unsorted && { ...s.strangeness.unsorted, usual: round(s.strangeness.unsorted.usual) },
+      },
     }));
     const table = rows.map((r) => `${r.confidence.toFixed(2)}  ${(r.class ?? `none of your classes (nearest: ${r.nearest_class ?? '-'})`).padEnd(24)}  ${r.path}  ~ ${r.nearest_labelled ?? '-'}`);
     const pending = result.notIndexed > 0 ? `${result.notIndexed} unlabelled photos are not indexed by model ${result.modelId} yet; run \`lookalike index ${store.libraryRoot(libraryId)}\`` : null;

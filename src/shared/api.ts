@@ -393,7 +393,7 @@ export interface SuggestionSupport {
 export interface Suggestion {
   photoId: number;
   path: string;
-  /** null: "none of your classes" (even its nearest class is farther than that class's photos usually are). */
+  /** null: "none of your classes" (too unlike even the class it is nearest: `strangeness` says how). */
   className: string | null;
   /** The class the vote went to, also when it is too far to suggest. */
   nearestClass: string | null;
@@ -405,6 +405,15 @@ export interface Suggestion {
   support: SuggestionSupport[];
   /** Classes the person rejected for this photo (not suggested again). */
   rejected: string[];
+  /**
+   * What "none of your classes" was judged on (engine/ml/suggest.ts noveltyRule): how unusual the photo
+   * is for `nearestClass`: the share of held-out labelled photos more usual for their own class by the
+   * model's distance, and by the distance to every class in the untrained features; and how many of its
+   * nearest photos (untrained features) are unsorted against how many usually are for the class's labelled
+   * photos (the last two null without untrained features). Null when a plain distance threshold judged
+   * (no validation split yet).
+   */
+  strangeness: { model: number; untrained: number | null; unsorted: { count: number; usual: number; of: number } | null } | null;
 }
 
 export interface SuggestionsResult {

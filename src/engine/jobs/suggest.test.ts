@@ -55,6 +55,20 @@ describe('sort the unsorted: suggestions from a trained model on drawn photos', 
     expect(known.filter((s) => s.className === drawnClass(s.path)).length).toBeGreaterThanOrEqual(5);
   });
 
+  it('says "none of your classes" for the stars (never labelled), stranger in the untrained features than every photo of a labelled class, and says what it rests on', () => {
+    const { suggestions } = suggestClasses(store, libraryId);
+    const stars = suggestions.filter((s) => drawnClass(s.path) === 'stars');
+    const known = suggestions.filter((s) => drawnClass(s.path) !== 'stars');
+    expect(stars.map((s) => s.className)).toEqual([null, null]);
+    for (const { strangeness } of suggestions) {
+      expect(strangeness!.model).toBeGreaterThanOrEqual(0);
+      expect(strangeness!.model).toBeLessThanOrEqual(1);
+      expect(strangeness!.unsorted).toMatchObject({ of: 10 });
+    }
+    const untrained = (list: typeof suggestions) => list.map((s) => s.strangeness!.untrained!);
+    expect(Math.min(...untrained(stars))).toBeGreaterThan(Math.max(...untrained(known)));
+  });
+
   it('remembers a rejected suggestion (also in a new session), suggests something else, and forgets it when asked', () => {
     const first = suggestClasses(store, libraryId).suggestions.find((s) => s.className !== null)!;
     rejectSuggestion(store, libraryId, { photoId: first.photoId, className: first.className!, rejected: true });
@@ -92,7 +106,7 @@ describe('sort the unsorted: suggestions from a trained model on drawn photos', 
     runSql(store.path, 'UPDATE photos SET split = NULL WHERE library_id = ?', libraryId);
     const profile = (threshold: number | null) => ({ same_class: [0.1, 0.2, 0.3] as [number, number, number], other_class: [0.5, 0.6, 0.7] as [number, number, number], threshold, precision: 0.9, close_match_share: 0.5 });
     store.setModelDistances(model.id, profile(1e-6));
-    expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className === null)).toBe(true);
+    expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className === null && s.strangeness === null)).toBe(true);
     store.setModelDistances(model.id, profile(null));
     expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className !== null)).toBe(true);
   });

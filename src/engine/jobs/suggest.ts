@@ -1,18 +1,24 @@
 import type { Suggestion, SuggestionsResult } from '../../shared/api.js';
 import { describeValue } from '../../shared/describe-value.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import { classThresholds, voteClasses, type LabelledVector } from '../ml/curation/suggest.js';
+import { describeSpec, type BackboneSpec } from '../ml/backbone/backbone.js';
+import { normalizeVector } from '../ml/training/head.js';
+import { classThresholds, noveltyRule, voteClasses, type LabelledPhoto } from '../ml/curation/suggest.js';
 import type { PhotoRow, Store } from '../store/store.js';
-import { defaultModel, requireModel } from './pipeline.js';
+import { defaultModel, requireModel, untrainedSpec } from './pipeline.js';
 
 /** Vectors read from the index per statement. */
 const PAGE = 2048;
 
 export interface SuggestOptions {
   modelId?: number;
-  /** One threshold for every class instead of one per class (for the bench's comparison). */
-  globalThreshold?: boolean;
-  /** Share of unseen photos of a class its threshold keeps (default KEEP_SHARE; the bench tries others). */
+  /**
+   * How "none of your classes" is decided: `novelty` (the app's: the model's distance and the untrained
+   * features' combined, see noveltyRule); for the bench's comparison, the model's distance alone with a
+   * threshold per class or one for all.
+   */
+  rule?: 'novelty' | 'per-class' | 'global';
+  /** Share of validation photos the rule keeps in their class (default KEEP_SHARE; the bench tries others). */
   keepShare?: number;
 }
 
@@ -32,18 +38,20 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
   for (let start = 0; start < photos.length; start += PAGE) {
     for (const { id, vector } of index.vectors(photos.slice(start, start + PAGE).map((p) => p.id))) vectors.set(id, vector);
   }
+  const untrained = untrainedFeatures(store, model.config.backboneSpec as BackboneSpec | undefined, photos);
   const labelled = (photo: PhotoRow): photo is PhotoRow & { classId: number } => photo.classId !== null && vectors.has(photo.id);
-  const withVector = (photo: PhotoRow & { classId: number }): LabelledVector => ({ id: photo.id, classId: photo.classId, vector: vectors.get(photo.id)! });
+  const withVector = (photo: PhotoRow & { classId: number }): LabelledPhoto => ({ id: photo.id, classId: photo.classId, vector: vectors.get(photo.id)!, untrained: untrained.get(photo.id) });
   const labelledPhotos = photos.filter(labelled);
   const references = labelledPhotos.map(withVector);
   const unlabelled = photos.filter((p) => p.classId === null);
   const queries = unlabelled.filter((p) => vectors.has(p.id));
   // Calibrated on photos the model was not trained on (its validation split) against those it was.
-  const measured = classThresholds(
-    labelledPhotos.filter((p) => p.split === 'validation').map(withVector),
-    labelledPhotos.filter((p) => p.split !== 'validation').map(withVector),
-    options.keepShare,
-  );
+  const validation = labelledPhotos.filter((p) => p.split === 'validation').map(withVector);
+  const train = labelledPhotos.filter((p) => p.split !== 'validation').map(withVector);
+  const rule = options.rule ?? 'novelty';
+  const toVote = queries.map((p) => ({ id: p.id, vector: vectors.get(p.id)!, untrained: untrained.get(p.id) }));
+  const novelty = rule === 'novelty' ? noveltyRule({ validation, train, unsorted: toVote }, options.keepShare) : null;
+  const measured = classThresholds(validation, train, options.keepShare);
   // No validation split yet (never trained or evaluated): the model's own "close match" distance, if it has one.
   const calibration = measured.fallback === Infinity ? { ...measured, fallback: store.modelDistances(model.id)?.threshold ?? Infinity } : measured;
   const classes = store.classes(libraryId);
@@ -55,9 +63,9 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
   );
   const pathOf = new Map(photos.map((p) => [p.id, p.relPath]));
   const votes = voteClasses(
-    queries.map((p) => ({ id: p.id, vector: vectors.get(p.id)! })),
+    toVote,
     references,
-    options.globalThreshold ? { thresholds: new Map(), fallback: calibration.fallback, rejected } : { ...calibration, rejected },
+    rule === 'global' ? { thresholds: new Map(), fallback: calibration.fallback, rejected } : { ...calibration, novelty, rejected },
   );
   const suggestions: Suggestion[] = votes.map((vote) => ({
     photoId: vote.id,
@@ -68,9 +76,20 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
     distance: vote.distance,
     support: vote.support.map((s) => ({ photoId: s.id, path: pathOf.get(s.id)!, distance: s.distance })),
     rejected: [...(rejectedNames.get(pathOf.get(vote.id)!) ?? [])].sort(),
+    strangeness: vote.strangeness,
   }));
   suggestions.sort((a, b) => b.confidence - a.confidence || a.distance - b.distance || a.path.localeCompare(b.path));
   return { modelId: model.id, modelName: model.name, suggestions, notIndexed: unlabelled.length - queries.length };
+}
+
+/** The untrained backbone's features of the photos that have them (L2-normalised), by photo id: empty for a model without a backbone spec. */
+function untrainedFeatures(store: Store, spec: BackboneSpec | undefined, photos: PhotoRow[]): Map<number, Float32Array> {
+  if (!spec) return new Map();
+  const features = store.features(describeSpec(untrainedSpec(spec)), photos.map((p) => p.hash));
+  return new Map(photos.flatMap((p) => {
+    const vector = features.get(p.hash);
+    return vector && vector.every(Number.isFinite) ? [[p.id, normalizeVector(vector)] as const] : [];
+  }));
 }
 
 /** Remembers (or forgets) that a photo is not of a class. */

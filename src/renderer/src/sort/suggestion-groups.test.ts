@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Suggestion } from '../../../shared/api';
-import { atOrAbove, groupByClass, idsByClass } from './suggestion-groups';
+import { atOrAbove, groupByClass, idsByClass, whyNone } from './suggestion-groups';
 
 const suggestion = (photoId: number, className: string | null, confidence: number, distance = 1): Suggestion => ({
   photoId,
@@ -11,6 +11,7 @@ const suggestion = (photoId: number, className: string | null, confidence: numbe
   distance,
   support: [],
   rejected: [],
+  strangeness: null,
 });
 
 describe('the Sort view groups', () => {
@@ -31,5 +32,13 @@ describe('the Sort view groups', () => {
       ['a', [1, 3]],
       ['b', [2]],
     ]);
+  });
+
+  it('says what a "none of your classes" rests on: both shares where the novelty rule judged, "too far" where a threshold did', () => {
+    expect(whyNone({ nearestClass: 'tulip', strangeness: { model: 0.934, untrained: 0.991, unsorted: { count: 9, usual: 2.14, of: 10 } } })).toBe(
+      'nearest: tulip; stranger than 93% of held-out photos by the model, 99% in the untrained features; 9 of its 10 nearest photos unsorted (usually 2.1)',
+    );
+    expect(whyNone({ nearestClass: 'tulip', strangeness: { model: 0.5, untrained: null, unsorted: null } })).toBe('nearest: tulip; stranger than 50% of held-out photos by the model');
+    expect(whyNone({ nearestClass: null, strangeness: null })).toBe('nearest: –, too far');
   });
 });

@@ -28,3 +28,21 @@ export function idsByClass(suggestions: Array<{ photoId: number; className: stri
   for (const { photoId, className } of suggestions) byClass.set(className, [...(byClass.get(className) ?? []), photoId]);
   return byClass;
 }
+
+/**
+ * Why a photo got "none of your classes", in words: how unusual it is for its nearest class (each the
+ * share of held-out labelled photos more usual for their own class) by the model's distance and in the
+ * untrained features, and how many of its nearest photos are unsorted against the class's usual count;
+ * or "too far" where a plain distance threshold decided.
+ */
+export function whyNone(suggestion: Pick<Suggestion, 'nearestClass' | 'strangeness'>): string {
+  const nearest = `nearest: ${suggestion.nearestClass ?? '–'}`;
+  const { strangeness } = suggestion;
+  if (!strangeness) return `${nearest}, too far`;
+  const percent = (share: number) => `${Math.round(share * 100)}%`;
+  const parts = [`${percent(strangeness.model)} of held-out photos by the model`];
+  if (strangeness.untrained !== null) parts.push(`${percent(strangeness.untrained)} in the untrained features`);
+  const { unsorted } = strangeness;
+  const neighbours = unsorted ? `; ${unsorted.count} of its ${unsorted.of} nearest photos unsorted (usually ${unsorted.usual.toFixed(1)})` : '';
+  return `${nearest}; stranger than ${parts.join(', ')}${neighbours}`;
+}
