@@ -14,7 +14,8 @@ import { setUpWebGpu } from '../ml/webgpu.js';
 import { Store } from '../store/store.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 import { findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
-import { builtinGraph, checkFineTune } from './fine-tune.js';
+import { checkFineTune } from './fine-tune.js';
+import { builtinGraph } from './fine-tuned-net.js';
 
 // No GPU here: Debian's chromium ships SwiftShader's Vulkan driver, a CPU implementation Dawn accepts.
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';

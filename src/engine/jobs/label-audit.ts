@@ -7,7 +7,8 @@ import { normalizeVector, type HeadConfig } from '../ml/head.js';
 import { LabelAuditStore, type StoredSuspect } from '../store/label-audit.js';
 import type { PhotoRow, Store } from '../store/store.js';
 import { autoTriplets } from './fine-tune.js';
-import { cacheFeatures, defaultModel } from './pipeline.js';
+import { cacheFeatures } from './feature-cache.js';
+import { defaultModel } from './model-lookup.js';
 import type { JobContext } from './job-context.js';
 
 /** Neighbours of another class kept with each suspect (the view shows them beside it). */

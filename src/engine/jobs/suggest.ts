@@ -4,7 +4,7 @@ import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { classThresholds, voteClasses, type LabelledVector } from '../ml/suggest.js';
 import { RejectionStore } from '../store/suggestion-rejections.js';
 import type { PhotoRow, Store } from '../store/store.js';
-import { defaultModel, requireModel } from './pipeline.js';
+import { defaultModel, requireModel } from './model-lookup.js';
 
 /** Vectors read from the index per statement. */
 const PAGE = 2048;
