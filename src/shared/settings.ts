@@ -124,6 +124,31 @@ export function featuresProblem(settings: Pick<TrainSettings, 'features' | 'back
   return null;
 }
 
+/** What this machine trains on, as far as the rules need it (BackendInfo in the app, BackendChoice in the engine). */
+export interface TrainingBackend {
+  name: string;
+  gpu: boolean;
+}
+
+/**
+ * Null when this training can run here, else why not: the fine-tune mode against this machine's
+ * backend and the backbone, the features against both. The Train form, the CLI and the service ask
+ * it before a run is created; nothing behind them asks again. The backbone is the settings' own
+ * (resolved: trimmed, the built-in one by its id, as the engine reads it).
+ */
+export function trainingProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'>, context: { backend: TrainingBackend }): string | null {
+  const features = featuresProblem(settings);
+  if (features || settings.fineTune === 'head') return features;
+  const { backend } = context;
+  // WebGPU on a software adapter (SwiftShader) is only ever taken when forced: allowed, so the path can be tested.
+  if (settings.fineTune === 'full' && !(backend.gpu || backend.name === 'webgpu')) {
+    return `full fine-tuning needs a GPU backend; this machine runs ${backend.name}, where one epoch would take hours: train the last blocks (fine-tune last-blocks) or the head`;
+  }
+  const backbone = settings.backbone.trim();
+  if (backbone !== BUILTIN_BACKBONE.id) return `${settings.fineTune} fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE.id}) only; ${backbone} can train its head (fine-tune head)`;
+  return null;
+}
+
 export const K_RULE: NumberRule = { label: 'k', whole: true, min: 1, max: Number.MAX_SAFE_INTEGER, hint: 'a positive whole number' };
 
 /** Thrown for a setting a person can fix; the CLI exits 2 on it and the transports answer 4xx. */

@@ -6,7 +6,7 @@
  */
 import type { TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
-import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../shared/settings.js';
+import { DEFAULT_K, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { parseBackboneSpec, trainingBackboneSpec } from '../ml/backbone.js';
 import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
@@ -38,22 +38,22 @@ export { expectedRuntime } from '../ml/onnx-backbone.js';
 export { defaultDbPath } from '../common/paths.js';
 export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
 export { checkPhotoStats, readPhoto } from '../library/photo-input.js';
-export { checkFineTuneHere } from './fine-tune.js';
 export { describeHolder, holdJobLock } from '../store/job-lock.js';
 export { JobControl } from '../common/job-control.js';
 export { errorInWords } from '../common/error-words.js';
 export { userCacheDir, userDataDir } from '../common/paths.js';
 
 /**
- * Everything that can refuse a training before work starts: a library without 2 classes of 2+
- * photos, a bad k, a backbone string that names nothing. `k: 'fit'` scores at the smallest class's
- * training count when that is under 30 (what the app shows); a number is used as given.
+ * What the library must have before a training starts: 2 classes of 2+ photos. `k: 'fit'` scores
+ * at the smallest class's training count when that is under 30 (what the app shows); a number
+ * (checked where it was read, as the CLI's -k) is used as given. Whether the settings can train
+ * here at all is trainingProblem's (src/shared/settings.ts), asked before this.
  */
 export function planTraining(store: Store, libraryId: number, settings: TrainSettings, options: { k?: number | 'fit'; fullInputSize?: number } = {}): TrainingPlan {
   const classes = store.classes(libraryId);
   const untrainable = trainabilityProblem(classes);
   if (untrainable) throw invalidInput(untrainable);
-  const k = options.k === 'fit' ? validationK(classes, settings.validationFraction) : checkK(options.k ?? DEFAULT_K);
+  const k = options.k === 'fit' ? validationK(classes, settings.validationFraction) : (options.k ?? DEFAULT_K);
   return { settings, k, spec: trainingBackboneSpec(settings), ...(options.fullInputSize ? { fullInputSize: options.fullInputSize } : {}) };
 }
 

@@ -8,12 +8,11 @@
  */
 import type { TrainSettings } from '../../shared/api.js';
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
-import { SettingsError, TRIPLETS_PER_PHOTO, featuresProblem } from '../../shared/settings.js';
-import { describeSpec, parseBackboneSpec, type BackboneSpec } from '../ml/backbone.js';
+import { TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
+import { describeSpec } from '../ml/backbone.js';
 import { evaluateDetailed } from '../ml/eval.js';
 import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../ml/block-trainer.js';
 import { photoInputs } from '../ml/photo-inputs.js';
-import { selectBackend, type BackendChoice } from '../ml/compute-backend.js';
 import type { HeadConfig } from '../ml/head.js';
 import type { BuiltinGraph, CutPoint } from '../ml/trainable-backbone.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
@@ -32,27 +31,6 @@ const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
  * at N = 1 (docs/measurements.md, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
  */
 const MIRROR_MAPS = true;
-
-/** Refuses, before any work, what this machine or backbone cannot fine-tune, saying why (a SettingsError: a setting, not a failure). */
-export function checkFineTune(settings: TrainSettings, spec: BackboneSpec, backend: BackendChoice): void {
-  if (settings.fineTune === 'head') return;
-  // resolveSettings refuses this too; settings can also arrive stored (a run resumed).
-  if (settings.features === 'multi-scale') throw new SettingsError(featuresProblem(settings)!);
-  // WebGPU on a software adapter (SwiftShader) is only ever taken when forced: allowed, so the path can be tested.
-  if (settings.fineTune === 'full' && !(backend.gpu || backend.name === 'webgpu')) {
-    throw new SettingsError(
-      `full fine-tuning needs a GPU backend; this machine runs ${backend.name}, where one epoch would take hours: train the last blocks (--fine-tune last-blocks) or the head`,
-    );
-  }
-  if (spec.kind !== 'builtin') {
-    throw new SettingsError(`${settings.fineTune} fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE.id}) only; ${describeSpec(spec)} can train its head (--fine-tune head)`);
-  }
-}
-
-/** checkFineTune for this machine's backend and the settings' backbone. */
-export async function checkFineTuneHere(settings: TrainSettings): Promise<void> {
-  checkFineTune(settings, parseBackboneSpec(settings.backbone), await selectBackend());
-}
 
 /** Triplets per epoch when the settings say 0 (automatic). */
 export function autoTriplets(settings: TrainSettings, trainPhotos: number): number {

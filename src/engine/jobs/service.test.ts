@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
+import { selectBackend } from '../ml/compute-backend.js';
 import { createEngineService, type EngineService } from './service.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 
@@ -71,6 +72,17 @@ describe('engine service (the handler table both transports serve)', () => {
   it('refuses bad training settings before starting anything', async () => {
     await expect(service.handlers.startTraining({ gap: 0 })).rejects.toThrow(/gap g must be a positive number/);
     await expect(service.handlers.startTraining({ epochs: -2 })).rejects.toThrow(/epochs must be a positive whole number/);
+    expect((await service.handlers.status()).job).toBeNull();
+  });
+
+  it('refuses at Start, as a 400, a fine-tune mode this machine or backbone cannot train: no run is made, no job starts', async () => {
+    const elsewhere = service.handlers.startTraining({ fineTune: 'last-blocks', backbone: '/models/elsewhere' });
+    await expect(elsewhere).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/last-blocks fine-tuning is built for the built-in backbone .* only; \/models\/elsewhere can train its head/) });
+    const backend = await selectBackend();
+    if (!backend.gpu && backend.name !== 'webgpu') {
+      await expect(service.handlers.startTraining({ fineTune: 'full' })).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/^full fine-tuning needs a GPU backend; this machine runs /) });
+    }
+    expect(await service.handlers.listRuns()).toEqual([]);
     expect((await service.handlers.status()).job).toBeNull();
   });
 

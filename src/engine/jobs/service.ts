@@ -10,7 +10,7 @@ import { expectedRuntime } from '../ml/onnx-backbone.js';
 import { defaultDbPath, isStrictlyInside, typedFolderPath, userCacheDir, userDataDir } from '../common/paths.js';
 import { defaultModel, evaluateModelInDetail, findSimilar, indexAll, librarySummary, openLibrary, planTraining, prepareRun, trainModel, type JobContext } from './engine.js';
 import type { EngineService, EngineServiceOptions } from './service-contract.js';
-import { DEFAULT_SETTINGS, resolveSettings, validationK } from '../../shared/settings.js';
+import { DEFAULT_SETTINGS, resolveSettings, trainingProblem, validationK } from '../../shared/settings.js';
 import { Store, type RunRow } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { describeHolder, holdJobLock } from '../store/job-lock.js';
@@ -323,7 +323,9 @@ export async function createEngineService(options: EngineServiceOptions = {}): P
     async startTraining(partial) {
       const id = requireLibrary();
       const settings = resolveSettings(partial ?? {});
-      // Checked and claimed before the first await: two starts arriving together cannot both pass.
+      const refused = trainingProblem(settings, { backend: await selectBackend() });
+      if (refused) throw invalidInput(refused);
+      // Checked and claimed before the next await: two starts arriving together cannot both pass.
       if (job?.state.kind === 'train' || trainStarting) throw conflict('a training run is already going; stop it first');
       refuseWhileFilesBusy();
       const plan = planTraining(store, id, settings, { k: 'fit' });
