@@ -106,6 +106,16 @@ export const FINE_TUNE_MODES: Readonly<Record<FineTuneMode, string>> = {
   full: 'the whole network is trained (needs a GPU)',
 };
 
+/**
+ * What a mode does not use of the settings it is given (null: it uses them all): the blocks train on
+ * random triplets (block-trainer.ts) with no marked pairs. The Train form shows it beside those settings.
+ */
+export const MODE_LEAVES_OUT: Readonly<Record<FineTuneMode, string | null>> = {
+  head: null,
+  'last-blocks': 'this choice and the marks train the head first; the blocks then train on random triplets without marks',
+  full: 'this choice and the marks train the head first; the network then trains on random triplets without marks',
+};
+
 /** Every feature choice with what it means; adding one to FeatureLayers fails to compile until it is described here. */
 export const FEATURE_CHOICES: Readonly<Record<FeatureLayers, string>> = {
   final: 'the backbone\'s final pooled features',
