@@ -2,10 +2,10 @@ import type { RetrievalMetrics, TrainSettings } from '../../shared/api.js';
 import { summariseNames } from '../common/name-list.js';
 import { activeClock } from '../common/job-control.js';
 import { createThroughput } from '../common/throughput.js';
-import { describeSpec, featureSegments, finalPartOf } from '../ml/backbone.js';
+import { describeSpec, featureSegments, finalPartOf, type BackboneSpec } from '../ml/backbone.js';
 import { CENTRE_WEIGHT, packedNames, type HeadConfig } from '../ml/head.js';
-import type { TrainOptions } from '../ml/trainer.js';
-import type { Store } from '../store/store.js';
+import type { TrainerSettings, TrainOptions } from '../ml/trainer.js';
+import type { Checkpoint, Store } from '../store/store.js';
 import { distanceProfile } from './evaluation.js';
 import { cacheFeatures } from './feature-cache.js';
 import { autoTriplets } from './fine-tune.js';
@@ -15,7 +15,7 @@ import { baselineSets, evaluateBaseline, labelledFeatures, untrainedSpec } from 
 import { recordRunClasses } from './labels.js';
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
 import { MODE_TRAINERS } from './training-modes.js';
-import type { TrainingPlan } from './training-plan.js';
+import type { TrainedOutcome, TrainingPlan } from './training-plan.js';
 
 export interface TrainResult {
   runId: number;
@@ -59,10 +59,9 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const started = Date.now();
   const { settings, k, spec } = plan;
   const { store } = ctx;
-  const backboneKey = describeSpec(spec);
   await cacheFeatures(ctx, libraryId, spec, options.workers);
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
-  const sets = labelledFeatures(store, libraryId, backboneKey, settings.validationFraction, settings.seed);
+  const sets = labelledFeatures(store, libraryId, describeSpec(spec), settings.validationFraction, settings.seed);
   const untrained = untrainedSpec(spec);
   const baseline = evaluateBaseline(baselineSets(store, libraryId, spec, sets, settings), k);
   await ensureBaselineModel(ctx, libraryId, untrained, baseline);
@@ -76,60 +75,18 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const notes = [...(checkpoint ? [`resuming after epoch ${checkpoint.epoch}`] : []), ...smallClassNotes(store.classes(libraryId))];
   ctx.emit?.({ type: 'job', job: { kind: 'train', state: 'running', runId, message: notes.length ? notes.join('; ') : null } });
 
-  const inputDim = sets.train.vectors[0].length;
-  // Centring each layer's features lifted multi-scale runs and did little for the final pool alone (docs/measurements.md, "Centred features").
-  // A run stopped before centring came in resumes as it began, without it.
-  const resumesUncentred = checkpoint !== null && !packedNames(checkpoint.state).includes(CENTRE_WEIGHT);
-  const centre = finalPartOf(spec) && !resumesUncentred ? { segments: featureSegments(spec, inputDim) } : undefined;
-  const headConfig: HeadConfig = { inputDim, dim: settings.dim, hidden: 0, normalize: true, ...(centre ? { centre } : {}) };
+  const headConfig = headConfigFor(spec, settings, sets.train.vectors[0].length, checkpoint);
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
-  const best = checkpoint ? bestEpochSoFar(store, runId) : null;
-  const totalSteps = settings.epochs * Math.ceil(trainer.tripletsPerEpoch / settings.batchSize);
-  const trainingPace = createThroughput(activeClock(ctx.control));
-  let firstStep: number | null = null;
-  let keepEpoch = best ? { epoch: best.epoch, mapAtR: best.mapAtR } : null;
   try {
-    const trainOptions: TrainOptions = {
-      control: ctx.control,
-      resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state, best: best ?? undefined } : undefined,
-      onStep: (step) => {
-        firstStep ??= step.step - 1;
-        ctx.emit?.({ type: 'loss', runId, ...step });
-        const { etaSeconds, perSecond: stepsPerSecond } = trainingPace(step.step - firstStep, totalSteps - firstStep);
-        // A triplet is three images: query, positive, negative.
-        const imagesPerSecond = stepsPerSecond === null ? null : stepsPerSecond * settings.batchSize * 3;
-        ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${settings.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
-      },
-      onEpoch: async (epoch) => {
-        keepEpoch = bestEpoch(keepEpoch, epoch.epoch, epoch.validation.map_at_r);
-        store.saveEpoch(runId, epoch, epoch.losses, await epoch.checkpoint(), keepEpoch.epoch);
-        ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: settings.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
-      },
-    };
-    const outcome = await MODE_TRAINERS[settings.fineTune]({ ctx, libraryId, plan, trainer, headConfig, featureSets: { ...sets, marked }, options: trainOptions });
+    const options = trainingOptions(ctx, runId, trainer, checkpoint, baseline);
+    const outcome = await MODE_TRAINERS[settings.fineTune]({ ctx, libraryId, plan, trainer, headConfig, featureSets: { ...sets, marked }, options });
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
       store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
       outcome.dispose();
       throw new Error(nothingKept);
     }
-    const detailed = await outcome.evaluate();
-    const trained = detailed.scores;
-    const modelId = store.createModel({
-      libraryId,
-      name: `Trained run ${store.run(runId)!.number}`,
-      kind: 'trained',
-      backbone: backboneKey,
-      backboneDim: headConfig.inputDim,
-      dim: headConfig.dim,
-      config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone, keptEpoch: outcome.keptEpoch, ...(outcome.fineTune ? { fineTune: outcome.fineTune } : {}) },
-      runId,
-      weights: await outcome.weights(),
-    });
-    outcome.dispose();
-    store.setModelMetrics(modelId, trained);
-    store.setModelDistances(modelId, distanceProfile(store, libraryId, detailed));
-    store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, keptEpoch: outcome.keptEpoch, finished: true });
+    const { modelId, trained } = await storeModel(ctx, libraryId, runId, plan, headConfig, outcome);
     await indexLibrary(ctx, libraryId, modelId);
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
     return {
@@ -143,7 +100,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       baseline,
       trained,
       seconds: (Date.now() - started) / 1000,
-      backbone: backboneKey,
+      backbone: describeSpec(spec),
       marksUsed: marked.length,
     };
   } catch (error) {
@@ -151,6 +108,68 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
     throw error;
   }
+}
+
+/**
+ * The head on the run's features. Centring each layer's features lifted multi-scale runs and did
+ * little for the final pool alone (docs/measurements.md, "Centred features"); a run stopped before
+ * centring came in resumes as it began, without it.
+ */
+function headConfigFor(spec: BackboneSpec, settings: TrainSettings, inputDim: number, checkpoint: Checkpoint | null): HeadConfig {
+  const resumesUncentred = checkpoint !== null && !packedNames(checkpoint.state).includes(CENTRE_WEIGHT);
+  const centre = finalPartOf(spec) && !resumesUncentred ? { segments: featureSegments(spec, inputDim) } : undefined;
+  return { inputDim, dim: settings.dim, hidden: 0, normalize: true, ...(centre ? { centre } : {}) };
+}
+
+/** Where the trainer resumes from, and what each step and epoch sends and stores: losses, progress, checkpoints, the best epoch so far. */
+function trainingOptions(ctx: JobContext, runId: number, trainer: TrainerSettings, checkpoint: Checkpoint | null, baseline: RetrievalMetrics): TrainOptions {
+  const { store } = ctx;
+  const best = checkpoint ? bestEpochSoFar(store, runId) : null;
+  const totalSteps = trainer.epochs * Math.ceil(trainer.tripletsPerEpoch / trainer.batchSize);
+  const trainingPace = createThroughput(activeClock(ctx.control));
+  let firstStep: number | null = null;
+  let keepEpoch = best ? { epoch: best.epoch, mapAtR: best.mapAtR } : null;
+  return {
+    control: ctx.control,
+    resumeFrom: checkpoint ? { epoch: checkpoint.epoch, state: checkpoint.state, best: best ?? undefined } : undefined,
+    onStep: (step) => {
+      firstStep ??= step.step - 1;
+      ctx.emit?.({ type: 'loss', runId, ...step });
+      const { etaSeconds, perSecond: stepsPerSecond } = trainingPace(step.step - firstStep, totalSteps - firstStep);
+      // A triplet is three images: query, positive, negative.
+      const imagesPerSecond = stepsPerSecond === null ? null : stepsPerSecond * trainer.batchSize * 3;
+      ctx.emit?.({ type: 'progress', kind: 'train', phase: `Epoch ${step.epoch} of ${trainer.epochs}`, done: step.step, total: totalSteps, etaSeconds, imagesPerSecond });
+    },
+    onEpoch: async (epoch) => {
+      keepEpoch = bestEpoch(keepEpoch, epoch.epoch, epoch.validation.map_at_r);
+      store.saveEpoch(runId, epoch, epoch.losses, await epoch.checkpoint(), keepEpoch.epoch);
+      ctx.emit?.({ type: 'epoch', runId, epoch: epoch.epoch, epochs: trainer.epochs, meanLoss: epoch.meanLoss, validation: epoch.validation, baseline });
+    },
+  };
+}
+
+/** The trained model stored with its scores and distance profile, and the run marked finished; the outcome is disposed. */
+async function storeModel(ctx: JobContext, libraryId: number, runId: number, plan: TrainingPlan, headConfig: HeadConfig, outcome: TrainedOutcome): Promise<{ modelId: number; trained: RetrievalMetrics }> {
+  const { store } = ctx;
+  const { settings, spec } = plan;
+  const detailed = await outcome.evaluate();
+  const trained = detailed.scores;
+  const modelId = store.createModel({
+    libraryId,
+    name: `Trained run ${store.run(runId)!.number}`,
+    kind: 'trained',
+    backbone: describeSpec(spec),
+    backboneDim: headConfig.inputDim,
+    dim: headConfig.dim,
+    config: { head: headConfig, backboneSpec: spec, settings, epochsDone: outcome.epochsDone, keptEpoch: outcome.keptEpoch, ...(outcome.fineTune ? { fineTune: outcome.fineTune } : {}) },
+    runId,
+    weights: await outcome.weights(),
+  });
+  outcome.dispose();
+  store.setModelMetrics(modelId, trained);
+  store.setModelDistances(modelId, distanceProfile(store, libraryId, detailed));
+  store.updateRun(runId, { status: outcome.stopped ? 'stopped' : 'done', modelId, trained, finalLoss: outcome.finalLoss, keptEpoch: outcome.keptEpoch, finished: true });
+  return { modelId, trained };
 }
 
 /** The best epoch by validation mAP@R between the best so far and a new one (an earlier epoch wins ties). */
