@@ -6,9 +6,7 @@
  * model stores both, and indexing, Find similar and evaluation embed through the fine-tuned network
  * (fine-tuned-embedder.ts).
  */
-import type { TrainSettings } from '../../shared/api.js';
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
-import { TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
 import { describeSpec } from '../ml/backbone.js';
 import { evaluateDetailed } from '../ml/eval.js';
 import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../ml/block-trainer.js';
@@ -31,12 +29,6 @@ const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
  * at N = 1 (docs/measurements.md, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
  */
 const MIRROR_MAPS = true;
-
-/** Triplets per epoch when the settings say 0 (automatic). */
-export function autoTriplets(settings: TrainSettings, trainPhotos: number): number {
-  if (settings.tripletsPerEpoch) return settings.tripletsPerEpoch;
-  return trainPhotos * (settings.fineTune === 'head' ? TRIPLETS_PER_PHOTO : BLOCK_TRIPLETS_PER_PHOTO);
-}
 
 /** The "last-blocks" part of the Train button; the caller has cached features, split, and prepared the run. */
 export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, options }) => {

@@ -6,7 +6,7 @@ import { checkFolds, crossFitScores } from '../ml/cross-fit.js';
 import { normalizeVector, type HeadConfig } from '../ml/head.js';
 import { LabelAuditStore, type StoredSuspect } from '../store/label-audit.js';
 import type { PhotoRow, Store } from '../store/store.js';
-import { autoTriplets } from './fine-tune.js';
+import { autoTriplets } from './training-modes.js';
 import { cacheFeatures } from './feature-cache.js';
 import { defaultModel } from './model-lookup.js';
 import type { JobContext } from './job-context.js';

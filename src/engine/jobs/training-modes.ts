@@ -1,8 +1,9 @@
-import type { FineTuneMode } from '../../shared/api.js';
+import type { FineTuneMode, TrainSettings } from '../../shared/api.js';
+import { TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
 import { evaluateDetailed } from '../ml/eval.js';
 import { packTensors } from '../ml/head.js';
 import { trainHead } from '../ml/trainer.js';
-import { trainFull, trainLastBlocks } from './fine-tune.js';
+import { BLOCK_TRIPLETS_PER_PHOTO, trainFull, trainLastBlocks } from './fine-tune.js';
 import type { ModeTrainer } from './training-plan.js';
 
 /** "head": the head alone on cached backbone features. */
@@ -18,9 +19,21 @@ const trainHeadOnly: ModeTrainer = async ({ featureSets: sets, headConfig, train
   };
 };
 
+export interface TrainingMode {
+  train: ModeTrainer;
+  /** Triplets per training photo and epoch when the settings say 0 (automatic). */
+  tripletsPerPhoto: number;
+}
+
 /** Every fine-tune mode's training; a mode added to FineTuneMode fails to compile until it has one. */
-export const MODE_TRAINERS: Readonly<Record<FineTuneMode, ModeTrainer>> = {
-  head: trainHeadOnly,
-  'last-blocks': trainLastBlocks,
-  full: trainFull,
+export const TRAINING_MODES: Readonly<Record<FineTuneMode, TrainingMode>> = {
+  head: { train: trainHeadOnly, tripletsPerPhoto: TRIPLETS_PER_PHOTO },
+  'last-blocks': { train: trainLastBlocks, tripletsPerPhoto: BLOCK_TRIPLETS_PER_PHOTO },
+  full: { train: trainFull, tripletsPerPhoto: BLOCK_TRIPLETS_PER_PHOTO },
 };
+
+/** Triplets per epoch: as the settings say, or the mode's share per training photo when they say 0. */
+export function autoTriplets(settings: TrainSettings, trainPhotos: number): number {
+  if (settings.tripletsPerEpoch) return settings.tripletsPerEpoch;
+  return trainPhotos * TRAINING_MODES[settings.fineTune].tripletsPerPhoto;
+}

@@ -8,13 +8,12 @@ import type { TrainerSettings, TrainOptions } from '../ml/trainer.js';
 import type { Checkpoint, Store } from '../store/store.js';
 import { distanceProfile } from './evaluation.js';
 import { cacheFeatures } from './feature-cache.js';
-import { autoTriplets } from './fine-tune.js';
 import { ensureBaselineModel, indexLibrary } from './indexing.js';
 import type { JobContext } from './job-context.js';
 import { baselineSets, evaluateBaseline, labelledFeatures, untrainedSpec } from './labelled-features.js';
 import { recordRunClasses } from './labels.js';
 import { markedPairsForTraining, recordRunMarks } from './marks.js';
-import { MODE_TRAINERS } from './training-modes.js';
+import { TRAINING_MODES, autoTriplets } from './training-modes.js';
 import type { TrainedOutcome, TrainingPlan } from './training-plan.js';
 
 export interface TrainResult {
@@ -79,7 +78,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   try {
     const options = trainingOptions(ctx, runId, trainer, checkpoint, baseline);
-    const outcome = await MODE_TRAINERS[settings.fineTune]({ ctx, libraryId, plan, trainer, headConfig, featureSets: { ...sets, marked }, options });
+    const outcome = await TRAINING_MODES[settings.fineTune].train({ ctx, libraryId, plan, trainer, headConfig, featureSets: { ...sets, marked }, options });
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
       store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
