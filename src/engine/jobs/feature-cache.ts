@@ -20,15 +20,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const { store } = ctx;
   const key = describeSpec(spec);
   const photos = store.photos(libraryId);
-  const cached = store.features(key, photos.map((p) => p.hash));
-  const damaged = [...cached].filter(([, vector]) => !vector.every(Number.isFinite)).map(([hash]) => hash);
-  if (damaged.length) {
-    store.deleteFeatures(key, damaged);
-    for (const hash of damaged) cached.delete(hash);
-    for (const photo of photos.filter((p) => damaged.includes(p.hash))) {
-      ctx.emit?.({ type: 'problem', problem: { path: photo.relPath, reason: 'its stored backbone features were damaged (not numbers); computing them again' } });
-    }
-  }
+  const cached = cachedSoundFeatures(ctx, key, photos);
   const finalPart = finalPartOf(spec);
   if (finalPart) backfillFinalPart(store, finalPart, cached);
   if (options.retry) store.clearFeatureFailures(key, photos.map((p) => p.hash));
@@ -68,12 +60,31 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       },
     },
   );
-  // What is still failing now: remembered failures that match the file as it is, and this run's passing ones.
+  replaceFeatureProblems(store, libraryId, key, photos, problems);
+  return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
+}
+
+/** The photos' cached features; damaged ones (not all numbers) are deleted, said, and left out, to be computed again. */
+function cachedSoundFeatures(ctx: JobContext, key: string, photos: PhotoRow[]): Map<string, Float32Array> {
+  const { store } = ctx;
+  const cached = store.features(key, photos.map((p) => p.hash));
+  const damaged = [...cached].filter(([, vector]) => !vector.every(Number.isFinite)).map(([hash]) => hash);
+  if (damaged.length) {
+    store.deleteFeatures(key, damaged);
+    for (const hash of damaged) cached.delete(hash);
+    for (const photo of photos.filter((p) => damaged.includes(p.hash))) {
+      ctx.emit?.({ type: 'problem', problem: { path: photo.relPath, reason: 'its stored backbone features were damaged (not numbers); computing them again' } });
+    }
+  }
+  return cached;
+}
+
+/** The library's 'features' problems as they stand now: remembered failures that match the file as it is, and this run's passing ones. */
+function replaceFeatureProblems(store: Store, libraryId: number, key: string, photos: PhotoRow[], problems: Problem[]): void {
   const nowFailing = store.featureFailures(key);
   const lasting = photos.filter((p) => nowFailing.get(p.hash)?.seenAs === seenAs(p)).map((p) => ({ path: p.relPath, reason: nowFailing.get(p.hash)!.reason }));
   const lastingPaths = new Set(lasting.map((p) => p.path));
   store.replaceProblems(libraryId, 'features', [...lasting, ...problems.filter((p) => !lastingPaths.has(p.path))]);
-  return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
 }
 
 /**
