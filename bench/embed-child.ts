@@ -3,9 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '../src/engine/ml/compute-backend.js';
+import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
 import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
-import { parseBackboneSpec } from '../src/engine/ml/backbone.js';
+import { parseBackboneSpec } from '../src/engine/ml/backbone/backbone.js';
 import { cacheFeatures } from '../src/engine/jobs/feature-cache.js';
 import { ensureBaselineModel } from '../src/engine/jobs/indexing.js';
 import { openLibrary } from '../src/engine/jobs/library-sync.js';

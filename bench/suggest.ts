@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { createRng, shuffle } from '../src/engine/common/rng.js';
 import { makeSampleLibrary, openLibrary, planTraining, trainModel } from '../src/engine/jobs/engine.js';
 import { suggestClasses } from '../src/engine/jobs/suggest.js';
-import { KEEP_SHARE } from '../src/engine/ml/suggest.js';
+import { KEEP_SHARE } from '../src/engine/ml/curation/suggest.js';
 import type { Suggestion } from '../src/shared/api.js';
 import { resolveSettings } from '../src/shared/settings.js';
 import { Store } from '../src/engine/store/store.js';

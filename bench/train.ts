@@ -59,8 +59,8 @@ export async function run(args: string[]): Promise<BenchReport> {
 /** Head training speed alone on a backend, on synthetic 1792-d features (fresh process per backend). */
 function headSpeed(backend: string): Record<string, unknown> {
   const script = `
-    const { selectBackend } = await import(${JSON.stringify(new URL('../src/engine/ml/compute-backend.ts', import.meta.url).href)});
-    const { trainHead } = await import(${JSON.stringify(new URL('../src/engine/ml/trainer.ts', import.meta.url).href)});
+    const { selectBackend } = await import(${JSON.stringify(new URL('../src/engine/ml/runtime/compute-backend.ts', import.meta.url).href)});
+    const { trainHead } = await import(${JSON.stringify(new URL('../src/engine/ml/training/trainer.ts', import.meta.url).href)});
     await selectBackend();
     const n = 1088, dim = 1792, triplets = 1024;
     const vectors = Array.from({ length: n }, (_, i) => Float32Array.from({ length: dim }, (_, j) => Math.sin(i * 13 + j * 7)));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { drawTestLibrary } from '../src/engine/testing/test-photos.js';
-import { classCounts, describeInChromium, screenshot, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { type BrowserApp, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, startBrowserApp, trainTwoShortEpochs } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -14,8 +14,7 @@ const POLL = { timeout: 120_000, interval: 250 };
 /** Opens a library from the Library view and waits until its classes are listed. */
 async function openLibrary(page: Page, root: string, classes: string[]): Promise<void> {
   await page.click('[data-testid=tab-library]');
-  await page.fill('[data-testid=library-path]', root);
-  await page.click('[data-testid=open-button]');
+  await openLibraryByPath(page, root);
   await expect.poll(async () => Object.keys(await classCounts(page)).sort(), POLL).toEqual(classes);
 }
 
@@ -43,11 +42,7 @@ describeInChromium('the views follow the open library and the started run', () =
   });
 
   it("after opening library B, Train shows B's per-class table and B's run, live from Start, never A's", { timeout: 900_000 }, async () => {
-    const page = await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(app.bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
+    const { page, errors } = await openAppTab(app);
 
     await openLibrary(page, libraryA, ['circles', 'squares']);
     await trainTwoShortEpochs(page, POLL);

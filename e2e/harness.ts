@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
 import type { EngineService, EngineServiceOptions } from '../src/engine/jobs/service-contract.js';
 import { startBridge, TOKEN_HEADER, type Bridge } from '../src/bridge/server.js';
 import { TOKEN_KEY } from '../src/renderer/src/transport/bridge-token.js';
-import { describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -25,12 +26,21 @@ export async function buildRenderer(outDir: string): Promise<void> {
   await build(mergeConfig(renderer, { configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } }));
 }
 
-/** Every image under `selector` loaded (or failed) and no transition running: a screenshot shows the settled page. */
-export async function settled(page: Page, selector: string): Promise<void> {
-  await page.waitForFunction((sel) => {
-    const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
-    return images.length > 0 && images.every((img) => img.complete);
-  }, selector, { timeout: 120_000 });
+/** Every image under `selector` loaded (or failed; at least one there unless `someImage` is false) and no transition running: a screenshot shows the settled page. */
+export async function settled(page: Page, selector: string, options: { someImage?: boolean } = {}): Promise<void> {
+  await page
+    .waitForFunction(
+      ([sel, someImage]) => {
+        const images = [...document.querySelectorAll<HTMLImageElement>(`${sel} img`)];
+        return (images.length > 0 || !someImage) && images.every((img) => img.complete);
+      },
+      [selector, options.someImage ?? true] as const,
+      { timeout: 120_000 },
+    )
+    .catch(async (error: Error) => {
+      const waiting = await page.$$eval(`${selector} img`, (images) => (images as HTMLImageElement[]).filter((img) => !img.complete).map((img) => img.src.replace(/\?.*/, '')));
+      throw new Error(`${error.message}\nimages under ${selector} still loading: ${waiting.length === 0 ? 'none (no image at all)' : waiting.join(', ')}`);
+    });
   await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
 }
 
@@ -107,4 +117,53 @@ export function callApi(page: Page, name: string, arg: unknown): Promise<{ statu
     },
     [name, arg, TOKEN_HEADER, TOKEN_KEY] as const,
   );
+}
+
+/** A tab on the app, loaded and ready, with the page's uncaught errors collected (a test ends expecting none). */
+export interface AppTab {
+  page: Page;
+  errors: string[];
+}
+
+/** Opens the app in a new tab (in a context of its own, with `context` options, when given). */
+export async function openAppTab(app: BrowserApp, context?: BrowserContextOptions): Promise<AppTab> {
+  const page = context ? await (await app.browser.newContext(context)).newPage() : await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(app.bridge.url);
+  await page.waitForSelector('[data-testid=app][data-ready=true]');
+  return { page, errors };
+}
+
+/** Opens `folder` as the person does: typed into the Library view's path field, then Open. */
+export async function openLibraryByPath(page: Page, folder: string): Promise<void> {
+  await page.fill('[data-testid=library-path]', folder);
+  await page.click('[data-testid=open-button]');
+}
+
+/** What a suite's app stands on, filled in by its beforeAll. */
+export interface SuiteApp {
+  dir: string;
+  library: string;
+  app: BrowserApp;
+}
+
+/**
+ * A suite's app in a temporary folder `lookalike-<name>-…`: `prepare` makes the library in it (and
+ * may give the engine options); the app starts after it, and is closed and the folder removed after
+ * the suite. Read the fields inside tests, not at collection time.
+ */
+export function appForSuite(name: string, prepare: (dir: string) => Promise<{ library: string; options?: Omit<EngineServiceOptions, 'dbPath' | 'cacheDir'> }>): SuiteApp {
+  const suite = {} as SuiteApp;
+  beforeAll(async () => {
+    suite.dir = await mkdtemp(join(tmpdir(), `lookalike-${name}-`));
+    const { library, options } = await prepare(suite.dir);
+    suite.library = library;
+    suite.app = await startBrowserApp(suite.dir, options);
+  }, 300_000);
+  afterAll(async () => {
+    await suite.app?.close();
+    if (suite.dir) await rm(suite.dir, { recursive: true, force: true });
+  });
+  return suite;
 }

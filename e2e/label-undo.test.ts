@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { classCounts, describeInChromium, screenshot, settled, startBrowserApp, type BrowserApp } from './harness.js';
+import { appForSuite, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, settled } from './harness.js';
 
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(import.meta.dirname, '..', 'test-results', 'screenshots');
 /** Opening and indexing share two cores with other work: state changes can take a while to show. */
@@ -12,19 +10,9 @@ const POLL = { timeout: 120_000, interval: 250 };
 const ORIGINAL = { circles: 4, squares: 4, stripes: 4 };
 
 describeInChromium('class names and several steps of label undo in the app', () => {
-  let dir: string;
-  let app: BrowserApp;
-  let library: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-undo-'));
-    library = await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'squares', 'stripes'], perClass: 4, unlabelled: 2, seed: 4 });
-    app = await startBrowserApp(dir);
-  });
-  afterAll(async () => {
-    await app?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const suite = appForSuite('e2e-undo', async (dir) => ({
+    library: await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'squares', 'stripes'], perClass: 4, unlabelled: 2, seed: 4 }),
+  }));
 
   /** The classes and their counts as the Edit panel lists them. */
   const editedClasses = (page: Page) =>
@@ -32,13 +20,9 @@ describeInChromium('class names and several steps of label undo in the app', () 
   const undoBar = (page: Page) => page.locator('section.view:not([hidden]) [data-testid=label-undo-bar]');
 
   it('says what is wrong with a class name as it is typed and sends none; undoes a merge, then the rename before it', { timeout: 600_000 }, async () => {
-    const page = await (await app.browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(app.bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    const { page, errors } = await openAppTab(suite.app, { viewport: { width: 1280, height: 800 } });
+    const { library } = suite;
+    await openLibraryByPath(page, library);
     await expect.poll(() => classCounts(page), POLL).toEqual(ORIGINAL);
     await page.click('[data-testid=edit-classes-toggle]');
 

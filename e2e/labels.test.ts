@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Bridge } from '../src/bridge/server.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { drawPhoto } from '../src/engine/testing/test-photos.js';
-import { describeInChromium, classCounts, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { type BrowserApp, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, settled, startBrowserApp, trainTwoShortEpochs } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Screenshots of the new views, for a person to look at. */
@@ -62,8 +62,7 @@ describeInChromium('labels and results in the app', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(bridge.url);
     await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    await openLibraryByPath(page, library);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 6, squares: 6, stripes: 6, stars: 6 });
     const before = await readdir(library, { recursive: true });
 
@@ -184,13 +183,8 @@ describeInChromium('labels and results in the app', () => {
     const files = async () => [...(await readdir(small, { recursive: true })), ...(existsSync(outside) ? await readdir(outside) : [])].filter((f) => f.endsWith('.jpg')).length;
     const before = await files();
 
-    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', small);
-    await page.click('[data-testid=open-button]');
+    const { page, errors } = await openAppTab(app);
+    await openLibraryByPath(page, small);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 4, stripes: 7 });
     await page.click('[data-testid=tab-duplicates]');
     await page.waitForSelector('[data-testid=duplicate-group]', { timeout: 300_000 });

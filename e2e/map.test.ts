@@ -1,12 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { LibraryMap } from '../src/shared/api.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { callApi, classCounts, describeInChromium, screenshot, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { appForSuite, callApi, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, trainTwoShortEpochs } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -30,28 +28,14 @@ async function mapOf(page: Page, modelId?: number): Promise<LibraryMap> {
 }
 
 describeInChromium('the map of the library', () => {
-  let dir: string;
-  let app: BrowserApp;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-map-'));
-    app = await startBrowserApp(dir);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const suite = appForSuite('e2e-map', async (dir) => ({
+    library: await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'squares', 'stripes', 'stars'], perClass: 6, unlabelled: 2, seed: 3 }),
+  }));
 
   it('shows every photo coloured by class, a thumbnail on hover, puts a lasso selection in a class, and maps the trained model beside', { timeout: 900_000 }, async () => {
-    const library = await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'squares', 'stripes', 'stars'], perClass: 6, unlabelled: 2, seed: 3 });
-    const page = await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(app.bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    const { app, dir, library } = suite;
+    const { page, errors } = await openAppTab(app);
+    await openLibraryByPath(page, library);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 6, squares: 6, stripes: 6, stars: 6 });
     await page.waitForSelector('[data-testid=job-status]', { state: 'detached', timeout: 300_000 });
 

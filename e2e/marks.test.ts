@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PhotoItem } from '../src/shared/api.js';
 import { copyFlowersLibrary, drawPhoto, drawTestLibrary, FLOWERS17 } from '../src/engine/testing/test-photos.js';
-import { callApi, describeInChromium, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { type BrowserApp, callApi, describeInChromium, openAppTab, openLibraryByPath, settled, startBrowserApp, trainTwoShortEpochs } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -33,13 +33,8 @@ describeInChromium('marking wrong neighbours', () => {
   });
 
   it('marks results as not similar (a click, the X key, one against a validation query), shows the count before Start, and the next run records 3 marks used', { timeout: 900_000 }, async () => {
-    const page = await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(app.bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    const { page, errors } = await openAppTab(app);
+    await openLibraryByPath(page, library);
     await page.waitForSelector('[data-testid=class-row]', POLL);
     // The first training splits the photos into training and validation ones; marks are made after it.
     await trainTwoShortEpochs(page, POLL);

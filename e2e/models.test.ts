@@ -7,7 +7,7 @@ import { exportModel, packHeadWeights } from '../src/engine/jobs/model-transfer.
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { Store } from '../src/engine/store/store.js';
 import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
-import { classCounts, describeInChromium, screenshot, settled, startBrowserApp, type BrowserApp } from './harness.js';
+import { type BrowserApp, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, settled, startBrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -75,13 +75,8 @@ describeInChromium('models from elsewhere in the app', () => {
   const modelRows = (page: Page) => page.$$eval('[data-testid=model-row]', (rows) => rows.map((r) => r.textContent?.replace(/\s+/g, ' ').trim() ?? ''));
 
   it('shows a broken model with its reason, refuses a card pointing outside its folder, imports without switching Find similar, and removes a model', { timeout: 600_000 }, async () => {
-    const page = await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(app.bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    const { page, errors } = await openAppTab(app);
+    await openLibraryByPath(page, library);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 4, squares: 4 });
     // Indexing goes on past the broken model, which the list shows with the reason.
     await page.waitForSelector('[data-testid=model-row-problem]', { timeout: POLL.timeout });

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PhotoItem } from '../src/shared/api.js';
 import { drawPhoto, drawTestLibrary } from '../src/engine/testing/test-photos.js';
-import { callApi, describeInChromium, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { type BrowserApp, callApi, describeInChromium, openLibraryByPath, screenshot, settled, startBrowserApp, trainTwoShortEpochs } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -19,8 +19,7 @@ async function openInPage(app: BrowserApp, folder: string): Promise<Page> {
   const page = await app.browser.newPage({ viewport: { width: 1360, height: 860 } });
   await page.goto(app.bridge.url);
   await page.waitForSelector('[data-testid=app][data-ready=true]');
-  await page.fill('[data-testid=library-path]', folder);
-  await page.click('[data-testid=open-button]');
+  await openLibraryByPath(page, folder);
   await expect.poll(() => page.$$eval('[data-testid=class-row]', (rows) => rows.map((r) => r.getAttribute('data-class-name')).sort()), POLL).toEqual(CLASSES);
   return page;
 }

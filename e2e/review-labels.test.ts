@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Bridge } from '../src/bridge/server.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { classCounts, describeInChromium, screenshot, settled, startBrowserApp, type BrowserApp } from './harness.js';
+import { appForSuite, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, settled } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -18,34 +16,17 @@ const PLANTED = { relabel: 'circles/stripes-03.jpg', confirm: 'stripes/stars-04.
 const suspectPaths = (page: Page) => page.$$eval('[data-testid=suspect]', (rows) => rows.map((r) => r.getAttribute('data-path')));
 
 describeInChromium('review labels', () => {
-  let dir: string;
-  let app: BrowserApp;
-  let bridge: Bridge;
-  let browser: Browser;
-  let library: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-review-'));
-    library = await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'stripes', 'stars'], perClass: 8, unlabelled: 0, seed: 3 });
+  const suite = appForSuite('e2e-review', async (dir) => {
+    const library = await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'stripes', 'stars'], perClass: 8, unlabelled: 0, seed: 3 });
     await rename(join(library, 'stripes', 'stripes-03.jpg'), join(library, PLANTED.relabel));
     await rename(join(library, 'stars', 'stars-04.jpg'), join(library, PLANTED.confirm));
-    app = await startBrowserApp(dir);
-    ({ bridge, browser } = app);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    return { library };
   });
 
   it('finds the two planted photos, relabels one and keeps the other as right, moving no file', { timeout: 900_000 }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    const { app, library } = suite;
+    const { page, errors } = await openAppTab(app);
+    await openLibraryByPath(page, library);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 9, stripes: 8, stars: 7 });
 
     await page.click('[data-testid=tab-review]');

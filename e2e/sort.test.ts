@@ -1,10 +1,9 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { callApi, describeInChromium, classCounts, screenshot, settled, startBrowserApp, trainTwoShortEpochs, type BrowserApp } from './harness.js';
+import { appForSuite, callApi, classCounts, describeInChromium, openLibraryByPath, screenshot, settled, trainTwoShortEpochs } from './harness.js';
 
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(import.meta.dirname, '..', 'test-results', 'screenshots');
 /** Opening, indexing and training share two cores with other work: state changes can take a while to show. */
@@ -14,30 +13,19 @@ const cards = (page: Page) =>
   page.$$eval('[data-testid=suggestion]', (items) => items.map((li) => ({ path: li.getAttribute('data-path')!, className: li.getAttribute('data-class') || null })));
 
 describeInChromium('Sort the unsorted', () => {
-  let dir: string;
-  let library: string;
-  let app: BrowserApp;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-sort-'));
-    // circles, squares, stripes × 6 labelled; 8 drawn photos in the root (two of each, and two stars: a class never labelled).
-    library = await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'squares', 'stripes'], perClass: 6, unlabelled: 8, seed: 3 });
-    app = await startBrowserApp(dir);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  // circles, squares, stripes × 6 labelled; 8 drawn photos in the root (two of each, and two stars: a class never labelled).
+  const suite = appForSuite('e2e-sort', async (dir) => ({
+    library: await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'squares', 'stripes'], perClass: 6, unlabelled: 8, seed: 3 }),
+  }));
 
   it('suggests classes for the unsorted photos; one accept, one reject (remembered), "all above", another class by hand; no file moves', { timeout: 900_000 }, async () => {
+    const { app, library } = suite;
     const page = await (await app.browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(app.bridge.url);
     await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    await openLibraryByPath(page, library);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 6, squares: 6, stripes: 6 });
     const files = (await readdir(library, { recursive: true })).sort();
     await trainTwoShortEpochs(page, POLL);

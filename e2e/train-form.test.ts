@@ -1,44 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Bridge } from '../src/bridge/server.js';
+import { expect, it } from 'vitest';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { MODE_LEAVES_OUT } from '../src/shared/settings.js';
-import { callApi, classCounts, describeInChromium, screenshot, startBrowserApp, type BrowserApp } from './harness.js';
+import { appForSuite, callApi, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
 const POLL = { timeout: 120_000, interval: 250 };
 
 describeInChromium('the Train form and the rule at Start', () => {
-  let dir: string;
-  let app: BrowserApp;
-  let bridge: Bridge;
-  let browser: Browser;
-  let library: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lookalike-e2e-train-form-'));
-    library = await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'stripes'], perClass: 4, unlabelled: 0, seed: 5 });
-    app = await startBrowserApp(dir);
-    ({ bridge, browser } = app);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const suite = appForSuite('e2e-train-form', async (dir) => ({
+    library: await makeSampleLibrary(join(dir, 'shapes'), { classes: ['circles', 'stripes'], perClass: 4, unlabelled: 0, seed: 5 }),
+  }));
 
   it("offers only the modes the engine's rule allows here, saying why, notes what a mode leaves out, and Start refuses the rest with a 400", { timeout: 600_000 }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(bridge.url);
-    await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    const { page, errors } = await openAppTab(suite.app);
+    await openLibraryByPath(page, suite.library);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 4, stripes: 4 });
     await page.click('[data-testid=tab-train]');
     const backend = (await callApi(page, 'status', null)).body as { backend: { name: string; gpu: boolean } | null };

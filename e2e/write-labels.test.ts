@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Bridge } from '../src/bridge/server.js';
 import { drawTestLibrary } from '../src/engine/testing/test-photos.js';
-import { describeInChromium, classCounts, screenshot, startBrowserApp, type BrowserApp } from './harness.js';
+import { type BrowserApp, classCounts, describeInChromium, openLibraryByPath, screenshot, startBrowserApp } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -40,8 +40,7 @@ describeInChromium('write labels to folders', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(bridge.url);
     await page.waitForSelector('[data-testid=app][data-ready=true]');
-    await page.fill('[data-testid=library-path]', library);
-    await page.click('[data-testid=open-button]');
+    await openLibraryByPath(page, library);
     await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 4, squares: 4, stripes: 4 });
     const before = await files(library);
 

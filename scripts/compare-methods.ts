@@ -4,11 +4,11 @@
 import { openLibrary } from '../src/engine/jobs/library-sync.js';
 import { cacheFeatures } from '../src/engine/jobs/feature-cache.js';
 import { labelledFeatures } from '../src/engine/jobs/labelled-features.js';
-import { selectBackend } from '../src/engine/ml/compute-backend.js';
-import { evaluateRetrieval } from '../src/engine/ml/eval.js';
-import { parseBackboneSpec, describeSpec } from '../src/engine/ml/backbone.js';
-import { trainHead, type TrainerSettings } from '../src/engine/ml/trainer.js';
-import type { HeadConfig } from '../src/engine/ml/head.js';
+import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
+import { evaluateRetrieval } from '../src/engine/ml/training/retrieval-metrics.js';
+import { parseBackboneSpec, describeSpec } from '../src/engine/ml/backbone/backbone.js';
+import { trainHead, type TrainerSettings } from '../src/engine/ml/training/trainer.js';
+import type { HeadConfig } from '../src/engine/ml/training/head.js';
 import { Store } from '../src/engine/store/store.js';
 
 interface Variant {

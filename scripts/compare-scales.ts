@@ -10,10 +10,10 @@
 import { readFileSync } from 'node:fs';
 import { openLibrary } from '../src/engine/jobs/library-sync.js';
 import { labelledFeatures } from '../src/engine/jobs/labelled-features.js';
-import { selectBackend } from '../src/engine/ml/compute-backend.js';
-import { evaluateDetailed, type LabelledVectors } from '../src/engine/ml/eval.js';
-import { normalizeVector } from '../src/engine/ml/head.js';
-import { trainHead } from '../src/engine/ml/trainer.js';
+import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
+import { evaluateDetailed, type LabelledVectors } from '../src/engine/ml/training/retrieval-metrics.js';
+import { normalizeVector } from '../src/engine/ml/training/head.js';
+import { trainHead } from '../src/engine/ml/training/trainer.js';
 import { Store } from '../src/engine/store/store.js';
 
 const SHORT: Record<string, string> = {

@@ -1,8 +1,8 @@
 // One-off: backbone features of all flowers17 photos into a JSON cache for tuning experiments.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { extractFeatures } from '../src/engine/ml/features.js';
-import { parseBackboneSpec } from '../src/engine/ml/backbone.js';
+import { extractFeatures } from '../src/engine/ml/backbone/features.js';
+import { parseBackboneSpec } from '../src/engine/ml/backbone/backbone.js';
 
 const root = process.argv[2] ?? '../shared/datasets/flowers17';
 const backbone = process.argv[3] ?? 'nsfwjs-mobilenetv2-1.4';

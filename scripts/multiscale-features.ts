@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
-import { readBuiltinArtifacts, scalePixels } from '../src/engine/ml/backbone.js';
-import { selectBackend } from '../src/engine/ml/compute-backend.js';
-import { openOnnxRunner } from '../src/engine/ml/onnx-backbone.js';
+import { readBuiltinArtifacts, scalePixels } from '../src/engine/ml/backbone/backbone.js';
+import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
+import { openOnnxRunner } from '../src/engine/ml/backbone/onnx-backbone.js';
 import { decodeForModel } from '../src/engine/library/image.js';
 
 const root = process.argv[2] ?? '../shared/datasets/flowers17';

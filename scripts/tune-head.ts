@@ -1,10 +1,10 @@
 // One-off: which gap g and whether L2-normalising f gives the best validation P@30 on flowers17.
 import { readFileSync } from 'node:fs';
-import { selectBackend } from '../src/engine/ml/compute-backend.js';
-import { evaluateRetrieval } from '../src/engine/ml/eval.js';
-import { normalizeVector } from '../src/engine/ml/head.js';
-import { stratifiedSplit } from '../src/engine/ml/split.js';
-import { trainHead } from '../src/engine/ml/trainer.js';
+import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
+import { evaluateRetrieval } from '../src/engine/ml/training/retrieval-metrics.js';
+import { normalizeVector } from '../src/engine/ml/training/head.js';
+import { stratifiedSplit } from '../src/engine/ml/training/split.js';
+import { trainHead } from '../src/engine/ml/training/trainer.js';
 
 await selectBackend();
 const { classIds, vectors } = JSON.parse(readFileSync(process.argv[2] ?? '/tmp/flowers-features.json', 'utf8')) as { classIds: number[]; vectors: number[][] };

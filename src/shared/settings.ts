@@ -144,15 +144,17 @@ export interface TrainingBackend {
  * Null when this training can run here, else why not: the fine-tune mode against this machine's
  * backend and the backbone, the features against both. The Train form, the CLI and the service ask
  * it before a run is created; nothing behind them asks again. The backbone is the settings' own
- * (resolved: trimmed, the built-in one by its id, as the engine reads it).
+ * (resolved: trimmed, the built-in one by its id, as the engine reads it). A null backend: none works
+ * here (or the form does not know it yet).
  */
-export function trainingProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'>, context: { backend: TrainingBackend }): string | null {
+export function trainingProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'>, context: { backend: TrainingBackend | null }): string | null {
   const features = featuresProblem(settings);
   if (features || settings.fineTune === 'head') return features;
   const { backend } = context;
   // WebGPU on a software adapter (SwiftShader) is only ever taken when forced: allowed, so the path can be tested.
-  if (settings.fineTune === 'full' && !(backend.gpu || backend.name === 'webgpu')) {
-    return `full fine-tuning needs a GPU backend; this machine runs ${backend.name}, where one epoch would take hours: train the last blocks (fine-tune last-blocks) or the head`;
+  if (settings.fineTune === 'full' && !(backend?.gpu || backend?.name === 'webgpu')) {
+    const here = backend ? `this machine runs ${backend.name}, where one epoch would take hours` : 'this machine has no working compute backend';
+    return `full fine-tuning needs a GPU backend; ${here}: train the last blocks (fine-tune last-blocks) or the head`;
   }
   const backbone = settings.backbone.trim();
   if (backbone !== BUILTIN_BACKBONE.id) return `${settings.fineTune} fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE.id}) only; ${backbone} can train its head (fine-tune head)`;

@@ -31,7 +31,7 @@ function modesUnder(umask: string): Record<string, string> {
     Store.open(older).close();
     chmodSync(older, 0o644);
     const store = Store.open(join(root, 'data', 'lookalike.db'));
-    store.db.exec('CREATE TABLE IF NOT EXISTS t(x); INSERT INTO t VALUES (1)');
+    store.upsertLibrary(root);
     const photo = await drawPhoto(join(root, 'photo.jpg'), 64, 64, 1);
     const thumb = await thumbnailFile(photo, join(root, 'cache'));
     await makePrivateFolder(join(root, 'export', 'model'));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
-import type { HeadConfig } from '../ml/head.js';
+import type { HeadConfig } from '../ml/training/head.js';
 import { Store } from '../store/store.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 import { drawTestLibrary } from '../testing/test-photos.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_SETTINGS } from '../../shared/settings.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
+import { parseBackboneSpec } from '../ml/backbone/backbone.js';
 import { Store } from '../store/store.js';
 import { drawPhoto, drawTestLibrary } from '../testing/test-photos.js';
 import { cacheFeatures } from './feature-cache.js';

@@ -1,7 +1,7 @@
 import type { DuplicateGroup, DuplicatesResult } from '../../shared/api.js';
 import { invalidInput } from '../../shared/errors.js';
-import { allNearest } from '../ml/block-knn.js';
-import { loadOnnxRuntime } from '../ml/onnx-backbone.js';
+import { allNearest } from '../ml/curation/block-knn.js';
+import { loadOnnxRuntime } from '../ml/backbone/onnx-backbone.js';
 import type { VectorIndex } from '../store/search.js';
 import type { Store } from '../store/store.js';
 
@@ -32,7 +32,7 @@ export async function duplicateEdges(store: Store, modelId: number, onProgress?:
   const model = store.model(modelId);
   if (!model) throw invalidInput(`no model ${modelId}`);
   const index = store.vectorIndex(model.id, model.dim);
-  const ids = (store.db.prepare('SELECT photo_id FROM embeddings WHERE model_id = ? ORDER BY photo_id').pluck().all(modelId) as number[]).map(Number);
+  const ids = store.embeddedPhotoIds(modelId);
   const via = options.via ?? (ids.length >= BLOCKS_FROM && (await onnxRuntimeLoads()) ? 'blocks' : 'queries');
   const pairs = via === 'blocks' ? await pairsByBlocks(index, ids, onProgress, options.block) : await pairsByQueries(index, ids, onProgress);
   const sorted = [...pairs.values()].sort((x, y) => x.distance - y.distance);
@@ -95,7 +95,7 @@ export function groupDuplicates(store: Store, libraryId: number, edges: Duplicat
   if (!(Number.isFinite(threshold) && threshold >= 0 && threshold <= MAX_DUPLICATE_DISTANCE)) {
     throw invalidInput(`the threshold must be between 0 and ${MAX_DUPLICATE_DISTANCE} (got ${threshold})`);
   }
-  const copies = exactCopies(store, libraryId);
+  const copies = store.exactCopyGroups(libraryId);
   const groups = unite(edges, threshold, copies);
   const hashOf = new Map<number, string>();
   const photos = new Map<number, { path: string; className: string | null; hash: string; size: number }>();
@@ -132,14 +132,6 @@ export function groupDuplicates(store: Store, libraryId: number, edges: Duplicat
   const spread = new Map(result.map((g) => [g, groupSpread(g.photos.map((p) => p.photoId), hashOf, distances)]));
   result.sort((x, y) => spread.get(x)! - spread.get(y)! || y.photos.length - x.photos.length || x.photos[0].path.localeCompare(y.photos[0].path));
   return { threshold, maxThreshold: MAX_DUPLICATE_DISTANCE, modelId: edges.modelId, groups: result, groupCounts: groupCounts(edges, copies) };
-}
-
-/** Groups of photos with the same content. */
-function exactCopies(store: Store, libraryId: number): number[][] {
-  const rows = store.db
-    .prepare('SELECT group_concat(id) AS ids FROM photos WHERE library_id = ? GROUP BY hash HAVING count(*) > 1')
-    .all(libraryId) as Array<{ ids: string }>;
-  return rows.map((r) => r.ids.split(',').map(Number));
 }
 
 function unite(edges: DuplicateEdges, threshold: number, copies: number[][]): number[][] {

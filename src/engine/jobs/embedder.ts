@@ -5,8 +5,8 @@
  */
 import { resolve } from 'node:path';
 import type { RetrievalMetrics } from '../../shared/api.js';
-import type { DetailedEvaluation } from '../ml/eval.js';
-import type { PhotoSource } from '../ml/photo-inputs.js';
+import type { DetailedEvaluation } from '../ml/training/retrieval-metrics.js';
+import type { PhotoSource } from '../ml/training/decoded-photos.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import type { JobContext } from './job-context.js';
 import type { LabelledFeatures } from './labelled-features.js';

@@ -7,7 +7,7 @@
 import type { TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { DEFAULT_K, trainabilityProblem, validationK } from '../../shared/settings.js';
-import { parseBackboneSpec, trainingBackboneSpec } from '../ml/backbone.js';
+import { parseBackboneSpec, trainingBackboneSpec } from '../ml/backbone/backbone.js';
 import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
 import { errorInWords } from '../common/error-words.js';
@@ -33,11 +33,11 @@ export { libraryMap } from './map.js';
 export { mapPng } from './map-image.js';
 // What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
 export { Store } from '../store/store.js';
-export { selectBackend } from '../ml/compute-backend.js';
-export { expectedRuntime } from '../ml/onnx-backbone.js';
+export { selectBackend } from '../ml/runtime/compute-backend.js';
+export { expectedRuntime } from '../ml/backbone/onnx-backbone.js';
 export { defaultDbPath } from '../common/paths.js';
 export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
-export { checkPhotoStats, readPhoto } from '../library/photo-input.js';
+export { checkPhotoStats, readPhoto } from '../library/photo-gate.js';
 export { describeHolder, holdJobLock } from '../store/job-lock.js';
 export { JobControl } from '../common/job-control.js';
 export { errorInWords } from '../common/error-words.js';

@@ -1,8 +1,8 @@
 import type { ClassQuality, DistanceProfile, ModelEvaluation, RetrievalMetrics, TrainSettings, WorstQuery } from '../../shared/api.js';
 import { conflict } from '../../shared/errors.js';
 import { DEFAULT_K, resolveSettings } from '../../shared/settings.js';
-import type { BackboneSpec } from '../ml/backbone.js';
-import { evaluateDetailed, type DetailedEvaluation } from '../ml/eval.js';
+import type { BackboneSpec } from '../ml/backbone/backbone.js';
+import { evaluateDetailed, type DetailedEvaluation } from '../ml/training/retrieval-metrics.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { baselineSets, evaluateBaseline, labelledFeatures } from './labelled-features.js';
 import { requireModel } from './model-lookup.js';

@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import type { Problem } from '../../shared/api.js';
 import { activeClock } from '../common/job-control.js';
 import { createThroughput } from '../common/throughput.js';
-import { describeSpec, finalPartOf, type BackboneSpec } from '../ml/backbone.js';
-import { extractFeatures } from '../ml/features.js';
+import { describeSpec, finalPartOf, type BackboneSpec } from '../ml/backbone/backbone.js';
+import { extractFeatures } from '../ml/backbone/features.js';
 import type { PhotoRow, Store } from '../store/store.js';
 import type { JobContext } from './job-context.js';
 

@@ -6,11 +6,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MoveJournal } from '../store/move-journal.js';
 import { Store } from '../store/store.js';
 import { mountTmpfs, type Mounted } from '../testing/mounts.js';
 import { openLibrary } from './engine.js';
-import { changeLabels, labelsState } from './labels.js';
+import { changeLabels, labelsState } from './label-changes.js';
 import { undoLabelWrite } from './write-labels.js';
 
 const PHOTOS = 2_000;
@@ -100,7 +99,7 @@ describe('moves survive kill -9: a write and an undo of 2,000 photos to a class 
 
   it('after each kill every photo exists exactly once with its id, and Undo brings the library back as it was', { timeout: 120_000 }, async (context) => {
     if (typeof mounted === 'string') return context.skip(mounted);
-    const journal = new MoveJournal(store.db);
+    const journal = store.moveJournal;
 
     // Killed part way through the write: the moved ones stay moved, the write is the one Undo is about.
     const write = await runChild('write', 300);

@@ -8,11 +8,12 @@ import { ApiError } from '../../shared/errors.js';
 import { Store } from '../store/store.js';
 import { mountTmpfs, type Mounted } from '../testing/mounts.js';
 import { openLibrary } from './engine.js';
-import { changeLabels } from './labels.js';
+import { changeLabels } from './label-changes.js';
 import { movePhotosOut, undoMoveOut } from './move-out.js';
 import { recoverMoves } from './file-moves.js';
-import { MoveJournal, thisMachine } from '../store/move-journal.js';
+import { thisMachine } from '../store/move-journal.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
+import { runSql } from '../testing/raw-sql.js';
 
 let dir: string;
 let root: string;
@@ -140,15 +141,15 @@ describe('undo of a write of labels to folders', () => {
 
 describe('whose unfinished batch is it', () => {
   it('leaves the batch of a live process alone (new moves wait for it); the same pid in an earlier boot of the machine is over', async () => {
-    const journal = new MoveJournal(store.db);
+    const journal = store.moveJournal;
     const id = journal.begin({ libraryId, kind: 'move-out', fromRoot: root, toRoot: join(dir, 'out') }, [
       { photoId: idOf('daisy/a.jpg'), from: 'daisy/a.jpg', to: 'a.jpg', size: photo('a.jpg').length, labelBefore: null, labelAfter: null },
     ]);
     // The parent of this process: alive, on this machine, and not this process.
-    store.db.prepare('UPDATE move_batches SET owner_pid = ?, owner_host = ? WHERE id = ?').run(process.ppid, thisMachine(), id);
+    runSql(store.path, 'UPDATE move_batches SET owner_pid = ?, owner_host = ? WHERE id = ?', process.ppid, thisMachine(), id);
     expect(await recoverMoves(store, libraryId)).toEqual([]);
     await expect(movePhotosOut(store, libraryId, [idOf('daisy/b.jpg')], join(dir, 'out'))).rejects.toThrow(/being moved now/);
-    store.db.prepare('UPDATE move_batches SET owner_host = ? WHERE id = ?').run(`${thisMachine()} before a restart`, id);
+    runSql(store.path, 'UPDATE move_batches SET owner_host = ? WHERE id = ?', `${thisMachine()} before a restart`, id);
     const [notice] = await recoverMoves(store, libraryId);
     expect(notice).toMatch(/Lookalike ended while moving photos out of the library .*: 0 of 1 photos had been moved, the other 1 were left where they were/);
     expect(journal.batch(id)!.state).toBe('interrupted');

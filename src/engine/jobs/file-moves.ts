@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { ApiError, conflict } from '../../shared/errors.js';
 import { errorInWords } from '../common/error-words.js';
 import { makeFoldersInside, moveFileTo, settleMove, tempNameFor } from '../library/move-files.js';
-import { LabelWriteStore } from '../store/label-writes.js';
 import { processAlive } from '../store/job-lock.js';
-import { MoveJournal, thisMachine, type MoveBatch, type MoveKind, type MoveStep } from '../store/move-journal.js';
+import { thisMachine, type MoveJournal, type MoveBatch, type MoveKind, type MoveStep } from '../store/move-journal.js';
 import type { Store } from '../store/store.js';
 
 export interface MoveOptions {
@@ -28,7 +27,7 @@ const UNDO_NAME: Record<MoveKind, string> = { 'write-labels': 'write of labels t
 /** Where each file's row follows it: a photo moved inside the library keeps its id, label, marks; one moved out is dropped by the next scan. */
 function rowsFollow(store: Store, batch: MoveBatch, step: MoveStep, back: boolean): void {
   if (batch.kind !== 'write-labels' || step.photoId === null) return;
-  const writes = new LabelWriteStore(store.db);
+  const writes = store.labelWrites;
   if (back) writes.movePhoto(batch.libraryId, step.photoId, step.to, step.from, step.labelBefore);
   else writes.movePhoto(batch.libraryId, step.photoId, step.from, step.to, step.labelAfter);
 }
@@ -46,7 +45,7 @@ export async function runMoveBatch(
   steps: Array<Omit<MoveStep, 'seq' | 'state'>>,
   options: MoveOptions = {},
 ): Promise<number> {
-  const journal = new MoveJournal(store.db);
+  const journal = store.moveJournal;
   refuseWhileMoving(journal, plan.libraryId);
   const id = journal.begin(plan, steps);
   inFlight.add(id);
@@ -84,7 +83,7 @@ export async function runMoveBatch(
 
 /** Undoes the library's last batch of a kind, finished or not (what of it was done); returns how many went back. */
 export async function undoLastBatch(store: Store, libraryId: number, kind: MoveKind, options: MoveOptions = {}): Promise<number> {
-  const journal = new MoveJournal(store.db);
+  const journal = store.moveJournal;
   refuseWhileMoving(journal, libraryId);
   await recoverMoves(store, libraryId);
   const last = journal.last(libraryId, kind);
@@ -130,7 +129,7 @@ export async function undoLastBatch(store: Store, libraryId: number, kind: MoveK
  * removed), the journal made to match, and the batch left undoable. Returns what was done, in words.
  */
 export async function recoverMoves(store: Store, libraryId: number): Promise<string[]> {
-  const journal = new MoveJournal(store.db);
+  const journal = store.moveJournal;
   const notices: string[] = [];
   for (const batch of journal.unfinished(libraryId)) {
     if (ownerIsMoving(batch)) continue;
@@ -179,7 +178,7 @@ async function settleStep(store: Store, journal: MoveJournal, batch: MoveBatch, 
 
 /** The notice of each kind's last batch, when a stop or a recovery left one (it stays until the next batch of that kind), for the library view. */
 export function moveNotices(store: Store, libraryId: number): string[] {
-  const journal = new MoveJournal(store.db);
+  const journal = store.moveJournal;
   return (['write-labels', 'move-out'] as const)
     .map((kind) => journal.last(libraryId, kind))
     .filter((b): b is MoveBatch => b !== null && b.state !== 'moving' && b.state !== 'undoing' && b.notice !== null)

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import { JobControl } from '../common/job-control.js';
-import { unpackFineTuned } from '../ml/block-trainer.js';
+import { unpackFineTuned } from '../ml/training/block-trainer.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
 import { builtinGraph } from './fine-tuned-net.js';

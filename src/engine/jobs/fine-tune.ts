@@ -7,13 +7,13 @@
  * (fine-tuned-embedder.ts).
  */
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
-import { describeSpec } from '../ml/backbone.js';
-import { evaluateDetailed } from '../ml/eval.js';
-import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../ml/block-trainer.js';
-import { photoInputs } from '../ml/photo-inputs.js';
-import type { HeadConfig } from '../ml/head.js';
-import type { BuiltinGraph, CutPoint } from '../ml/trainable-backbone.js';
-import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/trainer.js';
+import { describeSpec } from '../ml/backbone/backbone.js';
+import { evaluateDetailed } from '../ml/training/retrieval-metrics.js';
+import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../ml/training/block-trainer.js';
+import { photoInputs } from '../ml/training/decoded-photos.js';
+import type { HeadConfig } from '../ml/training/head.js';
+import type { BuiltinGraph, CutPoint } from '../ml/backbone/trainable-backbone.js';
+import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../ml/training/trainer.js';
 import { builtinGraph, cacheCutActivations, disposeNet, labelledMaps, labelledPhotos, type FineTuneConfig, type LabelledPhotos } from './fine-tuned-net.js';
 import type { JobContext } from './job-context.js';
 import type { ModeTrainer, TrainedOutcome } from './training-plan.js';

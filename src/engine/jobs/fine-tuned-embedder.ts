@@ -5,12 +5,12 @@
 import { resolve } from 'node:path';
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { conflict } from '../../shared/errors.js';
-import { decodeActivations, encodeActivations } from '../ml/activation-codec.js';
-import { embedInputs, embedMaps, evaluateNet, mapInputs, type BlockTrainData, type FineTunedNet } from '../ml/block-trainer.js';
-import { evaluateDetailed } from '../ml/eval.js';
-import { photoInputs, type PhotoSource } from '../ml/photo-inputs.js';
-import { decodedInputs } from '../ml/pixel-inputs.js';
-import type { CutPoint, BuiltinGraph } from '../ml/trainable-backbone.js';
+import { decodeActivations, encodeActivations } from '../ml/backbone/activation-codec.js';
+import { embedInputs, embedMaps, evaluateNet, mapInputs, type BlockTrainData, type FineTunedNet } from '../ml/training/block-trainer.js';
+import { evaluateDetailed } from '../ml/training/retrieval-metrics.js';
+import { photoInputs, type PhotoSource } from '../ml/training/decoded-photos.js';
+import { decodedInputs } from '../ml/training/pixel-batches.js';
+import type { CutPoint, BuiltinGraph } from '../ml/backbone/trainable-backbone.js';
 import { decodeForModel } from '../library/image.js';
 import type { ModelRow, PhotoRow, Store } from '../store/store.js';
 import { indexInBatches, querySource, type Embedder } from './embedder.js';

@@ -2,9 +2,9 @@
  * The models that embed cached backbone features: the untrained backbone (its features,
  * L2-normalised) and a trained head on them.
  */
-import { evaluateDetailed, evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
-import type { BackboneSpec } from '../ml/backbone.js';
-import { EmbeddingHead, normalizeVector, type HeadConfig } from '../ml/head.js';
+import { evaluateDetailed, evaluateRetrieval, type LabelledVectors } from '../ml/training/retrieval-metrics.js';
+import type { BackboneSpec } from '../ml/backbone/backbone.js';
+import { EmbeddingHead, normalizeVector, type HeadConfig } from '../ml/training/head.js';
 import type { ModelRow, Store } from '../store/store.js';
 import { indexInBatches, querySource, type Embedder } from './embedder.js';
 import { backboneFeature } from './query-backbones.js';

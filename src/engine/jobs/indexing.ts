@@ -1,5 +1,5 @@
 import type { RetrievalMetrics } from '../../shared/api.js';
-import { describeSpec, type BackboneSpec } from '../ml/backbone.js';
+import { describeSpec, type BackboneSpec } from '../ml/backbone/backbone.js';
 import type { IndexCount } from './embedder.js';
 import { cacheFeatures } from './feature-cache.js';
 import type { JobContext } from './job-context.js';

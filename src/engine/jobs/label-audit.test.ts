@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/errors.js';
 import { resolveSettings } from '../../shared/settings.js';
-import { selectBackend } from '../ml/compute-backend.js';
+import { selectBackend } from '../ml/runtime/compute-backend.js';
 import { Store } from '../store/store.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 import { openLibrary } from './engine.js';
 import { auditLabels, confirmLabel, labelAuditState } from './label-audit.js';
-import { changeLabels, undoLabels } from './labels.js';
+import { changeLabels, undoLabels } from './label-changes.js';
 
 /** Drawn stripes put in the circles folder, drawn stars in the stripes folder: the two planted mistakes. */
 const PLANTED = ['circles/stripes-03.jpg', 'stripes/stars-04.jpg'];

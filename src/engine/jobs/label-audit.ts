@@ -1,10 +1,10 @@
 import type { LabelAudit, MislabelSuspect, TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { AUDIT_EPOCHS, AUDIT_FOLDS, AUDIT_NEIGHBOURS, resolveSettings, trainabilityProblem } from '../../shared/settings.js';
-import { describeSpec, featureSegments, finalPartOf, trainingBackboneSpec } from '../ml/backbone.js';
-import { checkFolds, crossFitScores } from '../ml/cross-fit.js';
-import { normalizeVector, type HeadConfig } from '../ml/head.js';
-import { LabelAuditStore, type StoredSuspect } from '../store/label-audit.js';
+import { describeSpec, featureSegments, finalPartOf, trainingBackboneSpec } from '../ml/backbone/backbone.js';
+import { checkFolds, crossFitScores } from '../ml/curation/cross-fit.js';
+import { normalizeVector, type HeadConfig } from '../ml/training/head.js';
+import type { StoredSuspect } from '../store/label-audit.js';
 import type { PhotoRow, Store } from '../store/store.js';
 import { autoTriplets } from './training-modes.js';
 import { cacheFeatures } from './feature-cache.js';
@@ -75,7 +75,7 @@ export async function auditLabels(ctx: JobContext, libraryId: number, options: A
         .map((n) => ({ path: photos[n.index].relPath, className: photos[n.index].className!, distance: n.distance })),
     }));
   const seconds = (performance.now() - started) / 1000;
-  new LabelAuditStore(store.db).save(libraryId, { scored: scores.length, folds, seconds, suspects });
+  store.labelAudits.save(libraryId, { scored: scores.length, folds, seconds, suspects });
   return {
     ranked: ranked.map(({ photo, score, suggestedClass }) => ({ photoId: photo.id, path: photo.relPath, className: photo.className!, suggestedClass, suspicion: score.suspicion })),
     seconds,
@@ -84,7 +84,7 @@ export async function auditLabels(ctx: JobContext, libraryId: number, options: A
 
 /** The last audit as the view shows it: suspects still in the class they were scored in, and not confirmed. */
 export function labelAuditState(store: Store, libraryId: number): LabelAudit {
-  const audits = new LabelAuditStore(store.db);
+  const audits = store.labelAudits;
   const last = audits.last(libraryId);
   const confirmed = audits.confirmed(libraryId);
   const empty: LabelAudit = { auditedAt: null, scored: 0, folds: 0, seconds: 0, suspects: [], confirmed: 0, changedSince: 0 };
@@ -111,7 +111,7 @@ export function confirmLabel(store: Store, libraryId: number, photoId: number): 
   const photo = Number.isInteger(photoId) ? store.photo(photoId) : null;
   if (!photo || photo.libraryId !== libraryId) throw notFound(`no photo ${String(photoId)} in this library`);
   if (photo.className === null) throw invalidInput(`${photo.relPath} has no class to confirm: give it one first`);
-  new LabelAuditStore(store.db).confirm(libraryId, photo.relPath, photo.className);
+  store.labelAudits.confirm(libraryId, photo.relPath, photo.className);
   return labelAuditState(store, libraryId);
 }
 

@@ -4,10 +4,10 @@
  */
 import type { RetrievalMetrics } from '../../shared/api.js';
 import { DEFAULT_K } from '../../shared/settings.js';
-import { describeSpec, finalPartOf, type BackboneSpec } from '../ml/backbone.js';
-import { evaluateRetrieval, type LabelledVectors } from '../ml/eval.js';
-import { normalizeVector } from '../ml/head.js';
-import { chooseByContent } from '../ml/split.js';
+import { describeSpec, finalPartOf, type BackboneSpec } from '../ml/backbone/backbone.js';
+import { evaluateRetrieval, type LabelledVectors } from '../ml/training/retrieval-metrics.js';
+import { normalizeVector } from '../ml/training/head.js';
+import { chooseByContent } from '../ml/training/split.js';
 import type { PhotoRow, Store } from '../store/store.js';
 
 /** Labelled photos with features, split into train and validation (the split is stored once per photo). */

@@ -1,13 +1,13 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { LibrarySummary, Problem } from '../../shared/api.js';
-import { effectiveClass } from '../library/labels.js';
-import { hashPhoto, ImageError } from '../library/photo-input.js';
+import { effectiveClass } from '../library/label-rules.js';
+import { hashPhoto, ImageError } from '../library/photo-gate.js';
 import { scanLibrary } from '../library/scan.js';
 import type { Store } from '../store/store.js';
 import { moveNotices, recoverMoves } from './file-moves.js';
 import type { JobContext } from './job-context.js';
-import { labelRules, labelledClassNames, rememberFolders } from './labels.js';
+import { labelRules, labelledClassNames, rememberFolders } from './label-changes.js';
 
 export interface OpenedLibrary {
   libraryId: number;

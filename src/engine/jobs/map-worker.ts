@@ -3,7 +3,7 @@
  * database file, projects them (ml/map-projection.ts), posts progress and then the coordinates.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { projectToMap } from '../ml/map-projection.js';
+import { projectToMap } from '../ml/curation/map-projection.js';
 import { openVectorReader } from '../store/map-layouts.js';
 
 export interface MapWorkerData {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../store/store.js';
 import { clusteredVectors, mapNeighbourAgreement } from '../testing/clustered-vectors.js';
 import { libraryMap, MAP_PHASES } from './map.js';
+import { runSql } from '../testing/raw-sql.js';
 
 const CLASSES = ['apples', 'boats', 'clouds', 'dogs', 'eggs', 'ferns'];
 const COUNT = 600;
@@ -76,8 +77,8 @@ describe('the map of a library', () => {
   it('is made again when an embedding changes, and refuses a model of no library of its own', { timeout: 120_000 }, async () => {
     const photo = store.photos(libraryId)[0];
     store.putEmbeddings(modelId, DIM, [{ photoId: photo.id, hash: photo.hash, vector: new Float32Array(DIM).fill(5) }]);
-    store.db.prepare('UPDATE photos SET hash = ? WHERE id = ?').run('changed', photo.id);
-    store.db.prepare('UPDATE embeddings SET hash = ? WHERE photo_id = ?').run('changed', photo.id);
+    runSql(store.path, 'UPDATE photos SET hash = ? WHERE id = ?', 'changed', photo.id);
+    runSql(store.path, 'UPDATE embeddings SET hash = ? WHERE photo_id = ?', 'changed', photo.id);
     const phases: string[] = [];
     const map = await libraryMap(store, libraryId, modelId, (phase) => phases.push(phase));
     expect(phases.length).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import type { LibraryMap } from '../../shared/api.js';
 import { conflict, notFound } from '../../shared/errors.js';
 import { startModuleWorker } from '../common/worker.js';
-import { MapLayoutStore, type StoredLayout } from '../store/map-layouts.js';
+import type { MapLayoutStore, StoredLayout } from '../store/map-layouts.js';
 import type { Store } from '../store/store.js';
 import type { MapWorkerData, MapWorkerMessage } from './map-worker.js';
 
@@ -22,7 +22,7 @@ const inFlight = new Map<string, Promise<StoredLayout>>();
 export async function libraryMap(store: Store, libraryId: number, modelId: number | undefined, onProgress?: MapProgress): Promise<LibraryMap> {
   const model = modelId === undefined ? store.models(libraryId).find((m) => m.kind === 'baseline') : store.model(modelId);
   if (!model || model.libraryId !== libraryId) throw notFound(modelId === undefined ? 'no model yet: open a library with photos first' : `no model ${modelId} in this library`);
-  const layouts = new MapLayoutStore(store.db);
+  const layouts = store.mapLayouts;
   const input = layouts.input(libraryId, model.id);
   if (input.photoIds.length === 0) throw conflict(`the library is still being analysed for ${model.name}; draw its map when indexing is done`);
   let layout = layouts.get(model.id);

@@ -8,8 +8,8 @@ import { invalidInput } from '../../shared/errors.js';
 import type { TrainSettings } from '../../shared/api.js';
 import { BUILTIN_BACKBONE, type BuiltinScale } from '../../shared/builtin-backbone.js';
 import { resolveSettings } from '../../shared/settings.js';
-import { builtinSegments, describeSpec, featureSegments, type BackboneSpec } from '../ml/backbone.js';
-import type { HeadConfig } from '../ml/head.js';
+import { builtinSegments, describeSpec, featureSegments, type BackboneSpec } from '../ml/backbone/backbone.js';
+import type { HeadConfig } from '../ml/training/head.js';
 import type { ModelRow, Store } from '../store/store.js';
 import type { FineTuneConfig } from './fine-tuned-net.js';
 

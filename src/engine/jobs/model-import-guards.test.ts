@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
-import type { HeadConfig } from '../ml/head.js';
+import type { HeadConfig } from '../ml/training/head.js';
 import { Store } from '../store/store.js';
 import { exportModel, importModel, packHeadWeights } from './model-transfer.js';
 

@@ -1,4 +1,4 @@
-import { selectBackend } from '../ml/compute-backend.js';
+import { selectBackend } from '../ml/runtime/compute-backend.js';
 import type { ModelRow, Store } from '../store/store.js';
 import type { Embedder } from './embedder.js';
 import { openFineTunedModel } from './fine-tuned-embedder.js';

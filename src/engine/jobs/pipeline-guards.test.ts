@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
+import { parseBackboneSpec } from '../ml/backbone/backbone.js';
 import { Store } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
@@ -11,6 +11,7 @@ import { cacheFeatures } from './feature-cache.js';
 import { ensureBaselineModel } from './indexing.js';
 import { findSimilar, openLibrary, planTraining, prepareRun, trainModel } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
+import { runSql } from '../testing/raw-sql.js';
 
 const SPEC = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
 const KEY = 'nsfwjs-mobilenetv2-1.4';
@@ -79,7 +80,7 @@ describeWithShared([FLOWERS17], 'reliability of the pipeline (issue #12)', () =>
     for (let i = 0; i < 3000; i++) mkdirSync(join(root, `empty-${String(i).padStart(4, '0')}`));
     await openLibrary({ store }, root);
     const victim = store.photos(libraryId).find((p) => p.relPath.startsWith('iris/'))!;
-    store.db.prepare('UPDATE features SET vector = ? WHERE backbone = ? AND hash = ?').run(Buffer.from(new Float32Array(1792).fill(Number.NaN).buffer), KEY, victim.hash);
+    runSql(store.path, 'UPDATE features SET vector = ? WHERE backbone = ? AND hash = ?', Buffer.from(new Float32Array(1792).fill(Number.NaN).buffer), KEY, victim.hash);
     const events: EngineEvent[] = [];
     const result = await trainModel({ store, emit: (e) => events.push(e) }, libraryId, planTraining(store, libraryId, resolveSettings({ ...SMALL, features: 'final' }), { k: 1 }), { workers: 1 });
     expect(store.run(result.runId)?.status).toBe('done');

@@ -6,14 +6,14 @@ import { closeMatches, type EngineEvent, type LibrarySummary, type TrainSettings
 import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { resolveSettings } from '../../shared/settings.js';
 import { JobControl } from '../common/job-control.js';
-import { selectBackend } from '../ml/compute-backend.js';
-import { parseBackboneSpec } from '../ml/backbone.js';
+import { selectBackend } from '../ml/runtime/compute-backend.js';
+import { parseBackboneSpec } from '../ml/backbone/backbone.js';
 import sharp from 'sharp';
 import { createRng } from '../common/rng.js';
-import { expectedRuntime } from '../ml/onnx-backbone.js';
+import { expectedRuntime } from '../ml/backbone/onnx-backbone.js';
 import * as tf from '@tensorflow/tfjs-core';
 import Database from 'better-sqlite3';
-import { CENTRE_WEIGHT, packTensors, packedNames, unpackTensors } from '../ml/head.js';
+import { CENTRE_WEIGHT, packTensors, packedNames, unpackTensors } from '../ml/training/head.js';
 import type { JobContext } from './job-context.js';
 import { cacheFeatures } from './feature-cache.js';
 import { ensureBaselineModel, indexLibrary } from './indexing.js';

@@ -3,8 +3,8 @@
  * whose features are missing): kept, one per backbone, since dropping in several photos in a row is common.
  */
 import { decodeForModel } from '../library/image.js';
-import { describeSpec, loadBackbone, type Backbone, type BackboneSpec } from '../ml/backbone.js';
-import type { PhotoSource } from '../ml/photo-inputs.js';
+import { describeSpec, loadBackbone, type Backbone, type BackboneSpec } from '../ml/backbone/backbone.js';
+import type { PhotoSource } from '../ml/training/decoded-photos.js';
 
 const backboneCache = new Map<string, Promise<Backbone>>();
 

@@ -1,7 +1,7 @@
 import type { SimilarResult } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { checkK } from '../../shared/settings.js';
-import { ImageError } from '../library/photo-input.js';
+import { ImageError } from '../library/photo-gate.js';
 import type { Store } from '../store/store.js';
 import type { EmbedQuery } from './embedder.js';
 import { distancesOf } from './evaluation.js';

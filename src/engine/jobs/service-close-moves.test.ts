@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MoveJournal } from '../store/move-journal.js';
 import { Store } from '../store/store.js';
 import { mountTmpfs, type Mounted } from '../testing/mounts.js';
 import { createEngineService } from './service.js';
@@ -51,7 +50,7 @@ describe('closing the app while "write labels to folders" runs', () => {
 
     const store = Store.open(dbPath);
     try {
-      const journal = new MoveJournal(store.db);
+      const journal = store.moveJournal;
       const libraryId = store.libraryIdOf(root)!;
       const batch = journal.last(libraryId, 'write-labels')!;
       expect(batch.state).toBe('interrupted');

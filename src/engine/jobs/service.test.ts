@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
-import { selectBackend } from '../ml/compute-backend.js';
 import { createEngineService, type EngineService } from './service.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 
@@ -38,6 +37,12 @@ afterAll(async () => {
   for (const dir of [root, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * One library through the whole service, in order: opened and indexed, served, trained, followed on
+ * disk (the real folder watch), reopened. What needs no such history is tested on its own: refusals
+ * before any work (handlers.test.ts, on fakes), a folder change while a job runs (service-watch.test.ts),
+ * the parts (job-runner, library-files, library-watcher tests).
+ */
 describe('engine service (the handler table both transports serve)', () => {
   it('asks for a library first, with a clear message', async () => {
     await expect(service.handlers.listPhotos({ offset: 0, limit: 10 })).rejects.toThrow(/open a library folder first/);
@@ -67,23 +72,6 @@ describe('engine service (the handler table both transports serve)', () => {
     expect(existsSync(thumb!)).toBe(true);
     expect(await service.photoFile(photo.id, 'full')).toBe(join(service.libraryRoot()!, photo.path));
     expect(await service.photoFile(999_999, 'full')).toBeNull();
-  });
-
-  it('refuses bad training settings before starting anything', async () => {
-    await expect(service.handlers.startTraining({ gap: 0 })).rejects.toThrow(/gap g must be a positive number/);
-    await expect(service.handlers.startTraining({ epochs: -2 })).rejects.toThrow(/epochs must be a positive whole number/);
-    expect((await service.handlers.status()).job).toBeNull();
-  });
-
-  it('refuses at Start, as a 400, a fine-tune mode this machine or backbone cannot train: no run is made, no job starts', async () => {
-    const elsewhere = service.handlers.startTraining({ fineTune: 'last-blocks', backbone: '/models/elsewhere' });
-    await expect(elsewhere).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/last-blocks fine-tuning is built for the built-in backbone .* only; \/models\/elsewhere can train its head/) });
-    const backend = await selectBackend();
-    if (!backend.gpu && backend.name !== 'webgpu') {
-      await expect(service.handlers.startTraining({ fineTune: 'full' })).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/^full fine-tuning needs a GPU backend; this machine runs /) });
-    }
-    expect(await service.handlers.listRuns()).toEqual([]);
-    expect((await service.handlers.status()).job).toBeNull();
   });
 
   it('trains in the background, streaming loss points and epoch metrics, and keeps the run', { timeout: 600_000 }, async () => {

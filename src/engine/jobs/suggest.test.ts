@@ -7,9 +7,10 @@ import { Store } from '../store/store.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 import { openLibrary, planTraining, trainModel } from './engine.js';
-import { changeLabels } from './labels.js';
+import { changeLabels } from './label-changes.js';
 import { releaseQueryBackbones } from './query-backbones.js';
 import { rejectSuggestion, suggestClasses } from './suggest.js';
+import { runSql } from '../testing/raw-sql.js';
 
 let root: string;
 let dbDir: string;
@@ -88,7 +89,7 @@ describe('sort the unsorted: suggestions from a trained model on drawn photos', 
 
   it("without a validation split, falls back on the model's own close-match distance", () => {
     const model = store.models(libraryId).find((m) => m.kind === 'trained')!;
-    store.db.prepare('UPDATE photos SET split = NULL WHERE library_id = ?').run(libraryId);
+    runSql(store.path, 'UPDATE photos SET split = NULL WHERE library_id = ?', libraryId);
     const profile = (threshold: number | null) => ({ same_class: [0.1, 0.2, 0.3] as [number, number, number], other_class: [0.5, 0.6, 0.7] as [number, number, number], threshold, precision: 0.9, close_match_share: 0.5 });
     store.setModelDistances(model.id, profile(1e-6));
     expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className === null)).toBe(true);

@@ -1,8 +1,7 @@
 import type { Suggestion, SuggestionsResult } from '../../shared/api.js';
 import { describeValue } from '../../shared/describe-value.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import { classThresholds, voteClasses, type LabelledVector } from '../ml/suggest.js';
-import { RejectionStore } from '../store/suggestion-rejections.js';
+import { classThresholds, voteClasses, type LabelledVector } from '../ml/curation/suggest.js';
 import type { PhotoRow, Store } from '../store/store.js';
 import { defaultModel, requireModel } from './model-lookup.js';
 
@@ -50,7 +49,7 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
   const classes = store.classes(libraryId);
   const classId = new Map(classes.map((c) => [c.name, c.id]));
   const className = new Map(classes.map((c) => [c.id, c.name]));
-  const rejectedNames = new RejectionStore(store.db).all(libraryId);
+  const rejectedNames = store.suggestionRejections.all(libraryId);
   const rejected = new Map(
     queries.map((p) => [p.id, new Set([...(rejectedNames.get(p.relPath) ?? [])].map((name) => classId.get(name)).filter((id) => id !== undefined))]),
   );
@@ -83,7 +82,7 @@ export function rejectSuggestion(store: Store, libraryId: number, change: { phot
   const name = change.className.trim();
   if (!store.classes(libraryId).some((c) => c.name === name)) throw notFound(`no class "${name}" in this library`);
   if (typeof change.rejected !== 'boolean') throw invalidInput('say whether the suggestion is rejected (true) or not (false)');
-  const rejections = new RejectionStore(store.db);
+  const rejections = store.suggestionRejections;
   if (change.rejected) rejections.add(libraryId, photo.relPath, name);
   else rejections.remove(libraryId, photo.relPath, name);
 }

@@ -1,8 +1,8 @@
 import type { FineTuneMode, TrainSettings } from '../../shared/api.js';
 import { TRIPLETS_PER_PHOTO } from '../../shared/settings.js';
-import { evaluateDetailed } from '../ml/eval.js';
-import { packTensors } from '../ml/head.js';
-import { trainHead } from '../ml/trainer.js';
+import { evaluateDetailed } from '../ml/training/retrieval-metrics.js';
+import { packTensors } from '../ml/training/head.js';
+import { trainHead } from '../ml/training/trainer.js';
 import { BLOCK_TRIPLETS_PER_PHOTO, trainFull, trainLastBlocks } from './fine-tune.js';
 import type { ModeTrainer } from './training-plan.js';
 

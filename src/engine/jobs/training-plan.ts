@@ -1,8 +1,8 @@
 import type { TrainSettings } from '../../shared/api.js';
-import type { BackboneSpec } from '../ml/backbone.js';
-import type { DetailedEvaluation } from '../ml/eval.js';
-import type { HeadConfig } from '../ml/head.js';
-import type { TrainData, TrainerSettings, TrainOptions } from '../ml/trainer.js';
+import type { BackboneSpec } from '../ml/backbone/backbone.js';
+import type { DetailedEvaluation } from '../ml/training/retrieval-metrics.js';
+import type { HeadConfig } from '../ml/training/head.js';
+import type { TrainData, TrainerSettings, TrainOptions } from '../ml/training/trainer.js';
 import type { FineTuneConfig } from './fine-tuned-net.js';
 import type { JobContext } from './job-context.js';
 

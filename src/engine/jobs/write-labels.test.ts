@@ -3,13 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../shared/errors.js';
 import { MAX_LABEL_UNDO_STEPS } from '../../shared/settings.js';
-import { LabelStore } from '../store/labels.js';
-import { MarkStore } from '../store/marks.js';
 import { Store } from '../store/store.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 import { indexAll, openLibrary } from './engine.js';
-import { changeLabels, labelsState, relabel, undoLabels } from './labels.js';
-import { markNotSimilar, marksState } from './marks.js';
+import { changeLabels, labelsState, relabel, undoLabels } from './label-changes.js';
+import { markNotSimilar, marksState } from './not-similar-marks.js';
 import { previewLabelWrite, undoLabelWrite, writeLabels } from './write-labels.js';
 
 let root: string;
@@ -44,7 +42,7 @@ describe('write labels to folders', () => {
     changeLabels(store, libraryId, { kind: 'assign-photos', photoIds: [id('unsorted-1.jpg'), id('stripes/stripes-01.jpg')], className: 'circles' });
     store.assignSplit(libraryId, 0.3, (_, candidates, wanted) => candidates.slice(0, wanted)); // as training does
     // A "not similar" mark on each side of a moving photo (kept by path): both must follow the file.
-    const markedPairs = () => new MarkStore(store.db).all(libraryId).map((m) => `${m.query?.id} -> ${m.marked?.id}`).sort();
+    const markedPairs = () => store.marks.all(libraryId).map((m) => `${m.query?.id} -> ${m.marked?.id}`).sort();
     markNotSimilar(store, libraryId, { queryPhotoId: id('squares/squares-01.jpg'), photoId: id('circles/circles-02.jpg'), marked: true });
     markNotSimilar(store, libraryId, { queryPhotoId: id('circles/circles-03.jpg'), photoId: id('unsorted-1.jpg'), marked: true });
     const marksBefore = markedPairs();
@@ -98,7 +96,7 @@ describe('write labels to folders', () => {
 
   it('refuses a class whose name cannot be a folder, saying which and why', async () => {
     // Such a name is refused when named now (shared/class-names); a database from before may still hold one.
-    new LabelStore(store.db).change(libraryId, 'Renamed "stripes" to "a/b"', [{ kind: 'folder', folder: 'stripes', className: 'a/b' }], MAX_LABEL_UNDO_STEPS);
+    store.labels.change(libraryId, 'Renamed "stripes" to "a/b"', [{ kind: 'folder', folder: 'stripes', className: 'a/b' }], MAX_LABEL_UNDO_STEPS);
     relabel(store, libraryId);
     try {
       await expect(previewLabelWrite(store, libraryId)).rejects.toThrow(/class "a\/b" cannot be a folder name \(it has a slash\)/);

@@ -9,11 +9,8 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { LabelMove, LabelWritePreview, LabelsState } from '../../shared/api.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
-import { folderClass, folderOf } from '../library/labels.js';
-import { LabelWriteStore } from '../store/label-writes.js';
-import { MoveJournal } from '../store/move-journal.js';
+import { folderClass, folderOf } from '../library/label-rules.js';
 import { runMoveBatch, undoLastBatch, type MoveOptions } from './file-moves.js';
-import { LabelStore } from '../store/labels.js';
 import type { Store } from '../store/store.js';
 
 /** Every move a write would make now; nothing is touched. */
@@ -50,7 +47,7 @@ export async function writeLabels(store: Store, libraryId: number, expected: str
   if (plan.moves.length === 0) throw invalidInput('every labelled photo is in its class folder already: there is nothing to move');
   if (plan.fingerprint !== expected) throw conflict('the labels or the folder changed since the preview: look at the new preview before moving anything');
   const root = await realpath(store.libraryRoot(libraryId));
-  const rules = new LabelStore(store.db).rules(libraryId);
+  const rules = store.labels.rules(libraryId);
   const steps = await Promise.all(
     plan.moves.map(async (move) => ({
       photoId: move.photoId,
@@ -62,7 +59,7 @@ export async function writeLabels(store: Store, libraryId: number, expected: str
       labelAfter: folderClass(rules, move.className) === move.className ? null : move.className,
     })),
   );
-  new LabelWriteStore(store.db).forgetLabelUndo(libraryId);
+  store.labelWrites.forgetLabelUndo(libraryId);
   return runMoveBatch(store, { libraryId, kind: 'write-labels', fromRoot: root, toRoot: root }, steps, options);
 }
 
@@ -73,7 +70,7 @@ export async function undoLabelWrite(store: Store, libraryId: number, options: M
 
 /** The last write that can be undone (finished or interrupted), for the labels panel. */
 export function lastLabelWrite(store: Store, libraryId: number): LabelsState['lastWrite'] {
-  const journal = new MoveJournal(store.db);
+  const journal = store.moveJournal;
   const last = journal.last(libraryId, 'write-labels');
   if (!last || last.state === 'undone') return null;
   const interrupted = last.state !== 'moved';

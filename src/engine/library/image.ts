@@ -1,7 +1,7 @@
 import sharp from 'sharp';
-import { checkPhotoBytes, ImageError, readPhoto } from './photo-input.js';
+import { checkPhotoBytes, ImageError, readPhoto } from './photo-gate.js';
 
-export { hashPhoto as hashFile, ImageError, MAX_PHOTO_BYTES } from './photo-input.js';
+export { hashPhoto as hashFile, ImageError, MAX_PHOTO_BYTES } from './photo-gate.js';
 
 /** Decompression-bomb guard: sharp refuses to decode anything larger (about 16k x 16k). */
 export const MAX_INPUT_PIXELS = 268_402_689;

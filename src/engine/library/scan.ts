@@ -4,7 +4,7 @@ import { extname, join, relative, resolve, sep } from 'node:path';
 import type { Problem } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
 import { IMAGE_EXTENSIONS } from './image.js';
-import { checkPhotoStats, type ImageError } from './photo-input.js';
+import { checkPhotoStats, type ImageError } from './photo-gate.js';
 import { isInsideFolder } from '../common/paths.js';
 import { describeFileError } from '../common/error-words.js';
 

@@ -3,7 +3,7 @@ import { rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MAX_INPUT_PIXELS } from './image.js';
-import { checkPhotoBytes, checkPhotoStats, readPhoto } from './photo-input.js';
+import { checkPhotoBytes, checkPhotoStats, readPhoto } from './photo-gate.js';
 import { CACHEDIR_SIGNATURE, CACHEDIR_TAG } from './scan.js';
 import { makePrivateFolder, writePrivateFile } from '../common/private-files.js';
 

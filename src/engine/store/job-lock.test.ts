@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from './store.js';
 import { LOCK_STALE_MS } from './job-lock.js';
+import { runSql } from '../testing/raw-sql.js';
 
 let dir: string;
 beforeAll(() => {
@@ -55,10 +56,10 @@ describe('one job at a time per database (JobLock)', () => {
       a.jobLock.claim('train');
       // A process that has exited: its pid is not alive any more.
       const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-      a.db.prepare('UPDATE job_lock SET pid = ?').run(Number(gone.stdout));
+      runSql(a.path, 'UPDATE job_lock SET pid = ?', Number(gone.stdout));
       expect(b.jobLock.claim('index')).toBeNull();
 
-      b.db.prepare('UPDATE job_lock SET heartbeat_at = ?').run(Date.now() - LOCK_STALE_MS - 1000);
+      runSql(b.path, 'UPDATE job_lock SET heartbeat_at = ?', Date.now() - LOCK_STALE_MS - 1000);
       expect(a.jobLock.claim('train')).toBeNull();
       expect(b.jobLock.heartbeat().held).toBe(false); // b learns its claim was taken over
     } finally {

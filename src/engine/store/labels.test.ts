@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LabelStore } from './labels.js';
 import { MIGRATIONS } from './migrations.js';
 import { APPLICATION_ID, Store } from './store.js';
 
@@ -29,11 +28,11 @@ describe('label undo steps (label-undo-steps migration)', () => {
 
     const store = Store.open(path);
     try {
-      const labels = new LabelStore(store.db);
+      const labels = store.labels;
       expect(labels.undoSteps(libraryId)).toEqual(['Excluded folder "junk"']);
-      store.db.transaction(() => labels.change(libraryId, 'Renamed "cats" to "kittens"', [{ kind: 'folder', folder: 'cats', className: 'kittens' }], 5))();
+      store.transaction(() => labels.change(libraryId, 'Renamed "cats" to "kittens"', [{ kind: 'folder', folder: 'cats', className: 'kittens' }], 5));
       expect(labels.undoSteps(libraryId)).toEqual(['Renamed "cats" to "kittens"', 'Excluded folder "junk"']);
-      expect(store.db.transaction(() => [labels.undo(libraryId), labels.undo(libraryId), labels.undo(libraryId)])()).toEqual([
+      expect(store.transaction(() => [labels.undo(libraryId), labels.undo(libraryId), labels.undo(libraryId)])).toEqual([
         'Renamed "cats" to "kittens"',
         'Excluded folder "junk"',
         null,

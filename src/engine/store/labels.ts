@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { LabelRules } from '../library/labels.js';
+import type { LabelRules } from '../library/label-rules.js';
 
 /** One rule set or removed: className undefined removes the rule (back to the folder's own name). */
 export type RuleEdit = { kind: 'folder'; folder: string; className: string | null | undefined } | { kind: 'photo'; relPath: string; className: string | undefined };

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MarkStore } from './marks.js';
 import { Store } from './store.js';
 
 let dir: string;
@@ -24,7 +23,7 @@ afterEach(() => {
 
 describe('marks on a real SQLite file', () => {
   it('adds a mark once, lists it with both photos as they are, and removes it', () => {
-    const marks = new MarkStore(store.db);
+    const marks = store.marks;
     expect(marks.add(lib, 'cats/a.jpg', 'dogs/c.jpg')).toBe(true);
     expect(marks.add(lib, 'cats/a.jpg', 'dogs/c.jpg')).toBe(false);
     const [mark] = marks.all(lib);
@@ -40,7 +39,7 @@ describe('marks on a real SQLite file', () => {
   });
 
   it('keeps marks across a rescan, follows a relabel, and shows a photo that is gone as null until it comes back', () => {
-    const marks = new MarkStore(store.db);
+    const marks = store.marks;
     marks.add(lib, 'cats/a.jpg', 'dogs/c.jpg');
     marks.add(lib, 'cats/b.jpg', 'loose.jpg');
     // The same files scanned again, loose.jpg now in class dogs, dogs/c.jpg gone.
@@ -58,11 +57,11 @@ describe('marks on a real SQLite file', () => {
     expect(rows[0].marked?.id).toBe(store.photoByPath(lib, 'dogs/c.jpg')!.id);
     store.close();
     store = Store.open(join(dir, 'lookalike.db'));
-    expect(new MarkStore(store.db).all(lib)).toHaveLength(2);
+    expect(store.marks.all(lib)).toHaveLength(2);
   });
 
   it('keeps marks per library and records how many a run used', () => {
-    const marks = new MarkStore(store.db);
+    const marks = store.marks;
     const other = store.upsertLibrary('/other');
     store.syncLibrary(other, ['cats', 'dogs'], scan);
     marks.add(lib, 'cats/a.jpg', 'dogs/c.jpg');

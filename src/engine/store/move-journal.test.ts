@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from './migrations.js';
-import { MoveJournal } from './move-journal.js';
 import { APPLICATION_ID, Store } from './store.js';
 
 let dir: string;
@@ -28,7 +27,7 @@ describe('the move journal', () => {
 
     const store = Store.open(path);
     try {
-      const journal = new MoveJournal(store.db);
+      const journal = store.moveJournal;
       const last = journal.last(1, 'write-labels')!;
       expect(last).toMatchObject({ id: 2, state: 'moved', fromRoot: '/photos', toRoot: '/photos', createdFolders: ['boxes'] });
       expect(journal.steps(last.id)).toEqual([{ seq: 0, photoId: 7, from: 'squares/s.jpg', to: 'boxes/s.jpg', size: 0, labelBefore: 'boxes', labelAfter: null, state: 'done' }]);

@@ -19,14 +19,19 @@ const photo = (relPath: string, className: string | null, hash: string, size = 1
 describe('store on a real SQLite file', () => {
   it('creates the schema in WAL mode and reopens it', () => {
     const store = Store.open(dbPath);
-    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
     const id = store.upsertLibrary('/photos');
     store.close();
     const again = Store.open(dbPath);
     expect(again.findLibrary('/photos')).toBe(id);
-    expect(again.db.pragma('integrity_check', { simple: true })).toBe('ok');
     again.close();
+    const file = new BetterSqlite3(dbPath, { readonly: true });
+    try {
+      expect(file.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(file.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      file.close();
+    }
   });
 
   it('syncs a library: adds, relabels, updates changed content and removes what is gone', () => {
@@ -66,6 +71,22 @@ describe('store on a real SQLite file', () => {
     // 'cats/deep/' keeps what is under it, not a sibling that merely starts alike.
     store.syncLibrary(lib, ['cats'], [photo('cats/deepest.jpg', 'cats', 'h5')], ['cats/deep/']);
     expect(store.photos(lib).map((r) => r.relPath)).toEqual(['cats/deep/b.jpg', 'cats/deepest.jpg']);
+    store.close();
+  });
+
+  it('names the photos embedded under a model, and groups the photos of one content held more than once', () => {
+    const store = Store.open(dbPath);
+    const lib = store.upsertLibrary('/photos');
+    const other = store.upsertLibrary('/other');
+    store.syncLibrary(lib, ['cats'], [photo('cats/a.jpg', 'cats', 'h1'), photo('cats/b.jpg', 'cats', 'h2'), photo('a-copy.jpg', null, 'h1'), photo('cats/c.jpg', 'cats', 'h1')]);
+    store.syncLibrary(other, [], [photo('h2-elsewhere.jpg', null, 'h2')]);
+    const id = (relPath: string) => store.photoByPath(lib, relPath)!.id;
+    expect(store.exactCopyGroups(lib).map((group) => group.sort((x, y) => x - y))).toEqual([[id('cats/a.jpg'), id('a-copy.jpg'), id('cats/c.jpg')].sort((x, y) => x - y)]);
+    expect(store.exactCopyGroups(other)).toEqual([]);
+    const modelId = store.createModel({ libraryId: lib, name: 'base', kind: 'baseline', backbone: 'bb', backboneDim: 2, dim: 2, config: {}, runId: null });
+    expect(store.embeddedPhotoIds(modelId)).toEqual([]);
+    store.putEmbeddings(modelId, 2, [id('cats/c.jpg'), id('cats/a.jpg')].map((photoId) => ({ photoId, hash: 'h1', vector: Float32Array.from([1, 0]) })));
+    expect(store.embeddedPhotoIds(modelId)).toEqual([id('cats/a.jpg'), id('cats/c.jpg')].sort((x, y) => x - y));
     store.close();
   });
 
@@ -154,6 +175,28 @@ describe('store on a real SQLite file', () => {
     store.close();
   });
 
+  it('runs a transaction: its value back when it ends, none of its writes when it throws, a nested one as a savepoint', () => {
+    const store = Store.open(dbPath);
+    expect(store.transaction(() => [store.upsertLibrary('/kept'), store.upsertLibrary('/kept too')])).toHaveLength(2);
+    expect(() =>
+      store.transaction(() => {
+        store.upsertLibrary('/rolled back');
+        throw new Error('half way');
+      }),
+    ).toThrow('half way');
+    store.transaction(() => {
+      store.upsertLibrary('/outer');
+      expect(() =>
+        store.transaction(() => {
+          store.upsertLibrary('/inner');
+          throw new Error('inner only');
+        }),
+      ).toThrow('inner only');
+    });
+    expect(store.libraries().map((l) => l.root)).toEqual(['/kept', '/kept too', '/outer']);
+    store.close();
+  });
+
   it('refuses a file that is not an SQLite database and leaves it untouched', () => {
     const path = join(dir, 'notes.db');
     writeFileSync(path, 'these are my notes, not a database');
@@ -186,8 +229,10 @@ describe('store on a real SQLite file', () => {
     const store = Store.open(path);
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
     expect(store.findLibrary('/photos')).not.toBeNull();
-    const upgraded = tables(store.db);
     store.close();
+    const file = new BetterSqlite3(path, { readonly: true });
+    const upgraded = tables(file);
+    file.close();
     // The backup is the file as it was: schema 1, its row, none of the later tables.
     const backup = new BetterSqlite3(`${path}.schema-v1.bak`, { readonly: true });
     try {

@@ -5,6 +5,13 @@ import type { DistanceProfile, Problem, RetrievalMetrics, RunInfo, RunStatus } f
 import { openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
 import { JobLock } from './job-lock.js';
+import { LabelStore } from './labels.js';
+import { MarkStore } from './marks.js';
+import { LabelWriteStore } from './label-writes.js';
+import { LabelAuditStore } from './label-audit.js';
+import { RejectionStore } from './suggestion-rejections.js';
+import { MapLayoutStore } from './map-layouts.js';
+import { MoveJournal } from './move-journal.js';
 import { makePrivateFileSync, makePrivateFolderSync } from '../common/private-files.js';
 import { userDataDir } from '../common/paths.js';
 import { describeFileError } from '../common/error-words.js';
@@ -71,20 +78,40 @@ export interface SyncResult {
 }
 
 /**
- * The only room that knows SQL is src/engine/store: this module for everything but the vectors, and
- * search.ts (with its worker) for the vector index it opens over the same file (sqlite-vec tables).
+ * The only room that knows SQL is src/engine/store: this module, the modules of its members (labels,
+ * marks, label writes, audits, rejections, map layouts, the move journal, the job lock) over the same
+ * connection, and search.ts (with its worker) for the vector index it opens over the same file
+ * (sqlite-vec tables). The connection is its own: callers group writes with transaction(fn).
  * Synchronous by design (better-sqlite3); writes grouped in transactions.
  */
 export class Store {
-  readonly db: Database;
+  private readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
   private lock: JobLock | undefined;
+  /** Labels chosen in the app: rules, folders, undo steps. */
+  readonly labels: LabelStore;
+  /** "Not similar to this query" marks. */
+  readonly marks: MarkStore;
+  /** Photos' rows following their files when labels are written to folders. */
+  readonly labelWrites: LabelWriteStore;
+  readonly labelAudits: LabelAuditStore;
+  readonly suggestionRejections: RejectionStore;
+  readonly mapLayouts: MapLayoutStore;
+  /** The journal of file moves (write labels to folders, move photos out). */
+  readonly moveJournal: MoveJournal;
 
   private constructor(
     db: Database,
     readonly path: string,
   ) {
     this.db = db;
+    this.labels = new LabelStore(db);
+    this.marks = new MarkStore(db);
+    this.labelWrites = new LabelWriteStore(db);
+    this.labelAudits = new LabelAuditStore(db);
+    this.suggestionRejections = new RejectionStore(db);
+    this.mapLayouts = new MapLayoutStore(db);
+    this.moveJournal = new MoveJournal(db);
   }
 
   static open(path: string): Store {
@@ -122,6 +149,14 @@ export class Store {
       this.lock?.release();
       this.db.close();
     }
+  }
+
+  /**
+   * Runs `work` in one transaction: all its writes or none (a throw rolls them back and is rethrown).
+   * A transaction inside another becomes a savepoint of it.
+   */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
   }
 
   /** This connection's handle on the database's one-job-at-a-time claim (see JobLock). */
@@ -543,6 +578,17 @@ export class Store {
         )
         .get(libraryId, modelId, backbone) as { n: number }
     ).n;
+  }
+
+  /** Photos with an embedding under the model (current or not), by id. */
+  embeddedPhotoIds(modelId: number): number[] {
+    return (this.db.prepare('SELECT photo_id FROM embeddings WHERE model_id = ? ORDER BY photo_id').pluck().all(modelId) as number[]).map(Number);
+  }
+
+  /** Photos of the library with the same content (content hash), by id: one group per content held more than once. */
+  exactCopyGroups(libraryId: number): number[][] {
+    const rows = this.db.prepare('SELECT group_concat(id) AS ids FROM photos WHERE library_id = ? GROUP BY hash HAVING count(*) > 1').all(libraryId) as Array<{ ids: string }>;
+    return rows.map((r) => r.ids.split(',').map(Number));
   }
 
   embeddingCount(modelId: number): number {

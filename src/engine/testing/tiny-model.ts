@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { layers, sequential } from '@tensorflow/tfjs-layers';
-import { selectBackend } from '../ml/compute-backend.js';
+import { selectBackend } from '../ml/runtime/compute-backend.js';
 
 /** The inner layer a test truncates the tiny model at, and its width. */
 export const TINY_FEATURE_LAYER = 'features';
