@@ -44,7 +44,7 @@ export function baselineSets(store: Store, libraryId: number, spec: BackboneSpec
   return labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed);
 }
 
-/** k arrives checked (the CLI's flag, or validationK): the door checked it. */
+/** The untrained baseline's scores; k arrives checked where it came in (the CLI's -k) or made fit (validationK). */
 export function evaluateBaseline(sets: { train: LabelledVectors; validation: LabelledVectors }, k = DEFAULT_K): RetrievalMetrics {
   return evaluateRetrieval(sets.validation, sets.train, k);
 }

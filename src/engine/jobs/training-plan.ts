@@ -6,7 +6,7 @@ import type { TrainData, TrainerSettings, TrainOptions } from '../ml/training/tr
 import type { FineTuneConfig } from './fine-tuned-net.js';
 import type { JobContext } from './job-context.js';
 
-/** A training the door (engine.ts) has checked: resolved settings, the k it is scored at, the backbone. */
+/** A training planTraining (engine.ts) has planned, on settings trainingProblem allowed: resolved settings, the k it is scored at, the backbone. */
 export interface TrainingPlan {
   settings: TrainSettings;
   /** k of precision@k for the validation scores. */

@@ -37,7 +37,8 @@ export interface TrainResult {
 /**
  * The whole "Train" button: features cached, split fixed, baseline measured, head trained with
  * checkpoints each epoch (a killed run with the same settings resumes), model stored and indexed.
- * The plan comes from planTraining (engine.ts), which refuses what cannot be trained.
+ * The settings passed trainingProblem (src/shared/settings.ts) where they came in, and the plan
+ * comes from planTraining (engine.ts), which refuses a library that cannot be trained on.
  */
 export async function trainModel(ctx: JobContext, libraryId: number, plan: TrainingPlan, options: { workers?: number; runId?: number } = {}): Promise<TrainResult> {
   try {
