@@ -1,3 +1,4 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { configDefaults, defineConfig } from 'vitest/config';
 import { ProjectDurations } from './scripts/project-durations.js';
 
@@ -52,7 +53,8 @@ const E2E = ['e2e/**/*.test.ts'];
 export default defineConfig({
   test: {
     projects: [
-      { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts', 'lint/**/*.test.ts'], exclude: [...configDefaults.exclude, ...INTEGRATION] } },
+      // Svelte compiles the renderer's `.svelte.ts` stores (their $state fields) for the unit tests that import them.
+      { extends: true, plugins: [svelte()], test: { name: 'unit', include: ['src/**/*.test.ts', 'lint/**/*.test.ts'], exclude: [...configDefaults.exclude, ...INTEGRATION] } },
       { extends: true, test: { name: 'integration', include: INTEGRATION } },
       { extends: true, test: { name: 'e2e', include: E2E } },
     ],

@@ -1,38 +1,15 @@
-import type {
-  AppStatus,
-  EngineEvent,
-  JobState,
-  LibrarySummary,
-  ModelInfo,
-  PhotoItem,
-  RetrievalMetrics,
-  RunInfo,
-  SimilarResult,
-  TrainSettings,
-} from '../../../shared/api';
+import type { AppStatus, EngineEvent, JobState, LibrarySummary, ModelInfo, PhotoItem, RunInfo, TrainSettings } from '../../../shared/api';
 import type { AppTransport } from '../transport';
 import { Labelling } from './labelling.svelte';
 import { Marks } from './marks.svelte';
+import { messageOf } from './messages';
+import { FindSimilar } from './similar.svelte';
+import { RunChart } from './training.svelte';
+
+export { messageOf };
 
 export type View = 'library' | 'train' | 'similar' | 'duplicates' | 'review' | 'sort' | 'map';
 export type ProgressEvent = Extract<EngineEvent, { type: 'progress' }>;
-
-export interface EpochRow {
-  epoch: number;
-  meanLoss: number;
-  validation: RetrievalMetrics;
-}
-
-export interface LossPoint {
-  step: number;
-  epoch: number;
-  loss: number;
-}
-
-/** What "Find similar" was asked about: a photo of the library, or an image from outside it. */
-export type SimilarQuerySource =
-  | { kind: 'photo'; photoId: number; path: string; className: string | null }
-  | { kind: 'file'; name: string; base64: string; previewUrl: string };
 
 export interface Notice {
   id: number;
@@ -45,8 +22,9 @@ const FINISHED = new Set<JobState['state']>(['done', 'failed', 'stopped']);
 export const NOTICE_MS = 10_000;
 
 /**
- * The app's state and the calls that change it. Components read it and call its methods; engine
- * events flow in through `handleEvent` and nowhere else.
+ * The app-wide state (view, connection, status, library, job, models, runs, notices) and the feature
+ * stores. Components read them and call their methods; engine events flow in through `handleEvent`
+ * and nowhere else, which passes each on to the stores that care.
  */
 export class AppState {
   readonly transport: AppTransport;
@@ -69,45 +47,33 @@ export class AppState {
   /** The photo shown full size. */
   viewing = $state.raw<PhotoItem | null>(null);
 
-  /** The run whose loss curve and epochs are shown: the live one, or one picked from the list. */
-  chartRunId = $state<number | null>(null);
-  /** Loss points of the shown run. Not deeply reactive (there can be many); `lossVersion` ticks on change. */
-  losses: LossPoint[] = [];
-  lossVersion = $state(0);
-  epochs = $state.raw<EpochRow[]>([]);
-  baseline = $state.raw<RetrievalMetrics | null>(null);
-
-  similarSource = $state.raw<SimilarQuerySource | null>(null);
-  similarResult = $state.raw<SimilarResult | null>(null);
-  similarLoading = $state(false);
-  similarError = $state<string | null>(null);
-  similarK = $state(30);
-  /** undefined: the engine's default (the newest trained model, else the baseline). */
-  similarModelId = $state<number | undefined>(undefined);
-  /** A past run's settings the person chose to use again: the settings form takes them and clears this. */
-  settingsToUse = $state.raw<TrainSettings | null>(null);
-  /** Set when a search started from the keyboard or a menu: the first result takes the focus when it comes. */
-  focusFirstResult = $state(false);
-
   /** Classes chosen in the app, and the photos selected to label. */
   readonly labelling: Labelling;
   /** Results marked "not similar" to the query, used by the next training. */
   readonly marks: Marks;
+  /** Find similar's query and answer. */
+  readonly similar: FindSimilar;
+  /** The Train view's chart of the shown run. */
+  readonly chart: RunChart;
 
   private nextNoticeId = 1;
-  private similarSerial = 0;
   /** Ticks when another library is adopted: answers asked for under the one before are dropped. */
   private libraryGeneration = 0;
-  /** Ticks whenever the chart is given another run: a run's history that loads after that is not shown. */
-  private chartSerial = 0;
-  /** Loss points of the run whose history is loading, that came while it loaded. */
-  private pendingLosses: { runId: number; points: LossPoint[] } | null = null;
 
   constructor(transport: AppTransport) {
     this.transport = transport;
-    const host = { api: transport.api, library: () => this.library, notify: (error: unknown) => this.notify(error) };
+    const engine = { api: transport.api, notify: (error: unknown) => this.notify(error) };
+    const host = { ...engine, library: () => this.library };
     this.labelling = new Labelling({ ...host, labelsChanged: (library) => this.labelsChanged(library) });
-    this.marks = new Marks({ ...host, queryPhotoId: () => (this.similarSource?.kind === 'photo' ? this.similarSource.photoId : null) });
+    this.marks = new Marks({ ...host, queryPhotoId: () => this.similar.queryPhotoId });
+    this.similar = new FindSimilar({
+      ...engine,
+      refreshMarks: () => this.marks.refresh(),
+      show: () => {
+        this.view = 'similar';
+      },
+    });
+    this.chart = new RunChart({ ...engine, runs: () => this.runs, refreshRuns: () => this.refreshRunsAndModels() });
   }
 
   get defaults(): TrainSettings | null {
@@ -145,9 +111,7 @@ export class AppState {
       this.job = status.job;
       await this.refreshRunsAndModels();
       await this.labelling.refresh();
-      const liveRun = status.job?.kind === 'train' && !FINISHED.has(status.job.state) ? status.job.runId : null;
-      const shown = liveRun ?? this.chartRunId ?? this.runs[0]?.id ?? null;
-      if (shown !== null) await this.showRun(shown);
+      await this.chart.showCurrent(status.job?.kind === 'train' && !FINISHED.has(status.job.state) ? status.job.runId : null);
     } catch (error) {
       this.notify(error);
     }
@@ -166,52 +130,24 @@ export class AppState {
     if (generation !== this.libraryGeneration) return;
     this.runs = runs;
     this.models = models;
-    if (this.similarModelId !== undefined && !models.some((m) => m.id === this.similarModelId)) this.similarModelId = undefined;
+    this.similar.modelsChanged(models);
   }
 
   handleEvent(event: EngineEvent): void {
     switch (event.type) {
-      case 'job': {
-        if (this.job?.kind !== event.job.kind) this.progress = null;
-        this.job = event.job;
-        if (event.job.kind === 'train' && event.job.runId !== null && event.job.state === 'running') {
-          const runId = event.job.runId;
-          if (this.chartRunId !== runId) this.resetChart(runId);
-          // Once training proper starts, the run has its untrained baseline: show it before the first epoch ends.
-          if (!this.baseline) {
-            void this.refreshRunsAndModels()
-              .then(() => {
-                if (this.chartRunId === runId && !this.baseline) this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
-              })
-              .catch((error: unknown) => this.notify(error));
-          }
-        }
-        if (FINISHED.has(event.job.state)) {
-          this.progress = null;
-          if (event.job.state === 'failed' && event.job.message) this.notify(`${jobLabel(event.job)} failed: ${event.job.message}`);
-          void this.refreshRunsAndModels().catch((error: unknown) => this.notify(error));
-        }
+      case 'job':
+        this.jobChanged(event.job);
         break;
-      }
       case 'progress':
         this.progress = event;
         break;
       case 'loss':
         // Steps are running: whatever preparation reported before is over.
         if (this.progress && this.progress.kind !== 'train') this.progress = null;
-        // Points of a run the chart has nothing of (this window came in mid-run): its stored history first, then these.
-        if (this.chartRunId === null && this.pendingLosses?.runId !== event.runId) void this.showRun(event.runId).catch((error: unknown) => this.notify(error));
-        if (this.pendingLosses?.runId === event.runId) this.pendingLosses.points.push({ step: event.step, epoch: event.epoch, loss: event.loss });
-        if (event.runId === this.chartRunId) {
-          this.losses.push({ step: event.step, epoch: event.epoch, loss: event.loss });
-          this.lossVersion++;
-        }
+        this.chart.addLoss(event);
         break;
       case 'epoch':
-        if (event.runId === this.chartRunId) {
-          this.epochs = [...this.epochs.filter((e) => e.epoch !== event.epoch), { epoch: event.epoch, meanLoss: event.meanLoss, validation: event.validation }];
-          this.baseline = event.baseline;
-        }
+        this.chart.addEpoch(event);
         // The runs list shows epochs done and the last loss: keep it current as epochs finish.
         void this.refreshRunsAndModels().catch((error: unknown) => this.notify(error));
         break;
@@ -226,35 +162,14 @@ export class AppState {
     }
   }
 
-  private resetChart(runId: number | null): void {
-    this.chartSerial++;
-    this.pendingLosses = null;
-    this.chartRunId = runId;
-    this.losses = [];
-    this.lossVersion++;
-    this.epochs = [];
-    this.baseline = runId === null ? null : (this.runs.find((r) => r.id === runId)?.baseline ?? null);
-  }
-
-  /**
-   * Shows a run's stored loss curve and epochs (a past run, or the live one after a reload), with the
-   * live points that came while it loaded. A run given to the chart meanwhile (a started one) wins.
-   */
-  async showRun(runId: number): Promise<void> {
-    const serial = ++this.chartSerial;
-    const pending = { runId, points: [] as LossPoint[] };
-    this.pendingLosses = pending;
-    try {
-      const history = await this.transport.api.runHistory({ runId });
-      if (serial !== this.chartSerial) return;
-      const lastStored = history.losses.at(-1)?.step ?? -Infinity;
-      this.chartRunId = runId;
-      this.losses = [...history.losses, ...pending.points.filter((p) => p.step > lastStored)];
-      this.lossVersion++;
-      this.epochs = history.epochs;
-      this.baseline = this.runs.find((r) => r.id === runId)?.baseline ?? null;
-    } finally {
-      if (this.pendingLosses === pending) this.pendingLosses = null;
+  private jobChanged(job: JobState): void {
+    if (this.job?.kind !== job.kind) this.progress = null;
+    this.job = job;
+    if (job.kind === 'train' && job.runId !== null && job.state === 'running') this.chart.followLiveRun(job.runId);
+    if (FINISHED.has(job.state)) {
+      this.progress = null;
+      if (job.state === 'failed' && job.message) this.notify(`${jobLabel(job)} failed: ${job.message}`);
+      void this.refreshRunsAndModels().catch((error: unknown) => this.notify(error));
     }
   }
 
@@ -282,14 +197,14 @@ export class AppState {
     this.library = summary;
     await this.refreshRunsAndModels();
     await this.labelling.refresh();
-    if (another && this.runs[0] && this.chartRunId === null) await this.showRun(this.runs[0].id);
+    if (another) await this.chart.showNewestIfNone();
   }
 
   /** Labels changed the open library's classes: a filter on a class gone is dropped, and the results are asked again under the new classes. */
   private labelsChanged(library: LibrarySummary): void {
     this.library = library;
     if (this.classFilter !== undefined && !library.classes.some((c) => c.id === this.classFilter)) this.classFilter = undefined;
-    if (this.similarResult) void this.runSimilar();
+    this.similar.refreshResults();
   }
 
   /** Another library: nothing of the one before stays on any view (runs, chart, models, query, selections). */
@@ -298,54 +213,11 @@ export class AppState {
     this.runs = [];
     this.models = [];
     this.classFilter = undefined;
-    this.resetChart(null);
-    this.similarSource = null;
-    this.similarResult = null;
-    this.similarError = null;
-    this.similarModelId = undefined;
+    this.chart.clear();
+    this.similar.clear();
     this.labelling.grid.clear();
     this.labelling.results.clear();
     this.labelling.map.clear();
-  }
-
-  async findSimilarTo(source: SimilarQuerySource): Promise<void> {
-    if (this.similarSource?.kind === 'file' && this.similarSource !== source) URL.revokeObjectURL(this.similarSource.previewUrl);
-    // Another query: the old results must not stand under it while the new ones come.
-    if (this.similarSource !== source) this.similarResult = null;
-    this.similarSource = source;
-    this.view = 'similar';
-    await this.runSimilar();
-  }
-
-  findSimilarToPhoto(photo: PhotoItem): Promise<void> {
-    return this.findSimilarTo({ kind: 'photo', photoId: photo.id, path: photo.path, className: photo.className });
-  }
-
-  /** Asks again with the current query, k and model; a newer request wins over an older one. */
-  async runSimilar(): Promise<void> {
-    const source = this.similarSource;
-    if (!source) return;
-    const serial = ++this.similarSerial;
-    this.similarLoading = true;
-    this.similarError = null;
-    try {
-      const k = this.similarK;
-      const modelId = this.similarModelId;
-      const result =
-        source.kind === 'photo'
-          ? await this.transport.api.findSimilar({ photoId: source.photoId, k, modelId })
-          : await this.transport.api.findSimilar({ imageBase64: source.base64, fileName: source.name, k, modelId });
-      // The query's marks first, so its tiles never show with another query's.
-      if (serial === this.similarSerial) await this.marks.refresh().catch((error: unknown) => this.notify(error));
-      if (serial === this.similarSerial) this.similarResult = result;
-    } catch (error) {
-      if (serial === this.similarSerial) {
-        this.similarError = messageOf(error);
-        this.similarResult = null;
-      }
-    } finally {
-      if (serial === this.similarSerial) this.similarLoading = false;
-    }
   }
 
   notify(error: unknown): void {
@@ -359,10 +231,6 @@ export class AppState {
   dismiss(id: number): void {
     this.notices = this.notices.filter((n) => n.id !== id);
   }
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function jobLabel(job: Pick<JobState, 'kind'>): string {

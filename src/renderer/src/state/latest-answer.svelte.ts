@@ -1,4 +1,4 @@
-import { messageOf } from './app.svelte';
+import { messageOf } from './messages';
 
 /**
  * What a view shows from its latest request: a view that asks again on every change (a label, a job
