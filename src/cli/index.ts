@@ -6,7 +6,6 @@ import {
   SAMPLE_CLASSES,
   auditLabels,
   labelAuditState,
-  checkFineTuneHere,
   Store,
   checkPhotoStats,
   defaultDbPath,
@@ -39,7 +38,7 @@ import {
   suggestClasses,
   type JobContext,
 } from '../engine/jobs/engine.js';
-import { DEFAULT_BACKBONE_PRECISION, DEFAULT_K, DEFAULT_SETTINGS, INT8_CALIBRATION_PHOTOS, checkK, parseBackbonePrecision, resolveSettings } from '../shared/settings.js';
+import { DEFAULT_BACKBONE_PRECISION, DEFAULT_K, DEFAULT_SETTINGS, INT8_CALIBRATION_PHOTOS, SettingsError, checkK, parseBackbonePrecision, resolveSettings, trainingProblem } from '../shared/settings.js';
 import { createProgressPrinter } from './progress.js';
 import { similarJson, similarText } from './similar-output.js';
 
@@ -310,7 +309,8 @@ async function trainCommand(args: string[]): Promise<number> {
   };
   const k = checkK(intOption(values.k, 'k') ?? DEFAULT_K);
   const settings = resolveSettings(given); // bad settings are refused before any work starts
-  await checkFineTuneHere(settings);
+  const refused = trainingProblem(settings, { backend: await selectBackend() });
+  if (refused) throw new SettingsError(refused);
   const store = openStore(values.db);
   const ctx = context(store);
   let endJob: (() => void) | undefined;

@@ -9,6 +9,7 @@ import {
   settingsProblem,
   trainabilityProblem,
   trainableClasses,
+  trainingProblem,
   validationK,
 } from './settings.js';
 
@@ -113,5 +114,37 @@ describe('what a library needs to be trained on', () => {
     expect(validationK([{ photoCount: 10 }, { photoCount: 40 }, { photoCount: 1 }], 0.2)).toBe(8);
     expect(validationK([{ photoCount: 80 }, { photoCount: 80 }], 0.2)).toBe(30);
     expect(validationK([{ photoCount: 2 }, { photoCount: 2 }], 0.5)).toBe(1);
+  });
+});
+
+describe('what this machine and backbone can train (trainingProblem, asked at Start)', () => {
+  const cpu = { name: 'wasm', gpu: false };
+  const gpu = { name: 'tensorflow-gpu', gpu: true };
+
+  it('refuses full fine-tuning on a CPU backend and allows it on a GPU, or on WebGPU however its adapter came', () => {
+    const full = resolveSettings({ fineTune: 'full' });
+    expect(trainingProblem(full, { backend: cpu })).toMatch(/^full fine-tuning needs a GPU backend; this machine runs wasm, where one epoch would take hours/);
+    expect(trainingProblem(full, { backend: gpu })).toBeNull();
+    expect(trainingProblem(full, { backend: { name: 'webgpu', gpu: false } })).toBeNull();
+  });
+
+  it('refuses fine-tuning another backbone than the built-in one, naming it; its head trains', () => {
+    for (const fineTune of ['last-blocks', 'full'] as const) {
+      const settings = resolveSettings({ fineTune, backbone: ' /models/m#out_relu ' });
+      expect(trainingProblem(settings, { backend: gpu })).toBe(`${fineTune} fine-tuning is built for the built-in backbone (${DEFAULT_SETTINGS.backbone}) only; /models/m#out_relu can train its head (fine-tune head)`);
+    }
+    expect(trainingProblem(resolveSettings({ backbone: '/models/m' }), { backend: cpu })).toBeNull();
+  });
+
+  it('refuses multi-scale features with fine-tuning, even from settings that skipped resolveSettings (a stored run)', () => {
+    const multiScale = { ...resolveSettings({ fineTune: 'last-blocks' }), features: 'multi-scale' as const };
+    expect(trainingProblem(multiScale, { backend: cpu })).toMatch(/multi-scale features train the head only/);
+    expect(trainingProblem(resolveSettings({}), { backend: cpu })).toBeNull();
+    expect(trainingProblem(resolveSettings({ fineTune: 'last-blocks' }), { backend: cpu })).toBeNull();
+  });
+
+  it('leaves the numbers to resolveSettings', () => {
+    expect(() => resolveSettings({ fineTune: 'last-blocks', fineTuneBlocks: 18 })).toThrow(/from 0 to 17/);
+    expect(() => resolveSettings({ fineTune: 'sideways' as never })).toThrow(/"head" or "last-blocks" or "full"/);
   });
 });

@@ -106,6 +106,16 @@ export const FINE_TUNE_MODES: Readonly<Record<FineTuneMode, string>> = {
   full: 'the whole network is trained (needs a GPU)',
 };
 
+/**
+ * What a mode does not use of the settings it is given (null: it uses them all): the blocks train on
+ * random triplets (block-trainer.ts) with no marked pairs. The Train form shows it beside those settings.
+ */
+export const MODE_LEAVES_OUT: Readonly<Record<FineTuneMode, string | null>> = {
+  head: null,
+  'last-blocks': 'this choice and the marks train the head first; the blocks then train on random triplets without marks',
+  full: 'this choice and the marks train the head first; the network then trains on random triplets without marks',
+};
+
 /** Every feature choice with what it means; adding one to FeatureLayers fails to compile until it is described here. */
 export const FEATURE_CHOICES: Readonly<Record<FeatureLayers, string>> = {
   final: 'the backbone\'s final pooled features',
@@ -121,6 +131,33 @@ export function featuresProblem(settings: Pick<TrainSettings, 'features' | 'back
   if (settings.backbone.trim() !== BUILTIN_BACKBONE.id) return `multi-scale features are defined for the built-in backbone (${BUILTIN_BACKBONE.id}) only; use features "final" with ${settings.backbone.trim()}`;
   // The fine-tuned blocks feed the final features only; the earlier scale would need its own cached maps.
   if (settings.fineTune !== 'head') return `multi-scale features train the head only; fine-tuning (${settings.fineTune}) uses features "final"`;
+  return null;
+}
+
+/** What this machine trains on, as far as the rules need it (BackendInfo in the app, BackendChoice in the engine). */
+export interface TrainingBackend {
+  name: string;
+  gpu: boolean;
+}
+
+/**
+ * Null when this training can run here, else why not: the fine-tune mode against this machine's
+ * backend and the backbone, the features against both. The Train form, the CLI and the service ask
+ * it before a run is created; nothing behind them asks again. The backbone is the settings' own
+ * (resolved: trimmed, the built-in one by its id, as the engine reads it). A null backend: none works
+ * here (or the form does not know it yet).
+ */
+export function trainingProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'>, context: { backend: TrainingBackend | null }): string | null {
+  const features = featuresProblem(settings);
+  if (features || settings.fineTune === 'head') return features;
+  const { backend } = context;
+  // WebGPU on a software adapter (SwiftShader) is only ever taken when forced: allowed, so the path can be tested.
+  if (settings.fineTune === 'full' && !(backend?.gpu || backend?.name === 'webgpu')) {
+    const here = backend ? `this machine runs ${backend.name}, where one epoch would take hours` : 'this machine has no working compute backend';
+    return `full fine-tuning needs a GPU backend; ${here}: train the last blocks (fine-tune last-blocks) or the head`;
+  }
+  const backbone = settings.backbone.trim();
+  if (backbone !== BUILTIN_BACKBONE.id) return `${settings.fineTune} fine-tuning is built for the built-in backbone (${BUILTIN_BACKBONE.id}) only; ${backbone} can train its head (fine-tune head)`;
   return null;
 }
 

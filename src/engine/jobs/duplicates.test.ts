@@ -6,7 +6,9 @@ import { DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_SETTINGS } from '../../shared/sett
 import { parseBackboneSpec } from '../ml/backbone/backbone.js';
 import { Store } from '../store/store.js';
 import { drawPhoto, drawTestLibrary } from '../testing/test-photos.js';
-import { cacheFeatures, ensureBaselineModel, openLibrary } from './pipeline.js';
+import { cacheFeatures } from './feature-cache.js';
+import { ensureBaselineModel } from './indexing.js';
+import { openLibrary } from './library-sync.js';
 import { duplicateEdges, groupDuplicates, MAX_DUPLICATE_DISTANCE } from './duplicates.js';
 
 let root: string;

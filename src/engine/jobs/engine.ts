@@ -6,19 +6,26 @@
  */
 import type { TrainSettings } from '../../shared/api.js';
 import { invalidInput, notFound } from '../../shared/errors.js';
-import { DEFAULT_K, checkK, trainabilityProblem, validationK } from '../../shared/settings.js';
+import { DEFAULT_K, trainabilityProblem, validationK } from '../../shared/settings.js';
 import { parseBackboneSpec, trainingBackboneSpec } from '../ml/backbone/backbone.js';
 import { isInsideFolder, isStrictlyInside, toLibraryPath } from '../common/paths.js';
 import type { Store } from '../store/store.js';
 import { errorInWords } from '../common/error-words.js';
 import { importedBackboneProblem } from './model-card.js';
 import type { JobContext } from './job-context.js';
-import { cacheFeatures, ensureBaselineModel, indexLibrary, openLibrary, type TrainingPlan } from './pipeline.js';
+import { cacheFeatures } from './feature-cache.js';
+import { ensureBaselineModel, indexLibrary } from './indexing.js';
+import { openLibrary } from './library-sync.js';
+import type { TrainingPlan } from './training-plan.js';
 
-export { defaultModel, evaluateModel, evaluateModelInDetail, findSimilar, librarySummary, openLibrary, prepareRun, trainModel } from './pipeline.js';
+export { evaluateModel, evaluateModelInDetail } from './evaluation.js';
+export { findSimilar } from './search.js';
+export { defaultModel } from './model-lookup.js';
+export { librarySummary, openLibrary } from './library-sync.js';
+export { prepareRun, trainModel, type TrainResult } from './training.js';
 export type { JobContext } from './job-context.js';
-export type { TrainingPlan, TrainResult } from './pipeline.js';
-export { indexLibrary } from './pipeline.js';
+export type { TrainingPlan } from './training-plan.js';
+export { indexLibrary } from './indexing.js';
 export { exportModel, importModel, removeModel, toModelInfo } from './model-transfer.js';
 export { auditLabels, labelAuditState } from './label-audit.js';
 export { suggestClasses } from './suggest.js';
@@ -31,22 +38,22 @@ export { expectedRuntime } from '../ml/backbone/onnx-backbone.js';
 export { defaultDbPath } from '../common/paths.js';
 export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
 export { checkPhotoStats, readPhoto } from '../library/photo-gate.js';
-export { checkFineTuneHere } from './fine-tune.js';
 export { describeHolder, holdJobLock } from '../store/job-lock.js';
 export { JobControl } from '../common/job-control.js';
 export { errorInWords } from '../common/error-words.js';
 export { userCacheDir, userDataDir } from '../common/paths.js';
 
 /**
- * Everything that can refuse a training before work starts: a library without 2 classes of 2+
- * photos, a bad k, a backbone string that names nothing. `k: 'fit'` scores at the smallest class's
- * training count when that is under 30 (what the app shows); a number is used as given.
+ * What the library must have before a training starts: 2 classes of 2+ photos. `k: 'fit'` scores
+ * at the smallest class's training count when that is under 30 (what the app shows); a number
+ * (checked where it was read, as the CLI's -k) is used as given. Whether the settings can train
+ * here at all is trainingProblem's (src/shared/settings.ts), asked before this.
  */
 export function planTraining(store: Store, libraryId: number, settings: TrainSettings, options: { k?: number | 'fit'; fullInputSize?: number } = {}): TrainingPlan {
   const classes = store.classes(libraryId);
   const untrainable = trainabilityProblem(classes);
   if (untrainable) throw invalidInput(untrainable);
-  const k = options.k === 'fit' ? validationK(classes, settings.validationFraction) : checkK(options.k ?? DEFAULT_K);
+  const k = options.k === 'fit' ? validationK(classes, settings.validationFraction) : (options.k ?? DEFAULT_K);
   return { settings, k, spec: trainingBackboneSpec(settings), ...(options.fullInputSize ? { fullInputSize: options.fullInputSize } : {}) };
 }
 

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../shared/api.js';
 import { JobControl } from '../common/job-control.js';
 import { unpackFineTuned } from '../ml/training/block-trainer.js';
-import { selectBackend } from '../ml/runtime/compute-backend.js';
 import { Store } from '../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../testing/test-photos.js';
-import { builtinGraph, checkFineTune } from './fine-tune.js';
+import { builtinGraph } from './fine-tuned-net.js';
 import type { TrainSettings } from '../../shared/api.js';
 import { evaluateModel, evaluateModelInDetail, findSimilar, openLibrary, planTraining, trainModel, type JobContext } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
@@ -19,21 +18,6 @@ if (!haveFlowers) console.warn(`skipping the last-blocks pipeline tests: ${FLOWE
 
 const train = (ctx: JobContext, libraryId: number, settings: Partial<TrainSettings>) =>
   trainModel(ctx, libraryId, planTraining(ctx.store, libraryId, resolveSettings(settings), { k: 3 }));
-
-describe('refusals before any work', () => {
-  it('refuses full fine-tuning on a CPU backend and last-blocks on a backbone other than the built-in one, saying why', async () => {
-    const backend = await selectBackend();
-    const full = resolveSettings({ fineTune: 'full' });
-    expect(() => checkFineTune(full, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4' }, { ...backend, name: 'wasm', gpu: false })).toThrow(RangeError);
-    expect(() => checkFineTune(full, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4' }, { ...backend, name: 'wasm', gpu: false })).toThrow(/needs a GPU backend; this machine runs wasm/);
-    const folder = { kind: 'folder' as const, path: '/models/m', inputRange: '-1,1' as const, inputSize: 224 };
-    expect(() => checkFineTune(resolveSettings({ fineTune: 'last-blocks' }), folder, backend)).toThrow(/built-in backbone .* only; folder:\/models\/m can train its head/);
-    const multiScale = { ...resolveSettings({ fineTune: 'last-blocks' }), features: 'multi-scale' as const };
-    expect(() => checkFineTune(multiScale, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4', scales: ['block10-expand', 'block13-expand'] }, backend)).toThrow(/multi-scale features train the head only/);
-    expect(() => resolveSettings({ fineTune: 'last-blocks', fineTuneBlocks: 18 })).toThrow(/from 0 to 17/);
-    expect(() => resolveSettings({ fineTune: 'sideways' as never })).toThrow(/"head" or "last-blocks" or "full"/);
-  });
-});
 
 describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tuned model', () => {
   // A wide gap keeps the hinge active after the head's own training, so the blocks get gradients.

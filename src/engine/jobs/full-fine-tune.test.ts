@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent, TrainSettings } from '../../shared/api.js';
-import { resolveSettings } from '../../shared/settings.js';
+import { resolveSettings, trainingProblem } from '../../shared/settings.js';
 import { trainStep, unpackFineTuned } from '../ml/training/block-trainer.js';
 import { selectBackend } from '../ml/runtime/compute-backend.js';
 import { EmbeddingHead } from '../ml/training/head.js';
@@ -14,7 +14,7 @@ import { setUpWebGpu } from '../ml/runtime/webgpu.js';
 import { Store } from '../store/store.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 import { findSimilar, openLibrary, planTraining, trainModel } from './engine.js';
-import { builtinGraph, checkFineTune } from './fine-tune.js';
+import { builtinGraph } from './fine-tuned-net.js';
 
 // No GPU here: Debian's chromium ships SwiftShader's Vulkan driver, a CPU implementation Dawn accepts.
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -56,8 +56,8 @@ describe.skipIf(!setup.adapter)('full fine-tuning on WebGPU (SwiftShader here): 
   it('is allowed on WebGPU (a software adapter only when forced) and refused on a CPU backend', async () => {
     const backend = await selectBackend();
     const full = resolveSettings({ fineTune: 'full' });
-    expect(() => checkFineTune(full, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4' }, backend)).not.toThrow();
-    expect(() => checkFineTune(full, { kind: 'builtin', id: 'nsfwjs-mobilenetv2-1.4' }, { ...backend, name: 'wasm', gpu: false })).toThrow(/needs a GPU backend; this machine runs wasm/);
+    expect(trainingProblem(full, { backend })).toBeNull();
+    expect(trainingProblem(full, { backend: { ...backend, name: 'wasm', gpu: false } })).toMatch(/needs a GPU backend; this machine runs wasm/);
   });
 
   it('takes the same gradients through the whole network on WebGPU as TF.js\'s own convolution gradients do', { timeout: 900_000 }, async () => {

@@ -1,6 +1,6 @@
 import type { ApiHandlers, RunInfo, TrainSettings } from '../../shared/api.js';
-import { conflict } from '../../shared/errors.js';
-import { resolveSettings } from '../../shared/settings.js';
+import { conflict, invalidInput } from '../../shared/errors.js';
+import { resolveSettings, trainingProblem } from '../../shared/settings.js';
 import type { RunRow } from '../store/store.js';
 import { planTraining, prepareRun, trainModel } from './engine.js';
 import { runClasses } from './label-changes.js';
@@ -11,12 +11,14 @@ import type { ServiceParts } from './service-parts.js';
 type TrainingHandlers = Pick<ApiHandlers, 'startTraining' | 'pauseTraining' | 'resumeTraining' | 'stopTraining' | 'listRuns' | 'runHistory'>;
 
 /** Training runs: start, pause, resume, stop, and their history (live losses included). */
-export function trainingHandlers({ store, library, runner, files, startJob, liveLosses }: Pick<ServiceParts, 'store' | 'library' | 'runner' | 'files' | 'startJob'> & { liveLosses: LiveLosses }): TrainingHandlers {
+export function trainingHandlers({ store, library, runner, files, startJob, backend, liveLosses }: Pick<ServiceParts, 'store' | 'library' | 'runner' | 'files' | 'startJob' | 'backend'> & { liveLosses: LiveLosses }): TrainingHandlers {
   return {
     async startTraining(partial) {
       const id = library.require();
       const settings = resolveSettings(partial ?? {});
-      // Checked and claimed before the first await: two starts arriving together cannot both pass.
+      const refused = trainingProblem(settings, { backend: await backend() });
+      if (refused) throw invalidInput(refused);
+      // Checked and claimed before the next await: two starts arriving together cannot both pass.
       if (runner.training) throw conflict('a training run is already going; stop it first');
       files.refuseWhileBusy();
       const plan = planTraining(store, id, settings, { k: 'fit' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobState } from '../../shared/api.js';
+import type { BackendInfo, JobState } from '../../shared/api.js';
 import type { Store } from '../store/store.js';
 import { curationHandlers } from './handlers-curation.js';
 import { libraryHandlers } from './handlers-library.js';
@@ -13,7 +13,7 @@ import { OpenLibrary, type OpenedLibrary, type ServiceParts } from './service-pa
  * Handler groups on fakes: no database, no photos. What reaches the store or a job here is a
  * failure: each fake throws when used, so a refusal is seen to come before any work.
  */
-function fakeParts(options: { libraryId?: number; training?: boolean; jobState?: JobState | null } = {}) {
+function fakeParts(options: { libraryId?: number; training?: boolean; jobState?: JobState | null; backend?: BackendInfo } = {}) {
   const used: string[] = [];
   const untouchable = (name: string) =>
     new Proxy({}, { get: (_target, key) => (key === 'then' ? undefined : () => used.push(`${name}.${String(key)}`)) });
@@ -37,7 +37,7 @@ function fakeParts(options: { libraryId?: number; training?: boolean; jobState?:
       used.push('startJob');
       return { kind: 'audit', state: 'running', runId: null, message: null };
     },
-    backend: async () => null,
+    backend: async () => options.backend ?? null,
   };
   return { parts, used };
 }
@@ -61,6 +61,23 @@ describe('handler groups (fakes for the store, the runner and the files)', () =>
     const going = fakeParts({ libraryId: 1, training: true });
     await expect(trainingHandlers({ ...going.parts, liveLosses: new LiveLosses() }).startTraining({})).rejects.toMatchObject({ kind: 'conflict', message: 'a training run is already going; stop it first' });
     expect([...used, ...going.used]).toEqual([]);
+  });
+
+  it('refuses at Start, as invalid input (a 400), a fine-tune mode this machine or backbone cannot train, before touching anything', async () => {
+    const cpu: BackendInfo = { name: 'wasm', reason: 'no GPU', gpu: false, backboneRuntime: 'onnxruntime' };
+    const { parts, used } = fakeParts({ libraryId: 1, backend: cpu });
+    const training = trainingHandlers({ ...parts, liveLosses: new LiveLosses() });
+    await expect(training.startTraining({ fineTune: 'full' })).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/^full fine-tuning needs a GPU backend; this machine runs wasm/) });
+    await expect(training.startTraining({ fineTune: 'last-blocks', backbone: '/models/elsewhere' })).rejects.toMatchObject({
+      kind: 'invalid-input',
+      message: expect.stringMatching(/^last-blocks fine-tuning is built for the built-in backbone .* only; \/models\/elsewhere can train its head/),
+    });
+    const none = fakeParts({ libraryId: 1 });
+    await expect(trainingHandlers({ ...none.parts, liveLosses: new LiveLosses() }).startTraining({ fineTune: 'full' })).rejects.toMatchObject({
+      kind: 'invalid-input',
+      message: expect.stringMatching(/^full fine-tuning needs a GPU backend; this machine has no working compute backend/),
+    });
+    expect([...used, ...none.used]).toEqual([]);
   });
 
   it('refuses a label audit under a training run, and starts one otherwise after stopping the job in the way', async () => {

@@ -6,8 +6,9 @@ import { checkFolds, crossFitScores } from '../ml/curation/cross-fit.js';
 import { normalizeVector, type HeadConfig } from '../ml/training/head.js';
 import type { StoredSuspect } from '../store/label-audit.js';
 import type { PhotoRow, Store } from '../store/store.js';
-import { autoTriplets } from './fine-tune.js';
-import { cacheFeatures, defaultModel } from './pipeline.js';
+import { autoTriplets } from './training-modes.js';
+import { cacheFeatures } from './feature-cache.js';
+import { defaultModel } from './model-lookup.js';
 import type { JobContext } from './job-context.js';
 
 /** Neighbours of another class kept with each suspect (the view shows them beside it). */

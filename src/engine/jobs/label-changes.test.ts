@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store } from '../store/store.js';
-import { openLibrary } from './pipeline.js';
+import { openLibrary } from './library-sync.js';
 import { changeLabels, labelsState, undoLabels } from './label-changes.js';
 import { toWireError } from '../../shared/errors.js';
 import { MAX_LABEL_UNDO_STEPS } from '../../shared/settings.js';

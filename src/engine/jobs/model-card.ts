@@ -11,7 +11,7 @@ import { resolveSettings } from '../../shared/settings.js';
 import { builtinSegments, describeSpec, featureSegments, type BackboneSpec } from '../ml/backbone/backbone.js';
 import type { HeadConfig } from '../ml/training/head.js';
 import type { ModelRow, Store } from '../store/store.js';
-import type { FineTuneConfig } from './fine-tune.js';
+import type { FineTuneConfig } from './fine-tuned-net.js';
 
 export const CARD_FORMAT = 'lookalike-model';
 /** 2: cards of fine-tuned models (fineTune, network); head-only cards stay 1, and both import. */

@@ -15,7 +15,7 @@ import { Store } from '../store/store.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
 import { findSimilar, indexLibrary, openLibrary, planTraining, trainModel } from './engine.js';
-import { disposeNet, openFineTuned } from './fine-tune.js';
+import { disposeNet, openFineTuned } from './fine-tuned-net.js';
 import { exportModel, importModel } from './model-transfer.js';
 
 // Wide gap: the hinge stays active after the head's own training, so the blocks move.

@@ -11,7 +11,7 @@ import type { HeadWeights } from '../ml/export/head-weights.js';
 import { graphModelFiles, networkToOnnx, readGraphModelWeights } from '../ml/export/network-export.js';
 import type { OnnxModel } from '../ml/runtime/onnx-proto.js';
 import type { ModelRow, Store } from '../store/store.js';
-import { builtinGraph, cutOf, disposeNet, openFineTuned, type FineTuneConfig } from './fine-tune.js';
+import { builtinGraph, cutOf, disposeNet, openFineTuned, type FineTuneConfig } from './fine-tuned-net.js';
 
 /** The stored fine-tuned model as a TF.js graph model of its backbone and an ONNX network from image to embedding. */
 export async function fineTunedFiles(store: Store, model: ModelRow, head: HeadWeights): Promise<{ graphModel: { modelJson: object; weights: Buffer }; network: OnnxModel }> {

@@ -8,7 +8,7 @@ import { EmbeddingHead, normalizeVector, unpackTensors, type HeadConfig } from '
 import { loadOnnxRuntime } from '../ml/backbone/onnx-backbone.js';
 import { Store } from '../store/store.js';
 import { drawTestLibrary } from '../testing/test-photos.js';
-import { findSimilar, indexLibrary, openLibrary, trainModel } from './pipeline.js';
+import { findSimilar, indexLibrary, openLibrary, trainModel } from './engine.js';
 import { exportModel, headWeights, importModel, packHeadWeights } from './model-transfer.js';
 import { planTraining } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';

@@ -6,6 +6,7 @@ import { BUILTIN_BACKBONE } from '../../shared/builtin-backbone.js';
 import { conflict, invalidInput, notFound } from '../../shared/errors.js';
 import { readConfinedFile } from '../common/confined-file.js';
 import { describeFileError, formatBytes } from '../common/error-words.js';
+import { summariseNames } from '../common/name-list.js';
 import { makePrivateFolder, writePrivateFile } from '../common/private-files.js';
 import { describeSpec, type BackboneSpec } from '../ml/backbone/backbone.js';
 import { CENTRE_WEIGHT, type HeadConfig } from '../ml/training/head.js';
@@ -13,10 +14,9 @@ import { checkFinite, headToOnnx, readTfjsLayersModel, tfjsLayersModel, type Hea
 import { graphManifest } from '../ml/export/network-export.js';
 import { encodeModel } from '../ml/runtime/onnx-proto.js';
 import type { Store } from '../store/store.js';
-import { fineTuneConfig } from './fine-tune.js';
+import { fineTuneConfig } from './fine-tuned-net.js';
 import { fineTunedFiles, importFineTunedWeights } from './model-transfer-fine-tuned.js';
 import { runClasses } from './label-changes.js';
-import { summariseNames } from './pipeline.js';
 import { CARD_FILE, CARD_FORMAT, CARD_LIMITS, checkCard, type ModelCard } from './model-card.js';
 
 export { CARD_FILE, CARD_FORMAT, CARD_VERSION, type ModelCard } from './model-card.js';

@@ -7,8 +7,9 @@ import { parseBackboneSpec } from '../ml/backbone/backbone.js';
 import { Store } from '../store/store.js';
 import { thumbnailFile } from '../library/thumbnails.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
-import { cacheFeatures, ensureBaselineModel, findSimilar, openLibrary, prepareRun, trainModel } from './pipeline.js';
-import { planTraining } from './engine.js';
+import { cacheFeatures } from './feature-cache.js';
+import { ensureBaselineModel } from './indexing.js';
+import { findSimilar, openLibrary, planTraining, prepareRun, trainModel } from './engine.js';
 import { resolveSettings } from '../../shared/settings.js';
 import { runSql } from '../testing/raw-sql.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Store } from '../store/store.js';
-import { labelledFeatures } from './pipeline.js';
+import { labelledFeatures } from './labelled-features.js';
 
 let dir: string;
 beforeEach(() => {

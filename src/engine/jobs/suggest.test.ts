@@ -8,7 +8,7 @@ import { drawTestLibrary } from '../testing/test-photos.js';
 import { expectNoTensorLeaks } from '../testing/tensor-leaks.js';
 import { openLibrary, planTraining, trainModel } from './engine.js';
 import { changeLabels } from './label-changes.js';
-import { releaseQueryBackbones } from './pipeline.js';
+import { releaseQueryBackbones } from './query-backbones.js';
 import { rejectSuggestion, suggestClasses } from './suggest.js';
 import { runSql } from '../testing/raw-sql.js';
 

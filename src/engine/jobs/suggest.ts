@@ -5,7 +5,8 @@ import { describeSpec, type BackboneSpec } from '../ml/backbone/backbone.js';
 import { normalizeVector } from '../ml/training/head.js';
 import { classThresholds, noveltyRule, voteClasses, type LabelledPhoto } from '../ml/curation/suggest.js';
 import type { PhotoRow, Store } from '../store/store.js';
-import { defaultModel, requireModel, untrainedSpec } from './pipeline.js';
+import { untrainedSpec } from './labelled-features.js';
+import { defaultModel, requireModel } from './model-lookup.js';
 
 /** Vectors read from the index per statement. */
 const PAGE = 2048;
