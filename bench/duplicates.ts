@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '../src/engine/common/rng.js';
-import { duplicateEdges, groupDuplicates } from '../src/engine/jobs/duplicates.js';
+import { duplicateEdges, groupDuplicates } from '../src/engine/jobs/library/duplicates.js';
 import { Store } from '../src/engine/store/store.js';
 import { DEFAULT_DUPLICATE_THRESHOLD } from '../src/shared/settings.js';
 import { flag, printReport, type BenchReport } from './report.js';

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
 import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
 import { parseBackboneSpec } from '../src/engine/ml/backbone/backbone.js';
-import { cacheFeatures } from '../src/engine/jobs/feature-cache.js';
-import { ensureBaselineModel } from '../src/engine/jobs/indexing.js';
-import { openLibrary } from '../src/engine/jobs/library-sync.js';
+import { cacheFeatures } from '../src/engine/jobs/library/feature-cache.js';
+import { ensureBaselineModel } from '../src/engine/jobs/library/indexing.js';
+import { openLibrary } from '../src/engine/jobs/library/library-sync.js';
 import { Store } from '../src/engine/store/store.js';
 
 const [root, workers] = [process.argv[2], Number(process.argv[3])];

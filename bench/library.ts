@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { createRng, type Rng } from '../src/engine/common/rng.js';
-import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
+import { createThreadedEngineService } from '../src/engine/jobs/service/service-thread.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { flag, percentile, type BenchReport } from './report.js';
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { librarySummary } from '../src/engine/jobs/library-sync.js';
+import { librarySummary } from '../src/engine/jobs/library/library-sync.js';
 import { createRng } from '../src/engine/common/rng.js';
 import { Store } from '../src/engine/store/store.js';
 import { flag, percentile, printReport, type BenchReport } from './report.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRng, shuffle } from '../src/engine/common/rng.js';
 import { makeSampleLibrary, openLibrary, planTraining, trainModel } from '../src/engine/jobs/engine.js';
-import { suggestClasses } from '../src/engine/jobs/suggest.js';
+import { suggestClasses } from '../src/engine/jobs/curation/suggest.js';
 import { KEEP_SHARE } from '../src/engine/ml/curation/suggest.js';
 import type { Suggestion } from '../src/shared/api.js';
 import { resolveSettings } from '../src/shared/settings.js';

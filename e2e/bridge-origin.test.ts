@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
-import { createThreadedEngineService } from '../src/engine/jobs/service-thread.js';
-import type { EngineService } from '../src/engine/jobs/service-contract.js';
+import { createThreadedEngineService } from '../src/engine/jobs/service/service-thread.js';
+import type { EngineService } from '../src/engine/jobs/service/service-contract.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, describeInChromium } from './harness.js';
 

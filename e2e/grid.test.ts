@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, LibrarySummary, PhotoQuery } from '../src/shared/api.js';
-import type { EngineService } from '../src/engine/jobs/service-contract.js';
+import type { EngineService } from '../src/engine/jobs/service/service-contract.js';
 import { DEFAULT_SETTINGS } from '../src/shared/settings.js';
 import { startBridge, type Bridge } from '../src/bridge/server.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { exportModel, packHeadWeights } from '../src/engine/jobs/model-transfer.js';
+import { exportModel, packHeadWeights } from '../src/engine/jobs/models/model-transfer.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { Store } from '../src/engine/store/store.js';
 import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';

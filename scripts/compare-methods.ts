@@ -1,9 +1,9 @@
 // One-off: each training method against today's head on the same split, several seeds.
 //   npx tsx scripts/compare-methods.ts <library> <db> [variants,…] [seeds e.g. 1,2,3]
 // Prints one line per run and, last, a JSON array of per-variant means.
-import { openLibrary } from '../src/engine/jobs/library-sync.js';
-import { cacheFeatures } from '../src/engine/jobs/feature-cache.js';
-import { labelledFeatures } from '../src/engine/jobs/labelled-features.js';
+import { openLibrary } from '../src/engine/jobs/library/library-sync.js';
+import { cacheFeatures } from '../src/engine/jobs/library/feature-cache.js';
+import { labelledFeatures } from '../src/engine/jobs/training/labelled-features.js';
 import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
 import { evaluateRetrieval } from '../src/engine/ml/training/retrieval-metrics.js';
 import { parseBackboneSpec, describeSpec } from '../src/engine/ml/backbone/backbone.js';

@@ -8,8 +8,8 @@
 // mean instead), ':eN' epochs, ':dN' embedding size, ':lrX' learning rate, ':tN' triplets per training
 // photo, ':bN' batch size, ':hN' hidden width, ':gX' gap.
 import { readFileSync } from 'node:fs';
-import { openLibrary } from '../src/engine/jobs/library-sync.js';
-import { labelledFeatures } from '../src/engine/jobs/labelled-features.js';
+import { openLibrary } from '../src/engine/jobs/library/library-sync.js';
+import { labelledFeatures } from '../src/engine/jobs/training/labelled-features.js';
 import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
 import { evaluateDetailed, type LabelledVectors } from '../src/engine/ml/training/retrieval-metrics.js';
 import { normalizeVector } from '../src/engine/ml/training/head.js';

@@ -2,8 +2,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineService } from '../engine/jobs/service-contract.js';
-import { createThreadedEngineService } from '../engine/jobs/service-thread.js';
+import type { EngineService } from '../engine/jobs/service/service-contract.js';
+import { createThreadedEngineService } from '../engine/jobs/service/service-thread.js';
 import { drawTestLibrary } from '../engine/testing/test-photos.js';
 import { startBridge, TOKEN_HEADER, type Bridge } from './server.js';
 

@@ -1,7 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { IMAGE_TYPES, servableFile } from '../engine/jobs/photo-files.js';
+import { IMAGE_TYPES, servableFile } from '../engine/jobs/service/photo-files.js';
 
 /** Content types for the built renderer's files. */
 export const STATIC_TYPES: Readonly<Record<string, string>> = {

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngineService, type EngineService } from '../engine/jobs/service.js';
+import { createEngineService, type EngineService } from '../engine/jobs/service/service.js';
 import { drawPhoto } from '../engine/testing/test-photos.js';
 import type { LabelsResult } from '../shared/api.js';
 import { MAX_LABELLED_PHOTOS } from '../shared/settings.js';

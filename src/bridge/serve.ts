@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createThreadedEngineService } from '../engine/jobs/service-thread.js';
+import { createThreadedEngineService } from '../engine/jobs/service/service-thread.js';
 import { userCacheDir } from '../engine/common/paths.js';
 import { startBridge } from './server.js';
 

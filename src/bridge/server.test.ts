@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiHandlers, EngineEvent, PhotoSize } from '../shared/api.js';
-import type { EngineService } from '../engine/jobs/service-contract.js';
+import type { EngineService } from '../engine/jobs/service/service-contract.js';
 import { EVENTS_PROTOCOL, listenOnLoopback, MAX_BODY, MAX_IMAGE_BODY, randomLoopbackHost, startBridge, type Bridge } from './server.js';
 import { photoSigningKey, PHOTO_URL_LIFETIME_S, signedPhotoPath } from '../shared/photo-url.js';
 import { drawPhoto } from '../engine/testing/test-photos.js';

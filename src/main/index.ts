@@ -1,13 +1,13 @@
 import './thread-pool.js';
 import { app, BrowserWindow, dialog, Menu, session, shell, type MenuItemConstructorOptions } from 'electron';
 import { join } from 'node:path';
-import type { EngineService } from '../engine/jobs/service-contract.js';
+import type { EngineService } from '../engine/jobs/service/service-contract.js';
 import { registerPhotoScheme, wireIpc } from './ipc.js';
 import { trustedPage } from './trust.js';
 import { contentSecurityPolicy } from '../shared/csp.js';
 import { PHOTO_SCHEME } from '../preload/contract.js';
 
-type EngineModule = typeof import('../engine/jobs/service-thread.js');
+type EngineModule = typeof import('../engine/jobs/service/service-thread.js');
 type PathsModule = typeof import('../engine/common/paths.js');
 
 // The engine runs from its Node build (out/node), not bundled: its feature workers are separate files.

@@ -2,8 +2,8 @@ import { BrowserWindow, dialog, ipcMain, net, protocol, shell, type IpcMainInvok
 import { pathToFileURL } from 'node:url';
 import { API_NAMES, EVENT_CHANNEL, ipcChannel, type ApiName } from '../shared/api.js';
 import { toWireError, type Reply } from '../shared/errors.js';
-import type { EngineService } from '../engine/jobs/service-contract.js';
-import { photoToServe } from '../engine/jobs/photo-files.js';
+import type { EngineService } from '../engine/jobs/service/service-contract.js';
+import { photoToServe } from '../engine/jobs/service/photo-files.js';
 import { PHOTO_SCHEME, PICK_FOLDER_CHANNEL, REVEAL_PHOTO_CHANNEL } from '../preload/contract.js';
 import { revealPhoto } from './reveal.js';
 

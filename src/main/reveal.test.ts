@@ -2,8 +2,8 @@ import { mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineService } from '../engine/jobs/service-contract.js';
-import { createEngineService } from '../engine/jobs/service.js';
+import type { EngineService } from '../engine/jobs/service/service-contract.js';
+import { createEngineService } from '../engine/jobs/service/service.js';
 import { drawTestLibrary } from '../engine/testing/test-photos.js';
 import { revealPhoto } from './reveal.js';
 

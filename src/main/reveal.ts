@@ -1,4 +1,4 @@
-import type { EngineService } from '../engine/jobs/service-contract.js';
+import type { EngineService } from '../engine/jobs/service/service-contract.js';
 
 /**
  * "Show in folder" for a photo id from the page: only a photo of the open library, resolved by the

@@ -1,0 +1,124 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Problem } from '../../../shared/api.js';
+import { activeClock } from '../../common/job-control.js';
+import { createThroughput } from '../../common/throughput.js';
+import { describeSpec, finalPartOf, type BackboneSpec } from '../../ml/backbone/backbone.js';
+import { extractFeatures } from '../../ml/backbone/features.js';
+import type { PhotoRow, Store } from '../../store/store.js';
+import type { JobContext } from '../job-context.js';
+
+/**
+ * Computes backbone features for photos whose content has none yet; stored as they come. Cached
+ * features that are not all numbers (a damaged row) are dropped and computed again. A photo the
+ * backbone could not read is remembered as seen on that file (path, size, mtime) and tried again once
+ * the file changes, moves or reappears, or with `retry`; one that could not be read only this time
+ * (gone, locked, replaced meanwhile) is not remembered at all. The 'features' problems are rewritten
+ * each time, so a fixed or deleted file leaves the list.
+ */
+export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: BackboneSpec, workers?: number, options: { retry?: boolean } = {}) {
+  const { store } = ctx;
+  const key = describeSpec(spec);
+  const photos = store.photos(libraryId);
+  const cached = cachedSoundFeatures(ctx, key, photos);
+  const finalPart = finalPartOf(spec);
+  if (finalPart) backfillFinalPart(store, finalPart, cached);
+  if (options.retry) store.clearFeatureFailures(key, photos.map((p) => p.hash));
+  const failures = store.featureFailures(key);
+  const knownBad = (p: PhotoRow) => failures.get(p.hash)?.seenAs === seenAs(p);
+  const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !knownBad(p)));
+  const root = store.libraryRoot(libraryId);
+  const pace = createThroughput(activeClock(ctx.control));
+  let phase = 'Computing backbone features';
+  ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
+  const problems: Problem[] = [];
+  const summary = await extractFeatures(
+    spec,
+    missing.map((photo, index) => ({ index, absPath: resolve(root, photo.relPath), label: photo.relPath })),
+    {
+      workers,
+      control: ctx.control,
+      onFeatures: (items) => {
+        store.putFeatures(key, items.map(({ index, vector }) => ({ hash: missing[index].hash, vector })));
+        // The final pool comes with multi-scale features: cached too, so the untrained model needs no second pass.
+        if (finalPart) store.putFeatures(describeSpec(finalPart.spec), items.map(({ index, vector }) => ({ hash: missing[index].hash, vector: vector.slice(vector.length - finalPart.dim) })));
+      },
+      onProblem: (problem, passing) => {
+        const photo = missing.find((p) => p.relPath === problem.path);
+        if (photo && !passing && sameFileAsScanned(resolve(root, photo.relPath), photo)) store.putFeatureFailure(key, photo.hash, problem.reason, seenAs(photo));
+        else problem = { ...problem, reason: `${problem.reason} (could not be read this time; tried again next time)` };
+        problem = { ...problem, unreadablePhoto: true };
+        problems.push(problem);
+        ctx.emit?.({ type: 'problem', problem });
+      },
+      onRuntime: (runtime, note) => {
+        phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
+      },
+      onProgress: (done, total) => {
+        const { etaSeconds, perSecond } = pace(done, total);
+        ctx.emit?.({ type: 'progress', kind: 'features', phase, done, total, etaSeconds, imagesPerSecond: perSecond });
+      },
+    },
+  );
+  replaceFeatureProblems(store, libraryId, key, photos, problems);
+  return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
+}
+
+/** The photos' cached features; damaged ones (not all numbers) are deleted, said, and left out, to be computed again. */
+function cachedSoundFeatures(ctx: JobContext, key: string, photos: PhotoRow[]): Map<string, Float32Array> {
+  const { store } = ctx;
+  const cached = store.features(key, photos.map((p) => p.hash));
+  const damaged = [...cached].filter(([, vector]) => !vector.every(Number.isFinite)).map(([hash]) => hash);
+  if (damaged.length) {
+    store.deleteFeatures(key, damaged);
+    for (const hash of damaged) cached.delete(hash);
+    for (const photo of photos.filter((p) => damaged.includes(p.hash))) {
+      ctx.emit?.({ type: 'problem', problem: { path: photo.relPath, reason: 'its stored backbone features were damaged (not numbers); computing them again' } });
+    }
+  }
+  return cached;
+}
+
+/** The library's 'features' problems as they stand now: remembered failures that match the file as it is, and this run's passing ones. */
+function replaceFeatureProblems(store: Store, libraryId: number, key: string, photos: PhotoRow[], problems: Problem[]): void {
+  const nowFailing = store.featureFailures(key);
+  const lasting = photos.filter((p) => nowFailing.get(p.hash)?.seenAs === seenAs(p)).map((p) => ({ path: p.relPath, reason: nowFailing.get(p.hash)!.reason }));
+  const lastingPaths = new Set(lasting.map((p) => p.path));
+  store.replaceProblems(libraryId, 'features', [...lasting, ...problems.filter((p) => !lastingPaths.has(p.path))]);
+}
+
+/**
+ * Multi-scale vectors end with the final pool: photos whose final-pool features are missing (a cache
+ * written before both were stored together) get them from there, with no backbone pass.
+ */
+function backfillFinalPart(store: Store, finalPart: NonNullable<ReturnType<typeof finalPartOf>>, cached: Map<string, Float32Array>): void {
+  const finalKey = describeSpec(finalPart.spec);
+  const present = store.features(finalKey, [...cached.keys()]);
+  const missing = [...cached].filter(([hash]) => !present.has(hash));
+  if (missing.length) store.putFeatures(finalKey, missing.map(([hash, vector]) => ({ hash, vector: vector.slice(vector.length - finalPart.dim) })));
+}
+
+/** A failure is remembered against the file as the scan saw it: another path, size or mtime means another try. */
+function seenAs(photo: PhotoRow): string {
+  return JSON.stringify([photo.relPath, photo.size, photo.mtimeMs]);
+}
+
+/** The file is still the one the scan hashed (not gone or replaced while the backbone read it). */
+function sameFileAsScanned(absPath: string, photo: PhotoRow): boolean {
+  try {
+    const info = statSync(absPath);
+    return info.size === photo.size && Math.round(info.mtimeMs) === photo.mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+function describeRuntime(runtime: string): string {
+  return runtime === 'onnxruntime' ? 'ONNX Runtime' : runtime === 'onnxruntime-int8' ? 'ONNX Runtime, int8' : runtime.replace(/^tfjs-/, 'TF.js ');
+}
+
+function uniqueByHash(photos: PhotoRow[]): PhotoRow[] {
+  const seen = new Set<string>();
+  return photos.filter((p) => (seen.has(p.hash) ? false : (seen.add(p.hash), true)));
+}
+

@@ -1,0 +1,104 @@
+/**
+ * Fine-tuning the backbone with the head. "last-blocks": activations at the cut cached per photo in
+ * the store, the blocks above the cut trained on them. "full" (a GPU backend only): the whole
+ * network trained from decoded photos, with random crops and mirroring. Both train the head first
+ * on pooled features exactly as "head" does, then blocks and head together (block-trainer.ts); the
+ * model stores both, and indexing, Find similar and evaluation embed through the fine-tuned network
+ * (fine-tuned-embedder.ts).
+ */
+import { BUILTIN_BACKBONE } from '../../../shared/builtin-backbone.js';
+import { describeSpec } from '../../ml/backbone/backbone.js';
+import { evaluateDetailed } from '../../ml/training/retrieval-metrics.js';
+import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../../ml/training/block-trainer.js';
+import { photoInputs } from '../../ml/training/decoded-photos.js';
+import type { HeadConfig } from '../../ml/training/head.js';
+import type { BuiltinGraph, CutPoint } from '../../ml/backbone/trainable-backbone.js';
+import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../../ml/training/trainer.js';
+import { builtinGraph, cacheCutActivations, disposeNet, labelledMaps, labelledPhotos, type FineTuneConfig, type LabelledPhotos } from '../models/fine-tuned-net.js';
+import type { JobContext } from '../job-context.js';
+import type { ModeTrainer, TrainedOutcome } from './training-plan.js';
+
+/** Triplets per training photo and epoch for the blocks: each step costs about 100× a head step on CPU. */
+export const BLOCK_TRIPLETS_PER_PHOTO = 1;
+/** The blocks start pretrained: Adam at a tenth of the head's rate. */
+const BLOCK_LEARNING_RATE_FACTOR = 0.1;
+/** The head's own schedule, run first (as --fine-tune head with default epochs would). */
+const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
+/**
+ * Mirror half of the cut maps in training (with the random crops). On: the configuration measured
+ * at N = 1 (docs/measurements.md, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
+ */
+const MIRROR_MAPS = true;
+
+/** The "last-blocks" part of the Train button; the caller has cached features, split, and prepared the run. */
+export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, options }) => {
+  const graph = await builtinGraph();
+  const cut = graph.cutPoint(plan.settings.fineTuneBlocks);
+  const backboneKey = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id });
+  await cacheCutActivations(ctx, libraryId, cut, backboneKey);
+  if (ctx.control?.isStopped) throw new Error('stopped before training started');
+  const maps = labelledMaps(ctx.store, libraryId, backboneKey, cut);
+  if (maps.train.maps.length === 0 || maps.validation.maps.length === 0) throw new Error('no labelled photo could be read at the cut; nothing to train on');
+  const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: Math.min(cut.shape[0], cut.shape[1]) - 1 || 1, mirror: MIRROR_MAPS };
+  const data = { train: mapInputs(maps.train, { crop: config.crop, mirror: config.mirror }), validation: mapInputs(maps.validation) };
+  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+};
+
+/**
+ * The "full" part of the Train button: the whole network from decoded photos (no cut cache). The
+ * plan's `fullInputSize` is the photo side; less than the backbone's own input size only for tests
+ * and the bench (SwiftShader is slow).
+ */
+export const trainFull: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, options }) => {
+  const inputSize = plan.fullInputSize ?? BUILTIN_BACKBONE.inputSize;
+  const graph = await builtinGraph();
+  const cut = graph.inputCut(inputSize);
+  const photos = labelledPhotos(ctx.store, libraryId, describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id }));
+  if (photos.train.sources.length === 0 || photos.validation.sources.length === 0) throw new Error('no labelled photo could be read; nothing to train on');
+  const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: 0, mirror: true, inputSize };
+  const inputsOf = (set: LabelledPhotos) => photoInputs(set.sources, set.classIds, inputSize);
+  const data = { train: inputsOf(photos.train), validation: inputsOf(photos.validation) };
+  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+};
+
+/** The head first (as --fine-tune head would train it), then blocks and head together. */
+async function trainWithBlocks(
+  ctx: JobContext,
+  graph: BuiltinGraph,
+  cut: CutPoint,
+  config: FineTuneConfig,
+  data: BlockTrainData,
+  trainer: TrainerSettings,
+  headConfig: HeadConfig,
+  featureSets: TrainData,
+  options: TrainOptions,
+): Promise<TrainedOutcome> {
+  let startHead: FineTunedNet['head'] | undefined;
+  if (!options.resumeFrom) {
+    ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: 0, total: HEAD_FIRST.epochs, etaSeconds: null });
+    const head = await trainHead(featureSets, headConfig, { ...trainer, epochs: HEAD_FIRST.epochs, tripletsPerEpoch: featureSets.train.vectors.length * HEAD_FIRST.tripletsPerPhoto }, {
+      control: ctx.control,
+      onEpoch: (epoch) => ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: epoch.epoch, total: HEAD_FIRST.epochs, etaSeconds: null }),
+    });
+    startHead = head.head;
+    if (head.stopped) {
+      head.head.dispose();
+      throw new Error('stopped before training started');
+    }
+  }
+  const outcome: BlockTrainOutcome = await trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, { ...trainer, blockLearningRate: trainer.learningRate * BLOCK_LEARNING_RATE_FACTOR }, {
+    ...options,
+    startHead: startHead ? () => startHead : undefined,
+  });
+  const embed = async (set: BlockTrainData['train']) => ({ vectors: await embedInputs(outcome.net, set, set.classIds.length), classIds: set.classIds });
+  return {
+    epochsDone: outcome.epochsDone,
+    finalLoss: outcome.finalLoss,
+    stopped: outcome.stopped,
+    keptEpoch: outcome.keptEpoch,
+    fineTune: config,
+    evaluate: async () => evaluateDetailed(await embed(data.validation), await embed(data.train), trainer.k),
+    weights: () => packFineTuned(outcome.net),
+    dispose: () => disposeNet(outcome.net),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The labelled photos' cached backbone features on their side of the split, and the untrained
+ * baseline scored on them: one definition for training, evaluation and the app.
+ */
+import type { RetrievalMetrics } from '../../../shared/api.js';
+import { DEFAULT_K } from '../../../shared/settings.js';
+import { describeSpec, finalPartOf, type BackboneSpec } from '../../ml/backbone/backbone.js';
+import { evaluateRetrieval, type LabelledVectors } from '../../ml/training/retrieval-metrics.js';
+import { normalizeVector } from '../../ml/training/head.js';
+import { chooseByContent } from '../../ml/training/split.js';
+import type { PhotoRow, Store } from '../../store/store.js';
+
+/** Labelled photos with features, split into train and validation (the split is stored once per photo). */
+export function labelledFeatures(store: Store, libraryId: number, backboneKey: string, validationFraction: number, seed: number) {
+  store.assignSplit(libraryId, validationFraction, (_classId, candidates, wanted, hashes) => chooseByContent(candidates, hashes, wanted, seed));
+  const photos = store.photos(libraryId).filter((p) => p.classId !== null);
+  const features = store.features(backboneKey, photos.map((p) => p.hash));
+  const sets = { train: emptySet(), validation: emptySet() };
+  const trainPhotos: PhotoRow[] = [];
+  const validationPhotos: PhotoRow[] = [];
+  for (const photo of photos) {
+    const vector = features.get(photo.hash);
+    // Damaged rows are dropped and recomputed by cacheFeatures; one that slips through is left out, not trained on.
+    if (!vector || !photo.split || !vector.every(Number.isFinite)) continue;
+    sets[photo.split].vectors.push(normalizeVector(vector));
+    sets[photo.split].classIds.push(photo.classId!);
+    (photo.split === 'train' ? trainPhotos : validationPhotos).push(photo);
+  }
+  return { ...sets, trainPhotos, validationPhotos };
+}
+
+/** The untrained model a run is scored against: the final pool's features (one per library), whatever the run trained on. */
+export function untrainedSpec(spec: BackboneSpec): BackboneSpec {
+  return finalPartOf(spec)?.spec ?? spec;
+}
+
+/**
+ * The feature sets the untrained baseline is scored on, for a model of backbone `spec` whose own sets
+ * are `sets`: one definition for training, eval and the app, so the baseline is the same number everywhere.
+ */
+export function baselineSets(store: Store, libraryId: number, spec: BackboneSpec | undefined, sets: LabelledFeatures, settings: { validationFraction: number; seed: number }) {
+  const untrained = spec && untrainedSpec(spec);
+  if (!untrained || untrained === spec) return sets;
+  return labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed);
+}
+
+/** The untrained baseline's scores; k arrives checked where it came in (the CLI's -k) or made fit (validationK). */
+export function evaluateBaseline(sets: { train: LabelledVectors; validation: LabelledVectors }, k = DEFAULT_K): RetrievalMetrics {
+  return evaluateRetrieval(sets.validation, sets.train, k);
+}
+
+export type LabelledFeatures = ReturnType<typeof labelledFeatures>;
+
+function emptySet(): LabelledVectors {
+  return { vectors: [], classIds: [] };
+}
