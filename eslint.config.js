@@ -18,7 +18,7 @@ const LAYERS = {
   'src/engine/jobs': ['src/shared', 'src/engine/common', 'src/engine/library', 'src/engine/ml', 'src/engine/store'],
   'src/engine/testing': ['src/shared', 'src/engine/common', 'src/engine/library', 'src/engine/ml'],
   // The CLI comes in through the engine's one door.
-  'src/cli': ['src/shared', 'src/engine/jobs/engine'],
+  'src/cli': ['src/shared', 'src/engine/index'],
   'src/bridge': ['src/shared', 'src/engine/jobs', 'src/engine/common'],
   'src/main': ['src/shared', 'src/engine/jobs', 'src/engine/common', 'src/preload/contract'],
   'src/preload': ['src/shared'],

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRng, shuffle } from '../src/engine/common/rng.js';
-import { openLibrary, planTraining, trainModel } from '../src/engine/jobs/engine.js';
+import { openLibrary, planTraining, trainModel } from '../src/engine/index.js';
 import { auditLabels, neighbourDisagreement } from '../src/engine/jobs/curation/label-audit.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { Store } from '../src/engine/store/store.js';

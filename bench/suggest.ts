@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRng, shuffle } from '../src/engine/common/rng.js';
-import { makeSampleLibrary, openLibrary, planTraining, trainModel } from '../src/engine/jobs/engine.js';
+import { makeSampleLibrary, openLibrary, planTraining, trainModel } from '../src/engine/index.js';
 import { suggestClasses } from '../src/engine/jobs/curation/suggest.js';
 import { KEEP_SHARE } from '../src/engine/ml/curation/suggest.js';
 import type { Suggestion } from '../src/shared/api.js';

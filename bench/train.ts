@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { openLibrary, planTraining, trainModel } from '../src/engine/jobs/engine.js';
+import { openLibrary, planTraining, trainModel } from '../src/engine/index.js';
 import { resolveSettings } from '../src/shared/settings.js';
 import { Store } from '../src/engine/store/store.js';
 import { flag, printReport, type BenchReport } from './report.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openLibrary } from '../src/engine/jobs/engine.js';
+import { openLibrary } from '../src/engine/index.js';
 import { changeLabels } from '../src/engine/jobs/files/label-changes.js';
 import { previewLabelWrite } from '../src/engine/jobs/files/write-labels.js';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';

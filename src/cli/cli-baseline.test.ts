@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { drawTestLibrary } from '../engine/testing/test-photos.js';
-import { SAMPLE_CLASSES } from '../engine/jobs/engine.js';
+import { SAMPLE_CLASSES } from '../engine/index.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, drawTestLibrary } from '../engine/testing/test-photos.js';
-import { Store } from '../engine/jobs/engine.js';
+import { Store } from '../engine/index.js';
 
 // The CLI as a user runs it: the compiled bin (`npm test` builds it first).
 const BIN = resolve(__dirname, '../../bin/lookalike.js');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Store } from '../engine/jobs/engine.js';
+import { Store } from '../engine/index.js';
 import { clusteredVectors } from '../engine/testing/clustered-vectors.js';
 import { classColour } from '../shared/map-palette.js';
 

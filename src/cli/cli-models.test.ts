@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_BACKBONE } from '../shared/builtin-backbone.js';
-import { Store } from '../engine/jobs/engine.js';
+import { Store } from '../engine/index.js';
 import { drawPhoto } from '../engine/testing/test-photos.js';
 
 /** Two loose photos: searchable, no classes. */

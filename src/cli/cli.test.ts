@@ -6,7 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawPhoto, drawTestLibrary } from '../engine/testing/test-photos.js';
-import { Store, exportModel, findSimilar } from '../engine/jobs/engine.js';
+import { Store, exportModel, findSimilar } from '../engine/index.js';
 import { resultRows } from '../shared/result-rows.js';
 import sharp from 'sharp';
 

@@ -37,7 +37,7 @@ import {
   trainModel,
   suggestClasses,
   type JobContext,
-} from '../engine/jobs/engine.js';
+} from '../engine/index.js';
 import { DEFAULT_BACKBONE_PRECISION, DEFAULT_K, DEFAULT_SETTINGS, INT8_CALIBRATION_PHOTOS, SettingsError, checkK, parseBackbonePrecision, resolveSettings, trainingProblem } from '../shared/settings.js';
 import { createProgressPrinter } from './progress.js';
 import { similarJson, similarText } from './similar-output.js';

@@ -9,7 +9,10 @@ import { thumbnailFile } from '../library/thumbnails.js';
 import { FLOWERS17, copyFlowersLibrary, describeWithShared, photosOf } from '../testing/test-photos.js';
 import { cacheFeatures } from './library/feature-cache.js';
 import { ensureBaselineModel } from './library/indexing.js';
-import { findSimilar, openLibrary, planTraining, prepareRun, trainModel } from './engine.js';
+import { findSimilar } from './library/search.js';
+import { openLibrary } from './library/library-sync.js';
+import { planTraining } from './door.js';
+import { prepareRun, trainModel } from './training/training.js';
 import { resolveSettings } from '../../shared/settings.js';
 import { runSql } from '../testing/raw-sql.js';
 

@@ -8,7 +8,7 @@ import { selectBackend } from '../../ml/runtime/compute-backend.js';
 import { Store } from '../../store/store.js';
 import { expectNoTensorLeaks } from '../../testing/tensor-leaks.js';
 import { drawTestLibrary } from '../../testing/test-photos.js';
-import { openLibrary } from '../engine.js';
+import { openLibrary } from '../library/library-sync.js';
 import { auditLabels, confirmLabel, labelAuditState } from './label-audit.js';
 import { changeLabels, undoLabels } from '../files/label-changes.js';
 

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../store/store.js';
 import { mountTmpfs, type Mounted } from '../../testing/mounts.js';
-import { openLibrary } from '../engine.js';
+import { openLibrary } from '../library/library-sync.js';
 import { changeLabels, labelsState } from './label-changes.js';
 import { undoLabelWrite } from './write-labels.js';
 

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../shared/errors.js';
 import { Store } from '../../store/store.js';
 import { mountTmpfs, type Mounted } from '../../testing/mounts.js';
-import { openLibrary } from '../engine.js';
+import { openLibrary } from '../library/library-sync.js';
 import { changeLabels } from './label-changes.js';
 import { movePhotosOut, undoMoveOut } from './move-out.js';
 import { recoverMoves } from './file-moves.js';

@@ -8,7 +8,10 @@ import type { HeadConfig } from '../../ml/training/head.js';
 import { Store } from '../../store/store.js';
 import { expectNoTensorLeaks } from '../../testing/tensor-leaks.js';
 import { drawTestLibrary } from '../../testing/test-photos.js';
-import { defaultModel, findSimilar, indexAll, openLibrary } from '../engine.js';
+import { defaultModel } from './model-lookup.js';
+import { findSimilar } from '../library/search.js';
+import { indexAll } from '../door.js';
+import { openLibrary } from '../library/library-sync.js';
 import { packHeadWeights, removeModel, toModelInfo } from './model-transfer.js';
 
 const HEAD: HeadConfig = { inputDim: 1792, dim: 8, hidden: 0, normalize: true };

@@ -14,7 +14,11 @@ import { decodeForModel } from '../../library/image.js';
 import { Store } from '../../store/store.js';
 import { expectNoTensorLeaks } from '../../testing/tensor-leaks.js';
 import { drawTestLibrary } from '../../testing/test-photos.js';
-import { findSimilar, indexLibrary, openLibrary, planTraining, trainModel } from '../engine.js';
+import { findSimilar } from '../library/search.js';
+import { indexLibrary } from '../library/indexing.js';
+import { openLibrary } from '../library/library-sync.js';
+import { planTraining } from '../door.js';
+import { trainModel } from '../training/training.js';
 import { disposeNet, openFineTuned } from './fine-tuned-net.js';
 import { exportModel, importModel } from './model-transfer.js';
 

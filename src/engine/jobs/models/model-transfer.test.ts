@@ -8,9 +8,12 @@ import { EmbeddingHead, normalizeVector, unpackTensors, type HeadConfig } from '
 import { loadOnnxRuntime } from '../../ml/backbone/onnx-backbone.js';
 import { Store } from '../../store/store.js';
 import { drawTestLibrary } from '../../testing/test-photos.js';
-import { findSimilar, indexLibrary, openLibrary, trainModel } from '../engine.js';
+import { findSimilar } from '../library/search.js';
+import { indexLibrary } from '../library/indexing.js';
+import { openLibrary } from '../library/library-sync.js';
+import { trainModel } from '../training/training.js';
 import { exportModel, headWeights, importModel, packHeadWeights } from './model-transfer.js';
-import { planTraining } from '../engine.js';
+import { planTraining } from '../door.js';
 import { resolveSettings } from '../../../shared/settings.js';
 
 let work: string;

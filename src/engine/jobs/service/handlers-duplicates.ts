@@ -2,7 +2,7 @@ import type { ApiHandlers } from '../../../shared/api.js';
 import { conflict } from '../../../shared/errors.js';
 import type { Store } from '../../store/store.js';
 import { duplicateEdges, groupDuplicates, type DuplicateEdges } from '../library/duplicates.js';
-import { librarySummary } from '../engine.js';
+import { librarySummary } from '../library/library-sync.js';
 import { PHOTOS_MOVE, PHOTOS_MOVE_UNDO } from './library-files.js';
 import { movePhotosOut, undoMoveOut } from '../files/move-out.js';
 import type { ServiceParts } from './service-parts.js';

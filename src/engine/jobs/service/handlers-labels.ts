@@ -1,5 +1,5 @@
 import type { ApiHandlers } from '../../../shared/api.js';
-import { librarySummary } from '../engine.js';
+import { librarySummary } from '../library/library-sync.js';
 import { checkFingerprint } from '../files/label-change-input.js';
 import { changeLabels, labelsState, undoLabels } from '../files/label-changes.js';
 import { LABEL_WRITE, LABEL_WRITE_UNDO } from './library-files.js';

@@ -5,7 +5,8 @@ import { typedFolderPath } from '../../common/paths.js';
 import { formatBytes } from '../../common/error-words.js';
 import { listFolders } from '../../library/folders.js';
 import { MAX_PHOTO_BYTES } from '../../library/photo-gate.js';
-import { findSimilar, librarySummary } from '../engine.js';
+import { findSimilar } from '../library/search.js';
+import { librarySummary } from '../library/library-sync.js';
 import type { ServiceParts } from './service-parts.js';
 
 type LibraryHandlers = Pick<ApiHandlers, 'status' | 'openLibrary' | 'listPhotos' | 'findSimilar' | 'listFolders'>;

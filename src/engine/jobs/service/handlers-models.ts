@@ -2,7 +2,8 @@ import type { ApiHandlers, TrainSettings } from '../../../shared/api.js';
 import { invalidInput, notFound } from '../../../shared/errors.js';
 import { resolveSettings, validationK } from '../../../shared/settings.js';
 import { typedFolderPath } from '../../common/paths.js';
-import { defaultModel, evaluateModelInDetail } from '../engine.js';
+import { defaultModel } from '../models/model-lookup.js';
+import { evaluateModelInDetail } from '../training/evaluation.js';
 import { exportModel, importModel, removeModel, toModelInfo } from '../models/model-transfer.js';
 import type { ServiceParts } from './service-parts.js';
 

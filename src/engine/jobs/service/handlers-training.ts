@@ -2,7 +2,8 @@ import type { ApiHandlers, RunInfo, TrainSettings } from '../../../shared/api.js
 import { conflict, invalidInput } from '../../../shared/errors.js';
 import { resolveSettings, trainingProblem } from '../../../shared/settings.js';
 import type { RunRow } from '../../store/store.js';
-import { planTraining, prepareRun, trainModel } from '../engine.js';
+import { planTraining } from '../door.js';
+import { prepareRun, trainModel } from '../training/training.js';
 import { runClasses } from '../files/label-changes.js';
 import type { LiveLosses } from './live-losses.js';
 import { runMarks } from '../files/not-similar-marks.js';

@@ -10,7 +10,12 @@ import { Store } from '../../store/store.js';
 import { FLOWERS17, copyFlowersLibrary, photosOf } from '../../testing/test-photos.js';
 import { builtinGraph } from '../models/fine-tuned-net.js';
 import type { TrainSettings } from '../../../shared/api.js';
-import { evaluateModel, evaluateModelInDetail, findSimilar, openLibrary, planTraining, trainModel, type JobContext } from '../engine.js';
+import { evaluateModel, evaluateModelInDetail } from './evaluation.js';
+import { findSimilar } from '../library/search.js';
+import { openLibrary } from '../library/library-sync.js';
+import { planTraining } from '../door.js';
+import { trainModel } from './training.js';
+import { type JobContext } from '../job-context.js';
 import { resolveSettings } from '../../../shared/settings.js';
 
 const haveFlowers = existsSync(FLOWERS17);

@@ -13,7 +13,10 @@ import { gradientGaps } from '../../ml/backbone/trainable-backbone.js';
 import { setUpWebGpu } from '../../ml/runtime/webgpu.js';
 import { Store } from '../../store/store.js';
 import { drawTestLibrary } from '../../testing/test-photos.js';
-import { findSimilar, openLibrary, planTraining, trainModel } from '../engine.js';
+import { findSimilar } from '../library/search.js';
+import { openLibrary } from '../library/library-sync.js';
+import { planTraining } from '../door.js';
+import { trainModel } from './training.js';
 import { builtinGraph } from '../models/fine-tuned-net.js';
 
 // No GPU here: Debian's chromium ships SwiftShader's Vulkan driver, a CPU implementation Dawn accepts.

@@ -1,5 +1,5 @@
 /**
- * The one door to the engine's work: the CLI and the service (behind both transports) ask through
+ * The one door to the engine's work: the CLI (through src/engine/index.ts) and the service's handlers ask through
  * here, so what a library needs before training, which models an index brings up to date, and how
  * a file is matched to its library are written once. Settings arrive already resolved at each
  * boundary (src/shared/settings.ts); nothing behind this door checks them again.
@@ -17,31 +17,6 @@ import { cacheFeatures } from './library/feature-cache.js';
 import { ensureBaselineModel, indexLibrary } from './library/indexing.js';
 import { openLibrary } from './library/library-sync.js';
 import type { TrainingPlan } from './training/training-plan.js';
-
-export { evaluateModel, evaluateModelInDetail } from './training/evaluation.js';
-export { findSimilar } from './library/search.js';
-export { defaultModel } from './models/model-lookup.js';
-export { librarySummary, openLibrary } from './library/library-sync.js';
-export { prepareRun, trainModel, type TrainResult } from './training/training.js';
-export type { JobContext } from './job-context.js';
-export type { TrainingPlan } from './training/training-plan.js';
-export { indexLibrary } from './library/indexing.js';
-export { exportModel, importModel, removeModel, toModelInfo } from './models/model-transfer.js';
-export { auditLabels, labelAuditState } from './curation/label-audit.js';
-export { suggestClasses } from './curation/suggest.js';
-export { libraryMap } from './curation/map.js';
-export { mapPng } from './curation/map-image.js';
-// What else the CLI needs, so that it comes in through this door only (see LAYERS in eslint.config.js).
-export { Store } from '../store/store.js';
-export { selectBackend } from '../ml/runtime/compute-backend.js';
-export { expectedRuntime } from '../ml/backbone/onnx-backbone.js';
-export { defaultDbPath } from '../common/paths.js';
-export { makeSampleLibrary, SAMPLE_CLASSES } from '../library/sample-library.js';
-export { checkPhotoStats, readPhoto } from '../library/photo-gate.js';
-export { describeHolder, holdJobLock } from '../store/job-lock.js';
-export { JobControl } from '../common/job-control.js';
-export { errorInWords } from '../common/error-words.js';
-export { userCacheDir, userDataDir } from '../common/paths.js';
 
 /**
  * What the library must have before a training starts: 2 classes of 2+ photos. `k: 'fit'` scores
