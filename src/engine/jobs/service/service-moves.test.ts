@@ -8,8 +8,8 @@ import { drawTestLibrary } from '../../testing/test-photos.js';
 import { createEngineService, type EngineService } from './service.js';
 
 // The CLI as a user runs it: the compiled bin (`npm run build:node`).
-const BIN = resolve(__dirname, '../../../bin/lookalike.js');
-const CLI_BUILT = existsSync(resolve(__dirname, '../../../out/node/cli/index.js'));
+const BIN = resolve(__dirname, '../../../../bin/lookalike.js');
+const CLI_BUILT = existsSync(resolve(__dirname, '../../../../out/node/cli/index.js'));
 const SMALL = { epochs: 1, batchSize: 8, tripletsPerEpoch: 16, dim: 16 };
 
 let root: string;

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 
 // The compiled engine, as the app and the CLI load it (`npm test` builds it first).
-const BACKEND = pathToFileURL(resolve(__dirname, '../../../out/node/engine/ml/compute-backend.js')).href;
+const BACKEND = pathToFileURL(resolve(__dirname, '../../../../out/node/engine/ml/runtime/compute-backend.js')).href;
 const dir = mkdtempSync(join(tmpdir(), 'lookalike-gpu-probe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
