@@ -37,6 +37,7 @@ const INTEGRATION = [
   'src/engine/ml/compute-backend.test.ts',
   'src/engine/ml/features.test.ts',
   'src/engine/ml/int8-calibration.test.ts',
+  'src/engine/ml/near-pairs.test.ts',
   'src/engine/ml/onnx-quantize.test.ts',
   'src/engine/ml/trainable-backbone.test.ts',
   'src/engine/ml/trainer.test.ts',
