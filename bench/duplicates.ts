@@ -47,6 +47,7 @@ export async function run(args: string[]): Promise<BenchReport> {
         groups_found: found.length,
         planted_found: plantedFound(found, planted),
         seconds,
+        compared_dim: edges.comparedDim,
         peak_rss_mb: peakMb,
         ...previous,
         per_photo_queries_seconds: queries.seconds,

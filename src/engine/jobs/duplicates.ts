@@ -22,6 +22,8 @@ export interface DuplicateEdges {
   a: Int32Array;
   b: Int32Array;
   distance: Float32Array;
+  /** Values per vector the blocks were compared on (the vectors' own length, or a projection's). */
+  comparedDim?: number;
 }
 
 /**
@@ -43,13 +45,14 @@ export async function duplicateEdges(store: Store, modelId: number, onProgress?:
   const index = store.vectorIndex(model.id, model.dim);
   const ids = (store.db.prepare('SELECT photo_id FROM embeddings WHERE model_id = ? ORDER BY photo_id').pluck().all(modelId) as number[]).map(Number);
   const via = options.via ?? (ids.length >= BLOCKS_FROM && (await onnxRuntimeLoads()) ? 'blocks' : 'queries');
-  const pairs = via === 'queries' ? await pairsByQueries(index, ids, onProgress) : await pairsByBlocks(index, ids, via === 'blocks-topk', onProgress, options.block);
+  const { pairs, comparedDim } = via === 'queries' ? { pairs: await pairsByQueries(index, ids, onProgress), comparedDim: undefined } : await pairsByBlocks(index, ids, via === 'blocks-topk', onProgress, options.block);
   const sorted = [...pairs.values()].sort((x, y) => x.distance - y.distance);
   return {
     modelId,
     a: Int32Array.from(sorted, (p) => p.a),
     b: Int32Array.from(sorted, (p) => p.b),
     distance: Float32Array.from(sorted, (p) => p.distance),
+    comparedDim,
   };
 }
 
@@ -74,7 +77,7 @@ async function pairsByQueries(index: VectorIndex, ids: number[], onProgress?: (d
   return pairs;
 }
 
-async function pairsByBlocks(index: VectorIndex, ids: number[], topk: boolean, onProgress?: (done: number, total: number) => void, block?: number): Promise<Pairs> {
+async function pairsByBlocks(index: VectorIndex, ids: number[], topk: boolean, onProgress?: (done: number, total: number) => void, block?: number): Promise<{ pairs: Pairs; comparedDim: number }> {
   const read = (start: number, end: number) => {
     const rows = new Float32Array((end - start) * index.dim);
     const position = new Map(ids.slice(start, end).map((id, i) => [id, i]));
@@ -82,8 +85,9 @@ async function pairsByBlocks(index: VectorIndex, ids: number[], topk: boolean, o
     return rows;
   };
   const nearest = topk
-    ? await allNearest(ids.length, index.dim, NEIGHBOURS, read, { onProgress, block })
+    ? { ...(await allNearest(ids.length, index.dim, NEIGHBOURS, read, { onProgress, block })), projectedDim: index.dim }
     : await nearWithin(ids.length, index.dim, NEIGHBOURS, MAX_DUPLICATE_DISTANCE, read, { onProgress, block });
+  const comparedDim = nearest.projectedDim;
   const pairs: Pairs = new Map();
   for (let i = 0; i < ids.length; i++) {
     for (let n = 0; n < NEIGHBOURS; n++) {
@@ -91,7 +95,7 @@ async function pairsByBlocks(index: VectorIndex, ids: number[], topk: boolean, o
       if (other >= 0) addPair(pairs, ids[i], ids[other], nearest.distance[i * NEIGHBOURS + n]);
     }
   }
-  return pairs;
+  return { pairs, comparedDim };
 }
 
 async function onnxRuntimeLoads(): Promise<boolean> {

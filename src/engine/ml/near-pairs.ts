@@ -2,8 +2,8 @@
  * Every vector's k nearest others within a radius, the duplicate finder's question, by blocks of
  * vectors against blocks on ONNX Runtime like block-knn.ts, but without its TopK along both axes of
  * every 4096 × 4096 block (three quarters of its time): one Gemm, then per row the smallest
- * `|b|² − 2a·b − limit`, so only rows with some column inside the radius come back, and those rows
- * are compared with the column block exactly, here.
+ * `|b|² − 2a·b`, so that only rows with some column inside the radius are compared with the column
+ * block exactly, here.
  *
  * The Gemm runs on a projection onto the leading principal directions when that loses (almost)
  * nothing: an orthonormal projection never lengthens a difference, so no pair within the radius is
@@ -41,6 +41,7 @@ export async function nearWithin(
   const projection = chooseProjection(count, dim, radius, read);
   const m = projection.dim;
   const projected = bounds.map(([start, end]) => projection.project(read(start, end), end - start));
+  const projectedT = projected.map((rows, b) => transpose(rows, bounds[b][1] - bounds[b][0], m));
   const ort = await loadOnnxRuntime();
   const sessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential' as const };
   const across = await ort.InferenceSession.create(encodeModel(rowMinModel(m, false)), sessionOptions);
@@ -57,10 +58,10 @@ export async function nearWithin(
       for (let j = i; j < bounds.length; j++) {
         const [colStart, colEnd] = bounds[j];
         const colCount = colEnd - colStart;
-        const rowMin = await smallestPerRow(ort, j === i ? within : across, projected[i], rowCount, projected[j], colCount, m, limit);
+        const rowMin = await smallestPerRow(ort, j === i ? within : across, projected[i], rowCount, projectedT[j], colCount, m);
         let cols: Float32Array | undefined;
         for (let r = 0; r < rowCount; r++) {
-          if (!(rowMin[r] < 0)) continue;
+          if (!(rowMin[r] < limit[r])) continue;
           rows ??= read(rowStart, rowEnd);
           cols ??= j === i ? rows : read(colStart, colEnd);
           for (let c = j === i ? r + 1 : 0; c < colCount; c++) {
@@ -92,16 +93,15 @@ function limits(rows: Float32Array, count: number, m: number, radius: number): F
   return limit;
 }
 
-async function smallestPerRow(ort: OnnxRuntime, session: OnnxSession, rows: Float32Array, rowCount: number, cols: Float32Array, colCount: number, m: number, limit: Float32Array) {
+async function smallestPerRow(ort: OnnxRuntime, session: OnnxSession, rows: Float32Array, rowCount: number, colsT: Float32Array, colCount: number, m: number) {
   const out = await session.run({
     rows: new ort.Tensor('float32', rows, [rowCount, m]),
-    cols_t: new ort.Tensor('float32', transpose(cols, colCount, m), [m, colCount]),
-    limit: new ort.Tensor('float32', limit, [rowCount, 1]),
+    cols_t: new ort.Tensor('float32', colsT, [m, colCount]),
   });
   return out.row_min.data as Float32Array;
 }
 
-/** min over columns of |b|² − 2a·b − limit (the diagonal pushed out of reach for a block against itself). */
+/** min over columns of |b|² − 2a·b (the diagonal pushed out of reach for a block against itself). */
 function rowMinModel(m: number, againstItself: boolean): OnnxModel {
   const self: OnnxModel['nodes'] = [
     { opType: 'EyeLike', inputs: ['partial'], outputs: ['eye'] },
@@ -116,14 +116,12 @@ function rowMinModel(m: number, againstItself: boolean): OnnxModel {
       { opType: 'ReduceSumSquare', inputs: ['cols_t'], outputs: ['col_norm2'], attributes: [{ name: 'axes', value: { ints: [0] } }, { name: 'keepdims', value: { int: 1 } }] },
       { opType: 'Gemm', inputs: ['rows', 'cols_t', 'col_norm2'], outputs: ['partial'], attributes: [{ name: 'alpha', value: { float: -2 } }] },
       ...(againstItself ? self : []),
-      { opType: 'Sub', inputs: [againstItself ? 'order' : 'partial', 'limit'], outputs: ['margin'] },
-      { opType: 'ReduceMin', inputs: ['margin'], outputs: ['row_min'], attributes: [{ name: 'axes', value: { ints: [1] } }, { name: 'keepdims', value: { int: 0 } }] },
+      { opType: 'ReduceMin', inputs: [againstItself ? 'order' : 'partial'], outputs: ['row_min'], attributes: [{ name: 'axes', value: { ints: [1] } }, { name: 'keepdims', value: { int: 0 } }] },
     ],
     initializers: againstItself ? [{ name: 'self', dims: [1], data: Float32Array.of(SELF) }] : [],
     inputs: [
       { name: 'rows', shape: ['rows', m] },
       { name: 'cols_t', shape: [m, 'cols'] },
-      { name: 'limit', shape: ['rows', 1] },
     ],
     outputs: [{ name: 'row_min', shape: ['rows'] }],
   };
