@@ -2,8 +2,9 @@
  * Every vector's k nearest others within a radius, the duplicate finder's question, by blocks of
  * vectors against blocks on ONNX Runtime like block-knn.ts, but without its TopK along both axes of
  * every 4096 × 4096 block (three quarters of its time): one Gemm, then per row the smallest
- * `|b|² − 2a·b`, so that only rows with some column inside the radius are compared with the column
- * block exactly, here.
+ * `|b|² − 2a·b`, so that only rows with some column inside the radius are looked at here: their
+ * columns inside it on the projection, then those pairs' exact distances (their vectors read one
+ * by one: few are).
  *
  * The Gemm runs on a projection onto the leading principal directions when that loses (almost)
  * nothing: an orthonormal projection never lengthens a difference, so no pair within the radius is
@@ -54,18 +55,15 @@ export async function nearWithin(
       const [rowStart, rowEnd] = bounds[i];
       const rowCount = rowEnd - rowStart;
       const limit = limits(projected[i], rowCount, m, radius);
-      let rows: Float32Array | undefined;
       for (let j = i; j < bounds.length; j++) {
         const [colStart, colEnd] = bounds[j];
         const colCount = colEnd - colStart;
         const rowMin = await smallestPerRow(ort, j === i ? within : across, projected[i], rowCount, projectedT[j], colCount, m);
-        let cols: Float32Array | undefined;
         for (let r = 0; r < rowCount; r++) {
           if (!(rowMin[r] < limit[r])) continue;
-          rows ??= read(rowStart, rowEnd);
-          cols ??= j === i ? rows : read(colStart, colEnd);
-          for (let c = j === i ? r + 1 : 0; c < colCount; c++) {
-            const distance = distanceBetween(rows, r, cols, c, dim);
+          const row = read(rowStart + r, rowStart + r + 1);
+          for (const c of insideOnProjection(projected[i], r, projected[j], j === i ? r + 1 : 0, colCount, m, limit[r])) {
+            const distance = distanceBetween(row, 0, read(colStart + c, colStart + c + 1), 0, dim);
             if (distance > radius) continue;
             best.offer(rowStart + r, colStart + c, distance);
             best.offer(colStart + c, rowStart + r, distance);
@@ -80,6 +78,17 @@ export async function nearWithin(
     await within.release();
   }
   return { ...best.result(), projectedDim: m };
+}
+
+/** Columns from..count−1 of `cols` whose |b|² − 2a·b with row r of `rows` is under `limit` (the Gemm's test, in doubles). */
+function insideOnProjection(rows: Float32Array, r: number, cols: Float32Array, from: number, count: number, m: number, limit: number): number[] {
+  const inside: number[] = [];
+  for (let c = from; c < count; c++) {
+    let value = 0;
+    for (let d = 0; d < m; d++) value += cols[c * m + d] * (cols[c * m + d] - 2 * rows[r * m + d]);
+    if (value < limit) inside.push(c);
+  }
+  return inside;
 }
 
 /** Per row, radius² (with room for the Gemm's rounding) − |a|²: a column is inside when |b|² − 2a·b < it. */
