@@ -46,7 +46,7 @@ function bruteForce(all: Float32Array, count: number, k: number): Array<Array<[n
 
 async function expectBruteForce(all: Float32Array, count: number, k: number) {
   const reads: Array<[number, number]> = [];
-  const got = await nearWithin(count, DIM, k, RADIUS, (start, end) => (reads.push([start, end]), all.slice(start * DIM, end * DIM)), { block: 256 });
+  const got = await nearWithin(count, DIM, k, RADIUS, (start, end) => (reads.push([start, end]), all.slice(start * DIM, end * DIM)), { block: 256, projectFrom: 0 });
   const expected = bruteForce(all, count, k);
   let pairs = 0;
   for (let i = 0; i < count; i++) {
