@@ -35,6 +35,7 @@ const INTEGRATION = [
   'src/engine/jobs/files/write-labels.test.ts',
   'src/engine/library/scan.test.ts',
   'src/engine/ml/backbone/backbone.test.ts',
+  'src/engine/ml/curation/near-pairs.test.ts',
   'src/engine/ml/runtime/compute-backend.test.ts',
   'src/engine/ml/backbone/features.test.ts',
   'src/engine/ml/backbone/int8-calibration.test.ts',

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createRng } from '../src/engine/common/rng.js';
 import { duplicateEdges, groupDuplicates } from '../src/engine/jobs/library/duplicates.js';
 import { Store } from '../src/engine/store/store.js';
+import type { DuplicateGroup } from '../src/shared/api.js';
 import { DEFAULT_DUPLICATE_THRESHOLD } from '../src/shared/settings.js';
 import { flag, printReport, type BenchReport } from './report.js';
 
@@ -12,8 +13,10 @@ import { flag, printReport, type BenchReport } from './report.js';
  * are close) and one planted near copy per `--every` photos (the original plus noise of length
  * 0.05-0.25, normalised), searched for duplicates as the app does (duplicateEdges, then the groups at
  * the slider's starting threshold, DEFAULT_DUPLICATE_THRESHOLD): seconds, groups found against planted, peak resident memory.
- * Baseline in the same run: the per-photo k-NN queries the finder used before, run whole at the
- * smallest size and timed on `--sample` photos at the others (extrapolated to all).
+ * Baselines in the same run: the previous finder (`blocks-topk`: every photo's nearest by TopK over
+ * each block pair), run whole, with its groups found; and the per-photo k-NN queries of the finder
+ * before that, run whole at the smallest size and timed on `--sample` photos at the others
+ * (extrapolated to all). `--no-previous` leaves the previous finder out.
  *   --sizes 10000,100000   --every 200   --sample 500
  */
 export async function run(args: string[]): Promise<BenchReport> {
@@ -34,16 +37,19 @@ export async function run(args: string[]): Promise<BenchReport> {
       const seconds = (performance.now() - t0) / 1000;
       const found = groupDuplicates(store, 1, edges, DEFAULT_DUPLICATE_THRESHOLD).groups;
       const peakMb = peak.stop();
-      const exactGroups = found.filter((g) => g.photos.length === 2 && planted.has(pairKey(g.photos[0].photoId, g.photos[1].photoId))).length;
-      process.stderr.write(`duplicates: ${n} by blocks in ${seconds.toFixed(1)} s; per-photo queries…\n`);
+      process.stderr.write(`duplicates: ${n} by blocks in ${seconds.toFixed(1)} s; the previous finder…\n`);
+      const previous = args.includes('--no-previous') ? {} : await previousFinder(store, planted);
+      process.stderr.write(`duplicates: per-photo queries…\n`);
       const queries = i === 0 ? await wholeQueries(store) : await sampledQueries(store, sample);
       results.push({
         n,
         planted: planted.size,
         groups_found: found.length,
-        planted_found: exactGroups,
+        planted_found: plantedFound(found, planted),
         seconds,
+        compared_dim: edges.comparedDim,
         peak_rss_mb: peakMb,
+        ...previous,
         per_photo_queries_seconds: queries.seconds,
         per_photo_queries_measured_on: queries.measuredOn,
         ratio_vs_per_photo_queries: seconds / queries.seconds,
@@ -53,8 +59,23 @@ export async function run(args: string[]): Promise<BenchReport> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  for (const r of results) r.ratio_vs_smallest = (r.seconds as number) / (results[0].seconds as number);
+  for (const r of results) {
+    r.ratio_vs_smallest = (r.seconds as number) / (results[0].seconds as number);
+    if (r.previous_seconds !== undefined) r.ratio_vs_previous = (r.seconds as number) / (r.previous_seconds as number);
+  }
   return { bench: 'duplicates', results };
+}
+
+const plantedFound = (groups: DuplicateGroup[], planted: Set<string>) =>
+  groups.filter((g) => g.photos.length === 2 && planted.has(pairKey(g.photos[0].photoId, g.photos[1].photoId))).length;
+
+/** The finder before near-pairs.ts (TopK over every block pair), whole, on the same library. */
+async function previousFinder(store: Store, planted: Set<string>) {
+  const t0 = performance.now();
+  const edges = await duplicateEdges(store, 1, undefined, { via: 'blocks-topk' });
+  const seconds = (performance.now() - t0) / 1000;
+  const found = groupDuplicates(store, 1, edges, DEFAULT_DUPLICATE_THRESHOLD).groups;
+  return { previous_seconds: seconds, previous_groups_found: found.length, previous_planted_found: plantedFound(found, planted) };
 }
 
 async function wholeQueries(store: Store): Promise<{ seconds: number; measuredOn: number }> {

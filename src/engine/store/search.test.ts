@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRng } from '../common/rng.js';
+import { heldCodes } from './held-codes.js';
 import { openVectorIndex, warmScanWorker, type Neighbour, type VectorIndex } from './search.js';
 
 let dir: string;
@@ -96,8 +97,8 @@ describe('vector index (sqlite-vec) on a real SQLite file', () => {
   });
 });
 
-describe('quantised path (int8 companion, exact re-rank)', () => {
-  const options = { quantisedFrom: 5000 };
+describe.each(['memory', 'sqlite'] as const)('quantised path (%s candidate scan, int8 companion, exact re-rank)', (candidateScan) => {
+  const options = { quantisedFrom: 5000, candidateScan };
   const QDIM = 128;
   const items = randomItems(20_000, 3, QDIM);
   const queries = randomItems(20, 4, QDIM);
@@ -187,5 +188,80 @@ describe('quantised path (int8 companion, exact re-rank)', () => {
     expect(tableExists('vectors')).toBe(false);
     expect(tableExists('vectors_int8')).toBe(false);
     expect(tableExists('vectors_int8_scale')).toBe(false);
+  });
+});
+
+describe('in-memory candidate scan: the codes stay equal to the companion', () => {
+  const options = { quantisedFrom: 5000, candidateScan: 'memory' as const };
+  const QDIM = 40; // not a multiple of the kernel's 16 lanes
+  const items = randomItems(12_000, 5, QDIM);
+  const queries = randomItems(10, 6, QDIM);
+  const exactNearest = (index: VectorIndex, query: Float32Array) => index.knn(query, 10);
+
+  it('finds what brute force finds, with exact distances, after adds, re-embeds and removes', () => {
+    const index = openVectorIndex(db, 'vectors', QDIM, options);
+    upsertInBatches(index, items.slice(0, 10_000));
+    const live = new Map(items.slice(0, 10_000).map((item) => [item.id, item.vector]));
+    const check = () => {
+      const all = [...live].map(([id, vector]) => ({ id, vector }));
+      for (const { vector } of queries) {
+        const expected = bruteForce(all, vector, 10);
+        const found = exactNearest(index, vector);
+        expect(found.map((n) => n.id)).toEqual(expected.map((n) => n.id));
+        found.forEach((n, i) => expect(n.distance).toBeCloseTo(expected[i].distance, 4));
+      }
+    };
+    check(); // loads the codes
+    expect(index.memoryBytes()).toBeGreaterThan(10_000 * QDIM);
+    upsertInBatches(index, items.slice(10_000)); // past the first capacity: the codes grow
+    for (const item of items.slice(10_000)) live.set(item.id, item.vector);
+    index.upsert([{ id: 3, vector: queries[0].vector }]); // re-embedded
+    live.set(3, queries[0].vector);
+    index.remove([5, 6, 11_000]);
+    for (const id of [5, 6, 11_000]) live.delete(id);
+    check();
+    expect(index.knn(queries[0].vector, 1)[0]).toEqual({ id: 3, distance: 0 });
+  });
+
+  it('a rolled-back write leaves no trace, and a commit by another connection is seen', () => {
+    const index = openVectorIndex(db, 'vectors', QDIM, options);
+    upsertInBatches(index, items);
+    expect(index.knn(queries[1].vector, 1)[0].distance).toBeGreaterThan(0); // codes loaded
+    expect(() =>
+      db.transaction(() => {
+        index.upsert([{ id: 90_000, vector: queries[1].vector }]);
+        index.remove([1, 2]);
+        expect(index.knn(queries[1].vector, 1)[0]).toEqual({ id: 90_000, distance: 0 }); // its own write, inside
+        throw new Error('rolled back');
+      })(),
+    ).toThrow('rolled back');
+    expect(index.knn(queries[1].vector, 10).map((n) => n.id)).not.toContain(90_000);
+    expect(index.knn(items[0].vector, 1)[0]).toEqual({ id: 1, distance: 0 });
+
+    const other = openDb();
+    try {
+      openVectorIndex(other, 'vectors', QDIM, options).upsert([{ id: 91_000, vector: queries[2].vector }]);
+      openVectorIndex(other, 'vectors', QDIM, options).remove([1]);
+    } finally {
+      other.close();
+    }
+    expect(index.knn(queries[2].vector, 1)[0]).toEqual({ id: 91_000, distance: 0 });
+    expect(index.knn(items[0].vector, 1)[0].id).not.toBe(1);
+  });
+
+  it('loads the same codes from sqlite-vec chunks as row by row, and after reopening answers as before', () => {
+    const index = openVectorIndex(db, 'vectors', QDIM, options);
+    upsertInBatches(index, items);
+    index.remove(items.filter((_, i) => i % 3 === 0).map((item) => item.id)); // holes in the chunks
+    const before = queries.map((q) => index.knn(q.vector, 30));
+    db.close();
+    db = openDb();
+    const reopened = openVectorIndex(db, 'vectors', QDIM, options);
+    expect(queries.map((q) => reopened.knn(q.vector, 30))).toEqual(before);
+    const companion = (fromChunks: boolean) => heldCodes(db, 'vectors_int8', QDIM, () => reopened.count(), { fromChunks }).codes();
+    const [chunked, rowByRow] = [companion(true), companion(false)];
+    expect(chunked.size).toBe(8000);
+    const code = Int8Array.from({ length: QDIM }, (_, j) => (j * 7) % 50 - 25);
+    expect(chunked.nearest(code, 50)).toEqual(rowByRow.nearest(code, 50));
   });
 });

@@ -5,6 +5,8 @@ import type { Database } from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { checkK } from '../../shared/settings.js';
 import { startModuleWorker } from '../common/worker.js';
+import { heldCodes, type HeldCodes } from './held-codes.js';
+import type { Offload, ScanShare } from './int8-codes.js';
 
 export interface Neighbour {
   id: number;
@@ -22,23 +24,38 @@ export interface VectorIndex {
   knn(query: Float32Array, k: number): Neighbour[];
   /** The stored vectors of these ids (those it has), read from the file: a page at a time, never the whole table. */
   vectors(ids: number[]): Array<{ id: number; vector: Float32Array }>;
+  /** Bytes this index holds in memory (the in-memory codes of a large table; 0 until a search loads them). */
+  memoryBytes(): number;
   drop(): void;
 }
 
 export interface VectorIndexOptions {
   /** Row count from which knn answers through the int8 companion instead of the exact scan. */
   quantisedFrom?: number;
-  /** Let a worker thread scan half of the companion (default true; only for a file, outside a transaction). */
+  /** Let a worker thread scan half of the candidates (default true; the sqlite scan: only for a file, outside a transaction). */
   secondCore?: boolean;
+  /**
+   * Where the candidates come from: `memory` (default), the companion's codes held in memory and
+   * scanned with SIMD; `sqlite`, sqlite-vec's int8 L1 scan of the companion (the earlier engine,
+   * kept for the bench's comparison).
+   */
+  candidateScan?: 'memory' | 'sqlite';
 }
 
-/** A statement handed to search-worker.ts; it answers in `reply`: int32 state and row count, then (id, distance) float64 pairs. */
-export interface ScanRequest {
+/** A statement for search-worker.ts: it answers (id, distance) float64 pairs. */
+export interface SqlScan {
+  kind: 'sql';
   path: string;
   sql: string;
   args: unknown[];
-  reply: SharedArrayBuffer;
 }
+/** A share of the in-memory codes for search-worker.ts: it answers (slot, score) int32 pairs. */
+export interface CodesScan {
+  kind: 'codes';
+  share: ScanShare;
+}
+/** Handed to search-worker.ts; it answers in `reply`: int32 state and pair count, then the pairs. */
+export type ScanRequest = (SqlScan | CodesScan) & { reply: SharedArrayBuffer };
 export const SCAN_PENDING = 0;
 export const SCAN_DONE = 1;
 export const SCAN_FAILED = 2;
@@ -51,8 +68,10 @@ export const MMAP_BYTES = 2 ** 31;
  * quantised one takes 0.7× the exact scan; below, the exact scan also has no candidates to miss.
  */
 export const QUANTISED_FROM = 25_000;
-/** Candidates per wanted neighbour: recall@30 measured 0.998 at 100k and 0.985 at 1M (uniform random data, the hardest case). */
+/** Candidates per wanted neighbour of the sqlite scan: recall@30 measured 0.998 at 100k and 0.985 at 1M (uniform random data, the hardest case). */
 const CANDIDATES_PER_RESULT = 16;
+/** Candidates per wanted neighbour of the in-memory scan: int8 L2 orders far closer to float L2 than int8 L1 does. */
+const MEMORY_CANDIDATES_PER_RESULT = 4;
 /** Bucket 0 of this many is the sample that sets the candidate radius. */
 const BUCKETS = 16;
 const LAST_BUCKET = BUCKETS - 1;
@@ -91,6 +110,7 @@ export function openVectorIndex(db: Database, table: string, dim: number, option
   db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING vec0(embedding float[${dim}])`);
   const exact = exactTable(db, table);
   const companion = int8Companion(db, table, dim, exact, options.secondCore ?? true);
+  const inMemory = (options.candidateScan ?? 'memory') === 'memory';
 
   const checkVector = (vector: Float32Array, what: string) => {
     if (vector.length !== dim) throw new Error(`${what} has ${vector.length} values, the index holds ${dim}`);
@@ -122,16 +142,17 @@ export function openVectorIndex(db: Database, table: string, dim: number, option
       checkK(k);
       checkVector(query, 'query');
       const rows = exact.count();
-      const candidates = CANDIDATES_PER_RESULT * k;
+      const candidates = (inMemory ? MEMORY_CANDIDATES_PER_RESULT : CANDIDATES_PER_RESULT) * k;
       // Past a sixteenth of the table, looking candidates up one by one costs more than scanning it all.
       if (rows < quantisedFrom || candidates * BUCKETS > rows) return exact.knn(query, k);
       if (!companion.exists()) {
         if (db.readonly) return exact.knn(query, k);
         db.transaction(() => companion.build())(); // a table filled before the companion existed
       }
-      return companion.knn(query, k, candidates);
+      return inMemory ? companion.memoryKnn(query, k, candidates) : companion.knn(query, k, candidates);
     },
     vectors: (ids) => exact.vectors(ids),
+    memoryBytes: () => companion.memoryBytes(),
     drop: () => dropBoth(),
   };
 }
@@ -188,6 +209,10 @@ const bucketOf = (id: number) => Math.imul(id, 0x9e3779b1) >>> 28;
  * scanned within that radius, which keeps sqlite-vec's top-k bookkeeping small. Each scan joins its
  * candidates to the main table for their exact distances; this thread and a worker each take half
  * of the buckets.
+ *
+ * memoryKnn instead scans a copy of the codes held in memory (held-codes.ts: SIMD int8 L2, half on
+ * the worker) and looks the exact distances of its candidates up by id. Nothing more is stored: the
+ * copy is loaded from the companion on first use and kept in step with it.
  */
 function int8Companion(db: Database, table: string, dim: number, exact: ExactTable, secondCore: boolean) {
   const name = `${table}_int8`;
@@ -201,6 +226,7 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
   const exists = db.prepare('SELECT count(*) FROM sqlite_master WHERE name = ?').pluck();
   let statements: ReturnType<typeof prepare> | undefined;
   let scale = 0;
+  let held: HeldCodes | undefined;
 
   function prepare() {
     return {
@@ -209,6 +235,9 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
       sample: db.prepare(sampleSql),
       within: db.prepare(withinSql),
       scale: db.prepare(`SELECT scale FROM ${scaleTable}`).pluck(),
+      exactOf: db.prepare(
+        `SELECT v.rowid AS id, vec_distance_l2(v.embedding, ?) AS distance FROM json_each(?) AS wanted CROSS JOIN ${exact.table} AS v ON v.rowid = wanted.value`,
+      ),
     };
   }
   /** Prepared on first use, and again after a build or drop. */
@@ -217,21 +246,23 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
     scale ||= statements.scale.get() as number;
     return statements;
   }
-  function quantise(vector: Float32Array): Buffer {
+  function quantise(vector: Float32Array): Int8Array {
     const code = new Int8Array(dim);
     for (let i = 0; i < dim; i++) code[i] = Math.max(-127, Math.min(127, Math.round(vector[i] * scale)));
-    return asBlob(code);
+    return code;
   }
   function put(items: Item[]) {
     const { insert, remove } = use();
     for (const { id, vector } of items) {
       remove.run(BigInt(id));
-      insert.run(BigInt(id), BigInt(bucketOf(id)), quantise(vector));
+      insert.run(BigInt(id), BigInt(bucketOf(id)), asBlob(quantise(vector)));
     }
+    held?.touch(items.map((item) => item.id));
   }
   function forget() {
     statements = undefined;
     scale = 0;
+    held = undefined;
   }
 
   return {
@@ -240,6 +271,7 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
     remove(ids: number[]) {
       const { remove } = use();
       for (const id of ids) remove.run(BigInt(id));
+      held?.touch(ids);
     },
     /** From the stored float vectors. The scale (127 / largest |value| of the first vectors) stays fixed; later outliers are clamped. */
     build() {
@@ -257,7 +289,7 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
     knn(query: Float32Array, k: number, wanted: number): Neighbour[] {
       const { sample, within } = use();
       const floats = asBlob(query);
-      const code = quantise(query);
+      const code = asBlob(quantise(query));
       const sampled = sample.all(floats, code, Math.ceil(wanted / BUCKETS)) as Array<DistanceRow & { l1: number }>;
       const radius = sampled.length > 0 ? Math.max(...sampled.map((row) => row.l1)) : Number.MAX_VALUE;
       const cap = 4 * wanted;
@@ -265,13 +297,24 @@ function int8Companion(db: Database, table: string, dim: number, exact: ExactTab
       const found: DistanceRow[] = [...sampled];
       // The worker reads the file, so it sees committed rows only.
       const usable = secondCore && !db.memory && !db.inTransaction;
-      const theirs = usable ? onScanWorker(resolve(db.name), withinSql, [floats, code, cap, WORKER_BUCKETS_FROM, LAST_BUCKET, radius], cap) : undefined;
+      const args = [floats, code, cap, WORKER_BUCKETS_FROM, LAST_BUCKET, radius];
+      const theirs = usable ? onScanWorker({ kind: 'sql', path: resolve(db.name), sql: withinSql, args }, cap * 2, sqlRows) : undefined;
       if (!theirs) found.push(...scan(1, LAST_BUCKET));
       else {
         found.push(...scan(1, WORKER_BUCKETS_FROM - 1));
         found.push(...(theirs() ?? scan(WORKER_BUCKETS_FROM, LAST_BUCKET)));
       }
       return found.map(toNeighbour).sort(byDistanceThenId).slice(0, k);
+    },
+    memoryBytes: () => held?.bytes() ?? 0,
+    memoryKnn(query: Float32Array, k: number, wanted: number): Neighbour[] {
+      use();
+      held ??= heldCodes(db, name, dim, exact.count);
+      const codes = held.codes();
+      const offload: Offload | undefined = secondCore ? (share) => onScanWorker({ kind: 'codes', share }, 2 * share.wanted, (pairs) => Int32Array.from(pairs)) : undefined;
+      const candidates = codes.nearest(quantise(query), wanted, offload);
+      const rows = use().exactOf.all(asBlob(query), JSON.stringify(candidates.map((c) => c.id))) as DistanceRow[];
+      return rows.map(toNeighbour).sort(byDistanceThenId).slice(0, k);
     },
     drop() {
       db.exec(`DROP TABLE IF EXISTS ${name}; DROP TABLE IF EXISTS ${scaleTable}`);
@@ -328,12 +371,23 @@ export async function warmScanWorker(timeoutMs = 30_000): Promise<boolean> {
   return readyScanWorker() !== undefined;
 }
 
-/** Starts an (id, distance) statement on a ready worker; the function returned waits for its rows (undefined if it failed). */
-function onScanWorker(path: string, sql: string, args: unknown[], capacity: number): (() => DistanceRow[] | undefined) | undefined {
+/** (id, distance) float64 pairs from the worker's SELECT. */
+const sqlRows = (pairs: Float64Array): DistanceRow[] => Array.from({ length: pairs.length / 2 }, (_, i) => ({ id: pairs[2 * i], distance: pairs[2 * i + 1] }));
+
+/**
+ * Starts a scan on a ready worker, with room for `values` numbers of the pairs it answers (float64
+ * for a SELECT, int32 for codes); the function returned waits for them, decoded (undefined if it failed).
+ */
+function onScanWorker<T, P extends Float64Array | Int32Array>(
+  request: SqlScan | CodesScan,
+  values: number,
+  decode: (pairs: P) => T,
+): (() => T | undefined) | undefined {
   const worker = readyScanWorker();
   if (!worker) return undefined;
-  const reply = new SharedArrayBuffer(8 + 16 * capacity);
-  worker.postMessage({ path, sql, args, reply } satisfies ScanRequest);
+  const wide = request.kind === 'sql';
+  const reply = new SharedArrayBuffer(8 + (wide ? 8 : 4) * values);
+  worker.postMessage({ ...request, reply } satisfies ScanRequest);
   return () => {
     const state = new Int32Array(reply, 0, 2);
     if (Atomics.wait(state, 0, SCAN_PENDING, SCAN_TIMEOUT_MS) === 'timed-out') {
@@ -341,7 +395,6 @@ function onScanWorker(path: string, sql: string, args: unknown[], capacity: numb
       return undefined;
     }
     if (Atomics.load(state, 0) !== SCAN_DONE) return undefined;
-    const pairs = new Float64Array(reply, 8, 2 * state[1]);
-    return Array.from({ length: state[1] }, (_, i) => ({ id: pairs[2 * i], distance: pairs[2 * i + 1] }));
+    return decode((wide ? new Float64Array(reply, 8, 2 * state[1]) : new Int32Array(reply, 8, 2 * state[1])) as P);
   };
 }

@@ -1,6 +1,7 @@
 import type { DuplicateGroup, DuplicatesResult } from '../../../shared/api.js';
 import { invalidInput } from '../../../shared/errors.js';
 import { allNearest } from '../../ml/curation/block-knn.js';
+import { nearWithin } from '../../ml/curation/near-pairs.js';
 import { loadOnnxRuntime } from '../../ml/backbone/onnx-backbone.js';
 import type { VectorIndex } from '../../store/search.js';
 import type { Store } from '../../store/store.js';
@@ -21,26 +22,37 @@ export interface DuplicateEdges {
   a: Int32Array;
   b: Int32Array;
   distance: Float32Array;
+  /** Values per vector the blocks were compared on (the vectors' own length, or a projection's). */
+  comparedDim?: number;
 }
 
 /**
- * Close pairs: each photo's few nearest neighbours among the stored vectors, by blocks of vectors
- * against blocks on ONNX Runtime (block-knn.ts), else (ONNX Runtime missing, or a small library)
- * by one search-index query per photo. Stored vectors are read a block or page at a time, never all.
+ * How close pairs are found: `blocks` (blocks of vectors against blocks on ONNX Runtime, only the
+ * pairs within MAX_DUPLICATE_DISTANCE: near-pairs.ts), `queries` (one search-index query per
+ * photo), `blocks-topk` (every photo's nearest by TopK over each block pair: block-knn.ts, the
+ * finder before near-pairs.ts, about 5× slower; kept for the bench's comparison).
  */
-export async function duplicateEdges(store: Store, modelId: number, onProgress?: (done: number, total: number) => void, options: { via?: 'blocks' | 'queries'; block?: number } = {}): Promise<DuplicateEdges> {
+export type EdgeSearch = 'blocks' | 'queries' | 'blocks-topk';
+
+/**
+ * Close pairs: each photo's few nearest neighbours within MAX_DUPLICATE_DISTANCE among the stored
+ * vectors, by blocks, else (ONNX Runtime missing, or a small library) by one search-index query per
+ * photo. Only the projection sample and a block's vectors are held besides the projected vectors.
+ */
+export async function duplicateEdges(store: Store, modelId: number, onProgress?: (done: number, total: number) => void, options: { via?: EdgeSearch; block?: number } = {}): Promise<DuplicateEdges> {
   const model = store.model(modelId);
   if (!model) throw invalidInput(`no model ${modelId}`);
   const index = store.vectorIndex(model.id, model.dim);
   const ids = store.embeddedPhotoIds(modelId);
   const via = options.via ?? (ids.length >= BLOCKS_FROM && (await onnxRuntimeLoads()) ? 'blocks' : 'queries');
-  const pairs = via === 'blocks' ? await pairsByBlocks(index, ids, onProgress, options.block) : await pairsByQueries(index, ids, onProgress);
+  const { pairs, comparedDim } = via === 'queries' ? { pairs: await pairsByQueries(index, ids, onProgress), comparedDim: undefined } : await pairsByBlocks(index, ids, via === 'blocks-topk', onProgress, options.block);
   const sorted = [...pairs.values()].sort((x, y) => x.distance - y.distance);
   return {
     modelId,
     a: Int32Array.from(sorted, (p) => p.a),
     b: Int32Array.from(sorted, (p) => p.b),
     distance: Float32Array.from(sorted, (p) => p.distance),
+    comparedDim,
   };
 }
 
@@ -65,14 +77,17 @@ async function pairsByQueries(index: VectorIndex, ids: number[], onProgress?: (d
   return pairs;
 }
 
-async function pairsByBlocks(index: VectorIndex, ids: number[], onProgress?: (done: number, total: number) => void, block?: number): Promise<Pairs> {
+async function pairsByBlocks(index: VectorIndex, ids: number[], topk: boolean, onProgress?: (done: number, total: number) => void, block?: number): Promise<{ pairs: Pairs; comparedDim: number }> {
   const read = (start: number, end: number) => {
     const rows = new Float32Array((end - start) * index.dim);
     const position = new Map(ids.slice(start, end).map((id, i) => [id, i]));
     for (const { id, vector } of index.vectors(ids.slice(start, end))) rows.set(vector, position.get(id)! * index.dim);
     return rows;
   };
-  const nearest = await allNearest(ids.length, index.dim, NEIGHBOURS, read, { onProgress, block });
+  const nearest = topk
+    ? { ...(await allNearest(ids.length, index.dim, NEIGHBOURS, read, { onProgress, block })), projectedDim: index.dim }
+    : await nearWithin(ids.length, index.dim, NEIGHBOURS, MAX_DUPLICATE_DISTANCE, read, { onProgress, block });
+  const comparedDim = nearest.projectedDim;
   const pairs: Pairs = new Map();
   for (let i = 0; i < ids.length; i++) {
     for (let n = 0; n < NEIGHBOURS; n++) {
@@ -80,7 +95,7 @@ async function pairsByBlocks(index: VectorIndex, ids: number[], onProgress?: (do
       if (other >= 0) addPair(pairs, ids[i], ids[other], nearest.distance[i * NEIGHBOURS + n]);
     }
   }
-  return pairs;
+  return { pairs, comparedDim };
 }
 
 async function onnxRuntimeLoads(): Promise<boolean> {

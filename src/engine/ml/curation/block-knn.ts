@@ -124,14 +124,14 @@ function pairModel(dim: number, nearest: number): OnnxModel {
   };
 }
 
-function transpose(values: Float32Array, count: number, dim: number): Float32Array {
+export function transpose(values: Float32Array, count: number, dim: number): Float32Array {
   const out = new Float32Array(values.length);
   for (let i = 0; i < count; i++) for (let d = 0; d < dim; d++) out[d * count + i] = values[i * dim + d];
   return out;
 }
 
 /** Exact Euclidean distance (the matrix form loses precision for near-identical vectors). */
-function distanceBetween(a: Float32Array, i: number, b: Float32Array, j: number, dim: number): number {
+export function distanceBetween(a: Float32Array, i: number, b: Float32Array, j: number, dim: number): number {
   let sum = 0;
   for (let d = 0; d < dim; d++) {
     const diff = a[i * dim + d] - b[j * dim + d];
@@ -141,7 +141,7 @@ function distanceBetween(a: Float32Array, i: number, b: Float32Array, j: number,
 }
 
 /** The k nearest others seen so far per position, kept sorted (insertion into k slots). */
-class RunningBest {
+export class RunningBest {
   private readonly index: Int32Array;
   private readonly distance: Float32Array;
 
