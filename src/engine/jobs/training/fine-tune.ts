@@ -8,40 +8,43 @@
  */
 import { BUILTIN_BACKBONE } from '../../../shared/builtin-backbone.js';
 import { describeSpec } from '../../ml/backbone/backbone.js';
-import { evaluateDetailed } from '../../ml/training/retrieval-metrics.js';
+import { evaluateDetailed, squaredDistance } from '../../ml/training/retrieval-metrics.js';
 import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../../ml/training/block-trainer.js';
 import { photoInputs } from '../../ml/training/decoded-photos.js';
 import type { HeadConfig } from '../../ml/training/head.js';
 import type { BuiltinGraph, CutPoint } from '../../ml/backbone/trainable-backbone.js';
 import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../../ml/training/trainer.js';
-import { builtinGraph, cacheCutActivations, disposeNet, labelledMaps, labelledPhotos, type FineTuneConfig, type LabelledPhotos } from '../models/fine-tuned-net.js';
+import { builtinGraph, cacheCutActivations, disposeNet, labelledMaps, photoSources, type FineTuneConfig, type LabelledPhotos } from '../models/fine-tuned-net.js';
 import type { JobContext } from '../job-context.js';
-import type { ModeTrainer, TrainedOutcome } from './training-plan.js';
+import type { BlockPhase, ModeTrainer, TrainedOutcome } from './training-plan.js';
 
 /** Triplets per training photo and epoch for the blocks: each step costs about 100× a head step on CPU. */
 export const BLOCK_TRIPLETS_PER_PHOTO = 1;
-/** The blocks start pretrained: Adam at a tenth of the head's rate. */
-const BLOCK_LEARNING_RATE_FACTOR = 0.1;
 /** The head's own schedule, run first (as --fine-tune head with default epochs would). */
 const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
-/**
- * Mirror half of the cut maps in training (with the random crops). On: the configuration measured
- * at N = 1 (docs/measurements.md, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
- */
-const MIRROR_MAPS = true;
+
+/** The block phase's defaults (docs/measurements.md, "Fine-tuning the last blocks"). */
+export const BLOCK_PHASE: Readonly<BlockPhase> = Object.freeze({ learningRateFactor: 0.1, crop: true, mirror: true });
 
 /** The "last-blocks" part of the Train button; the caller has cached features, split, and prepared the run. */
-export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, options }) => {
+export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, photos, options }) => {
   const graph = await builtinGraph();
   const cut = graph.cutPoint(plan.settings.fineTuneBlocks);
-  const backboneKey = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id });
-  await cacheCutActivations(ctx, libraryId, cut, backboneKey);
+  await cacheCutActivations(ctx, libraryId, cut, describeSpec(plan.spec));
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
-  const maps = labelledMaps(ctx.store, libraryId, backboneKey, cut);
+  // With multi-scale features the layers pooled below the cut come from the feature cache beside each map.
+  const maps = labelledMaps(ctx.store, cut, plan.spec, photos);
   if (maps.train.maps.length === 0 || maps.validation.maps.length === 0) throw new Error('no labelled photo could be read at the cut; nothing to train on');
-  const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: Math.min(cut.shape[0], cut.shape[1]) - 1 || 1, mirror: MIRROR_MAPS };
-  const data = { train: mapInputs(maps.train, { crop: config.crop, mirror: config.mirror }), validation: mapInputs(maps.validation) };
-  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+  const phase = { ...BLOCK_PHASE, ...plan.blockPhase };
+  const side = Math.min(cut.shape[0], cut.shape[1]);
+  const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: phase.crop ? side - 1 || 1 : side, mirror: phase.mirror };
+  const augmented = phase.crop || phase.mirror;
+  const data = {
+    train: mapInputs(maps.train, augmented ? { crop: config.crop, mirror: config.mirror } : undefined),
+    validation: mapInputs(maps.validation),
+    ...carriedOver(featureSets, maps.train.positions),
+  };
+  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options, phase.learningRateFactor);
 };
 
 /**
@@ -49,17 +52,32 @@ export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, train
  * plan's `fullInputSize` is the photo side; less than the backbone's own input size only for tests
  * and the bench (SwiftShader is slow).
  */
-export const trainFull: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, options }) => {
+export const trainFull: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, photos, options }) => {
   const inputSize = plan.fullInputSize ?? BUILTIN_BACKBONE.inputSize;
   const graph = await builtinGraph();
   const cut = graph.inputCut(inputSize);
-  const photos = labelledPhotos(ctx.store, libraryId, describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id }));
-  if (photos.train.sources.length === 0 || photos.validation.sources.length === 0) throw new Error('no labelled photo could be read; nothing to train on');
+  // The photos the head trains on (the backbone read each of them), in its order: marks carry over as they are.
+  const sets = photoSources(ctx.store, libraryId, photos);
+  if (sets.train.sources.length === 0 || sets.validation.sources.length === 0) throw new Error('no labelled photo could be read; nothing to train on');
   const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: 0, mirror: true, inputSize };
   const inputsOf = (set: LabelledPhotos) => photoInputs(set.sources, set.classIds, inputSize);
-  const data = { train: inputsOf(photos.train), validation: inputsOf(photos.validation) };
-  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+  const data = { train: inputsOf(sets.train), validation: inputsOf(sets.validation), ...carriedOver(featureSets, sets.train.sources.map((_, i) => i)) };
+  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options, BLOCK_PHASE.learningRateFactor);
 };
+
+/**
+ * The head's marked pairs and untrained distances for block inputs that are its training photos at
+ * `positions` (a photo with no input is left out, and so are its marks).
+ */
+function carriedOver(featureSets: TrainData, positions: number[]): Pick<BlockTrainData, 'marked' | 'distance'> {
+  const inputOf = new Map(positions.map((position, input) => [position, input]));
+  const marked = (featureSets.marked ?? []).flatMap((m) => {
+    const [query, negative] = [inputOf.get(m.query), inputOf.get(m.negative)];
+    return query === undefined || negative === undefined ? [] : [{ query, negative }];
+  });
+  const vectors = featureSets.train.vectors;
+  return { marked, distance: (a, b) => squaredDistance(vectors[positions[a]], vectors[positions[b]]) };
+}
 
 /** The head first (as --fine-tune head would train it), then blocks and head together. */
 async function trainWithBlocks(
@@ -72,6 +90,7 @@ async function trainWithBlocks(
   headConfig: HeadConfig,
   featureSets: TrainData,
   options: TrainOptions,
+  learningRateFactor: number,
 ): Promise<TrainedOutcome> {
   let startHead: FineTunedNet['head'] | undefined;
   if (!options.resumeFrom) {
@@ -86,7 +105,7 @@ async function trainWithBlocks(
       throw new Error('stopped before training started');
     }
   }
-  const outcome: BlockTrainOutcome = await trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, { ...trainer, blockLearningRate: trainer.learningRate * BLOCK_LEARNING_RATE_FACTOR }, {
+  const outcome: BlockTrainOutcome = await trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, { ...trainer, blockLearningRate: trainer.learningRate * learningRateFactor }, {
     ...options,
     startHead: startHead ? () => startHead : undefined,
   });

@@ -79,7 +79,16 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   try {
     const options = trainingOptions(ctx, runId, trainer, checkpoint, baseline);
-    const outcome = await TRAINING_MODES[settings.fineTune].train({ ctx, libraryId, plan, trainer, headConfig, featureSets: { ...sets, marked }, options });
+    const outcome = await TRAINING_MODES[settings.fineTune].train({
+      ctx,
+      libraryId,
+      plan,
+      trainer,
+      headConfig,
+      featureSets: { ...sets, marked },
+      photos: { train: sets.trainPhotos, validation: sets.validationPhotos },
+      options,
+    });
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
       store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });
