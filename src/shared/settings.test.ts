@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_SETTINGS,
+  MODE_EPOCHS,
   NUMBER_RULES,
   SettingsError,
   checkK,
@@ -150,6 +151,14 @@ describe('what this machine and backbone can train (trainingProblem, asked at St
     const full = { ...resolveSettings({ fineTune: 'full' }), features: 'multi-scale' as const };
     expect(trainingProblem(full, { backend: gpu })).toBe('multi-scale features pool blocks 10 and 13, which full fine-tuning trains; use features "final" with it');
     expect(trainingProblem(resolveSettings({}), { backend: cpu })).toBeNull();
+  });
+
+  it('gives each fine-tune mode its own default epochs, and keeps the epochs asked for', () => {
+    expect(resolveSettings({}).epochs).toBe(DEFAULT_SETTINGS.epochs);
+    expect(resolveSettings({ fineTune: 'last-blocks' }).epochs).toBe(MODE_EPOCHS['last-blocks']);
+    expect(MODE_EPOCHS['last-blocks']).toBe(2);
+    expect(resolveSettings({ fineTune: 'last-blocks', epochs: 7 }).epochs).toBe(7);
+    expect(resolveSettings({ fineTune: 'full' }).epochs).toBe(DEFAULT_SETTINGS.epochs);
   });
 
   it('leaves the numbers to resolveSettings', () => {

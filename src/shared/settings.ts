@@ -30,6 +30,13 @@ export const DEFAULT_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   features: 'multi-scale',
 });
 
+/**
+ * Epochs when none are asked for, by fine-tune mode. last-blocks: the epochs of its block phase (its
+ * head first trains 5 epochs of its own); 2 measured best on flowers17 and the uneven set
+ * (docs/measurements.md, "Fine-tuning the last blocks"). full: not measured, as the head.
+ */
+export const MODE_EPOCHS: Readonly<Record<FineTuneMode, number>> = Object.freeze({ head: DEFAULT_SETTINGS.epochs, 'last-blocks': 2, full: DEFAULT_SETTINGS.epochs });
+
 /** k of precision@k when none is asked for. */
 export const DEFAULT_K = 30;
 
@@ -230,6 +237,7 @@ export function resolveSettings(partial: Partial<TrainSettings> = {}): TrainSett
     if (partial[key] !== undefined) settings[key] = partial[key];
   }
   const resolved = settings as TrainSettings;
+  if (partial.epochs === undefined && Object.hasOwn(MODE_EPOCHS, resolved.fineTune)) resolved.epochs = MODE_EPOCHS[resolved.fineTune];
   // The default features are the best that apply: multi-scale only fits the built-in backbone's head.
   if (partial.features === undefined && typeof resolved.backbone === 'string' && featuresProblem({ ...resolved, features: 'multi-scale' }) !== null) {
     resolved.features = 'final';
