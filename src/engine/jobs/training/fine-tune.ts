@@ -23,7 +23,12 @@ export const BLOCK_TRIPLETS_PER_PHOTO = 1;
 /** The head's own schedule, run first (as --fine-tune head with default epochs would). */
 const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 
-/** The block phase's defaults (docs/measurements.md, "Fine-tuning the last blocks"). */
+/**
+ * The block phase's defaults, measured on flowers17 with multi-scale features, 1 block, 2 epochs
+ * (docs/measurements.md, "Fine-tuning the last blocks"): against a rate factor of 0.1, 0.3 lost
+ * 0.009 P@30 and 0.012 mAP@R and 0.03 lost 0.003 mAP@R (seed 1); without crops and mirroring the
+ * blocks lost 0.001 P@30 and 0.002 mAP@R (mean of seeds 1 and 2), within a seed's spread.
+ */
 export const BLOCK_PHASE: Readonly<BlockPhase> = Object.freeze({ learningRateFactor: 0.1, crop: true, mirror: true });
 
 /** The "last-blocks" part of the Train button; the caller has cached features, split, and prepared the run. */
