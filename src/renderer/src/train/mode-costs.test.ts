@@ -19,6 +19,7 @@ describe('the Train form’s words for what a mode costs', () => {
     expect(costSourceText(mode({ source: 'mixed' }))).toBe('partly estimated');
     const unknown = mode({ seconds: null, source: 'reference', parts: [part({ source: 'unknown', seconds: null, perSecond: null })] });
     expect([costText(unknown), costSourceText(unknown)]).toEqual(['not known yet', 'a first run measures it']);
+    expect(costText(mode({ seconds: 0.3 }))).toBe('under 1 s');
     expect(costText(mode({ unavailable: 'full fine-tuning needs a GPU backend', seconds: null, parts: [] }))).toBe('not here');
   });
 

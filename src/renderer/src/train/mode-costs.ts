@@ -28,7 +28,8 @@ export function formatSpan(seconds: number): string {
 /** A mode's time as the form shows it. */
 export function costText(cost: ModeCost): string {
   if (cost.unavailable) return 'not here';
-  return cost.seconds === null ? 'not known yet' : `about ${formatSpan(cost.seconds)}`;
+  if (cost.seconds === null) return 'not known yet';
+  return cost.seconds < 1 ? formatSpan(cost.seconds) : `about ${formatSpan(cost.seconds)}`;
 }
 
 /** Where a mode's estimate comes from, in words. */
