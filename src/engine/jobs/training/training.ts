@@ -118,7 +118,11 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
     if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
     throw error;
   } finally {
-    store.runRates.record(runId, rates.all);
+    try {
+      store.runRates.record(runId, rates.all);
+    } catch {
+      // The speeds only feed the Train form's estimates: a database failing here must not hide the run's own outcome or error.
+    }
   }
 }
 
