@@ -65,8 +65,10 @@ describe('measured speeds and head-alone scores on a real SQLite file', () => {
     store.putFeatureFailure('mobilenet', 'h4', 'cannot read', 'loose.jpg');
     expect(store.runRates.photosWithoutFeatures(lib, 'mobilenet')).toBe(2); // h2 (two files) and h3
     expect(store.runRates.photosWithoutCutMaps(lib, 'mobilenet', 'cut@224')).toBe(3);
+    expect(store.runRates.hasCutMaps('mobilenet')).toBe(false);
     store.putCutActivations('mobilenet', 'cut@224', [{ hash: 'h2', data: Buffer.from([1]) }]);
     store.putCutActivations('mobilenet', 'other@224', [{ hash: 'h3', data: Buffer.from([1]) }]);
     expect(store.runRates.photosWithoutCutMaps(lib, 'mobilenet', 'cut@224')).toBe(2);
+    expect([store.runRates.hasCutMaps('mobilenet'), store.runRates.hasCutMaps('other')]).toEqual([true, false]);
   });
 });

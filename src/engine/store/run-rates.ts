@@ -52,6 +52,11 @@ export class RunRateStore {
       .get({ libraryId, backbone }) as number;
   }
 
+  /** Whether any activations of a backbone are cached, at any cut (none until a first last-blocks run). */
+  hasCutMaps(backbone: string): boolean {
+    return this.db.prepare('SELECT 1 FROM cut_activations WHERE backbone = ? LIMIT 1').get(backbone) !== undefined;
+  }
+
   /** Distinct photo contents of a library without cached activations at a cut. */
   photosWithoutCutMaps(libraryId: number, backbone: string, cut: string): number {
     return this.db

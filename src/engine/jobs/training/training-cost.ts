@@ -62,15 +62,26 @@ async function modeCost(store: Store, libraryId: number, settings: TrainSettings
     if (embed.source === 'this-machine') parts.push(embed);
     return total(mode, parts);
   }
-  if (mode === 'last-blocks') {
-    const key = cutKey((await builtinGraph()).cutPoint(settings.fineTuneBlocks));
-    parts.push(photosPart(store, 'cut-maps', key, store.runRates.photosWithoutCutMaps(libraryId, describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id }), key), photos));
-  }
+  if (mode === 'last-blocks') parts.push(await cutMapsPart(store, libraryId, settings.fineTuneBlocks, photos));
   parts.push(part(store, 'head', featureKey, tripletsOf(settings, HEAD_FIRST.epochs, train * HEAD_FIRST.tripletsPerPhoto), 'triplets'));
   parts.push(part(store, 'blocks', variant, tripletsOf(settings, settings.epochs, autoTriplets(settings, train)), 'triplets'));
   parts.push(part(store, 'embed', variant, train + validation + photos, 'photos'));
   return total(mode, parts);
 }
+
+/**
+ * The cut maps still to compute. Naming the cut takes the built-in graph (a second or two to load, and
+ * memory kept): it is loaded only once some cut is cached. Before that every photo is still to do, and
+ * no run can have measured the speed (a run that caches maps keeps them).
+ */
+async function cutMapsPart(store: Store, libraryId: number, blocks: number, photos: number): Promise<CostPart> {
+  const backbone = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id });
+  const key = store.runRates.hasCutMaps(backbone) ? cutKey((await builtinGraph()).cutPoint(blocks)) : UNNAMED_CUT;
+  return photosPart(store, 'cut-maps', key, store.runRates.photosWithoutCutMaps(libraryId, backbone, key), photos);
+}
+
+/** A cut not named yet: no maps and no speed are stored under it, so every photo is still to do, at the reference speed. */
+const UNNAMED_CUT = 'unnamed';
 
 /** Triplets as the trainer runs them: every step a full batch. */
 function tripletsOf(settings: TrainSettings, epochs: number, perEpoch: number): number {
