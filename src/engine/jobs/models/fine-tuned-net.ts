@@ -41,7 +41,8 @@ export function builtinGraph(): Promise<BuiltinGraph> {
   return graphLoading;
 }
 
-function cutKey(cut: CutPoint): string {
+/** How the cut's activations are keyed in the store. */
+export function cutKey(cut: CutPoint): string {
   return `${cut.node}@${BUILTIN_BACKBONE.inputSize}`;
 }
 

@@ -11,19 +11,19 @@ import { describeSpec } from '../../ml/backbone/backbone.js';
 import { evaluateDetailed } from '../../ml/training/retrieval-metrics.js';
 import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../../ml/training/block-trainer.js';
 import { photoInputs } from '../../ml/training/decoded-photos.js';
-import type { HeadConfig } from '../../ml/training/head.js';
 import type { BuiltinGraph, CutPoint } from '../../ml/backbone/trainable-backbone.js';
-import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../../ml/training/trainer.js';
-import { builtinGraph, cacheCutActivations, disposeNet, labelledMaps, labelledPhotos, type FineTuneConfig, type LabelledPhotos } from '../models/fine-tuned-net.js';
-import type { JobContext } from '../job-context.js';
-import type { ModeTrainer, TrainedOutcome } from './training-plan.js';
+import { trainHead } from '../../ml/training/trainer.js';
+import { builtinGraph, cacheCutActivations, cutKey, disposeNet, labelledMaps, labelledPhotos, type FineTuneConfig, type LabelledPhotos } from '../models/fine-tuned-net.js';
+import { evaluateHeadOn } from './labelled-features.js';
+import { countingTriplets, modeVariant } from './phase-rates.js';
+import type { ModeTrainer, ModeTraining, TrainedOutcome } from './training-plan.js';
 
 /** Triplets per training photo and epoch for the blocks: each step costs about 100× a head step on CPU. */
 export const BLOCK_TRIPLETS_PER_PHOTO = 1;
 /** The blocks start pretrained: Adam at a tenth of the head's rate. */
 const BLOCK_LEARNING_RATE_FACTOR = 0.1;
 /** The head's own schedule, run first (as --fine-tune head with default epochs would). */
-const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
+export const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 /**
  * Mirror half of the cut maps in training (with the random crops). On: the configuration measured
  * at N = 1 (docs/measurements.md, "Fine-tuning the last blocks"); its effect apart from the crops is not measured.
@@ -31,17 +31,18 @@ const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 const MIRROR_MAPS = true;
 
 /** The "last-blocks" part of the Train button; the caller has cached features, split, and prepared the run. */
-export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, options }) => {
+export const trainLastBlocks: ModeTrainer = async (training) => {
+  const { ctx, libraryId, plan } = training;
   const graph = await builtinGraph();
   const cut = graph.cutPoint(plan.settings.fineTuneBlocks);
   const backboneKey = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id });
-  await cacheCutActivations(ctx, libraryId, cut, backboneKey);
+  await training.rates.measure('cut-maps', cutKey(cut), async (count) => count((await cacheCutActivations(ctx, libraryId, cut, backboneKey)).computed));
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const maps = labelledMaps(ctx.store, libraryId, backboneKey, cut);
   if (maps.train.maps.length === 0 || maps.validation.maps.length === 0) throw new Error('no labelled photo could be read at the cut; nothing to train on');
   const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: Math.min(cut.shape[0], cut.shape[1]) - 1 || 1, mirror: MIRROR_MAPS };
   const data = { train: mapInputs(maps.train, { crop: config.crop, mirror: config.mirror }), validation: mapInputs(maps.validation) };
-  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+  return trainWithBlocks(training, graph, cut, config, data);
 };
 
 /**
@@ -49,7 +50,8 @@ export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, train
  * plan's `fullInputSize` is the photo side; less than the backbone's own input size only for tests
  * and the bench (SwiftShader is slow).
  */
-export const trainFull: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, options }) => {
+export const trainFull: ModeTrainer = async (training) => {
+  const { ctx, libraryId, plan } = training;
   const inputSize = plan.fullInputSize ?? BUILTIN_BACKBONE.inputSize;
   const graph = await builtinGraph();
   const cut = graph.inputCut(inputSize);
@@ -58,38 +60,38 @@ export const trainFull: ModeTrainer = async ({ ctx, libraryId, plan, trainer, he
   const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: 0, mirror: true, inputSize };
   const inputsOf = (set: LabelledPhotos) => photoInputs(set.sources, set.classIds, inputSize);
   const data = { train: inputsOf(photos.train), validation: inputsOf(photos.validation) };
-  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options);
+  return trainWithBlocks(training, graph, cut, config, data);
 };
 
-/** The head first (as --fine-tune head would train it), then blocks and head together. */
-async function trainWithBlocks(
-  ctx: JobContext,
-  graph: BuiltinGraph,
-  cut: CutPoint,
-  config: FineTuneConfig,
-  data: BlockTrainData,
-  trainer: TrainerSettings,
-  headConfig: HeadConfig,
-  featureSets: TrainData,
-  options: TrainOptions,
-): Promise<TrainedOutcome> {
+/**
+ * The head first (as --fine-tune head would train it), scored on the validation split as the head
+ * alone, then blocks and head together.
+ */
+async function trainWithBlocks(training: ModeTraining, graph: BuiltinGraph, cut: CutPoint, config: FineTuneConfig, data: BlockTrainData): Promise<TrainedOutcome> {
+  const { ctx, plan, trainer, headConfig, featureSets, options, rates } = training;
   let startHead: FineTunedNet['head'] | undefined;
   if (!options.resumeFrom) {
     ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: 0, total: HEAD_FIRST.epochs, etaSeconds: null });
-    const head = await trainHead(featureSets, headConfig, { ...trainer, epochs: HEAD_FIRST.epochs, tripletsPerEpoch: featureSets.train.vectors.length * HEAD_FIRST.tripletsPerPhoto }, {
+    const headOptions = {
       control: ctx.control,
-      onEpoch: (epoch) => ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: epoch.epoch, total: HEAD_FIRST.epochs, etaSeconds: null }),
-    });
+      onEpoch: (epoch: { epoch: number }) => ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: epoch.epoch, total: HEAD_FIRST.epochs, etaSeconds: null }),
+    };
+    const headSettings = { ...trainer, epochs: HEAD_FIRST.epochs, tripletsPerEpoch: featureSets.train.vectors.length * HEAD_FIRST.tripletsPerPhoto };
+    const head = await rates.measure('head', describeSpec(plan.spec), (count) => trainHead(featureSets, headConfig, headSettings, countingTriplets(headOptions, trainer.batchSize, count)));
     startHead = head.head;
     if (head.stopped) {
       head.head.dispose();
       throw new Error('stopped before training started');
     }
+    training.onHeadAlone((await evaluateHeadOn(head.head, featureSets, trainer.k)).scores);
   }
-  const outcome: BlockTrainOutcome = await trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, { ...trainer, blockLearningRate: trainer.learningRate * BLOCK_LEARNING_RATE_FACTOR }, {
-    ...options,
-    startHead: startHead ? () => startHead : undefined,
-  });
+  const blockSettings = { ...trainer, blockLearningRate: trainer.learningRate * BLOCK_LEARNING_RATE_FACTOR };
+  const outcome: BlockTrainOutcome = await rates.measure('blocks', modeVariant(plan.settings), (count) =>
+    trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, blockSettings, {
+      ...countingTriplets(options, trainer.batchSize, count),
+      startHead: startHead ? () => startHead : undefined,
+    }),
+  );
   const embed = async (set: BlockTrainData['train']) => ({ vectors: await embedInputs(outcome.net, set, set.classIds.length), classIds: set.classIds });
   return {
     epochsDone: outcome.epochsDone,
