@@ -47,6 +47,7 @@ function bigLibrary(root: string, thumb: string, calls: PhotoQuery[]): EngineSer
     resumeTraining: async () => null,
     stopTraining: async () => null,
     listRuns: async () => [],
+    trainingCost: none,
     runHistory: none,
     listModels: async () => [],
     findSimilar: none,

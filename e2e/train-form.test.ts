@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
 import { MODE_LEAVES_OUT } from '../src/shared/settings.js';
-import { appForSuite, callApi, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot } from './harness.js';
+import { appForSuite, callApi, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, settled, trainTwoShortEpochs } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHOTS = process.env.LOOKALIKE_ACT_SHOTS ?? join(ROOT, 'test-results', 'screenshots');
@@ -47,6 +47,55 @@ describeInChromium('the Train form and the rule at Start', () => {
     expect(await page.textContent('[data-testid=fineTune-last-blocks-note]')).toContain('last-blocks fine-tuning is built for the built-in backbone');
     expect(await page.locator('[data-testid=sampling-mode-note]').count()).toBe(0);
     await screenshot(page, SHOTS, 'train-form-other-backbone');
+    expect(errors).toEqual([]);
+  });
+
+  it('shows each mode’s time with where it comes from, from this machine once a run measured it, and a fine-tuned run beside its head alone', { timeout: 900_000 }, async () => {
+    const { page, errors } = await openAppTab(suite.app);
+    // Opened again, the library would be scanned again, and Start refused while the scan goes.
+    if (((await callApi(page, 'status', null)).body as { library: unknown }).library === null) await openLibraryByPath(page, suite.library);
+    await expect.poll(() => classCounts(page), POLL).toEqual({ circles: 4, stripes: 4 });
+    await page.click('[data-testid=tab-train]');
+    const source = (mode: string) => page.getAttribute(`[data-testid=mode-cost-${mode}]`, 'data-source');
+    const row = (mode: string) => page.textContent(`[data-testid=mode-cost-${mode}]`);
+
+    // No run yet: every mode that can run here is estimated from the reference machine's figures, and says so.
+    await expect.poll(() => source('head'), POLL).toBe('reference');
+    expect(await row('head')).toMatch(/Head only\s*(about \d+ (s|min)|under 1 s)\s*estimated/);
+    expect(await source('last-blocks')).toBe('reference');
+    expect(['unavailable', 'reference']).toContain(await source('full'));
+    expect(await page.textContent('[data-testid=mode-costs]')).toContain('measured on a 2-core reference machine');
+    await page.locator('[data-testid=mode-costs]').scrollIntoViewIfNeeded();
+    await screenshot(page, SHOTS, 'train-form-costs-estimated');
+
+    // A head run measures the features and the head: its estimate now rests on this machine, the features cached.
+    await trainTwoShortEpochs(page, POLL);
+    await expect.poll(() => source('head'), POLL).toBe('this-machine');
+    expect(await row('head')).toContain('from your last run');
+    expect(await page.textContent('[data-testid=mode-cost-parts]')).toContain('features cached');
+    expect(await page.locator('[data-testid=run-head-alone]').count()).toBe(0); // a head run has nothing to compare with
+
+    // A tiny last-blocks run (the final 1×1 conv, one short epoch): its card says how it compares with its head alone.
+    await page.selectOption('[data-testid=setting-fineTune]', 'last-blocks');
+    await page.fill('[data-testid=setting-fineTuneBlocks]', '0');
+    await page.fill('[data-testid=setting-epochs]', '1');
+    await page.fill('[data-testid=setting-tripletsPerEpoch]', '8');
+    await page.fill('[data-testid=setting-batchSize]', '4');
+    await expect.poll(() => page.isEnabled('[data-testid=train-start]'), POLL).toBe(true);
+    await page.click('[data-testid=train-start]');
+    await expect.poll(() => page.locator('[data-testid=run-head-alone]').count(), { timeout: 600_000, interval: 500 }).toBe(1);
+    const versus = await page.textContent('[data-testid=run-row] >> nth=0 >> [data-testid=run-head-alone]');
+    expect(versus).toMatch(/^P@\d+ \d\.\d{3} — the head alone on the same split: \d\.\d{3} \([+−]\d\.\d{3}\)$/);
+    const runs = (await callApi(page, 'listRuns', {})).body as Array<{ settings: { fineTune: string }; headAlone: unknown }>;
+    expect(runs.map((r) => [r.settings.fineTune, r.headAlone === null])).toEqual([
+      ['last-blocks', false],
+      ['head', true],
+    ]);
+    // The run measured the cut maps, the blocks and embedding through them: last-blocks is now from this machine too.
+    await expect.poll(() => source('last-blocks'), POLL).toBe('this-machine');
+    await page.locator('[data-testid=mode-costs]').scrollIntoViewIfNeeded();
+    await settled(page, '[data-testid=past-runs]', { someImage: false });
+    await screenshot(page, SHOTS, 'train-form-costs-measured');
     expect(errors).toEqual([]);
   });
 });

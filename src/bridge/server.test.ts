@@ -49,6 +49,7 @@ function testService(): EngineService {
     resumeTraining: async () => null,
     stopTraining: async () => null,
     listRuns: async () => [],
+    trainingCost: notHere,
     runHistory: notHere,
     listModels: async () => [],
     findSimilar: async (query) => {

@@ -39,6 +39,7 @@ import {
   type JobContext,
 } from '../engine/index.js';
 import { DEFAULT_BACKBONE_PRECISION, DEFAULT_K, DEFAULT_SETTINGS, INT8_CALIBRATION_PHOTOS, SettingsError, checkK, parseBackbonePrecision, resolveSettings, trainingProblem } from '../shared/settings.js';
+import { comparedWithHeadAlone } from '../shared/head-alone.js';
 import { createProgressPrinter } from './progress.js';
 import { similarJson, similarText } from './similar-output.js';
 
@@ -335,10 +336,13 @@ async function trainCommand(args: string[]): Promise<number> {
       seconds: Math.round(result.seconds * 10) / 10,
       marks_used: result.marksUsed,
       eval: evalObject(result.baseline, result.trained),
+      // Fine-tuning only: the head after its head-first phase, on the same split, before the blocks trained.
+      head_alone: result.headAlone ? roundedScores(result.headAlone) : null,
     };
     output(values.json, summary, [
       `run ${result.runNumber} of this library: ${result.epochsDone} epochs in ${summary.seconds}s, final loss ${result.finalLoss?.toFixed(4)}`,
       formatEval(summary.eval),
+      ...(result.headAlone ? [`  ${comparedWithHeadAlone(result.trained, result.headAlone)}`] : []),
     ].join('\n'));
     return 0;
   } finally {
@@ -572,9 +576,13 @@ function evalObject(baseline: RetrievalMetrics, trained: RetrievalMetrics | null
     k: baseline.k,
     queries: baseline.queries,
     database: baseline.database,
-    baseline: { precision_at_k: round(baseline.precision_at_k), map_at_r: round(baseline.map_at_r) },
-    trained: trained ? { precision_at_k: round(trained.precision_at_k), map_at_r: round(trained.map_at_r) } : null,
+    baseline: roundedScores(baseline),
+    trained: trained ? roundedScores(trained) : null,
   };
+}
+
+function roundedScores(scores: RetrievalMetrics) {
+  return { precision_at_k: round(scores.precision_at_k), map_at_r: round(scores.map_at_r) };
 }
 
 function formatEval(e: ReturnType<typeof evalObject>): string {

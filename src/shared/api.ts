@@ -207,6 +207,11 @@ export interface RunInfo {
   classes?: Array<{ name: string; photoCount: number }> | null;
   /** How many "not similar" marks it trained on as hard negatives (null for runs from before marks). */
   marksUsed?: number | null;
+  /**
+   * A fine-tuning run's head after its head-first phase, scored on the same split before the blocks
+   * trained: what the head alone gives. Null for head runs (and runs from before it was kept).
+   */
+  headAlone: RetrievalMetrics | null;
 }
 
 export interface Neighbour {
@@ -269,6 +274,45 @@ export interface GpuAdapterInfo {
   description: string;
   /** A CPU rasteriser (SwiftShader, llvmpipe): correct but slow, so only used when forced. */
   software: boolean;
+}
+
+/** A phase of training whose speed is measured and estimated (features and cut maps, embedding: photos; head and blocks: triplets). */
+export type CostPhase = 'features' | 'cut-maps' | 'head' | 'blocks' | 'embed';
+
+/**
+ * Where a phase's speed comes from: a run on this machine, the figures measured on the 2-core
+ * reference machine (docs/measurements.md), nothing known yet, or nothing to do (all cached).
+ */
+export type CostSource = 'this-machine' | 'reference' | 'unknown' | 'cached';
+
+export interface CostPart {
+  phase: CostPhase;
+  /** Photos or triplets still to do; photos already cached are left out. */
+  items: number;
+  unit: 'photos' | 'triplets';
+  /** Items already cached (features, cut maps), for the words. */
+  cached?: number;
+  perSecond: number | null;
+  seconds: number | null;
+  source: CostSource;
+}
+
+/** What one fine-tune mode would cost on the open library with the form's settings. */
+export interface ModeCost {
+  mode: FineTuneMode;
+  /** Why the mode cannot run here (the form's disabled sentence); null when it can. */
+  unavailable: string | null;
+  /** The whole training, from the start to an indexed model; null when a part's speed is not known yet. */
+  seconds: number | null;
+  /** 'this-machine': every part from runs here; 'reference': none; 'mixed': some of each. */
+  source: 'this-machine' | 'reference' | 'mixed';
+  parts: CostPart[];
+}
+
+export interface TrainingCost {
+  modes: ModeCost[];
+  /** What the reference figures are, in words. */
+  reference: string;
 }
 
 export interface AppStatus {
@@ -528,6 +572,8 @@ export interface ApiCalls {
   resumeTraining: [void, JobState | null];
   stopTraining: [void, JobState | null];
   listRuns: [void, RunInfo[]];
+  /** What each fine-tune mode would cost on the open library with these settings: from this machine's runs, else the reference machine's figures. */
+  trainingCost: [Partial<TrainSettings>, TrainingCost];
   runHistory: [{ runId: number }, { losses: Array<{ step: number; epoch: number; loss: number }>; epochs: Array<{ epoch: number; meanLoss: number; validation: RetrievalMetrics }> }];
   listModels: [void, ModelInfo[]];
   findSimilar: [SimilarQuery, SimilarResult];
@@ -591,6 +637,7 @@ export const API_NAMES: readonly ApiName[] = [
   'resumeTraining',
   'stopTraining',
   'listRuns',
+  'trainingCost',
   'runHistory',
   'listModels',
   'findSimilar',

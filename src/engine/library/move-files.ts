@@ -12,7 +12,9 @@ import { isInsideFolder } from '../common/paths.js';
  * On one device the file gets a second name (a hard link cannot overwrite) and then loses the old
  * one. Across devices it is copied to a hidden temporary name in the target folder, synced, read
  * back and compared, given its real name (again without overwriting), and only then removed from
- * where it was: a half-written copy only ever has the temporary name (see settleMove).
+ * where it was: a half-written copy only ever has the temporary name (see settleMove). Each folder
+ * whose entries changed is synced before the next step, so the order also holds after a power cut
+ * (the journal's "done" is only written once the new name is on disk and the old one gone).
  */
 
 /** 'link': same device; 'copy': another device; 'symlink': a link re-created at the target. */
@@ -43,6 +45,7 @@ export async function moveFileTo(from: string, to: string, bounds: MoveBounds, t
   await refuseOutside(dirname(to), bounds.toRoot, bounds.toNotIn);
   if (source.isSymbolicLink()) {
     await symlink(await repointedLink(from, to), to).catch(rethrowTaken(to));
+    await syncFolder(dirname(to));
     await removeSource(from, to);
     return 'symlink';
   }
@@ -56,14 +59,34 @@ export async function moveFileTo(from: string, to: string, bounds: MoveBounds, t
     },
   );
   if (linked) {
+    await syncFolder(dirname(to));
     await removeSource(from, to);
     return 'link';
   }
   const temp = join(dirname(to), tempName);
   await copyVerified(from, temp, to);
   await placeWithoutOverwriting(temp, to);
+  await syncFolder(dirname(to));
   await removeSource(from, to);
   return 'copy';
+}
+
+/**
+ * Writes a folder's entries to disk (fsync of the folder): a name made or removed in it survives a
+ * power cut, not only a crash of the app. Where a folder cannot be opened or synced (Windows), the
+ * file system's own ordering is all there is.
+ */
+export async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r').catch(() => null);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR' && code !== 'EBADF') throw error;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The name a file of a batch has while it is being copied across devices (hidden: a scan skips it). */
@@ -103,6 +126,7 @@ export async function makeFoldersInside(root: string, relDir: string): Promise<s
     if (await lstat(folder).catch(() => null)) continue;
     await refuseOutside(dirname(folder), root);
     await mkdir(folder);
+    await syncFolder(dirname(folder));
     made.push(parts.slice(0, i + 1).join('/'));
   }
   await refuseOutside(join(root, ...parts), root);
@@ -193,6 +217,7 @@ async function removeSource(from: string, to: string): Promise<void> {
     await unlink(to);
     throw conflict(`${from}: cannot be removed from its folder (${describeFileError(error)}), so it was not moved; the copy made at ${to} was removed again`);
   }
+  await syncFolder(dirname(from));
 }
 
 /** A failure while writing the copy is about the target: a full disk is the target's disk, not the photo's. */

@@ -289,4 +289,19 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL DEFAULT (datetime('now'))
   );
   `,
+  // trainform (issue #21): what each phase of a run measured on this machine (items and active seconds:
+  // photos of features or cut maps, triplets of the head or blocks, photos embedded), which the Train
+  // form's estimates rest on; and a fine-tuning run's head-first scores, before the blocks trained.
+  `
+  CREATE TABLE run_rates (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    phase TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (run_id, phase, variant)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_rates_by_phase ON run_rates(phase, variant, run_id);
+  ALTER TABLE runs ADD COLUMN head_alone TEXT;
+  `,
 ];

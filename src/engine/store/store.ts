@@ -12,6 +12,7 @@ import { LabelAuditStore } from './label-audit.js';
 import { RejectionStore } from './suggestion-rejections.js';
 import { MapLayoutStore } from './map-layouts.js';
 import { MoveJournal } from './move-journal.js';
+import { RunRateStore } from './run-rates.js';
 import { makePrivateFileSync, makePrivateFolderSync } from '../common/private-files.js';
 import { userDataDir } from '../common/paths.js';
 import { describeFileError } from '../common/error-words.js';
@@ -99,6 +100,8 @@ export class Store {
   readonly mapLayouts: MapLayoutStore;
   /** The journal of file moves (write labels to folders, move photos out). */
   readonly moveJournal: MoveJournal;
+  /** What each phase of a training run measured on this machine. */
+  readonly runRates: RunRateStore;
 
   private constructor(
     db: Database,
@@ -112,6 +115,7 @@ export class Store {
     this.suggestionRejections = new RejectionStore(db);
     this.mapLayouts = new MapLayoutStore(db);
     this.moveJournal = new MoveJournal(db);
+    this.runRates = new RunRateStore(db);
   }
 
   static open(path: string): Store {
@@ -602,7 +606,7 @@ export class Store {
     return Number(info.lastInsertRowid);
   }
 
-  updateRun(runId: number, fields: Partial<Pick<RunRow, 'status' | 'modelId' | 'finalLoss' | 'baseline' | 'trained' | 'error' | 'epochsDone' | 'keptEpoch'>> & { finished?: boolean }): void {
+  updateRun(runId: number, fields: Partial<Pick<RunRow, 'status' | 'modelId' | 'finalLoss' | 'baseline' | 'trained' | 'error' | 'epochsDone' | 'keptEpoch' | 'headAlone'>> & { finished?: boolean }): void {
     const columns: Record<string, unknown> = {};
     if (fields.status !== undefined) columns.status = fields.status;
     if (fields.modelId !== undefined) columns.model_id = fields.modelId;
@@ -612,6 +616,7 @@ export class Store {
     if (fields.error !== undefined) columns.error = fields.error;
     if (fields.epochsDone !== undefined) columns.epochs_done = fields.epochsDone;
     if (fields.keptEpoch !== undefined) columns.kept_epoch = fields.keptEpoch;
+    if (fields.headAlone !== undefined) columns.head_alone = JSON.stringify(fields.headAlone);
     const sets = Object.keys(columns).map((column) => `${column} = @${column}`);
     if (fields.finished) sets.push("finished_at = datetime('now')");
     if (sets.length === 0) return;
@@ -761,6 +766,7 @@ interface RawRun {
   trained: string | null;
   error: string | null;
   kept_epoch: number | null;
+  head_alone: string | null;
 }
 
 function toRunRow(row: RawRun): RunRow {
@@ -779,6 +785,7 @@ function toRunRow(row: RawRun): RunRow {
     trained: row.trained ? (JSON.parse(row.trained) as RetrievalMetrics) : null,
     error: row.error,
     keptEpoch: row.kept_epoch,
+    headAlone: row.head_alone ? (JSON.parse(row.head_alone) as RetrievalMetrics) : null,
   };
 }
 

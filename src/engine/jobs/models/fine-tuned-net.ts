@@ -45,7 +45,8 @@ export function builtinGraph(): Promise<BuiltinGraph> {
 /** The cut maps are the plain built-in graph's, whatever layers a model's head also pools: one cache for every model. */
 export const CUT_BACKBONE_KEY = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id });
 
-function cutKey(cut: CutPoint): string {
+/** How the cut's activations are keyed in the store. */
+export function cutKey(cut: CutPoint): string {
   return `${cut.node}@${BUILTIN_BACKBONE.inputSize}`;
 }
 

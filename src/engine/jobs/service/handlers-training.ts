@@ -4,12 +4,13 @@ import { resolveSettings, trainingProblem } from '../../../shared/settings.js';
 import type { RunRow } from '../../store/store.js';
 import { planTraining } from '../door.js';
 import { prepareRun, trainModel } from '../training/training.js';
+import { trainingCost } from '../training/training-cost.js';
 import { runClasses } from '../files/label-changes.js';
 import type { LiveLosses } from './live-losses.js';
 import { runMarks } from '../files/not-similar-marks.js';
 import type { ServiceParts } from './service-parts.js';
 
-type TrainingHandlers = Pick<ApiHandlers, 'startTraining' | 'pauseTraining' | 'resumeTraining' | 'stopTraining' | 'listRuns' | 'runHistory'>;
+type TrainingHandlers = Pick<ApiHandlers, 'startTraining' | 'pauseTraining' | 'resumeTraining' | 'stopTraining' | 'listRuns' | 'runHistory' | 'trainingCost'>;
 
 /** Training runs: start, pause, resume, stop, and their history (live losses included). */
 export function trainingHandlers({ store, library, runner, files, startJob, backend, liveLosses }: Pick<ServiceParts, 'store' | 'library' | 'runner' | 'files' | 'startJob' | 'backend'> & { liveLosses: LiveLosses }): TrainingHandlers {
@@ -51,6 +52,11 @@ export function trainingHandlers({ store, library, runner, files, startJob, back
     async listRuns() {
       if (library.id === null) return [];
       return store.runs(library.id).map((run) => ({ ...toRunInfo(run), classes: runClasses(store, run.id), marksUsed: runMarks(store, run.id) }));
+    },
+
+    async trainingCost(partial) {
+      const id = library.require();
+      return trainingCost(store, id, resolveSettings(partial ?? {}), await backend());
     },
 
     async runHistory({ runId }) {

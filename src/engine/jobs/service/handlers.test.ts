@@ -49,6 +49,7 @@ describe('handler groups (fakes for the store, the runner and the files)', () =>
     await expect(library.listPhotos({ offset: 0, limit: 10 })).rejects.toMatchObject({ kind: 'conflict', message: 'open a library folder first' });
     await expect(library.findSimilar({ photoId: 1, k: 5 })).rejects.toThrow(/open a library folder first/);
     await expect(curationHandlers(parts).startLabelAudit()).rejects.toThrow(/open a library folder first/);
+    await expect(trainingHandlers({ ...parts, liveLosses: new LiveLosses() }).trainingCost({})).rejects.toThrow(/open a library folder first/);
     expect(await library.status()).toMatchObject({ library: null, backend: null, job: null });
     expect(used).toEqual([]);
   });
@@ -58,6 +59,7 @@ describe('handler groups (fakes for the store, the runner and the files)', () =>
     const training = trainingHandlers({ ...parts, liveLosses: new LiveLosses() });
     await expect(training.startTraining({ gap: 0 })).rejects.toThrow(/gap g must be a positive number/);
     await expect(training.startTraining({ epochs: -2 })).rejects.toThrow(/epochs must be a positive whole number/);
+    await expect(training.trainingCost({ gap: 0 })).rejects.toMatchObject({ name: 'SettingsError', message: expect.stringMatching(/gap g must be a positive number/) });
     const going = fakeParts({ libraryId: 1, training: true });
     await expect(trainingHandlers({ ...going.parts, liveLosses: new LiveLosses() }).startTraining({})).rejects.toMatchObject({ kind: 'conflict', message: 'a training run is already going; stop it first' });
     expect([...used, ...going.used]).toEqual([]);

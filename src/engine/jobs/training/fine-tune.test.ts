@@ -55,6 +55,15 @@ describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tun
     expect(Math.max(...losses)).toBeGreaterThan(0);
     expect(events.some((e) => e.type === 'progress' && e.phase.startsWith('Computing backbone activations below block 0 from the end'))).toBe(true);
     expect(events.some((e) => e.type === 'progress' && e.phase === 'Training the head first')).toBe(true);
+    // The head after its own phase, scored on the same split before the blocks trained, is kept with the run.
+    expect(result.headAlone).toMatchObject({ k: 3, queries: result.trained.queries, database: result.trained.database });
+    expect(result.headAlone!.precision_at_k).toBeGreaterThanOrEqual(0);
+    expect(store.run(result.runId)!.headAlone).toEqual(result.headAlone);
+    // Each phase's speed is kept with the run: 2 block epochs of 2 batches of 6 triplets.
+    const rates = Object.fromEntries(store.runRates.ofRun(result.runId).map((r) => [r.phase, r]));
+    expect(Object.keys(rates).sort()).toEqual(['cut-maps', 'embed', 'features', 'head', 'blocks'].sort());
+    expect(rates.blocks).toMatchObject({ variant: 'last-blocks:0', items: 2 * 2 * 6 });
+    expect(rates['cut-maps'].items).toBe(19);
 
     const model = store.model(modelId)!;
     expect(model.config.fineTune).toMatchObject({ blocks: 0, crop: 6 });
@@ -109,6 +118,8 @@ describe.skipIf(!haveFlowers)('last-blocks: from a labelled folder to a fine-tun
     };
     const stopped = await train({ store, control, emit: stopAfterFirstEpoch }, libraryId, resumeSettings);
     expect(stopped).toMatchObject({ stopped: true, epochsDone: 1 });
+    expect(store.run(stopped.runId)!.headAlone).not.toBeNull(); // kept from before the blocks, though the run stopped
+    expect(store.runRates.ofRun(stopped.runId).find((r) => r.phase === 'blocks')).toMatchObject({ items: 2 * 6 });
     store.updateRun(stopped.runId, { status: 'running' }); // as a crash leaves it
     const steps: number[] = [];
     const events: EngineEvent[] = [];

@@ -11,17 +11,17 @@ import { describeSpec } from '../../ml/backbone/backbone.js';
 import { evaluateDetailed, squaredDistance } from '../../ml/training/retrieval-metrics.js';
 import { embedInputs, mapInputs, packFineTuned, trainBlocks, type BlockTrainData, type BlockTrainOutcome, type FineTunedNet } from '../../ml/training/block-trainer.js';
 import { photoInputs } from '../../ml/training/decoded-photos.js';
-import type { HeadConfig } from '../../ml/training/head.js';
 import type { BuiltinGraph, CutPoint } from '../../ml/backbone/trainable-backbone.js';
-import { trainHead, type TrainData, type TrainerSettings, type TrainOptions } from '../../ml/training/trainer.js';
-import { builtinGraph, cacheCutActivations, disposeNet, labelledMaps, photoSources, type FineTuneConfig, type LabelledPhotos } from '../models/fine-tuned-net.js';
-import type { JobContext } from '../job-context.js';
-import type { BlockPhase, ModeTrainer, TrainedOutcome } from './training-plan.js';
+import { trainHead, type TrainData } from '../../ml/training/trainer.js';
+import { builtinGraph, cacheCutActivations, cutKey, disposeNet, labelledMaps, photoSources, type FineTuneConfig, type LabelledPhotos } from '../models/fine-tuned-net.js';
+import { evaluateHeadOn } from './labelled-features.js';
+import { countingTriplets, modeVariant } from './phase-rates.js';
+import type { BlockPhase, ModeTrainer, ModeTraining, TrainedOutcome } from './training-plan.js';
 
 /** Triplets per training photo and epoch for the blocks: each step costs about 100× a head step on CPU. */
 export const BLOCK_TRIPLETS_PER_PHOTO = 1;
 /** The head's own schedule, run first (as --fine-tune head with default epochs would). */
-const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
+export const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 
 /**
  * The block phase's defaults, measured on flowers17 with multi-scale features, 1 block, 2 epochs
@@ -32,10 +32,11 @@ const HEAD_FIRST = { epochs: 5, tripletsPerPhoto: 8 };
 export const BLOCK_PHASE: Readonly<BlockPhase> = Object.freeze({ learningRateFactor: 0.1, crop: true, mirror: true });
 
 /** The "last-blocks" part of the Train button; the caller has cached features, split, and prepared the run. */
-export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, photos, options }) => {
+export const trainLastBlocks: ModeTrainer = async (training) => {
+  const { ctx, libraryId, plan, featureSets, photos } = training;
   const graph = await builtinGraph();
   const cut = graph.cutPoint(plan.settings.fineTuneBlocks);
-  await cacheCutActivations(ctx, libraryId, cut, describeSpec(plan.spec));
+  await training.rates.measure('cut-maps', cutKey(cut), async (count) => count((await cacheCutActivations(ctx, libraryId, cut, describeSpec(plan.spec))).computed));
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   // With multi-scale features the layers pooled below the cut come from the feature cache beside each map.
   const maps = labelledMaps(ctx.store, cut, plan.spec, photos);
@@ -49,7 +50,7 @@ export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, train
     validation: mapInputs(maps.validation),
     ...carriedOver(featureSets, maps.train.positions),
   };
-  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options, phase.learningRateFactor);
+  return trainWithBlocks(training, graph, cut, config, data, phase.learningRateFactor);
 };
 
 /**
@@ -57,7 +58,8 @@ export const trainLastBlocks: ModeTrainer = async ({ ctx, libraryId, plan, train
  * plan's `fullInputSize` is the photo side; less than the backbone's own input size only for tests
  * and the bench (SwiftShader is slow).
  */
-export const trainFull: ModeTrainer = async ({ ctx, libraryId, plan, trainer, headConfig, featureSets, photos, options }) => {
+export const trainFull: ModeTrainer = async (training) => {
+  const { ctx, libraryId, plan, featureSets, photos } = training;
   const inputSize = plan.fullInputSize ?? BUILTIN_BACKBONE.inputSize;
   const graph = await builtinGraph();
   const cut = graph.inputCut(inputSize);
@@ -67,7 +69,7 @@ export const trainFull: ModeTrainer = async ({ ctx, libraryId, plan, trainer, he
   const config: FineTuneConfig = { blocks: cut.blocks, cutNode: cut.node, crop: 0, mirror: true, inputSize };
   const inputsOf = (set: LabelledPhotos) => photoInputs(set.sources, set.classIds, inputSize);
   const data = { train: inputsOf(sets.train), validation: inputsOf(sets.validation), ...carriedOver(featureSets, sets.train.sources.map((_, i) => i)) };
-  return trainWithBlocks(ctx, graph, cut, config, data, trainer, headConfig, featureSets, options, BLOCK_PHASE.learningRateFactor);
+  return trainWithBlocks(training, graph, cut, config, data, BLOCK_PHASE.learningRateFactor);
 };
 
 /**
@@ -84,36 +86,35 @@ function carriedOver(featureSets: TrainData, positions: number[]): Pick<BlockTra
   return { marked, distance: (a, b) => squaredDistance(vectors[positions[a]], vectors[positions[b]]) };
 }
 
-/** The head first (as --fine-tune head would train it), then blocks and head together. */
-async function trainWithBlocks(
-  ctx: JobContext,
-  graph: BuiltinGraph,
-  cut: CutPoint,
-  config: FineTuneConfig,
-  data: BlockTrainData,
-  trainer: TrainerSettings,
-  headConfig: HeadConfig,
-  featureSets: TrainData,
-  options: TrainOptions,
-  learningRateFactor: number,
-): Promise<TrainedOutcome> {
+/**
+ * The head first (as --fine-tune head would train it), scored on the validation split as the head
+ * alone, then blocks and head together.
+ */
+async function trainWithBlocks(training: ModeTraining, graph: BuiltinGraph, cut: CutPoint, config: FineTuneConfig, data: BlockTrainData, learningRateFactor: number): Promise<TrainedOutcome> {
+  const { ctx, plan, trainer, headConfig, featureSets, options, rates } = training;
   let startHead: FineTunedNet['head'] | undefined;
   if (!options.resumeFrom) {
     ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: 0, total: HEAD_FIRST.epochs, etaSeconds: null });
-    const head = await trainHead(featureSets, headConfig, { ...trainer, epochs: HEAD_FIRST.epochs, tripletsPerEpoch: featureSets.train.vectors.length * HEAD_FIRST.tripletsPerPhoto }, {
+    const headOptions = {
       control: ctx.control,
-      onEpoch: (epoch) => ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: epoch.epoch, total: HEAD_FIRST.epochs, etaSeconds: null }),
-    });
+      onEpoch: (epoch: { epoch: number }) => ctx.emit?.({ type: 'progress', kind: 'train', phase: 'Training the head first', done: epoch.epoch, total: HEAD_FIRST.epochs, etaSeconds: null }),
+    };
+    const headSettings = { ...trainer, epochs: HEAD_FIRST.epochs, tripletsPerEpoch: featureSets.train.vectors.length * HEAD_FIRST.tripletsPerPhoto };
+    const head = await rates.measure('head', describeSpec(plan.spec), (count) => trainHead(featureSets, headConfig, headSettings, countingTriplets(headOptions, trainer.batchSize, count)));
     startHead = head.head;
     if (head.stopped) {
       head.head.dispose();
       throw new Error('stopped before training started');
     }
+    training.onHeadAlone((await evaluateHeadOn(head.head, featureSets, trainer.k)).scores);
   }
-  const outcome: BlockTrainOutcome = await trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, { ...trainer, blockLearningRate: trainer.learningRate * learningRateFactor }, {
-    ...options,
-    startHead: startHead ? () => startHead : undefined,
-  });
+  const blockSettings = { ...trainer, blockLearningRate: trainer.learningRate * learningRateFactor };
+  const outcome: BlockTrainOutcome = await rates.measure('blocks', modeVariant(plan.settings), (count) =>
+    trainBlocks((saved) => graph.trainable(cut, saved), data, headConfig, blockSettings, {
+      ...countingTriplets(options, trainer.batchSize, count),
+      startHead: startHead ? () => startHead : undefined,
+    }),
+  );
   const embed = async (set: BlockTrainData['train']) => ({ vectors: await embedInputs(outcome.net, set, set.classIds.length), classIds: set.classIds });
   return {
     epochsDone: outcome.epochsDone,

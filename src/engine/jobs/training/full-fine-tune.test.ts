@@ -112,6 +112,9 @@ describe.skipIf(!setup.adapter)('full fine-tuning on WebGPU (SwiftShader here): 
     expect(losses).toHaveLength(2);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(events.some((e) => e.type === 'progress' && e.phase === 'Training the head first')).toBe(true);
+    // The head after its own phase is scored on the same split and kept; the network's speed is kept for the estimate.
+    expect(result.headAlone).toMatchObject({ k: 2, queries: result.trained.queries });
+    expect(store.runRates.ofRun(result.runId).find((r) => r.phase === 'blocks')).toMatchObject({ variant: 'full', items: 2 * 3 });
 
     const model = store.model(result.modelId)!;
     expect(model.config.fineTune).toMatchObject({ blocks: 17, inputSize: SIDE });

@@ -5,8 +5,8 @@
 import type { RetrievalMetrics } from '../../../shared/api.js';
 import { DEFAULT_K } from '../../../shared/settings.js';
 import { describeSpec, finalPartOf, type BackboneSpec } from '../../ml/backbone/backbone.js';
-import { evaluateRetrieval, type LabelledVectors } from '../../ml/training/retrieval-metrics.js';
-import { normalizeVector } from '../../ml/training/head.js';
+import { evaluateDetailed, evaluateRetrieval, type DetailedEvaluation, type LabelledVectors } from '../../ml/training/retrieval-metrics.js';
+import { normalizeVector, type EmbeddingHead } from '../../ml/training/head.js';
 import { chooseByContent } from '../../ml/training/split.js';
 import type { PhotoRow, Store } from '../../store/store.js';
 
@@ -50,6 +50,12 @@ export function evaluateBaseline(sets: { train: LabelledVectors; validation: Lab
 }
 
 export type LabelledFeatures = ReturnType<typeof labelledFeatures>;
+
+/** A trained head scored as training scores it: validation photos query the training photos through it. */
+export async function evaluateHeadOn(head: EmbeddingHead, sets: { train: LabelledVectors; validation: LabelledVectors }, k: number): Promise<DetailedEvaluation> {
+  const through = async (set: LabelledVectors) => ({ vectors: await head.embed(set.vectors), classIds: set.classIds });
+  return evaluateDetailed(await through(sets.validation), await through(sets.train), k);
+}
 
 function emptySet(): LabelledVectors {
   return { vectors: [], classIds: [] };

@@ -1,19 +1,20 @@
 import type { FineTuneMode, TrainSettings } from '../../../shared/api.js';
 import { TRIPLETS_PER_PHOTO } from '../../../shared/settings.js';
-import { evaluateDetailed } from '../../ml/training/retrieval-metrics.js';
 import { packTensors } from '../../ml/training/head.js';
+import { describeSpec } from '../../ml/backbone/backbone.js';
 import { trainHead } from '../../ml/training/trainer.js';
+import { evaluateHeadOn } from './labelled-features.js';
+import { countingTriplets } from './phase-rates.js';
 import { BLOCK_TRIPLETS_PER_PHOTO, trainFull, trainLastBlocks } from './fine-tune.js';
 import type { ModeTrainer } from './training-plan.js';
 
 /** "head": the head alone on cached backbone features. */
-const trainHeadOnly: ModeTrainer = async ({ featureSets: sets, headConfig, trainer, options }) => {
-  const outcome = await trainHead(sets, headConfig, trainer, options);
+const trainHeadOnly: ModeTrainer = async ({ plan, featureSets: sets, headConfig, trainer, options, rates }) => {
+  const outcome = await rates.measure('head', describeSpec(plan.spec), (count) => trainHead(sets, headConfig, trainer, countingTriplets(options, trainer.batchSize, count)));
   const { head } = outcome;
   return {
     ...outcome,
-    evaluate: async () =>
-      evaluateDetailed({ vectors: await head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await head.embed(sets.train.vectors), classIds: sets.train.classIds }, trainer.k),
+    evaluate: () => evaluateHeadOn(head, sets, trainer.k),
     weights: () => packTensors(head.namedWeights()),
     dispose: () => head.dispose(),
   };

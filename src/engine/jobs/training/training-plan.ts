@@ -1,10 +1,11 @@
-import type { TrainSettings } from '../../../shared/api.js';
+import type { RetrievalMetrics, TrainSettings } from '../../../shared/api.js';
 import type { BackboneSpec } from '../../ml/backbone/backbone.js';
 import type { DetailedEvaluation } from '../../ml/training/retrieval-metrics.js';
 import type { HeadConfig } from '../../ml/training/head.js';
 import type { TrainData, TrainerSettings, TrainOptions } from '../../ml/training/trainer.js';
 import type { FineTuneConfig, SplitPhotos } from '../models/fine-tuned-net.js';
 import type { JobContext } from '../job-context.js';
+import type { PhaseRates } from './phase-rates.js';
 
 /** How the blocks train once the head has (last-blocks); the defaults are fine-tune.ts's BLOCK_PHASE. */
 export interface BlockPhase {
@@ -40,6 +41,10 @@ export interface ModeTraining {
   /** The photos of featureSets, in the same order. */
   photos: SplitPhotos;
   options: TrainOptions;
+  /** Where each phase's speed is measured. */
+  rates: PhaseRates;
+  /** A fine-tuning mode's head after its head-first phase, scored on the validation split before the blocks train. */
+  onHeadAlone: (scores: RetrievalMetrics) => void;
 }
 
 /** A finished (or stopped) training of any mode, as training.ts stores it. */

@@ -14,6 +14,7 @@ import { baselineSets, evaluateBaseline, labelledFeatures, untrainedSpec } from 
 import { recordRunClasses } from '../files/label-changes.js';
 import { markedPairsForTraining, recordRunMarks } from '../files/not-similar-marks.js';
 import { TRAINING_MODES, autoTriplets } from './training-modes.js';
+import { PhaseRates, modeVariant } from './phase-rates.js';
 import type { TrainedOutcome, TrainingPlan } from './training-plan.js';
 
 export interface TrainResult {
@@ -31,6 +32,8 @@ export interface TrainResult {
   backbone: string;
   /** "Not similar" marks trained on as hard negatives. */
   marksUsed: number;
+  /** A fine-tuning run's head after its head-first phase, on the same split; null for a head run (or a resumed one that skipped it). */
+  headAlone: RetrievalMetrics | null;
 }
 
 
@@ -59,7 +62,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const started = Date.now();
   const { settings, k, spec } = plan;
   const { store } = ctx;
-  await cacheFeatures(ctx, libraryId, spec, options.workers);
+  const rates = new PhaseRates(ctx.control);
+  await rates.measure('features', describeSpec(spec), async (count) => count((await cacheFeatures(ctx, libraryId, spec, options.workers)).computed));
   if (ctx.control?.isStopped) throw new Error('stopped before training started');
   const sets = labelledFeatures(store, libraryId, describeSpec(spec), settings.validationFraction, settings.seed);
   const untrained = untrainedSpec(spec);
@@ -79,6 +83,7 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   const trainer = { ...settings, k, tripletsPerEpoch: autoTriplets(settings, sets.train.vectors.length), keepBest: true };
   try {
     const options = trainingOptions(ctx, runId, trainer, checkpoint, baseline);
+    const onHeadAlone = (headAlone: RetrievalMetrics) => store.updateRun(runId, { headAlone });
     const outcome = await TRAINING_MODES[settings.fineTune].train({
       ctx,
       libraryId,
@@ -88,6 +93,8 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       featureSets: { ...sets, marked },
       photos: { train: sets.trainPhotos, validation: sets.validationPhotos },
       options,
+      rates,
+      onHeadAlone,
     });
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
@@ -95,8 +102,12 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       outcome.dispose();
       throw new Error(nothingKept);
     }
-    const { modelId, trained } = await storeModel(ctx, libraryId, runId, plan, headConfig, outcome);
-    await indexLibrary(ctx, libraryId, modelId);
+    const { modelId, trained } = await rates.measure('embed', modeVariant(settings), async (count) => {
+      const stored = await storeModel(ctx, libraryId, runId, plan, headConfig, outcome);
+      count(stored.trained.queries + stored.trained.database);
+      count((await indexLibrary(ctx, libraryId, stored.modelId)).embedded);
+      return stored;
+    });
     ctx.emit?.({ type: 'job', job: { kind: 'train', state: outcome.stopped ? 'stopped' : 'done', runId, message: null } });
     return {
       runId,
@@ -111,11 +122,18 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
       seconds: (Date.now() - started) / 1000,
       backbone: describeSpec(spec),
       marksUsed: marked.length,
+      headAlone: store.run(runId)!.headAlone,
     };
   } catch (error) {
     const run = store.run(runId);
     if (run && run.status === 'running') store.updateRun(runId, { status: 'failed', error: (error as Error).message, finished: true });
     throw error;
+  } finally {
+    try {
+      store.runRates.record(runId, rates.all);
+    } catch {
+      // The speeds only feed the Train form's estimates: a database failing here must not hide the run's own outcome or error.
+    }
   }
 }
 
