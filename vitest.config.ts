@@ -19,6 +19,7 @@ const INTEGRATION = [
   'src/engine/jobs/library/duplicates.test.ts',
   'src/engine/jobs/files/file-moves-crash.test.ts',
   'src/engine/jobs/training/fine-tune.test.ts',
+  'src/engine/jobs/training/fine-tune-multi-scale.test.ts',
   'src/engine/jobs/training/training-cost.test.ts',
   'src/engine/jobs/models/model-transfer-fine-tuned.test.ts',
   'src/engine/jobs/training/full-fine-tune.test.ts',

@@ -208,7 +208,7 @@ async function fineTuneRows(tiny: boolean, reps: number): Promise<Row[]> {
       const blockOptimizer = tf.train.adam(1e-4);
       const step = async () => {
         const x = await input();
-        const loss = await trainStep(net, headOptimizer, blockOptimizer, x, 1);
+        const loss = await trainStep(net, headOptimizer, blockOptimizer, x, [1]);
         x.dispose();
         return loss;
       };

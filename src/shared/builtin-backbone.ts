@@ -20,6 +20,8 @@ export const BUILTIN_BACKBONE = {
    * a fine-tuning cut point is the input of the first node of block N from the end.
    */
   blockPattern: /\/(expanded_conv(?:_\d+)?)\//,
+  /** Inverted-residual blocks in the graph, "expanded_conv" (block 0) to "expanded_conv_16". */
+  blockCount: 17,
   /**
    * Earlier layers that can be pooled beside the features, as in the deep-ranking paper's
    * multi-scale network, with their pooled widths. Each scale is global-average-pooled and
@@ -28,9 +30,9 @@ export const BUILTIN_BACKBONE = {
    */
   scales: {
     /** Block 10's 1×1 expansion (528 channels at 14×14). */
-    'block10-expand': { node: `${GRAPH_PREFIX}expanded_conv_10/expand/Relu6`, width: 528 },
+    'block10-expand': { node: `${GRAPH_PREFIX}expanded_conv_10/expand/Relu6`, width: 528, block: 10 },
     /** Block 13's 1×1 expansion (816 channels at 14×14): the last layer before the 7×7 stage. */
-    'block13-expand': { node: `${GRAPH_PREFIX}expanded_conv_13/expand/Relu6`, width: 816 },
+    'block13-expand': { node: `${GRAPH_PREFIX}expanded_conv_13/expand/Relu6`, width: 816, block: 13 },
   },
   /** The layers of the 'multi-scale' features setting (docs/measurements.md, "Multi-scale features": the set measured best). */
   multiScale: ['block10-expand', 'block13-expand'],

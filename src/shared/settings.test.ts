@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_SETTINGS,
+  MODE_EPOCHS,
   NUMBER_RULES,
   SettingsError,
   checkK,
@@ -70,12 +71,12 @@ describe('the settings rulebook', () => {
     expect(DEFAULT_SETTINGS.features).toBe('multi-scale');
     expect(resolveSettings({}).features).toBe('multi-scale');
     expect(resolveSettings({ backbone: 'models/m#out@-1,1' }).features).toBe('final');
-    expect(resolveSettings({ fineTune: 'last-blocks' }).features).toBe('final');
+    expect(resolveSettings({ fineTune: 'full' }).features).toBe('final');
     expect(resolveSettings({ features: 'final' }).features).toBe('final');
     expect(() => resolveSettings({ backbone: 'models/m#out@-1,1', features: 'multi-scale' })).toThrow(
       /^multi-scale features are defined for the built-in backbone \(nsfwjs-mobilenetv2-1.4\) only; use features "final" with models\/m#out@-1,1$/,
     );
-    expect(() => resolveSettings({ fineTune: 'last-blocks', features: 'multi-scale' })).toThrow(/^multi-scale features train the head only; fine-tuning \(last-blocks\) uses features "final"$/);
+    expect(() => resolveSettings({ fineTune: 'full', features: 'multi-scale' })).toThrow(/^multi-scale features pool blocks 10 and 13, which full fine-tuning trains/);
     expect(() => resolveSettings({ features: 'all' as never })).toThrow(SettingsError);
     expect(() => resolveSettings({ features: 'all' as never })).toThrow(/^features must be "final" or "multi-scale" \(got "all"\)$/);
   });
@@ -136,11 +137,28 @@ describe('what this machine and backbone can train (trainingProblem, asked at St
     expect(trainingProblem(resolveSettings({ backbone: '/models/m' }), { backend: cpu })).toBeNull();
   });
 
-  it('refuses multi-scale features with fine-tuning, even from settings that skipped resolveSettings (a stored run)', () => {
-    const multiScale = { ...resolveSettings({ fineTune: 'last-blocks' }), features: 'multi-scale' as const };
-    expect(trainingProblem(multiScale, { backend: cpu })).toMatch(/multi-scale features train the head only/);
-    expect(trainingProblem(resolveSettings({}), { backend: cpu })).toBeNull();
+  it('takes multi-scale features under last-blocks while the cut stays above block 13, and refuses them below it and with full', () => {
+    expect(resolveSettings({ fineTune: 'last-blocks' }).features).toBe('multi-scale');
+    expect(resolveSettings({ fineTune: 'last-blocks', fineTuneBlocks: 3 }).features).toBe('multi-scale');
+    // Where they do not apply, the default features are the final pool, without a word.
+    expect(resolveSettings({ fineTune: 'last-blocks', fineTuneBlocks: 4 }).features).toBe('final');
+    expect(resolveSettings({ fineTune: 'full' }).features).toBe('final');
     expect(trainingProblem(resolveSettings({ fineTune: 'last-blocks' }), { backend: cpu })).toBeNull();
+    // Asked for, or from settings that skipped resolveSettings (a stored run): refused with why.
+    const below = { ...resolveSettings({ fineTune: 'last-blocks', fineTuneBlocks: 4 }), features: 'multi-scale' as const };
+    expect(trainingProblem(below, { backend: cpu })).toBe('multi-scale features pool block 13, which fine-tuning 4 blocks would train; fine-tune at most 3 blocks with them, or use features "final"');
+    expect(() => resolveSettings({ fineTune: 'last-blocks', fineTuneBlocks: 5, features: 'multi-scale' })).toThrow(/fine-tuning 5 blocks would train/);
+    const full = { ...resolveSettings({ fineTune: 'full' }), features: 'multi-scale' as const };
+    expect(trainingProblem(full, { backend: gpu })).toBe('multi-scale features pool blocks 10 and 13, which full fine-tuning trains; use features "final" with it');
+    expect(trainingProblem(resolveSettings({}), { backend: cpu })).toBeNull();
+  });
+
+  it('gives each fine-tune mode its own default epochs, and keeps the epochs asked for', () => {
+    expect(resolveSettings({}).epochs).toBe(DEFAULT_SETTINGS.epochs);
+    expect(resolveSettings({ fineTune: 'last-blocks' }).epochs).toBe(MODE_EPOCHS['last-blocks']);
+    expect(MODE_EPOCHS['last-blocks']).toBe(2);
+    expect(resolveSettings({ fineTune: 'last-blocks', epochs: 7 }).epochs).toBe(7);
+    expect(resolveSettings({ fineTune: 'full' }).epochs).toBe(DEFAULT_SETTINGS.epochs);
   });
 
   it('leaves the numbers to resolveSettings', () => {

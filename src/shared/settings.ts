@@ -30,6 +30,13 @@ export const DEFAULT_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   features: 'multi-scale',
 });
 
+/**
+ * Epochs when none are asked for, by fine-tune mode. last-blocks: the epochs of its block phase (its
+ * head first trains 5 epochs of its own); 2 measured best on flowers17 and the uneven set
+ * (docs/measurements.md, "Fine-tuning the last blocks"). full: not measured, as the head.
+ */
+export const MODE_EPOCHS: Readonly<Record<FineTuneMode, number>> = Object.freeze({ head: DEFAULT_SETTINGS.epochs, 'last-blocks': 2, full: DEFAULT_SETTINGS.epochs });
+
 /** k of precision@k when none is asked for. */
 export const DEFAULT_K = 30;
 
@@ -107,30 +114,44 @@ export const FINE_TUNE_MODES: Readonly<Record<FineTuneMode, string>> = {
 };
 
 /**
- * What a mode does not use of the settings it is given (null: it uses them all): the blocks train on
- * random triplets (block-trainer.ts) with no marked pairs. The Train form shows it beside those settings.
+ * What a mode does not use of the settings it is given (null: it uses them all). The fine-tune modes
+ * train their blocks as the head trains: the triplet choice (semi-hard negatives mined through the
+ * blocks) and the marks reach the head's phase and the blocks' (block-trainer.ts).
  */
 export const MODE_LEAVES_OUT: Readonly<Record<FineTuneMode, string | null>> = {
   head: null,
-  'last-blocks': 'this choice and the marks train the head first; the blocks then train on random triplets without marks',
-  full: 'this choice and the marks train the head first; the network then trains on random triplets without marks',
+  'last-blocks': null,
+  full: null,
 };
+
+/**
+ * The most blocks last-blocks can train under multi-scale features: the layers they pool lie in
+ * fixed blocks below the cut (block 13's expansion is 4 blocks from the end, so up to 3).
+ */
+export const MULTI_SCALE_MAX_BLOCKS = BUILTIN_BACKBONE.blockCount - 1 - Math.max(...BUILTIN_BACKBONE.multiScale.map((scale) => BUILTIN_BACKBONE.scales[scale].block));
 
 /** Every feature choice with what it means; adding one to FeatureLayers fails to compile until it is described here. */
 export const FEATURE_CHOICES: Readonly<Record<FeatureLayers, string>> = {
   final: 'the backbone\'s final pooled features',
-  'multi-scale': 'blocks 10 and 13 pooled beside the final features, each centred on the training photos (built-in backbone, head only)',
+  'multi-scale': `blocks 10 and 13 pooled beside the final features, each centred on the training photos (built-in backbone; with last-blocks, at most ${MULTI_SCALE_MAX_BLOCKS} blocks)`,
 };
 
-/** Null when the feature choice fits the backbone and fine-tune mode, else why not. */
-export function featuresProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'>): string | null {
+/**
+ * Null when the feature choice fits the backbone and fine-tune mode, else why not. Without
+ * `fineTuneBlocks` (a form that has not asked yet) the default number of blocks is assumed.
+ */
+export function featuresProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'> & { fineTuneBlocks?: number }): string | null {
   if (!FEATURE_LAYERS.includes(settings.features)) {
     return `features must be ${FEATURE_LAYERS.map((f) => `"${f}"`).join(' or ')} (got ${JSON.stringify(settings.features)})`;
   }
   if (settings.features !== 'multi-scale') return null;
   if (settings.backbone.trim() !== BUILTIN_BACKBONE.id) return `multi-scale features are defined for the built-in backbone (${BUILTIN_BACKBONE.id}) only; use features "final" with ${settings.backbone.trim()}`;
-  // The fine-tuned blocks feed the final features only; the earlier scale would need its own cached maps.
-  if (settings.fineTune !== 'head') return `multi-scale features train the head only; fine-tuning (${settings.fineTune}) uses features "final"`;
+  // The pooled layers below the cut stay fixed while the blocks above it train: a cut below one of them would train it too.
+  if (settings.fineTune === 'full') return 'multi-scale features pool blocks 10 and 13, which full fine-tuning trains; use features "final" with it';
+  const blocks = settings.fineTuneBlocks ?? DEFAULT_SETTINGS.fineTuneBlocks;
+  if (settings.fineTune === 'last-blocks' && blocks > MULTI_SCALE_MAX_BLOCKS) {
+    return `multi-scale features pool block 13, which fine-tuning ${blocks} blocks would train; fine-tune at most ${MULTI_SCALE_MAX_BLOCKS} blocks with them, or use features "final"`;
+  }
   return null;
 }
 
@@ -147,7 +168,7 @@ export interface TrainingBackend {
  * (resolved: trimmed, the built-in one by its id, as the engine reads it). A null backend: none works
  * here (or the form does not know it yet).
  */
-export function trainingProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'>, context: { backend: TrainingBackend | null }): string | null {
+export function trainingProblem(settings: Pick<TrainSettings, 'features' | 'backbone' | 'fineTune'> & { fineTuneBlocks?: number }, context: { backend: TrainingBackend | null }): string | null {
   const features = featuresProblem(settings);
   if (features || settings.fineTune === 'head') return features;
   const { backend } = context;
@@ -216,6 +237,7 @@ export function resolveSettings(partial: Partial<TrainSettings> = {}): TrainSett
     if (partial[key] !== undefined) settings[key] = partial[key];
   }
   const resolved = settings as TrainSettings;
+  if (partial.epochs === undefined && Object.hasOwn(MODE_EPOCHS, resolved.fineTune)) resolved.epochs = MODE_EPOCHS[resolved.fineTune];
   // The default features are the best that apply: multi-scale only fits the built-in backbone's head.
   if (partial.features === undefined && typeof resolved.backbone === 'string' && featuresProblem({ ...resolved, features: 'multi-scale' }) !== null) {
     resolved.features = 'final';

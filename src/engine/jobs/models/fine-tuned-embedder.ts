@@ -15,7 +15,9 @@ import { decodeForModel } from '../../library/image.js';
 import type { ModelRow, PhotoRow, Store } from '../../store/store.js';
 import { indexInBatches, querySource, type Embedder } from './embedder.js';
 import type { JobContext } from '../job-context.js';
-import { cacheCutActivations, disposeNet, labelledMaps, labelledPhotos, loadMaps, openFineTuned, type FineTuneConfig } from './fine-tuned-net.js';
+import { cacheCutActivations, cachedTaps, disposeNet, labelledMaps, labelledPhotos, loadMaps, openFineTuned, splitPhotos, tapWidth, type FineTuneConfig } from './fine-tuned-net.js';
+import { backboneFeature } from './query-backbones.js';
+import type { BackboneSpec } from '../../ml/backbone/backbone.js';
 
 const INDEX_BATCH = 256;
 
@@ -34,7 +36,7 @@ interface NetFeed {
 /** The stored fine-tuned model (its config: `fineTune`) on the built-in graph. */
 export async function openFineTunedModel(store: Store, model: ModelRow, config: FineTuneConfig): Promise<Embedder> {
   const { net, cut, graph } = await openFineTuned(store, model);
-  const feed = config.inputSize !== undefined ? photoFeed(store, model, net, config.inputSize) : mapFeed(store, model, net, graph, cut);
+  const feed = config.inputSize !== undefined ? photoFeed(store, model, net, config.inputSize) : mapFeed(store, model, net, graph, cut, model.config.backboneSpec as BackboneSpec);
   return {
     model,
     async index(ctx) {
@@ -84,25 +86,32 @@ function photoFeed(store: Store, model: ModelRow, net: FineTunedNet, size: numbe
   };
 }
 
-/** The last blocks: the cut maps cached per photo. */
-function mapFeed(store: Store, model: ModelRow, net: FineTunedNet, graph: BuiltinGraph, cut: CutPoint): NetFeed {
+/**
+ * The last blocks: the cut maps cached per photo and, for multi-scale features, the taps below the
+ * cut from the feature cache (the caller caches the model's features before indexing).
+ */
+function mapFeed(store: Store, model: ModelRow, net: FineTunedNet, graph: BuiltinGraph, cut: CutPoint, spec: BackboneSpec): NetFeed {
+  const multiScale = tapWidth(spec) > 0;
   return {
     prepare: async (ctx) => void (await cacheCutActivations(ctx, model.libraryId, cut, model.backbone)),
     embedPhotos: async (photos) => {
-      const maps = loadMaps(store, model.backbone, cut, photos);
-      const ready = photos.filter((p) => maps.has(p.hash));
-      const vectors = await embedMaps(net, ready.map((p) => maps.get(p.hash)!));
+      const maps = loadMaps(store, cut, photos);
+      const taps = multiScale ? cachedTaps(store, spec, photos.map((p) => p.hash)) : null;
+      const ready = photos.filter((p) => maps.has(p.hash) && (!taps || taps.has(p.hash)));
+      const vectors = await embedMaps(net, ready.map((p) => maps.get(p.hash)!), taps ? ready.map((p) => taps.get(p.hash)!) : undefined);
       const byHash = new Map(ready.map((p, i) => [p.hash, vectors[i]]));
       return photos.map((p) => byHash.get(p.hash) ?? null);
     },
     embedImage: async (source) => {
       const decoded = await decodeForModel(source.image, BUILTIN_BACKBONE.inputSize, source.label);
       const [values] = await graph.activations([decoded.pixels], cut);
+      // The taps as the feature cache computes them (the same backbone and runtime).
+      const taps = multiScale ? [(await backboneFeature(spec, source)).slice(0, tapWidth(spec))] : undefined;
       // Through the same quantisation as the stored maps, so a photo embeds the same either way.
-      return (await embedMaps(net, [decodeActivations(encodeActivations(values, cut.shape))]))[0];
+      return (await embedMaps(net, [decodeActivations(encodeActivations(values, cut.shape))], taps))[0];
     },
     labelled: () => {
-      const maps = labelledMaps(store, model.libraryId, model.backbone, cut);
+      const maps = labelledMaps(store, cut, spec, splitPhotos(store, model.libraryId));
       return { train: mapInputs(maps.train), validation: mapInputs(maps.validation) };
     },
   };

@@ -13,6 +13,7 @@ import { loadFineTuned, type FineTunedNet, type MapSet } from '../../ml/training
 import type { PhotoSource } from '../../ml/training/decoded-photos.js';
 import type { HeadConfig } from '../../ml/training/head.js';
 import { BuiltinGraph, type CutPoint } from '../../ml/backbone/trainable-backbone.js';
+import { builtinSegments, describeSpec, finalPartOf, type BackboneSpec } from '../../ml/backbone/backbone.js';
 import { decodeForModel } from '../../library/image.js';
 import type { ModelRow, PhotoRow, Store } from '../../store/store.js';
 import type { JobContext } from '../job-context.js';
@@ -41,17 +42,23 @@ export function builtinGraph(): Promise<BuiltinGraph> {
   return graphLoading;
 }
 
+/** The cut maps are the plain built-in graph's, whatever layers a model's head also pools: one cache for every model. */
+export const CUT_BACKBONE_KEY = describeSpec({ kind: 'builtin', id: BUILTIN_BACKBONE.id });
+
 /** How the cut's activations are keyed in the store. */
 export function cutKey(cut: CutPoint): string {
   return `${cut.node}@${BUILTIN_BACKBONE.inputSize}`;
 }
 
-/** Computes and stores the cut activations of every photo that has none (photos the backbone could not read are left out). */
-export async function cacheCutActivations(ctx: JobContext, libraryId: number, cut: CutPoint, backboneKey: string): Promise<{ computed: number; problems: Problem[] }> {
+/**
+ * Computes and stores the cut activations of every photo that has none (photos the backbone, whose
+ * features are cached under `featuresKey`, could not read are left out).
+ */
+export async function cacheCutActivations(ctx: JobContext, libraryId: number, cut: CutPoint, featuresKey: string): Promise<{ computed: number; problems: Problem[] }> {
   const { store } = ctx;
   const graph = await builtinGraph();
-  const have = store.cutActivationHashes(backboneKey, cutKey(cut));
-  const failed = store.featureFailures(backboneKey);
+  const have = store.cutActivationHashes(CUT_BACKBONE_KEY, cutKey(cut));
+  const failed = store.featureFailures(featuresKey);
   const seen = new Set<string>();
   const missing = store.photos(libraryId).filter((p) => !have.has(p.hash) && !failed.has(p.hash) && !seen.has(p.hash) && seen.add(p.hash));
   const root = store.libraryRoot(libraryId);
@@ -75,7 +82,7 @@ export async function cacheCutActivations(ctx: JobContext, libraryId: number, cu
     );
     const readable = decoded.filter((d) => d !== null);
     const maps = await graph.activations(readable.map((d) => d.pixels), cut);
-    store.putCutActivations(backboneKey, cutKey(cut), readable.map((d, i) => ({ hash: d.photo.hash, data: encodeActivations(maps[i], cut.shape) })));
+    store.putCutActivations(CUT_BACKBONE_KEY, cutKey(cut), readable.map((d, i) => ({ hash: d.photo.hash, data: encodeActivations(maps[i], cut.shape) })));
     computed += readable.length;
     const done = Math.min(start + DECODE_BATCH, missing.length);
     const runtime = graph.runtime === 'onnxruntime' ? 'ONNX Runtime' : graph.runtime.replace(/^tfjs-/, 'TF.js ');
@@ -86,23 +93,61 @@ export async function cacheCutActivations(ctx: JobContext, libraryId: number, cu
   return { computed, problems };
 }
 
-export function loadMaps(store: Store, backboneKey: string, cut: CutPoint, photos: PhotoRow[]): Map<string, ActivationMap> {
-  const blobs = store.cutActivations(backboneKey, cutKey(cut), [...new Set(photos.map((p) => p.hash))]);
+export function loadMaps(store: Store, cut: CutPoint, photos: PhotoRow[]): Map<string, ActivationMap> {
+  const blobs = store.cutActivations(CUT_BACKBONE_KEY, cutKey(cut), [...new Set(photos.map((p) => p.hash))]);
   return new Map([...blobs].map(([hash, blob]) => [hash, decodeActivations(blob)]));
 }
 
-/** Labelled photos with cached maps, on their stored side of the split. */
-export function labelledMaps(store: Store, libraryId: number, backboneKey: string, cut: CutPoint): Record<'train' | 'validation', MapSet> {
-  const photos = store.photos(libraryId).filter((p) => p.classId !== null && p.split !== null);
-  const maps = loadMaps(store, backboneKey, cut, photos);
-  const sets: Record<'train' | 'validation', MapSet> = { train: { maps: [], classIds: [] }, validation: { maps: [], classIds: [] } };
-  for (const photo of photos) {
-    const map = maps.get(photo.hash);
-    if (!map) continue;
-    sets[photo.split!].maps.push(map);
-    sets[photo.split!].classIds.push(photo.classId!);
-  }
+/** The labelled photos on each side of the split. */
+export type SplitPhotos = Record<'train' | 'validation', PhotoRow[]>;
+
+/** The library's labelled photos on their stored side of the split, in the store's order (as labelledFeatures lists them). */
+export function splitPhotos(store: Store, libraryId: number): SplitPhotos {
+  const sets: SplitPhotos = { train: [], validation: [] };
+  for (const photo of store.photos(libraryId)) if (photo.classId !== null && photo.split !== null) sets[photo.split].push(photo);
   return sets;
+}
+
+/** A side of the split as cut maps, with where each map's photo is in the list it came from. */
+export interface PlacedMaps extends MapSet {
+  positions: number[];
+}
+
+/**
+ * These photos' cached maps (and taps, for a multi-scale spec), leaving out a photo that has either
+ * missing. The maps are the built-in graph's at the cut; the taps are read from the spec's features.
+ */
+export function labelledMaps(store: Store, cut: CutPoint, spec: BackboneSpec, photos: SplitPhotos): Record<'train' | 'validation', PlacedMaps> {
+  const all = [...photos.train, ...photos.validation];
+  const maps = loadMaps(store, cut, all);
+  const taps = tapWidth(spec) > 0 ? cachedTaps(store, spec, all.map((p) => p.hash)) : null;
+  const side = (list: PhotoRow[]): PlacedMaps => {
+    const set: PlacedMaps = { maps: [], classIds: [], positions: [], ...(taps ? { taps: [] } : {}) };
+    list.forEach((photo, position) => {
+      const map = maps.get(photo.hash);
+      const tap = taps?.get(photo.hash);
+      if (!map || (taps && !tap)) return;
+      set.maps.push(map);
+      set.classIds.push(photo.classId!);
+      set.positions.push(position);
+      if (tap) set.taps!.push(tap);
+    });
+    return set;
+  };
+  return { train: side(photos.train), validation: side(photos.validation) };
+}
+
+/** How many values of a spec's cached features are fixed taps below any cut (multi-scale: all but the final pool); 0 for final features. */
+export function tapWidth(spec: BackboneSpec): number {
+  if (!finalPartOf(spec) || spec.kind !== 'builtin') return 0;
+  return builtinSegments(spec.scales).slice(0, -1).reduce((a, b) => a + b, 0);
+}
+
+/** The taps of these photos (the first tapWidth values of their cached features), by hash; a photo with no features cached is absent. */
+export function cachedTaps(store: Store, spec: BackboneSpec, hashes: string[]): Map<string, Float32Array> {
+  const width = tapWidth(spec);
+  const features = store.features(describeSpec(spec), [...new Set(hashes)]);
+  return new Map([...features].filter(([, vector]) => vector.every(Number.isFinite)).map(([hash, vector]) => [hash, vector.slice(0, width)]));
 }
 
 export interface LabelledPhotos {
@@ -113,14 +158,16 @@ export interface LabelledPhotos {
 /** Labelled photos on their stored side of the split, leaving out those the backbone could not read. */
 export function labelledPhotos(store: Store, libraryId: number, backboneKey: string): Record<'train' | 'validation', LabelledPhotos> {
   const failed = store.featureFailures(backboneKey);
+  const { train, validation } = splitPhotos(store, libraryId);
+  const readable = (list: PhotoRow[]) => list.filter((p) => !failed.has(p.hash));
+  return photoSources(store, libraryId, { train: readable(train), validation: readable(validation) });
+}
+
+/** These photos as files to decode, with their classes. */
+export function photoSources(store: Store, libraryId: number, photos: SplitPhotos): Record<'train' | 'validation', LabelledPhotos> {
   const root = store.libraryRoot(libraryId);
-  const sets: Record<'train' | 'validation', LabelledPhotos> = { train: { sources: [], classIds: [] }, validation: { sources: [], classIds: [] } };
-  for (const photo of store.photos(libraryId)) {
-    if (photo.classId === null || photo.split === null || failed.has(photo.hash)) continue;
-    sets[photo.split].sources.push({ image: resolve(root, photo.relPath), label: photo.relPath });
-    sets[photo.split].classIds.push(photo.classId);
-  }
-  return sets;
+  const side = (list: PhotoRow[]): LabelledPhotos => ({ sources: list.map((p) => ({ image: resolve(root, p.relPath), label: p.relPath })), classIds: list.map((p) => p.classId!) });
+  return { train: side(photos.train), validation: side(photos.validation) };
 }
 
 export function fineTuneConfig(model: ModelRow): FineTuneConfig | null {

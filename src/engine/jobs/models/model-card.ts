@@ -7,7 +7,7 @@
 import { invalidInput } from '../../../shared/errors.js';
 import type { TrainSettings } from '../../../shared/api.js';
 import { BUILTIN_BACKBONE, type BuiltinScale } from '../../../shared/builtin-backbone.js';
-import { resolveSettings } from '../../../shared/settings.js';
+import { featuresProblem, resolveSettings } from '../../../shared/settings.js';
 import { builtinSegments, describeSpec, featureSegments, type BackboneSpec } from '../../ml/backbone/backbone.js';
 import type { HeadConfig } from '../../ml/training/head.js';
 import type { ModelRow, Store } from '../../store/store.js';
@@ -146,11 +146,19 @@ function checkHead(raw: unknown, spec: BackboneSpec, backboneDim: number, refuse
   return head;
 }
 
-/** A fine-tuned card runs on the plain built-in backbone; the cut is a whole number of blocks. */
+/**
+ * A fine-tuned card runs on the built-in backbone, plain or with the multi-scale layers below its cut
+ * (the settings' rule); the cut is a whole number of blocks.
+ */
 function checkFineTune(raw: unknown, spec: BackboneSpec, refuse: (what: string) => Error): void {
   if (!isRecord(raw) || raw.mode !== 'last-blocks') throw refuse(`"fineTune.mode" is ${shown(isRecord(raw) ? raw.mode : raw)}; only last-blocks models import`);
-  if (spec.kind !== 'builtin' || spec.scales?.length) throw refuse(`a fine-tuned model runs on the plain built-in backbone (${BUILTIN_BACKBONE.id}), not ${describeSpec(spec)}`);
+  const multiScale = spec.kind === 'builtin' && describeSpec(spec) === describeSpec({ ...spec, scales: BUILTIN_BACKBONE.multiScale });
+  if (spec.kind !== 'builtin' || (spec.scales?.length && !multiScale)) {
+    throw refuse(`a fine-tuned model runs on the built-in backbone (${BUILTIN_BACKBONE.id}), plain or with its multi-scale layers, not ${describeSpec(spec)}`);
+  }
   if (!Number.isInteger(raw.blocks) || (raw.blocks as number) < 1 || (raw.blocks as number) > 64) throw refuse(`"fineTune.blocks" is ${shown(raw.blocks)}; it must be a whole number from 1 to 64`);
+  const features = multiScale ? featuresProblem({ features: 'multi-scale', backbone: spec.id, fineTune: 'last-blocks', fineTuneBlocks: raw.blocks as number }) : null;
+  if (features) throw refuse(features);
   if (typeof raw.cutNode !== 'string' || !Number.isInteger(raw.crop) || (raw.crop as number) < 0 || typeof raw.mirror !== 'boolean') throw refuse('"fineTune" must give cutNode, crop (a whole number) and mirror');
 }
 

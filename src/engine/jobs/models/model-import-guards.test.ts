@@ -206,6 +206,20 @@ describe('importing a model folder from elsewhere', () => {
     expect(await refusal(fineTuned([-2, 2]))).toMatch(/^invalid-input: .*tfjs-backbone\/model\.json: weight block_16\/kernel has shape \[-2,2\]; a shape is a list of whole non-negative numbers$/);
   });
 
+  it('refuses a fine-tuned multi-scale card whose cut lies below block 13, with the settings\' sentence', async () => {
+    const scales = ['block10-expand', 'block13-expand'];
+    const below = await refusal(
+      tampered((_, card) => {
+        card.version = 2;
+        card.backboneSpec = { kind: 'builtin', id: BUILTIN_BACKBONE.id, scales };
+        card.backbone = [BUILTIN_BACKBONE.id, ...scales].join('+');
+        card.head.inputDim = 528 + 816 + 1792;
+        card.fineTune = { mode: 'last-blocks', blocks: 4, cutNode: 'block_13', crop: 6, mirror: true };
+      }),
+    );
+    expect(below).toMatch(/^invalid-input: .*card\.json: multi-scale features pool block 13, which fine-tuning 4 blocks would train; fine-tune at most 3 blocks with them/);
+  });
+
   it('refuses a card whose backbone is a URL or a folder this library does not use: nothing is fetched or opened', async () => {
     const url = await refusal(
       tampered((_, card) => {

@@ -6,9 +6,9 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../../shared/settings.js';
 import { BUILTIN_BACKBONE } from '../../../shared/builtin-backbone.js';
-import { scalePixels } from '../../ml/backbone/backbone.js';
+import { loadBackbone, scalePixels } from '../../ml/backbone/backbone.js';
+import { headInput } from '../../ml/training/block-trainer.js';
 import { selectBackend } from '../../ml/runtime/compute-backend.js';
-import { l2Normalize } from '../../ml/training/head.js';
 import { loadOnnxRuntime } from '../../ml/backbone/onnx-backbone.js';
 import { decodeForModel } from '../../library/image.js';
 import { Store } from '../../store/store.js';
@@ -54,22 +54,28 @@ describe('a fine-tuned (last-blocks) model you can take away', () => {
     const { files } = await exportModel(store, modelId, folder);
     expect(files).toEqual(expect.arrayContaining(['card.json', 'tfjs/model.json', 'head.onnx', 'tfjs-backbone/model.json', 'tfjs-backbone/weights.bin', 'network.onnx']));
     const card = JSON.parse(readFileSync(join(folder, 'card.json'), 'utf8'));
-    expect(card).toMatchObject({ version: 2, backbone: 'nsfwjs-mobilenetv2-1.4', fineTune: { mode: 'last-blocks', blocks: 1 }, network: { input: 'image', size: 224, range: '0,1' }, settings: { fineTune: 'last-blocks', fineTuneBlocks: 1 } });
+    // The blocks trained beside the fixed multi-scale taps (the default features with 1 block).
+    expect(card).toMatchObject({ version: 2, backbone: 'nsfwjs-mobilenetv2-1.4+block10-expand+block13-expand', fineTune: { mode: 'last-blocks', blocks: 1 }, network: { input: 'image', size: 224, range: '0,1' }, settings: { fineTune: 'last-blocks', fineTuneBlocks: 1 } });
     expect(card.classes.map((c: { name: string }) => c.name)).toEqual(['circles', 'stars', 'stripes']);
     expect(typeof card.validation.trained.map_at_r).toBe('number');
     expect(typeof card.validation.trained.precision_at_k).toBe('number');
 
     const photos = store.photos(libraryId).slice(0, 4);
     const pixels = await Promise.all(photos.map(async (p) => (await decodeForModel(join(library, p.relPath), 224)).pixels));
-    // The reference: the frozen graph to the cut, then the stored blocks and head in TF.js, unquantised.
+    // The reference: the frozen graph to the cut, then the stored blocks and head in TF.js, unquantised;
+    // the taps (blocks 10 and 13 pooled) from the float backbone.
     const { net, cut, graph } = await openFineTuned(store, store.model(modelId)!);
     const maps = await graph.activations(pixels, cut);
     const [h, w, c] = cut.shape;
     const flatMaps = new Float32Array(maps.length * h * w * c);
     maps.forEach((m, i) => flatMaps.set(m, i * h * w * c));
+    const backbone = await loadBackbone({ kind: 'builtin', id: BUILTIN_BACKBONE.id, scales: BUILTIN_BACKBONE.multiScale }, { precision: 'fp32' });
+    const taps = (await backbone.embed(pixels)).map((v) => v.slice(0, 528 + 816));
+    backbone.dispose();
     const [features, expected] = tf.tidy(() => {
-      const pooled = net.blocks.apply(tf.tensor4d(flatMaps, [maps.length, h, w, c]));
-      return [pooled.arraySync(), net.head.apply(l2Normalize(pooled)).arraySync()];
+      const x = tf.tensor4d(flatMaps, [maps.length, h, w, c]);
+      const joined = headInput(net, x, tf.tensor2d(taps.map((t) => [...t])));
+      return [net.blocks.apply(x).arraySync(), net.head.apply(joined).arraySync()];
     });
     disposeNet(net);
 

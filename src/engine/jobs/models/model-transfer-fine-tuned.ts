@@ -8,6 +8,7 @@ import { BUILTIN_BACKBONE } from '../../../shared/builtin-backbone.js';
 import { packFineTuned } from '../../ml/training/block-trainer.js';
 import { EmbeddingHead, unpackTensors, type HeadConfig } from '../../ml/training/head.js';
 import type { HeadWeights } from '../../ml/export/head-weights.js';
+import type { BackboneSpec } from '../../ml/backbone/backbone.js';
 import { graphModelFiles, networkToOnnx, readGraphModelWeights } from '../../ml/export/network-export.js';
 import type { OnnxModel } from '../../ml/runtime/onnx-proto.js';
 import type { ModelRow, Store } from '../../store/store.js';
@@ -19,7 +20,11 @@ export async function fineTunedFiles(store: Store, model: ModelRow, head: HeadWe
   try {
     const weights = await graph.weightsWith(net.blocks);
     const { topology, nodes } = graph.exportable;
-    return { graphModel: graphModelFiles(topology, weights), network: networkToOnnx(nodes, weights, BUILTIN_BACKBONE.featureNode, head) };
+    // Multi-scale features: the layers pooled below the cut go into the network beside the final pool.
+    const spec = model.config.backboneSpec as BackboneSpec;
+    const scales = spec.kind === 'builtin' ? (spec.scales ?? []) : [];
+    const outputs = [...scales.map((scale) => BUILTIN_BACKBONE.scales[scale].node), BUILTIN_BACKBONE.featureNode];
+    return { graphModel: graphModelFiles(topology, weights), network: networkToOnnx(nodes, weights, outputs, head) };
   } finally {
     disposeNet(net);
   }

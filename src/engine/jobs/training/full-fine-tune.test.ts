@@ -89,9 +89,9 @@ describe.skipIf(!setup.adapter)('full fine-tuning on WebGPU (SwiftShader here): 
     const headOptimizer = tf.train.adam(1e-3);
     const blockOptimizer = tf.train.adam(1e-4);
     // A wide gap keeps the hinge active for every triplet, so each step has something to lower.
-    const losses = [await trainStep(net, headOptimizer, blockOptimizer, x, 4)];
+    const losses = [await trainStep(net, headOptimizer, blockOptimizer, x, [4])];
     const afterFirst = tf.memory().numTensors; // Adam made its moment slots in the first step
-    for (let i = 0; i < 3; i++) losses.push(await trainStep(net, headOptimizer, blockOptimizer, x, 4));
+    for (let i = 0; i < 3; i++) losses.push(await trainStep(net, headOptimizer, blockOptimizer, x, [4]));
     expect(tf.memory().numTensors).toBe(afterFirst);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[3]).toBeLessThan(losses[0]);

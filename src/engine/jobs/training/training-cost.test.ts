@@ -82,9 +82,9 @@ describe('what each fine-tune mode would cost, from this machine’s runs or the
     // A second run with twice the epochs is estimated at twice the head's time.
     const { head: longer } = await costOf({ ...SETTINGS, epochs: 4 });
     expect(partOf(longer, 'head').seconds).toBeCloseTo(2 * partOf(head, 'head').seconds!, 6);
-    // The multi-scale head's run cached the final features too, which last-blocks trains on; its
-    // head-first runs on other features, so it is not taken from that run.
+    // Last-blocks trains beside the same multi-scale features: its head first is the head's run.
     expect(partOf(lastBlocks, 'features')).toMatchObject({ items: 0, source: 'cached' });
-    expect(partOf(lastBlocks, 'head').source).toBe('reference');
+    expect(partOf(lastBlocks, 'head').source).toBe('this-machine');
+    expect(partOf(lastBlocks, 'head').perSecond).toBeCloseTo(rates.head.items / rates.head.seconds, 6);
   });
 });

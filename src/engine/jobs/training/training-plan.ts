@@ -3,9 +3,19 @@ import type { BackboneSpec } from '../../ml/backbone/backbone.js';
 import type { DetailedEvaluation } from '../../ml/training/retrieval-metrics.js';
 import type { HeadConfig } from '../../ml/training/head.js';
 import type { TrainData, TrainerSettings, TrainOptions } from '../../ml/training/trainer.js';
-import type { FineTuneConfig } from '../models/fine-tuned-net.js';
+import type { FineTuneConfig, SplitPhotos } from '../models/fine-tuned-net.js';
 import type { JobContext } from '../job-context.js';
 import type { PhaseRates } from './phase-rates.js';
+
+/** How the blocks train once the head has (last-blocks); the defaults are fine-tune.ts's BLOCK_PHASE. */
+export interface BlockPhase {
+  /** The blocks' Adam rate as a share of the head's: they start pretrained. */
+  learningRateFactor: number;
+  /** Train on random crops of the cut map one cell smaller than it (about 32 photo pixels of jitter). */
+  crop: boolean;
+  /** Mirror half of the training maps left-right (a spatial jitter, not a photo augmentation: block-trainer.ts). */
+  mirror: boolean;
+}
 
 /** A training planTraining (engine.ts) has planned, on settings trainingProblem allowed: resolved settings, the k it is scored at, the backbone. */
 export interface TrainingPlan {
@@ -15,6 +25,8 @@ export interface TrainingPlan {
   spec: BackboneSpec;
   /** Photo side of full fine-tuning when not 224 (tests and the bench, on slow adapters). */
   fullInputSize?: number;
+  /** The last-blocks phase when not BLOCK_PHASE (the measurements that chose it: scripts/compare-last-blocks.ts). */
+  blockPhase?: Partial<BlockPhase>;
 }
 
 /** What a training mode gets once features are cached, the split fixed and the run prepared. */
@@ -26,6 +38,8 @@ export interface ModeTraining {
   headConfig: HeadConfig;
   /** The labelled photos' backbone features on their side of the split, with the marked pairs. */
   featureSets: TrainData;
+  /** The photos of featureSets, in the same order. */
+  photos: SplitPhotos;
   options: TrainOptions;
   /** Where each phase's speed is measured. */
   rates: PhaseRates;

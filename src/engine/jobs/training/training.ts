@@ -84,7 +84,18 @@ async function trainModelSteps(ctx: JobContext, libraryId: number, plan: Trainin
   try {
     const options = trainingOptions(ctx, runId, trainer, checkpoint, baseline);
     const onHeadAlone = (headAlone: RetrievalMetrics) => store.updateRun(runId, { headAlone });
-    const outcome = await TRAINING_MODES[settings.fineTune].train({ ctx, libraryId, plan, trainer, headConfig, featureSets: { ...sets, marked }, options, rates, onHeadAlone });
+    const outcome = await TRAINING_MODES[settings.fineTune].train({
+      ctx,
+      libraryId,
+      plan,
+      trainer,
+      headConfig,
+      featureSets: { ...sets, marked },
+      photos: { train: sets.trainPhotos, validation: sets.validationPhotos },
+      options,
+      rates,
+      onHeadAlone,
+    });
     if (outcome.stopped && outcome.epochsDone === 0) {
       const nothingKept = 'stopped before the first epoch finished, so nothing was kept: a model is saved at the end of each epoch';
       store.updateRun(runId, { status: 'stopped', error: nothingKept, finished: true });

@@ -65,16 +65,21 @@ export function readGraphModelWeights(modelJson: unknown, bytes: Buffer, names: 
   return out;
 }
 
-/** The graph up to its pooled features (`featureNode`), then the head: image in, L2-normalised embedding out. */
-export function networkToOnnx(nodes: TfNode[], weights: Map<string, GraphWeight>, featureNode: string, head: HeadWeights): OnnxModel {
+/**
+ * The graph up to its pooled features, then the head: image in, L2-normalised embedding out. Several
+ * feature nodes (multi-scale features) are each pooled and L2-normalised, then joined in order, as
+ * the feature cache joins them.
+ */
+export function networkToOnnx(nodes: TfNode[], weights: Map<string, GraphWeight>, featureNodes: string | readonly string[], head: HeadWeights): OnnxModel {
   const backbone = exportGraphToOnnx(
     nodes,
     (name) => {
       const w = weights.get(name);
       return w?.dtype === 'float32' ? { shape: w.shape, values: w.values as Float32Array } : undefined;
     },
-    featureNode,
+    featureNodes,
   );
+  if (backbone.outputs.length > 1) joinNormalised(backbone, backbone.outputs.map((o) => o.name), 'features');
   const headModel = headToOnnx(head);
   // The backbone's output and the head's input are both "features": the two chain as they are.
   const defined = new Set([...backbone.initializers.map((t) => t.name), ...backbone.nodes.flatMap((n) => n.outputs)]);
@@ -91,4 +96,17 @@ export function networkToOnnx(nodes: TfNode[], weights: Map<string, GraphWeight>
     inputs: [{ name: NETWORK_INPUT, shape: input.shape }],
     outputs: headModel.outputs,
   };
+}
+
+/** Adds to a model: each of `inputs` L2-normalised on its own, then all concatenated into `output`. */
+function joinNormalised(model: OnnxModel, inputs: string[], output: string): void {
+  const epsilon = `${output}_epsilon`;
+  model.initializers.push({ name: epsilon, dims: [], data: Float32Array.of(1e-12) });
+  const units = inputs.map((input) => {
+    model.nodes.push({ opType: 'ReduceL2', inputs: [input], outputs: [`${input}_norm`], attributes: [{ name: 'axes', value: { ints: [1] } }, { name: 'keepdims', value: { int: 1 } }] });
+    model.nodes.push({ opType: 'Add', inputs: [`${input}_norm`, epsilon], outputs: [`${input}_safe`] });
+    model.nodes.push({ opType: 'Div', inputs: [input, `${input}_safe`], outputs: [`${input}_unit`] });
+    return `${input}_unit`;
+  });
+  model.nodes.push({ opType: 'Concat', inputs: units, outputs: [output], attributes: [{ name: 'axis', value: { int: 1 } }] });
 }

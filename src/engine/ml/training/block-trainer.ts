@@ -9,22 +9,27 @@
  * mirrored photo (the frozen filters below the cut are not symmetric): it is a spatial jitter, and
  * shows the blocks maps the frozen layers never produce. Evaluation and indexing use the whole,
  * unmirrored map. Photos are augmented as photos (photo-inputs.ts).
+ *
+ * Multi-scale features: layers pooled below the cut ("taps") do not change while the blocks train,
+ * so they come from the feature cache and join the blocks' pooled output in front of the head.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { createRng, randomInt, type Rng } from '../../common/rng.js';
 import { writeActivations, type ActivationMap } from '../backbone/activation-codec.js';
 import { evaluateRetrieval } from './retrieval-metrics.js';
-import { EmbeddingHead, l2Normalize, packTensors, unpackTensors, type HeadConfig } from './head.js';
-import { tripletLoss } from './loss.js';
+import { EmbeddingHead, l2Normalize, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
+import { tripletLossWithGaps } from './loss.js';
 import { runEpochs } from './epoch-loop.js';
 import { checkTrainerSettings, optimizerState, type NamedTensor, type TrainerSettings, type TrainOptions } from './trainer.js';
 import type { TrainableBlocks } from '../backbone/trainable-backbone.js';
-import { sampleTriplets, type Triplet } from './triplets.js';
+import { epochPlanner, mineInBatch, type GappedTriplet, type MarkedPair } from './triplets.js';
 
 export interface MapSet {
   maps: ActivationMap[];
   classIds: number[];
+  /** The fixed taps of each map's photo (its cached multi-scale features less the final pool); absent for final features. */
+  taps?: Float32Array[];
 }
 
 /** What the net trains on and embeds: cut maps or photos, made into a batch when needed. */
@@ -32,11 +37,17 @@ export interface NetInputs {
   readonly classIds: number[];
   /** These inputs as one [n, h, w, c] batch (the caller disposes it); with an Rng, augmented for training. */
   batch(indices: number[], augment?: Rng): Promise<tf.Tensor4D>;
+  /** These inputs' fixed taps as one [n, width] batch (the caller disposes it); absent when the head sees the blocks' output alone. */
+  taps?(indices: number[]): tf.Tensor2D;
 }
 
 export interface BlockTrainData {
   train: NetInputs;
   validation: NetInputs;
+  /** "Not similar" marks (positions in `train`): mixed into every epoch as the head's trainer mixes them. */
+  marked?: MarkedPair[];
+  /** Distance of two training inputs under the untrained features: what in-class sampling orders by. */
+  distance?: (a: number, b: number) => number;
 }
 
 /** Augmentation of cut maps in training: random square crops of this side, mirrored half the time when asked. */
@@ -53,8 +64,10 @@ export function mapInputs(set: MapSet, augmentation?: MapAugmentation): NetInput
     const { crop } = augmentation;
     if (!(Number.isInteger(crop) && crop > 0 && crop <= Math.min(h, w))) throw new RangeError(`crop must be from 1 to ${Math.min(h, w)} (got ${crop})`);
   }
+  const { taps } = set;
   return {
     classIds: set.classIds,
+    ...(taps ? { taps: (indices: number[]) => stack(indices.map((i) => taps[i]), taps[0].length) } : {}),
     batch: async (indices, augment) => {
       const [h, w, c] = maps[indices[0]].shape;
       const size = augment && augmentation ? augmentation.crop : null;
@@ -106,25 +119,37 @@ export async function trainBlocks(
 ): Promise<BlockTrainOutcome> {
   checkTrainerSettings(settings);
   if (!(Number.isFinite(settings.blockLearningRate) && settings.blockLearningRate > 0)) throw new RangeError(`block learning rate must be a positive number (got ${settings.blockLearningRate})`);
+  const { classIds } = data.train;
+  for (const m of data.marked ?? []) {
+    if (!(m.query >= 0 && m.query < classIds.length && m.negative >= 0 && m.negative < classIds.length)) throw new Error(`marked pair (${m.query}, ${m.negative}) is not among the ${classIds.length} training inputs`);
+  }
+  const method = settings.sampling ?? 'random';
+  const { distance } = data;
+  if (method === 'in-class' && !distance) throw new Error('in-class triplets need the distances of the untrained features');
+  const planTriplets = epochPlanner(method, classIds, data.marked ?? [], settings, distance ?? (() => 0));
   const { net, headOptimizer, blockOptimizer, startEpoch } = await restoreOrCreate(makeBlocks, headConfig, settings, options.resumeFrom, options.startHead);
-  const items = data.train.classIds.map((classId, id) => ({ id, classId }));
+  // Semi-hard negatives by the net as it is now, on the whole (unaugmented) inputs, as the head's trainer mines on its features.
+  const embedRows = (rows: number[]) => embedInputs(net, data.train, rows);
   let augment: Rng = createRng(0);
   try {
-    const outcome = await runEpochs<Triplet>({
+    const outcome = await runEpochs<GappedTriplet>({
       settings,
       startEpoch,
       options,
       plan: (epoch) => {
         augment = createRng(settings.seed * 1000 + epoch + 500_000);
-        return sampleTriplets(items, settings.tripletsPerEpoch, settings.seed * 1000 + epoch).triplets;
+        return planTriplets(epoch);
       },
-      step: async (batch) => {
+      step: async (planned) => {
+        const batch = method === 'semi-hard' ? await mineInBatch(planned, classIds, embedRows) : planned;
         const order = [...batch.map((t) => t.query), ...batch.map((t) => t.positive), ...batch.map((t) => t.negative)];
         const x = await data.train.batch(order, augment);
+        const taps = data.train.taps?.(order);
         try {
-          return await trainStep(net, headOptimizer, blockOptimizer, x, settings.gap);
+          return await trainStep(net, headOptimizer, blockOptimizer, x, batch.map((t) => t.gap), taps);
         } finally {
           x.dispose();
+          taps?.dispose();
         }
       },
       evaluate: () => evaluateNet(net, data, settings.k),
@@ -140,16 +165,27 @@ export async function trainBlocks(
 }
 
 /**
- * One optimiser step of blocks and head on a batch of triplets stacked as [queries; positives;
- * negatives]; the loss. Exported for the GPU bench.
+ * What the head sees: the blocks' pooled output L2-normalised, behind the fixed taps when there are
+ * some, the whole L2-normalised again: the form of cached multi-scale features (each layer unit
+ * length, then the vector), so the head trained first on those goes on with its own centre.
  */
-export async function trainStep(net: FineTunedNet, headOptimizer: tf.Optimizer, blockOptimizer: tf.Optimizer, x: tf.Tensor4D, gap: number): Promise<number> {
+export function headInput(net: FineTunedNet, x: tf.Tensor4D, taps?: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const pooled = l2Normalize(net.blocks.apply(x));
+    return taps ? l2Normalize(tf.concat([taps, pooled], 1)) : pooled;
+  });
+}
+
+/**
+ * One optimiser step of blocks and head on a batch of triplets stacked as [queries; positives;
+ * negatives] (the taps stacked the same way); the loss. Exported for the GPU bench.
+ */
+export async function trainStep(net: FineTunedNet, headOptimizer: tf.Optimizer, blockOptimizer: tf.Optimizer, x: tf.Tensor4D, gaps: number[], taps?: tf.Tensor2D): Promise<number> {
   const headVariables = net.head.variables;
   const blockVariables = net.blocks.variables;
   const { value, grads } = tf.variableGrads(() => {
-    const features = l2Normalize(net.blocks.apply(x));
-    const [q, p, n] = tf.split(net.head.apply(features), 3) as tf.Tensor2D[];
-    return tripletLoss(q, p, n, gap);
+    const [q, p, n] = tf.split(net.head.apply(headInput(net, x, taps)), 3) as tf.Tensor2D[];
+    return tripletLossWithGaps(q, p, n, gaps);
   }, [...headVariables, ...blockVariables]);
   const named = (variables: tf.Variable[]) => variables.map((v) => ({ name: v.name, tensor: grads[v.name] }));
   headOptimizer.applyGradients(named(headVariables));
@@ -160,15 +196,18 @@ export async function trainStep(net: FineTunedNet, headOptimizer: tf.Optimizer, 
   return loss;
 }
 
-/** Embeddings of the whole (uncropped, unmirrored) inputs through the blocks and the head, in order. */
-export async function embedInputs(net: FineTunedNet, inputs: NetInputs, count: number, batchSize = 32): Promise<Float32Array[]> {
+/** Embeddings of the whole (uncropped, unmirrored) inputs through the blocks and the head: the first `count`, or those at `rows`, in order. */
+export async function embedInputs(net: FineTunedNet, inputs: NetInputs, count: number | number[], batchSize = 32): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   const dim = net.head.config.dim;
-  for (let start = 0; start < count; start += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
+  const rows = typeof count === 'number' ? Array.from({ length: count }, (_, i) => i) : count;
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const indices = rows.slice(start, start + batchSize);
     const x = await inputs.batch(indices);
-    const result = tf.tidy(() => net.head.apply(l2Normalize(net.blocks.apply(x))));
+    const taps = inputs.taps?.(indices);
+    const result = tf.tidy(() => net.head.apply(headInput(net, x, taps)));
     x.dispose();
+    taps?.dispose();
     const flat = (await result.data()) as Float32Array;
     result.dispose();
     for (let i = 0; i < indices.length; i++) out.push(flat.slice(i * dim, (i + 1) * dim));
@@ -176,9 +215,9 @@ export async function embedInputs(net: FineTunedNet, inputs: NetInputs, count: n
   return out;
 }
 
-/** Embeddings of whole cut maps through the blocks and the head. */
-export function embedMaps(net: FineTunedNet, maps: ActivationMap[], batchSize = 32): Promise<Float32Array[]> {
-  return embedInputs(net, mapInputs({ maps, classIds: [] }), maps.length, batchSize);
+/** Embeddings of whole cut maps (with their photos' taps, for multi-scale features) through the blocks and the head. */
+export function embedMaps(net: FineTunedNet, maps: ActivationMap[], taps?: Float32Array[], batchSize = 32): Promise<Float32Array[]> {
+  return embedInputs(net, mapInputs({ maps, classIds: [], ...(taps ? { taps } : {}) }), maps.length, batchSize);
 }
 
 /** Validation inputs query training inputs through the net. */

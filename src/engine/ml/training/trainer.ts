@@ -7,7 +7,7 @@ import { runEpochs, type TrainerSettings, type TrainOptions } from './epoch-loop
 import { evaluateRetrieval, squaredDistance, type LabelledVectors } from './retrieval-metrics.js';
 import { tripletLossWithGaps } from './loss.js';
 import { EmbeddingHead, meanVector, packTensors, stack, unpackTensors, type HeadConfig } from './head.js';
-import { markedTripletCount, markedTriplets, mineSemiHard, mixInMarked, planEpoch, TRIPLET_METHODS, type GappedTriplet, type MarkedPair } from './triplets.js';
+import { epochPlanner, mineInBatch, TRIPLET_METHODS, type GappedTriplet, type MarkedPair } from './triplets.js';
 
 export type { EpochReport, StepReport, TrainerSettings, TrainOptions } from './epoch-loop.js';
 
@@ -51,7 +51,6 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
     if (!isTrainPhoto(m.query) || !isTrainPhoto(m.negative)) throw new Error(`marked pair (${m.query}, ${m.negative}) is not among the ${data.train.vectors.length} training photos`);
   }
   const { head, optimizer, startEpoch } = await restoreOrCreate(headConfig, settings, options.resumeFrom, () => meanVector(data.train.vectors));
-  const items = data.train.classIds.map((classId, id) => ({ id, classId }));
   for (const [i, v] of data.train.vectors.entries()) {
     if (v.length !== headConfig.inputDim) throw new Error(`training vector ${i} has ${v.length} values, expected ${headConfig.inputDim}`);
   }
@@ -59,19 +58,14 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   const vectors = data.train.vectors;
   const backboneDistance = (a: number, b: number) => squaredDistance(vectors[a], vectors[b]);
   const inputs = head.centreInputs(vectors);
-  const marks = data.marked ?? [];
-  const fromMarks = markedTripletCount(marks.length, settings.tripletsPerEpoch, vectors.length);
+  const embedRows = (rows: number[]) => head.embed(rows.map((i) => inputs[i]), undefined, true);
   try {
     const outcome = await runEpochs<GappedTriplet>({
       settings,
       startEpoch,
       options,
-      plan: (epoch) => {
-        const epochSeed = settings.seed * 1000 + epoch;
-        const sampled = planEpoch(method, items, settings.tripletsPerEpoch - fromMarks, epochSeed, settings.gap, backboneDistance);
-        return mixInMarked(sampled, markedTriplets(items, marks, fromMarks, epochSeed + 5, settings.gap), epochSeed);
-      },
-      step: async (batch) => trainStep(head, optimizer, inputs, method === 'semi-hard' ? await mineInBatch(head, inputs, data.train.classIds, batch) : batch),
+      plan: epochPlanner(method, data.train.classIds, data.marked ?? [], settings, backboneDistance),
+      step: async (batch) => trainStep(head, optimizer, inputs, method === 'semi-hard' ? await mineInBatch(batch, data.train.classIds, embedRows) : batch),
       evaluate: () => evaluateHead(head, data, settings.k),
       checkpoint: () => packCheckpoint(head, optimizer),
     });
@@ -81,14 +75,6 @@ export async function trainHead(data: TrainData, headConfig: HeadConfig, setting
   } finally {
     optimizer.dispose();
   }
-}
-
-/** Swaps each triplet's negative for a semi-hard one among the batch's photos, by the head's current embedding (inputs centred). */
-async function mineInBatch(head: EmbeddingHead, inputs: Float32Array[], classIds: number[], batch: GappedTriplet[]): Promise<GappedTriplet[]> {
-  const rows = [...new Set(batch.flatMap((t) => [t.query, t.positive, t.negative]))];
-  const embedded = await head.embed(rows.map((i) => inputs[i]), undefined, true);
-  const embeddingOf = new Map(rows.map((photo, i) => [photo, embedded[i]]));
-  return mineSemiHard(batch, (photo) => classIds[photo], (a, b) => Math.sqrt(squaredDistance(embeddingOf.get(a)!, embeddingOf.get(b)!)));
 }
 
 /** Puts a checkpoint's head weights back into the head's variables; returns that checkpoint's epoch. */

@@ -1,5 +1,6 @@
 import { createRng, randomInt, shuffle } from '../../common/rng.js';
 import type { TripletMethod } from '../../../shared/api.js';
+import { squaredDistance } from './retrieval-metrics.js';
 import { groupByClass, type LabelledItem } from './split.js';
 
 /** Indices into the caller's item array. */
@@ -198,4 +199,33 @@ export function mineSemiHard(batch: GappedTriplet[], classOf: (photo: number) =>
     }
     return { ...t, negative: best };
   });
+}
+
+/**
+ * The triplets of each epoch as a trainer draws them, the head's and the blocks' alike: the method's
+ * sample for (seed, epoch) with the marked pairs mixed in. `distance` (the untrained features') is
+ * read by the in-class method only.
+ */
+export function epochPlanner(
+  method: TripletMethod,
+  classIds: number[],
+  marks: MarkedPair[],
+  settings: { tripletsPerEpoch: number; seed: number; gap: number },
+  distance: (a: number, b: number) => number,
+): (epoch: number) => GappedTriplet[] {
+  const items = classIds.map((classId, id) => ({ id, classId }));
+  const fromMarks = markedTripletCount(marks.length, settings.tripletsPerEpoch, items.length);
+  return (epoch) => {
+    const epochSeed = settings.seed * 1000 + epoch;
+    const sampled = planEpoch(method, items, settings.tripletsPerEpoch - fromMarks, epochSeed, settings.gap, distance);
+    return mixInMarked(sampled, markedTriplets(items, marks, fromMarks, epochSeed + 5, settings.gap), epochSeed);
+  };
+}
+
+/** mineSemiHard on the batch's photos as `embed` gives them now (one embedding per row asked, in order). */
+export async function mineInBatch(batch: GappedTriplet[], classIds: number[], embed: (rows: number[]) => Promise<Float32Array[]>): Promise<GappedTriplet[]> {
+  const rows = [...new Set(batch.flatMap((t) => [t.query, t.positive, t.negative]))];
+  const embedded = await embed(rows);
+  const embeddingOf = new Map(rows.map((photo, i) => [photo, embedded[i]]));
+  return mineSemiHard(batch, (photo) => classIds[photo], (a, b) => Math.sqrt(squaredDistance(embeddingOf.get(a)!, embeddingOf.get(b)!)));
 }
