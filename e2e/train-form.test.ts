@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { makeSampleLibrary } from '../src/engine/library/sample-library.js';
-import { MODE_LEAVES_OUT } from '../src/shared/settings.js';
+import { MODE_EPOCHS, MODE_LEAVES_OUT } from '../src/shared/settings.js';
 import { appForSuite, callApi, classCounts, describeInChromium, openAppTab, openLibraryByPath, screenshot, settled, trainTwoShortEpochs } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -38,7 +38,23 @@ describeInChromium('the Train form and the rule at Start', () => {
     await expect.poll(() => page.inputValue('[data-testid=setting-fineTune]'), POLL).toBe('last-blocks');
     expect(MODE_LEAVES_OUT['last-blocks']).toBeNull();
     expect(await page.locator('[data-testid=sampling-mode-note]').count()).toBe(0);
+    // Its own epochs come with the mode (the head's come back with the head); epochs the person typed stay.
+    await expect.poll(() => page.inputValue('[data-testid=setting-epochs]'), POLL).toBe(String(MODE_EPOCHS['last-blocks']));
+    expect(await page.textContent('[data-testid=fineTune-help]')).toContain('so Head only stays the default');
+    // Multi-scale features with at most 3 blocks; past that the form goes to the final layer, saying why.
+    expect(await page.inputValue('[data-testid=setting-features]')).toBe('multi-scale');
+    await page.fill('[data-testid=setting-fineTuneBlocks]', '4');
+    await expect.poll(() => page.inputValue('[data-testid=setting-features]'), POLL).toBe('final');
+    expect(await page.textContent('[data-testid=features-multi-scale-note]')).toContain('fine-tune at most 3 blocks with them');
+    await page.fill('[data-testid=setting-fineTuneBlocks]', '1');
+    await page.selectOption('[data-testid=setting-features]', 'multi-scale');
     await screenshot(page, SHOTS, 'train-form-last-blocks');
+    await page.selectOption('[data-testid=setting-fineTune]', 'head');
+    await expect.poll(() => page.inputValue('[data-testid=setting-epochs]'), POLL).toBe(String(MODE_EPOCHS.head));
+    await page.fill('[data-testid=setting-epochs]', '7');
+    await page.selectOption('[data-testid=setting-fineTune]', 'last-blocks');
+    await expect.poll(() => page.inputValue('[data-testid=setting-fineTune]'), POLL).toBe('last-blocks');
+    expect(await page.inputValue('[data-testid=setting-epochs]')).toBe('7');
 
     // Another backbone: last blocks go off, with why, and the form goes back to the head.
     await page.fill('[data-testid=setting-backbone]', '/models/elsewhere');

@@ -12,7 +12,7 @@ export const MODE_NAMES: Readonly<Record<FineTuneMode, string>> = {
 export const MODE_HELP: Readonly<Record<FineTuneMode, string>> = {
   head: 'Trains a small head on the backbone’s cached features; the backbone stays as it is. The cheapest mode.',
   'last-blocks':
-    'Trains the head first, as Head only does, then the backbone’s last blocks with it on activations cached at the cut; a block step costs far more than a head step.',
+    'Trains the head first, as Head only does, then the backbone’s last blocks with it on activations cached at the cut. Measured on flowers17 (2 seeds): P@30 0.944 against the head’s 0.936, in about 6× the head’s time, and no better on an uneven library; so Head only stays the default.',
   full: 'Trains the head first, then the whole network from the decoded photos with random crops and mirroring: practical on a GPU only.',
 };
 
