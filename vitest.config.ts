@@ -21,6 +21,7 @@ const INTEGRATION = [
   'src/engine/jobs/training/fine-tune.test.ts',
   'src/engine/jobs/training/fine-tune-multi-scale.test.ts',
   'src/engine/jobs/training/training-cost.test.ts',
+  'src/engine/jobs/library/feature-cache.test.ts',
   'src/engine/jobs/models/model-transfer-fine-tuned.test.ts',
   'src/engine/jobs/training/full-fine-tune.test.ts',
   'src/engine/jobs/curation/label-audit.test.ts',

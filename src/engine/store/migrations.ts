@@ -304,4 +304,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX run_rates_by_phase ON run_rates(phase, variant, run_id);
   ALTER TABLE runs ADD COLUMN head_alone TEXT;
   `,
+  // The precision (int8 or fp32) the cached features of a backbone were computed at: features of the
+  // other precision are computed again rather than mixed. Caches from before say nothing (null).
+  `
+  CREATE TABLE feature_precision (
+    backbone TEXT PRIMARY KEY,
+    precision TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

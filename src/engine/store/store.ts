@@ -455,6 +455,33 @@ export class Store {
     })();
   }
 
+  /** The precision the backbone's cached features were computed at (null: not recorded, older caches). */
+  featurePrecision(backbone: string): string | null {
+    const row = this.db.prepare('SELECT precision FROM feature_precision WHERE backbone = ?').get(backbone) as { precision: string } | undefined;
+    return row?.precision ?? null;
+  }
+
+  /**
+   * From now on the backbone's features are computed at `precision`: those cached at another one are
+   * dropped (with the failures seen at it), and the models on this backbone count every photo as not
+   * embedded yet (indexing embeds them again from the new features; until then their vectors answer
+   * as before). One transaction. Returns how many features were dropped. `keep`: only records the
+   * precision (what was just computed is at it).
+   */
+  switchFeaturePrecision(backbone: string, precision: string, options: { keep?: boolean } = {}): number {
+    return this.db.transaction(() => {
+      const before = this.featurePrecision(backbone);
+      let dropped = 0;
+      if (!options.keep && before !== null && before !== precision) {
+        dropped = this.db.prepare('DELETE FROM features WHERE backbone = ?').run(backbone).changes;
+        this.db.prepare('DELETE FROM feature_failures WHERE backbone = ?').run(backbone);
+        this.db.prepare('DELETE FROM embeddings WHERE model_id IN (SELECT id FROM models WHERE backbone = ?)').run(backbone);
+      }
+      this.db.prepare('INSERT OR REPLACE INTO feature_precision(backbone, precision) VALUES (?, ?)').run(backbone, precision);
+      return dropped;
+    })();
+  }
+
   // ---- activations at a fine-tuning cut (cached per content hash) --------------------------------
 
   cutActivations(backbone: string, cut: string, hashes: string[]): Map<string, Buffer> {

@@ -4,7 +4,7 @@ import type { Problem } from '../../../shared/api.js';
 import { activeClock } from '../../common/job-control.js';
 import { createThroughput } from '../../common/throughput.js';
 import { describeSpec, finalPartOf, type BackboneSpec } from '../../ml/backbone/backbone.js';
-import { extractFeatures } from '../../ml/backbone/features.js';
+import { extractFeatures, featurePrecision, precisionOfRuntime } from '../../ml/backbone/features.js';
 import type { PhotoRow, Store } from '../../store/store.js';
 import type { JobContext } from '../job-context.js';
 
@@ -19,9 +19,13 @@ import type { JobContext } from '../job-context.js';
 export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: BackboneSpec, workers?: number, options: { retry?: boolean } = {}) {
   const { store } = ctx;
   const key = describeSpec(spec);
-  const photos = store.photos(libraryId);
-  const cached = cachedSoundFeatures(ctx, key, photos);
   const finalPart = finalPartOf(spec);
+  const keys = [key, ...(finalPart ? [describeSpec(finalPart.spec)] : [])];
+  const photos = store.photos(libraryId);
+  // Photos known to be unreadable cannot calibrate int8 either.
+  const precision = await featurePrecision(spec, photos.length - store.featureFailures(key).size);
+  const recomputing = samePrecisionOnly(store, keys, precision);
+  const cached = cachedSoundFeatures(ctx, key, photos);
   if (finalPart) backfillFinalPart(store, finalPart, cached);
   if (options.retry) store.clearFeatureFailures(key, photos.map((p) => p.hash));
   const failures = store.featureFailures(key);
@@ -29,7 +33,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const missing = uniqueByHash(photos.filter((p) => !cached.has(p.hash) && !knownBad(p)));
   const root = store.libraryRoot(libraryId);
   const pace = createThroughput(activeClock(ctx.control));
-  let phase = 'Computing backbone features';
+  let phase = recomputing ? `Computing backbone features again at ${recomputing} (they were cached at another precision)` : 'Computing backbone features';
   ctx.emit?.({ type: 'progress', kind: 'features', phase, done: 0, total: missing.length, etaSeconds: null });
   const problems: Problem[] = [];
   const summary = await extractFeatures(
@@ -52,7 +56,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
         ctx.emit?.({ type: 'problem', problem });
       },
       onRuntime: (runtime, note) => {
-        phase = `Computing backbone features (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
+        phase = `${recomputing ? `Computing backbone features again at ${recomputing}` : 'Computing backbone features'} (${describeRuntime(runtime)}${note ? `; ${note}` : ''})`;
       },
       onProgress: (done, total) => {
         const { etaSeconds, perSecond } = pace(done, total);
@@ -60,8 +64,23 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
       },
     },
   );
+  // The backbone fell back (int8 could not calibrate): what it computed is recorded as it is, or as
+  // mixed beside features cached at the other precision, so the next run computes them all again.
+  const computedAt = precisionOfRuntime(summary.runtime);
+  if (summary.extracted > 0 && computedAt !== precision) for (const k of keys) store.switchFeaturePrecision(k, cached.size > 0 ? 'mixed' : computedAt, { keep: true });
   replaceFeatureProblems(store, libraryId, key, photos, problems);
   return { ...summary, key, cached: cached.size, computed: summary.extracted, problems };
+}
+
+/**
+ * Features are cached at the precision they will be computed at now (int8 or fp32): any cached at the
+ * other one are dropped, so a library never mixes them (a model's distances would shift between old
+ * and new photos). Returns the precision when something was dropped, else null.
+ */
+function samePrecisionOnly(store: Store, keys: string[], precision: string): string | null {
+  let dropped = 0;
+  for (const key of keys) dropped += store.switchFeaturePrecision(key, precision);
+  return dropped > 0 ? precision : null;
 }
 
 /** The photos' cached features; damaged ones (not all numbers) are deleted, said, and left out, to be computed again. */

@@ -8,7 +8,8 @@ import { BUILTIN_BACKBONE } from '../../../shared/builtin-backbone.js';
 import { describeSpec, type BackboneSpec } from './backbone.js';
 import { selectBackend } from '../runtime/compute-backend.js';
 import { calibrationFile, calibrationSample } from './int8-calibration.js';
-import { preferredPrecision, preferredRuntime } from './onnx-backbone.js';
+import { expectedRuntime, preferredPrecision, preferredRuntime } from './onnx-backbone.js';
+import { MIN_INT8_CALIBRATION_PHOTOS, type BackbonePrecision } from '../../../shared/settings.js';
 import type { JobControl } from '../../common/job-control.js';
 
 export interface FeatureJob {
@@ -167,6 +168,20 @@ class FeatureWorker {
 function startWorker(spec: BackboneSpec, calibrationPhotos: string[]): Worker {
   return startModuleWorker(import.meta.url, 'feature-worker', { workerData: { spec, calibrationPhotos } });
 }
+
+/**
+ * The precision this backbone's features will be computed at here: int8 only for the built-in
+ * backbone on ONNX Runtime with int8 asked for, and a calibration cached or `photos` enough to make
+ * one (with fewer the backbone falls back to float).
+ */
+export async function featurePrecision(spec: BackboneSpec, photos: number): Promise<BackbonePrecision> {
+  if (spec.kind !== 'builtin' || preferredPrecision() !== 'int8') return 'fp32';
+  if (photos < MIN_INT8_CALIBRATION_PHOTOS && !existsSync(calibrationFile(userCacheDir(), BUILTIN_BACKBONE.id))) return 'fp32';
+  return (await expectedRuntime(await selectBackend())) === 'onnxruntime' ? 'int8' : 'fp32';
+}
+
+/** The precision a feature run was computed at, from the runtime it reported. */
+export const precisionOfRuntime = (runtime: string | null): BackbonePrecision => (runtime?.endsWith('-int8') ? 'int8' : 'fp32');
 
 /** Whether loading this backbone may calibrate int8: the built-in backbone, int8 asked for, no calibration cached yet. */
 function mayCalibrate(spec: BackboneSpec): boolean {
