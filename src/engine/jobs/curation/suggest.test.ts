@@ -11,7 +11,10 @@ import { planTraining } from '../door.js';
 import { trainModel } from '../training/training.js';
 import { changeLabels } from '../files/label-changes.js';
 import { releaseQueryBackbones } from '../models/query-backbones.js';
-import { rejectSuggestion, suggestClasses } from './suggest.js';
+import { keptGaussians, rejectSuggestion, suggestClasses } from './suggest.js';
+import { describeSpec, type BackboneSpec } from '../../ml/backbone/backbone.js';
+import { fitClassGaussians } from '../../ml/curation/novelty.js';
+import { untrainedSpec } from '../training/labelled-features.js';
 import { runSql } from '../../testing/raw-sql.js';
 
 let root: string;
@@ -111,5 +114,28 @@ describe('sort the unsorted: suggestions from a trained model on drawn photos', 
     expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className === null && s.strangeness === null)).toBe(true);
     store.setModelDistances(model.id, profile(null));
     expect(suggestClasses(store, libraryId).suggestions.every((s) => s.className !== null)).toBe(true);
+  });
+  it('fits the class Gaussians of the untrained features once per training split: again after a label, a content or a precision changes', () => {
+    const model = store.models(libraryId).find((m) => m.kind === 'trained')!;
+    const spec = model.config.backboneSpec as BackboneSpec;
+    const key = describeSpec(untrainedSpec(spec));
+    const train = store.photos(libraryId).filter((p) => p.classId !== null && p.split !== 'validation');
+    const features = store.features(key, train.map((p) => p.hash));
+    const rows = train.map((p) => ({ classId: p.classId!, vector: features.get(p.hash)! }));
+    let fits = 0;
+    const fit = (given: typeof rows) => (fits++, fitClassGaussians(given));
+    const first = keptGaussians(store, spec, train, fit)(rows);
+    expect(keptGaussians(store, spec, train, fit)(rows)).toBe(first); // Sort asking again: the same fit
+    expect(fits).toBe(1);
+    const relabelled = [{ ...train[0], classId: train.find((p) => p.classId !== train[0].classId)!.classId }, ...train.slice(1)];
+    keptGaussians(store, spec, relabelled, fit)(rows);
+    expect(fits).toBe(2);
+    keptGaussians(store, spec, [{ ...train[0], hash: 'edited' }, ...train.slice(1)], fit)(rows);
+    expect(fits).toBe(3);
+    const precision = store.featurePrecision(key) ?? 'fp32';
+    store.switchFeaturePrecision(key, precision === 'fp32' ? 'int8' : 'fp32', { keep: true });
+    keptGaussians(store, spec, train, fit)(rows);
+    expect(fits).toBe(4);
+    store.switchFeaturePrecision(key, precision, { keep: true });
   });
 });

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { Suggestion, SuggestionsResult } from '../../../shared/api.js';
 import { describeValue } from '../../../shared/describe-value.js';
 import { conflict, invalidInput, notFound } from '../../../shared/errors.js';
 import { describeSpec, type BackboneSpec } from '../../ml/backbone/backbone.js';
 import { normalizeVector } from '../../ml/training/head.js';
 import { classThresholds, noveltyRule, voteClasses, type LabelledPhoto } from '../../ml/curation/suggest.js';
+import { fitClassGaussians, type ClassGaussians } from '../../ml/curation/novelty.js';
 import type { PhotoRow, Store } from '../../store/store.js';
 import { untrainedSpec } from '../training/labelled-features.js';
 import { defaultModel, requireModel } from '../models/model-lookup.js';
@@ -51,7 +53,8 @@ export function suggestClasses(store: Store, libraryId: number, options: Suggest
   const train = labelledPhotos.filter((p) => p.split !== 'validation').map(withVector);
   const rule = options.rule ?? 'novelty';
   const toVote = queries.map((p) => ({ id: p.id, vector: vectors.get(p.id)!, untrained: untrained.get(p.id) }));
-  const novelty = rule === 'novelty' ? noveltyRule({ validation, train, unsorted: toVote }, options.keepShare) : null;
+  const fitGaussians = keptGaussians(store, model.config.backboneSpec as BackboneSpec | undefined, labelledPhotos.filter((p) => p.split !== 'validation'));
+  const novelty = rule === 'novelty' ? noveltyRule({ validation, train, unsorted: toVote, fitGaussians }, options.keepShare) : null;
   const measured = classThresholds(validation, train, options.keepShare);
   // No validation split yet (never trained or evaluated): the model's own "close match" distance, if it has one.
   const calibration = measured.fallback === Infinity ? { ...measured, fallback: store.modelDistances(model.id)?.threshold ?? Infinity } : measured;
@@ -91,6 +94,30 @@ function untrainedFeatures(store: Store, spec: BackboneSpec | undefined, photos:
     const vector = features.get(p.hash);
     return vector && vector.every(Number.isFinite) ? [[p.id, normalizeVector(vector)] as const] : [];
   }));
+}
+
+/** The class Gaussians last fitted per store, and the training photos (with their untrained features' precision) they were fitted on. */
+const fittedGaussians = new WeakMap<Store, { fingerprint: string; gaussians: ClassGaussians | null }>();
+
+/**
+ * Fits the untrained features' class Gaussians (most of a suggestion pass's time: a PCA of every
+ * training photo's features) once per training split: Sort asks again after every accept or reject,
+ * and its training photos have not changed. A label, a split, a photo's content or the features'
+ * precision changing fits them again.
+ */
+export function keptGaussians(store: Store, spec: BackboneSpec | undefined, train: PhotoRow[], fit = fitClassGaussians): (rows: Parameters<typeof fitClassGaussians>[0]) => ClassGaussians | null {
+  const key = spec ? describeSpec(untrainedSpec(spec)) : '';
+  const fingerprint = createHash('sha256')
+    .update(`${key}\n${store.featurePrecision(key) ?? ''}\n`)
+    .update(train.map((p) => `${p.id}:${p.classId}:${p.hash}`).join('\n'))
+    .digest('hex');
+  return (rows) => {
+    const kept = fittedGaussians.get(store);
+    if (kept?.fingerprint === fingerprint) return kept.gaussians;
+    const gaussians = fit(rows);
+    fittedGaussians.set(store, { fingerprint, gaussians });
+    return gaussians;
+  };
 }
 
 /** Remembers (or forgets) that a photo is not of a class. */

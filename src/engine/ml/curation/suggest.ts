@@ -3,7 +3,7 @@
  * nearest, and "none of your classes" when the photo is too unlike the voted class (open set: a class
  * never trained on), judged by noveltyRule.
  */
-import { NEIGHBOURS, fitClassGaussians, unsortedNeighbours } from './novelty.js';
+import { NEIGHBOURS, fitClassGaussians, unsortedNeighbours, type ClassGaussians } from './novelty.js';
 
 export interface LabelledVector {
   id: number;
@@ -188,6 +188,8 @@ export interface NoveltyPhotos {
   train: LabelledPhoto[];
   /** The photos without a class (the ones it judges). */
   unsorted: VoteQuery[];
+  /** Fits the class Gaussians of the untrained features (default fitClassGaussians; the caller may keep them). */
+  fitGaussians?: (train: Array<{ classId: number; vector: Float32Array }>) => ClassGaussians | null;
 }
 
 /**
@@ -251,10 +253,10 @@ export function noveltyRule(photos: NoveltyPhotos, keepShare = KEEP_SHARE): Nove
  * on the training split), how many of each photo's nearest photos are unsorted (in the Gaussians' PCA
  * space), and per class the mean of that count over its labelled photos.
  */
-function untrainedEvidence({ validation, train, unsorted }: NoveltyPhotos) {
+function untrainedEvidence({ validation, train, unsorted, fitGaussians = fitClassGaussians }: NoveltyPhotos) {
   const labelled = [...train, ...validation];
   if (!labelled.every((p) => p.untrained)) return null;
-  const gaussians = fitClassGaussians(train.map((p) => ({ classId: p.classId, vector: p.untrained! })));
+  const gaussians = fitGaussians(train.map((p) => ({ classId: p.classId, vector: p.untrained! })));
   if (!gaussians) return null;
   const everyone = [
     ...labelled.map((p) => ({ id: p.id, vector: gaussians.project(p.untrained!), unsorted: false })),
