@@ -1,25 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store } from './store.js';
+import { scannedPhoto as photo, scannedStore } from './test-fixture.js';
 
-let dir: string;
 let store: Store;
 let lib: number;
-const photo = (relPath: string, className: string | null, hash: string) => ({ relPath, className, size: 100, mtimeMs: 1000, hash });
 // Two files share content h2: one photo to compute, as the caches count it.
 const scan = [photo('cats/a.jpg', 'cats', 'h1'), photo('cats/b.jpg', 'cats', 'h2'), photo('dogs/b-copy.jpg', 'dogs', 'h2'), photo('dogs/c.jpg', 'dogs', 'h3'), photo('loose.jpg', null, 'h4')];
 
+let remove: () => void;
+
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'lookalike-rates-'));
-  store = Store.open(join(dir, 'lookalike.db'));
-  lib = store.upsertLibrary('/photos');
-  store.syncLibrary(lib, ['cats', 'dogs'], scan);
+  ({ store, lib, remove } = scannedStore('lookalike-rates-', ['cats', 'dogs'], scan));
 });
 afterEach(() => {
   store.close();
-  rmSync(dir, { recursive: true, force: true });
+  remove();
 });
 
 describe('measured speeds and head-alone scores on a real SQLite file', () => {
