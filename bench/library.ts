@@ -35,6 +35,7 @@ interface Source {
  * Last, the library grows by a tenth and the app's engine indexes the new photos while Find similar is
  * asked every 100 ms (p50/p95 of its answers meanwhile).
  *   --photos 2000  --dir D (make the library there once and reuse it)  --epochs 5
+ *   --make-only (with --dir: make or complete the library, measure nothing else)
  */
 export async function run(args: string[]): Promise<BenchReport> {
   const count = Number(flag(args, 'photos', '2000'));
@@ -50,6 +51,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     const db = join(work, 'library.db');
     const photo = firstPhoto(library);
     const results: Row[] = [{ stage: 'make the library', photos: made.total, seconds: round(made.seconds), note: made.note }];
+    if (args.includes('--make-only')) return { bench: 'library', results, notes: [`library at ${library}`] };
     const stages: Array<[string, string[]]> = [
       ['scan (list + hash)', ['scan', library, '--db', db, '--json']],
       ['index (decode + backbone + store + index)', ['index', library, '--db', db, '--json']],

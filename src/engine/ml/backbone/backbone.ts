@@ -7,7 +7,7 @@ import { selectBackend } from '../runtime/compute-backend.js';
 import { l2Normalize, normalizeVector } from '../training/head.js';
 import { downloadModel } from './model-download.js';
 import { calibrationFile, calibrationFor, type CalibrationOutcome } from './int8-calibration.js';
-import { calibrateOnnx, openOnnxRunner, preferredPrecision, preferredRuntime, type RuntimeHost } from './onnx-backbone.js';
+import { calibrateOnnx, openOnnxRunner, preferredPrecision, preferredRuntime, type ByteScaling, type RuntimeHost } from './onnx-backbone.js';
 import { userCacheDir } from '../../common/paths.js';
 import { BUILTIN_BACKBONE, type BuiltinScale } from '../../../shared/builtin-backbone.js';
 import { SettingsError, type BackbonePrecision } from '../../../shared/settings.js';
@@ -135,9 +135,9 @@ async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, hos
     try {
       const calibration = int8 ? await builtinCalibration(graph, artifacts, int8) : null;
       const ranges = calibration?.ranges ?? undefined;
-      const runner = await openOnnxRunner(graph, artifacts, wiring.output, { int8: ranges });
+      const runner = await openOnnxRunner(graph, artifacts, wiring.output, { int8: ranges, byteInput: byteScaling(wiring.inputRange) });
       // Probe before letting go of the TF.js graph: if ONNX Runtime cannot run it, TF.js still can.
-      const dims = await runner.runEach(new Float32Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize).then(
+      const dims = await runner.runEach(new Uint8Array(wiring.inputSize * wiring.inputSize * 3), 1, wiring.inputSize).then(
         (probe) => probe.map((part) => part.length),
         async (error: unknown) => {
           await runner.dispose();
@@ -153,7 +153,7 @@ async function fromGraph(graph: GraphModel, artifacts: tf.io.ModelArtifacts, hos
         ...(calibration && !calibration.ranges ? { runtimeNote: calibration.reason } : {}),
         async embed(images) {
           if (images.length === 0) return [];
-          const parts = await runner.runEach(scalePixels(images, wiring.inputSize, wiring.inputRange), images.length, wiring.inputSize);
+          const parts = await runner.runEach(joinPixels(images, wiring.inputSize), images.length, wiring.inputSize);
           if (parts.length === 1) return images.map((_, i) => parts[0].slice(i * dim, (i + 1) * dim));
           return images.map((_, i) => joinScales(parts.map((part, p) => part.subarray(i * dims[p], (i + 1) * dims[p]))));
         },
@@ -232,14 +232,27 @@ function finish(wiring: Wiring, run: (batch: tf.Tensor4D) => tf.Tensor2D, dispos
   };
 }
 
+/** How RGB bytes map onto the model's input range: (x - shift) / divisor. */
+export function byteScaling(range: InputRange): ByteScaling {
+  return range === '0,1' ? { shift: 0, divisor: 255 } : range === '-1,1' ? { shift: 127.5, divisor: 127.5 } : { shift: 0, divisor: 1 };
+}
+
 /** RGB bytes -> NHWC floats in the model's input range. */
 export function scalePixels(images: Uint8Array[], size: number, range: InputRange): Float32Array {
-  const pixels = new Float32Array(images.length * size * size * 3);
-  const [scale, offset] = range === '0,1' ? [1 / 255, 0] : range === '-1,1' ? [1 / 127.5, -1] : [1, 0];
+  const { shift, divisor } = byteScaling(range);
+  const bytes = joinPixels(images, size);
+  const pixels = new Float32Array(bytes.length);
+  for (let j = 0; j < bytes.length; j++) pixels[j] = (bytes[j] - shift) / divisor;
+  return pixels;
+}
+
+/** A batch of RGB images (size x size x 3 bytes each) in one NHWC byte array. */
+export function joinPixels(images: Uint8Array[], size: number): Uint8Array {
+  const length = size * size * 3;
+  const pixels = new Uint8Array(images.length * length);
   images.forEach((image, i) => {
-    if (image.length !== size * size * 3) throw new Error(`image ${i} has ${image.length} bytes, expected ${size * size * 3}`);
-    const base = i * size * size * 3;
-    for (let j = 0; j < image.length; j++) pixels[base + j] = image[j] * scale + offset;
+    if (image.length !== length) throw new Error(`image ${i} has ${image.length} bytes, expected ${length}`);
+    pixels.set(image, i * length);
   });
   return pixels;
 }

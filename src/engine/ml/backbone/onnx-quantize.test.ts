@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_OUTPUTS, readBuiltinArtifacts, scalePixels } from './backbone.js';
+import { BUILTIN_OUTPUTS, byteScaling, joinPixels, readBuiltinArtifacts, scalePixels } from './backbone.js';
 import { selectBackend } from '../runtime/compute-backend.js';
-import { calibrateOnnx, exportBackbone, loadOnnxRuntime, openOnnxRunner, type OnnxFeatureRunner } from './onnx-backbone.js';
+import { calibrateOnnx, exportBackbone, loadOnnxRuntime, openOnnxRunner, withByteInput, type OnnxFeatureRunner } from './onnx-backbone.js';
 import { encodeModel } from '../runtime/onnx-proto.js';
 import { activationQuantisation, quantisationPoints, quantiseModel, quantiseWeights, type ActivationRanges } from './onnx-quantize.js';
 import { decodeForModel } from '../../library/image.js';
@@ -96,10 +96,29 @@ describe('the int8 built-in backbone', () => {
     }
   });
 
+  it('takes RGB bytes and scales them in the graph: the very features of floats scaled in JavaScript, float and int8', async () => {
+    const runners: OnnxFeatureRunner[] = [];
+    try {
+      const bytes = { byteInput: byteScaling('0,1') };
+      for (const int8 of [undefined, ranges]) runners.push(await openOnnxRunner(graph, artifacts, BUILTIN_OUTPUTS, { int8 }), await openOnnxRunner(graph, artifacts, BUILTIN_OUTPUTS, { int8, ...bytes }));
+      const [floats, raw] = [scalePixels(photos.slice(12), 224, '0,1'), joinPixels(photos.slice(12), 224)];
+      for (let r = 0; r < 4; r += 2) {
+        const [fromFloats, fromBytes] = [await runners[r].runEach(floats, 4, 224), await runners[r + 1].runEach(raw, 4, 224)];
+        // Bit for bit, int8 too: its quantised first layer would turn one float ulp into a different value.
+        fromFloats.forEach((layer, l) => expect(fromBytes[l], `${r ? 'int8' : 'float'} ${BUILTIN_OUTPUTS[l]}`).toEqual(layer));
+      }
+      await expect(runners[1].run(floats, 4, 224)).rejects.toThrow(/takes RGB bytes/);
+      await expect(runners[0].run(raw, 4, 224)).rejects.toThrow(/takes scaled floats/);
+    } finally {
+      for (const runner of runners) await runner.dispose();
+    }
+  });
+
   it('runs as integer kernels: ONNX Runtime fuses every convolution into QLinearConv, every residual add into QLinearAdd, and drops every ReLU6', async () => {
     const ort = await loadOnnxRuntime();
     const optimized = join(folder, 'optimized.onnx');
-    const model = quantiseModel(exportBackbone(graph, artifacts, BUILTIN_OUTPUTS), ranges);
+    // As the feature threads open it: bytes in, cast and scaled in the graph.
+    const model = withByteInput(quantiseModel(exportBackbone(graph, artifacts, BUILTIN_OUTPUTS), ranges), byteScaling('0,1'));
     const session = await ort.InferenceSession.create(encodeModel(model), { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, intraOpNumThreads: 1 });
     await session.release();
     const text = readFileSync(optimized).toString('latin1');

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { BUILTIN_BACKBONE } from '../../../shared/builtin-backbone.js';
-import { readBuiltinArtifacts, scalePixels } from './backbone.js';
+import { byteScaling, joinPixels, readBuiltinArtifacts, scalePixels } from './backbone.js';
 import { depthwiseConv, inputConv, pointwiseConv, type Activation } from '../training/gradients.js';
 import { selectBackend } from '../runtime/compute-backend.js';
 import { openOnnxRunner, preferredRuntime, type OnnxFeatureRunner } from './onnx-backbone.js';
@@ -113,7 +113,7 @@ export class BuiltinGraph {
     const size = cut.shape[0] * cut.shape[1] * cut.shape[2];
     const runner = await this.onnxRunner(cut);
     if (runner) {
-      const flat = await runner.run(scalePixels(images, INPUT_SIZE, BUILTIN_BACKBONE.inputRange), images.length, INPUT_SIZE);
+      const flat = await runner.run(joinPixels(images, INPUT_SIZE), images.length, INPUT_SIZE);
       return images.map((_, i) => flat.slice(i * size, (i + 1) * size));
     }
     const out = tf.tidy(() => this.graph.execute(tf.tensor4d(scalePixels(images, INPUT_SIZE, BUILTIN_BACKBONE.inputRange), [images.length, INPUT_SIZE, INPUT_SIZE, 3]), cut.node) as tf.Tensor);
@@ -196,7 +196,7 @@ export class BuiltinGraph {
     if (!runner) {
       runner = selectBackend().then((backend) =>
         preferredRuntime(backend) === 'onnxruntime'
-          ? openOnnxRunner(this.graph, { modelTopology: this.topology as object }, cut.node, { threads: 2, pool: false }).then(
+          ? openOnnxRunner(this.graph, { modelTopology: this.topology as object }, cut.node, { threads: 2, pool: false, byteInput: byteScaling(BUILTIN_BACKBONE.inputRange) }).then(
               (r) => ((this.runtime = 'onnxruntime'), r),
               (error: unknown) => {
                 if (process.env.LOOKALIKE_BACKBONE_RUNTIME === 'onnxruntime') throw error;

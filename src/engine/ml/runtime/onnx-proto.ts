@@ -30,6 +30,8 @@ export interface OnnxValueInfo {
   name: string;
   /** A number, or a name for a dimension that varies (the batch). */
   shape: Array<number | string>;
+  /** Element type; float32 unless said. */
+  type?: 'float32' | 'uint8';
 }
 
 export interface OnnxModel {
@@ -104,7 +106,7 @@ function encodeTensor(tensor: OnnxTensor): Writer {
 function encodeValueInfo(info: OnnxValueInfo): Writer {
   const shape = new Writer();
   for (const d of info.shape) shape.message(1, typeof d === 'number' ? new Writer().varint(1, d) : new Writer().string(2, d));
-  const tensorType = new Writer().varint(1, FLOAT).message(2, shape);
+  const tensorType = new Writer().varint(1, info.type === 'uint8' ? UINT8 : FLOAT).message(2, shape);
   return new Writer().string(1, info.name).message(2, new Writer().message(1, tensorType));
 }
 
