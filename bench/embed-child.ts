@@ -1,15 +1,20 @@
 // One embed measurement in a fresh process (so peak RSS is this configuration's own):
 // files -> decode (sharp) -> backbone -> head -> stored embedding, on a temp database.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { selectBackend } from '../src/engine/ml/runtime/compute-backend.js';
-import { BUILTIN_BACKBONE } from '../src/shared/builtin-backbone.js';
-import { parseBackboneSpec } from '../src/engine/ml/backbone/backbone.js';
-import { cacheFeatures } from '../src/engine/jobs/library/feature-cache.js';
-import { ensureBaselineModel } from '../src/engine/jobs/library/indexing.js';
-import { openLibrary } from '../src/engine/jobs/library/library-sync.js';
-import { Store } from '../src/engine/store/store.js';
+import { join, resolve } from 'node:path';
+
+// The built engine where there is one (what the app runs: its feature threads start without tsx
+// compiling them, about half a second each), else the TypeScript sources.
+const built = existsSync(resolve(import.meta.dirname, '../out/node/engine/jobs/library/feature-cache.js'));
+const load = <T>(path: string): Promise<T> => import(resolve(import.meta.dirname, built ? '../out/node' : '../src', built ? path : path.replace(/\.js$/, '.ts'))) as Promise<T>;
+const { selectBackend } = await load<typeof import('../src/engine/ml/runtime/compute-backend.js')>('engine/ml/runtime/compute-backend.js');
+const { BUILTIN_BACKBONE } = await load<typeof import('../src/shared/builtin-backbone.js')>('shared/builtin-backbone.js');
+const { parseBackboneSpec } = await load<typeof import('../src/engine/ml/backbone/backbone.js')>('engine/ml/backbone/backbone.js');
+const { cacheFeatures } = await load<typeof import('../src/engine/jobs/library/feature-cache.js')>('engine/jobs/library/feature-cache.js');
+const { ensureBaselineModel } = await load<typeof import('../src/engine/jobs/library/indexing.js')>('engine/jobs/library/indexing.js');
+const { openLibrary } = await load<typeof import('../src/engine/jobs/library/library-sync.js')>('engine/jobs/library/library-sync.js');
+const { Store } = await load<typeof import('../src/engine/store/store.js')>('engine/store/store.js');
 
 const [root, workers] = [process.argv[2], Number(process.argv[3])];
 const dir = mkdtempSync(join(tmpdir(), 'lookalike-bench-embed-'));
@@ -25,6 +30,7 @@ try {
   process.stdout.write(
     JSON.stringify({
       backend: backend.name,
+      engine: built ? 'built (out/node)' : 'TypeScript sources (tsx)',
       runtime: features.runtime,
       workers,
       photos: summary.photoCount,

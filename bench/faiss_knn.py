@@ -1,10 +1,10 @@
 """FAISS peers of the knn bench: IndexFlatL2 (exact) and IndexHNSWFlat (M=32), same vectors and queries, one query at a time.
 
-usage: faiss_knn.py BASE.f32 QUERIES.f32 DIM K OUT_PREFIX [TARGET_RECALL]
+usage: faiss_knn.py BASE.f32 QUERIES.f32 DIM K OUT_PREFIX [TARGET_RECALL [HNSW: 1 or 0]]
 Writes OUT_PREFIX.flat.i64 and OUT_PREFIX.hnsw.i64 (the ids found) and prints on stdout
 {"flat": {...}, "hnsw": {...}}, each with latencies_ms, build_s and rss_delta_mb (resident memory the
 index added). HNSW's efSearch is the smallest of EF_SEARCH whose recall@K against the flat answer
-on these queries reaches TARGET_RECALL (default 0.95), else the largest.
+on these queries reaches TARGET_RECALL (default 0.95), else the largest. HNSW 0 builds only the flat index.
 """
 import json
 import os
@@ -47,6 +47,7 @@ def build(index, base):
 
 base_path, queries_path, dim, k, out_prefix = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 target = float(sys.argv[6]) if len(sys.argv) > 6 else 0.95
+with_hnsw = sys.argv[7] != "0" if len(sys.argv) > 7 else True
 base = np.fromfile(base_path, dtype=np.float32).reshape(-1, dim)
 queries = np.fromfile(queries_path, dtype=np.float32).reshape(-1, dim)
 report = {"threads": faiss.omp_get_max_threads()}
@@ -58,13 +59,14 @@ truth.tofile(f"{out_prefix}.flat.i64")
 report["flat"] = {"latencies_ms": latencies, "build_s": build_s, "rss_delta_mb": rss_delta}
 del flat
 
-hnsw = faiss.IndexHNSWFlat(dim, HNSW_M)
-build_s, rss_delta = build(hnsw, base)
-for ef in EF_SEARCH:
-    hnsw.hnsw.efSearch = ef
-    latencies, found = timed_search(hnsw, queries, k)
-    if recall(found, truth) >= target:
-        break
-found.tofile(f"{out_prefix}.hnsw.i64")
-report["hnsw"] = {"latencies_ms": latencies, "build_s": build_s, "rss_delta_mb": rss_delta, "ef_search": ef, "m": HNSW_M}
+if with_hnsw:
+    hnsw = faiss.IndexHNSWFlat(dim, HNSW_M)
+    build_s, rss_delta = build(hnsw, base)
+    for ef in EF_SEARCH:
+        hnsw.hnsw.efSearch = ef
+        latencies, found = timed_search(hnsw, queries, k)
+        if recall(found, truth) >= target:
+            break
+    found.tofile(f"{out_prefix}.hnsw.i64")
+    report["hnsw"] = {"latencies_ms": latencies, "build_s": build_s, "rss_delta_mb": rss_delta, "ef_search": ef, "m": HNSW_M}
 print(json.dumps(report))

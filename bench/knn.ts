@@ -42,6 +42,7 @@ interface Faiss {
  * its array; faiss: resident memory the index added); p50 ratios against FAISS flat and brute force
  * from this same run.
  *   --sizes 10000,100000,1000000  --queries 200  --k 30  --data uniform,clustered  --no-faiss
+ *   --hnsw-up-to N (build FAISS HNSW only up to N vectors: its build on 2 cores is the slow part)
  */
 export async function run(args: string[]): Promise<BenchReport> {
   const sizes = flag(args, 'sizes', '10000,100000,1000000').split(',').map(Number);
@@ -49,14 +50,15 @@ export async function run(args: string[]): Promise<BenchReport> {
   const k = Number(flag(args, 'k', '30'));
   const kinds = flag(args, 'data', DATA.join(',')).split(',') as Data[];
   const faiss: Faiss = args.includes('--no-faiss') ? { python: null, reason: '--no-faiss' } : findFaiss();
+  const hnswUpTo = Number(flag(args, 'hnsw-up-to', 'Infinity'));
   // As an app would at start-up: otherwise the first quantised queries scan on one core while it loads.
   if (!(await warmScanWorker())) progress('knn: the scan worker did not start; the quantised engines run on one core');
   const results: Row[] = [];
-  for (const data of kinds) for (const n of sizes) results.push(...measureSize(n, data, queryCount, k, faiss));
+  for (const data of kinds) for (const n of sizes) results.push(...measureSize(n, data, queryCount, k, faiss, n <= hnswUpTo));
   return { bench: 'knn', results, notes: notesFor(results, k, faiss) };
 }
 
-function measureSize(n: number, data: Data, queryCount: number, k: number, faiss: Faiss): Row[] {
+function measureSize(n: number, data: Data, queryCount: number, k: number, faiss: Faiss, withHnsw: boolean): Row[] {
   const dir = mkdtempSync(join(tmpdir(), 'lookalike-bench-knn-'));
   try {
     progress(`knn: ${n} ${data} vectors, ${queryCount} queries, k = ${k}: generating`);
@@ -70,7 +72,7 @@ function measureSize(n: number, data: Data, queryCount: number, k: number, faiss
       ...sqliteEngine(join(dir, 'exact.db'), base, queries, k, exact.ids, { quantisedFrom: Infinity }),
       ...sqliteEngine(join(dir, 'int8.db'), base, queries, k, exact.ids, { quantisedFrom: 0 }),
       ...sqliteEngine(join(dir, 'int8-l1.db'), base, queries, k, exact.ids, { quantisedFrom: 0, candidateScan: 'sqlite' }),
-      ...faissEngines(faiss, dir, k, exact.ids),
+      ...faissEngines(faiss, dir, k, exact.ids, withHnsw),
     ].map((row) => ({ n, data, ...row }));
     addRatios(rows);
     return rows;
@@ -253,31 +255,35 @@ function timeQueries(engine: string, index: VectorIndex, queries: Float32Array, 
 }
 
 /** IndexFlatL2 and IndexHNSWFlat in python3 over the same files; it times its own queries (one at a time). */
-function faissEngines(faiss: Faiss, dir: string, k: number, truth: number[][]): Row[] {
+function faissEngines(faiss: Faiss, dir: string, k: number, truth: number[][], withHnsw: boolean): Row[] {
   if (!faiss.python) return [{ engine: 'faiss-flat', skipped: faiss.reason }];
-  progress('  faiss flat and hnsw: building and querying');
+  progress(`  faiss flat${withHnsw ? ' and hnsw' : ''}: building and querying`);
   const script = resolve(import.meta.dirname, 'faiss_knn.py');
   const prefix = join(dir, 'faiss');
-  const out = spawnSync(faiss.python, [script, join(dir, 'base.f32'), join(dir, 'queries.f32'), String(DIM), String(k), prefix, String(TARGET_RECALL)], {
+  const out = spawnSync(faiss.python, [script, join(dir, 'base.f32'), join(dir, 'queries.f32'), String(DIM), String(k), prefix, String(TARGET_RECALL), withHnsw ? '1' : '0'], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
   if (out.status !== 0) return [{ engine: 'faiss-flat', skipped: `faiss_knn.py failed: ${out.stderr.trim().split('\n').at(-1)}` }];
   type Peer = { latencies_ms: number[]; build_s: number; rss_delta_mb: number; ef_search?: number };
-  const report = JSON.parse(out.stdout) as { flat: Peer; hnsw: Peer };
-  return (['flat', 'hnsw'] as const).map((kind) => {
+  const report = JSON.parse(out.stdout) as { flat: Peer; hnsw?: Peer };
+  const skipped: Row[] = withHnsw ? [] : [{ engine: 'faiss-hnsw', skipped: 'not built at this size (--hnsw-up-to)' }];
+  const peers = (['flat', 'hnsw'] as const).flatMap((kind) => {
+    const peer = report[kind];
+    if (!peer) return [];
     const raw = new BigInt64Array(new Uint8Array(readFileSync(`${prefix}.${kind}.i64`)).buffer);
     const found = truth.map((_, q) => Array.from(raw.subarray(q * k, (q + 1) * k), (id) => Number(id) + 1));
-    const { latencies_ms: latencies, build_s: buildSeconds, rss_delta_mb: rss, ef_search: efSearch } = report[kind];
-    return {
+    const { latencies_ms: latencies, build_s: buildSeconds, rss_delta_mb: rss, ef_search: efSearch } = peer;
+    return [{
       engine: `faiss-${kind}`,
       ...latency(latencies),
       recall_at_k: recall(found, truth),
       memory_mb: Math.round(rss),
       build_s: buildSeconds,
       ...(efSearch === undefined ? {} : { ef_search: efSearch }),
-    };
+    }];
   });
+  return [...peers, ...skipped];
 }
 
 function addRatios(rows: Row[]): void {
