@@ -5,7 +5,7 @@
 import { evaluateDetailed, evaluateRetrieval, type LabelledVectors } from '../../ml/training/retrieval-metrics.js';
 import type { BackboneSpec } from '../../ml/backbone/backbone.js';
 import { EmbeddingHead, normalizeVector, type HeadConfig } from '../../ml/training/head.js';
-import type { ModelRow, Store } from '../../store/store.js';
+import type { ModelRow, PhotoRow, Store } from '../../store/store.js';
 import { indexInBatches, querySource, type Embedder } from './embedder.js';
 import { backboneFeature } from './query-backbones.js';
 
@@ -18,22 +18,22 @@ export function openHeadModel(store: Store, model: ModelRow): Embedder {
   const embedNormalized = async (vectors: Float32Array[]) => (head ? head.embed(vectors) : vectors);
   const embedFeatures = (features: Float32Array[]) => embedNormalized(features.map(normalizeVector));
   const embedSet = async (set: LabelledVectors) => ({ vectors: await embedNormalized(set.vectors), classIds: set.classIds });
+  const embedPhotos = async (photos: PhotoRow[]) => {
+    const features = store.features(model.backbone, photos.map((p) => p.hash));
+    const ready = photos.filter((p) => features.has(p.hash));
+    const vectors = await embedFeatures(ready.map((p) => features.get(p.hash)!));
+    const byHash = new Map(ready.map((p, i) => [p.hash, vectors[i]]));
+    return photos.map((p) => byHash.get(p.hash) ?? null);
+  };
   return {
     model,
     async index(ctx) {
       const todo = store.photosToEmbed(model.libraryId, model.id);
-      const features = store.features(model.backbone, todo.map((p) => p.hash));
-      const ready = todo.filter((p) => features.has(p.hash));
-      const embedded = await indexInBatches(ctx, model, ready, INDEX_BATCH, (batch) => embedFeatures(batch.map((p) => features.get(p.hash)!)));
+      // Features are read a batch at a time: all of a 100,000-photo library's would be 1.25 GB.
+      const embedded = await indexInBatches(ctx, model, todo, INDEX_BATCH, (batch) => embedPhotos(batch));
       return { embedded, missingFeatures: todo.length - embedded };
     },
-    async embedPhotos(photos) {
-      const features = store.features(model.backbone, photos.map((p) => p.hash));
-      const ready = photos.filter((p) => features.has(p.hash));
-      const vectors = await embedFeatures(ready.map((p) => features.get(p.hash)!));
-      const byHash = new Map(ready.map((p, i) => [p.hash, vectors[i]]));
-      return photos.map((p) => byHash.get(p.hash) ?? null);
-    },
+    embedPhotos,
     async embedQuery(query) {
       const cached = 'photo' in query ? store.features(model.backbone, [query.photo.hash]).get(query.photo.hash) : undefined;
       const feature = cached ?? (await backboneFeature(model.config.backboneSpec as BackboneSpec, querySource(store, model.libraryId, query)));
