@@ -413,6 +413,12 @@ export class Store {
     return found;
   }
 
+  /** Which of these hashes have features cached for the backbone, without reading the vectors. */
+  featureHashes(backbone: string, hashes: string[]): Set<string> {
+    const has = this.db.prepare('SELECT 1 FROM features WHERE backbone = ? AND hash = ?').pluck();
+    return new Set(hashes.filter((hash) => has.get(backbone, hash) !== undefined));
+  }
+
   putFeatures(backbone: string, items: Array<{ hash: string; vector: Float32Array }>): void {
     const insert = this.db.prepare('INSERT OR REPLACE INTO features(backbone, hash, vector) VALUES (?, ?, ?)');
     this.db.transaction(() => {

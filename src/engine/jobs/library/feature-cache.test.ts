@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EngineEvent } from '../../../shared/api.js';
 import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
-import { describeSpec, parseBackboneSpec } from '../../ml/backbone/backbone.js';
+import { describeSpec, finalPartOf, parseBackboneSpec, trainingBackboneSpec } from '../../ml/backbone/backbone.js';
 import { Store } from '../../store/store.js';
+import { scannedPhoto, scannedStore } from '../../store/test-fixture.js';
 import { drawTestLibrary } from '../../testing/test-photos.js';
 import { cacheFeatures } from './feature-cache.js';
 import { ensureBaselineModel } from './indexing.js';
@@ -78,5 +79,41 @@ describe('the feature cache keeps one precision (int8 or fp32) per backbone', ()
     expect((await cacheAt('big', 'int8')).outcome.computed).toBe(0);
     expect((await cacheAt('big', 'fp32')).outcome.computed).toBe(34);
     expect(store.featurePrecision(key)).toBe('fp32');
+  });
+});
+
+describe('the feature cache of a big library', () => {
+  it('is checked a chunk at a time: a damaged row found and computed again, the final pool filled in from the cached tails', { timeout: 120_000 }, async () => {
+    const saved = process.env.LOOKALIKE_BACKBONE_PRECISION;
+    process.env.LOOKALIKE_BACKBONE_PRECISION = 'fp32';
+    const photos = Array.from({ length: 3000 }, (_, i) => scannedPhoto(`c${i % 2}/p${i}.jpg`, `c${i % 2}`, `h${i}`));
+    const fixture = scannedStore('lookalike-feature-chunks-', ['c0', 'c1'], photos);
+    const { store: big, lib } = fixture;
+    try {
+      const multiScale = trainingBackboneSpec({ backbone: DEFAULT_SETTINGS.backbone, features: 'multi-scale' });
+      const multiKey = describeSpec(multiScale);
+      const finalPart = finalPartOf(multiScale)!;
+      const dim = finalPart.dim + 16;
+      const vectorOf = (i: number) => Float32Array.from({ length: dim }, (_, j) => (i === 2000 && j === 3 ? NaN : Math.sin(i + j)));
+      big.putFeatures(multiKey, photos.map((p, i) => ({ hash: p.hash, vector: vectorOf(i) })));
+      big.switchFeaturePrecision(multiKey, 'fp32');
+      const read = vi.spyOn(big, 'features');
+      const problems: string[] = [];
+      const outcome = await cacheFeatures({ store: big, emit: (e) => void (e.type === 'problem' && problems.push(`${e.problem.path}: ${e.problem.reason}`)) }, lib, multiScale);
+
+      expect(outcome.cached).toBe(2999);
+      expect(problems[0]).toBe('c0/p2000.jpg: its stored backbone features were damaged (not numbers); computing them again');
+      // Its file is not on disk here: the backbone was asked for it alone, and said so.
+      expect(outcome.computed).toBe(0);
+      expect(problems.slice(1).every((p) => p.startsWith('c0/p2000.jpg: '))).toBe(true);
+      expect(Math.max(...read.mock.calls.map(([, hashes]) => hashes.length))).toBeLessThanOrEqual(1024);
+      const finals = big.features(describeSpec(finalPart.spec), ['h0', 'h2999', 'h2000']);
+      expect([...finals.keys()]).toEqual(['h0', 'h2999']);
+      expect(finals.get('h2999')).toEqual(vectorOf(2999).slice(16));
+    } finally {
+      process.env.LOOKALIKE_BACKBONE_PRECISION = saved;
+      big.close();
+      fixture.remove();
+    }
   });
 });

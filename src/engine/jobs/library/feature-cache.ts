@@ -26,7 +26,7 @@ export async function cacheFeatures(ctx: JobContext, libraryId: number, spec: Ba
   const precision = await featurePrecision(spec, photos.length - store.featureFailures(key).size);
   const recomputing = samePrecisionOnly(store, keys, precision);
   const cached = cachedSoundFeatures(ctx, key, photos);
-  if (finalPart) backfillFinalPart(store, finalPart, cached);
+  if (finalPart) backfillFinalPart(store, finalPart, key, cached);
   if (options.retry) store.clearFeatureFailures(key, photos.map((p) => p.hash));
   const failures = store.featureFailures(key);
   const knownBad = (p: PhotoRow) => failures.get(p.hash)?.seenAs === seenAs(p);
@@ -83,19 +83,35 @@ function samePrecisionOnly(store: Store, keys: string[], precision: string): str
   return dropped > 0 ? precision : null;
 }
 
-/** The photos' cached features; damaged ones (not all numbers) are deleted, said, and left out, to be computed again. */
-function cachedSoundFeatures(ctx: JobContext, key: string, photos: PhotoRow[]): Map<string, Float32Array> {
+/** Hashes read at once when the cache is checked: a 100,000-photo library's multi-scale features are 1.25 GB. */
+const CHECK_CHUNK = 1024;
+
+/** Which photos have sound features cached; damaged ones (not all numbers) are deleted, said, and left out, to be computed again. */
+function cachedSoundFeatures(ctx: JobContext, key: string, photos: PhotoRow[]): Set<string> {
   const { store } = ctx;
-  const cached = store.features(key, photos.map((p) => p.hash));
-  const damaged = [...cached].filter(([, vector]) => !vector.every(Number.isFinite)).map(([hash]) => hash);
+  const hashes = [...new Set(photos.map((p) => p.hash))];
+  const sound = new Set<string>();
+  const damaged: string[] = [];
+  for (let start = 0; start < hashes.length; start += CHECK_CHUNK) {
+    for (const [hash, vector] of store.features(key, hashes.slice(start, start + CHECK_CHUNK))) {
+      if (allFinite(vector)) sound.add(hash);
+      else damaged.push(hash);
+    }
+  }
   if (damaged.length) {
     store.deleteFeatures(key, damaged);
-    for (const hash of damaged) cached.delete(hash);
-    for (const photo of photos.filter((p) => damaged.includes(p.hash))) {
+    const gone = new Set(damaged);
+    for (const photo of photos.filter((p) => gone.has(p.hash))) {
       ctx.emit?.({ type: 'problem', problem: { path: photo.relPath, reason: 'its stored backbone features were damaged (not numbers); computing them again' } });
     }
   }
-  return cached;
+  return sound;
+}
+
+function allFinite(vector: Float32Array): boolean {
+  // x - x is 0 for every number and NaN for NaN and the infinities.
+  for (let i = 0; i < vector.length; i++) if (vector[i] - vector[i] !== 0) return false;
+  return true;
 }
 
 /** The library's 'features' problems as they stand now: remembered failures that match the file as it is, and this run's passing ones. */
@@ -110,11 +126,14 @@ function replaceFeatureProblems(store: Store, libraryId: number, key: string, ph
  * Multi-scale vectors end with the final pool: photos whose final-pool features are missing (a cache
  * written before both were stored together) get them from there, with no backbone pass.
  */
-function backfillFinalPart(store: Store, finalPart: NonNullable<ReturnType<typeof finalPartOf>>, cached: Map<string, Float32Array>): void {
+function backfillFinalPart(store: Store, finalPart: NonNullable<ReturnType<typeof finalPartOf>>, key: string, cached: Set<string>): void {
   const finalKey = describeSpec(finalPart.spec);
-  const present = store.features(finalKey, [...cached.keys()]);
-  const missing = [...cached].filter(([hash]) => !present.has(hash));
-  if (missing.length) store.putFeatures(finalKey, missing.map(([hash, vector]) => ({ hash, vector: vector.slice(vector.length - finalPart.dim) })));
+  const present = store.featureHashes(finalKey, [...cached]);
+  const missing = [...cached].filter((hash) => !present.has(hash));
+  for (let start = 0; start < missing.length; start += CHECK_CHUNK) {
+    const vectors = store.features(key, missing.slice(start, start + CHECK_CHUNK));
+    store.putFeatures(finalKey, [...vectors].map(([hash, vector]) => ({ hash, vector: vector.slice(vector.length - finalPart.dim) })));
+  }
 }
 
 /** A failure is remembered against the file as the scan saw it: another path, size or mtime means another try. */
