@@ -15,10 +15,14 @@ const FLOWERS = resolve(import.meta.dirname, '../../shared/datasets/flowers17');
  *   --photos N   photos taken evenly from the 17 classes (default 340; 1360 is all of flowers17)
  *   --cpu-photos N  photos for the slow plain-cpu backend (default 34)
  *   --onnx-only  only the ONNX Runtime rows with 2 workers (fp32, int8 cold, int8 warm)
+ *   --repeat N   measure each row N times, in turns, and report the median (this machine's speed
+ *                moves by 10-15% from one minute to the next; the runs are in `runs`)
  */
 export async function run(args: string[]): Promise<BenchReport> {
   const photos = Number(flag(args, 'photos', '340'));
   const cpuPhotos = Number(flag(args, 'cpu-photos', '34'));
+  const repeat = Number(flag(args, 'repeat', '1'));
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat takes a whole number from 1');
   // runtime "tfjs" runs the backbone on the TF.js backend itself; "onnxruntime" on ONNX Runtime (the head stays on TF.js).
   const onnx = (workers: number, precision: 'fp32' | 'int8-cold' | 'int8-warm'): Config => ({ backend: 'wasm', runtime: 'onnxruntime', workers, photos, precision });
   const configs: Config[] = args.includes('--onnx-only')
@@ -36,20 +40,31 @@ export async function run(args: string[]): Promise<BenchReport> {
       ];
   const native = args.includes('--onnx-only') ? [] : await nativeBackendsAvailable();
   for (const backend of native) configs.unshift({ backend, runtime: 'tfjs', workers: 2, photos });
-  const results: Array<Record<string, unknown>> = [];
+  const runs: Array<Array<Record<string, unknown>>> = configs.map(() => []);
   // One cache folder for the run: "cold" starts it empty, "warm" rows find the calibration in it.
   const home = mkdtempSync(join(tmpdir(), 'lookalike-bench-home-'));
   try {
-    for (const config of configs) {
-      if (config.precision === 'int8-cold') rmSync(join(home, 'cache'), { recursive: true, force: true });
-      results.push(measure(config, home));
+    for (let turn = 0; turn < repeat; turn++) {
+      configs.forEach((config, i) => {
+        if (config.precision === 'int8-cold') rmSync(join(home, 'cache'), { recursive: true, force: true });
+        runs[i].push(measure(config, home));
+      });
     }
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+  const results = runs.map(medianRun);
   const base = results.find((r) => r.runtime === 'onnxruntime' && r.workers === 2)!;
   for (const r of results) r.ratio_vs_onnx_fp32_2_workers = (r.photos_per_s as number) / (base.photos_per_s as number);
   return { bench: 'embed', results, notes: native.length ? [] : ['tfjs-node(-gpu) not installed here: native backends not measured'] };
+}
+
+/** The run with the median speed, and beside it every run's photos/s (one run: itself). */
+function medianRun(runs: Array<Record<string, unknown>>): Record<string, unknown> {
+  const speed = (r: Record<string, unknown>) => r.photos_per_s as number;
+  const sorted = [...runs].sort((a, b) => speed(a) - speed(b));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  return runs.length === 1 ? median : { ...median, runs: runs.length, photos_per_s_each: runs.map(speed), peak_rss_mb_max: Math.max(...runs.map((r) => r.peak_rss_mb as number)) };
 }
 
 interface Config {
