@@ -14,6 +14,7 @@ const INTEGRATION = [
   'src/bridge/error-kinds.test.ts',
   'src/bridge/label-selection.test.ts',
   'src/engine/common/private-files.test.ts',
+  'src/engine/common/thread-priority.test.ts',
   'src/engine/jobs/models/broken-models.test.ts',
   'src/engine/jobs/library/duplicate-edges.test.ts',
   'src/engine/jobs/library/duplicates.test.ts',

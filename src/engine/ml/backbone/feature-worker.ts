@@ -2,16 +2,19 @@
  * One feature-extraction thread: decodes photos with sharp and runs the backbone on them.
  * By default one runs per core, at most two side by side; each has its own backbone instance. A batch is decoded as
  * soon as it arrives, while the backbone still runs on the one before (sharp decodes off this thread).
+ * It runs at a lower priority, with the decoding threads (Linux): the engine thread's answers come first.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBackbone, type Backbone, type BackboneSpec } from './backbone.js';
 import { selectBackend } from '../runtime/compute-backend.js';
 import { decodeForModel, ImageError } from '../../library/image.js';
 import type { FeatureJob, WorkerReply } from './features.js';
+import { lowerThreadPriority } from '../../common/thread-priority.js';
 
 const { spec, calibrationPhotos } = workerData as { spec: BackboneSpec; calibrationPhotos: string[] };
 const port = parentPort!;
 
+lowerThreadPriority();
 const ready = (async () => {
   const backend = await selectBackend();
   const backbone = await loadBackbone(spec, { calibrationPhotos });
@@ -23,7 +26,8 @@ ready.catch((error: unknown) => port.postMessage({ type: 'fatal', message: (erro
 let previous: Promise<void> = Promise.resolve();
 
 port.on('message', (jobs: FeatureJob[]) => {
-  const decoding = ready.then((backbone) => decodeAll(jobs, backbone.inputSize));
+  // libvips starts decoding threads as it needs them: the new ones are lowered too.
+  const decoding = ready.then((backbone) => decodeAll(jobs, backbone.inputSize)).finally(() => lowerThreadPriority());
   previous = previous.then(async () => {
     const backbone = await ready;
     port.postMessage(...(await embedDecoded(backbone, jobs, await decoding)));
