@@ -4,7 +4,7 @@ import { DEFAULT_K, resolveSettings } from '../../../shared/settings.js';
 import type { BackboneSpec } from '../../ml/backbone/backbone.js';
 import { evaluateDetailed, type DetailedEvaluation } from '../../ml/training/retrieval-metrics.js';
 import type { ModelRow, PhotoRow, Store } from '../../store/store.js';
-import { baselineSets, evaluateBaseline, labelledFeatures } from './labelled-features.js';
+import { baselineSets, evaluateBaseline, labelledFeatures, type SplitSample } from './labelled-features.js';
 import { requireModel } from '../models/model-lookup.js';
 import { withModel } from '../models/open-model.js';
 
@@ -28,15 +28,15 @@ export async function evaluateModel(
  * A model's quality per class (baseline beside it, worst first), its worst validation queries per
  * class, and what its distances mean; the distance profile is stored with the model.
  */
-export async function evaluateModelInDetail(store: Store, libraryId: number, modelId: number, k = DEFAULT_K): Promise<ModelEvaluation> {
+export async function evaluateModelInDetail(store: Store, libraryId: number, modelId: number, k = DEFAULT_K, sample?: SplitSample): Promise<ModelEvaluation> {
   const model = requireModel(store, modelId, libraryId);
   // A baseline model has no settings of its own: the split it is scored on is the default one.
   const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
-  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
+  const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed, sample);
   if (sets.validation.vectors.length === 0 || sets.train.vectors.length === 0) {
     throw conflict('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
   }
-  const untrained = baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings);
+  const untrained = baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings, sample);
   const baseline = evaluateDetailed(untrained.validation, untrained.train, k);
   const trained = model.kind === 'trained' ? await withModel(store, model, (embedder) => embedder.evaluateInDetail(sets, k)) : null;
   const own = trained ?? baseline;
@@ -80,13 +80,18 @@ function worstQueriesOf(classes: ClassQuality[], own: DetailedEvaluation, valida
   );
 }
 
+/** The photos of each side of the split a distance profile measured for a search is taken from. */
+export const PROFILE_SAMPLE: SplitSample = { validation: 500, train: 4000 };
+
 /** What a model's distances mean: stored when it was trained or last evaluated, else measured now (null without labelled photos). */
 export async function distancesOf(store: Store, libraryId: number, model: ModelRow): Promise<DistanceProfile | null> {
   const stored = store.modelDistances(model.id);
   // A profile from before the threshold came from the separation of the pairs is measured again.
   if (stored && stored.class_thresholds !== undefined) return stored;
   try {
-    return (await evaluateModelInDetail(store, libraryId, model.id)).distances;
+    // Asked by a search: a sample of the split. Scoring compares every validation photo with every
+    // training photo, which took hours at 100,000 photos; the eval view measures the whole split.
+    return (await evaluateModelInDetail(store, libraryId, model.id, DEFAULT_K, PROFILE_SAMPLE)).distances;
   } catch {
     return null; // no labelled photos: nothing to calibrate on
   }

@@ -10,10 +10,20 @@ import { normalizeVector, type EmbeddingHead } from '../../ml/training/head.js';
 import { chooseByContent } from '../../ml/training/split.js';
 import type { PhotoRow, Store } from '../../store/store.js';
 
-/** Labelled photos with features, split into train and validation (the split is stored once per photo). */
-export function labelledFeatures(store: Store, libraryId: number, backboneKey: string, validationFraction: number, seed: number) {
+/** How many photos of each side of the split a sample keeps (see labelledFeatures). */
+export interface SplitSample {
+  train: number;
+  validation: number;
+}
+
+/**
+ * Labelled photos with features, split into train and validation (the split is stored once per photo).
+ * With `sample`, at most that many photos of each side, evenly spaced over it, and only their features read.
+ */
+export function labelledFeatures(store: Store, libraryId: number, backboneKey: string, validationFraction: number, seed: number, sample?: SplitSample) {
   store.assignSplit(libraryId, validationFraction, (_classId, candidates, wanted, hashes) => chooseByContent(candidates, hashes, wanted, seed));
-  const photos = store.photos(libraryId).filter((p) => p.classId !== null);
+  const labelled = store.photos(libraryId).filter((p) => p.classId !== null);
+  const photos = sample ? sampled(labelled, sample) : labelled;
   const features = store.features(backboneKey, photos.map((p) => p.hash));
   const sets = { train: emptySet(), validation: emptySet() };
   const trainPhotos: PhotoRow[] = [];
@@ -38,10 +48,10 @@ export function untrainedSpec(spec: BackboneSpec): BackboneSpec {
  * The feature sets the untrained baseline is scored on, for a model of backbone `spec` whose own sets
  * are `sets`: one definition for training, eval and the app, so the baseline is the same number everywhere.
  */
-export function baselineSets(store: Store, libraryId: number, spec: BackboneSpec | undefined, sets: LabelledFeatures, settings: { validationFraction: number; seed: number }) {
+export function baselineSets(store: Store, libraryId: number, spec: BackboneSpec | undefined, sets: LabelledFeatures, settings: { validationFraction: number; seed: number }, sample?: SplitSample) {
   const untrained = spec && untrainedSpec(spec);
   if (!untrained || untrained === spec) return sets;
-  return labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed);
+  return labelledFeatures(store, libraryId, describeSpec(untrained), settings.validationFraction, settings.seed, sample);
 }
 
 /** The untrained baseline's scores; k arrives checked where it came in (the CLI's -k) or made fit (validationK). */
@@ -55,6 +65,17 @@ export type LabelledFeatures = ReturnType<typeof labelledFeatures>;
 export async function evaluateHeadOn(head: EmbeddingHead, sets: { train: LabelledVectors; validation: LabelledVectors }, k: number): Promise<DetailedEvaluation> {
   const through = async (set: LabelledVectors) => ({ vectors: await head.embed(set.vectors), classIds: set.classIds });
   return evaluateDetailed(await through(sets.validation), await through(sets.train), k);
+}
+
+/** Each side of the split thinned to its share of `sample`, evenly spaced, in the photos' order. */
+function sampled(photos: PhotoRow[], sample: SplitSample): PhotoRow[] {
+  const kept = new Set<PhotoRow>();
+  for (const side of ['train', 'validation'] as const) {
+    const all = photos.filter((p) => p.split === side);
+    const wanted = Math.min(all.length, sample[side]);
+    for (let i = 0; i < wanted; i++) kept.add(all[Math.floor((i * all.length) / wanted)]);
+  }
+  return photos.filter((p) => kept.has(p));
 }
 
 function emptySet(): LabelledVectors {

@@ -55,6 +55,14 @@ describe('detailed evaluation: per query, per class, and what a distance means',
     expect(mean).toBeCloseTo(detailed.scores.map_at_r, 6);
   });
 
+  it('gives the scores evaluateRetrieval gives, to the bit, on a few hundred random photos', () => {
+    let state = 7;
+    const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const set = (n: number) => ({ vectors: Array.from({ length: n }, () => Float32Array.from({ length: 8 }, random)), classIds: Array.from({ length: n }, () => Math.floor(random() * 5)) });
+    const [many, base] = [set(200), set(500)];
+    expect(evaluateDetailed(many, base, 30).scores).toEqual(evaluateRetrieval(many, base, 30));
+  });
+
   it('puts the no-close-match threshold where same-class pairs separate from other-class pairs, with typical ranges per kind of pair', () => {
     // Same-class pairs lie within 0.1 of each other, other-class pairs about 0.75 to 1 apart (and the misplaced query's).
     const more = { vectors: [...queries.vectors, v(0.1), v(1.02), v(0.15), v(0.97), v(1.9)], classIds: [...queries.classIds, 1, 2, 1, 2, 2] };

@@ -105,7 +105,8 @@ const MIN_CLASS_PAIRS = 10;
 
 /** As evaluateRetrieval, with scores per query and per class and the distance profile. */
 export function evaluateDetailed(queries: LabelledVectors, database: LabelledVectors, k: number): DetailedEvaluation {
-  const scores = evaluateRetrieval(queries, database, k);
+  checkK(k);
+  if (database.vectors.length === 0) throw new Error('evaluation needs a non-empty database (training photos)');
   const classSize = new Map<number, number>();
   for (const classId of database.classIds) classSize.set(classId, (classSize.get(classId) ?? 0) + 1);
   const perQuery: QueryScores[] = [];
@@ -156,6 +157,11 @@ export function evaluateDetailed(queries: LabelledVectors, database: LabelledVec
       confused_with: confused ? confused[0] : null,
     });
   }
+  // The same sums, in the same order, as evaluateRetrieval: the same scores to the bit, one pass instead of two.
+  let [precisionSum, mapSum] = [0, 0];
+  for (const q of perQuery) [precisionSum, mapSum] = [precisionSum + q.precision_at_k, mapSum + q.average_precision];
+  const scored = perQuery.length;
+  const scores = { k, queries: scored, database: database.vectors.length, precision_at_k: scored ? precisionSum / scored : 0, map_at_r: scored ? mapSum / scored : 0 };
   const profile = histogram.profile();
   // Each class's own cut where it has pairs enough to place one: a tight class gets a nearer cut than a spread one.
   const classThresholds = new Map<number, number>();
