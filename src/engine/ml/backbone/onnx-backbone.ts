@@ -111,7 +111,7 @@ export interface OnnxRunnerOptions {
   /** Quantise to int8 (onnx-quantize.ts) with these calibrated activation ranges; float without. */
   int8?: ActivationRanges;
   threads?: number;
-  /** Feed RGB bytes: the model casts and scales them (x * scale + offset) itself. */
+  /** Feed RGB bytes: the model casts and scales them ((x - shift) / divisor) itself. */
   byteInput?: ByteScaling;
 }
 

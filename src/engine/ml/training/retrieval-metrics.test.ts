@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateDetailed, evaluateRetrieval, PairHistogram } from './retrieval-metrics.js';
+import { createRng } from '../../common/rng.js';
 
 const v = (...values: number[]) => Float32Array.from(values);
 
@@ -56,8 +57,7 @@ describe('detailed evaluation: per query, per class, and what a distance means',
   });
 
   it('gives the scores evaluateRetrieval gives, to the bit, on a few hundred random photos', () => {
-    let state = 7;
-    const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = createRng(7);
     const set = (n: number) => ({ vectors: Array.from({ length: n }, () => Float32Array.from({ length: 8 }, random)), classIds: Array.from({ length: n }, () => Math.floor(random() * 5)) });
     const [many, base] = [set(200), set(500)];
     expect(evaluateDetailed(many, base, 30).scores).toEqual(evaluateRetrieval(many, base, 30));
