@@ -15,6 +15,7 @@ const INTEGRATION = [
   'src/bridge/label-selection.test.ts',
   'src/engine/common/private-files.test.ts',
   'src/engine/common/thread-priority.test.ts',
+  'src/engine/store/mapped-pages.test.ts',
   'src/engine/jobs/models/broken-models.test.ts',
   'src/engine/jobs/library/duplicate-edges.test.ts',
   'src/engine/jobs/library/duplicates.test.ts',

@@ -157,9 +157,26 @@ export function openVectorIndex(db: Database, table: string, dim: number, option
   };
 }
 
-/** Whole-table scans read every chunk blob; through the page cache alone they take about twice as long. */
+/**
+ * Whole-table scans read every chunk blob, and a vector read inside a chunk walks the blob's
+ * overflow pages from its start. Measured at 24,000 rows, without the map: the exact scan 1.15×
+ * as long at 128 values, 1.4× at 3,136; the int8 path, which reads its candidates' vectors, 10× at
+ * 512 values and 16× at 3,136.
+ */
 function useMemoryMapping(db: Database): void {
   if ((db.pragma('mmap_size', { simple: true }) as number) < MMAP_BYTES / 2) db.pragma(`mmap_size = ${MMAP_BYTES}`);
+}
+
+/**
+ * Every page a connection touches through its memory map stays resident in this process until the
+ * map is dropped: one pass over a 100,000-photo library's features and vectors held 1.1 GB of them.
+ * Setting the size to 0 unmaps the file; the next read maps it again, with nothing touched.
+ */
+export function dropMappedPages(db: Database): void {
+  const size = db.pragma('mmap_size', { simple: true }) as number;
+  if (size === 0) return;
+  db.pragma('mmap_size = 0');
+  db.pragma(`mmap_size = ${size}`);
 }
 
 const asBlob = (values: Float32Array | Int8Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, openSync, readSync, closeSync, statSync } fro
 import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { DistanceProfile, Problem, RetrievalMetrics, RunInfo, RunStatus } from '../../shared/api.js';
-import { openVectorIndex, type VectorIndex } from './search.js';
+import { dropMappedPages, openVectorIndex, type VectorIndex } from './search.js';
 import { MIGRATIONS } from './migrations.js';
 import { JobLock } from './job-lock.js';
 import { LabelStore } from './labels.js';
@@ -85,10 +85,15 @@ export interface SyncResult {
  * (sqlite-vec tables). The connection is its own: callers group writes with transaction(fn).
  * Synchronous by design (better-sqlite3); writes grouped in transactions.
  */
+/** Vector and feature bytes a bulk pass reads or writes before the memory map is dropped (a vector write inside a chunk touches up to a few times its size). */
+export const MAPPED_BULK_BYTES = 16 * 2 ** 20;
+
 export class Store {
   private readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
   private lock: JobLock | undefined;
+  /** Bytes bulk reads and writes have passed through the memory map since it was last dropped. */
+  private bulkBytes = 0;
   /** Labels chosen in the app: rules, folders, undo steps. */
   readonly labels: LabelStore;
   /** "Not similar to this query" marks. */
@@ -170,6 +175,18 @@ export class Store {
   }
 
   /** Reads only: nothing is written to a file that turns out not to be ours. */
+  /**
+   * A bulk pass (features of a whole library, its embeddings into an index) would otherwise keep
+   * every page it touched mapped into this process; past MAPPED_BULK_BYTES the map is dropped.
+   * Small reads (a search's query) seldom reach it, so a search keeps its mapped pages warm.
+   */
+  private passedThroughMap(bytes: number): void {
+    this.bulkBytes += bytes;
+    if (this.bulkBytes < MAPPED_BULK_BYTES || this.db.inTransaction) return;
+    dropMappedPages(this.db);
+    this.bulkBytes = 0;
+  }
+
   private refuseForeignSchema(): void {
     const applicationId = this.db.pragma('application_id', { simple: true }) as number;
     const tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
@@ -406,10 +423,13 @@ export class Store {
   features(backbone: string, hashes: string[]): Map<string, Float32Array> {
     const get = this.db.prepare('SELECT vector FROM features WHERE backbone = ? AND hash = ?');
     const found = new Map<string, Float32Array>();
+    let bytes = 0;
     for (const hash of hashes) {
       const row = get.get(backbone, hash) as { vector: Buffer } | undefined;
       if (row) found.set(hash, toFloat32(row.vector));
+      bytes += row?.vector.byteLength ?? 0;
     }
+    this.passedThroughMap(bytes);
     return found;
   }
 
@@ -424,6 +444,7 @@ export class Store {
     this.db.transaction(() => {
       for (const item of items) insert.run(backbone, item.hash, toBlob(item.vector));
     })();
+    this.passedThroughMap(items.reduce((sum, item) => sum + item.vector.byteLength, 0));
   }
 
   /** Length of the feature vectors cached for a backbone, or null before any. */
@@ -493,10 +514,13 @@ export class Store {
   cutActivations(backbone: string, cut: string, hashes: string[]): Map<string, Buffer> {
     const get = this.db.prepare('SELECT data FROM cut_activations WHERE backbone = ? AND cut = ? AND hash = ?');
     const found = new Map<string, Buffer>();
+    let bytes = 0;
     for (const hash of hashes) {
       const row = get.get(backbone, cut, hash) as { data: Buffer } | undefined;
       if (row) found.set(hash, row.data);
+      bytes += row?.data.byteLength ?? 0;
     }
+    this.passedThroughMap(bytes);
     return found;
   }
 
@@ -511,6 +535,7 @@ export class Store {
     this.db.transaction(() => {
       for (const item of items) insert.run(backbone, cut, item.hash, item.data);
     })();
+    this.passedThroughMap(items.reduce((sum, item) => sum + item.data.byteLength, 0));
   }
 
   // ---- models and their embeddings ---------------------------------------------------------------
@@ -599,6 +624,7 @@ export class Store {
       index.upsert(items.map((item) => ({ id: item.photoId, vector: item.vector })));
       for (const item of items) mark.run(modelId, item.photoId, item.hash);
     })();
+    this.passedThroughMap(items.length * dim * 4);
   }
 
   /**
