@@ -2,7 +2,7 @@
 // one JSON object as the last line of stdout). Each bench exports run(args): Promise<BenchReport>.
 import { printReport, type BenchReport } from './report.js';
 
-const BENCHES = ['knn', 'embed', 'int8', 'train', 'scale', 'gpu', 'duplicates', 'audit', 'suggest', 'map', 'library'] as const;
+const BENCHES = ['knn', 'embed', 'int8', 'train', 'evaluate', 'scale', 'gpu', 'duplicates', 'audit', 'suggest', 'map', 'library'] as const;
 const [name, ...args] = process.argv.slice(2);
 
 if (!BENCHES.includes(name as (typeof BENCHES)[number])) {

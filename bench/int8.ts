@@ -67,10 +67,11 @@ export async function run(args: string[]): Promise<BenchReport> {
     const sets = [{ name: 'flowers17', indices: photos.map((_, i) => i) }, ...(uneven ? [{ name: 'uneven', indices: photos.flatMap((p, i) => (uneven.has(p.path) ? [i] : [])) }] : [])];
     for (const set of sets) {
       for (const layers of ['final', 'multi-scale'] as const) {
-        const scores = (['fp32', 'int8'] as const).map((precision) => {
+        const scores = [];
+        for (const precision of ['fp32', 'int8'] as const) {
           const vector = (i: number) => (layers === 'final' ? normalizeVector(features[precision][i].at(-1)!) : joinScales(features[precision][i]));
-          return { precision, ...score(set.indices.map((i) => ({ vector: vector(i), classId: photos[i].classId }))) };
-        });
+          scores.push({ precision, ...(await score(set.indices.map((i) => ({ vector: vector(i), classId: photos[i].classId })))) });
+        }
         for (const s of scores) results.push({ set: set.name, photos: set.indices.length, features: layers, ...s });
         results.push({ set: set.name, features: layers, precision: 'int8 - fp32', p_at_30: scores[1].p_at_30 - scores[0].p_at_30, map_at_r: scores[1].map_at_r - scores[0].map_at_r });
       }
@@ -91,10 +92,10 @@ export async function run(args: string[]): Promise<BenchReport> {
 }
 
 /** The standard split's validation photos as queries against its training photos. */
-function score(items: Array<{ vector: Float32Array; classId: number }>): { p_at_30: number; map_at_r: number } {
+async function score(items: Array<{ vector: Float32Array; classId: number }>): Promise<{ p_at_30: number; map_at_r: number }> {
   const split = stratifiedSplit(items.map((item, id) => ({ id, classId: item.classId })), DEFAULT_SETTINGS.validationFraction, DEFAULT_SETTINGS.seed);
   const pick = (ids: number[]): LabelledVectors => ({ vectors: ids.map((id) => items[id].vector), classIds: ids.map((id) => items[id].classId) });
-  const scores = evaluateRetrieval(pick(split.validation), pick(split.train), DEFAULT_K);
+  const scores = await evaluateRetrieval(pick(split.validation), pick(split.train), DEFAULT_K);
   return { p_at_30: scores.precision_at_k, map_at_r: scores.map_at_r };
 }
 

@@ -36,7 +36,7 @@ const spec = parseBackboneSpec('nsfwjs-mobilenetv2-1.4');
 await cacheFeatures({ store }, libraryId, spec);
 const sets = labelledFeatures(store, libraryId, describeSpec(spec), 0.2, 1);
 const k = 30;
-const baseline = evaluateRetrieval(sets.validation, sets.train, k);
+const baseline = await evaluateRetrieval(sets.validation, sets.train, k);
 console.log(`baseline P@30 ${baseline.precision_at_k.toFixed(4)} mAP@R ${baseline.map_at_r.toFixed(4)} (${baseline.queries} queries, ${baseline.database} photos)`);
 const summary = [];
 for (const name of variantList.split(',')) {
@@ -49,7 +49,7 @@ for (const name of variantList.split(',')) {
     const headConfig: HeadConfig = { inputDim: sets.train.vectors[0].length, dim: 128, hidden: 0, normalize: true, ...variant.head };
     const outcome = await trainHead(sets, headConfig, settings);
     const embed = (v: Float32Array[]) => outcome.head.embed(v);
-    const trained = evaluateRetrieval({ vectors: await embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await embed(sets.train.vectors), classIds: sets.train.classIds }, k);
+    const trained = await evaluateRetrieval({ vectors: await embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await embed(sets.train.vectors), classIds: sets.train.classIds }, k);
     outcome.head.dispose();
     const seconds = (Date.now() - started) / 1000;
     scores.push({ p: trained.precision_at_k, map: trained.map_at_r, seconds, kept: outcome.keptEpoch });

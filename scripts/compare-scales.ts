@@ -84,13 +84,13 @@ function centreJoined(sets: { train: LabelledVectors; validation: LabelledVector
 }
 const pool = meta.layers.indexOf(SHORT.pool);
 const reference = vectorsFor([pool], false);
-const baseline = evaluateDetailed(reference.validation, reference.train, k);
+const baseline = await evaluateDetailed(reference.validation, reference.train, k);
 console.log(`baseline (pool, untrained) P@30 ${baseline.scores.precision_at_k.toFixed(4)} mAP@R ${baseline.scores.map_at_r.toFixed(4)} (${baseline.scores.queries} queries)`);
 // Per class, each set is held against the old default (random triplets, last epoch, pooled features) of the same seed.
 const oldDefault = new Map<number, Map<number, number>>();
 for (const seed of seedList.split(',').map(Number)) {
   const outcome = await trainHead(reference, { inputDim: 1792, dim: 128, hidden: 0, normalize: true }, { epochs: 5, batchSize: 32, learningRate: 0.001, gap: 1, seed, tripletsPerEpoch: reference.train.vectors.length * 8, k, sampling: 'random' });
-  const trained = evaluateDetailed({ vectors: await outcome.head.embed(reference.validation.vectors), classIds: reference.validation.classIds }, { vectors: await outcome.head.embed(reference.train.vectors), classIds: reference.train.classIds }, k);
+  const trained = await evaluateDetailed({ vectors: await outcome.head.embed(reference.validation.vectors), classIds: reference.validation.classIds }, { vectors: await outcome.head.embed(reference.train.vectors), classIds: reference.train.classIds }, k);
   outcome.head.dispose();
   oldDefault.set(seed, new Map(trained.perClass.map((c) => [c.classId, c.map_at_r])));
   console.log(`old default seed ${seed}: P@30 ${trained.scores.precision_at_k.toFixed(4)} mAP@R ${trained.scores.map_at_r.toFixed(4)}`);
@@ -110,12 +110,12 @@ for (const name of setList.split(',')) {
   layerMeans = flags.includes('centre') ? meansOf(layers) : null;
   const sets = vectorsFor(layers, mirror);
   if (flags.includes('centre-joined')) centreJoined(sets);
-  const untrained = evaluateDetailed(sets.validation, sets.train, k).scores;
+  const untrained = (await evaluateDetailed(sets.validation, sets.train, k)).scores;
   const scores: Array<{ p: number; map: number; seconds: number; kept: number; losers: string[] }> = [];
   for (const seed of seedList.split(',').map(Number)) {
     const started = Date.now();
     const outcome = await trainHead(sets, { inputDim: sets.train.vectors[0].length, dim, hidden, normalize: true }, { epochs, batchSize: batch, learningRate: lr, gap: gapX, seed, tripletsPerEpoch: sets.train.vectors.length * perPhoto, k, sampling: 'semi-hard', keepBest: true });
-    const trained = evaluateDetailed({ vectors: await outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds }, k);
+    const trained = await evaluateDetailed({ vectors: await outcome.head.embed(sets.validation.vectors), classIds: sets.validation.classIds }, { vectors: await outcome.head.embed(sets.train.vectors), classIds: sets.train.classIds }, k);
     outcome.head.dispose();
     const seconds = (Date.now() - started) / 1000;
     const baseByClass = oldDefault.get(seed)!;

@@ -12,7 +12,7 @@ const feats = vectors.map((v) => normalizeVector(Float32Array.from(v)));
 const split = stratifiedSplit(classIds.map((classId, id) => ({ id, classId })), 0.2, 1);
 const set = (ids: number[]) => ({ vectors: ids.map((i) => feats[i]), classIds: ids.map((i) => classIds[i]) });
 const data = { train: set(split.train), validation: set(split.validation) };
-console.log('baseline', evaluateRetrieval(data.validation, data.train, 30));
+console.log('baseline', await evaluateRetrieval(data.validation, data.train, 30));
 const gaps = (process.argv[3] ?? '0.1,0.2,0.5,1,2').split(',').map(Number);
 const epochs = Number(process.argv[4] ?? 10);
 for (const normalize of [true, false]) {

@@ -19,7 +19,7 @@ export async function evaluateModel(
   // A baseline model has no settings of its own: the split it is scored on is the default one.
   const settings = resolveSettings((model.config.settings ?? {}) as Partial<TrainSettings>);
   const sets = labelledFeatures(store, libraryId, model.backbone, settings.validationFraction, settings.seed);
-  const baseline = evaluateBaseline(baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings), k);
+  const baseline = await evaluateBaseline(baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings), k);
   if (model.kind === 'baseline') return { baseline, trained: null, model };
   return { baseline, trained: await withModel(store, model, (embedder) => embedder.evaluate(sets, k)), model };
 }
@@ -37,7 +37,7 @@ export async function evaluateModelInDetail(store: Store, libraryId: number, mod
     throw conflict('this library has no labelled validation photos to evaluate on: it needs classes (sub-folders) with 2 or more photos');
   }
   const untrained = baselineSets(store, libraryId, model.config.backboneSpec as BackboneSpec | undefined, sets, settings, sample);
-  const baseline = evaluateDetailed(untrained.validation, untrained.train, k);
+  const baseline = await evaluateDetailed(untrained.validation, untrained.train, k);
   const trained = model.kind === 'trained' ? await withModel(store, model, (embedder) => embedder.evaluateInDetail(sets, k)) : null;
   const own = trained ?? baseline;
   const names = new Map(store.classes(libraryId).map((c) => [c.id, c.name]));

@@ -185,10 +185,16 @@ export function l2Normalize<T extends tf.Tensor>(x: T): T {
 }
 
 export function normalizeVector(vector: Float32Array): Float32Array {
+  return normalizeInPlace(vector.slice());
+}
+
+/** As normalizeVector, dividing the vector's own values. */
+export function normalizeInPlace(vector: Float32Array): Float32Array {
   let sum = 0;
   for (const v of vector) sum += v * v;
   const norm = Math.sqrt(sum) || 1;
-  return vector.map((v) => v / norm);
+  for (let i = 0; i < vector.length; i++) vector[i] /= norm;
+  return vector;
 }
 
 export function stack(vectors: Float32Array[], dim: number): tf.Tensor2D {

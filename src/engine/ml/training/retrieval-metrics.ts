@@ -8,6 +8,7 @@ import type { DistanceProfile } from '../../../shared/api.js';
  */
 import type { RetrievalMetrics } from '../../../shared/api.js';
 import { checkK } from '../../../shared/settings.js';
+import { pairDistances, squaredDistance, type DistanceRuntime } from './pair-distances.js';
 
 export type RetrievalScores = RetrievalMetrics;
 
@@ -16,59 +17,19 @@ export interface LabelledVectors {
   classIds: number[];
 }
 
-export function evaluateRetrieval(queries: LabelledVectors, database: LabelledVectors, k: number): RetrievalScores {
-  checkK(k);
-  if (database.vectors.length === 0) throw new Error('evaluation needs a non-empty database (training photos)');
-  const classSize = new Map<number, number>();
-  for (const classId of database.classIds) classSize.set(classId, (classSize.get(classId) ?? 0) + 1);
+/** Validation photos whose distances to the training photos are computed at once (about 80 MB of them at 80,000 training photos). */
+const QUERY_BLOCK = 256;
 
-  let precisionSum = 0;
-  let mapSum = 0;
-  let scored = 0;
-  const distances = new Float64Array(database.vectors.length);
-  const order = new Uint32Array(database.vectors.length);
-  for (let q = 0; q < queries.vectors.length; q++) {
-    const relevantCount = classSize.get(queries.classIds[q]) ?? 0;
-    if (relevantCount === 0) continue;
-    for (let i = 0; i < database.vectors.length; i++) {
-      distances[i] = squaredDistance(queries.vectors[q], database.vectors[i]);
-      order[i] = i;
-    }
-    // Ties broken by database index, so the score never depends on sort stability.
-    order.sort((a, b) => distances[a] - distances[b] || a - b);
-    const queryClass = queries.classIds[q];
-    let hitsAtK = 0;
-    const kEffective = Math.min(k, order.length);
-    for (let r = 0; r < kEffective; r++) if (database.classIds[order[r]] === queryClass) hitsAtK++;
-    precisionSum += hitsAtK / k;
-    let hits = 0;
-    let apSum = 0;
-    for (let r = 0; r < relevantCount; r++) {
-      if (database.classIds[order[r]] === queryClass) {
-        hits++;
-        apSum += hits / (r + 1);
-      }
-    }
-    mapSum += apSum / relevantCount;
-    scored++;
-  }
-  return {
-    k,
-    queries: scored,
-    database: database.vectors.length,
-    precision_at_k: scored ? precisionSum / scored : 0,
-    map_at_r: scored ? mapSum / scored : 0,
-  };
+export interface ScoringOptions {
+  /** Where the distances are computed (default: ONNX Runtime where it is installed). */
+  runtime?: DistanceRuntime;
 }
 
-export function squaredDistance(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i] - b[i];
-    sum += d * d;
-  }
-  return sum;
+export async function evaluateRetrieval(queries: LabelledVectors, database: LabelledVectors, k: number, options: ScoringOptions = {}): Promise<RetrievalScores> {
+  return (await scoreQueries(queries, database, k, options, null)).scores;
 }
+
+export { squaredDistance };
 
 /** Scores of one query: its precision@k, average precision within R, and the share of its k nearest from other classes. */
 export interface QueryScores {
@@ -104,74 +65,151 @@ export interface DetailedEvaluation {
 const MIN_CLASS_PAIRS = 10;
 
 /** As evaluateRetrieval, with scores per query and per class and the distance profile. */
-export function evaluateDetailed(queries: LabelledVectors, database: LabelledVectors, k: number): DetailedEvaluation {
-  checkK(k);
-  if (database.vectors.length === 0) throw new Error('evaluation needs a non-empty database (training photos)');
-  const classSize = new Map<number, number>();
-  for (const classId of database.classIds) classSize.set(classId, (classSize.get(classId) ?? 0) + 1);
-  const perQuery: QueryScores[] = [];
-  const histogram = new PairHistogram();
-  const byClass = new Map<number, PairHistogram>();
-  const nearest: number[] = [];
-  const distances = new Float64Array(database.vectors.length);
-  const order = new Uint32Array(database.vectors.length);
-  for (let q = 0; q < queries.vectors.length; q++) {
-    const queryClass = queries.classIds[q];
-    const relevantCount = classSize.get(queryClass) ?? 0;
-    if (relevantCount === 0) continue;
-    for (let i = 0; i < database.vectors.length; i++) {
-      distances[i] = squaredDistance(queries.vectors[q], database.vectors[i]);
-      order[i] = i;
-    }
-    const own = byClass.get(queryClass) ?? new PairHistogram();
-    byClass.set(queryClass, own);
-    for (let i = 0; i < database.vectors.length; i++) {
-      const distance = Math.sqrt(distances[i]);
-      const same = database.classIds[i] === queryClass;
-      histogram.add(distance, same);
-      own.add(distance, same);
-    }
-    order.sort((a, b) => distances[a] - distances[b] || a - b);
-    nearest.push(Math.sqrt(distances[order[0]]));
-    const kEffective = Math.min(k, order.length);
-    let hitsAtK = 0;
-    const wrong = new Map<number, number>();
-    for (let r = 0; r < kEffective; r++) {
-      const classId = database.classIds[order[r]];
-      const same = classId === queryClass;
-      if (same) hitsAtK++;
-      else wrong.set(classId, (wrong.get(classId) ?? 0) + 1);
-    }
-    let hits = 0;
-    let apSum = 0;
-    for (let r = 0; r < relevantCount; r++) {
-      if (database.classIds[order[r]] === queryClass) apSum += ++hits / (r + 1);
-    }
-    const confused = [...wrong].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0];
-    perQuery.push({
-      index: q,
-      classId: queryClass,
-      precision_at_k: hitsAtK / k,
-      average_precision: apSum / relevantCount,
-      other_class_share: (kEffective - hitsAtK) / kEffective,
-      confused_with: confused ? confused[0] : null,
-    });
-  }
-  // The same sums, in the same order, as evaluateRetrieval: the same scores to the bit, one pass instead of two.
-  let [precisionSum, mapSum] = [0, 0];
-  for (const q of perQuery) [precisionSum, mapSum] = [precisionSum + q.precision_at_k, mapSum + q.average_precision];
-  const scored = perQuery.length;
-  const scores = { k, queries: scored, database: database.vectors.length, precision_at_k: scored ? precisionSum / scored : 0, map_at_r: scored ? mapSum / scored : 0 };
-  const profile = histogram.profile();
+export async function evaluateDetailed(queries: LabelledVectors, database: LabelledVectors, k: number, options: ScoringOptions = {}): Promise<DetailedEvaluation> {
+  const profiles = { all: new PairHistogram(), byClass: new Map<number, PairHistogram>(), nearest: [] as number[] };
+  const { scores, perQuery } = await scoreQueries(queries, database, k, options, profiles);
+  const profile = profiles.all.profile();
   // Each class's own cut where it has pairs enough to place one: a tight class gets a nearer cut than a spread one.
   const classThresholds = new Map<number, number>();
-  for (const [classId, own] of byClass) {
+  for (const [classId, own] of profiles.byClass) {
     const cut = own.profile();
     if (cut.threshold !== null && own.sameCount >= MIN_CLASS_PAIRS) classThresholds.set(classId, cut.threshold);
   }
+  const { nearest } = profiles;
   const closeMatches = profile.threshold === null ? 0 : nearest.filter((d) => d <= profile.threshold!).length;
   const distancesProfile = { ...profile, close_match_share: nearest.length ? closeMatches / nearest.length : 0, ...(nearest.length ? { nearest_limit: nearestLimit(nearest) } : {}) };
   return { scores, perQuery, perClass: scoresByClass(perQuery), distances: distancesProfile, classThresholds };
+}
+
+interface Profiles {
+  all: PairHistogram;
+  byClass: Map<number, PairHistogram>;
+  /** Each scored query's distance to its nearest training photo. */
+  nearest: number[];
+}
+
+/**
+ * Each validation photo queries the training photos: its precision@k, its average precision within
+ * R, and (with `profiles`) every pair's distance counted. Distances come a block of queries at a
+ * time; only each query's max(k, R) nearest are put in order.
+ */
+async function scoreQueries(queries: LabelledVectors, database: LabelledVectors, k: number, options: ScoringOptions, profiles: Profiles | null): Promise<{ scores: RetrievalScores; perQuery: QueryScores[] }> {
+  checkK(k);
+  const n = database.vectors.length;
+  if (n === 0) throw new Error('evaluation needs a non-empty database (training photos)');
+  const classSize = new Map<number, number>();
+  for (const classId of database.classIds) classSize.set(classId, (classSize.get(classId) ?? 0) + 1);
+  const scored = queries.vectors.map((_, q) => q).filter((q) => classSize.has(queries.classIds[q]));
+  const distances = await pairDistances(database.vectors, options.runtime);
+  const perQuery: QueryScores[] = [];
+  const scratch = new Float32Array(n);
+  for (let start = 0; start < scored.length; start += QUERY_BLOCK) {
+    const block = scored.slice(start, start + QUERY_BLOCK);
+    const rows = await distances.rows(block.map((q) => queries.vectors[q]));
+    block.forEach((q, b) => {
+      const row = rows.subarray(b * n, (b + 1) * n);
+      const queryClass = queries.classIds[q];
+      const relevantCount = classSize.get(queryClass)!;
+      const kEffective = Math.min(k, n);
+      const order = nearestFirst(row, Math.max(kEffective, relevantCount), scratch);
+      if (profiles) countPairs(profiles, row, database.classIds, queryClass, Math.sqrt(row[order[0]]));
+      let hitsAtK = 0;
+      const wrong = new Map<number, number>();
+      for (let r = 0; r < kEffective; r++) {
+        const classId = database.classIds[order[r]];
+        if (classId === queryClass) hitsAtK++;
+        else wrong.set(classId, (wrong.get(classId) ?? 0) + 1);
+      }
+      let hits = 0;
+      let apSum = 0;
+      for (let r = 0; r < relevantCount; r++) {
+        if (database.classIds[order[r]] === queryClass) apSum += ++hits / (r + 1);
+      }
+      const confused = [...wrong].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0];
+      perQuery.push({
+        index: q,
+        classId: queryClass,
+        precision_at_k: hitsAtK / k,
+        average_precision: apSum / relevantCount,
+        other_class_share: (kEffective - hitsAtK) / kEffective,
+        confused_with: confused ? confused[0] : null,
+      });
+    });
+  }
+  let [precisionSum, mapSum] = [0, 0];
+  for (const q of perQuery) [precisionSum, mapSum] = [precisionSum + q.precision_at_k, mapSum + q.average_precision];
+  const count = perQuery.length;
+  const scores = { k, queries: count, database: n, precision_at_k: count ? precisionSum / count : 0, map_at_r: count ? mapSum / count : 0 };
+  return { scores, perQuery };
+}
+
+function countPairs(profiles: Profiles, row: Float32Array, classIds: number[], queryClass: number, nearest: number): void {
+  let own = profiles.byClass.get(queryClass);
+  if (!own) profiles.byClass.set(queryClass, (own = new PairHistogram()));
+  for (let i = 0; i < row.length; i++) {
+    const distance = Math.sqrt(row[i]);
+    const same = classIds[i] === queryClass;
+    profiles.all.add(distance, same);
+    own.add(distance, same);
+  }
+  profiles.nearest.push(nearest);
+}
+
+/**
+ * Indices of the `count` smallest values of `row`, smallest first, ties by index: the order a full
+ * sort gives, without sorting the rest (at 80,000 training photos a query needs a few thousand).
+ */
+export function nearestFirst(row: Float32Array, count: number, scratch: Float32Array): Uint32Array {
+  const n = row.length;
+  const wanted = Math.min(count, n);
+  const within = scratch.subarray(0, n);
+  within.set(row);
+  const cut = wanted === n ? Infinity : kthSmallest(within, wanted - 1);
+  let candidates = 0;
+  for (let i = 0; i < n; i++) if (row[i] <= cut) candidates++;
+  const chosen = new Uint32Array(candidates);
+  for (let i = 0, c = 0; i < n; i++) if (row[i] <= cut) chosen[c++] = i;
+  return inOrder(row, chosen).subarray(0, wanted);
+}
+
+const INDEX_BITS = 21;
+
+/**
+ * The candidates by value, then index. A non-negative float's bits grow with it, so (bits, index)
+ * packed into one float64 sorts as a typed array, without a comparator: several times faster.
+ */
+function inOrder(row: Float32Array, candidates: Uint32Array): Uint32Array {
+  let packable = row.length <= 2 ** INDEX_BITS;
+  for (const i of candidates) packable &&= row[i] >= 0;
+  if (!packable) return candidates.sort((a, b) => row[a] - row[b] || a - b);
+  const bits = new Uint32Array(row.buffer, row.byteOffset, row.length);
+  const keys = new Float64Array(candidates.length);
+  for (let c = 0; c < candidates.length; c++) keys[c] = bits[candidates[c]] * 2 ** INDEX_BITS + candidates[c];
+  keys.sort();
+  for (let c = 0; c < keys.length; c++) candidates[c] = keys[c] % 2 ** INDEX_BITS;
+  return candidates;
+}
+
+/** The value that would sit at index `k` were `values` sorted (Hoare's selection; reorders `values`). */
+function kthSmallest(values: Float32Array, k: number): number {
+  let [low, high] = [0, values.length - 1];
+  while (low < high) {
+    const pivot = values[(low + high) >>> 1];
+    let [i, j] = [low, high];
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        [values[i], values[j]] = [values[j], values[i]];
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) high = j;
+    else if (k >= i) low = i;
+    else return values[k];
+  }
+  return values[k];
 }
 
 /**
