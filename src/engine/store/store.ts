@@ -79,15 +79,18 @@ export interface SyncResult {
 }
 
 /**
+ * Feature and vector bytes a bulk pass reads or writes before the memory map is dropped. What stays
+ * resident is about 1.3 times this once the map has been dropped once (store/mapped-pages.test.ts).
+ */
+export const MAPPED_BULK_BYTES = 16 * 2 ** 20;
+
+/**
  * The only room that knows SQL is src/engine/store: this module, the modules of its members (labels,
  * marks, label writes, audits, rejections, map layouts, the move journal, the job lock) over the same
  * connection, and search.ts (with its worker) for the vector index it opens over the same file
  * (sqlite-vec tables). The connection is its own: callers group writes with transaction(fn).
  * Synchronous by design (better-sqlite3); writes grouped in transactions.
  */
-/** Vector and feature bytes a bulk pass reads or writes before the memory map is dropped (a vector write inside a chunk touches up to a few times its size). */
-export const MAPPED_BULK_BYTES = 16 * 2 ** 20;
-
 export class Store {
   private readonly db: Database;
   private readonly vectorIndexes = new Map<number, VectorIndex>();
@@ -174,7 +177,6 @@ export class Store {
     return this.lock;
   }
 
-  /** Reads only: nothing is written to a file that turns out not to be ours. */
   /**
    * A bulk pass (features of a whole library, its embeddings into an index) would otherwise keep
    * every page it touched mapped into this process; past MAPPED_BULK_BYTES the map is dropped.
@@ -187,6 +189,7 @@ export class Store {
     this.bulkBytes = 0;
   }
 
+  /** Reads only: nothing is written to a file that turns out not to be ours. */
   private refuseForeignSchema(): void {
     const applicationId = this.db.pragma('application_id', { simple: true }) as number;
     const tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;

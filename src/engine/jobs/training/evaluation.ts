@@ -89,8 +89,8 @@ export async function distancesOf(store: Store, libraryId: number, model: ModelR
   // A profile from before the threshold came from the separation of the pairs is measured again.
   if (stored && stored.class_thresholds !== undefined) return stored;
   try {
-    // Asked by a search: a sample of the split. Scoring compares every validation photo with every
-    // training photo, which took hours at 100,000 photos; the eval view measures the whole split.
+    // Asked by a search: a small sample of the split, so a first search stays seconds at 100,000
+    // photos; the eval view measures the scored split (SCORED_SPLIT).
     return (await evaluateModelInDetail(store, libraryId, model.id, DEFAULT_K, PROFILE_SAMPLE)).distances;
   } catch {
     return null; // no labelled photos: nothing to calibrate on
